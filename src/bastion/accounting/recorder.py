@@ -1,0 +1,62 @@
+"""Turns a finished request into cost, a structured log line and metrics.
+
+It runs once per request, after the answer is complete and before its last bytes are written (so a
+client that reads ``/metrics`` right after its call sees it counted). The work is small: a cached
+price lookup, a few counter increments and one queued log line. Persistence of records is a later
+layer that subscribes through ``sinks``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bastion.accounting.pricing import PriceBook
+from bastion.accounting.records import UsageRecord
+from bastion.observability.metrics import Metrics
+
+__all__ = ["UsageRecorder"]
+
+
+class UsageRecorder:
+    def __init__(self, *, prices: PriceBook, metrics: Metrics, log_requests: bool = True) -> None:
+        self._prices = prices
+        self._metrics = metrics
+        self._log = logging.getLogger("bastion.request")
+        self._log_requests = log_requests
+        self.sinks: list[Callable[[UsageRecord], None]] = []
+
+    def record(self, rec: UsageRecord) -> None:
+        if rec.provider is not None and rec.upstream_model is not None and rec.usage.total_tokens:
+            rec.cost_usd = self._prices.cost(
+                rec.usage, provider=rec.provider, model=rec.upstream_model, deployment_id=rec.deployment_id
+            )
+        self._count(rec)
+        if self._log_requests:
+            self._log.info("request", extra={"fields": rec.to_log_fields()})
+        for sink in self.sinks:
+            sink(rec)
+
+    def _count(self, rec: UsageRecord) -> None:
+        m = self._metrics
+        group = rec.model_group or "none"
+        provider = rec.provider or "none"
+        m.requests.labels(rec.surface, group, provider, str(rec.status)).inc()
+        if rec.error_kind is not None:
+            m.errors.labels(rec.surface, group, rec.error_kind).inc()
+        m.latency.labels(group, "true" if rec.stream else "false").observe(rec.latency_ms / 1000)
+        if rec.ttft_ms is not None:
+            m.ttft.labels(group).observe(rec.ttft_ms / 1000)
+        u = rec.usage
+        if u.total_tokens:
+            m.tokens.labels(group, provider, "input").inc(u.input_tokens)
+            m.tokens.labels(group, provider, "output").inc(u.output_tokens)
+            if u.cache_read_tokens:
+                m.tokens.labels(group, provider, "cache_read").inc(u.cache_read_tokens)
+            if u.cache_write_tokens:
+                m.tokens.labels(group, provider, "cache_write").inc(u.cache_write_tokens)
+            if u.reasoning_tokens:
+                m.tokens.labels(group, provider, "reasoning").inc(u.reasoning_tokens)
+            m.tokens_per_request.labels(group).observe(u.total_tokens)
+        if rec.cost_usd:
+            m.cost.labels(group, provider).inc(rec.cost_usd)

@@ -1,0 +1,165 @@
+"""A minimal ASGI toolkit: the request, the responses and the disconnect watch.
+
+No framework sits on the hot path: a request is a few attribute reads, a response two ``send``
+calls. Handlers stay thin and call one service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from bastion.domain.errors import InvalidRequestError, RequestTooLargeError
+
+__all__ = [
+    "Receive",
+    "Request",
+    "Scope",
+    "Send",
+    "send_bytes",
+    "send_json",
+    "stream_response",
+]
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class Request:
+    __slots__ = ("_headers", "_query", "method", "path", "receive", "scope")
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self._headers: dict[str, str] | None = None
+        self._query: dict[str, str] | None = None
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        if self._headers is None:
+            self._headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"]}
+        return self._headers
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        if self._query is None:
+            raw = self.scope.get("query_string", b"")
+            parsed = parse_qs(raw.decode("latin-1"), keep_blank_values=True) if raw else {}
+            self._query = {k: v[-1] for k, v in parsed.items()}
+        return self._query
+
+    async def body(self, limit: int) -> bytes:
+        length = self.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise _too_large(limit)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def json(self, limit: int) -> dict[str, Any]:
+        raw = await self.body(limit)
+        if not raw:
+            raise InvalidRequestError("The request body is empty; send a JSON object.")
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidRequestError(f"The request body is not valid JSON: {exc}.") from None
+        if not isinstance(data, dict):
+            raise InvalidRequestError("The request body must be a JSON object.")
+        return data
+
+
+def _too_large(limit: int) -> RequestTooLargeError:
+    mb = limit / (1024 * 1024)
+    return RequestTooLargeError(
+        f"The request body is larger than this gateway's limit of {mb:g} MB "
+        "(bastion_settings.max_request_size_mb)."
+    )
+
+
+async def send_bytes(
+    send: Send,
+    status: int,
+    body: bytes,
+    *,
+    content_type: bytes = b"application/json",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    raw = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if headers:
+        raw.extend(headers)
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_json(send: Send, status: int, data: Any, *, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send_bytes(send, status, orjson.dumps(data), headers=headers)
+
+
+async def stream_response(
+    send: Send,
+    receive: Receive,
+    chunks: AsyncIterator[bytes],
+    *,
+    headers: list[tuple[bytes, bytes]],
+    on_disconnect: Callable[[], None],
+) -> None:
+    """Send an SSE response; if the client goes away first, stop the producer and say so."""
+    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
+
+    async def pump() -> None:
+        try:
+            async for chunk in chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def watch() -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+
+    pump_task = asyncio.ensure_future(pump())
+    watch_task = asyncio.ensure_future(watch())
+    try:
+        await asyncio.wait((pump_task, watch_task), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not pump_task.done():
+            on_disconnect()
+            pump_task.cancel()
+        watch_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump_task
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch_task

@@ -1,0 +1,129 @@
+"""The generation endpoints of every surface: authenticate, admit, call the pipeline, render.
+
+The same handler serves OpenAI chat completions, Anthropic messages and Gemini generateContent;
+the surface decides how the body names the model and how answers and errors are written.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from bastion.accounting.records import UsageRecord
+from bastion.api.asgi import Request, Send, send_bytes, stream_response
+from bastion.auth.keys import KeyRing, extract_key
+from bastion.domain.errors import BastionError, InternalError, InvalidRequestError, PermissionDeniedError
+from bastion.domain.principal import Principal
+from bastion.gateway.chat import ChatService
+from bastion.gateway.context import CallContext
+from bastion.gateway.router import Router
+from bastion.gateway.surfaces import Surface
+
+__all__ = ["GenerationHandler", "new_request_id", "request_id_headers"]
+
+_log = logging.getLogger("bastion.api")
+_ANONYMOUS = Principal("anonymous", "anonymous", "")
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+def request_id_headers(surface: Surface, request_id: str) -> list[tuple[bytes, bytes]]:
+    rid = request_id.encode()
+    if surface.name == "anthropic":
+        return [(b"request-id", rid), (b"x-request-id", rid)]
+    return [(b"x-request-id", rid)]
+
+
+class GenerationHandler:
+    def __init__(self, *, keys: KeyRing, router: Router, chat: ChatService, body_limit: int) -> None:
+        self._keys = keys
+        self._router = router
+        self._chat = chat
+        self._limit = body_limit
+
+    def authenticate(self, request: Request) -> Principal:
+        return self._keys.authenticate(extract_key(request.headers, request.query.get("key")))
+
+    def admit(self, principal: Principal, model: Any) -> str:
+        """Check the model exists and the caller may use it; return the model group name."""
+        if not isinstance(model, str) or not model:
+            raise InvalidRequestError("The request needs a 'model': one of the model names this gateway serves.")
+        self._router.group(model)  # raises ModelNotFoundError listing what exists
+        if not principal.may_use(model):
+            allowed = ", ".join(sorted(principal.models))
+            raise PermissionDeniedError(
+                f"This key may not use model '{model}'. Models allowed for this key: {allowed}."
+            )
+        return model
+
+    def context(self, request: Request, surface: Surface) -> CallContext:
+        request_id = new_request_id()
+        record = UsageRecord(
+            request_id=request_id, surface=surface.name, model_group=None, stream=False, started_at=time.time()
+        )
+        return CallContext(request_id, surface, _ANONYMOUS, request.headers, record)
+
+    def start(self, ctx: CallContext, request: Request) -> None:
+        """Authenticate the caller and note who it is on the record."""
+        ctx.principal = principal = self.authenticate(request)
+        ctx.record.principal_kind, ctx.record.principal_label = principal.kind, principal.label
+
+    def finish(self, ctx: CallContext) -> None:
+        self._chat.finish(ctx)
+
+    async def handle(
+        self,
+        request: Request,
+        send: Send,
+        surface: Surface,
+        *,
+        path_model: str | None = None,
+        path_stream: bool | None = None,
+    ) -> None:
+        ctx = self.context(request, surface)
+        request_id, record = ctx.request_id, ctx.record
+        extra_headers = request_id_headers(surface, request_id)
+        try:
+            self.start(ctx, request)
+            body = await request.json(self._limit)
+            model = self.admit(ctx.principal, path_model if path_model is not None else body.get("model"))
+            record.model_group = model
+            stream = path_stream if path_stream is not None else body.get("stream") is True
+            record.stream = stream
+            user = body.get("user")
+            if isinstance(user, str):
+                record.end_user = user
+            if stream:
+                relay = await self._chat.open_stream(ctx, body, model)
+            else:
+                out = await self._chat.complete(ctx, body, model)
+                await send_bytes(send, 200, out, headers=extra_headers)
+                return
+        except BastionError as err:
+            await self.fail(ctx, send, err, extra_headers)
+            return
+        except Exception:
+            _log.exception("unexpected error while serving %s", request_id)
+            await self.fail(ctx, send, InternalError(f"Bastion failed unexpectedly; request id {request_id}."),
+                             extra_headers)
+            return
+        # Streaming: from here on the status line is sent, so failures travel in-band (the relay
+        # writes them in the surface's format); anything else is a bug to log.
+        try:
+            await stream_response(
+                send, request.receive, relay.run(), headers=extra_headers, on_disconnect=relay.client_gone
+            )
+        except Exception:
+            _log.exception("stream %s failed unexpectedly", request_id)
+            self._chat.finish(ctx, status=500, error=InternalError("stream failed"))
+
+    async def fail(self, ctx: CallContext, send: Send, err: BastionError,
+                    extra_headers: list[tuple[bytes, bytes]]) -> None:
+        self._chat.finish(ctx, status=err.status, error=err)
+        status, body, headers = ctx.surface.render_error(err)
+        raw = [(k.encode(), v.encode()) for k, v in headers.items()] + extra_headers
+        await send_bytes(send, status, body, headers=raw)

@@ -1,0 +1,257 @@
+"""The ASGI application: routes every path to a thin handler.
+
+Routing is a dict lookup for fixed paths and one prefix check for Gemini's
+``/v1beta/models/{model}:{action}``; a trailing slash and a query string never matter.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+
+from bastion.api import catalog, health
+from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_json
+from bastion.api.generation import GenerationHandler, new_request_id, request_id_headers
+from bastion.domain.errors import BastionError, InternalError, NotFoundError
+from bastion.gateway.context import CallContext
+from bastion.gateway.embeddings import EmbeddingsService
+from bastion.gateway.router import Router
+from bastion.gateway.surfaces import ANTHROPIC, GEMINI, OPENAI, Surface
+from bastion.observability.metrics import CONTENT_TYPE, Metrics
+from bastion.protocols.anthropic.count_tokens import estimate_input_tokens
+from bastion.providers.http import HttpPool
+
+__all__ = ["GatewayApp"]
+
+_log = logging.getLogger("bastion.api")
+Handler = Callable[[Request, Send], Awaitable[None]]
+
+_GEMINI_PREFIXES = ("/v1beta/models/", "/v1/models/", "/gemini/v1beta/models/")
+
+
+class GatewayApp:
+    def __init__(
+        self,
+        *,
+        generation: GenerationHandler,
+        embeddings: EmbeddingsService,
+        router: Router,
+        metrics: Metrics,
+        http: HttpPool,
+        body_limit: int,
+        on_startup: Callable[[], Awaitable[None]] | None = None,
+        on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self._gen = generation
+        self._embeddings = embeddings
+        self._router = router
+        self._metrics = metrics
+        self._http = http
+        self._limit = body_limit
+        self._on_startup = on_startup
+        self._on_shutdown = on_shutdown
+        self.ready = False
+        post: dict[str, Handler] = {}
+        for path in ("/v1/chat/completions", "/chat/completions", "/openai/v1/chat/completions"):
+            post[path] = self._openai_chat
+        for path in ("/v1/embeddings", "/embeddings"):
+            post[path] = self._openai_embeddings
+        for path in ("/v1/messages", "/messages", "/anthropic/v1/messages"):
+            post[path] = self._anthropic_messages
+        for path in ("/v1/messages/count_tokens", "/messages/count_tokens", "/anthropic/v1/messages/count_tokens"):
+            post[path] = self._anthropic_count_tokens
+        get: dict[str, Handler] = {
+            "/v1/models": self._list_models,
+            "/models": self._list_models,
+            "/v1beta/models": self._gemini_models,
+            "/health/liveliness": self._liveliness,
+            "/health/liveness": self._liveliness,
+            "/health/readiness": self._readiness,
+            "/metrics": self._metrics_page,
+            "/": self._root,
+        }
+        self._routes = {"POST": post, "GET": get, "HEAD": {"/": self._root}}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            request = Request(scope, receive)
+            path = request.path
+            if len(path) > 1 and path.endswith("/"):
+                path = request.path = path.rstrip("/")
+            handler = self._routes.get(request.method, {}).get(path)
+            if handler is not None:
+                await handler(request, send)
+                return
+            await self._dynamic(request, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    if self._on_startup is not None:
+                        await self._on_startup()
+                except Exception as exc:
+                    _log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                self.ready = True
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.ready = False
+                if self._on_shutdown is not None:
+                    await self._on_shutdown()
+                await self._http.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # ------------------------------------------------------------------ client surfaces
+
+    async def _openai_chat(self, request: Request, send: Send) -> None:
+        await self._gen.handle(request, send, OPENAI)
+
+    async def _anthropic_messages(self, request: Request, send: Send) -> None:
+        await self._gen.handle(request, send, ANTHROPIC)
+
+    async def _dynamic(self, request: Request, send: Send) -> None:
+        path = request.path
+        for prefix in _GEMINI_PREFIXES:
+            if path.startswith(prefix) and ":" in path:
+                model, _, action = unquote(path[len(prefix) :]).rpartition(":")
+                if request.method == "POST" and model:
+                    await self._gemini(request, send, model, action)
+                    return
+        if request.method == "GET" and path.startswith("/v1/models/"):
+            await self._get_model(request, send, unquote(path[len("/v1/models/") :]))
+            return
+        surface = ANTHROPIC if "anthropic-version" in request.headers else OPENAI
+        await self._error(
+            send,
+            surface,
+            NotFoundError(f"There is no endpoint {request.method} {request.path} on this gateway."),
+        )
+
+    async def _gemini(self, request: Request, send: Send, model: str, action: str) -> None:
+        if action == "generateContent":
+            await self._gen.handle(request, send, GEMINI, path_model=model, path_stream=False)
+        elif action == "streamGenerateContent":
+            await self._gen.handle(request, send, GEMINI, path_model=model, path_stream=True)
+        elif action in ("embedContent", "batchEmbedContents"):
+            batch = action == "batchEmbedContents"
+            await self._guarded(
+                request,
+                send,
+                GEMINI,
+                model,
+                lambda ctx, body, group: self._embeddings.gemini(ctx, body, group, batch=batch),
+            )
+        elif action == "countTokens":
+            await self._guarded(request, send, GEMINI, model, self._gemini_count)
+        else:
+            await self._error(send, GEMINI, NotFoundError(f"Unknown Gemini method ':{action}'."))
+
+    async def _openai_embeddings(self, request: Request, send: Send) -> None:
+        await self._guarded(request, send, OPENAI, None, self._embeddings.openai)
+
+    async def _anthropic_count_tokens(self, request: Request, send: Send) -> None:
+        await self._guarded(request, send, ANTHROPIC, None, self._anthropic_count)
+
+    async def _anthropic_count(self, ctx: CallContext, body: dict[str, Any], group: str) -> bytes:
+        body.setdefault("max_tokens", 1)
+        canonical = ANTHROPIC.decode_request(body, group, stream=False)
+        count = estimate_input_tokens(canonical)
+        self._gen.finish(ctx)
+        return orjson.dumps({"input_tokens": count})
+
+    async def _gemini_count(self, ctx: CallContext, body: dict[str, Any], group: str) -> bytes:
+        if "generateContentRequest" in body and isinstance(body["generateContentRequest"], dict):
+            body = body["generateContentRequest"]
+        canonical = GEMINI.decode_request(body, group, stream=False)
+        count = estimate_input_tokens(canonical)
+        self._gen.finish(ctx)
+        return orjson.dumps({"totalTokens": count})
+
+    async def _guarded(
+        self,
+        request: Request,
+        send: Send,
+        surface: Surface,
+        path_model: str | None,
+        work: Callable[[CallContext, dict[str, Any], str], Awaitable[bytes]],
+    ) -> None:
+        """Authenticate, admit and run ``work``; errors come out in ``surface``'s format."""
+        ctx = self._gen.context(request, surface)
+        headers = request_id_headers(surface, ctx.request_id)
+        try:
+            self._gen.start(ctx, request)
+            body = await request.json(self._limit)
+            ctx.record.model_group = group = self._gen.admit(
+                ctx.principal, path_model if path_model is not None else body.get("model")
+            )
+            out = await work(ctx, body, group)
+        except BastionError as err:
+            await self._gen.fail(ctx, send, err, headers)
+            return
+        except Exception:
+            _log.exception("unexpected error while serving %s", ctx.request_id)
+            await self._gen.fail(ctx, send, InternalError(f"Bastion failed; request id {ctx.request_id}."), headers)
+            return
+        await send_bytes(send, 200, out, headers=headers)
+
+    # ------------------------------------------------------------------ catalog, health, metrics
+
+    async def _list_models(self, request: Request, send: Send) -> None:
+        surface = ANTHROPIC if "anthropic-version" in request.headers else OPENAI
+        try:
+            principal = self._gen.authenticate(request)
+        except BastionError as err:
+            await self._error(send, surface, err)
+            return
+        if surface is ANTHROPIC:
+            await send_json(send, 200, catalog.anthropic_models(self._router, principal))
+        else:
+            await send_json(send, 200, catalog.openai_models(self._router, principal))
+
+    async def _get_model(self, request: Request, send: Send, name: str) -> None:
+        try:
+            principal = self._gen.authenticate(request)
+            self._gen.admit(principal, name)
+        except BastionError as err:
+            await self._error(send, OPENAI, err)
+            return
+        await send_json(send, 200, catalog.openai_model(name))
+
+    async def _gemini_models(self, request: Request, send: Send) -> None:
+        try:
+            principal = self._gen.authenticate(request)
+        except BastionError as err:
+            await self._error(send, GEMINI, err)
+            return
+        await send_json(send, 200, catalog.gemini_models(self._router, principal))
+
+    async def _liveliness(self, request: Request, send: Send) -> None:
+        await send_json(send, 200, health.liveliness())
+
+    async def _readiness(self, request: Request, send: Send) -> None:
+        body = health.readiness(ready=self.ready, database="not_configured")
+        await send_json(send, 200 if self.ready else 503, body)
+
+    async def _metrics_page(self, request: Request, send: Send) -> None:
+        await send_bytes(send, 200, self._metrics.render(), content_type=CONTENT_TYPE.encode())
+
+    async def _root(self, request: Request, send: Send) -> None:
+        await send_json(send, 200, {"name": "bastion", "docs": "see README.md", "health": "/health/readiness"})
+
+    async def _error(self, send: Send, surface: Surface, err: BastionError) -> None:
+        status, body, headers = surface.render_error(err)
+        rid = new_request_id()
+        raw = [(k.encode(), v.encode()) for k, v in headers.items()] + request_id_headers(surface, rid)
+        await send_bytes(send, status, body, headers=raw)
+

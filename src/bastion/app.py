@@ -1,0 +1,98 @@
+"""The composition root: builds every service from the settings and wires them into the ASGI app."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from bastion.accounting.pricing import PriceBook, Rates
+from bastion.accounting.recorder import UsageRecorder
+from bastion.api.generation import GenerationHandler
+from bastion.api.server import GatewayApp
+from bastion.auth.keys import KeyRing
+from bastion.gateway.chat import ChatService
+from bastion.gateway.embeddings import EmbeddingsService
+from bastion.gateway.router import Router
+from bastion.observability.logging import configure_logging
+from bastion.observability.metrics import Metrics
+from bastion.providers.anthropic import AnthropicAdapter
+from bastion.providers.base import ProviderAdapter
+from bastion.providers.gemini import GeminiAdapter
+from bastion.providers.http import HttpPool
+from bastion.providers.openai import OpenAIAdapter
+from bastion.settings import Settings, load_settings
+
+__all__ = ["CONFIG_ENV", "build_app", "create_app_from_env", "secret_values"]
+
+#: How ``bastion serve --workers N`` tells each worker process which config to load.
+CONFIG_ENV = "BASTION_CONFIG"
+
+_log = logging.getLogger("bastion")
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret the settings hold, so the log redactor can remove them by value."""
+    values = [d.api_key.reveal() for d in settings.model_list if d.api_key is not None]
+    if settings.master_key is not None:
+        values.append(settings.master_key.reveal())
+    values.extend(k.key.reveal() for k in settings.bastion.static_keys)
+    return values
+
+
+def build_app(settings: Settings, *, metrics: Metrics | None = None) -> GatewayApp:
+    metrics = metrics or Metrics()
+    prices = PriceBook()
+    for dep in settings.model_list:
+        info = dep.model_info
+        if info.base_model:
+            prices.set_base_model(dep.deployment_id, info.base_model)
+        if info.input_cost_per_token is not None or info.output_cost_per_token is not None:
+            prices.set_override(
+                dep.deployment_id,
+                Rates(
+                    input=info.input_cost_per_token or 0.0,
+                    output=info.output_cost_per_token or 0.0,
+                    cache_read=info.cache_read_input_token_cost,
+                    cache_write=info.cache_creation_input_token_cost,
+                ),
+            )
+    recorder = UsageRecorder(prices=prices, metrics=metrics, log_requests=settings.bastion.log_requests)
+    router = Router(settings)
+    http = HttpPool()
+    adapters: dict[str, ProviderAdapter] = {
+        "openai": OpenAIAdapter(),
+        "anthropic": AnthropicAdapter(default_max_tokens=settings.bastion.default_max_tokens),
+        "gemini": GeminiAdapter(),
+    }
+    chat = ChatService(settings, router=router, http=http, adapters=adapters, recorder=recorder, metrics=metrics)
+    limit = int(settings.bastion.max_request_size_mb * 1024 * 1024)
+    generation = GenerationHandler(keys=KeyRing(settings), router=router, chat=chat, body_limit=limit)
+
+    async def startup() -> None:
+        # Resolve prices now, off the request path (the pricing data loads on first use).
+        for dep in settings.model_list:
+            if dep.provider != "mock":
+                prices.rates_for(dep.provider, dep.model_info.base_model or dep.model)
+        if settings.master_key is None and not settings.bastion.static_keys:
+            _log.warning(
+                "no master_key and no static keys are configured: this gateway accepts calls from anyone"
+            )
+
+    return GatewayApp(
+        generation=generation,
+        embeddings=EmbeddingsService(chat, http),
+        router=router,
+        metrics=metrics,
+        http=http,
+        body_limit=limit,
+        on_startup=startup,
+    )
+
+
+def create_app_from_env() -> GatewayApp:
+    """Factory for uvicorn worker processes (``--workers N``): the config path comes from the environment."""
+    settings = load_settings(os.environ[CONFIG_ENV])
+    configure_logging(
+        level=settings.bastion.log_level, json_logs=settings.bastion.json_logs, secrets=secret_values(settings)
+    )
+    return build_app(settings)

@@ -1,0 +1,69 @@
+"""Resolving a presented key to a principal: the master key and the static keys from config.
+
+Keys are compared by their SHA-256 hash (as LiteLLM stores them), so lookups are a dict access and
+the plaintext of a configured key is kept only in the settings object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+from bastion.domain.errors import AuthenticationError
+from bastion.domain.principal import Principal
+from bastion.settings import Settings
+
+__all__ = ["KeyRing", "extract_key", "hash_key"]
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def extract_key(headers: Mapping[str, str], query_key: str | None) -> str | None:
+    """The key from ``Authorization: Bearer``, ``x-api-key``, ``api-key``, ``x-goog-api-key`` or ``?key=``."""
+    auth = headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    for name in ("x-api-key", "api-key", "x-goog-api-key"):
+        value = headers.get(name)
+        if value:
+            return value.strip()
+    return query_key or None
+
+
+class KeyRing:
+    def __init__(self, settings: Settings) -> None:
+        self._by_hash: dict[str, Principal] = {}
+        for static in settings.bastion.static_keys:
+            digest = hash_key(static.key.reveal())
+            label = static.alias or f"key-{digest[:8]}"
+            self._by_hash[digest] = Principal("static_key", label, digest, frozenset(static.models))
+        if settings.master_key is not None:
+            digest = hash_key(settings.master_key.reveal())
+            self._by_hash[digest] = Principal("master", "master", digest)
+        self.open = settings.master_key is None and not settings.bastion.static_keys
+
+    def authenticate(self, key: str | None) -> Principal:
+        if key is None:
+            if self.open:
+                return _ANONYMOUS
+            raise AuthenticationError(
+                "No API key was sent. Send your Bastion key as 'Authorization: Bearer <key>' "
+                "(or x-api-key / x-goog-api-key)."
+            )
+        principal = self._by_hash.get(hash_key(key))
+        if principal is None:
+            if self.open:
+                return _ANONYMOUS
+            raise AuthenticationError(
+                "The API key is not valid for this gateway. Check that you are using a Bastion key, "
+                "not a provider key.",
+                code="invalid_api_key",
+            )
+        return principal
+
+
+_ANONYMOUS = Principal("anonymous", "anonymous", "")

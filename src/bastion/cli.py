@@ -1,0 +1,106 @@
+"""The ``bastion`` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from bastion import __version__
+from bastion.domain.errors import ConfigError
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bastion", description="Bastion, a self-hosted LLM gateway.")
+    parser.add_argument("--version", action="version", version=f"bastion {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the gateway")
+    serve.add_argument("--config", required=True, help="LiteLLM-compatible config.yaml")
+    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port to listen on (default 4000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (default 1)")
+
+    check = commands.add_parser("check-config", help="load a config file and report problems")
+    check.add_argument("--config", required=True)
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args.config, host=args.host, port=args.port, workers=args.workers)
+    if args.command == "check-config":
+        return _check(args.config)
+    return 2  # pragma: no cover - argparse enforces the choices
+
+
+def _check(path: str) -> int:
+    from bastion.settings import load_settings
+
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        print(f"bastion: {exc}", file=sys.stderr)
+        return 2
+    print(f"{path}: OK ({len(settings.model_list)} deployments in {len(settings.model_groups)} model groups)")
+    return 0
+
+
+def _serve(path: str, *, host: str | None, port: int | None, workers: int) -> int:
+    import uvicorn
+
+    from bastion.app import CONFIG_ENV, build_app, secret_values
+    from bastion.observability.logging import configure_logging, shutdown_logging
+    from bastion.settings import load_settings
+
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        print(f"bastion: {exc}", file=sys.stderr)
+        return 2
+    host = host or settings.bastion.host
+    port = port if port is not None else settings.bastion.port
+    configure_logging(
+        level=settings.bastion.log_level, json_logs=settings.bastion.json_logs, secrets=secret_values(settings)
+    )
+    _banner(settings.group_names(), host, port, has_key=settings.master_key is not None)
+    common = {
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_config": None,
+        "access_log": False,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 30,
+    }
+    try:
+        if workers > 1:
+            os.environ[CONFIG_ENV] = os.path.abspath(path)
+            uvicorn.run("bastion.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+        else:
+            uvicorn.run(build_app(settings), **common)  # type: ignore[arg-type]
+    finally:
+        shutdown_logging()
+    return 0
+
+
+def _banner(groups: list[str], host: str, port: int, *, has_key: bool) -> None:
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+    base = f"http://{shown}:{port}"
+    model = groups[0] if groups else "<model>"
+    key = "$BASTION_KEY" if has_key else "anything"
+    print(
+        f"Bastion {__version__} listening on {base} with models: {', '.join(groups)}\n"
+        f"  curl:   curl {base}/v1/chat/completions -H 'Authorization: Bearer {key}' "
+        f"-H 'Content-Type: application/json' "
+        f"-d '{{\"model\": \"{model}\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hello\"}}]}}'\n"
+        f"  OpenAI: OpenAI(base_url='{base}/v1', api_key='{key}')"
+        f".chat.completions.create(model='{model}', messages=[{{'role': 'user', 'content': 'Hello'}}])",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""The generation pipeline: pick a deployment, call it (pass-through or translated), retry and fall
+back on failure, and account for what the call consumed.
+
+Same protocol on both sides is a pass-through: the client's body goes upstream with only the model
+(and, for OpenAI streams, the usage request) changed, and the answer comes back byte for byte.
+Otherwise the body is decoded once into the canonical form and each attempt encodes it for its
+provider. Nothing reaches the client before an attempt has succeeded, so every failure up to the
+first streamed frame can still be retried or fall back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import orjson
+
+from bastion.accounting.recorder import UsageRecorder
+from bastion.domain.errors import (
+    BastionError,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+from bastion.gateway.context import CallContext
+from bastion.gateway.relay import PassthroughRelay, StreamRelay, TranslatingRelay
+from bastion.gateway.retry import RetryPolicy, may_try_elsewhere, should_retry
+from bastion.gateway.router import Router
+from bastion.observability.metrics import Metrics
+from bastion.protocols.canonical import ChatRequest, StreamEvent
+from bastion.protocols.openai.request import with_stream_usage
+from bastion.protocols.sse import FrameSplitter, parse_frame
+from bastion.providers.base import ProviderAdapter, UpstreamRequest
+from bastion.providers.http import HttpPool, UpstreamStream
+from bastion.providers.mock import MockProvider
+from bastion.settings import Deployment, Settings
+
+__all__ = ["ChatService"]
+
+_log = logging.getLogger("bastion.gateway")
+_T = TypeVar("_T")
+
+#: Deployment ``litellm_params`` that are request defaults (applied when the client did not set them).
+_SAMPLING_DEFAULTS = ("temperature", "top_p", "max_tokens", "seed", "stop")
+
+
+class _Request:
+    """The client's body and, decoded on first need, its canonical form."""
+
+    __slots__ = ("_canonical", "body", "model", "stream")
+
+    def __init__(self, body: dict[str, Any], model: str, stream: bool) -> None:
+        self.body = body
+        self.model = model
+        self.stream = stream
+        self._canonical: ChatRequest | None = None
+
+    def canonical(self, ctx: CallContext) -> ChatRequest:
+        if self._canonical is None:
+            self._canonical = ctx.surface.decode_request(self.body, self.model, stream=self.stream)
+        return self._canonical
+
+
+class ChatService:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        router: Router,
+        http: HttpPool,
+        adapters: dict[str, ProviderAdapter],
+        recorder: UsageRecorder,
+        metrics: Metrics,
+    ) -> None:
+        self._settings = settings
+        self._router = router
+        self._http = http
+        self._adapters = adapters
+        self._mock = MockProvider()
+        self._recorder = recorder
+        self._metrics = metrics
+        self._policy = RetryPolicy(num_retries=settings.num_retries, min_wait=settings.retry_after)
+
+    # ------------------------------------------------------------------ public entry points
+
+    async def complete(self, ctx: CallContext, body: dict[str, Any], model: str) -> bytes:
+        """A non-streaming call; returns the client's response body. Records the request."""
+        req = _Request(body, model, stream=False)
+        return await self.with_fallbacks(ctx, model, lambda dep: self._complete_once(ctx, req, dep))
+
+    async def open_stream(self, ctx: CallContext, body: dict[str, Any], model: str) -> StreamRelay:
+        """A streaming call; returns once the first upstream frame is in hand."""
+        req = _Request(body, model, stream=True)
+        return await self.with_fallbacks(ctx, model, lambda dep: self._open_stream_once(ctx, req, dep))
+
+    def finish(self, ctx: CallContext, *, status: int = 200, error: BastionError | None = None) -> None:
+        """Record the request once: status, latency, usage and cost go to logs and metrics."""
+        if ctx.recorded:
+            return
+        ctx.recorded = True
+        record = ctx.record
+        record.status = status
+        if error is not None:
+            record.error_kind = error.kind
+        record.latency_ms = ctx.elapsed_ms()
+        self._recorder.record(record)
+
+    # ------------------------------------------------------------------ retries and fallbacks
+
+    async def with_fallbacks(
+        self, ctx: CallContext, model: str, attempt: Callable[[Deployment], Awaitable[_T]]
+    ) -> _T:
+        router, metrics = self._router, self._metrics
+        chain = router.chain(model)
+        last: BastionError | None = None
+        for position, group in enumerate(chain):
+            if position:
+                metrics.fallbacks.labels(model, group).inc()
+                ctx.record.fallback_group = group
+                _log.info("falling back from %s to %s after: %s", model, group, last)
+            deployments = router.group(group)
+            failed: set[str] = set()
+            for retry in range(self._policy.num_retries + 1):
+                if retry:
+                    metrics.retries.labels(group).inc()
+                dep = router.pick(deployments, failed)
+                ctx.record.attempts += 1
+                self._describe(ctx, dep)
+                router.in_flight[dep.deployment_id] = router.in_flight.get(dep.deployment_id, 0) + 1
+                try:
+                    result = await attempt(dep)
+                except BastionError as err:
+                    last = err
+                    metrics.upstream_attempts.labels(group, dep.deployment_id, "error").inc()
+                    if isinstance(err, UpstreamTimeoutError):
+                        metrics.timeouts.labels(group).inc()
+                    if not may_try_elsewhere(err):
+                        raise
+                    failed.add(dep.deployment_id)
+                    if len(failed) >= len(deployments):
+                        wait = self._policy.wait(retry, err) if should_retry(err) else None
+                        if wait is None or retry == self._policy.num_retries:
+                            break
+                        await asyncio.sleep(wait)
+                        failed.clear()
+                    continue
+                finally:
+                    router.in_flight[dep.deployment_id] -= 1
+                metrics.upstream_attempts.labels(group, dep.deployment_id, "ok").inc()
+                return result
+        assert last is not None
+        raise last
+
+    @staticmethod
+    def _describe(ctx: CallContext, dep: Deployment) -> None:
+        record = ctx.record
+        record.provider = dep.provider
+        record.deployment_id = dep.deployment_id
+        record.upstream_model = dep.model
+
+    # ------------------------------------------------------------------ one attempt
+
+    def adapter_for(self, dep: Deployment) -> ProviderAdapter:
+        return self._adapters[dep.provider]
+
+    def _drop_params(self, dep: Deployment) -> bool:
+        value = dep.defaults.get("drop_params")
+        return self._settings.drop_params if value is None else bool(value)
+
+    def _upstream_request(self, ctx: CallContext, req: _Request, dep: Deployment) -> tuple[UpstreamRequest, bool]:
+        """Build the upstream call; the flag says whether it is a pass-through."""
+        adapter = self.adapter_for(dep)
+        if adapter.protocol == ctx.surface.name:
+            body = dict(req.body)
+            for name in _SAMPLING_DEFAULTS:
+                if name in dep.defaults and name not in body:
+                    body[name] = dep.defaults[name]
+            return adapter.chat_request(dep, body, stream=req.stream, client_headers=ctx.headers), True
+        canonical = _with_defaults(req.canonical(ctx), dep)
+        payload = adapter.encode(canonical, dep, drop_params=self._drop_params(dep))
+        return adapter.chat_request(dep, payload, stream=req.stream, client_headers=ctx.headers), False
+
+    async def _complete_once(self, ctx: CallContext, req: _Request, dep: Deployment) -> bytes:
+        if dep.provider == "mock":
+            resp = self._mock.complete(_with_defaults(req.canonical(ctx), dep), dep)
+            ctx.record.usage = resp.usage
+            out = ctx.surface.encode_response(resp, req.model)
+            self.finish(ctx)
+            return out
+        adapter = self.adapter_for(dep)
+        upstream, passthrough = self._upstream_request(ctx, req, dep)
+        status, headers, data = await self._http.post(
+            upstream.url, upstream.body, upstream.headers, timeout=self.timeout_for(dep)
+        )
+        if status >= 400:
+            raise adapter.error(status, data, headers)
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamError("The provider answered with something that is not JSON.", status=502) from exc
+        if passthrough:
+            ctx.record.usage = adapter.usage(parsed)
+            out = data
+        else:
+            resp = adapter.decode(parsed)
+            ctx.record.usage = resp.usage
+            out = ctx.surface.encode_response(resp, req.model)
+        self.finish(ctx)
+        return out
+
+    async def _open_stream_once(self, ctx: CallContext, req: _Request, dep: Deployment) -> StreamRelay:
+        estimate = _input_estimator(req)
+        if dep.provider == "mock":
+            canonical = _with_defaults(req.canonical(ctx), dep)
+            events = self._mock.stream(canonical, dep)
+            encoder = ctx.surface.stream_encoder(req.model, include_usage=_wants_usage(req.body))
+            return TranslatingRelay(ctx, events, encoder, self.finish, estimate)
+        adapter = self.adapter_for(dep)
+        strip_usage = False
+        if adapter.protocol == ctx.surface.name == "openai":
+            body, asked = with_stream_usage(dict(req.body))
+            strip_usage = not asked
+            req = _Request(body, req.model, stream=True)
+        upstream, passthrough = self._upstream_request(ctx, req, dep)
+        timeout = self.timeout_for(dep)
+        stream = await self._http.open_stream(
+            upstream.url,
+            upstream.body,
+            upstream.headers,
+            first_byte_timeout=self._stream_timeout(dep),
+            idle_timeout=timeout,
+        )
+        try:
+            if stream.status >= 400:
+                data = await stream.read_all()
+                raise adapter.error(stream.status, data, stream.headers)
+            chunks = stream.chunks()
+            splitter = FrameSplitter()
+            first: list[bytes] = []
+            while not first:
+                try:
+                    chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    raise UpstreamConnectionError("The provider closed the stream before sending anything.") from None
+                first = splitter.feed(chunk)
+        except BaseException:
+            stream.close()
+            raise
+        if passthrough:
+            sniffer = adapter.sniffer(strip_usage_chunk=strip_usage)
+            return PassthroughRelay(ctx, stream, chunks, splitter, first, sniffer, self.finish, estimate)
+        events = _decode_frames(adapter, chunks, splitter, first)
+        encoder = ctx.surface.stream_encoder(req.model, include_usage=_wants_usage(req.body))
+        return TranslatingRelay(ctx, events, encoder, self.finish, estimate, on_close=stream.close)
+
+    def timeout_for(self, dep: Deployment) -> float:
+        return dep.timeout or self._settings.timeout
+
+    def _stream_timeout(self, dep: Deployment) -> float:
+        return dep.stream_timeout or self._settings.stream_timeout or self.timeout_for(dep)
+
+
+async def _decode_frames(
+    adapter: ProviderAdapter, chunks: AsyncIterator[bytes], splitter: FrameSplitter, first: list[bytes]
+) -> AsyncIterator[StreamEvent]:
+    decoder = adapter.event_decoder()
+    frames = first
+    while True:
+        for frame in frames:
+            event, data = parse_frame(frame)
+            if data is not None:
+                for out in decoder.feed(event, data):
+                    yield out
+        try:
+            chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            break
+        frames = splitter.feed(chunk)
+    for out in decoder.finish():
+        yield out
+
+
+def _wants_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
+
+
+def _with_defaults(req: ChatRequest, dep: Deployment) -> ChatRequest:
+    defaults = dep.defaults
+    if not defaults:
+        return req
+    if req.temperature is None and "temperature" in defaults:
+        req.temperature = float(defaults["temperature"])
+    if req.top_p is None and "top_p" in defaults:
+        req.top_p = float(defaults["top_p"])
+    if req.max_tokens is None and "max_tokens" in defaults:
+        req.max_tokens = int(defaults["max_tokens"])
+    if req.seed is None and "seed" in defaults:
+        req.seed = int(defaults["seed"])
+    return req
+
+
+def _input_estimator(req: _Request) -> Callable[[], int]:
+    def estimate() -> int:
+        try:
+            return max(len(orjson.dumps(req.body.get("messages") or req.body.get("contents") or "")) // 4, 1)
+        except TypeError:
+            return 1
+
+    return estimate
+

@@ -1,0 +1,27 @@
+"""The state of one client request as it moves through the pipeline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bastion.accounting.records import UsageRecord
+from bastion.domain.principal import Principal
+from bastion.gateway.surfaces import Surface
+
+__all__ = ["CallContext"]
+
+
+@dataclass(slots=True)
+class CallContext:
+    request_id: str
+    surface: Surface
+    principal: Principal
+    headers: Mapping[str, str]
+    record: UsageRecord
+    t0: float = field(default_factory=time.perf_counter)
+    recorded: bool = False
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.t0) * 1000

@@ -1,0 +1,191 @@
+"""Streams from an upstream (or the mock) to the client, frame by frame, as they arrive.
+
+Two shapes: :class:`PassthroughRelay` forwards the upstream's own SSE frames byte for byte (same
+protocol on both sides) while a sniffer reads usage; :class:`TranslatingRelay` turns canonical
+events into the client's protocol. Both record the request *before* writing the final frame, so a
+client that looks at ``/metrics`` after its stream ended sees it, and both record in ``finally``
+when the stream breaks or the client goes away, billing what was generated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
+
+from bastion.domain.errors import BastionError
+from bastion.domain.usage import Usage
+from bastion.gateway.context import CallContext
+from bastion.gateway.surfaces import StreamEncoder
+from bastion.protocols.canonical import BlockDelta, MessageEnd, MessageStart, StreamError, StreamEvent
+from bastion.protocols.sse import FrameSplitter, parse_frame
+from bastion.providers.base import UsageSniffer
+from bastion.providers.http import UpstreamStream
+
+__all__ = ["Finisher", "PassthroughRelay", "StreamRelay", "TranslatingRelay"]
+
+
+class Finisher(Protocol):
+    def __call__(self, ctx: CallContext, *, status: int = 200, error: BastionError | None = None) -> None: ...
+
+
+class StreamRelay(Protocol):
+    def run(self) -> AsyncIterator[bytes]: ...
+
+    def client_gone(self) -> None: ...
+
+
+#: Frames after which nothing more comes: OpenAI's [DONE], Anthropic's message_stop.
+def _is_terminal(event: str | None, data: bytes | None) -> bool:
+    return event == "message_stop" or (data is not None and data.startswith(b"[DONE]"))
+
+
+class PassthroughRelay:
+    def __init__(
+        self,
+        ctx: CallContext,
+        upstream: UpstreamStream,
+        chunks: AsyncIterator[bytes],
+        splitter: FrameSplitter,
+        first_frames: list[bytes],
+        sniffer: UsageSniffer,
+        finish: Finisher,
+        estimate_input: Callable[[], int],
+    ) -> None:
+        self._ctx = ctx
+        self._upstream = upstream
+        self._chunks = chunks
+        self._splitter = splitter
+        self._pending = first_frames
+        self._sniffer = sniffer
+        self._finish = finish
+        self._estimate_input = estimate_input
+
+    def client_gone(self) -> None:
+        self._ctx.record.client_disconnected = True
+
+    async def run(self) -> AsyncIterator[bytes]:
+        ctx, sniffer = self._ctx, self._sniffer
+        status, error = 200, None
+        try:
+            frames = self._pending
+            self._pending = []
+            while True:
+                for frame in frames:
+                    event, data = parse_frame(frame)
+                    keep = sniffer.observe(frame, event, data)
+                    if ctx.record.ttft_ms is None and sniffer.content_frames:
+                        ctx.record.ttft_ms = ctx.elapsed_ms()
+                    if _is_terminal(event, data) or (
+                        ctx.surface.name == "gemini" and data is not None and b'"finishReason"' in data
+                    ):
+                        self._settle()
+                        self._finish(ctx)
+                    if keep:
+                        yield frame
+                try:
+                    chunk = await self._chunks.__anext__()
+                except StopAsyncIteration:
+                    break
+                frames = self._splitter.feed(chunk)
+        except BastionError as err:
+            status, error = err.status, err
+            yield ctx.surface.stream_error(err.status, err.kind, err.message)
+        finally:
+            self._upstream.close()
+            if not ctx.recorded:
+                self._settle()
+                self._finish(ctx, status=status, error=error)
+
+    def _settle(self) -> None:
+        sniffer, record = self._sniffer, self._ctx.record
+        usage = sniffer.usage
+        if not sniffer.reported:
+            # The stream broke (or the client left) before the provider reported usage: estimate
+            # one token per content frame, which is how providers stream.
+            record.usage_estimated = True
+            usage = Usage(
+                input_tokens=usage.input_tokens or self._estimate_input(),
+                output_tokens=max(usage.output_tokens, sniffer.content_frames),
+                cache_read_tokens=usage.cache_read_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+            )
+        record.usage = usage
+
+
+class TranslatingRelay:
+    def __init__(
+        self,
+        ctx: CallContext,
+        events: AsyncIterator[StreamEvent],
+        encoder: StreamEncoder,
+        finish: Finisher,
+        estimate_input: Callable[[], int],
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self._ctx = ctx
+        self._events = events
+        self._encoder = encoder
+        self._finish = finish
+        self._estimate_input = estimate_input
+        self._on_close = on_close
+        self._usage = Usage()
+        self._deltas = 0
+
+    def client_gone(self) -> None:
+        self._ctx.record.client_disconnected = True
+
+    async def run(self) -> AsyncIterator[bytes]:
+        ctx, encode = self._ctx, self._encoder.encode
+        status, error = 200, None
+        ended = False
+        try:
+            async for event in self._events:
+                kind = type(event)
+                if kind is MessageEnd:
+                    assert isinstance(event, MessageEnd)
+                    ended = True
+                    ctx.record.usage = event.usage
+                    self._finish(ctx)
+                elif kind is StreamError:
+                    assert isinstance(event, StreamError)
+                    status = event.status
+                    ctx.record.error_kind = event.kind
+                    self._settle()
+                    yield ctx.surface.stream_error(event.status, event.kind, event.message)
+                    return
+                else:
+                    self._observe(event)
+                out = encode(event)
+                if out:
+                    if ctx.record.ttft_ms is None and self._deltas:
+                        ctx.record.ttft_ms = ctx.elapsed_ms()
+                    yield out
+        except BastionError as err:
+            status, error = err.status, err
+            self._settle()
+            yield ctx.surface.stream_error(err.status, err.kind, err.message)
+        finally:
+            if self._on_close is not None:
+                self._on_close()
+            if not ctx.recorded:
+                if not ended:
+                    self._settle()
+                self._finish(ctx, status=status, error=error)
+
+    def _observe(self, event: StreamEvent) -> None:
+        if type(event) is BlockDelta:
+            self._deltas += 1
+        elif type(event) is MessageStart:
+            assert isinstance(event, MessageStart)
+            self._usage.merge(event.usage)
+
+    def _settle(self) -> None:
+        record = self._ctx.record
+        record.usage_estimated = True
+        record.usage = Usage(
+            input_tokens=self._usage.input_tokens or self._estimate_input(),
+            output_tokens=self._deltas,
+            cache_read_tokens=self._usage.cache_read_tokens,
+            cache_write_tokens=self._usage.cache_write_tokens,
+        )
+

@@ -1,0 +1,54 @@
+"""Model groups and the order in which their deployments are tried.
+
+``simple-shuffle`` (LiteLLM's default) picks by weight; ``least-busy`` picks the deployment with the
+fewest requests in flight. Deployments that already failed for this request are avoided while
+others remain. Fallback groups come after the group's own deployments.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+
+from bastion.domain.errors import ModelNotFoundError
+from bastion.settings import Deployment, Settings
+
+__all__ = ["Router"]
+
+
+class Router:
+    def __init__(self, settings: Settings) -> None:
+        self._groups: dict[str, tuple[Deployment, ...]] = dict(settings.model_groups)
+        self._fallbacks = {k: tuple(v) for k, v in settings.fallbacks.items()}
+        self._least_busy = settings.routing_strategy == "least-busy"
+        self.in_flight: dict[str, int] = {}
+        self.names = list(self._groups)
+
+    def group(self, name: str) -> tuple[Deployment, ...]:
+        deployments = self._groups.get(name)
+        if deployments is None:
+            raise ModelNotFoundError(name, self.names)
+        return deployments
+
+    def has(self, name: str) -> bool:
+        return name in self._groups
+
+    def chain(self, name: str) -> list[str]:
+        """The group, then its fallback groups in order."""
+        return [name, *(g for g in self._fallbacks.get(name, ()) if g in self._groups and g != name)]
+
+    def attempts(self, name: str, tries: int) -> Iterator[Deployment]:
+        """``tries`` deployment picks for one group; the caller reports failures via ``exclude``."""
+        deployments = self.group(name)
+        for _ in range(tries):
+            yield self.pick(deployments)
+
+    def pick(self, deployments: Sequence[Deployment], exclude: set[str] | None = None) -> Deployment:
+        candidates = [d for d in deployments if not exclude or d.deployment_id not in exclude] or list(
+            deployments
+        )
+        if len(candidates) == 1:
+            return candidates[0]
+        if self._least_busy:
+            return min(candidates, key=lambda d: self.in_flight.get(d.deployment_id, 0))
+        return random.choices(candidates, weights=[d.weight for d in candidates])[0]

@@ -1,0 +1,76 @@
+"""The client-facing wire protocols, behind one small interface the pipeline uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from bastion.domain.errors import BastionError
+from bastion.protocols.anthropic import errors as anthropic_errors
+from bastion.protocols.anthropic import request as anthropic_request
+from bastion.protocols.anthropic import response as anthropic_response
+from bastion.protocols.anthropic import stream as anthropic_stream
+from bastion.protocols.canonical import ChatRequest, ChatResponse, StreamEvent
+from bastion.protocols.gemini import errors as gemini_errors
+from bastion.protocols.gemini import request as gemini_request
+from bastion.protocols.gemini import response as gemini_response
+from bastion.protocols.gemini import stream as gemini_stream
+from bastion.protocols.openai import errors as openai_errors
+from bastion.protocols.openai import request as openai_request
+from bastion.protocols.openai import response as openai_response
+from bastion.protocols.openai import stream as openai_stream
+
+__all__ = ["ANTHROPIC", "GEMINI", "OPENAI", "StreamEncoder", "Surface"]
+
+
+class StreamEncoder(Protocol):
+    def encode(self, event: StreamEvent) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Surface:
+    """A client protocol. ``name`` doubles as the protocol name providers are compared with."""
+
+    name: str
+
+    def decode_request(self, body: dict[str, Any], model: str, *, stream: bool) -> ChatRequest:
+        if self.name == "openai":
+            return openai_request.decode_request(body)
+        if self.name == "anthropic":
+            return anthropic_request.decode_request(body)
+        return gemini_request.decode_request(body, model, stream=stream)
+
+    def encode_response(self, resp: ChatResponse, model: str) -> bytes:
+        if self.name == "openai":
+            return orjson.dumps(openai_response.encode_response(resp, model))
+        if self.name == "anthropic":
+            return orjson.dumps(anthropic_response.encode_response(resp, model))
+        return orjson.dumps(gemini_response.encode_response(resp, model))
+
+    def stream_encoder(self, model: str, *, include_usage: bool) -> StreamEncoder:
+        if self.name == "openai":
+            return openai_stream.StreamEncoder(model=model, include_usage=include_usage)
+        if self.name == "anthropic":
+            return anthropic_stream.StreamEncoder(model=model)
+        return gemini_stream.StreamEncoder(model=model)
+
+    def render_error(self, err: BastionError) -> tuple[int, bytes, dict[str, str]]:
+        if self.name == "openai":
+            return openai_errors.render_error(err)
+        if self.name == "anthropic":
+            return anthropic_errors.render_error(err)
+        return gemini_errors.render_error(err)
+
+    def stream_error(self, status: int, kind: str, message: str) -> bytes:
+        if self.name == "openai":
+            return openai_errors.stream_error_event(status, kind, message)
+        if self.name == "anthropic":
+            return anthropic_errors.stream_error_event(status, kind, message)
+        return gemini_errors.stream_error_event(status, kind, message)
+
+
+OPENAI = Surface("openai")
+ANTHROPIC = Surface("anthropic")
+GEMINI = Surface("gemini")

@@ -1,0 +1,89 @@
+"""Server-Sent Events framing, spec-complete and byte-faithful.
+
+:class:`FrameSplitter` cuts an incoming byte stream into whole events (the raw bytes of each, blank
+line included) so a pass-through can forward every frame unchanged the moment it is complete while
+a parallel parse sniffs usage. Line ends are CRLF, LF or CR, and a CR at the end of one chunk with
+an LF at the start of the next is one line break. Lines are never split with ``str.splitlines``,
+which would also break on characters that may legally sit inside JSON strings.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["FrameSplitter", "encode_event", "parse_frame"]
+
+_BLANK_LINE = re.compile(rb"(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r(?!\n))")
+_LINE_END = re.compile(rb"\r\n|\n|\r")
+
+
+class FrameSplitter:
+    """Accumulates bytes and returns each complete SSE frame (raw, terminator included)."""
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Add ``chunk``; return the frames it completed, in order."""
+        buf = self._buffer + chunk if self._buffer else chunk
+        frames: list[bytes] = []
+        if b"\r" not in buf:
+            start = 0
+            while True:
+                end = buf.find(b"\n\n", start)
+                if end < 0:
+                    break
+                frames.append(buf[start : end + 2])
+                start = end + 2
+            self._buffer = buf[start:]
+            return frames
+        start = 0
+        while True:
+            match = _BLANK_LINE.search(buf, start)
+            if match is None:
+                break
+            end = match.end()
+            if end == len(buf) and buf.endswith(b"\r"):
+                break  # may be the first half of a CRLF split across chunks
+            frames.append(buf[start:end])
+            start = end
+        self._buffer = buf[start:]
+        return frames
+
+    def flush(self) -> bytes:
+        """What is left at end of stream: an unterminated event, which the spec says to discard."""
+        rest, self._buffer = self._buffer, b""
+        return rest
+
+
+def parse_frame(frame: bytes) -> tuple[str | None, bytes | None]:
+    """Return ``(event, data)`` of one frame; ``data`` is ``None`` when the frame has no data lines.
+
+    Several ``data:`` lines are joined with LF; comments and unknown fields are ignored; one space
+    after the colon is removed.
+    """
+    event: str | None = None
+    data: list[bytes] = []
+    lines = frame.split(b"\n") if b"\r" not in frame else _LINE_END.split(frame)
+    for line in lines:
+        if not line or line[0] == 0x3A:  # blank or ":" comment
+            continue
+        name, sep, value = line.partition(b":")
+        if sep and value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":
+            data.append(value)
+        elif name == b"event":
+            event = value.decode("utf-8", "replace")
+    if not data:
+        return event, None
+    return event, data[0] if len(data) == 1 else b"\n".join(data)
+
+
+def encode_event(data: bytes, event: str | None = None) -> bytes:
+    """One SSE event: optional ``event:`` line, one ``data:`` line (with the space), blank line."""
+    if event is None:
+        return b"data: " + data + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"

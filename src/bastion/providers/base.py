@@ -1,0 +1,66 @@
+"""What every upstream adapter provides, whatever its wire protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bastion.domain.errors import UpstreamError
+from bastion.domain.usage import Usage
+from bastion.protocols.canonical import ChatRequest, ChatResponse, StreamEvent
+from bastion.settings import Deployment
+
+__all__ = ["EventDecoder", "ProviderAdapter", "UpstreamRequest", "UsageSniffer"]
+
+
+@dataclass(slots=True)
+class UpstreamRequest:
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class EventDecoder(Protocol):
+    """Turns one upstream SSE frame into canonical events."""
+
+    def feed(self, event: str | None, data: bytes) -> list[StreamEvent]: ...
+
+    def finish(self) -> list[StreamEvent]: ...
+
+
+class UsageSniffer(Protocol):
+    """Watches pass-through frames for usage without re-encoding them.
+
+    ``observe`` returns False when the frame must not reach the client (the usage chunk the gateway
+    asked for on the client's behalf). ``content_frames`` counts frames that carried output, the
+    estimate used when a stream breaks before the provider reports usage.
+    """
+
+    usage: Usage
+    reported: bool
+    content_frames: int
+
+    def observe(self, frame: bytes, event: str | None, data: bytes | None) -> bool: ...
+
+
+class ProviderAdapter(Protocol):
+    """An upstream wire protocol: how to address it, and how to translate to and from it."""
+
+    protocol: str
+
+    def chat_request(
+        self, dep: Deployment, body: dict[str, Any], *, stream: bool, client_headers: Mapping[str, str]
+    ) -> UpstreamRequest: ...
+
+    def encode(self, req: ChatRequest, dep: Deployment, *, drop_params: bool) -> dict[str, Any]: ...
+
+    def decode(self, data: dict[str, Any]) -> ChatResponse: ...
+
+    def usage(self, data: dict[str, Any]) -> Usage: ...
+
+    def event_decoder(self) -> EventDecoder: ...
+
+    def sniffer(self, *, strip_usage_chunk: bool) -> UsageSniffer: ...
+
+    def error(self, status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamError: ...

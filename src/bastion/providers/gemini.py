@@ -1,0 +1,91 @@
+"""Google's Gemini Developer API (generativelanguage.googleapis.com) and compatible servers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from bastion.domain.errors import UpstreamError
+from bastion.domain.usage import Usage
+from bastion.protocols.canonical import ChatRequest, ChatResponse, StreamEvent
+from bastion.protocols.gemini import errors as wire_errors
+from bastion.protocols.gemini.request import encode_request, model_path
+from bastion.protocols.gemini.response import decode_response, usage_from_gemini
+from bastion.protocols.gemini.stream import StreamDecoder
+from bastion.providers._retry_after import retry_after_seconds
+from bastion.providers.base import UpstreamRequest
+from bastion.settings import Deployment
+
+__all__ = ["GeminiAdapter", "GeminiSniffer"]
+
+
+class GeminiAdapter:
+    protocol = "gemini"
+
+    def chat_request(
+        self, dep: Deployment, body: dict[str, Any], *, stream: bool, client_headers: Mapping[str, str]
+    ) -> UpstreamRequest:
+        body.pop("model", None)  # the model travels in the path
+        base = (dep.api_base or "https://generativelanguage.googleapis.com").rstrip("/")
+        headers = {"content-type": "application/json"}
+        if dep.api_key is not None:
+            headers["x-goog-api-key"] = dep.api_key.reveal()
+        if dep.extra_headers:
+            headers.update(dep.extra_headers)
+        return UpstreamRequest(base + model_path(dep.model, stream=stream), headers, orjson.dumps(body))
+
+    def encode(self, req: ChatRequest, dep: Deployment, *, drop_params: bool) -> dict[str, Any]:
+        return encode_request(req, drop_params=drop_params)
+
+    def decode(self, data: dict[str, Any]) -> ChatResponse:
+        return decode_response(data)
+
+    def usage(self, data: dict[str, Any]) -> Usage:
+        return usage_from_gemini(data.get("usageMetadata"))
+
+    def event_decoder(self) -> _EventDecoder:
+        return _EventDecoder()
+
+    def sniffer(self, *, strip_usage_chunk: bool) -> GeminiSniffer:
+        return GeminiSniffer()
+
+    def error(self, status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamError:
+        message, code = wire_errors.parse_upstream_error(status, body)
+        retry_after = retry_after_seconds(headers)
+        return UpstreamError(message, status=status, retry_after=retry_after, code=code)
+
+
+class _EventDecoder:
+    __slots__ = ("_inner",)
+
+    def __init__(self) -> None:
+        self._inner = StreamDecoder()
+
+    def feed(self, event: str | None, data: bytes) -> list[StreamEvent]:
+        return self._inner.feed(data)
+
+    def finish(self) -> list[StreamEvent]:
+        return self._inner.finish()
+
+
+class GeminiSniffer:
+    """Every chunk may carry ``usageMetadata``; the last one wins, so only the last is parsed."""
+
+    __slots__ = ("content_frames", "reported", "usage")
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+        self.reported = False
+        self.content_frames = 0
+
+    def observe(self, frame: bytes, event: str | None, data: bytes | None) -> bool:
+        if data is None:
+            return True
+        self.content_frames += 1
+        if b'"usageMetadata"' in data:
+            payload = orjson.loads(data)
+            self.usage = usage_from_gemini(payload.get("usageMetadata"))
+            self.reported = True
+        return True

@@ -1,0 +1,106 @@
+"""OpenAI and every OpenAI-compatible server (vLLM, Ollama, OpenRouter, Groq, Azure-style...)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from bastion.domain.errors import UpstreamError
+from bastion.domain.usage import Usage
+from bastion.protocols.canonical import ChatRequest, ChatResponse, StreamEvent
+from bastion.protocols.openai import errors as wire_errors
+from bastion.protocols.openai.request import encode_request
+from bastion.protocols.openai.response import decode_response, usage_from_openai
+from bastion.protocols.openai.stream import StreamDecoder
+from bastion.providers._retry_after import retry_after_seconds
+from bastion.providers.base import UpstreamRequest
+from bastion.settings import Deployment
+
+__all__ = ["OpenAIAdapter", "OpenAISniffer"]
+
+_JSON = "application/json"
+
+
+class OpenAIAdapter:
+    protocol = "openai"
+
+    def chat_request(
+        self, dep: Deployment, body: dict[str, Any], *, stream: bool, client_headers: Mapping[str, str]
+    ) -> UpstreamRequest:
+        body["model"] = dep.model
+        base = (dep.api_base or "https://api.openai.com/v1").rstrip("/")
+        headers = {"content-type": _JSON, "accept": "text/event-stream" if stream else _JSON}
+        key = dep.api_key.reveal() if dep.api_key is not None else None
+        if dep.provider_alias == "azure":
+            version = dep.api_version or "2024-10-21"
+            url = f"{base}/openai/deployments/{dep.model}/chat/completions?api-version={version}"
+            if key:
+                headers["api-key"] = key
+        else:
+            url = f"{base}/chat/completions"
+            if key:
+                headers["authorization"] = f"Bearer {key}"
+        if dep.extra_headers:
+            headers.update(dep.extra_headers)
+        return UpstreamRequest(url, headers, orjson.dumps(body))
+
+    def encode(self, req: ChatRequest, dep: Deployment, *, drop_params: bool) -> dict[str, Any]:
+        return encode_request(req, dep.model, drop_params=drop_params)
+
+    def decode(self, data: dict[str, Any]) -> ChatResponse:
+        return decode_response(data)
+
+    def usage(self, data: dict[str, Any]) -> Usage:
+        return usage_from_openai(data.get("usage"))
+
+    def event_decoder(self) -> _EventDecoder:
+        return _EventDecoder()
+
+    def sniffer(self, *, strip_usage_chunk: bool) -> OpenAISniffer:
+        return OpenAISniffer(strip_usage_chunk=strip_usage_chunk)
+
+    def error(self, status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamError:
+        message, code = wire_errors.parse_upstream_error(status, body)
+        return UpstreamError(message, status=status, retry_after=retry_after_seconds(headers), code=code)
+
+
+class _EventDecoder:
+    __slots__ = ("_inner",)
+
+    def __init__(self) -> None:
+        self._inner = StreamDecoder()
+
+    def feed(self, event: str | None, data: bytes) -> list[StreamEvent]:
+        return self._inner.feed(data)
+
+    def finish(self) -> list[StreamEvent]:
+        return self._inner.finish()
+
+
+class OpenAISniffer:
+    """Finds usage in the final ``choices: []`` chunk; drops it when the client did not ask for it."""
+
+    __slots__ = ("content_frames", "reported", "strip_usage_chunk", "usage")
+
+    def __init__(self, *, strip_usage_chunk: bool) -> None:
+        self.usage = Usage()
+        self.reported = False
+        self.content_frames = 0
+        self.strip_usage_chunk = strip_usage_chunk
+
+    def observe(self, frame: bytes, event: str | None, data: bytes | None) -> bool:
+        if data is None or data.startswith(b"[DONE]"):
+            return True
+        if b'"usage":{' in data or b'"usage": {' in data:
+            chunk = orjson.loads(data)
+            usage = chunk.get("usage")
+            if isinstance(usage, dict):
+                self.usage = usage_from_openai(usage)
+                self.reported = True
+                if self.strip_usage_chunk and not chunk.get("choices"):
+                    return False
+        if b'"delta"' in data and b'"delta":{}' not in data:
+            self.content_frames += 1
+        return True

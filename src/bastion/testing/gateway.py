@@ -1,0 +1,133 @@
+"""Run a real Bastion gateway on a loopback port inside a test, in a background thread.
+
+::
+
+    with RunningGateway(settings) as gw:
+        OpenAI(base_url=gw.url + "/v1", api_key=...).chat.completions.create(...)
+        gw.log_lines()   # every JSON log line the gateway wrote (already redacted)
+
+``start()`` returns once the server accepts connections (it waits on uvicorn's start-up, never on
+a sleep).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from types import TracebackType
+
+import orjson
+import uvicorn
+import uvloop
+
+from bastion.api.server import GatewayApp
+from bastion.app import build_app, secret_values
+from bastion.observability.logging import configure_logging, shutdown_logging
+from bastion.observability.metrics import Metrics
+from bastion.settings import Settings
+
+__all__ = ["LogCapture", "RunningGateway"]
+
+
+class LogCapture:
+    """A file-like sink that keeps every line written to it (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+    def text(self) -> str:
+        with self._lock:
+            return "".join(self._parts)
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
+        super().__init__(config)
+        self._ready = ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        self._ready.set()
+
+
+class RunningGateway:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.logs = LogCapture()
+        self.metrics = Metrics()
+        self.app: GatewayApp | None = None
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._port = 0
+        self._failure: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    def start(self) -> None:
+        configure_logging(level="info", json_logs=True, secrets=secret_values(self.settings), stream=self.logs)
+        self.app = build_app(self.settings, metrics=self.metrics)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self._port = sock.getsockname()[1]
+        ready = threading.Event()
+        config = uvicorn.Config(
+            self.app, http="httptools", lifespan="on", access_log=False, log_config=None, timeout_graceful_shutdown=5
+        )
+        self._server = _Server(config, ready)
+        self._thread = threading.Thread(target=self._run, args=(sock, ready), name="bastion-gateway", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if self._failure is not None or not self._server.started:
+            self._thread.join()
+            raise RuntimeError("the gateway failed to start") from self._failure
+
+    def _run(self, sock: socket.socket, ready: threading.Event) -> None:
+        assert self._server is not None
+        loop = uvloop.new_event_loop()
+        try:
+            loop.run_until_complete(self._server.serve(sockets=[sock]))
+        except BaseException as exc:  # surfaced by start(); the thread must end
+            self._failure = exc
+        finally:
+            sock.close()
+            loop.close()
+            ready.set()
+
+    def stop(self) -> None:
+        if self._server is None or self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join()
+        self._thread = None
+        shutdown_logging()
+
+    def log_lines(self) -> list[dict[str, object]]:
+        """Every JSON line logged so far (flushes the log writer first)."""
+        shutdown_logging()
+        lines = [orjson.loads(line) for line in self.logs.text().splitlines() if line.startswith("{")]
+        configure_logging(level="info", json_logs=True, secrets=secret_values(self.settings), stream=self.logs)
+        return lines
+
+    def request_records(self) -> list[dict[str, object]]:
+        return [line for line in self.log_lines() if line.get("event") == "request"]
+
+    def __enter__(self) -> RunningGateway:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
