@@ -1,1 +1,13 @@
-"""settings layer."""
+"""Typed, frozen settings from a LiteLLM-compatible ``config.yaml`` plus the environment.
+
+Built once at start-up with :func:`load_settings` and passed down; nothing else in Bastion reads
+the environment.
+"""
+
+from __future__ import annotations
+
+from bastion.domain.secret import Secret
+from bastion.settings.loader import load_settings
+from bastion.settings.model import BastionSettings, Deployment, ModelInfo, Settings, StaticKey
+
+__all__ = ["BastionSettings", "Deployment", "ModelInfo", "Secret", "Settings", "StaticKey", "load_settings"]

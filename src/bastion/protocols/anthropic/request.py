@@ -1,0 +1,270 @@
+"""Anthropic ``/v1/messages`` request bodies <-> :class:`ChatRequest`.
+
+:func:`decode_request` reads a client's body; :func:`encode_request` (in ``_encode_request``, named
+here) writes the body for an Anthropic upstream when the client spoke another protocol.
+
+Decoding choices:
+
+* Consecutive same-role turns are kept as they are (the API merges them itself).
+* Client tools (with ``input_schema``) become :class:`Tool`; server tools (a ``type`` such as
+  ``web_search_20250305`` and no ``input_schema``) are kept whole in ``extra["server_tools"]``: an
+  Anthropic upstream gets them back, other protocols treat them as an unsupported parameter.
+* ``thinking`` ``enabled`` gives ``thinking_budget``; ``adaptive`` gives ``reasoning_effort`` from
+  ``output_config.effort`` (``"medium"`` when absent); ``disabled`` sets ``thinking_disabled``.
+  An unknown thinking type is kept in ``extra["thinking"]``.
+* ``output_config.format`` (``json_schema``) becomes ``response_format`` named ``"output"``;
+  other ``output_config`` keys stay in ``extra["output_config"]``.
+* A tool result gets the tool's ``name`` from the matching ``tool_use`` earlier in the
+  conversation (Gemini needs it).
+* Every other top-level field goes to ``extra``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bastion.domain.errors import InvalidRequestError
+from bastion.protocols.anthropic._blocks import decode_content
+from bastion.protocols.anthropic._encode_request import encode_request
+from bastion.protocols.canonical import (
+    ChatRequest,
+    Message,
+    TextPart,
+    Tool,
+    ToolCallPart,
+    ToolChoice,
+    ToolResultPart,
+)
+
+__all__ = ["decode_request", "encode_request"]
+
+_CONSUMED = frozenset(
+    {
+        "model",
+        "max_tokens",
+        "messages",
+        "system",
+        "stream",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "tools",
+        "tool_choice",
+        "metadata",
+        "thinking",
+        "output_config",
+    }
+)
+
+
+def _invalid(message: str, param: str) -> InvalidRequestError:
+    return InvalidRequestError(message, param=param)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def decode_request(body: dict[str, Any]) -> ChatRequest:
+    """A client's ``/v1/messages`` body in canonical form; raises InvalidRequestError naming the field."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise _invalid("model is required on /v1/messages and must be a non-empty string", "model")
+    max_tokens = body.get("max_tokens")
+    if max_tokens is None:
+        raise _invalid("max_tokens is required on /v1/messages", "max_tokens")
+    if not _is_int(max_tokens) or max_tokens < 1:
+        raise _invalid("max_tokens must be a positive integer", "max_tokens")
+
+    extra: dict[str, Any] = {k: v for k, v in body.items() if k not in _CONSUMED}
+    req = ChatRequest(
+        model=model,
+        messages=_decode_messages(body.get("messages")),
+        system=_decode_system(body.get("system")),
+        max_tokens=max_tokens,
+        temperature=_number(body, "temperature"),
+        top_p=_number(body, "top_p"),
+        top_k=_int(body, "top_k"),
+        stop=_decode_stop(body.get("stop_sequences")),
+        stream=body.get("stream") is True,
+        user=_decode_user(body.get("metadata")),
+        extra=extra,
+    )
+    req.tools = _decode_tools(body.get("tools"), extra)
+    req.tool_choice = _decode_tool_choice(body.get("tool_choice"))
+    _decode_thinking(body.get("thinking"), body.get("output_config"), req)
+    return req
+
+
+def _number(body: dict[str, Any], key: str) -> float | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not _is_number(value):
+        raise _invalid(f"{key} must be a number", key)
+    return float(value)
+
+
+def _int(body: dict[str, Any], key: str) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not _is_int(value):
+        raise _invalid(f"{key} must be an integer", key)
+    return int(value)
+
+
+def _decode_messages(messages: Any) -> list[Message]:
+    if not isinstance(messages, list):
+        raise _invalid("messages is required on /v1/messages and must be a list", "messages")
+    out: list[Message] = []
+    tool_names: dict[str, str] = {}
+    for i, message in enumerate(messages):
+        path = f"messages[{i}]"
+        if not isinstance(message, dict):
+            raise _invalid(f"{path} must be an object with role and content", path)
+        role = message.get("role")
+        if role != "user" and role != "assistant":
+            raise _invalid(f"{path}.role must be 'user' or 'assistant', got {role!r}", f"{path}.role")
+        content = decode_content(message.get("content"), f"{path}.content")
+        for part in content:
+            if isinstance(part, ToolCallPart):
+                tool_names[part.id] = part.name
+            elif isinstance(part, ToolResultPart):
+                part.name = tool_names.get(part.tool_call_id)
+        out.append(Message(role, content))
+    return out
+
+
+def _decode_system(system: Any) -> list[TextPart]:
+    if system is None:
+        return []
+    if isinstance(system, str):
+        return [TextPart(system)] if system else []
+    if not isinstance(system, list):
+        raise _invalid("system must be a string or a list of text blocks", "system")
+    parts: list[TextPart] = []
+    for i, block in enumerate(system):
+        text = block.get("text") if isinstance(block, dict) else None
+        if not isinstance(text, str) or block.get("type") != "text":
+            raise _invalid(f"system[{i}] must be a text block with a string 'text'", f"system[{i}]")
+        parts.append(TextPart(text, block.get("cache_control")))
+    return parts
+
+
+def _decode_stop(stop: Any) -> list[str]:
+    if stop is None:
+        return []
+    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise _invalid("stop_sequences must be a list of strings", "stop_sequences")
+    return list(stop)
+
+
+def _decode_user(metadata: Any) -> str | None:
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        raise _invalid("metadata must be an object", "metadata")
+    user = metadata.get("user_id")
+    if user is not None and not isinstance(user, str):
+        raise _invalid("metadata.user_id must be a string", "metadata.user_id")
+    return user
+
+
+def _decode_tools(tools: Any, extra: dict[str, Any]) -> list[Tool]:
+    if tools is None:
+        return []
+    if not isinstance(tools, list):
+        raise _invalid("tools must be a list", "tools")
+    out: list[Tool] = []
+    server_tools: list[dict[str, Any]] = []
+    for i, tool in enumerate(tools):
+        path = f"tools[{i}]"
+        if not isinstance(tool, dict):
+            raise _invalid(f"{path} must be an object", path)
+        kind = tool.get("type")
+        schema = tool.get("input_schema")
+        if schema is None and kind not in (None, "custom"):
+            server_tools.append(tool)
+            continue
+        name = tool.get("name")
+        if not isinstance(name, str) or not name:
+            raise _invalid(f"{path}.name is required", f"{path}.name")
+        if not isinstance(schema, dict):
+            raise _invalid(f"{path}.input_schema is required and must be an object", f"{path}.input_schema")
+        description = tool.get("description")
+        out.append(Tool(name, description if isinstance(description, str) else None, schema))
+    if server_tools:
+        extra["server_tools"] = server_tools
+    return out
+
+
+def _decode_tool_choice(choice: Any) -> ToolChoice | None:
+    if choice is None:
+        return None
+    if not isinstance(choice, dict):
+        raise _invalid("tool_choice must be an object such as {'type': 'auto'}", "tool_choice")
+    mode = choice.get("type")
+    disable = choice.get("disable_parallel_tool_use")
+    parallel = None if disable is None else not disable
+    if mode == "auto" or mode == "any" or mode == "none":
+        return ToolChoice(mode, parallel=parallel)
+    if mode == "tool":
+        name = choice.get("name")
+        if not isinstance(name, str) or not name:
+            raise _invalid("tool_choice.name is required when tool_choice.type is 'tool'", "tool_choice.name")
+        return ToolChoice("tool", name=name, parallel=parallel)
+    raise _invalid(
+        f"tool_choice.type must be one of 'auto', 'any', 'tool', 'none', got {mode!r}", "tool_choice.type"
+    )
+
+
+def _decode_thinking(thinking: Any, output_config: Any, req: ChatRequest) -> None:
+    effort: str | None = None
+    if output_config is not None:
+        if not isinstance(output_config, dict):
+            raise _invalid("output_config must be an object", "output_config")
+        rest = dict(output_config)
+        value = rest.pop("effort", None)
+        if value is not None and not isinstance(value, str):
+            raise _invalid("output_config.effort must be a string", "output_config.effort")
+        effort = value
+        fmt = rest.pop("format", None)
+        if fmt is not None:
+            if (
+                not isinstance(fmt, dict)
+                or fmt.get("type") != "json_schema"
+                or not isinstance(fmt.get("schema"), dict)
+            ):
+                raise _invalid(
+                    "output_config.format must be {'type': 'json_schema', 'schema': {...}}",
+                    "output_config.format",
+                )
+            req.response_format = {"type": "json_schema", "name": "output", "schema": fmt["schema"]}
+        if rest:
+            req.extra["output_config"] = rest
+    req.reasoning_effort = effort
+    if thinking is None:
+        return
+    if not isinstance(thinking, dict):
+        raise _invalid("thinking must be an object such as {'type': 'enabled', ...}", "thinking")
+    kind = thinking.get("type")
+    if kind == "enabled":
+        budget = thinking.get("budget_tokens")
+        if not _is_int(budget):
+            raise _invalid(
+                "thinking.budget_tokens is required (an integer) when thinking.type is 'enabled'",
+                "thinking.budget_tokens",
+            )
+        req.thinking_budget = budget
+    elif kind == "adaptive":
+        req.reasoning_effort = effort or "medium"
+    elif kind == "disabled":
+        req.thinking_disabled = True
+    else:
+        req.extra["thinking"] = thinking

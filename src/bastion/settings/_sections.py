@@ -1,0 +1,200 @@
+"""Reading the settings sections other than ``model_list``: router, LiteLLM, general and Bastion's own.
+
+Where LiteLLM lets a setting sit in either ``router_settings`` or ``litellm_settings``, the router
+one wins, as in LiteLLM.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TypeVar
+from urllib.parse import quote
+
+from bastion.domain.secret import Secret
+from bastion.settings._environ import EnvString
+from bastion.settings._known_keys import BASTION_SETTINGS_KEYS, ROUTING_STRATEGIES, STATIC_KEY_KEYS
+from bastion.settings._reader import MapReader, describe
+from bastion.settings._where import Where
+from bastion.settings.model import BastionSettings, StaticKey
+
+__all__ = ["GroupNames", "RouterChoices", "read_bastion_settings", "read_fallbacks", "read_router_choices"]
+
+_T = TypeVar("_T")
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_KEY_PREFIX = "sk-"
+
+
+class GroupNames:
+    """The configured model group names, for checking references (``*`` wildcard groups match too)."""
+
+    __slots__ = ("_names", "_patterns")
+
+    def __init__(self, names: Collection[str]) -> None:
+        self._names = list(names)
+        self._patterns = [name for name in self._names if "*" in name]
+
+    def check(self, name: str, where: Where) -> None:
+        if name in self._names or any(fnmatch.fnmatchcase(name, pattern) for pattern in self._patterns):
+            return
+        close = difflib.get_close_matches(name, self._names, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else f"model groups: {', '.join(self._names)}"
+        raise where.error(f"'{name}' is not a model group in model_list ({hint})")
+
+
+@dataclass(frozen=True, slots=True)
+class RouterChoices:
+    """The router settings :class:`Settings` types, after LiteLLM's precedence rules."""
+
+    num_retries: int
+    retry_after: float
+    timeout: float
+    stream_timeout: float | None
+    routing_strategy: str
+    allowed_fails: int
+    cooldown_time: float
+
+
+def _first(*sections: tuple[MapReader, str]) -> tuple[MapReader, str] | None:
+    """The first (section, key) pair whose key is set."""
+    return next(((section, name) for section, name in sections if name in section), None)
+
+
+def read_router_choices(router: MapReader, litellm: MapReader) -> RouterChoices:
+    """Retries, timeouts, strategy and cooldowns from ``router_settings`` then ``litellm_settings``."""
+
+    def integer(key: str, default: int) -> int:
+        found = _first((router, key), (litellm, key))
+        value = found[0].integer(found[1]) if found else None
+        return default if value is None else value
+
+    def number(key: str, default: float, *, exclusive: bool = False) -> float:
+        found = _first((router, key), (litellm, key))
+        value = found[0].number(found[1], exclusive=exclusive) if found else None
+        return default if value is None else value
+
+    timeout_source = _first((router, "timeout"), (litellm, "request_timeout"))
+    timeout = timeout_source[0].number(timeout_source[1], exclusive=True) if timeout_source else None
+    strategy = router.string("routing_strategy") or "simple-shuffle"
+    if strategy not in ROUTING_STRATEGIES:
+        raise router.at("routing_strategy").error(
+            f"unknown routing strategy '{strategy}' (expected one of: {', '.join(ROUTING_STRATEGIES)})"
+        )
+    return RouterChoices(
+        num_retries=integer("num_retries", 2),
+        retry_after=number("retry_after", 0.0),
+        timeout=600.0 if timeout is None else timeout,
+        stream_timeout=router.number("stream_timeout", exclusive=True),
+        routing_strategy=strategy,
+        allowed_fails=integer("allowed_fails", 3),
+        cooldown_time=number("cooldown_time", 5.0),
+    )
+
+
+def read_fallbacks(
+    router: MapReader, litellm: MapReader, key: str, groups: GroupNames
+) -> Mapping[str, tuple[str, ...]]:
+    """LiteLLM's fallback list, ``[{"gpt-4": ["gpt-3.5"]}, ...]``, as group -> ordered fallbacks."""
+    found = _first((router, key), (litellm, key))
+    if found is None:
+        return MappingProxyType({})
+    section, name = found
+    result: dict[str, tuple[str, ...]] = {}
+    for where, raw in section.sequence(name) or ():
+        if not isinstance(raw, dict):
+            raise where.error(f"must be a mapping like {{gpt-4: [gpt-4o-mini]}}, got {describe(raw)}")
+        entry = MapReader.of(raw, where)
+        for group in entry.data:
+            groups.check(group, entry.at(group))
+            if group in result:
+                raise entry.at(group).error(f"fallbacks for '{group}' are listed twice")
+            single = entry.get(group)
+            if isinstance(single, str):
+                targets = [(entry.at(group), str(single))]
+            else:
+                targets = entry.string_items(group) or []
+            for target_where, target in targets:
+                groups.check(target, target_where)
+            result[group] = tuple(target for _, target in targets)
+    return MappingProxyType(result)
+
+
+def read_bastion_settings(
+    section: MapReader, general: MapReader, router: MapReader, groups: GroupNames, master_key: Secret | None
+) -> BastionSettings:
+    """``bastion_settings``: unlike LiteLLM's sections, every key here must be known."""
+    section.reject_unknown(BASTION_SETTINGS_KEYS)
+    size = section.number("max_request_size_mb", exclusive=True)
+    if size is None:
+        size = general.number("max_request_size_mb", exclusive=True)
+    log_level = (section.string("log_level") or "info").lower()
+    if log_level not in _LOG_LEVELS:
+        raise section.at("log_level").error(f"must be one of: {', '.join(_LOG_LEVELS)}")
+    port = section.integer("port", minimum=1)
+    if port is not None and port > 65535:
+        raise section.at("port").error(f"must be at most 65535, got {port}")
+    return BastionSettings(
+        static_keys=_read_static_keys(section, groups, master_key),
+        max_request_size_mb=32.0 if size is None else size,
+        default_max_tokens=_default(section.integer("default_max_tokens", minimum=1), 4096),
+        log_level=log_level,
+        json_logs=_default(section.boolean("json_logs"), True),
+        log_requests=_default(section.boolean("log_requests"), True),
+        host=section.string("host") or "127.0.0.1",
+        port=4000 if port is None else port,
+        redis_url=_redis_url(section, router),
+    )
+
+
+def _read_static_keys(
+    section: MapReader, groups: GroupNames, master_key: Secret | None
+) -> tuple[StaticKey, ...]:
+    entries = section.sequence("static_keys")
+    if entries is None:
+        return ()
+    keys: list[StaticKey] = []
+    for where, raw in entries:
+        entry = MapReader.of(raw, where)
+        entry.reject_unknown(STATIC_KEY_KEYS)
+        key = check_key_prefix(entry.require_string("key"), entry.at("key"), "a static key")
+        if any(existing.key == key for existing in keys):
+            raise entry.at("key").error("the same key is listed twice")
+        if master_key is not None and key == master_key:
+            raise entry.at("key").error("a static key must differ from the master key")
+        models = entry.string_items("models") or []
+        for model_where, model in models:
+            groups.check(model, model_where)
+        keys.append(StaticKey(key=key, alias=entry.string("alias"), models=tuple(name for _, name in models)))
+    return tuple(keys)
+
+
+def check_key_prefix(value: str, where: Where, what: str, note: str = "") -> Secret:
+    """Wrap a Bastion key, which must start with ``sk-`` as LiteLLM requires."""
+    if isinstance(value, EnvString) and not note:
+        note = f" (from environment variable {value.variable})"
+    if not value.startswith(_KEY_PREFIX):
+        raise where.error(f"{what} must start with '{_KEY_PREFIX}' (LiteLLM's rule){note}")
+    return Secret(value)
+
+
+def _redis_url(section: MapReader, router: MapReader) -> str | None:
+    for reader in (section, router):
+        url = reader.string("redis_url")
+        if url is not None:
+            if not url.startswith(("redis://", "rediss://", "unix://")):
+                raise reader.at("redis_url").error("must be a redis://, rediss:// or unix:// URL")
+            return url
+    host = router.string("redis_host")
+    if host is None:
+        return None
+    port = router.integer("redis_port", minimum=1) or 6379
+    password = router.string("redis_password")
+    auth = f":{quote(password, safe='')}@" if password else ""
+    return f"redis://{auth}{host}:{port}/{router.integer('redis_db') or 0}"
+
+
+def _default(value: _T | None, default: _T) -> _T:
+    return default if value is None else value

@@ -1,0 +1,130 @@
+"""The typed, frozen settings Bastion runs with, built once at start-up by :func:`load_settings`.
+
+Everything here is plain data: no I/O, no environment look-ups. Secrets are :class:`Secret`; fields
+that may embed a password (database and Redis URLs, extra headers, the raw LiteLLM sections) are
+left out of ``repr`` so printing the settings can never leak one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bastion.domain.secret import Secret
+
+__all__ = ["BastionSettings", "Deployment", "ModelInfo", "Secret", "Settings", "StaticKey"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A deployment's ``model_info``: pricing overrides and limits (costs are USD per token)."""
+
+    id: str | None = None
+    input_cost_per_token: float | None = None
+    output_cost_per_token: float | None = None
+    cache_read_input_token_cost: float | None = None
+    cache_creation_input_token_cost: float | None = None
+    max_input_tokens: int | None = None
+    max_output_tokens: int | None = None
+    base_model: str | None = None
+    mode: str | None = None
+    #: Every other ``model_info`` key, untouched (``access_groups``, ``supports_vision``, ...).
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One entry of ``model_list``: where a model group's calls may go.
+
+    ``provider`` is the wire protocol Bastion speaks to the upstream (``openai``, ``anthropic``,
+    ``gemini`` or ``mock``); ``provider_alias`` is the prefix the config used (``azure``,
+    ``hosted_vllm``, ``openrouter``, ...). ``api_base`` has no trailing slash; for the ``openai``
+    protocol it includes the version path (``https://api.openai.com/v1``) and request paths such as
+    ``/chat/completions`` are appended; for ``anthropic`` it is the root (append ``/v1/messages``);
+    for ``gemini`` it is the root (append ``/v1beta/models/...``).
+    """
+
+    model_name: str
+    provider: str
+    provider_alias: str
+    model: str
+    api_key: Secret | None
+    api_base: str | None
+    deployment_id: str
+    api_version: str | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    weight: float = 1.0
+    order: int | None = None
+    timeout: float | None = None
+    stream_timeout: float | None = None
+    num_retries: int | None = None
+    extra_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: Every other ``litellm_params`` key: completion defaults (``temperature``, ``max_tokens``,
+    #: ``drop_params``, ``mock_response``, ``organization``, ...).
+    defaults: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    model_info: ModelInfo = field(default_factory=ModelInfo)
+
+    def __hash__(self) -> int:
+        # Mapping fields are unhashable; the deployment id is unique within one Settings.
+        return hash(self.deployment_id)
+
+
+@dataclass(frozen=True, slots=True)
+class StaticKey:
+    """A client key declared in the config file (no database needed); ``models`` empty = all."""
+
+    key: Secret
+    alias: str | None = None
+    models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BastionSettings:
+    """The ``bastion_settings`` section: what Bastion adds to LiteLLM's format."""
+
+    static_keys: tuple[StaticKey, ...] = ()
+    max_request_size_mb: float = 32.0
+    #: Sent as ``max_tokens`` when an Anthropic upstream needs one and the client gave none.
+    default_max_tokens: int = 4096
+    log_level: str = "info"
+    json_logs: bool = True
+    #: One JSON log line per request.
+    log_requests: bool = True
+    host: str = "127.0.0.1"
+    port: int = 4000
+    redis_url: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything Bastion was configured with; built by :func:`bastion.settings.load_settings`."""
+
+    source: Path
+    model_list: tuple[Deployment, ...]
+    #: Deployments by model group, groups and deployments in config order.
+    model_groups: Mapping[str, tuple[Deployment, ...]] = field(repr=False)
+    master_key: Secret | None = None
+    database_url: str | None = field(default=None, repr=False)
+    drop_params: bool = False
+    num_retries: int = 2
+    retry_after: float = 0.0
+    timeout: float = 600.0
+    stream_timeout: float | None = None
+    fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    context_window_fallbacks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    routing_strategy: str = "simple-shuffle"
+    allowed_fails: int = 3
+    cooldown_time: float = 5.0
+    bastion: BastionSettings = field(default_factory=BastionSettings)
+    #: The raw ``general_settings``, ``litellm_settings`` and ``router_settings`` sections
+    #: (``os.environ/`` references resolved), for settings not typed above yet.
+    general: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    litellm: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    router: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def group_names(self) -> list[str]:
+        """The model group names, in config order."""
+        return list(self.model_groups)
