@@ -131,7 +131,7 @@ class GatewayApp:
         if request.method == "GET" and path.startswith("/v1/models/"):
             await self._get_model(request, send, unquote(path[len("/v1/models/") :]))
             return
-        surface = ANTHROPIC if "anthropic-version" in request.headers else OPENAI
+        surface = _listing_surface(request)
         await self._error(
             send,
             surface,
@@ -208,7 +208,10 @@ class GatewayApp:
     # ------------------------------------------------------------------ catalog, health, metrics
 
     async def _list_models(self, request: Request, send: Send) -> None:
-        surface = ANTHROPIC if "anthropic-version" in request.headers else OPENAI
+        surface = _listing_surface(request)
+        if surface is GEMINI:
+            await self._gemini_models(request, send)
+            return
         try:
             principal = self._gen.authenticate(request)
         except BastionError as err:
@@ -255,3 +258,13 @@ class GatewayApp:
         raw = [(k.encode(), v.encode()) for k, v in headers.items()] + request_id_headers(surface, rid)
         await send_bytes(send, status, body, headers=raw)
 
+
+
+def _listing_surface(request: Request) -> Surface:
+    """``/v1/models`` is shared: Anthropic clients send anthropic-version, Google's send x-goog-* headers."""
+    headers = request.headers
+    if "anthropic-version" in headers:
+        return ANTHROPIC
+    if "x-goog-api-client" in headers or "x-goog-api-key" in headers:
+        return GEMINI
+    return OPENAI

@@ -1,0 +1,129 @@
+"""``embedContent`` and ``batchEmbedContents``, for Gemini upstreams and for Gemini clients.
+
+Upstream, every embedding call goes through ``batchEmbedContents`` (one request, any number of
+inputs). On the surface, clients may use either; their inputs are read as plain strings, the text
+parts of one ``Content`` joined by newlines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bastion.domain.errors import InvalidRequestError, UpstreamError
+from bastion.protocols.gemini._casing import expect_dict, expect_list, pick
+
+__all__ = [
+    "decode_batch_embed_request",
+    "decode_embed_content_request",
+    "decode_embed_response",
+    "embed_dimensions",
+    "embed_path",
+    "encode_batch_embed_response",
+    "encode_embed_content_response",
+    "encode_embed_request",
+]
+
+
+def _bare(model: str) -> str:
+    return model[len("models/") :] if model.startswith("models/") else model
+
+
+def embed_path(model: str) -> str:
+    """The upstream path of a batch embedding call for ``model``."""
+    return f"/v1beta/models/{_bare(model)}:batchEmbedContents"
+
+
+def encode_embed_request(inputs: list[str], model: str, *, dimensions: int | None) -> dict[str, Any]:
+    """A ``batchEmbedContents`` body embedding each of ``inputs``."""
+    name = "models/" + _bare(model)
+    requests: list[dict[str, Any]] = []
+    for text in inputs:
+        request: dict[str, Any] = {"model": name, "content": {"parts": [{"text": text}]}}
+        if dimensions is not None:
+            request["outputDimensionality"] = dimensions
+        requests.append(request)
+    return {"requests": requests}
+
+
+def decode_embed_response(body: dict[str, Any]) -> list[list[float]]:
+    """The vectors of a ``batchEmbedContents`` (or single ``embedContent``) answer, in order."""
+    embeddings = body.get("embeddings") if isinstance(body, dict) else None
+    if embeddings is None and isinstance(body, dict) and isinstance(body.get("embedding"), dict):
+        embeddings = [body["embedding"]]
+    if not isinstance(embeddings, list):
+        raise UpstreamError("Gemini answered an embedding call without 'embeddings'.", status=502)
+    vectors: list[list[float]] = []
+    for item in embeddings:
+        values = item.get("values") if isinstance(item, dict) else None
+        if not isinstance(values, list):
+            raise UpstreamError("Gemini answered an embedding without 'values'.", status=502)
+        vectors.append(values)
+    return vectors
+
+
+def _content_text(content: Any, param: str) -> str:
+    if isinstance(content, str):
+        return content
+    parts = expect_list(expect_dict(content, param).get("parts"), f"{param}.parts")
+    texts: list[str] = []
+    for j, part in enumerate(parts):
+        text = expect_dict(part, f"{param}.parts[{j}]").get("text")
+        if not isinstance(text, str):
+            raise InvalidRequestError(
+                f"'{param}.parts[{j}]' must be a text part: only text can be embedded here.", param=param
+            )
+        texts.append(text)
+    return "\n".join(texts)
+
+
+def decode_embed_content_request(body: dict[str, Any], model: str) -> list[str]:
+    """The one input of a client's ``embedContent`` body (``model`` is from the path)."""
+    body = expect_dict(body, "body")
+    content = body.get("content")
+    if content is None:
+        raise InvalidRequestError("'content' is required: the text to embed.", param="content")
+    return [_content_text(content, "content")]
+
+
+def decode_batch_embed_request(body: dict[str, Any]) -> list[str]:
+    """The inputs of a client's ``batchEmbedContents`` body, in order."""
+    body = expect_dict(body, "body")
+    requests = body.get("requests")
+    if not isinstance(requests, list) or not requests:
+        raise InvalidRequestError(
+            "'requests' must be a non-empty array of EmbedContentRequest.", param="requests"
+        )
+    inputs: list[str] = []
+    for i, raw in enumerate(requests):
+        request = expect_dict(raw, f"requests[{i}]")
+        content = request.get("content")
+        if content is None:
+            raise InvalidRequestError(f"'requests[{i}].content' is required.", param=f"requests[{i}].content")
+        inputs.append(_content_text(content, f"requests[{i}].content"))
+    return inputs
+
+
+def embed_dimensions(body: dict[str, Any]) -> int | None:
+    """``outputDimensionality`` of an ``embedContent`` body, or of a batch's first request."""
+    source = body
+    requests = body.get("requests")
+    if isinstance(requests, list) and requests and isinstance(requests[0], dict):
+        source = requests[0]
+    value = pick(source, "outputDimensionality", "output_dimensionality")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidRequestError(
+            "'outputDimensionality' must be a positive integer.", param="outputDimensionality"
+        )
+    return value
+
+
+def encode_embed_content_response(vector: list[float]) -> dict[str, Any]:
+    """An ``embedContent`` answer."""
+    return {"embedding": {"values": vector}}
+
+
+def encode_batch_embed_response(vectors: list[list[float]]) -> dict[str, Any]:
+    """A ``batchEmbedContents`` answer."""
+    return {"embeddings": [{"values": vector} for vector in vectors]}

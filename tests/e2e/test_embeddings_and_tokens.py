@@ -1,0 +1,79 @@
+"""Embeddings, model listings and token counting through the official SDKs."""
+
+from __future__ import annotations
+
+import anthropic
+import openai
+import pytest
+from test_sdk_passthrough import anthropic_client, genai_client, openai_client
+
+from bastion.testing.gateway import RunningGateway
+from bastion.testing.upstream import MockUpstream
+
+
+def test_openai_embeddings_pass_through_with_sdk_base64(gateway: RunningGateway, upstream: MockUpstream) -> None:
+    """The SDK asks for base64 by default; the upstream's answer passes through and decodes to floats."""
+    resp = openai_client(gateway).embeddings.create(model="gpt", input=["one", "two"])
+    assert [len(item.embedding) for item in resp.data] == [8, 8]
+    body = upstream.requests[-1].body
+    assert isinstance(body, dict) and body["encoding_format"] == "base64" and body["model"] == "gpt-4.1-mini"
+
+
+@pytest.mark.parametrize("group", ["gemini", "mock"])
+def test_openai_embeddings_translated(gateway: RunningGateway, upstream: MockUpstream, group: str) -> None:
+    """OpenAI embeddings against a Gemini (batchEmbedContents) or mock group come back in OpenAI's shape."""
+    client = openai_client(gateway)
+    as_base64 = client.embeddings.create(model=group, input=["one", "two"])
+    as_float = client.embeddings.create(model=group, input=["one", "two"], encoding_format="float")
+    assert len(as_base64.data) == 2
+    for packed, plain in zip(as_base64.data, as_float.data, strict=True):
+        assert packed.embedding == pytest.approx(plain.embedding, rel=1e-6)
+    if group == "gemini":
+        assert upstream.requests[-1].path == "/v1beta/models/gemini-2.5-flash:batchEmbedContents"
+
+
+def test_embeddings_on_anthropic_group_is_a_clear_error(gateway: RunningGateway) -> None:
+    """Anthropic has no embeddings API; the error says so."""
+    with pytest.raises(openai.BadRequestError) as info:
+        openai_client(gateway).embeddings.create(model="claude", input="x")
+    assert "no embeddings API" in info.value.message
+
+
+def test_gemini_embed_content(gateway: RunningGateway) -> None:
+    """google-genai embed_content works against an OpenAI-backed group."""
+    client = genai_client(gateway)
+    resp = client.models.embed_content(model="gpt", contents=["hello", "world"])
+    assert resp.embeddings is not None and len(resp.embeddings) == 2
+    assert resp.embeddings[0].values is not None and len(resp.embeddings[0].values) == 8
+
+
+def test_count_tokens(gateway: RunningGateway) -> None:
+    """/v1/messages/count_tokens answers an estimate that grows with the prompt."""
+    client = anthropic_client(gateway)
+    short = client.messages.count_tokens(model="claude", messages=[{"role": "user", "content": "hi"}])
+    long = client.messages.count_tokens(model="claude", messages=[{"role": "user", "content": "hi " * 400}])
+    assert 0 < short.input_tokens < long.input_tokens
+
+
+def test_gemini_count_tokens(gateway: RunningGateway) -> None:
+    """google-genai count_tokens answers totalTokens."""
+    client = genai_client(gateway)
+    assert (client.models.count_tokens(model="gemini", contents="hello there").total_tokens or 0) > 0
+
+
+def test_model_listings(gateway: RunningGateway) -> None:
+    """/v1/models answers OpenAI's list, or Anthropic's when the caller is an Anthropic client."""
+    assert [m.id for m in openai_client(gateway).models.list()] == ["gpt", "claude", "gemini", "mock"]
+    assert [m.id for m in anthropic_client(gateway).models.list()] == ["gpt", "claude", "gemini", "mock"]
+    assert openai_client(gateway).models.retrieve("claude").id == "claude"
+    with pytest.raises(openai.NotFoundError):
+        openai_client(gateway).models.retrieve("nope")
+    client = genai_client(gateway)
+    names = [m.name for m in client.models.list()]
+    assert names == ["models/gpt", "models/claude", "models/gemini", "models/mock"]
+
+
+def test_anthropic_model_listing_needs_a_key(gateway: RunningGateway) -> None:
+    """Model discovery is authenticated like everything else."""
+    with pytest.raises(anthropic.AuthenticationError):
+        anthropic_client(gateway, key="sk-wrong-000000").models.list()
