@@ -64,7 +64,9 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> GatewayA
         "anthropic": AnthropicAdapter(default_max_tokens=settings.bastion.default_max_tokens),
         "gemini": GeminiAdapter(),
     }
-    chat = ChatService(settings, router=router, http=http, adapters=adapters, recorder=recorder, metrics=metrics)
+    chat = ChatService(
+        settings, router=router, http=http, adapters=adapters, recorder=recorder, metrics=metrics
+    )
     limit = int(settings.bastion.max_request_size_mb * 1024 * 1024)
     generation = GenerationHandler(keys=KeyRing(settings), router=router, chat=chat, body_limit=limit)
 
@@ -93,6 +95,8 @@ def create_app_from_env() -> GatewayApp:
     """Factory for uvicorn worker processes (``--workers N``): the config path comes from the environment."""
     settings = load_settings(os.environ[CONFIG_ENV])
     configure_logging(
-        level=settings.bastion.log_level, json_logs=settings.bastion.json_logs, secrets=secret_values(settings)
+        level=settings.bastion.log_level,
+        json_logs=settings.bastion.json_logs,
+        secrets=secret_values(settings),
     )
     return build_app(settings)

@@ -62,7 +62,9 @@ def _serve(path: str, *, host: str | None, port: int | None, workers: int) -> in
     host = host or settings.bastion.host
     port = port if port is not None else settings.bastion.port
     configure_logging(
-        level=settings.bastion.log_level, json_logs=settings.bastion.json_logs, secrets=secret_values(settings)
+        level=settings.bastion.log_level,
+        json_logs=settings.bastion.json_logs,
+        secrets=secret_values(settings),
     )
     _banner(settings.group_names(), host, port, has_key=settings.master_key is not None)
     common = {
@@ -95,7 +97,7 @@ def _banner(groups: list[str], host: str, port: int, *, has_key: bool) -> None:
         f"Bastion {__version__} listening on {base} with models: {', '.join(groups)}\n"
         f"  curl:   curl {base}/v1/chat/completions -H 'Authorization: Bearer {key}' "
         f"-H 'Content-Type: application/json' "
-        f"-d '{{\"model\": \"{model}\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hello\"}}]}}'\n"
+        f'-d \'{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello"}}]}}\'\n'
         f"  OpenAI: OpenAI(base_url='{base}/v1', api_key='{key}')"
         f".chat.completions.create(model='{model}', messages=[{{'role': 'user', 'content': 'Hello'}}])",
         flush=True,

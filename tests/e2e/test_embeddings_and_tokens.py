@@ -11,7 +11,9 @@ from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
 
 
-def test_openai_embeddings_pass_through_with_sdk_base64(gateway: RunningGateway, upstream: MockUpstream) -> None:
+def test_openai_embeddings_pass_through_with_sdk_base64(
+    gateway: RunningGateway, upstream: MockUpstream
+) -> None:
     """The SDK asks for base64 by default; the upstream's answer passes through and decodes to floats."""
     resp = openai_client(gateway).embeddings.create(model="gpt", input=["one", "two"])
     assert [len(item.embedding) for item in resp.data] == [8, 8]

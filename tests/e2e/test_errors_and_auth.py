@@ -12,11 +12,11 @@ import openai
 import orjson
 import pytest
 from google.genai import errors as genai_errors
-from support import MASTER_KEY, STATIC_KEY, standard_models
 from test_sdk_passthrough import anthropic_client, genai_client, openai_client
 
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
+from support import MASTER_KEY, STATIC_KEY, standard_models
 
 
 def raw_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -31,7 +31,9 @@ def raw_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[
 def test_unknown_model_lists_what_exists(gateway: RunningGateway) -> None:
     """OpenAI surface: 404 model_not_found naming the configured models."""
     with pytest.raises(openai.NotFoundError) as info:
-        openai_client(gateway).chat.completions.create(model="gpt-5-turbo", messages=[{"role": "user", "content": "x"}])
+        openai_client(gateway).chat.completions.create(
+            model="gpt-5-turbo", messages=[{"role": "user", "content": "x"}]
+        )
     message = info.value.message
     assert "gpt-5-turbo" in message and "gpt, claude, gemini, mock" in message
     assert info.value.code == "model_not_found"
@@ -40,7 +42,9 @@ def test_unknown_model_lists_what_exists(gateway: RunningGateway) -> None:
 def test_unknown_model_anthropic_format(gateway: RunningGateway) -> None:
     """Anthropic surface: 404 not_found_error in Anthropic's envelope."""
     with pytest.raises(anthropic.NotFoundError) as info:
-        anthropic_client(gateway).messages.create(model="nope", max_tokens=1, messages=[{"role": "user", "content": "x"}])
+        anthropic_client(gateway).messages.create(
+            model="nope", max_tokens=1, messages=[{"role": "user", "content": "x"}]
+        )
     assert info.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
     assert "nope" in info.value.body["error"]["message"]  # type: ignore[index]
 
@@ -70,7 +74,11 @@ def test_missing_max_tokens_on_messages(gateway: RunningGateway) -> None:
     [
         ("/v1/chat/completions", {"authorization": f"Bearer {MASTER_KEY}"}, lambda b: b["error"]["type"]),
         ("/v1/messages", {"x-api-key": MASTER_KEY}, lambda b: b["error"]["type"]),
-        ("/v1beta/models/gemini:generateContent", {"x-goog-api-key": MASTER_KEY}, lambda b: b["error"]["status"]),
+        (
+            "/v1beta/models/gemini:generateContent",
+            {"x-goog-api-key": MASTER_KEY},
+            lambda b: b["error"]["status"],
+        ),
     ],
 )
 def test_bad_json_is_400_in_each_format(
@@ -85,7 +93,9 @@ def test_bad_json_is_400_in_each_format(
 
 def test_body_too_large(start_gateway: Callable[..., RunningGateway], upstream: MockUpstream) -> None:
     """A body over max_request_size_mb is refused with 413 before it is read whole."""
-    gw = start_gateway({"model_list": standard_models(upstream.url), "bastion_settings": {"max_request_size_mb": 0.01}})
+    gw = start_gateway(
+        {"model_list": standard_models(upstream.url), "bastion_settings": {"max_request_size_mb": 0.01}}
+    )
     big = "x" * 20_000
     status, body, _ = raw_post(
         gw.url + "/v1/messages",
@@ -122,31 +132,41 @@ def test_all_key_headers_are_accepted(gateway: RunningGateway) -> None:
     ):
         assert raw_post(gateway.url + "/v1/chat/completions", body, headers)[0] == 200
     gemini = orjson.dumps({"contents": [{"parts": [{"text": "hi"}]}]})
-    assert raw_post(gateway.url + f"/v1beta/models/mock:generateContent?key={MASTER_KEY}", gemini, {})[0] == 200
+    assert (
+        raw_post(gateway.url + f"/v1beta/models/mock:generateContent?key={MASTER_KEY}", gemini, {})[0] == 200
+    )
 
 
 def test_static_key_limited_to_its_models(gateway: RunningGateway) -> None:
     """A static key may call its models; another model is 403 naming the allowed ones."""
     client = openai_client(gateway, key=STATIC_KEY)
-    assert client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "hi"}], max_tokens=1)
+    assert client.chat.completions.create(
+        model="gpt", messages=[{"role": "user", "content": "hi"}], max_tokens=1
+    )
     with pytest.raises(openai.PermissionDeniedError) as info:
         client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}])
     assert "Models allowed for this key: gpt" in info.value.message
     assert [m.id for m in client.models.list()] == ["gpt"]
 
 
-def test_upstream_auth_failure_message_reaches_client(gateway: RunningGateway, upstream: MockUpstream) -> None:
+def test_upstream_auth_failure_message_reaches_client(
+    gateway: RunningGateway, upstream: MockUpstream
+) -> None:
     """The provider's own wording survives (Claude Code matches on it), the provider key does not."""
     from bastion.testing.upstream import Fault
 
     upstream.script(Fault(status=401, message="invalid x-api-key"))
     with pytest.raises(anthropic.AuthenticationError) as info:
-        anthropic_client(gateway).messages.create(model="claude", max_tokens=1, messages=[{"role": "user", "content": "x"}])
+        anthropic_client(gateway).messages.create(
+            model="claude", max_tokens=1, messages=[{"role": "user", "content": "x"}]
+        )
     assert "invalid x-api-key" in info.value.body["error"]["message"]  # type: ignore[index]
     assert len(upstream.requests) == 1  # a credential problem is not retried on the same deployment
 
 
 def test_not_found_path(gateway: RunningGateway) -> None:
     """An unknown path is a 404 that names it."""
-    status, body, _ = raw_post(gateway.url + "/v1/nothing-here", b"{}", {"authorization": f"Bearer {MASTER_KEY}"})
+    status, body, _ = raw_post(
+        gateway.url + "/v1/nothing-here", b"{}", {"authorization": f"Bearer {MASTER_KEY}"}
+    )
     assert status == 404 and "/v1/nothing-here" in body["error"]["message"]

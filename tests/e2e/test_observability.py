@@ -8,11 +8,11 @@ import anthropic
 import openai
 import pytest
 from google.genai import types as genai_types
-from support import MASTER_KEY, STATIC_KEY, UPSTREAM_KEY
 from test_sdk_passthrough import anthropic_client, genai_client, openai_client
 
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import Fault, MockUpstream
+from support import MASTER_KEY, STATIC_KEY, UPSTREAM_KEY
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -63,18 +63,26 @@ def test_model_info_prices_override_the_data(start_gateway, upstream: MockUpstre
             "model_list": [
                 {
                     "model_name": "priced",
-                    "litellm_params": {"model": "openai/house-model", "api_base": upstream.url + "/v1", "api_key": "x"},
+                    "litellm_params": {
+                        "model": "openai/house-model",
+                        "api_base": upstream.url + "/v1",
+                        "api_key": "x",
+                    },
                     "model_info": {"input_cost_per_token": 0.001, "output_cost_per_token": 0.002},
                 }
             ]
         }
     )
-    openai_client(gw).chat.completions.create(model="priced", messages=[{"role": "user", "content": "a b c"}], max_tokens=5)
+    openai_client(gw).chat.completions.create(
+        model="priced", messages=[{"role": "user", "content": "a b c"}], max_tokens=5
+    )
     record = gw.request_records()[-1]
     assert record["cost_usd"] == pytest.approx(record["input_tokens"] * 0.001 + 5 * 0.002)  # type: ignore[operator]
 
 
-def test_metrics_count_requests_tokens_errors_and_retries(gateway: RunningGateway, upstream: MockUpstream) -> None:
+def test_metrics_count_requests_tokens_errors_and_retries(
+    gateway: RunningGateway, upstream: MockUpstream
+) -> None:
     """/metrics reflects a scripted mix of successes, a retry and a client error."""
     client = openai_client(gateway)
     client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "hi"}], max_tokens=2)
@@ -85,7 +93,10 @@ def test_metrics_count_requests_tokens_errors_and_retries(gateway: RunningGatewa
     status, body = get(gateway.url + "/metrics")
     text = body.decode()
     assert status == 200
-    assert 'bastion_requests_total{model_group="gpt",provider="openai",status="200",surface="openai"} 2.0' in text
+    assert (
+        'bastion_requests_total{model_group="gpt",provider="openai",status="200",surface="openai"} 2.0'
+        in text
+    )
     assert 'bastion_request_errors_total{kind="not_found",model_group="none",surface="openai"} 1.0' in text
     assert 'bastion_retries_total{model_group="gpt"} 1.0' in text
     assert 'bastion_tokens_total{kind="output",model_group="gpt",provider="openai"} 4.0' in text
@@ -97,12 +108,16 @@ def test_no_key_in_logs_or_responses(gateway: RunningGateway, upstream: MockUpst
     """Scan every response body and log line of a varied session for every key in play."""
     bodies: list[str] = []
     oc = openai_client(gateway)
-    bodies.append(oc.chat.completions.with_raw_response.create(
-        model="gpt", messages=[{"role": "user", "content": "hi"}], max_tokens=2
-    ).text)
+    bodies.append(
+        oc.chat.completions.with_raw_response.create(
+            model="gpt", messages=[{"role": "user", "content": "hi"}], max_tokens=2
+        ).text
+    )
     upstream.script(Fault(status=401, message="bad credentials"))
     with pytest.raises(anthropic.AuthenticationError) as info:
-        anthropic_client(gateway).messages.create(model="claude", max_tokens=1, messages=[{"role": "user", "content": "x"}])
+        anthropic_client(gateway).messages.create(
+            model="claude", max_tokens=1, messages=[{"role": "user", "content": "x"}]
+        )
     bodies.append(info.value.response.text)
     with pytest.raises(openai.AuthenticationError) as bad:
         openai_client(gateway, key="sk-not-a-real-key-000000").chat.completions.create(

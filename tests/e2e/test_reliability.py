@@ -10,11 +10,11 @@ import openai
 import pytest
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
-from support import deployment, standard_models
 from test_sdk_passthrough import anthropic_client, genai_client, openai_client
 
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import Fault, MockUpstream
+from support import deployment, standard_models
 
 
 @pytest.mark.parametrize("status", [429, 500, 503, 529, 408])
@@ -34,7 +34,9 @@ def test_client_errors_are_not_retried(gateway: RunningGateway, upstream: MockUp
     """A request the provider rejects is not sent again, and the provider's status reaches the client."""
     upstream.script(Fault(status=status, message="bad field foo"))
     with pytest.raises(openai.APIStatusError) as info:
-        openai_client(gateway).chat.completions.create(model="gpt", messages=[{"role": "user", "content": "hi"}])
+        openai_client(gateway).chat.completions.create(
+            model="gpt", messages=[{"role": "user", "content": "hi"}]
+        )
     assert info.value.status_code == status
     assert "bad field foo" in str(info.value)
     assert len(upstream.requests) == 1
@@ -53,7 +55,9 @@ def test_retries_give_up_with_the_last_error(gateway: RunningGateway, upstream: 
     assert len(upstream.requests) == 3
 
 
-def test_fallback_group_takes_over(start_gateway: Callable[..., RunningGateway], upstream: MockUpstream) -> None:
+def test_fallback_group_takes_over(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
     """When a group's deployments keep failing, the configured fallback group answers."""
     gw = start_gateway(
         {
@@ -109,7 +113,9 @@ def test_weights_balance_load(start_gateway: Callable[..., RunningGateway], upst
     )
     client = openai_client(gw)
     for _ in range(60):
-        client.chat.completions.create(model="split", messages=[{"role": "user", "content": "hi"}], max_tokens=1)
+        client.chat.completions.create(
+            model="split", messages=[{"role": "user", "content": "hi"}], max_tokens=1
+        )
     counts = Counter(r.body["model"] for r in upstream.requests if isinstance(r.body, dict))
     assert counts["heavy"] > counts["light"] > 0 or counts["heavy"] >= 45
 
@@ -146,7 +152,9 @@ def test_stream_refused_before_streaming_is_retried(gateway: RunningGateway, ups
 
 
 @pytest.fixture
-def slow_gateway(start_gateway: Callable[..., RunningGateway]) -> Iterator[tuple[RunningGateway, MockUpstream]]:
+def slow_gateway(
+    start_gateway: Callable[..., RunningGateway],
+) -> Iterator[tuple[RunningGateway, MockUpstream]]:
     """A gateway in front of an upstream that streams a token every 20 ms, like a real model."""
     with MockUpstream(token_delay=0.02) as slow:
         gw = start_gateway({"model_list": standard_models(slow.url), "router_settings": {"num_retries": 2}})

@@ -6,10 +6,10 @@ import anthropic
 import openai
 from google import genai
 from google.genai import types as genai_types
-from support import MASTER_KEY, UPSTREAM_KEY
 
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
+from support import MASTER_KEY, UPSTREAM_KEY
 
 
 def openai_client(gw: RunningGateway, key: str = MASTER_KEY) -> openai.OpenAI:
@@ -68,7 +68,9 @@ def test_openai_stream_with_usage_request_keeps_the_usage_chunk(gateway: Running
     assert chunks[-1].usage.completion_tokens == 3
 
 
-def test_anthropic_messages_forward_version_and_beta_headers(gateway: RunningGateway, upstream: MockUpstream) -> None:
+def test_anthropic_messages_forward_version_and_beta_headers(
+    gateway: RunningGateway, upstream: MockUpstream
+) -> None:
     """anthropic-version and anthropic-beta reach an Anthropic upstream unchanged; the key is swapped."""
     client = anthropic_client(gateway)
     message = client.messages.create(
@@ -85,7 +87,10 @@ def test_anthropic_messages_forward_version_and_beta_headers(gateway: RunningGat
     assert sent.path == "/v1/messages"
     assert sent.headers["x-api-key"] == UPSTREAM_KEY
     assert sent.headers["anthropic-version"] == "2023-06-01"
-    assert sent.headers["anthropic-beta"] == "interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14"
+    assert (
+        sent.headers["anthropic-beta"]
+        == "interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14"
+    )
 
 
 def test_anthropic_stream_with_claude_code_path(gateway: RunningGateway) -> None:
@@ -124,6 +129,8 @@ def test_gemini_generate_and_stream(gateway: RunningGateway, upstream: MockUpstr
     sent = upstream.requests[-1]
     assert sent.path == "/v1beta/models/gemini-2.5-flash:generateContent"
     assert sent.headers["x-goog-api-key"] == UPSTREAM_KEY
-    pieces = [c.text for c in client.models.generate_content_stream(model="gemini", contents="hi", config=config)]
+    pieces = [
+        c.text for c in client.models.generate_content_stream(model="gemini", contents="hi", config=config)
+    ]
     assert "".join(p or "" for p in pieces) == "alpha bravo charlie"
     assert upstream.requests[-1].path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent"

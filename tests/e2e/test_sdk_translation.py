@@ -7,11 +7,11 @@ import json
 import anthropic
 import pytest
 from google.genai import types as genai_types
-from support import MASTER_KEY
 from test_sdk_passthrough import anthropic_client, genai_client, openai_client
 
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
+from support import MASTER_KEY
 
 WEATHER_TOOL_OPENAI = {
     "type": "function",
@@ -53,7 +53,9 @@ def test_openai_sdk_to_other_protocols(gateway: RunningGateway, upstream: MockUp
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3
 
 
-def test_openai_system_prompt_reaches_anthropic_as_system(gateway: RunningGateway, upstream: MockUpstream) -> None:
+def test_openai_system_prompt_reaches_anthropic_as_system(
+    gateway: RunningGateway, upstream: MockUpstream
+) -> None:
     """System messages are hoisted into Anthropic's top-level ``system`` and max_tokens is carried over."""
     openai_client(gateway).chat.completions.create(
         model="claude",
@@ -75,7 +77,9 @@ def test_anthropic_sdk_to_other_protocols(gateway: RunningGateway, group: str) -
     client = anthropic_client(gateway)
     message = client.messages.create(model=group, max_tokens=3, messages=[{"role": "user", "content": "hi"}])
     assert message.content[0].type == "text" and message.content[0].text
-    with client.messages.stream(model=group, max_tokens=3, messages=[{"role": "user", "content": "hi"}]) as stream:
+    with client.messages.stream(
+        model=group, max_tokens=3, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
     assert text == message.content[0].text
@@ -90,12 +94,16 @@ def test_genai_sdk_to_other_protocols(gateway: RunningGateway, group: str) -> No
     resp = client.models.generate_content(model=group, contents="hi", config=config)
     assert resp.text == "alpha bravo charlie"
     assert resp.usage_metadata is not None and resp.usage_metadata.candidates_token_count == 3
-    streamed = "".join(c.text or "" for c in client.models.generate_content_stream(model=group, contents="hi", config=config))
+    streamed = "".join(
+        c.text or "" for c in client.models.generate_content_stream(model=group, contents="hi", config=config)
+    )
     assert streamed == "alpha bravo charlie"
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_tool_calls_translate_openai_to_anthropic(gateway: RunningGateway, upstream: MockUpstream, stream: bool) -> None:
+def test_tool_calls_translate_openai_to_anthropic(
+    gateway: RunningGateway, upstream: MockUpstream, stream: bool
+) -> None:
     """OpenAI tools become Anthropic tools; the tool_use answer comes back as OpenAI tool_calls."""
     client = openai_client(gateway)
     messages = [{"role": "user", "content": "use_tool please"}]
@@ -132,11 +140,16 @@ def test_tool_calls_translate_openai_to_anthropic(gateway: RunningGateway, upstr
     assert body["tools"][0]["input_schema"]["required"] == ["city"]
 
 
-def test_tool_result_round_trip_anthropic_sdk_to_openai(gateway: RunningGateway, upstream: MockUpstream) -> None:
+def test_tool_result_round_trip_anthropic_sdk_to_openai(
+    gateway: RunningGateway, upstream: MockUpstream
+) -> None:
     """An Anthropic tool_use / tool_result history becomes OpenAI tool_calls and a tool message."""
     client = anthropic_client(gateway)
     first = client.messages.create(
-        model="gpt", max_tokens=50, tools=[WEATHER_TOOL_ANTHROPIC], messages=[{"role": "user", "content": "use_tool"}]
+        model="gpt",
+        max_tokens=50,
+        tools=[WEATHER_TOOL_ANTHROPIC],
+        messages=[{"role": "user", "content": "use_tool"}],
     )
     tool_use = next(block for block in first.content if block.type == "tool_use")
     assert first.stop_reason == "tool_use" and tool_use.input == {"city": "Oslo"}
@@ -146,8 +159,14 @@ def test_tool_result_round_trip_anthropic_sdk_to_openai(gateway: RunningGateway,
         tools=[WEATHER_TOOL_ANTHROPIC],
         messages=[
             {"role": "user", "content": "use_tool"},
-            {"role": "assistant", "content": [block.model_dump(exclude_none=True) for block in first.content]},
-            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_use.id, "content": "4 C"}]},
+            {
+                "role": "assistant",
+                "content": [block.model_dump(exclude_none=True) for block in first.content],
+            },
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": tool_use.id, "content": "4 C"}],
+            },
         ],
     )
     body = upstream.requests[-1].body

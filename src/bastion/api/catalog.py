@@ -28,7 +28,8 @@ def openai_models(router: Router, principal: Principal) -> dict[str, Any]:
 def anthropic_models(router: Router, principal: Principal) -> dict[str, Any]:
     names = _visible(router, principal)
     data = [
-        {"type": "model", "id": name, "display_name": name, "created_at": "2023-11-14T22:13:20Z"} for name in names
+        {"type": "model", "id": name, "display_name": name, "created_at": "2023-11-14T22:13:20Z"}
+        for name in names
     ]
     return {
         "data": data,

@@ -51,7 +51,9 @@ class GenerationHandler:
     def admit(self, principal: Principal, model: Any) -> str:
         """Check the model exists and the caller may use it; return the model group name."""
         if not isinstance(model, str) or not model:
-            raise InvalidRequestError("The request needs a 'model': one of the model names this gateway serves.")
+            raise InvalidRequestError(
+                "The request needs a 'model': one of the model names this gateway serves."
+            )
         self._router.group(model)  # raises ModelNotFoundError listing what exists
         if not principal.may_use(model):
             allowed = ", ".join(sorted(principal.models))
@@ -63,7 +65,11 @@ class GenerationHandler:
     def context(self, request: Request, surface: Surface) -> CallContext:
         request_id = new_request_id()
         record = UsageRecord(
-            request_id=request_id, surface=surface.name, model_group=None, stream=False, started_at=time.time()
+            request_id=request_id,
+            surface=surface.name,
+            model_group=None,
+            stream=False,
+            started_at=time.time(),
         )
         return CallContext(request_id, surface, _ANONYMOUS, request.headers, record)
 
@@ -108,8 +114,12 @@ class GenerationHandler:
             return
         except Exception:
             _log.exception("unexpected error while serving %s", request_id)
-            await self.fail(ctx, send, InternalError(f"Bastion failed unexpectedly; request id {request_id}."),
-                             extra_headers)
+            await self.fail(
+                ctx,
+                send,
+                InternalError(f"Bastion failed unexpectedly; request id {request_id}."),
+                extra_headers,
+            )
             return
         # Streaming: from here on the status line is sent, so failures travel in-band (the relay
         # writes them in the surface's format); anything else is a bug to log.
@@ -121,8 +131,9 @@ class GenerationHandler:
             _log.exception("stream %s failed unexpectedly", request_id)
             self._chat.finish(ctx, status=500, error=InternalError("stream failed"))
 
-    async def fail(self, ctx: CallContext, send: Send, err: BastionError,
-                    extra_headers: list[tuple[bytes, bytes]]) -> None:
+    async def fail(
+        self, ctx: CallContext, send: Send, err: BastionError, extra_headers: list[tuple[bytes, bytes]]
+    ) -> None:
         self._chat.finish(ctx, status=err.status, error=err)
         status, body, headers = ctx.surface.render_error(err)
         raw = [(k.encode(), v.encode()) for k, v in headers.items()] + extra_headers

@@ -62,7 +62,11 @@ class GatewayApp:
             post[path] = self._openai_embeddings
         for path in ("/v1/messages", "/messages", "/anthropic/v1/messages"):
             post[path] = self._anthropic_messages
-        for path in ("/v1/messages/count_tokens", "/messages/count_tokens", "/anthropic/v1/messages/count_tokens"):
+        for path in (
+            "/v1/messages/count_tokens",
+            "/messages/count_tokens",
+            "/anthropic/v1/messages/count_tokens",
+        ):
             post[path] = self._anthropic_count_tokens
         get: dict[str, Handler] = {
             "/v1/models": self._list_models,
@@ -74,7 +78,7 @@ class GatewayApp:
             "/metrics": self._metrics_page,
             "/": self._root,
         }
-        self._routes = {"POST": post, "GET": get, "HEAD": {"/": self._root}}
+        self._routes: dict[str, dict[str, Handler]] = {"POST": post, "GET": get, "HEAD": {"/": self._root}}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -201,7 +205,9 @@ class GatewayApp:
             return
         except Exception:
             _log.exception("unexpected error while serving %s", ctx.request_id)
-            await self._gen.fail(ctx, send, InternalError(f"Bastion failed; request id {ctx.request_id}."), headers)
+            await self._gen.fail(
+                ctx, send, InternalError(f"Bastion failed; request id {ctx.request_id}."), headers
+            )
             return
         await send_bytes(send, 200, out, headers=headers)
 
@@ -250,14 +256,15 @@ class GatewayApp:
         await send_bytes(send, 200, self._metrics.render(), content_type=CONTENT_TYPE.encode())
 
     async def _root(self, request: Request, send: Send) -> None:
-        await send_json(send, 200, {"name": "bastion", "docs": "see README.md", "health": "/health/readiness"})
+        await send_json(
+            send, 200, {"name": "bastion", "docs": "see README.md", "health": "/health/readiness"}
+        )
 
     async def _error(self, send: Send, surface: Surface, err: BastionError) -> None:
         status, body, headers = surface.render_error(err)
         rid = new_request_id()
         raw = [(k.encode(), v.encode()) for k, v in headers.items()] + request_id_headers(surface, rid)
         await send_bytes(send, status, body, headers=raw)
-
 
 
 def _listing_surface(request: Request) -> Surface:

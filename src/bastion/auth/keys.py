@@ -28,9 +28,9 @@ def extract_key(headers: Mapping[str, str], query_key: str | None) -> str | None
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
     for name in ("x-api-key", "api-key", "x-goog-api-key"):
-        value = headers.get(name)
-        if value:
-            return value.strip()
+        found = headers.get(name)
+        if found:
+            return found.strip()
     return query_key or None
 
 

@@ -33,7 +33,7 @@ from bastion.protocols.canonical import ChatRequest, StreamEvent
 from bastion.protocols.openai.request import with_stream_usage
 from bastion.protocols.sse import FrameSplitter, parse_frame
 from bastion.providers.base import ProviderAdapter, UpstreamRequest
-from bastion.providers.http import HttpPool, UpstreamStream
+from bastion.providers.http import HttpPool
 from bastion.providers.mock import MockProvider
 from bastion.settings import Deployment, Settings
 
@@ -169,7 +169,9 @@ class ChatService:
         value = dep.defaults.get("drop_params")
         return self._settings.drop_params if value is None else bool(value)
 
-    def _upstream_request(self, ctx: CallContext, req: _Request, dep: Deployment) -> tuple[UpstreamRequest, bool]:
+    def _upstream_request(
+        self, ctx: CallContext, req: _Request, dep: Deployment
+    ) -> tuple[UpstreamRequest, bool]:
         """Build the upstream call; the flag says whether it is a pass-through."""
         adapter = self.adapter_for(dep)
         if adapter.protocol == ctx.surface.name:
@@ -243,7 +245,9 @@ class ChatService:
                 try:
                     chunk = await chunks.__anext__()
                 except StopAsyncIteration:
-                    raise UpstreamConnectionError("The provider closed the stream before sending anything.") from None
+                    raise UpstreamConnectionError(
+                        "The provider closed the stream before sending anything."
+                    ) from None
                 first = splitter.feed(chunk)
         except BaseException:
             stream.close()
@@ -310,4 +314,3 @@ def _input_estimator(req: _Request) -> Callable[[], int]:
             return 1
 
     return estimate
-

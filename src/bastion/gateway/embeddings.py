@@ -84,8 +84,8 @@ class EmbeddingsService:
         if dep.provider == "mock":
             return [mock_vector(t, dimensions or 8) for t in texts]
         if dep.provider == "gemini":
-            payload = gemini_embeddings.encode_embed_request(texts, dep.model, dimensions=dimensions)
-            data = await self._post(dep, f"/v1beta/models/{dep.model}:batchEmbedContents", payload, auth="goog")
+            batch = gemini_embeddings.encode_embed_request(texts, dep.model, dimensions=dimensions)
+            data = await self._post(dep, f"/v1beta/models/{dep.model}:batchEmbedContents", batch, auth="goog")
             return gemini_embeddings.decode_embed_response(orjson.loads(data))
         if dep.provider == "openai":
             payload: dict[str, Any] = {"model": dep.model, "input": texts, "encoding_format": "float"}
@@ -100,7 +100,9 @@ class EmbeddingsService:
         )
 
     async def _post(self, dep: Deployment, path: str, payload: dict[str, Any], *, auth: str) -> bytes:
-        default = "https://api.openai.com/v1" if auth == "bearer" else "https://generativelanguage.googleapis.com"
+        default = (
+            "https://api.openai.com/v1" if auth == "bearer" else "https://generativelanguage.googleapis.com"
+        )
         base = (dep.api_base or default).rstrip("/")
         headers = {"content-type": "application/json"}
         if dep.api_key is not None:
@@ -129,4 +131,3 @@ def _texts(inputs: list[Any]) -> list[str]:
             param="input",
         )
     return texts
-

@@ -188,4 +188,3 @@ class TranslatingRelay:
             cache_read_tokens=self._usage.cache_read_tokens,
             cache_write_tokens=self._usage.cache_write_tokens,
         )
-

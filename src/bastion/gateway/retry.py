@@ -37,9 +37,10 @@ class RetryPolicy:
 
     def wait(self, attempt: int, err: BastionError) -> float | None:
         """Seconds to wait before retry ``attempt`` (0-based) of the same deployment; None: don't."""
-        if err.retry_after is not None:
-            if err.retry_after > _MAX_HONOURED_RETRY_AFTER:
+        hint: float | None = err.retry_after
+        if hint is not None:
+            if hint > _MAX_HONOURED_RETRY_AFTER:
                 return None
-            return max(err.retry_after, self.min_wait)
-        backoff = min(self.base * (2**attempt), self.cap) * random.uniform(0.75, 1.0)
+            return max(hint, self.min_wait)
+        backoff = min(self.base * 2.0**attempt, self.cap) * random.uniform(0.75, 1.0)
         return max(backoff, self.min_wait)

@@ -54,7 +54,9 @@ class AnthropicAdapter:
         return UpstreamRequest(f"{base}/v1/messages", headers, orjson.dumps(body))
 
     def encode(self, req: ChatRequest, dep: Deployment, *, drop_params: bool) -> dict[str, Any]:
-        return encode_request(req, dep.model, drop_params=drop_params, default_max_tokens=self._max_tokens(dep))
+        return encode_request(
+            req, dep.model, drop_params=drop_params, default_max_tokens=self._max_tokens(dep)
+        )
 
     def _max_tokens(self, dep: Deployment) -> int:
         return dep.model_info.max_output_tokens or self._default_max_tokens
@@ -92,7 +94,9 @@ class AnthropicSniffer:
             self.content_frames += 1
         elif data is not None and event in ("message_start", "message_delta"):
             payload = orjson.loads(data)
-            usage = payload.get("message", {}).get("usage") if event == "message_start" else payload.get("usage")
+            usage = (
+                payload.get("message", {}).get("usage") if event == "message_start" else payload.get("usage")
+            )
             if isinstance(usage, dict):
                 # message_delta values are cumulative and overwrite what message_start said.
                 self._raw.update({k: v for k, v in usage.items() if v is not None})

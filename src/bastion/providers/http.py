@@ -31,7 +31,7 @@ class UpstreamStream:
     async def read_all(self) -> bytes:
         try:
             return await self._response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _map_error(exc) from exc
         finally:
             self._response.release()
@@ -40,7 +40,7 @@ class UpstreamStream:
         try:
             async for chunk in self._response.content.iter_any():
                 yield chunk
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _map_error(exc) from exc
 
     def close(self) -> None:
@@ -82,11 +82,17 @@ class HttpPool:
             ) as resp:
                 data = await resp.read()
                 return resp.status, resp.headers, data
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _map_error(exc) from exc
 
     async def open_stream(
-        self, url: str, body: bytes, headers: Mapping[str, str], *, first_byte_timeout: float, idle_timeout: float
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        first_byte_timeout: float,
+        idle_timeout: float,
     ) -> UpstreamStream:
         """Send the request and return once the status line and headers arrived."""
         session = self._session(url)
@@ -100,7 +106,7 @@ class HttpPool:
                 ),
                 timeout=first_byte_timeout,
             )
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _map_error(exc) from exc
         return UpstreamStream(resp.status, resp.headers, resp)
 

@@ -53,7 +53,9 @@ class MockProvider:
         content, stop = _answer(req, dep)
         delay = float(dep.defaults.get("mock_stream_delay", 0) or 0)
         usage = Usage(input_tokens=_prompt_tokens(req))
-        yield MessageStart(id=f"mock-{next(_ids)}", model=dep.model, usage=Usage(input_tokens=usage.input_tokens))
+        yield MessageStart(
+            id=f"mock-{next(_ids)}", model=dep.model, usage=Usage(input_tokens=usage.input_tokens)
+        )
         for index, part in enumerate(content):
             if isinstance(part, ToolCallPart):
                 yield BlockStart(index, ToolCallPart(part.id, part.name, {}))
@@ -71,9 +73,9 @@ class MockProvider:
 
 def _answer(req: ChatRequest, dep: Deployment) -> tuple[list[ContentPart], StopReason]:
     if req.tools and "use_tool" in _last_user_text(req):
-        return [ToolCallPart(id=f"call_mock_{next(_ids)}", name=req.tools[0].name, arguments={"city": "Oslo"})], (
-            "tool_use"
-        )
+        return [
+            ToolCallPart(id=f"call_mock_{next(_ids)}", name=req.tools[0].name, arguments={"city": "Oslo"})
+        ], ("tool_use")
     text = str(dep.defaults.get("mock_response") or _DEFAULT)
     words = text.split(" ")
     if req.max_tokens is not None and req.max_tokens < len(words):

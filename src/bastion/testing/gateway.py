@@ -75,7 +75,9 @@ class RunningGateway:
         return f"http://127.0.0.1:{self._port}"
 
     def start(self) -> None:
-        configure_logging(level="info", json_logs=True, secrets=secret_values(self.settings), stream=self.logs)
+        configure_logging(
+            level="info", json_logs=True, secrets=secret_values(self.settings), stream=self.logs
+        )
         self.app = build_app(self.settings, metrics=self.metrics)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -83,10 +85,17 @@ class RunningGateway:
         self._port = sock.getsockname()[1]
         ready = threading.Event()
         config = uvicorn.Config(
-            self.app, http="httptools", lifespan="on", access_log=False, log_config=None, timeout_graceful_shutdown=5
+            self.app,
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            log_config=None,
+            timeout_graceful_shutdown=5,
         )
         self._server = _Server(config, ready)
-        self._thread = threading.Thread(target=self._run, args=(sock, ready), name="bastion-gateway", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(sock, ready), name="bastion-gateway", daemon=True
+        )
         self._thread.start()
         ready.wait()
         if self._failure is not None or not self._server.started:
@@ -117,7 +126,9 @@ class RunningGateway:
         """Every JSON line logged so far (flushes the log writer first)."""
         shutdown_logging()
         lines = [orjson.loads(line) for line in self.logs.text().splitlines() if line.startswith("{")]
-        configure_logging(level="info", json_logs=True, secrets=secret_values(self.settings), stream=self.logs)
+        configure_logging(
+            level="info", json_logs=True, secrets=secret_values(self.settings), stream=self.logs
+        )
         return lines
 
     def request_records(self) -> list[dict[str, object]]:
