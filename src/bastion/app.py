@@ -22,10 +22,12 @@ from bastion.providers.http import HttpPool
 from bastion.providers.openai import OpenAIAdapter
 from bastion.settings import Settings, load_settings
 
-__all__ = ["CONFIG_ENV", "build_app", "create_app_from_env", "secret_values"]
+__all__ = ["CONFIG_ENV", "METRICS_DIR_ENV", "build_app", "create_app_from_env", "secret_values"]
 
 #: How ``bastion serve --workers N`` tells each worker process which config to load.
 CONFIG_ENV = "BASTION_CONFIG"
+#: prometheus_client's own variable: where worker processes write their metric values.
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 _log = logging.getLogger("bastion")
 
@@ -99,4 +101,4 @@ def create_app_from_env() -> GatewayApp:
         json_logs=settings.bastion.json_logs,
         secrets=secret_values(settings),
     )
-    return build_app(settings)
+    return build_app(settings, metrics=Metrics(multiprocess_dir=os.environ.get(METRICS_DIR_ENV)))

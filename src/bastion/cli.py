@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 
 from bastion import __version__
@@ -50,7 +52,7 @@ def _check(path: str) -> int:
 def _serve(path: str, *, host: str | None, port: int | None, workers: int) -> int:
     import uvicorn
 
-    from bastion.app import CONFIG_ENV, build_app, secret_values
+    from bastion.app import CONFIG_ENV, METRICS_DIR_ENV, build_app, secret_values
     from bastion.observability.logging import configure_logging, shutdown_logging
     from bastion.settings import load_settings
 
@@ -80,11 +82,15 @@ def _serve(path: str, *, host: str | None, port: int | None, workers: int) -> in
     try:
         if workers > 1:
             os.environ[CONFIG_ENV] = os.path.abspath(path)
+            metrics_dir = tempfile.mkdtemp(prefix="bastion-metrics-")
+            os.environ[METRICS_DIR_ENV] = metrics_dir
             uvicorn.run("bastion.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
         else:
             uvicorn.run(build_app(settings), **common)  # type: ignore[arg-type]
     finally:
         shutdown_logging()
+        if workers > 1:
+            shutil.rmtree(os.environ.pop(METRICS_DIR_ENV), ignore_errors=True)
     return 0
 
 

@@ -7,6 +7,7 @@ they never carry a key, a user id or a requested-but-unknown model name.
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -17,9 +18,14 @@ _TOKEN_BUCKETS = (16, 64, 256, 1024, 4096, 16384, 65536, 262144)
 
 
 class Metrics:
-    """All of Bastion's metrics in one registry of their own (tests get a fresh one each)."""
+    """All of Bastion's metrics in one registry of their own (tests get a fresh one each).
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    With ``multiprocess_dir`` (``bastion serve --workers N``), prometheus_client writes every
+    worker's values to files there and ``render()`` sums them, so any worker answers for all.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None, *, multiprocess_dir: str | None = None) -> None:
+        self._multiprocess_dir = multiprocess_dir
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -85,7 +91,13 @@ class Metrics:
         self.timeouts = Counter(
             "bastion_upstream_timeouts", "Upstream calls that timed out.", ["model_group"], registry=r
         )
-        self.in_flight = Gauge("bastion_in_flight_requests", "Requests being served now.", registry=r)
+        self.in_flight = Gauge(
+            "bastion_in_flight_requests", "Requests being served now.", registry=r, multiprocess_mode="livesum"
+        )
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if self._multiprocess_dir is None:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=self._multiprocess_dir)
+        return generate_latest(merged)

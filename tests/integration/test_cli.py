@@ -1,0 +1,141 @@
+"""The ``bastion`` command as an operator runs it: a real process, a real port, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BASTION = str(Path(sys.executable).with_name("bastion"))
+DEMO_KEY = "sk-bastion-demo"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_log(proc: subprocess.Popen[str], text: str, count: int = 1) -> list[str]:
+    """Read the server's log lines until ``text`` appeared ``count`` times (the server says it is ready)."""
+    assert proc.stderr is not None
+    seen: list[str] = []
+    found = 0
+    for line in proc.stderr:
+        seen.append(line)
+        if text in line:
+            found += 1
+            if found == count:
+                return seen
+    raise AssertionError("the server exited before it started:\n" + "".join(seen))
+
+
+def chat(port: int, key: str = DEMO_KEY) -> dict[str, object]:
+    body = json.dumps({"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        data=body,
+        headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read())  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def serve() -> Iterator[list[subprocess.Popen[str]]]:
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+
+
+def start(args: list[str], procs: list[subprocess.Popen[str]]) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [BASTION, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    procs.append(proc)
+    return proc
+
+
+def test_serve_demo_prints_how_to_call_and_answers(serve: list[subprocess.Popen[str]]) -> None:
+    """``bastion serve`` on the demo config serves the mock models and prints curl and SDK lines."""
+    port = free_port()
+    proc = start(["serve", "--config", "examples/demo.yaml", "--port", str(port)], serve)
+    wait_for_log(proc, "Uvicorn running on")
+    answer = chat(port)
+    assert answer["object"] == "chat.completion"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    # uvicorn shuts down gracefully, then re-raises the signal so supervisors see why it stopped.
+    assert proc.returncode in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in err
+    assert "curl http://localhost:" in out and "OpenAI(base_url=" in out
+    assert DEMO_KEY not in out + err  # the banner shows a placeholder, never the key
+
+
+def test_workers_share_one_port(serve: list[subprocess.Popen[str]]) -> None:
+    """``--workers 2`` starts two processes on one port; /metrics sums what both served."""
+    port = free_port()
+    proc = start(["serve", "--config", "examples/demo.yaml", "--port", str(port), "--workers", "2"], serve)
+    wait_for_log(proc, "Application startup complete", count=2)  # the parent listens before forking
+    for _ in range(6):
+        chat(port)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    line = next(x for x in text.splitlines() if x.startswith("bastion_requests_total{") and 'status="200"' in x)
+    assert line.endswith(" 6.0")
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode in (0, -signal.SIGTERM)
+
+
+def test_bad_config_stops_start_up_with_one_clear_line(tmp_path: Path) -> None:
+    """A misspelt key stops ``bastion serve`` with the file, line, key path and a suggestion."""
+    config = tmp_path / "bad.yaml"
+    config.write_text("model_list:\n  - model_name: m\n    litellm_params:\n      model: mock/x\ngeneral_settings:\n  mastr_key: sk-1\n")
+    result = subprocess.run([BASTION, "serve", "--config", str(config)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"{config}:6" in lines[0] and "general_settings.mastr_key" in lines[0] and "master_key" in lines[0]
+
+
+def test_missing_environment_variable_is_named(tmp_path: Path) -> None:
+    """An os.environ/ reference to an unset variable names the variable and where it was used."""
+    config = tmp_path / "env.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: m\n    litellm_params:\n      model: anthropic/claude\n"
+        "      api_key: os.environ/BASTION_TEST_UNSET_KEY\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "BASTION_TEST_UNSET_KEY"}
+    result = subprocess.run(
+        [BASTION, "check-config", "--config", str(config)], capture_output=True, text=True, timeout=30, env=env
+    )
+    assert result.returncode == 2
+    assert "BASTION_TEST_UNSET_KEY" in result.stderr and "model_list[0].litellm_params.api_key" in result.stderr
+
+
+def test_check_config_accepts_the_seed_config() -> None:
+    """The Proliferate seed's LiteLLM config loads unchanged."""
+    env = {**os.environ, "LITELLM_MASTER_KEY": "sk-master", "DATABASE_URL": "postgresql://x", "ANTHROPIC_API_KEY": "k"}
+    result = subprocess.run(
+        [BASTION, "check-config", "--config", "examples/proliferate.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout
