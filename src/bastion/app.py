@@ -70,7 +70,13 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> GatewayA
         settings, router=router, http=http, adapters=adapters, recorder=recorder, metrics=metrics
     )
     limit = int(settings.bastion.max_request_size_mb * 1024 * 1024)
-    generation = GenerationHandler(keys=KeyRing(settings), router=router, chat=chat, body_limit=limit)
+    generation = GenerationHandler(
+        keys=KeyRing(settings),
+        router=router,
+        chat=chat,
+        body_limit=limit,
+        keepalive_seconds=settings.bastion.stream_keepalive_seconds,
+    )
 
     async def startup() -> None:
         # Resolve prices now, off the request path (the pricing data loads on first use).

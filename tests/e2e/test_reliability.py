@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 
 import anthropic
 import openai
+import orjson
 import pytest
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
@@ -14,7 +16,7 @@ from test_sdk_passthrough import anthropic_client, genai_client, openai_client
 
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import Fault, MockUpstream
-from support import deployment, standard_models
+from support import MASTER_KEY, deployment, standard_models
 
 
 @pytest.mark.parametrize("status", [429, 500, 503, 529, 408])
@@ -202,3 +204,28 @@ def test_in_band_upstream_error_is_forwarded(gateway: RunningGateway, upstream: 
         ):
             pass
     assert "Overloaded" in str(info.value)
+
+
+def test_silent_stream_gets_keep_alives(start_gateway: Callable[..., RunningGateway]) -> None:
+    """While the upstream is silent mid-stream, SSE comments keep the client's connection alive."""
+    with MockUpstream(token_delay=0.3) as slow:
+        gw = start_gateway(
+            {"model_list": standard_models(slow.url), "bastion_settings": {"stream_keepalive_seconds": 0.05}}
+        )
+        body = orjson.dumps(
+            {
+                "model": "claude",
+                "max_tokens": 2,
+                "stream": True,
+                "messages": [{"role": "user", "content": "hi"}],
+            }
+        )
+        request = urllib.request.Request(
+            gw.url + "/v1/messages",
+            data=body,
+            headers={"x-api-key": MASTER_KEY, "content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request) as resp:
+            raw = resp.read()
+    assert b"\n\n: ping\n\n" in raw  # between whole frames, never inside one
+    assert raw.endswith(b'event: message_stop\ndata: {"type":"message_stop"}\n\n')

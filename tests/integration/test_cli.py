@@ -62,7 +62,12 @@ def serve() -> Iterator[list[subprocess.Popen[str]]]:
 
 def start(args: list[str], procs: list[subprocess.Popen[str]]) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [BASTION, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
+        [BASTION, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
     )
     procs.append(proc)
     return proc
@@ -93,7 +98,9 @@ def test_workers_share_one_port(serve: list[subprocess.Popen[str]]) -> None:
         chat(port)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
         text = resp.read().decode()
-    line = next(x for x in text.splitlines() if x.startswith("bastion_requests_total{") and 'status="200"' in x)
+    line = next(
+        x for x in text.splitlines() if x.startswith("bastion_requests_total{") and 'status="200"' in x
+    )
     assert line.endswith(" 6.0")
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
@@ -103,8 +110,13 @@ def test_workers_share_one_port(serve: list[subprocess.Popen[str]]) -> None:
 def test_bad_config_stops_start_up_with_one_clear_line(tmp_path: Path) -> None:
     """A misspelt key stops ``bastion serve`` with the file, line, key path and a suggestion."""
     config = tmp_path / "bad.yaml"
-    config.write_text("model_list:\n  - model_name: m\n    litellm_params:\n      model: mock/x\ngeneral_settings:\n  mastr_key: sk-1\n")
-    result = subprocess.run([BASTION, "serve", "--config", str(config)], capture_output=True, text=True, timeout=30)
+    config.write_text(
+        "model_list:\n  - model_name: m\n    litellm_params:\n      model: mock/x\n"
+        "general_settings:\n  mastr_key: sk-1\n"
+    )
+    result = subprocess.run(
+        [BASTION, "serve", "--config", str(config)], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -120,15 +132,26 @@ def test_missing_environment_variable_is_named(tmp_path: Path) -> None:
     )
     env = {k: v for k, v in os.environ.items() if k != "BASTION_TEST_UNSET_KEY"}
     result = subprocess.run(
-        [BASTION, "check-config", "--config", str(config)], capture_output=True, text=True, timeout=30, env=env
+        [BASTION, "check-config", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
     )
     assert result.returncode == 2
-    assert "BASTION_TEST_UNSET_KEY" in result.stderr and "model_list[0].litellm_params.api_key" in result.stderr
+    assert (
+        "BASTION_TEST_UNSET_KEY" in result.stderr and "model_list[0].litellm_params.api_key" in result.stderr
+    )
 
 
 def test_check_config_accepts_the_seed_config() -> None:
     """The Proliferate seed's LiteLLM config loads unchanged."""
-    env = {**os.environ, "LITELLM_MASTER_KEY": "sk-master", "DATABASE_URL": "postgresql://x", "ANTHROPIC_API_KEY": "k"}
+    env = {
+        **os.environ,
+        "LITELLM_MASTER_KEY": "sk-master",
+        "DATABASE_URL": "postgresql://x",
+        "ANTHROPIC_API_KEY": "k",
+    }
     result = subprocess.run(
         [BASTION, "check-config", "--config", "examples/proliferate.yaml"],
         capture_output=True,

@@ -132,19 +132,43 @@ async def stream_response(
     *,
     headers: list[tuple[bytes, bytes]],
     on_disconnect: Callable[[], None],
+    keepalive: bytes,
+    keepalive_seconds: float,
 ) -> None:
-    """Send an SSE response; if the client goes away first, stop the producer and say so."""
+    """Send an SSE response; if the client goes away first, stop the producer and say so.
+
+    While the producer is silent for ``keepalive_seconds`` (a model thinking, a tool running), the
+    ``keepalive`` bytes are sent so clients with a chunk timeout do not give up. A keep-alive is a
+    whole SSE comment or blank line, so it can never split a frame.
+    """
     await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
+    loop = asyncio.get_running_loop()
+    last_sent = loop.time()
 
     async def pump() -> None:
+        nonlocal last_sent
+        keeper = asyncio.ensure_future(keep_alive())
         try:
             async for chunk in chunks:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                last_sent = loop.time()
+            keeper.cancel()
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
+            keeper.cancel()
             aclose = getattr(chunks, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+    async def keep_alive() -> None:
+        nonlocal last_sent
+        while True:
+            idle = loop.time() - last_sent
+            if idle < keepalive_seconds:
+                await asyncio.sleep(keepalive_seconds - idle)
+                continue
+            await send({"type": "http.response.body", "body": keepalive, "more_body": True})
+            last_sent = loop.time()
 
     async def watch() -> None:
         while True:

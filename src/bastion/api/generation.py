@@ -39,7 +39,16 @@ def request_id_headers(surface: Surface, request_id: str) -> list[tuple[bytes, b
 
 
 class GenerationHandler:
-    def __init__(self, *, keys: KeyRing, router: Router, chat: ChatService, body_limit: int) -> None:
+    def __init__(
+        self,
+        *,
+        keys: KeyRing,
+        router: Router,
+        chat: ChatService,
+        body_limit: int,
+        keepalive_seconds: float = 15.0,
+    ) -> None:
+        self._keepalive_seconds = keepalive_seconds
         self._keys = keys
         self._router = router
         self._chat = chat
@@ -125,7 +134,13 @@ class GenerationHandler:
         # writes them in the surface's format); anything else is a bug to log.
         try:
             await stream_response(
-                send, request.receive, relay.run(), headers=extra_headers, on_disconnect=relay.client_gone
+                send,
+                request.receive,
+                relay.run(),
+                headers=extra_headers,
+                on_disconnect=relay.client_gone,
+                keepalive=surface.keepalive,
+                keepalive_seconds=self._keepalive_seconds,
             )
         except Exception:
             _log.exception("stream %s failed unexpectedly", request_id)

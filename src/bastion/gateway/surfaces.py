@@ -35,6 +35,12 @@ class Surface:
 
     name: str
 
+    @property
+    def keepalive(self) -> bytes:
+        """What keeps an idle stream open: an SSE comment, or for Gemini (whose SDK rejects
+        comments) a bare blank line."""
+        return b"\n" if self.name == "gemini" else b": ping\n\n"
+
     def decode_request(self, body: dict[str, Any], model: str, *, stream: bool) -> ChatRequest:
         if self.name == "openai":
             return openai_request.decode_request(body)

@@ -24,7 +24,9 @@ class Metrics:
     worker's values to files there and ``render()`` sums them, so any worker answers for all.
     """
 
-    def __init__(self, registry: CollectorRegistry | None = None, *, multiprocess_dir: str | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, *, multiprocess_dir: str | None = None
+    ) -> None:
         self._multiprocess_dir = multiprocess_dir
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -92,12 +94,15 @@ class Metrics:
             "bastion_upstream_timeouts", "Upstream calls that timed out.", ["model_group"], registry=r
         )
         self.in_flight = Gauge(
-            "bastion_in_flight_requests", "Requests being served now.", registry=r, multiprocess_mode="livesum"
+            "bastion_in_flight_requests",
+            "Requests being served now.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
 
     def render(self) -> bytes:
         if self._multiprocess_dir is None:
             return generate_latest(self.registry)
         merged = CollectorRegistry()
-        MultiProcessCollector(merged, path=self._multiprocess_dir)
+        MultiProcessCollector(merged, path=self._multiprocess_dir)  # type: ignore[no-untyped-call]  # untyped upstream
         return generate_latest(merged)

@@ -245,6 +245,7 @@ BASTION_SETTINGS_KEYS = frozenset(
         "log_level",
         "json_logs",
         "log_requests",
+        "stream_keepalive_seconds",
         "host",
         "port",
         "redis_url",

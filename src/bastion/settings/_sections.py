@@ -143,6 +143,7 @@ def read_bastion_settings(
         log_level=log_level,
         json_logs=_default(section.boolean("json_logs"), True),
         log_requests=_default(section.boolean("log_requests"), True),
+        stream_keepalive_seconds=_default(section.number("stream_keepalive_seconds", exclusive=True), 15.0),
         host=section.string("host") or "127.0.0.1",
         port=4000 if port is None else port,
         redis_url=_redis_url(section, router),

@@ -93,6 +93,8 @@ class BastionSettings:
     json_logs: bool = True
     #: One JSON log line per request.
     log_requests: bool = True
+    #: Seconds of silence in a stream after which a keep-alive is sent (clients cut idle streams).
+    stream_keepalive_seconds: float = 15.0
     host: str = "127.0.0.1"
     port: int = 4000
     redis_url: str | None = field(default=None, repr=False)
