@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from bastion import __version__
 from bastion.domain.errors import ConfigError
@@ -52,6 +54,7 @@ def _check(path: str) -> int:
 def _serve(path: str, *, host: str | None, port: int | None, workers: int) -> int:
     import uvicorn
 
+    _Server = _server_class()
     from bastion.app import CONFIG_ENV, METRICS_DIR_ENV, build_app, secret_values
     from bastion.observability.logging import configure_logging, shutdown_logging
     from bastion.settings import load_settings
@@ -78,6 +81,10 @@ def _serve(path: str, *, host: str | None, port: int | None, workers: int) -> in
         "access_log": False,
         "lifespan": "on",
         "timeout_graceful_shutdown": 30,
+        # Bastion is the edge: no X-Forwarded-* rewriting, and no per-response Date/Server formatting.
+        "proxy_headers": False,
+        "server_header": False,
+        "date_header": False,
     }
     try:
         if workers > 1:
@@ -86,12 +93,31 @@ def _serve(path: str, *, host: str | None, port: int | None, workers: int) -> in
             os.environ[METRICS_DIR_ENV] = metrics_dir
             uvicorn.run("bastion.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
         else:
-            uvicorn.run(build_app(settings), **common)  # type: ignore[arg-type]
+            _Server(uvicorn.Config(build_app(settings), **common)).run()  # type: ignore[arg-type]
     finally:
         shutdown_logging()
         if workers > 1:
             shutil.rmtree(os.environ.pop(METRICS_DIR_ENV), ignore_errors=True)
     return 0
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, but a SIGTERM ends the process normally, so queued log lines are written
+        (uvicorn re-raises the signal after shutting down, which skips our clean-up)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server
 
 
 def _banner(groups: list[str], host: str, port: int, *, has_key: bool) -> None:

@@ -82,8 +82,7 @@ def test_serve_demo_prints_how_to_call_and_answers(serve: list[subprocess.Popen[
     assert answer["object"] == "chat.completion"
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
-    # uvicorn shuts down gracefully, then re-raises the signal so supervisors see why it stopped.
-    assert proc.returncode in (0, -signal.SIGTERM)
+    assert proc.returncode == 0  # a graceful stop, with every queued log line written
     assert "Application shutdown complete" in err
     assert "curl http://localhost:" in out and "OpenAI(base_url=" in out
     assert DEMO_KEY not in out + err  # the banner shows a placeholder, never the key

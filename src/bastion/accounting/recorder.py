@@ -27,7 +27,7 @@ class UsageRecorder:
         self.sinks: list[Callable[[UsageRecord], None]] = []
 
     def record(self, rec: UsageRecord) -> None:
-        if rec.provider is not None and rec.upstream_model is not None and rec.usage.total_tokens:
+        if rec.provider not in (None, "mock") and rec.upstream_model is not None and rec.usage.total_tokens:
             rec.cost_usd = self._prices.cost(
                 rec.usage, provider=rec.provider, model=rec.upstream_model, deployment_id=rec.deployment_id
             )

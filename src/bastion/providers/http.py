@@ -1,89 +1,100 @@
-"""The pooled HTTP client that every HTTP provider shares.
+"""The pooled HTTP client every HTTP provider shares, with its timeouts.
 
-One keep-alive ``aiohttp.ClientSession`` per upstream origin, created lazily inside the running
-loop. Network failures are mapped here, at the boundary, to Bastion's error tree.
+Connections are kept alive per upstream origin (see :mod:`bastion.providers.transport`). A kept
+connection the server closed in the meantime is detected on use and the call is sent once more on
+a fresh one, before any byte of an answer was read. Network failures arrive here already mapped to
+Bastion's error tree.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from bastion.domain.errors import UpstreamConnectionError, UpstreamTimeoutError
+from bastion.providers.transport import Connection, Origin, Response, checkout, connect
 
 __all__ = ["HttpPool", "UpstreamStream"]
 
-_CHUNK = 65536
 
-
-@dataclass(slots=True)
 class UpstreamStream:
-    """An open streaming response; iterate ``chunks()``; always ``close()``."""
+    """An open streaming answer: iterate ``chunks()``; always ``close()``."""
 
-    status: int
-    headers: Mapping[str, str]
-    _response: aiohttp.ClientResponse
+    __slots__ = ("_idle_timeout", "_response", "headers", "status")
+
+    def __init__(self, response: Response, idle_timeout: float) -> None:
+        self._response = response
+        self._idle_timeout = idle_timeout
+        self.status = response.status
+        self.headers: Mapping[str, str] = response.headers
 
     async def read_all(self) -> bytes:
         try:
-            return await self._response.read()
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _map_error(exc) from exc
-        finally:
-            self._response.release()
+            async with asyncio.timeout(self._idle_timeout):
+                return await self._response.read()
+        except TimeoutError:
+            self.close()
+            raise UpstreamTimeoutError("The provider did not finish its answer in time.") from None
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._response.content.iter_any():
-                yield chunk
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _map_error(exc) from exc
+    def chunks(self) -> AsyncIterator[bytes]:
+        return self._response.chunks(self._idle_timeout)
 
     def close(self) -> None:
-        # close() (not release()) so an unfinished upstream generation is cut off, not drained.
-        if not self._response.closed:
-            self._response.close()
+        self._response.close()
 
 
 class HttpPool:
-    def __init__(self, *, limit_per_host: int = 0) -> None:
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
-        self._limit_per_host = limit_per_host
+    def __init__(self) -> None:
+        self._origins: dict[str, Origin] = {}
+        self._tls: ssl.SSLContext | None = None
 
-    def _session(self, url: str) -> aiohttp.ClientSession:
+    def _target(self, url: str) -> tuple[Origin, str]:
         parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        session = self._sessions.get(origin)
-        if session is None or session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=0, limit_per_host=self._limit_per_host, ttl_dns_cache=300, keepalive_timeout=60
-            )
-            session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
-                timeout=aiohttp.ClientTimeout(total=None),
-            )
-            self._sessions[origin] = session
-        return session
+        key = f"{parts.scheme}://{parts.netloc}"
+        origin = self._origins.get(key)
+        if origin is None:
+            origin = self._origins[key] = Origin(url)
+        path = parts.path or "/"
+        return origin, f"{path}?{parts.query}" if parts.query else path
+
+    def _context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return self._tls
+
+    async def _send(
+        self, url: str, body: bytes, headers: Mapping[str, str], holder: list[Connection]
+    ) -> Response:
+        origin, path = self._target(url)
+        conn = checkout(origin, asyncio.get_running_loop().time())
+        if conn is not None:
+            holder.append(conn)
+            try:
+                return await conn.request(path, headers, body)
+            except UpstreamConnectionError:
+                conn.abandon()  # the server dropped the kept connection: one more try, fresh
+        conn = await connect(origin, self._context())
+        holder.append(conn)
+        return await conn.request(path, headers, body)
 
     async def post(
         self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float
     ) -> tuple[int, Mapping[str, str], bytes]:
-        """A whole request/response within ``timeout`` seconds."""
-        session = self._session(url)
+        """A whole request and answer within ``timeout`` seconds."""
+        holder: list[Connection] = []
         try:
-            async with session.post(
-                url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
-            ) as resp:
-                data = await resp.read()
-                return resp.status, resp.headers, data
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _map_error(exc) from exc
+            async with asyncio.timeout(timeout):
+                response = await self._send(url, body, headers, holder)
+                data = await response.read()
+        except TimeoutError:
+            raise UpstreamTimeoutError(f"The provider did not answer within {timeout:g} s.") from None
+        except BaseException:
+            for conn in holder:
+                conn.abandon()
+            raise
+        return response.status, response.headers, data
 
     async def open_stream(
         self,
@@ -94,29 +105,24 @@ class HttpPool:
         first_byte_timeout: float,
         idle_timeout: float,
     ) -> UpstreamStream:
-        """Send the request and return once the status line and headers arrived."""
-        session = self._session(url)
+        """Send the request; return once the status line and headers arrived."""
+        holder: list[Connection] = []
         try:
-            resp = await asyncio.wait_for(
-                session.post(
-                    url,
-                    data=body,
-                    headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=None, sock_read=idle_timeout),
-                ),
-                timeout=first_byte_timeout,
-            )
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _map_error(exc) from exc
-        return UpstreamStream(resp.status, resp.headers, resp)
+            async with asyncio.timeout(first_byte_timeout):
+                response = await self._send(url, body, headers, holder)
+        except TimeoutError:
+            for conn in holder:
+                conn.abandon()
+            raise UpstreamTimeoutError(
+                f"The provider did not start answering within {first_byte_timeout:g} s."
+            ) from None
+        except BaseException:
+            for conn in holder:
+                conn.abandon()
+            raise
+        return UpstreamStream(response, idle_timeout)
 
     async def close(self) -> None:
-        sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
-            await session.close()
-
-
-def _map_error(exc: BaseException) -> UpstreamTimeoutError | UpstreamConnectionError:
-    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return UpstreamTimeoutError("The provider did not answer in time.")
-    return UpstreamConnectionError(f"Could not reach the provider: {type(exc).__name__}.")
+        for origin in self._origins.values():
+            while origin.idle:
+                origin.idle.pop()[1].abandon()

@@ -1,0 +1,98 @@
+"""Turn a benchmark run into a markdown table (and keep the raw numbers as JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["markdown"]
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else (f"{value:.2f}" if value < 100 else f"{value:.0f}")
+
+
+def _cell(result: dict[str, Any] | None, stream: bool) -> str:
+    if result is None:
+        return "n/a"
+    if result.get("skipped"):
+        return f"not run: {result['skipped']}"
+    latency = result.get("latency_ms")
+    if latency is None:
+        return f"all {result['errors']} failed: {result.get('first_error')}"
+    if stream:
+        ttfb = result["ttfb_ms"]
+        text = f"TTFB p50 {_ms(ttfb['p50'])} / p99 {_ms(ttfb['p99'])} ms · total p50 {_ms(latency['p50'])} ms"
+        if result.get("cpu_ms_per_request") is not None:
+            text += f" · CPU {result['cpu_ms_per_request']:.2f} ms/stream"
+        text += f" · {result['rps']:,.0f} streams/s"
+    else:
+        text = (
+            f"{result['rps']:,.0f} req/s · p50 {_ms(latency['p50'])} · p90 {_ms(latency['p90'])}"
+            f" · p99 {_ms(latency['p99'])} ms"
+        )
+        if result.get("cpu_ms_per_request") is not None:
+            text += f" · CPU {result['cpu_ms_per_request']:.2f} ms/req"
+    if result["errors"]:
+        text += f" · **{result['errors']} errors** ({result['first_error']})"
+    return text
+
+
+def _added(results: dict[str, dict[str, Any]], names: list[str], stream: bool) -> str:
+    key = "ttfb_ms" if stream else "latency_ms"
+    base = (results.get("direct") or {}).get(key)
+    if base is None:
+        return "n/a"
+    parts = []
+    for name in names:
+        if name == "direct":
+            continue
+        measured = (results.get(name) or {}).get(key)
+        if measured is not None:
+            parts.append(f"{name} {measured['p50'] - base['p50']:+.2f} ms")
+    if not parts:
+        return "n/a"
+    return " · ".join(parts) + (" (TTFB)" if stream else "")
+
+
+def _mib(kib: int | None) -> str:
+    return "n/a" if not kib else f"{kib / 1024:.1f} MiB"
+
+
+def markdown(run: dict[str, Any]) -> str:
+    """The run as a markdown document: one row per scenario, then the processes' start-up and memory."""
+    meta = run["meta"]
+    names = list(run["targets"])
+    lines = [
+        "# Bastion benchmark",
+        "",
+        f"{meta['date']} · {meta['machine']} · {'quick run' if meta['quick'] else 'full run'} · "
+        f"mock token delay {meta['token_delay'] * 1000:g} ms · commit {meta['commit']}",
+        "",
+        "Same requests, back to back: straight to the mock upstream (direct), through Bastion"
+        + (", through LiteLLM" if "litellm" in names else "")
+        + ". Latency in ms; CPU is the gateway process's CPU time per request or stream.",
+        "",
+        "| scenario | " + " | ".join(names) + " | added latency p50 |",
+        "|---" * (len(names) + 2) + "|",
+    ]
+    for scenario in run["scenarios"]:
+        cells = [_cell(scenario["results"].get(name), scenario["stream"]) for name in names]
+        added = _added(scenario["results"], names, scenario["stream"])
+        lines.append(f"| {scenario['label']} | " + " | ".join(cells) + f" | {added} |")
+    lines += ["", "| process | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    targets = run["targets"]
+    startup = [
+        "n/a" if t.get("startup_seconds") is None else f"{t['startup_seconds']:.2f} s"
+        for t in targets.values()
+    ]
+    lines.append("| start-up to first served request | " + " | ".join(startup) + " |")
+    lines.append("| idle RSS | " + " | ".join(_mib(t.get("idle_rss_kib")) for t in targets.values()) + " |")
+    lines.append(
+        "| peak RSS (VmHWM) | " + " | ".join(_mib(t.get("peak_rss_kib")) for t in targets.values()) + " |"
+    )
+    failures = [f"- {name}: {t['error']}" for name, t in targets.items() if t.get("error")]
+    if failures:
+        lines += ["", "Targets that could not be measured:", *failures]
+    if meta.get("notes"):
+        lines += ["", *[f"- {note}" for note in meta["notes"]]]
+    return "\n".join(lines) + "\n"

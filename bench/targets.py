@@ -1,0 +1,172 @@
+"""The processes under test: the mock upstream, Bastion, and LiteLLM when it is installed.
+
+Each gateway gets the same LiteLLM-format config (one model group ``bench`` -> ``openai/bench-model``
+at the mock), is spawned with its output sent to a log file, and is timed from spawn to its first
+served chat completion.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.procfs import memory_kib, process_tree
+
+__all__ = ["MASTER_KEY", "Target", "free_port", "start_gateway", "start_mock", "stop"]
+
+ROOT = Path(__file__).resolve().parent.parent
+MASTER_KEY = "sk-bench-master"
+UPSTREAM_KEY = "sk-upstream-bench"
+LITELLM = ROOT / "bench" / ".peers" / "litellm" / "bin" / "litellm"
+BASTION = ROOT / ".venv" / "bin" / "bastion"
+_READY_TIMEOUT = 120.0
+_MOCK = [sys.executable, "-m", "bastion.testing.upstream"]
+
+
+@dataclass
+class Target:
+    """One thing the load is sent to."""
+
+    name: str
+    chat_url: str
+    model: str
+    headers: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    startup_seconds: float | None = None
+    idle_rss_kib: int | None = None
+    error: str | None = None
+    log: Path | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def pids(self) -> list[int]:
+        """The process and its descendants (empty when not running)."""
+        if self.process is None or self.process.poll() is not None:
+            return []
+        return process_tree(self.process.pid)
+
+    def memory(self) -> tuple[int, int]:
+        """(RSS, peak RSS) in KiB."""
+        return memory_kib(self.pids())
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _config(mock_url: str) -> str:
+    return (
+        "model_list:\n"
+        "  - model_name: bench\n"
+        "    litellm_params:\n"
+        "      model: openai/bench-model\n"
+        f"      api_base: {mock_url}/v1\n"
+        f"      api_key: {UPSTREAM_KEY}\n"
+        "general_settings:\n"
+        f"  master_key: {MASTER_KEY}\n"
+    )
+
+
+def start_mock(workdir: Path, token_delay: float) -> tuple[Target, str]:
+    """Spawn the mock upstream; return it as the ``direct`` target and its base URL."""
+    log = workdir / "mock.log"
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [*_MOCK, "--port", "0", "--no-record", "--token-delay", str(token_delay)],
+        stdout=subprocess.PIPE,
+        stderr=log.open("wb"),
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().decode().strip()
+    if not line.startswith("listening on "):
+        process.kill()
+        raise RuntimeError(f"mock upstream did not start: {line!r} (see {log})")
+    url = line.removeprefix("listening on ")
+    headers = {"Authorization": f"Bearer {UPSTREAM_KEY}", "Content-Type": "application/json"}
+    target = Target("direct", f"{url}/v1/chat/completions", "bench-model", headers, process, log=log)
+    _first_request(target, started)
+    return target, url
+
+
+def start_gateway(name: str, mock_url: str, workdir: Path) -> Target:
+    """Spawn ``bastion`` or ``litellm`` on a free port against the mock; time it to its first answer."""
+    config = workdir / f"{name}.yaml"
+    config.write_text(_config(mock_url))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {MASTER_KEY}", "Content-Type": "application/json"}
+    target = Target(name, f"{base}/v1/chat/completions", "bench", headers, log=workdir / f"{name}.log")
+    env = dict(os.environ)
+    if name == "bastion":
+        argv = [str(BASTION), "serve", "--config", str(config), "--port", str(port)]
+    else:
+        argv = [str(LITELLM), "--config", str(config), "--port", str(port), "--num_workers", "1"]
+        # No network at start-up (cost map download) and no chatter on stdout.
+        env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_LOG="ERROR", LITELLM_TELEMETRY="False")
+    assert target.log is not None
+    started = time.perf_counter()
+    target.process = subprocess.Popen(
+        argv, stdout=target.log.open("wb"), stderr=subprocess.STDOUT, env=env, cwd=workdir
+    )
+    try:
+        _wait_ready(target, f"{base}/health/readiness", started)
+        _first_request(target, started)
+    except RuntimeError as exc:
+        target.error = str(exc)
+        stop(target)
+    return target
+
+
+def _wait_ready(target: Target, url: str, started: float) -> None:
+    assert target.process is not None
+    while time.perf_counter() - started < _READY_TIMEOUT:
+        if target.process.poll() is not None:
+            raise RuntimeError(f"{target.name} exited with {target.process.returncode} (see {target.log})")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.01)  # the harness only polls a starting process; nothing is measured meanwhile
+    raise RuntimeError(f"{target.name} not ready after {_READY_TIMEOUT:.0f} s (see {target.log})")
+
+
+def _first_request(target: Target, started: float) -> None:
+    body = {"model": target.model, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 4}
+    request = urllib.request.Request(
+        target.chat_url, data=json.dumps(body).encode(), headers=target.headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        detail = exc.read()[:300].decode(errors="replace")
+        raise RuntimeError(f"{target.name}: first request failed with {exc.code}: {detail}") from exc
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        raise RuntimeError(f"{target.name}: first request failed: {exc}") from exc
+    target.startup_seconds = time.perf_counter() - started
+    target.idle_rss_kib = target.memory()[0]
+
+
+def stop(target: Target) -> None:
+    """Stop the target's process (SIGTERM, then SIGKILL after 10 s)."""
+    process = target.process
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
