@@ -90,6 +90,7 @@ class Connection(asyncio.Protocol):
         self._error: BaseException | None = None
         self._closed = False
         self._length_known = False
+        self._keep_alive = False
         self._decoder: Any = None
         #: Counts exchanges, so a late close() from a finished exchange cannot hit the next one.
         self.exchange = 0
@@ -126,6 +127,8 @@ class Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         headers = self._headers
+        # Read here: httptools forgets it once the message is complete.
+        self._keep_alive = self._parser.should_keep_alive()
         self._length_known = "content-length" in headers or "chunked" in headers.get("transfer-encoding", "")
         encoding = headers.get("content-encoding", "").lower()
         if encoding in ("gzip", "deflate"):
@@ -222,7 +225,7 @@ class Connection(asyncio.Protocol):
 
     def _release(self) -> None:
         """The exchange is over: keep the connection for the next one if the server allows it."""
-        if self._closed or not self._parser.should_keep_alive() or self._transport is None:
+        if self._closed or not self._keep_alive or self._transport is None:
             self.abandon()
             return
         self._reset()
@@ -242,6 +245,7 @@ class Connection(asyncio.Protocol):
         self._complete = False
         self._error = None
         self._length_known = False
+        self._keep_alive = False
         self._decoder = None
 
     def cancel(self, exchange: int) -> None:

@@ -1,0 +1,178 @@
+"""The upstream HTTP client against raw HTTP servers on loopback that answer exactly as scripted."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from bastion.domain.errors import UpstreamConnectionError, UpstreamTimeoutError
+from bastion.providers.http import HttpPool
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        ),
+        0,
+    )
+    return head + await reader.readexactly(length)
+
+
+async def serve(handler: Handler) -> tuple[asyncio.Server, str, list[int]]:
+    """A server that counts its connections and lets ``handler`` speak raw HTTP on each."""
+    connections: list[int] = []
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        try:
+            await handler(reader, writer)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/v1/x", connections
+
+
+def run(coro: Awaitable[None]) -> None:
+    asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def test_keeps_connections_alive() -> None:
+    """Sequential calls to one origin reuse one connection."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            await writer.drain()
+
+    async def main() -> None:
+        server, url, connections = await serve(handler)
+        pool = HttpPool()
+        for _ in range(3):
+            assert (await pool.post(url, b"{}", {}, timeout=5))[2] == b"ok"
+        assert len(connections) == 1
+        await pool.close()
+        server.close()
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", b"abcde"),
+        (b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil-close", b"until-close"),
+        (
+            b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n"
+            % len(gzip.compress(b"zipped"))
+            + gzip.compress(b"zipped"),
+            b"zipped",
+        ),
+    ],
+    ids=["chunked", "close-delimited", "gzip"],
+)
+def test_body_framings(raw: bytes, expected: bytes) -> None:
+    """Chunked, close-delimited and gzip bodies are read whole."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(raw)
+        await writer.drain()
+
+    async def main() -> None:
+        server, url, _ = await serve(handler)
+        pool = HttpPool()
+        status, _, body = await pool.post(url, b"{}", {}, timeout=5)
+        assert (status, body) == (200, expected)
+        server.close()
+
+    run(main())
+
+
+def test_stale_kept_connection_is_replaced() -> None:
+    """A server that silently drops a kept connection costs nothing: the call goes out again, fresh."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        await read_request(reader)  # the next call on this kept connection is dropped unanswered,
+        # as when a server's keep-alive timer closes the connection just as the call goes out
+
+    async def main() -> None:
+        server, url, connections = await serve(handler)
+        pool = HttpPool()
+        await pool.post(url, b"{}", {}, timeout=5)
+        assert (await pool.post(url, b"{}", {}, timeout=5))[2] == b"ok"
+        assert len(connections) == 2
+        server.close()
+
+    run(main())
+
+
+def test_connection_dropped_mid_body_is_an_error() -> None:
+    """A body cut short is a connection error, never a silently short answer."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial")
+        await writer.drain()
+
+    async def main() -> None:
+        server, url, _ = await serve(handler)
+        with pytest.raises(UpstreamConnectionError):
+            await HttpPool().post(url, b"{}", {}, timeout=5)
+        server.close()
+
+    run(main())
+
+
+def test_stream_idle_timeout() -> None:
+    """A stream that goes quiet longer than the idle timeout fails with a timeout error."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        await writer.drain()
+        await reader.read()  # hold the connection open, silent, until the client leaves
+
+    async def main() -> None:
+        server, url, _ = await serve(handler)
+        stream = await HttpPool().open_stream(url, b"{}", {}, first_byte_timeout=5, idle_timeout=0.2)
+        chunks = stream.chunks()
+        assert await chunks.__anext__() == b"first"
+        with pytest.raises(UpstreamTimeoutError):
+            await chunks.__anext__()
+        stream.close()
+        server.close()
+
+    run(main())
+
+
+def test_unreachable_upstream_and_header_injection() -> None:
+    """A closed port is a clear connection error; a header value with a line break is never sent."""
+
+    async def main() -> None:
+        server, url, connections = await serve(lambda r, w: read_request(r))  # type: ignore[arg-type,return-value]
+        with pytest.raises(UpstreamConnectionError, match="line break"):
+            await HttpPool().post(url, b"{}", {"x-evil": "a\r\nx-injected: 1"}, timeout=5)
+        server.close()
+        await server.wait_closed()
+        with pytest.raises(UpstreamConnectionError, match="Could not connect"):
+            await HttpPool().post(url, b"{}", {}, timeout=5)
+        del connections
+
+    run(main())
