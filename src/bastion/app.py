@@ -13,6 +13,7 @@ from bastion.auth.keys import KeyRing
 from bastion.gateway.chat import ChatService
 from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.router import Router
+from bastion.gateway.tokens import TokenCounter
 from bastion.observability.logging import configure_logging
 from bastion.observability.metrics import Metrics
 from bastion.providers.anthropic import AnthropicAdapter
@@ -91,6 +92,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> GatewayA
     return GatewayApp(
         generation=generation,
         embeddings=EmbeddingsService(chat, http),
+        tokens=TokenCounter(chat, http, router_groups=router.group),
         router=router,
         metrics=metrics,
         http=http,

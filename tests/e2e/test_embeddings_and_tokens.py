@@ -9,6 +9,7 @@ from test_sdk_passthrough import anthropic_client, genai_client, openai_client
 
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
+from support import UPSTREAM_KEY
 
 
 def test_openai_embeddings_pass_through_with_sdk_base64(
@@ -49,18 +50,30 @@ def test_gemini_embed_content(gateway: RunningGateway) -> None:
     assert resp.embeddings[0].values is not None and len(resp.embeddings[0].values) == 8
 
 
-def test_count_tokens(gateway: RunningGateway) -> None:
-    """/v1/messages/count_tokens answers an estimate that grows with the prompt."""
+def test_count_tokens_asks_anthropic(gateway: RunningGateway, upstream: MockUpstream) -> None:
+    """/v1/messages/count_tokens on an Anthropic-backed group is answered by the provider."""
     client = anthropic_client(gateway)
-    short = client.messages.count_tokens(model="claude", messages=[{"role": "user", "content": "hi"}])
-    long = client.messages.count_tokens(model="claude", messages=[{"role": "user", "content": "hi " * 400}])
+    counted = client.messages.count_tokens(model="claude", messages=[{"role": "user", "content": "hi there"}])
+    assert counted.input_tokens > 0
+    sent = upstream.requests[-1]
+    assert sent.path == "/v1/messages/count_tokens" and sent.headers["x-api-key"] == UPSTREAM_KEY
+    assert isinstance(sent.body, dict) and "max_tokens" not in sent.body
+
+
+def test_count_tokens_estimates_elsewhere(gateway: RunningGateway, upstream: MockUpstream) -> None:
+    """On a group whose provider cannot count, a local estimate answers and grows with the prompt."""
+    client = anthropic_client(gateway)
+    short = client.messages.count_tokens(model="gpt", messages=[{"role": "user", "content": "hi"}])
+    long = client.messages.count_tokens(model="gpt", messages=[{"role": "user", "content": "hi " * 400}])
     assert 0 < short.input_tokens < long.input_tokens
+    assert upstream.requests == []
 
 
-def test_gemini_count_tokens(gateway: RunningGateway) -> None:
-    """google-genai count_tokens answers totalTokens."""
+def test_gemini_count_tokens(gateway: RunningGateway, upstream: MockUpstream) -> None:
+    """google-genai count_tokens on a Gemini group is answered by the provider's :countTokens."""
     client = genai_client(gateway)
     assert (client.models.count_tokens(model="gemini", contents="hello there").total_tokens or 0) > 0
+    assert upstream.requests[-1].path == "/v1beta/models/gemini-2.5-flash:countTokens"
 
 
 def test_model_listings(gateway: RunningGateway) -> None:

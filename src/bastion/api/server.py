@@ -21,8 +21,8 @@ from bastion.gateway.context import CallContext
 from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.router import Router
 from bastion.gateway.surfaces import ANTHROPIC, GEMINI, OPENAI, Surface
+from bastion.gateway.tokens import TokenCounter
 from bastion.observability.metrics import CONTENT_TYPE, Metrics
-from bastion.protocols.anthropic.count_tokens import estimate_input_tokens
 from bastion.providers.http import HttpPool
 
 __all__ = ["GatewayApp"]
@@ -39,6 +39,7 @@ class GatewayApp:
         *,
         generation: GenerationHandler,
         embeddings: EmbeddingsService,
+        tokens: TokenCounter,
         router: Router,
         metrics: Metrics,
         http: HttpPool,
@@ -48,6 +49,7 @@ class GatewayApp:
     ) -> None:
         self._gen = generation
         self._embeddings = embeddings
+        self._tokens = tokens
         self._router = router
         self._metrics = metrics
         self._http = http
@@ -168,17 +170,14 @@ class GatewayApp:
         await self._guarded(request, send, ANTHROPIC, None, self._anthropic_count)
 
     async def _anthropic_count(self, ctx: CallContext, body: dict[str, Any], group: str) -> bytes:
-        body.setdefault("max_tokens", 1)
-        canonical = ANTHROPIC.decode_request(body, group, stream=False)
-        count = estimate_input_tokens(canonical)
+        body.setdefault("max_tokens", 1)  # count_tokens takes none; the shared decoder requires it
+        count = await self._tokens.count(ctx, body, group)
         self._gen.finish(ctx)
         return orjson.dumps({"input_tokens": count})
 
     async def _gemini_count(self, ctx: CallContext, body: dict[str, Any], group: str) -> bytes:
-        if "generateContentRequest" in body and isinstance(body["generateContentRequest"], dict):
-            body = body["generateContentRequest"]
-        canonical = GEMINI.decode_request(body, group, stream=False)
-        count = estimate_input_tokens(canonical)
+        inner = body.get("generateContentRequest")
+        count = await self._tokens.count(ctx, inner if isinstance(inner, dict) else body, group)
         self._gen.finish(ctx)
         return orjson.dumps({"totalTokens": count})
 

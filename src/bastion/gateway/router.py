@@ -1,5 +1,6 @@
 """Model groups and the order in which their deployments are tried.
 
+Deployments with the lowest LiteLLM ``order`` are tried first (unnumbered ones last). Among those,
 ``simple-shuffle`` (LiteLLM's default) picks by weight; ``least-busy`` picks the deployment with the
 fewest requests in flight. Deployments that already failed for this request are avoided while
 others remain. Fallback groups come after the group's own deployments.
@@ -8,7 +9,7 @@ others remain. Fallback groups come after the group's own deployments.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from bastion.domain.errors import ModelNotFoundError
 from bastion.settings import Deployment, Settings
@@ -37,18 +38,23 @@ class Router:
         """The group, then its fallback groups in order."""
         return [name, *(g for g in self._fallbacks.get(name, ()) if g in self._groups and g != name)]
 
-    def attempts(self, name: str, tries: int) -> Iterator[Deployment]:
-        """``tries`` deployment picks for one group; the caller reports failures via ``exclude``."""
-        deployments = self.group(name)
-        for _ in range(tries):
-            yield self.pick(deployments)
-
     def pick(self, deployments: Sequence[Deployment], exclude: set[str] | None = None) -> Deployment:
         candidates = [d for d in deployments if not exclude or d.deployment_id not in exclude] or list(
             deployments
         )
         if len(candidates) == 1:
             return candidates[0]
+        first = min(_rank(d) for d in candidates)
+        candidates = [d for d in candidates if _rank(d) == first]
+        if len(candidates) == 1:
+            return candidates[0]
         if self._least_busy:
             return min(candidates, key=lambda d: self.in_flight.get(d.deployment_id, 0))
         return random.choices(candidates, weights=[d.weight for d in candidates])[0]
+
+
+_UNORDERED = 1 << 30
+
+
+def _rank(dep: Deployment) -> int:
+    return dep.order if dep.order is not None else _UNORDERED
