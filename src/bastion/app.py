@@ -83,7 +83,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> GatewayA
         # Resolve prices now, off the request path (the pricing data loads on first use).
         for dep in settings.model_list:
             if dep.provider != "mock":
-                prices.rates_for(dep.provider, dep.model_info.base_model or dep.model)
+                prices.rates_for(dep.provider_alias, dep.model_info.base_model or dep.model)
         if settings.master_key is None and not settings.bastion.static_keys:
             _log.warning(
                 "no master_key and no static keys are configured: this gateway accepts calls from anyone"

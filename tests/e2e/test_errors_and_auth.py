@@ -16,7 +16,7 @@ from test_sdk_passthrough import anthropic_client, genai_client, openai_client
 
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
-from support import MASTER_KEY, STATIC_KEY, standard_models
+from support import MASTER_KEY, STATIC_KEY, UPSTREAM_KEY, standard_models
 
 
 def raw_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -170,3 +170,17 @@ def test_not_found_path(gateway: RunningGateway) -> None:
         gateway.url + "/v1/nothing-here", b"{}", {"authorization": f"Bearer {MASTER_KEY}"}
     )
     assert status == 404 and "/v1/nothing-here" in body["error"]["message"]
+
+
+def test_provider_quoting_our_key_is_scrubbed(gateway: RunningGateway, upstream: MockUpstream) -> None:
+    """A provider error that quotes the key it was sent reaches the client with the key removed."""
+    from bastion.testing.upstream import Fault
+
+    upstream.script(Fault(status=401, message=f"Incorrect API key provided: {UPSTREAM_KEY}."))
+    with pytest.raises(openai.AuthenticationError) as info:
+        openai_client(gateway).chat.completions.create(
+            model="gpt", messages=[{"role": "user", "content": "x"}]
+        )
+    assert UPSTREAM_KEY not in info.value.response.text
+    assert "Incorrect API key provided" in info.value.message
+    assert UPSTREAM_KEY not in gateway.log_text()

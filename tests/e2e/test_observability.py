@@ -131,7 +131,7 @@ def test_no_key_in_logs_or_responses(gateway: RunningGateway, upstream: MockUpst
     client.models.generate_content(
         model="gemini", contents="hi", config=genai_types.GenerateContentConfig(max_output_tokens=1)
     )
-    logs = gateway.logs.text()
+    logs = gateway.log_text()
     assert logs.count('"event":"request"') == 5
     for secret in (MASTER_KEY, UPSTREAM_KEY, STATIC_KEY, "sk-not-a-real-key-000000"):
         assert secret not in logs

@@ -19,8 +19,21 @@ __all__ = ["PriceBook", "Rates"]
 
 _log = logging.getLogger("bastion.pricing")
 
-# genai-prices provider ids for our protocol names.
-_PROVIDER_IDS = {"openai": "openai", "anthropic": "anthropic", "gemini": "google", "azure": "azure"}
+# genai-prices provider ids for the provider names of the config (``provider/model``). A name not
+# listed (vLLM, Ollama...) is looked up without a provider, which finds well-known model names.
+_PROVIDER_IDS = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "gemini": "google",
+    "azure": "azure",
+    "groq": "groq",
+    "openrouter": "openrouter",
+    "deepseek": "deepseek",
+    "mistral": "mistral",
+    "together_ai": "together",
+    "fireworks_ai": "fireworks",
+    "xai": "x-ai",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ class GenerationHandler:
         keepalive_seconds: float = 15.0,
     ) -> None:
         self._keepalive_seconds = keepalive_seconds
+        self._in_flight = chat.metrics.in_flight
         self._keys = keys
         self._router = router
         self._chat = chat
@@ -63,13 +64,13 @@ class GenerationHandler:
             raise InvalidRequestError(
                 "The request needs a 'model': one of the model names this gateway serves."
             )
-        self._router.group(model)  # raises ModelNotFoundError listing what exists
-        if not principal.may_use(model):
+        group = self._router.resolve(model)  # raises ModelNotFoundError listing what exists
+        if not principal.may_use(group):
             allowed = ", ".join(sorted(principal.models))
             raise PermissionDeniedError(
-                f"This key may not use model '{model}'. Models allowed for this key: {allowed}."
+                f"This key may not use model '{group}'. Models allowed for this key: {allowed}."
             )
-        return model
+        return group
 
     def context(self, request: Request, surface: Surface) -> CallContext:
         request_id = new_request_id()
@@ -98,6 +99,21 @@ class GenerationHandler:
         *,
         path_model: str | None = None,
         path_stream: bool | None = None,
+    ) -> None:
+        self._in_flight.inc()
+        try:
+            await self._handle(request, send, surface, path_model=path_model, path_stream=path_stream)
+        finally:
+            self._in_flight.dec()
+
+    async def _handle(
+        self,
+        request: Request,
+        send: Send,
+        surface: Surface,
+        *,
+        path_model: str | None,
+        path_stream: bool | None,
     ) -> None:
         ctx = self.context(request, surface)
         request_id, record = ctx.request_id, ctx.record

@@ -28,6 +28,7 @@ from bastion.gateway.context import CallContext
 from bastion.gateway.relay import PassthroughRelay, StreamRelay, TranslatingRelay
 from bastion.gateway.retry import RetryPolicy, may_try_elsewhere, should_retry
 from bastion.gateway.router import Router
+from bastion.observability.logging import Redactor
 from bastion.observability.metrics import Metrics
 from bastion.protocols.canonical import ChatRequest, StreamEvent
 from bastion.protocols.openai.request import with_stream_usage
@@ -40,10 +41,26 @@ from bastion.settings import Deployment, Settings
 __all__ = ["ChatService"]
 
 _log = logging.getLogger("bastion.gateway")
+_KEY_SHAPES = Redactor()
 _T = TypeVar("_T")
 
-#: Deployment ``litellm_params`` that are request defaults (applied when the client did not set them).
-_SAMPLING_DEFAULTS = ("temperature", "top_p", "max_tokens", "seed", "stop")
+#: Deployment ``litellm_params`` that are request defaults (applied when the client did not set
+#: them), and their names in each protocol's body. Gemini's live inside ``generationConfig``.
+_DEFAULT_NAMES: dict[str, dict[str, str]] = {
+    "openai": {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_tokens", "seed": "seed"},
+    "anthropic": {
+        "temperature": "temperature",
+        "top_p": "top_p",
+        "max_tokens": "max_tokens",
+        "top_k": "top_k",
+    },
+    "gemini": {
+        "temperature": "temperature",
+        "top_p": "topP",
+        "max_tokens": "maxOutputTokens",
+        "seed": "seed",
+    },
+}
 
 
 class _Request:
@@ -80,7 +97,7 @@ class ChatService:
         self._adapters = adapters
         self._mock = MockProvider()
         self._recorder = recorder
-        self._metrics = metrics
+        self._metrics = self.metrics = metrics
         self._policy = RetryPolicy(num_retries=settings.num_retries, min_wait=settings.retry_after)
 
     # ------------------------------------------------------------------ public entry points
@@ -132,6 +149,7 @@ class ChatService:
                 try:
                     result = await attempt(dep)
                 except BastionError as err:
+                    _scrub_key(err, dep)
                     last = err
                     metrics.upstream_attempts.labels(group, dep.deployment_id, "error").inc()
                     if isinstance(err, UpstreamTimeoutError):
@@ -156,7 +174,7 @@ class ChatService:
     @staticmethod
     def _describe(ctx: CallContext, dep: Deployment) -> None:
         record = ctx.record
-        record.provider = dep.provider
+        record.provider = dep.provider_alias
         record.deployment_id = dep.deployment_id
         record.upstream_model = dep.model
 
@@ -175,10 +193,7 @@ class ChatService:
         """Build the upstream call; the flag says whether it is a pass-through."""
         adapter = self.adapter_for(dep)
         if adapter.protocol == ctx.surface.name:
-            body = dict(req.body)
-            for name in _SAMPLING_DEFAULTS:
-                if name in dep.defaults and name not in body:
-                    body[name] = dep.defaults[name]
+            body = _with_body_defaults(dict(req.body), dep, adapter.protocol)
             return adapter.chat_request(dep, body, stream=req.stream, client_headers=ctx.headers), True
         canonical = _with_defaults(req.canonical(ctx), dep)
         payload = adapter.encode(canonical, dep, drop_params=self._drop_params(dep))
@@ -286,6 +301,35 @@ async def _decode_frames(
         yield out
 
 
+def _with_body_defaults(body: dict[str, Any], dep: Deployment, protocol: str) -> dict[str, Any]:
+    """Fill the deployment's request defaults into a pass-through body, under the protocol's names."""
+    if not dep.defaults:
+        return body
+    target = body
+    if protocol == "gemini":
+        config = body.get("generationConfig")
+        target = dict(config) if isinstance(config, dict) else {}
+    for ours, theirs in _DEFAULT_NAMES[protocol].items():
+        if ours in dep.defaults and theirs not in target:
+            target[theirs] = dep.defaults[ours]
+    if protocol == "gemini" and target:
+        body["generationConfig"] = target
+    return body
+
+
+def _scrub_key(err: BastionError, dep: Deployment) -> None:
+    """Some providers quote the key they were given in their error text; never pass that on."""
+    message = err.message
+    if dep.api_key is not None:
+        key = dep.api_key.reveal()
+        if key:
+            message = message.replace(key, "[REDACTED]")
+    message = _KEY_SHAPES(message)
+    if message != err.message:
+        err.message = message
+        err.args = (message,)
+
+
 def _wants_usage(body: dict[str, Any]) -> bool:
     options = body.get("stream_options")
     return isinstance(options, dict) and bool(options.get("include_usage"))
@@ -303,6 +347,8 @@ def _with_defaults(req: ChatRequest, dep: Deployment) -> ChatRequest:
         req.max_tokens = int(defaults["max_tokens"])
     if req.seed is None and "seed" in defaults:
         req.seed = int(defaults["seed"])
+    if req.top_k is None and "top_k" in defaults:
+        req.top_k = int(defaults["top_k"])
     return req
 
 

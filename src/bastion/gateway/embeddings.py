@@ -19,6 +19,7 @@ from bastion.gateway.context import CallContext
 from bastion.protocols.gemini import embeddings as gemini_embeddings
 from bastion.protocols.openai import embeddings as openai_embeddings
 from bastion.providers.http import HttpPool
+from bastion.providers.openai import azure_api_version
 from bastion.settings import Deployment
 
 __all__ = ["EmbeddingsService", "mock_vector"]
@@ -46,7 +47,7 @@ class EmbeddingsService:
             if dep.provider == "openai":
                 upstream = dict(body)
                 upstream["model"] = dep.model
-                data = await self._post(dep, "/embeddings", upstream, auth="bearer")
+                data = await self._post(dep, _openai_path(dep), upstream, auth="bearer")
                 parsed = orjson.loads(data)
                 usage = parsed.get("usage") or {}
                 ctx.record.usage = Usage(input_tokens=int(usage.get("prompt_tokens") or 0))
@@ -91,7 +92,7 @@ class EmbeddingsService:
             payload: dict[str, Any] = {"model": dep.model, "input": texts, "encoding_format": "float"}
             if dimensions:
                 payload["dimensions"] = dimensions
-            data = await self._post(dep, "/embeddings", payload, auth="bearer")
+            data = await self._post(dep, _openai_path(dep), payload, auth="bearer")
             items = sorted(orjson.loads(data).get("data", []), key=lambda d: d.get("index", 0))
             return [item["embedding"] for item in items]
         raise InvalidRequestError(
@@ -106,7 +107,9 @@ class EmbeddingsService:
         base = (dep.api_base or default).rstrip("/")
         headers = {"content-type": "application/json"}
         if dep.api_key is not None:
-            if auth == "bearer":
+            if dep.provider_alias == "azure":
+                headers["api-key"] = dep.api_key.reveal()
+            elif auth == "bearer":
                 headers["authorization"] = f"Bearer {dep.api_key.reveal()}"
             else:
                 headers["x-goog-api-key"] = dep.api_key.reveal()
@@ -121,6 +124,12 @@ class EmbeddingsService:
         if not data:
             raise UpstreamError("The provider sent an empty embeddings answer.", status=502)
         return data
+
+
+def _openai_path(dep: Deployment) -> str:
+    if dep.provider_alias == "azure":
+        return f"/openai/deployments/{dep.model}/embeddings?api-version={azure_api_version(dep)}"
+    return "/embeddings"
 
 
 def _texts(inputs: list[Any]) -> list[str]:

@@ -79,7 +79,11 @@ class PassthroughRelay:
                         ctx.surface.name == "gemini" and data is not None and b'"finishReason"' in data
                     ):
                         self._settle()
-                        self._finish(ctx)
+                        if sniffer.error is None:
+                            self._finish(ctx)
+                        else:
+                            status, ctx.record.error_kind = sniffer.error
+                            self._finish(ctx, status=status)
                     if keep:
                         yield frame
                 try:
@@ -92,6 +96,8 @@ class PassthroughRelay:
             yield ctx.surface.stream_error(err.status, err.kind, err.message)
         finally:
             self._upstream.close()
+            if sniffer.error is not None and error is None:
+                status, ctx.record.error_kind = sniffer.error
             if not ctx.recorded:
                 self._settle()
                 self._finish(ctx, status=status, error=error)

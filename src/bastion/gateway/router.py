@@ -20,19 +20,31 @@ __all__ = ["Router"]
 class Router:
     def __init__(self, settings: Settings) -> None:
         self._groups: dict[str, tuple[Deployment, ...]] = dict(settings.model_groups)
+        self._aliases = _short_names(self._groups)
         self._fallbacks = {k: tuple(v) for k, v in settings.fallbacks.items()}
         self._least_busy = settings.routing_strategy == "least-busy"
         self.in_flight: dict[str, int] = {}
         self.names = list(self._groups)
+
+    def resolve(self, name: str) -> str:
+        """The group a requested model name means: the name itself, or a group's short name.
+
+        OpenCode sends ``claude-sonnet-4-5`` for a group configured as ``anthropic/claude-sonnet-4-5``
+        (it strips its own provider prefix), so each ``provider/name`` group also answers to ``name``
+        when no other group claims it.
+        """
+        if name in self._groups:
+            return name
+        alias = self._aliases.get(name)
+        if alias is None:
+            raise ModelNotFoundError(name, self.names)
+        return alias
 
     def group(self, name: str) -> tuple[Deployment, ...]:
         deployments = self._groups.get(name)
         if deployments is None:
             raise ModelNotFoundError(name, self.names)
         return deployments
-
-    def has(self, name: str) -> bool:
-        return name in self._groups
 
     def chain(self, name: str) -> list[str]:
         """The group, then its fallback groups in order."""
@@ -50,7 +62,10 @@ class Router:
             return candidates[0]
         if self._least_busy:
             return min(candidates, key=lambda d: self.in_flight.get(d.deployment_id, 0))
-        return random.choices(candidates, weights=[d.weight for d in candidates])[0]
+        weights = [d.weight for d in candidates]
+        if not any(weights):  # all weights 0: nothing to prefer
+            return random.choice(candidates)
+        return random.choices(candidates, weights=weights)[0]
 
 
 _UNORDERED = 1 << 30
@@ -58,3 +73,12 @@ _UNORDERED = 1 << 30
 
 def _rank(dep: Deployment) -> int:
     return dep.order if dep.order is not None else _UNORDERED
+
+
+def _short_names(groups: dict[str, tuple[Deployment, ...]]) -> dict[str, str]:
+    seen: dict[str, list[str]] = {}
+    for name in groups:
+        _, slash, short = name.partition("/")
+        if slash and short and short not in groups:
+            seen.setdefault(short, []).append(name)
+    return {short: names[0] for short, names in seen.items() if len(names) == 1}

@@ -32,7 +32,13 @@ class Redactor:
     """Replaces known secret values and key-shaped strings with ``[REDACTED]``."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        values = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        found: set[str] = set()
+        for secret in secrets:
+            if secret and len(secret) >= 4:
+                found.add(secret)
+                # Lines are redacted after JSON encoding, where a quote or backslash is escaped.
+                found.add(orjson.dumps(secret).decode()[1:-1])
+        values = sorted(found, key=len, reverse=True)
         self._literal = re.compile("|".join(re.escape(v) for v in values)) if values else None
 
     def __call__(self, text: str) -> str:

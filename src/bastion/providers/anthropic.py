@@ -81,9 +81,10 @@ class AnthropicAdapter:
 class AnthropicSniffer:
     """Reads usage from ``message_start`` and the cumulative ``message_delta``."""
 
-    __slots__ = ("_raw", "content_frames", "reported", "usage")
+    __slots__ = ("_raw", "content_frames", "error", "reported", "usage")
 
     def __init__(self) -> None:
+        self.error: tuple[int, str] | None = None
         self.usage = Usage()
         self.reported = False
         self.content_frames = 0
@@ -92,6 +93,9 @@ class AnthropicSniffer:
     def observe(self, frame: bytes, event: str | None, data: bytes | None) -> bool:
         if event == "content_block_delta":
             self.content_frames += 1
+        elif event == "error":
+            error = orjson.loads(data).get("error", {}) if data else {}
+            self.error = wire_errors.status_and_kind(error.get("type") if isinstance(error, dict) else None)
         elif data is not None and event in ("message_start", "message_delta"):
             payload = orjson.loads(data)
             usage = (

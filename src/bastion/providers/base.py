@@ -40,6 +40,8 @@ class UsageSniffer(Protocol):
     usage: Usage
     reported: bool
     content_frames: int
+    #: Set when the upstream sent an in-band error event: (HTTP-like status, error kind).
+    error: tuple[int, str] | None
 
     def observe(self, frame: bytes, event: str | None, data: bytes | None) -> bool: ...
 

@@ -54,6 +54,8 @@ class GeminiAdapter:
     def error(self, status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamError:
         message, code = wire_errors.parse_upstream_error(status, body)
         retry_after = retry_after_seconds(headers)
+        if retry_after is None:  # Google puts the delay in the body (RetryInfo), not in a header
+            retry_after = wire_errors.parse_retry_delay(body)
         return UpstreamError(message, status=status, retry_after=retry_after, code=code)
 
 
@@ -73,15 +75,25 @@ class _EventDecoder:
 class GeminiSniffer:
     """Every chunk may carry ``usageMetadata``; the last one wins, so only the last is parsed."""
 
-    __slots__ = ("content_frames", "reported", "usage")
+    __slots__ = ("content_frames", "error", "reported", "usage")
 
     def __init__(self) -> None:
+        self.error: tuple[int, str] | None = None
         self.usage = Usage()
         self.reported = False
         self.content_frames = 0
 
     def observe(self, frame: bytes, event: str | None, data: bytes | None) -> bool:
         if data is None:
+            return True
+        if data.startswith(b'{"error"'):
+            error = orjson.loads(data).get("error") or {}
+            code = error.get("code") if isinstance(error, dict) else None
+            status = code if isinstance(code, int) else 500
+            self.error = (
+                status,
+                wire_errors.kind_for(status, error.get("status") if isinstance(error, dict) else None),
+            )
             return True
         self.content_frames += 1
         if b'"usageMetadata"' in data:

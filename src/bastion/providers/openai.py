@@ -18,9 +18,17 @@ from bastion.providers._retry_after import retry_after_seconds
 from bastion.providers.base import UpstreamRequest
 from bastion.settings import Deployment
 
-__all__ = ["OpenAIAdapter", "OpenAISniffer"]
+__all__ = ["OpenAIAdapter", "OpenAISniffer", "azure_api_version"]
 
 _JSON = "application/json"
+
+
+#: The Azure OpenAI API version used when a deployment names none.
+_AZURE_API_VERSION = "2024-10-21"
+
+
+def azure_api_version(dep: Deployment) -> str:
+    return dep.api_version or _AZURE_API_VERSION
 
 
 class OpenAIAdapter:
@@ -34,8 +42,9 @@ class OpenAIAdapter:
         headers = {"content-type": _JSON, "accept": "text/event-stream" if stream else _JSON}
         key = dep.api_key.reveal() if dep.api_key is not None else None
         if dep.provider_alias == "azure":
-            version = dep.api_version or "2024-10-21"
-            url = f"{base}/openai/deployments/{dep.model}/chat/completions?api-version={version}"
+            url = (
+                f"{base}/openai/deployments/{dep.model}/chat/completions?api-version={azure_api_version(dep)}"
+            )
             if key:
                 headers["api-key"] = key
         else:
@@ -82,9 +91,10 @@ class _EventDecoder:
 class OpenAISniffer:
     """Finds usage in the final ``choices: []`` chunk; drops it when the client did not ask for it."""
 
-    __slots__ = ("content_frames", "reported", "strip_usage_chunk", "usage")
+    __slots__ = ("content_frames", "error", "reported", "strip_usage_chunk", "usage")
 
     def __init__(self, *, strip_usage_chunk: bool) -> None:
+        self.error: tuple[int, str] | None = None
         self.usage = Usage()
         self.reported = False
         self.content_frames = 0
@@ -92,6 +102,9 @@ class OpenAISniffer:
 
     def observe(self, frame: bytes, event: str | None, data: bytes | None) -> bool:
         if data is None or data.startswith(b"[DONE]"):
+            return True
+        if data.startswith(b'{"error"'):
+            self.error = _in_band_error(data)
             return True
         if b'"usage":{' in data or b'"usage": {' in data:
             chunk = orjson.loads(data)
@@ -104,3 +117,13 @@ class OpenAISniffer:
         if b'"delta"' in data and b'"delta":{}' not in data:
             self.content_frames += 1
         return True
+
+
+def _in_band_error(data: bytes) -> tuple[int, str]:
+    try:
+        error = orjson.loads(data).get("error") or {}
+    except orjson.JSONDecodeError:
+        return 502, "api_error"
+    error_type = error.get("type") if isinstance(error, dict) else None
+    status = 429 if error_type in ("rate_limit_error", "rate_limit_exceeded") else 500
+    return status, wire_errors.error_kind(status, error_type if isinstance(error_type, str) else None)

@@ -122,14 +122,18 @@ class RunningGateway:
         self._thread = None
         shutdown_logging()
 
-    def log_lines(self) -> list[dict[str, object]]:
-        """Every JSON line logged so far (flushes the log writer first)."""
-        shutdown_logging()
-        lines = [orjson.loads(line) for line in self.logs.text().splitlines() if line.startswith("{")]
+    def log_text(self) -> str:
+        """Everything logged so far, after the background writer has caught up."""
+        shutdown_logging()  # stopping the writer thread writes out what is queued
+        text = self.logs.text()
         configure_logging(
             level="info", json_logs=True, secrets=secret_values(self.settings), stream=self.logs
         )
-        return lines
+        return text
+
+    def log_lines(self) -> list[dict[str, object]]:
+        """Every JSON line logged so far."""
+        return [orjson.loads(line) for line in self.log_text().splitlines() if line.startswith("{")]
 
     def request_records(self) -> list[dict[str, object]]:
         return [line for line in self.log_lines() if line.get("event") == "request"]

@@ -1,0 +1,142 @@
+"""PriceBook: genai-prices rates cached as floats, tiers, per-deployment overrides and base models."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from genai_prices import Usage as PriceUsage
+from genai_prices import calc_price
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bastion.accounting.pricing import PriceBook, Rates
+from bastion.domain.usage import Usage
+
+# (our provider name, genai-prices provider id, model); the last two have prompt-size tiers.
+_MODELS = [
+    ("openai", "openai", "gpt-4"),  # no cache prices: cached tokens cost the input rate
+    ("openai", "openai", "gpt-4.1-mini"),
+    ("gemini", "google", "gemini-2.5-flash"),
+    ("anthropic", "anthropic", "claude-sonnet-4-5"),
+    ("gemini", "google", "gemini-2.5-pro"),
+]
+_BOOK = PriceBook()  # shared so the genai-prices look-up happens once per model
+
+
+@st.composite
+def _usages(draw: st.DrawFn) -> Usage:
+    """Usage whose input total includes the cache reads and writes, around the 200k tier edge too."""
+    input_tokens = draw(st.integers(0, 400_000) | st.integers(199_990, 200_010))
+    cache_read = draw(st.integers(0, input_tokens))
+    cache_write = draw(st.integers(0, input_tokens - cache_read))
+    output = draw(st.integers(0, 100_000))
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=output,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+    )
+
+
+def reference_cost(usage: Usage, provider_id: str, model: str) -> float:
+    priced = calc_price(
+        PriceUsage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+        ),
+        model_ref=model,
+        provider_id=provider_id,
+    )
+    return float(priced.total_price)
+
+
+@pytest.mark.parametrize(("provider", "provider_id", "model"), _MODELS, ids=[m[2] for m in _MODELS])
+@settings(max_examples=40, deadline=None)
+@given(usage=_usages())
+def test_cost_matches_genai_prices(provider: str, provider_id: str, model: str, usage: Usage) -> None:
+    """PriceBook.cost equals genai-prices' total for the same usage, flat and tiered models alike."""
+    expected = reference_cost(usage, provider_id, model)
+    got = _BOOK.cost(usage, provider=provider, model=model)
+    assert math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("provider", "model"), [("anthropic", "claude-sonnet-4-5"), ("gemini", "gemini-2.5-pro")]
+)
+def test_tier_applies_only_above_its_start(provider: str, model: str) -> None:
+    """A prompt of exactly 200k tokens pays the base rate; one token more pays the higher tier."""
+    at_edge = _BOOK.cost(Usage(input_tokens=200_000), provider=provider, model=model)
+    above = _BOOK.cost(Usage(input_tokens=200_001), provider=provider, model=model)
+    assert above / 200_001 > 1.5 * at_edge / 200_000
+
+
+def test_unknown_model_costs_nothing() -> None:
+    """A model genai-prices does not know is priced at 0 and has no rates."""
+    book = PriceBook()
+    usage = Usage(input_tokens=1000, output_tokens=1000)
+    assert book.cost(usage, provider="openai", model="no-such-model-xyz") == 0.0
+    assert book.rates_for("openai", "no-such-model-xyz") is None
+
+
+def test_override_wins_over_price_data() -> None:
+    """set_override prices a deployment with the configured rates, ignoring genai-prices."""
+    book = PriceBook()
+    book.set_override("dep-1", Rates(input=1.0, output=10.0, cache_read=0.5, cache_write=2.0))
+    usage = Usage(input_tokens=100, output_tokens=3, cache_read_tokens=20, cache_write_tokens=10)
+    cost = book.cost(usage, provider="openai", model="gpt-4.1-mini", deployment_id="dep-1")
+    assert cost == pytest.approx(70 * 1.0 + 20 * 0.5 + 10 * 2.0 + 3 * 10.0)
+
+
+def test_override_applies_only_to_its_deployment() -> None:
+    """Another deployment of the same model keeps the genai-prices rates."""
+    book = PriceBook()
+    book.set_override("dep-1", Rates(input=1.0, output=1.0))
+    usage = Usage(input_tokens=1000, output_tokens=1000)
+    other = book.cost(usage, provider="openai", model="gpt-4.1-mini", deployment_id="dep-2")
+    assert other == pytest.approx(reference_cost(usage, "openai", "gpt-4.1-mini"))
+
+
+def test_override_without_cache_rates_bills_cache_as_input() -> None:
+    """Override rates with no cache prices charge cached tokens at the input rate."""
+    rates = Rates(input=2.0, output=5.0)
+    usage = Usage(input_tokens=10, output_tokens=1, cache_read_tokens=4, cache_write_tokens=3)
+    assert rates.cost(usage) == pytest.approx(10 * 2.0 + 5.0)
+
+
+def test_override_makes_an_unknown_model_priced() -> None:
+    """A self-hosted model genai-prices does not know is priced by its override."""
+    book = PriceBook()
+    book.set_override("local", Rates(input=1e-6, output=2e-6))
+    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
+    assert book.cost(usage, provider="openai", model="my-llama", deployment_id="local") == pytest.approx(3.0)
+
+
+def test_base_model_prices_a_deployment_as_another_model() -> None:
+    """set_base_model makes a custom-named deployment cost what its base model costs."""
+    book = PriceBook()
+    book.set_base_model("azure-dep", "gpt-4.1-mini")
+    usage = Usage(input_tokens=5000, output_tokens=700, cache_read_tokens=1000)
+    cost = book.cost(usage, provider="openai", model="my-company-gpt", deployment_id="azure-dep")
+    assert cost > 0
+    assert cost == pytest.approx(reference_cost(usage, "openai", "gpt-4.1-mini"))
+    assert book.cost(usage, provider="openai", model="my-company-gpt") == 0.0
+
+
+def test_rates_for_returns_base_rates_per_token() -> None:
+    """rates_for gives USD per token (the base tier for tiered models)."""
+    flat = _BOOK.rates_for("openai", "gpt-4.1-mini")
+    tiered = _BOOK.rates_for("anthropic", "claude-sonnet-4-5")
+    assert flat is not None
+    assert tiered is not None
+    assert flat.input == pytest.approx(0.4e-6)
+    assert flat.output == pytest.approx(1.6e-6)
+    assert tiered.input == pytest.approx(3e-6)
+    assert tiered.cache_write == pytest.approx(3.75e-6)
+
+
+def test_zero_usage_costs_nothing() -> None:
+    """No tokens cost nothing, even for a priced model."""
+    assert _BOOK.cost(Usage(), provider="anthropic", model="claude-sonnet-4-5") == 0.0

@@ -1,0 +1,214 @@
+"""Redacting JSON logs written through a queue: Redactor, JsonFormatter, configure_logging."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+from collections.abc import Iterator
+
+import orjson
+import pytest
+
+from bastion.observability.logging import (
+    JsonFormatter,
+    Redactor,
+    configure_logging,
+    request_logger,
+    shutdown_logging,
+)
+
+_CONFIGURED = ("bastion", "uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+@pytest.fixture
+def restore_loggers() -> Iterator[None]:
+    """Put back the handlers and levels configure_logging changes, and stop its writer thread."""
+    saved = {
+        name: (logger.handlers[:], logger.level, logger.propagate, logger.disabled)
+        for name in _CONFIGURED
+        for logger in [logging.getLogger(name)]
+    }
+    yield
+    shutdown_logging()
+    for name, (handlers, level, propagate, disabled) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
+        logger.disabled = disabled
+
+
+def record(msg: str, *args: object, fields: dict[str, object] | None = None) -> logging.LogRecord:
+    made = logging.LogRecord("bastion.test", logging.WARNING, __file__, 1, msg, args, None)
+    if fields is not None:
+        made.fields = fields
+    return made
+
+
+def test_configured_secret_values_are_removed() -> None:
+    """Every configured secret value is replaced, wherever it appears in the text."""
+    redact = Redactor(["hunter2-password", "xoxb-slack-token-value"])
+    out = redact("db=hunter2-password, slack=xoxb-slack-token-value; again hunter2-password")
+    assert "hunter2" not in out
+    assert "xoxb" not in out
+    assert out.count("[REDACTED]") == 3
+
+
+def test_longer_secret_is_redacted_before_its_prefix() -> None:
+    """When one secret contains another, the longer one is removed whole."""
+    redact = Redactor(["abcd", "abcdefgh-long"])
+    assert redact("x abcdefgh-long y") == "x [REDACTED] y"
+
+
+def test_tiny_and_empty_secrets_are_ignored() -> None:
+    """Secrets shorter than 4 characters are not redacted (they would mangle ordinary text)."""
+    redact = Redactor(["", "abc"])
+    assert redact("abc abcabc") == "abc abcabc"
+
+
+def test_bearer_token_is_redacted_but_the_scheme_kept() -> None:
+    """``Bearer <token>`` keeps the word Bearer and loses the token, in any case."""
+    out = Redactor()("authorization: Bearer eyJhbGciOi.JIUzI1NiJ9.payload, bearer opaque-token-1234")
+    assert "eyJ" not in out
+    assert "opaque-token" not in out
+    assert "Bearer [REDACTED]" in out
+    assert "bearer [REDACTED]" in out
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "sk-proj-abcdefghijklmnop1234",
+        "sk-ant-api03-AbCdEfGh_ij-klmn",
+        "am_sk-0123456789abcdef",
+        "AIzaSyA1234567890abcdefghijklmnopqrs",
+    ],
+)
+def test_key_shaped_strings_are_redacted(key: str) -> None:
+    """OpenAI/Anthropic ``sk-...`` keys, Bastion keys and Google ``AIza...`` keys are removed."""
+    out = Redactor()(f'{{"api_key": "{key}", "note": "ok"}}')
+    assert key not in out
+    assert key[6:] not in out
+    assert '"note": "ok"' in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "request finished in 12 ms with status 200",
+        "model gpt-4.1-mini answered; task-12345678 done",
+        "ask-me-anything is a model group",
+        "Bearer",
+        "AIza too short",
+    ],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    """Text with no secret and no key shape passes through unchanged."""
+    assert Redactor(["s3cr3t-value"])(text) == text
+
+
+def test_json_formatter_writes_one_json_line_with_fields() -> None:
+    """The formatter emits one JSON object on one line, with the ``fields`` extra merged in."""
+    formatter = JsonFormatter(Redactor())
+    line = formatter.format(record("done %s\nsecond line", "req-1", fields={"status": 200, "model": "gpt"}))
+    assert "\n" not in line
+    entry = orjson.loads(line)
+    assert entry["msg"] == "done req-1\nsecond line"
+    assert entry["level"] == "warning"
+    assert entry["logger"] == "bastion.test"
+    assert entry["status"] == 200
+    assert entry["model"] == "gpt"
+    assert entry["ts"].endswith("Z")
+
+
+def test_json_formatter_redacts_message_and_fields() -> None:
+    """Secrets in the message and in field values do not reach the output."""
+    formatter = JsonFormatter(Redactor(["upstream-secret-1"]))
+    line = formatter.format(
+        record("key upstream-secret-1", fields={"auth": "Bearer abcdefghijkl", "k": "sk-abcdefghijkl"})
+    )
+    assert "upstream-secret-1" not in line
+    assert "abcdefghijkl" not in line
+    assert orjson.loads(line)["msg"] == "key [REDACTED]"
+
+
+@pytest.mark.parametrize(
+    "secret", ['pa"ss-word', "pa\\ss-word", "pa\tss-word"], ids=["quote", "backslash", "tab"]
+)
+def test_secrets_that_json_escapes_are_still_redacted(secret: str) -> None:
+    """A secret containing a character JSON escapes is removed from the encoded line too."""
+    line = JsonFormatter(Redactor([secret])).format(record("pw=%s", secret, fields={"pw": secret}))
+    assert orjson.loads(line)["msg"] == "pw=[REDACTED]"
+    assert orjson.loads(line)["pw"] == "[REDACTED]"
+
+
+def test_json_formatter_includes_the_exception() -> None:
+    """A record logged with exc_info carries the formatted traceback in ``exc``."""
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        made = record("failed")
+        made.exc_info = sys.exc_info()
+    entry = orjson.loads(JsonFormatter(Redactor()).format(made))
+    assert "ValueError: boom" in entry["exc"]
+
+
+def test_json_formatter_serialises_unusual_field_values() -> None:
+    """Field values orjson cannot encode natively are written with str()."""
+    line = JsonFormatter(Redactor()).format(record("x", fields={"cost": complex(1, 2)}))
+    assert orjson.loads(line)["cost"] == "(1+2j)"
+
+
+@pytest.mark.usefixtures("restore_loggers")
+def test_configure_logging_writes_redacted_json_lines_to_the_stream() -> None:
+    """Records logged under ``bastion`` reach the stream as redacted JSON once the queue is flushed."""
+    stream = io.StringIO()
+    configure_logging(level="info", json_logs=True, secrets=["master-key-123456"], stream=stream)
+    request_logger().info("request", extra={"fields": {"key": "master-key-123456", "status": 200}})
+    logging.getLogger("bastion.test").debug("below the level")
+    logging.getLogger("bastion.test").warning("second")
+    shutdown_logging()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2
+    first, second = (orjson.loads(line) for line in lines)
+    assert first["logger"] == "bastion.request"
+    assert first["key"] == "[REDACTED]"
+    assert first["status"] == 200
+    assert second["msg"] == "second"
+    assert "master-key-123456" not in stream.getvalue()
+
+
+@pytest.mark.usefixtures("restore_loggers")
+def test_configure_logging_text_mode_is_redacted_too() -> None:
+    """With json_logs off, lines are plain text with the fields appended, still redacted."""
+    stream = io.StringIO()
+    configure_logging(level="debug", json_logs=False, secrets=["master-key-123456"], stream=stream)
+    logging.getLogger("bastion.test").info("using master-key-123456", extra={"fields": {"n": 1}})
+    shutdown_logging()
+    text = stream.getvalue()
+    assert "master-key-123456" not in text
+    assert "INFO bastion.test: using [REDACTED]" in text
+    assert text.rstrip().endswith('{"n":1}')
+
+
+@pytest.mark.usefixtures("restore_loggers")
+def test_configure_logging_silences_uvicorn_access_and_stops_propagation() -> None:
+    """uvicorn's access log is disabled and configured loggers do not also log through the root."""
+    configure_logging(stream=io.StringIO())
+    assert logging.getLogger("uvicorn.access").disabled
+    assert not logging.getLogger("bastion").propagate
+    assert logging.getLogger("bastion").level == logging.INFO
+
+
+@pytest.mark.usefixtures("restore_loggers")
+def test_reconfiguring_replaces_the_previous_stream() -> None:
+    """Calling configure_logging again sends later lines only to the new stream."""
+    old, new = io.StringIO(), io.StringIO()
+    configure_logging(stream=old)
+    logging.getLogger("bastion.test").info("one")
+    configure_logging(stream=new)
+    logging.getLogger("bastion.test").info("two")
+    shutdown_logging()
+    assert [orjson.loads(line)["msg"] for line in old.getvalue().splitlines()] == ["one"]
+    assert [orjson.loads(line)["msg"] for line in new.getvalue().splitlines()] == ["two"]
