@@ -33,14 +33,13 @@ unit: $(STAMP) ## only the fast unit tests
 	$(BIN)/pytest -q tests/unit
 
 bench: $(STAMP) ## benchmark direct-to-mock against through-Bastion (and LiteLLM if installed)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 bench-quick: $(STAMP) ## a short smoke run of the benchmark
 	$(BIN)/python -m bench --quick
 
-bench-peers: $(STAMP) ## install LiteLLM into bench/.peers/litellm for comparison runs
-	$(PYTHON) -m venv bench/.peers/litellm
-	bench/.peers/litellm/bin/python -m pip install --quiet 'litellm[proxy]'
+bench-peers: ## install LiteLLM's proxy into bench/.peers/litellm for comparison runs
+	bash bench/install_peers.sh
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
