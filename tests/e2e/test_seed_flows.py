@@ -134,3 +134,30 @@ def test_short_name_is_not_guessed_when_ambiguous(
         assert "openai/shared, azure/shared" in err.message
     else:
         raise AssertionError("an ambiguous short name must not be routed")
+
+
+def test_wildcard_groups_route_any_matching_model(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """LiteLLM wildcards: 'openai/*' serves 'openai/<m>' as upstream '<m>'; '*' catches the rest."""
+    gw = start_gateway(
+        {
+            "model_list": [
+                deployment("exact", "openai/exact-model", upstream.url + "/v1"),
+                deployment("openai/*", "openai/*", upstream.url + "/v1"),
+                deployment("*", "anthropic/*", upstream.url),
+            ]
+        }
+    )
+    client = openai_client(gw)
+    client.chat.completions.create(model="openai/gpt-4o", messages=[{"role": "user", "content": "x"}])
+    assert upstream.requests[-1].path == "/v1/chat/completions"
+    assert isinstance(upstream.requests[-1].body, dict) and upstream.requests[-1].body["model"] == "gpt-4o"
+    client.chat.completions.create(model="claude-haiku-4-5", messages=[{"role": "user", "content": "x"}])
+    assert upstream.requests[-1].path == "/v1/messages"
+    assert isinstance(upstream.requests[-1].body, dict)
+    assert upstream.requests[-1].body["model"] == "claude-haiku-4-5"
+    client.chat.completions.create(model="exact", messages=[{"role": "user", "content": "x"}])
+    assert (
+        isinstance(upstream.requests[-1].body, dict) and upstream.requests[-1].body["model"] == "exact-model"
+    )

@@ -121,7 +121,9 @@ class GenerationHandler:
         try:
             self.start(ctx, request)
             body = await request.json(self._limit)
-            model = self.admit(ctx.principal, path_model if path_model is not None else body.get("model"))
+            requested = path_model if path_model is not None else body.get("model")
+            model = self.admit(ctx.principal, requested)
+            ctx.requested_model = requested if isinstance(requested, str) else model
             record.model_group = model
             stream = path_stream if path_stream is not None else body.get("stream") is True
             record.stream = stream

@@ -195,9 +195,9 @@ class GatewayApp:
         try:
             self._gen.start(ctx, request)
             body = await request.json(self._limit)
-            ctx.record.model_group = group = self._gen.admit(
-                ctx.principal, path_model if path_model is not None else body.get("model")
-            )
+            requested = path_model if path_model is not None else body.get("model")
+            ctx.record.model_group = group = self._gen.admit(ctx.principal, requested)
+            ctx.requested_model = requested if isinstance(requested, str) else group
             out = await work(ctx, body, group)
         except BastionError as err:
             await self._gen.fail(ctx, send, err, headers)

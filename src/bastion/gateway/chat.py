@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import orjson
@@ -27,7 +28,7 @@ from bastion.domain.errors import (
 from bastion.gateway.context import CallContext
 from bastion.gateway.relay import PassthroughRelay, StreamRelay, TranslatingRelay
 from bastion.gateway.retry import RetryPolicy, may_try_elsewhere, should_retry
-from bastion.gateway.router import Router
+from bastion.gateway.router import Router, wildcard_part
 from bastion.observability.logging import Redactor
 from bastion.observability.metrics import Metrics
 from bastion.protocols.canonical import ChatRequest, StreamEvent
@@ -143,6 +144,8 @@ class ChatService:
                 if retry:
                     metrics.retries.labels(group).inc()
                 dep = router.pick(deployments, failed)
+                if "*" in dep.model:
+                    dep = _expand_wildcard(dep, group, ctx.requested_model)
                 ctx.record.attempts += 1
                 self._describe(ctx, dep)
                 router.in_flight[dep.deployment_id] = router.in_flight.get(dep.deployment_id, 0) + 1
@@ -299,6 +302,12 @@ async def _decode_frames(
         frames = splitter.feed(chunk)
     for out in decoder.finish():
         yield out
+
+
+def _expand_wildcard(dep: Deployment, group: str, requested: str) -> Deployment:
+    """``openai/*`` served ``openai/gpt-4o``: the upstream model is what the ``*`` matched."""
+    part = wildcard_part(group, requested) if "*" in group else None
+    return replace(dep, model=dep.model.replace("*", part if part is not None else requested))
 
 
 def _with_body_defaults(body: dict[str, Any], dep: Deployment, protocol: str) -> dict[str, Any]:

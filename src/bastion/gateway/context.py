@@ -22,6 +22,8 @@ class CallContext:
     record: UsageRecord
     t0: float = field(default_factory=time.perf_counter)
     recorded: bool = False
+    #: The model name as the client wrote it (a wildcard group needs it to pick the upstream model).
+    requested_model: str = ""
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.t0) * 1000

@@ -14,13 +14,15 @@ from collections.abc import Sequence
 from bastion.domain.errors import ModelNotFoundError
 from bastion.settings import Deployment, Settings
 
-__all__ = ["Router"]
+__all__ = ["Router", "wildcard_part"]
 
 
 class Router:
     def __init__(self, settings: Settings) -> None:
         self._groups: dict[str, tuple[Deployment, ...]] = dict(settings.model_groups)
         self._aliases = _short_names(self._groups)
+        #: LiteLLM wildcard groups (``openai/*``, ``*``), tried in config order after exact names.
+        self._wildcards = [name for name in self._groups if name.count("*") == 1]
         self._fallbacks = {k: tuple(v) for k, v in settings.fallbacks.items()}
         self._least_busy = settings.routing_strategy == "least-busy"
         self.in_flight: dict[str, int] = {}
@@ -36,9 +38,12 @@ class Router:
         if name in self._groups:
             return name
         alias = self._aliases.get(name)
-        if alias is None:
-            raise ModelNotFoundError(name, self.names)
-        return alias
+        if alias is not None:
+            return alias
+        for pattern in self._wildcards:
+            if wildcard_part(pattern, name) is not None:
+                return pattern
+        raise ModelNotFoundError(name, self.names)
 
     def group(self, name: str) -> tuple[Deployment, ...]:
         deployments = self._groups.get(name)
@@ -82,3 +87,11 @@ def _short_names(groups: dict[str, tuple[Deployment, ...]]) -> dict[str, str]:
         if slash and short and short not in groups:
             seen.setdefault(short, []).append(name)
     return {short: names[0] for short, names in seen.items() if len(names) == 1}
+
+
+def wildcard_part(pattern: str, name: str) -> str | None:
+    """What the ``*`` of ``pattern`` stands for in ``name``, or None when it does not match."""
+    prefix, _, suffix = pattern.partition("*")
+    if len(name) > len(prefix) + len(suffix) and name.startswith(prefix) and name.endswith(suffix):
+        return name[len(prefix) : len(name) - len(suffix)]
+    return None
