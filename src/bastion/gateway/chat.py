@@ -300,6 +300,11 @@ async def _decode_frames(
         except StopAsyncIteration:
             break
         frames = splitter.feed(chunk)
+    for frame in splitter.finish():
+        event, data = parse_frame(frame)
+        if data is not None:
+            for out in decoder.feed(event, data):
+                yield out
     for out in decoder.finish():
         yield out
 

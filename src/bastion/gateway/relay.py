@@ -69,6 +69,7 @@ class PassthroughRelay:
         try:
             frames = self._pending
             self._pending = []
+            ended = False
             while True:
                 for frame in frames:
                     event, data = parse_frame(frame)
@@ -86,10 +87,14 @@ class PassthroughRelay:
                             self._finish(ctx, status=status)
                     if keep:
                         yield frame
+                if ended:
+                    break
                 try:
                     chunk = await self._chunks.__anext__()
                 except StopAsyncIteration:
-                    break
+                    ended = True  # one more round for frames held back at the very end
+                    frames = self._splitter.finish()
+                    continue
                 frames = self._splitter.feed(chunk)
         except BastionError as err:
             status, error = err.status, err

@@ -52,6 +52,17 @@ class FrameSplitter:
         self._buffer = buf[start:]
         return frames
 
+    def finish(self) -> list[bytes]:
+        """At end of stream: the frames still held back (one ending in a lone CR waits for a possible
+        LF that now never comes). Whatever is left after them is an unterminated event, dropped."""
+        buf, self._buffer = self._buffer, b""
+        frames: list[bytes] = []
+        start = 0
+        for match in _BLANK_LINE.finditer(buf):
+            frames.append(buf[start : match.end()])
+            start = match.end()
+        return frames
+
     def flush(self) -> bytes:
         """What is left at end of stream: an unterminated event, which the spec says to discard."""
         rest, self._buffer = self._buffer, b""

@@ -175,3 +175,12 @@ def test_encode_then_split_and_parse_round_trips(data: bytes, event: str | None)
     encoded = encode_event(data, event)
     assert FrameSplitter().feed(encoded) == [encoded]
     assert parse_frame(encoded) == (event, data)
+
+
+def test_finish_releases_a_frame_held_for_a_crlf_that_never_came() -> None:
+    """At end of stream finish() returns the CR-terminated last frame and drops an unterminated rest."""
+    splitter = FrameSplitter()
+    assert splitter.feed(b"data: 1\r\rdata: 2\r\r") == [b"data: 1\r\r"]
+    assert splitter.finish() == [b"data: 2\r\r"]
+    splitter.feed(b"data: 3\n\ndata: cut")
+    assert splitter.finish() == []
