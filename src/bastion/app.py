@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Sequence
 
 from bastion.accounting.pricing import PriceBook, Rates
 from bastion.accounting.recorder import UsageRecorder
+from bastion.accounting.records import UsageRecord
 from bastion.api.generation import GenerationHandler
 from bastion.api.server import GatewayApp
 from bastion.auth.keys import KeyRing
@@ -42,7 +44,13 @@ def secret_values(settings: Settings) -> list[str]:
     return values
 
 
-def build_app(settings: Settings, *, metrics: Metrics | None = None) -> GatewayApp:
+def build_app(
+    settings: Settings,
+    *,
+    metrics: Metrics | None = None,
+    record_sinks: Sequence[Callable[[UsageRecord], None]] = (),
+) -> GatewayApp:
+    """Build the gateway. ``record_sinks`` receive every finished request's usage record."""
     metrics = metrics or Metrics()
     prices = PriceBook()
     for dep in settings.model_list:
@@ -60,6 +68,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> GatewayA
                 ),
             )
     recorder = UsageRecorder(prices=prices, metrics=metrics, log_requests=settings.bastion.log_requests)
+    recorder.sinks.extend(record_sinks)
     router = Router(settings)
     http = HttpPool()
     adapters: dict[str, ProviderAdapter] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -229,3 +230,33 @@ def test_silent_stream_gets_keep_alives(start_gateway: Callable[..., RunningGate
             raw = resp.read()
     assert b"\n\n: ping\n\n" in raw  # between whole frames, never inside one
     assert raw.endswith(b'event: message_stop\ndata: {"type":"message_stop"}\n\n')
+
+
+@pytest.mark.parametrize("group", ["claude", "gemini"])
+def test_client_leaving_mid_stream_is_billed_for_what_was_generated(
+    slow_gateway: tuple[RunningGateway, MockUpstream], group: str
+) -> None:
+    """A client that hangs up mid-stream: the upstream call is cut and what was streamed is recorded."""
+    gateway, _ = slow_gateway
+    host, port = gateway.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port))
+    if group == "claude":
+        path, body = "/v1/messages", {"model": group, "max_tokens": 50, "stream": True}
+    else:
+        path, body = "/v1beta/models/gemini:streamGenerateContent?alt=sse", {}
+    body["messages" if group == "claude" else "contents"] = (
+        [{"role": "user", "content": "hi"}] if group == "claude" else [{"parts": [{"text": "hi"}]}]
+    )
+    conn.request("POST", path, body=orjson.dumps(body), headers={"x-api-key": MASTER_KEY})
+    resp = conn.getresponse()
+    marker = b"text_delta" if group == "claude" else b'"text"'
+    seen = 0
+    while seen < 4:  # read a few token frames, then leave
+        line = resp.readline()
+        seen += line.startswith(b"data:") and marker in line
+    conn.sock.close()  # type: ignore[union-attr]
+    conn.close()
+    record = gateway.next_record()
+    assert record.client_disconnected is True
+    assert record.stream is True and record.model_group == group
+    assert 4 <= record.usage.output_tokens < 50

@@ -12,6 +12,7 @@ a sleep).
 
 from __future__ import annotations
 
+import queue
 import socket
 import threading
 from types import TracebackType
@@ -20,6 +21,7 @@ import orjson
 import uvicorn
 import uvloop
 
+from bastion.accounting.records import UsageRecord
 from bastion.api.server import GatewayApp
 from bastion.app import build_app, secret_values
 from bastion.observability.logging import configure_logging, shutdown_logging
@@ -64,6 +66,8 @@ class RunningGateway:
         self.settings = settings
         self.logs = LogCapture()
         self.metrics = Metrics()
+        #: Every finished request's usage record, as the gateway recorded it (thread-safe queue).
+        self.records: queue.Queue[UsageRecord] = queue.Queue()
         self.app: GatewayApp | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -78,7 +82,7 @@ class RunningGateway:
         configure_logging(
             level="info", json_logs=True, secrets=secret_values(self.settings), stream=self.logs
         )
-        self.app = build_app(self.settings, metrics=self.metrics)
+        self.app = build_app(self.settings, metrics=self.metrics, record_sinks=[self.records.put])
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
@@ -134,6 +138,10 @@ class RunningGateway:
     def log_lines(self) -> list[dict[str, object]]:
         """Every JSON line logged so far."""
         return [orjson.loads(line) for line in self.log_text().splitlines() if line.startswith("{")]
+
+    def next_record(self, timeout: float = 10.0) -> UsageRecord:
+        """Wait for the next finished request's record (e.g. one that ends after the client left)."""
+        return self.records.get(timeout=timeout)
 
     def request_records(self) -> list[dict[str, object]]:
         return [line for line in self.log_lines() if line.get("event") == "request"]
