@@ -26,6 +26,7 @@ __all__ = [
     "UpstreamConnectionError",
     "UpstreamError",
     "UpstreamTimeoutError",
+    "kind_for_status",
 ]
 
 
@@ -149,7 +150,7 @@ class UpstreamError(BastionError):
         param: str | None = None,
     ) -> None:
         super().__init__(message, status=status, retry_after=retry_after, code=code, param=param)
-        self.kind = _kind_for_status(status)
+        self.kind = kind_for_status(status)
         self.retryable = status in (408, 409, 429) or status >= 500
 
 
@@ -189,7 +190,8 @@ _STATUS_KINDS = {
 }
 
 
-def _kind_for_status(status: int) -> str:
+def kind_for_status(status: int) -> str:
+    """Bastion's error kind for an HTTP status."""
     if status in _STATUS_KINDS:
         return _STATUS_KINDS[status]
     return "invalid_request" if 400 <= status < 500 else "api_error"

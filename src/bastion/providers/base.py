@@ -11,7 +11,7 @@ from bastion.domain.usage import Usage
 from bastion.protocols.canonical import ChatRequest, ChatResponse, StreamEvent
 from bastion.settings import Deployment
 
-__all__ = ["EventDecoder", "ProviderAdapter", "UpstreamRequest", "UsageSniffer"]
+__all__ = ["DataDecoder", "DataOnly", "EventDecoder", "ProviderAdapter", "UpstreamRequest", "UsageSniffer"]
 
 
 @dataclass(slots=True)
@@ -27,6 +27,29 @@ class EventDecoder(Protocol):
     def feed(self, event: str | None, data: bytes) -> list[StreamEvent]: ...
 
     def finish(self) -> list[StreamEvent]: ...
+
+
+class DataDecoder(Protocol):
+    """A stream decoder that needs only each frame's data (OpenAI, Gemini: no ``event:`` lines)."""
+
+    def feed(self, data: bytes) -> list[StreamEvent]: ...
+
+    def finish(self) -> list[StreamEvent]: ...
+
+
+class DataOnly:
+    """Presents a :class:`DataDecoder` as an :class:`EventDecoder`."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: DataDecoder) -> None:
+        self._inner = inner
+
+    def feed(self, event: str | None, data: bytes) -> list[StreamEvent]:
+        return self._inner.feed(data)
+
+    def finish(self) -> list[StreamEvent]:
+        return self._inner.finish()
 
 
 class UsageSniffer(Protocol):

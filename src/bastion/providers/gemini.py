@@ -9,13 +9,13 @@ import orjson
 
 from bastion.domain.errors import UpstreamError
 from bastion.domain.usage import Usage
-from bastion.protocols.canonical import ChatRequest, ChatResponse, StreamEvent
+from bastion.protocols.canonical import ChatRequest, ChatResponse
 from bastion.protocols.gemini import errors as wire_errors
 from bastion.protocols.gemini.request import encode_request, model_path
 from bastion.protocols.gemini.response import decode_response, usage_from_gemini
 from bastion.protocols.gemini.stream import StreamDecoder
 from bastion.providers._retry_after import retry_after_seconds
-from bastion.providers.base import UpstreamRequest
+from bastion.providers.base import DataOnly, UpstreamRequest
 from bastion.settings import Deployment
 
 __all__ = ["GeminiAdapter", "GeminiSniffer"]
@@ -45,8 +45,8 @@ class GeminiAdapter:
     def usage(self, data: dict[str, Any]) -> Usage:
         return usage_from_gemini(data.get("usageMetadata"))
 
-    def event_decoder(self) -> _EventDecoder:
-        return _EventDecoder()
+    def event_decoder(self) -> DataOnly:
+        return DataOnly(StreamDecoder())
 
     def sniffer(self, *, strip_usage_chunk: bool) -> GeminiSniffer:
         return GeminiSniffer()
@@ -57,19 +57,6 @@ class GeminiAdapter:
         if retry_after is None:  # Google puts the delay in the body (RetryInfo), not in a header
             retry_after = wire_errors.parse_retry_delay(body)
         return UpstreamError(message, status=status, retry_after=retry_after, code=code)
-
-
-class _EventDecoder:
-    __slots__ = ("_inner",)
-
-    def __init__(self) -> None:
-        self._inner = StreamDecoder()
-
-    def feed(self, event: str | None, data: bytes) -> list[StreamEvent]:
-        return self._inner.feed(data)
-
-    def finish(self) -> list[StreamEvent]:
-        return self._inner.finish()
 
 
 class GeminiSniffer:

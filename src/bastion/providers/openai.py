@@ -9,13 +9,13 @@ import orjson
 
 from bastion.domain.errors import UpstreamError
 from bastion.domain.usage import Usage
-from bastion.protocols.canonical import ChatRequest, ChatResponse, StreamEvent
+from bastion.protocols.canonical import ChatRequest, ChatResponse
 from bastion.protocols.openai import errors as wire_errors
 from bastion.protocols.openai.request import encode_request
 from bastion.protocols.openai.response import decode_response, usage_from_openai
 from bastion.protocols.openai.stream import StreamDecoder
 from bastion.providers._retry_after import retry_after_seconds
-from bastion.providers.base import UpstreamRequest
+from bastion.providers.base import DataOnly, UpstreamRequest
 from bastion.settings import Deployment
 
 __all__ = ["OpenAIAdapter", "OpenAISniffer", "azure_api_version"]
@@ -64,8 +64,8 @@ class OpenAIAdapter:
     def usage(self, data: dict[str, Any]) -> Usage:
         return usage_from_openai(data.get("usage"))
 
-    def event_decoder(self) -> _EventDecoder:
-        return _EventDecoder()
+    def event_decoder(self) -> DataOnly:
+        return DataOnly(StreamDecoder())
 
     def sniffer(self, *, strip_usage_chunk: bool) -> OpenAISniffer:
         return OpenAISniffer(strip_usage_chunk=strip_usage_chunk)
@@ -73,19 +73,6 @@ class OpenAIAdapter:
     def error(self, status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamError:
         message, code = wire_errors.parse_upstream_error(status, body)
         return UpstreamError(message, status=status, retry_after=retry_after_seconds(headers), code=code)
-
-
-class _EventDecoder:
-    __slots__ = ("_inner",)
-
-    def __init__(self) -> None:
-        self._inner = StreamDecoder()
-
-    def feed(self, event: str | None, data: bytes) -> list[StreamEvent]:
-        return self._inner.feed(data)
-
-    def finish(self) -> list[StreamEvent]:
-        return self._inner.finish()
 
 
 class OpenAISniffer:

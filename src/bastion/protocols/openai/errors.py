@@ -12,7 +12,7 @@ import re
 
 import orjson
 
-from bastion.domain.errors import BastionError
+from bastion.domain.errors import BastionError, kind_for_status
 from bastion.protocols.sse import encode_event
 
 __all__ = ["error_kind", "parse_upstream_error", "render_error", "stream_error_event"]
@@ -50,19 +50,6 @@ _KIND_BY_TYPE = {
     "timeout": "timeout",
 }
 
-_KIND_BY_STATUS = {
-    400: "invalid_request",
-    401: "authentication",
-    402: "billing",
-    403: "permission",
-    404: "not_found",
-    408: "timeout",
-    413: "request_too_large",
-    429: "rate_limit",
-    503: "overloaded",
-    504: "timeout",
-    529: "overloaded",
-}
 
 # Upstream messages sometimes echo (part of) the key that was used; never pass that on.
 _SECRETS = re.compile(r"\b(?:sk-(?:ant-|proj-)?|AIza|gsk_|xai-)[A-Za-z0-9_\-*]{6,}")
@@ -110,9 +97,7 @@ def error_kind(status: int, error_type: str | None = None) -> str:
         found = _KIND_BY_TYPE.get(error_type)
         if found is not None:
             return found
-    if status in _KIND_BY_STATUS:
-        return _KIND_BY_STATUS[status]
-    return "invalid_request" if 400 <= status < 500 else "api_error"
+    return kind_for_status(status)
 
 
 def parse_upstream_error(status: int, body: bytes) -> tuple[str, str | None]:
