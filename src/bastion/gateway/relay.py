@@ -70,14 +70,16 @@ class PassthroughRelay:
             frames = self._pending
             self._pending = []
             ended = False
+            gemini = ctx.surface.name == "gemini"
             while True:
+                out: list[bytes] = []
                 for frame in frames:
                     event, data = parse_frame(frame)
                     keep = sniffer.observe(frame, event, data)
                     if ctx.record.ttft_ms is None and sniffer.content_frames:
                         ctx.record.ttft_ms = ctx.elapsed_ms()
                     if _is_terminal(event, data) or (
-                        ctx.surface.name == "gemini" and data is not None and b'"finishReason"' in data
+                        gemini and data is not None and b'"finishReason"' in data
                     ):
                         self._settle()
                         if sniffer.error is None:
@@ -86,7 +88,10 @@ class PassthroughRelay:
                             status, ctx.record.error_kind = sniffer.error
                             self._finish(ctx, status=status)
                     if keep:
-                        yield frame
+                        out.append(frame)
+                # Whatever arrived together leaves together: one write, never held back.
+                if out:
+                    yield out[0] if len(out) == 1 else b"".join(out)
                 if ended:
                     break
                 try:

@@ -75,7 +75,7 @@ class HttpPool:
                 return await conn.request(path, headers, body)
             except UpstreamConnectionError:
                 conn.abandon()  # the server dropped the kept connection: one more try, fresh
-        conn = await connect(origin, self._context())
+        conn = await connect(origin, self._context() if origin.tls else None)
         holder.append(conn)
         return await conn.request(path, headers, body)
 

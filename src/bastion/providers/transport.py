@@ -92,6 +92,9 @@ class Connection(asyncio.Protocol):
         self._length_known = False
         self._keep_alive = False
         self._decoder: Any = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._idle_limit = 0.0
+        self._last_data = self._loop.time()
         #: Counts exchanges, so a late close() from a finished exchange cannot hit the next one.
         self.exchange = 0
         self._active = False
@@ -103,6 +106,7 @@ class Connection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        self._last_data = self._loop.time()
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -194,18 +198,23 @@ class Connection(asyncio.Protocol):
 
     async def _wait(self, idle_timeout: float | None) -> None:
         self._waiter = waiter = self._loop.create_future()
-        timer = (
-            None if idle_timeout is None else self._loop.call_later(idle_timeout, self._idle_timeout, waiter)
-        )
+        if idle_timeout is not None and self._watchdog is None:
+            # One timer per exchange, re-armed lazily, instead of a new timer for every chunk.
+            self._idle_limit = idle_timeout
+            self._watchdog = self._loop.call_later(idle_timeout, self._check_idle)
         try:
             await waiter
         finally:
             self._waiter = None
-            if timer is not None:
-                timer.cancel()
 
-    def _idle_timeout(self, waiter: asyncio.Future[None]) -> None:
-        if not waiter.done():
+    def _check_idle(self) -> None:
+        quiet = self._loop.time() - self._last_data
+        if quiet < self._idle_limit:
+            self._watchdog = self._loop.call_later(self._idle_limit - quiet, self._check_idle)
+            return
+        self._watchdog = None
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
             waiter.set_exception(
                 UpstreamTimeoutError("The provider stopped sending in the middle of its answer.")
             )
@@ -236,6 +245,7 @@ class Connection(asyncio.Protocol):
             self.abandon()
 
     def _reset(self) -> None:
+        self._stop_watchdog()
         self._active = False
         self._parser = httptools.HttpResponseParser(self)
         self._head = None
@@ -252,8 +262,14 @@ class Connection(asyncio.Protocol):
         if self._active and exchange == self.exchange:
             self.abandon()
 
+    def _stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
     def abandon(self) -> None:
         """Close the connection (cuts off an unfinished upstream generation)."""
+        self._stop_watchdog()
         self._closed = True
         if self._transport is not None and not self._transport.is_closing():
             self._transport.close()
