@@ -75,6 +75,14 @@ def parse_frame(frame: bytes) -> tuple[str | None, bytes | None]:
     Several ``data:`` lines are joined with LF; comments and unknown fields are ignored; one space
     after the colon is removed.
     """
+    # Fast paths for the shapes providers send: ``data: X\n\n`` and ``event: E\ndata: X\n\n``.
+    if b"\r" not in frame and frame.endswith(b"\n\n"):
+        if frame.startswith(b"data: ") and frame.find(b"\n") == len(frame) - 2:
+            return None, frame[6:-2]
+        if frame.startswith(b"event: "):
+            cut = frame.find(b"\n")
+            if frame.startswith(b"data: ", cut + 1) and frame.find(b"\n", cut + 1) == len(frame) - 2:
+                return frame[7:cut].decode("utf-8", "replace"), frame[cut + 7 : -2]
     event: str | None = None
     data: list[bytes] = []
     lines = frame.split(b"\n") if b"\r" not in frame else _LINE_END.split(frame)
