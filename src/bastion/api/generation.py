@@ -15,7 +15,7 @@ from bastion.accounting.records import UsageRecord
 from bastion.api.asgi import Request, Send, send_bytes, stream_response
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.domain.errors import BastionError, InternalError, InvalidRequestError, PermissionDeniedError
-from bastion.domain.principal import Principal
+from bastion.domain.principal import ANONYMOUS, Principal
 from bastion.gateway.chat import ChatService
 from bastion.gateway.context import CallContext
 from bastion.gateway.router import Router
@@ -24,7 +24,6 @@ from bastion.gateway.surfaces import Surface
 __all__ = ["GenerationHandler", "new_request_id", "request_id_headers"]
 
 _log = logging.getLogger("bastion.api")
-_ANONYMOUS = Principal("anonymous", "anonymous", "")
 
 
 def new_request_id() -> str:
@@ -56,7 +55,12 @@ class GenerationHandler:
         self._limit = body_limit
 
     def authenticate(self, request: Request) -> Principal:
-        return self._keys.authenticate(extract_key(request.headers, request.query.get("key")))
+        headers = request.headers
+        # The query string is parsed only for the rare client that sends its key there (Gemini ?key=).
+        key = extract_key(headers, None)
+        if key is None and request.scope.get("query_string"):
+            key = request.query.get("key")
+        return self._keys.authenticate(key)
 
     def admit(self, principal: Principal, model: Any) -> str:
         """Check the model exists and the caller may use it; return the model group name."""
@@ -81,7 +85,7 @@ class GenerationHandler:
             stream=False,
             started_at=time.time(),
         )
-        return CallContext(request_id, surface, _ANONYMOUS, request.headers, record)
+        return CallContext(request_id, surface, ANONYMOUS, request.headers, record)
 
     def start(self, ctx: CallContext, request: Request) -> None:
         """Authenticate the caller and note who it is on the record."""

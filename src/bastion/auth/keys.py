@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Mapping
 
 from bastion.domain.errors import AuthenticationError
-from bastion.domain.principal import Principal
+from bastion.domain.principal import ANONYMOUS, Principal
 from bastion.settings import Settings
 
 __all__ = ["KeyRing", "extract_key", "hash_key"]
@@ -49,7 +49,7 @@ class KeyRing:
     def authenticate(self, key: str | None) -> Principal:
         if key is None:
             if self.open:
-                return _ANONYMOUS
+                return ANONYMOUS
             raise AuthenticationError(
                 "No API key was sent. Send your Bastion key as 'Authorization: Bearer <key>' "
                 "(or x-api-key / x-goog-api-key)."
@@ -57,13 +57,10 @@ class KeyRing:
         principal = self._by_hash.get(hash_key(key))
         if principal is None:
             if self.open:
-                return _ANONYMOUS
+                return ANONYMOUS
             raise AuthenticationError(
                 "The API key is not valid for this gateway. Check that you are using a Bastion key, "
                 "not a provider key.",
                 code="invalid_api_key",
             )
         return principal
-
-
-_ANONYMOUS = Principal("anonymous", "anonymous", "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Principal"]
+__all__ = ["ANONYMOUS", "Principal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +27,7 @@ class Principal:
 
     def may_use(self, model_group: str) -> bool:
         return not self.models or model_group in self.models
+
+
+#: The caller before authentication, and every caller of a gateway configured with no keys at all.
+ANONYMOUS = Principal("anonymous", "anonymous", "")
