@@ -1,25 +1,52 @@
-"""Who is calling."""
+"""Who is calling, and the limits that come with them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["ANONYMOUS", "Principal"]
+__all__ = ["ANONYMOUS", "Principal", "ScopeLimits"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeLimits:
+    """The limits one scope puts on a request; ``None`` means unlimited.
+
+    ``scope`` is ``<kind>:<id>``: ``key:<hash>``, ``team:<id>``, ``user:<id>``, ``end_user:<id>``.
+    """
+
+    scope: str
+    rpm: int | None = None
+    tpm: int | None = None
+    parallel: int | None = None
+    max_budget: float | None = None
+    budget_duration: str | None = None
+
+    @property
+    def limits_rate(self) -> bool:
+        return self.rpm is not None or self.tpm is not None or self.parallel is not None
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     """An authenticated caller.
 
-    ``kind`` is ``master`` or ``static_key`` (virtual keys and users come later). ``label`` is safe
-    to log: a key alias, or the first characters of the key's hash, never the key. ``models`` empty
-    means every model.
+    ``kind`` is ``master``, ``static_key`` or ``virtual_key``. ``label`` is safe to log: a key
+    alias, the ``sk-...abcd`` name, or the first characters of the key's hash, never the key.
+    ``models`` empty means every model.
     """
 
     kind: str
     label: str
     key_hash: str
     models: frozenset[str] = frozenset()
+    team_id: str | None = None
+    user_id: str | None = None
+    #: Unix time after which the key no longer works.
+    expires: float | None = None
+    limits: tuple[ScopeLimits, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_admin(self) -> bool:

@@ -1,0 +1,143 @@
+"""Virtual keys: minting them, and turning a presented key into a principal on the hot path.
+
+A key is ``sk-`` plus 22 random URL-safe characters (LiteLLM's shape); only its SHA-256 hash is
+stored. Lookups go through a small in-process cache (``ttl`` seconds, default 5) so a request costs
+no database round trip; a revocation (delete, block, update, regenerate) drops the cached entry at
+once in this process and, through the limits layer's revocation channel, in every other process.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime
+
+from bastion.auth.keys import hash_key
+from bastion.domain.errors import AuthenticationError, InvalidRequestError
+from bastion.domain.principal import Principal, ScopeLimits
+from bastion.store.keys import KeyRepository
+from bastion.store.records import KeyRecord, TeamRecord
+from bastion.store.teams import TeamRepository
+
+__all__ = ["KeyMaterial", "VirtualKeys", "key_name", "mint_key"]
+
+
+class KeyMaterial:
+    __slots__ = ("key", "key_name", "token")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.token = hash_key(key)
+        self.key_name = key_name(key)
+
+
+def key_name(key: str) -> str:
+    """LiteLLM's display form: ``sk-...abcd`` (never enough to use the key)."""
+    return f"sk-...{key[-4:]}"
+
+
+def mint_key(custom: str | None = None) -> KeyMaterial:
+    """A new key, or the caller's own value (which must start with ``sk-``, as in LiteLLM)."""
+    if custom is not None:
+        if not custom.startswith("sk-") or len(custom) < 12:
+            raise InvalidRequestError(
+                "A custom 'key' must start with 'sk-' and be at least 12 characters.", param="key"
+            )
+        return KeyMaterial(custom)
+    return KeyMaterial("sk-" + secrets.token_urlsafe(16))
+
+
+class VirtualKeys:
+    def __init__(self, keys: KeyRepository, teams: TeamRepository, *, ttl: float = 5.0) -> None:
+        self._keys = keys
+        self._teams = teams
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    def forget(self, token: str | None) -> None:
+        """Drop one cached key (``None``: all of them, e.g. after missed revocation notices)."""
+        if token is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(token, None)
+
+    async def principal(self, token: str) -> Principal | None:
+        """The principal of a key hash, ``None`` when no such key exists; raises when it may not be used."""
+        now = time.monotonic()
+        cached = self._cache.get(token)
+        if cached is not None and cached[0] > now:
+            principal = cached[1]
+        else:
+            principal = await self._load(token)
+            self._cache[token] = (now + self._ttl, principal)
+        if principal is not None and principal.expires is not None and principal.expires <= time.time():
+            raise AuthenticationError(
+                "This key has expired. Ask for a new key (POST /key/generate, or /key/regenerate).",
+                code="key_expired",
+            )
+        return principal
+
+    async def _load(self, token: str) -> Principal | None:
+        record = await self._keys.resolve(token)
+        if record is None:
+            return None
+        team = await self._teams.get(record.team_id) if record.team_id else None
+        return principal_of(record, team)
+
+
+def principal_of(record: KeyRecord, team: TeamRecord | None) -> Principal:
+    """What a key may do: its own limits plus its team's; the narrower model list wins."""
+    if record.blocked:
+        raise AuthenticationError("This key is blocked. An admin can unblock it with POST /key/update.")
+    if team is not None and team.blocked:
+        raise AuthenticationError(f"This key's team '{team.team_id}' is blocked.")
+    models = frozenset(record.models)
+    if team is not None and team.models:
+        team_models = frozenset(team.models)
+        models = models & team_models if models else team_models
+        if not models:
+            models = frozenset({"<none>"})  # key and team lists do not overlap: nothing allowed
+    return Principal(
+        kind="virtual_key",
+        label=record.key_alias or record.key_name,
+        key_hash=record.token,
+        models=models,
+        team_id=record.team_id,
+        user_id=record.user_id,
+        expires=_epoch(record.expires),
+        limits=_limits(record, team),
+        metadata=dict(record.metadata),
+    )
+
+
+def _epoch(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def _limits(record: KeyRecord, team: TeamRecord | None) -> tuple[ScopeLimits, ...]:
+    limits = [
+        ScopeLimits(
+            f"key:{record.token}",
+            rpm=record.rpm_limit,
+            tpm=record.tpm_limit,
+            parallel=record.max_parallel_requests,
+            max_budget=record.max_budget,
+            budget_duration=record.budget_duration,
+        )
+    ]
+    if team is not None:
+        limits.append(
+            ScopeLimits(
+                f"team:{team.team_id}",
+                rpm=team.rpm_limit,
+                tpm=team.tpm_limit,
+                parallel=team.max_parallel_requests,
+                max_budget=team.max_budget,
+                budget_duration=team.budget_duration,
+            )
+        )
+    return tuple(limits)

@@ -1,0 +1,146 @@
+"""The rows of the store as frozen dataclasses: what repositories take and give back.
+
+These are database rows, not API models: the management API renders them into LiteLLM's response
+shapes. Money is USD as ``float``; timestamps are timezone-aware UTC; JSON lists are tuples.
+``created_at``/``updated_at`` left ``None`` on a new row are filled by the repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+__all__ = ["KeyRecord", "Page", "SpendLogRecord", "SpendTotals", "TeamRecord", "UserRecord"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class TeamRecord:
+    team_id: str
+    team_alias: str | None = None
+    models: tuple[str, ...] = ()
+    max_budget: float | None = None
+    spend: float = 0.0
+    budget_duration: str | None = None
+    budget_reset_at: datetime | None = None
+    tpm_limit: int | None = None
+    rpm_limit: int | None = None
+    max_parallel_requests: int | None = None
+    members_with_roles: tuple[Mapping[str, Any], ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    blocked: bool = False
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    user_id: str
+    user_email: str | None = None
+    user_alias: str | None = None
+    user_role: str | None = None
+    #: Ids of the teams the user belongs to (LiteLLM's column name).
+    teams: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    max_budget: float | None = None
+    spend: float = 0.0
+    budget_duration: str | None = None
+    budget_reset_at: datetime | None = None
+    tpm_limit: int | None = None
+    rpm_limit: int | None = None
+    max_parallel_requests: int | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """A virtual key. ``token`` is the SHA-256 hex of the key; ``key_name`` is ``sk-...abcd``."""
+
+    token: str
+    key_name: str
+    key_alias: str | None = None
+    team_id: str | None = None
+    user_id: str | None = None
+    #: Empty means every model (LiteLLM's convention).
+    models: tuple[str, ...] = ()
+    max_budget: float | None = None
+    spend: float = 0.0
+    budget_duration: str | None = None
+    budget_reset_at: datetime | None = None
+    #: ``None`` means the key never expires.
+    expires: datetime | None = None
+    tpm_limit: int | None = None
+    rpm_limit: int | None = None
+    max_parallel_requests: int | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    blocked: bool = False
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    created_by: str | None = None
+    updated_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpendLogRecord:
+    """One request: who made it, what it used, what it cost and how it ended."""
+
+    request_id: str
+    #: The key's hash; "" for calls without a key (an open gateway).
+    api_key: str
+    start_time: datetime
+    spend: float = 0.0
+    team_id: str | None = None
+    #: The key's ``user_id`` (LiteLLM's meaning), not the request's ``user`` field.
+    user: str | None = None
+    #: The request's ``user`` field: the caller's own end user.
+    end_user: str | None = None
+    model_group: str | None = None
+    #: The upstream model the deployment called.
+    model: str | None = None
+    deployment_id: str | None = None
+    custom_llm_provider: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    total_tokens: int = 0
+    #: ``success`` or ``failure``, as LiteLLM writes it.
+    status: str = "success"
+    http_status: int | None = None
+    end_time: datetime | None = None
+    completion_start_time: datetime | None = None
+    cache_hit: bool = False
+    usage_estimated: bool = False
+    client_disconnected: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SpendTotals:
+    """Sums over the spend logs matching a filter."""
+
+    requests: int
+    spend: float
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing; ``page`` counts from 1, as in LiteLLM's ``/key/list``."""
+
+    items: tuple[T, ...]
+    total_count: int
+    page: int
+    size: int
+
+    @property
+    def total_pages(self) -> int:
+        return -(-self.total_count // self.size) if self.size else 0

@@ -1,0 +1,199 @@
+"""The database schema: SQLAlchemy Core tables for keys, teams, users and spend logs.
+
+Column names follow LiteLLM's tables (``LiteLLM_VerificationToken``, ``LiteLLM_SpendLogs`` ...)
+because integrators read them directly; table names are our own, snake_case. Spend-log timestamps
+are ``start_time``/``end_time``/``completion_start_time`` (LiteLLM: ``startTime``...), and the
+log's ``api_key`` always holds the key's *current* hash (see :mod:`bastion.store.keys`).
+
+Changing this module needs a new migration in ``migrations/versions``; a test compares the two.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+
+from bastion.store._types import JSON_DOCUMENT, Money, UtcDateTime
+
+__all__ = [
+    "VERSION_TABLE",
+    "deleted_tokens",
+    "deprecated_tokens",
+    "metadata",
+    "spend_logs",
+    "teams",
+    "users",
+    "verification_tokens",
+]
+
+# Deterministic constraint names, so migrations can refer to them on every backend.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_ID = 255  # length of ids and aliases chosen by callers (LiteLLM allows up to 255)
+
+
+def _limits() -> list[Column[Any]]:
+    return [
+        Column("tpm_limit", Integer, nullable=True),
+        Column("rpm_limit", Integer, nullable=True),
+        Column("max_parallel_requests", Integer, nullable=True),
+    ]
+
+
+def _budget() -> list[Column[Any]]:
+    return [
+        Column("max_budget", Money, nullable=True),
+        Column("spend", Money, nullable=False, default=0.0),
+        Column("budget_duration", String(32), nullable=True),
+        Column("budget_reset_at", UtcDateTime, nullable=True),
+    ]
+
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("team_id", String(_ID), primary_key=True),
+    Column("team_alias", String(_ID), nullable=True),
+    Column("models", JSON_DOCUMENT, nullable=False),
+    *_budget(),
+    *_limits(),
+    Column("members_with_roles", JSON_DOCUMENT, nullable=False),
+    Column("metadata", JSON_DOCUMENT, nullable=False),
+    Column("blocked", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", String(_ID), primary_key=True),
+    Column("user_email", String(_ID), nullable=True),
+    Column("user_alias", String(_ID), nullable=True),
+    Column("user_role", String(64), nullable=True),
+    # LiteLLM's name: the ids of the teams the user belongs to.
+    Column("teams", JSON_DOCUMENT, nullable=False),
+    Column("models", JSON_DOCUMENT, nullable=False),
+    *_budget(),
+    *_limits(),
+    Column("metadata", JSON_DOCUMENT, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+
+def _key_columns() -> list[Column[Any]]:
+    """The columns a key row and its audit copy share."""
+    return [
+        Column("key_name", String(64), nullable=False),
+        Column("key_alias", String(_ID), nullable=True),
+        Column("user_id", String(_ID), nullable=True),
+        Column("models", JSON_DOCUMENT, nullable=False),
+        *_budget(),
+        Column("expires", UtcDateTime, nullable=True),
+        *_limits(),
+        Column("metadata", JSON_DOCUMENT, nullable=False),
+        Column("blocked", Boolean, nullable=False, default=False),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("updated_at", UtcDateTime, nullable=False),
+        Column("created_by", String(_ID), nullable=True),
+        Column("updated_by", String(_ID), nullable=True),
+    ]
+
+
+verification_tokens = Table(
+    "verification_tokens",
+    metadata,
+    # SHA-256 hex of the key; the plaintext is never stored.
+    Column("token", String(64), primary_key=True),
+    Column("team_id", String(_ID), ForeignKey("teams.team_id"), nullable=True, index=True),
+    *_key_columns(),
+    Index(None, "key_alias", unique=True),
+    Index(None, "user_id"),
+)
+
+deprecated_tokens = Table(
+    "deprecated_tokens",
+    metadata,
+    # The hash of a regenerated key, kept so that spend of requests in flight reaches the key and,
+    # until ``revoke_at``, so that the old key still authenticates (LiteLLM's grace period).
+    Column("token", String(64), primary_key=True),
+    Column(
+        "active_token",
+        String(64),
+        # ON UPDATE CASCADE: regenerating a key again re-points its older hashes to the newest.
+        ForeignKey("verification_tokens.token", ondelete="CASCADE", onupdate="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("revoke_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+deleted_tokens = Table(
+    "deleted_tokens",
+    metadata,
+    # A key may be deleted, re-created with the same value and deleted again: own surrogate id.
+    Column("id", String(32), primary_key=True),
+    Column("token", String(64), nullable=False, index=True),
+    Column("team_id", String(_ID), nullable=True),
+    *_key_columns(),
+    Column("deleted_at", UtcDateTime, nullable=False),
+    Column("deleted_by", String(_ID), nullable=True),
+)
+
+spend_logs = Table(
+    "spend_logs",
+    metadata,
+    Column("request_id", String(_ID), primary_key=True),
+    Column("api_key", String(64), nullable=False),
+    Column("team_id", String(_ID), nullable=True),
+    Column("user", String(_ID), nullable=True),
+    Column("end_user", String(_ID), nullable=True),
+    Column("model_group", String(_ID), nullable=True),
+    Column("model", String(_ID), nullable=True),
+    Column("deployment_id", String(_ID), nullable=True),
+    Column("custom_llm_provider", String(64), nullable=True),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("cache_read_tokens", Integer, nullable=False),
+    Column("cache_write_tokens", Integer, nullable=False),
+    Column("reasoning_tokens", Integer, nullable=False),
+    Column("total_tokens", Integer, nullable=False),
+    Column("spend", Money, nullable=False),
+    # LiteLLM's values: "success" or "failure"; the HTTP status says which failure.
+    Column("status", String(16), nullable=False),
+    Column("http_status", Integer, nullable=True),
+    Column("start_time", UtcDateTime, nullable=False),
+    Column("end_time", UtcDateTime, nullable=True),
+    Column("completion_start_time", UtcDateTime, nullable=True),
+    Column("cache_hit", Boolean, nullable=False),
+    Column("usage_estimated", Boolean, nullable=False),
+    Column("client_disconnected", Boolean, nullable=False),
+    Column("metadata", JSON_DOCUMENT, nullable=False),
+    # The filters of /spend/logs: by key, team or user over a time range, and by time alone.
+    Index(None, "api_key", "start_time"),
+    Index(None, "team_id", "start_time"),
+    Index(None, "user", "start_time"),
+    Index(None, "start_time"),
+)
+
+#: Alembic's bookkeeping table; our own name, so a database shared with another Alembic app is safe.
+VERSION_TABLE = "bastion_schema_version"

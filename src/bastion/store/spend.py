@@ -1,0 +1,197 @@
+"""Spend logs: one row per request, written in batches, and the spend totals they add up to.
+
+:meth:`SpendRepository.insert_spend_logs` is the only writer of spend. In ONE transaction it
+inserts the batch (a record whose ``request_id`` is already stored is skipped, so a batch can be
+retried after a lost connection) and adds the cost of exactly the inserted records to the
+``spend`` of their key, user and team. Totals therefore always equal the sum of the logs.
+
+Concurrent writers (several processes on one PostgreSQL) cannot deadlock: every transaction locks
+key rows, then log entries, then user rows, then team rows, each in sorted order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, ColumnElement, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bastion.store._mapping import record_from_row, record_values
+from bastion.store._transactions import reading, writing
+from bastion.store._types import to_money
+from bastion.store.records import SpendLogRecord, SpendTotals
+from bastion.store.schema import deprecated_tokens, spend_logs, teams, users, verification_tokens
+
+__all__ = ["SpendFilter", "SpendRepository"]
+
+_keys = verification_tokens
+_logs = spend_logs
+# Rounds of following regenerated tokens while a regeneration races with a batch.
+_REDIRECT_ROUNDS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SpendFilter:
+    """Which spend logs: every given field must match; ``start`` inclusive, ``end`` exclusive."""
+
+    api_key: str | None = None
+    team_id: str | None = None
+    user: str | None = None
+    end_user: str | None = None
+    model_group: str | None = None
+    request_id: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        equal = (
+            (_logs.c.api_key, self.api_key),
+            (_logs.c.team_id, self.team_id),
+            (_logs.c.user, self.user),
+            (_logs.c.end_user, self.end_user),
+            (_logs.c.model_group, self.model_group),
+            (_logs.c.request_id, self.request_id),
+        )
+        found = [column == value for column, value in equal if value is not None]
+        if self.start is not None:
+            found.append(_logs.c.start_time >= self.start)
+        if self.end is not None:
+            found.append(_logs.c.start_time < self.end)
+        return found
+
+
+class SpendRepository:
+    """Async access to spend logs and the spend totals of keys, users and teams."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def insert_spend_logs(self, batch: Sequence[SpendLogRecord]) -> int:
+        """Store ``batch`` and add its cost to the totals; how many records were new.
+
+        Idempotent on ``request_id``: records already stored (or repeated in the batch) are
+        neither stored nor counted again. A record carrying a regenerated key's old token is
+        stored under the key's current token.
+        """
+        unique = {record.request_id: record for record in reversed(batch)}
+        if not unique:
+            return 0
+        records = [unique[request_id] for request_id in sorted(unique)]
+        async with writing(self._engine) as conn:
+            current = await _lock_current_tokens(conn, {r.api_key for r in records if r.api_key})
+            records = [
+                replace(r, api_key=current[r.api_key])
+                if current.get(r.api_key, r.api_key) != r.api_key
+                else r
+                for r in records
+            ]
+            inserted = await _insert_new(conn, records)
+            stored = [r for r in records if r.request_id in inserted]
+            await _add_spend(conn, _keys.c.token, _keys.c.spend, _sums(stored, lambda r: r.api_key))
+            await _add_spend(conn, users.c.user_id, users.c.spend, _sums(stored, lambda r: r.user))
+            await _add_spend(conn, teams.c.team_id, teams.c.spend, _sums(stored, lambda r: r.team_id))
+        return len(stored)
+
+    async def query_spend_logs(
+        self, where: SpendFilter = SpendFilter(), *, limit: int = 100, offset: int = 0
+    ) -> list[SpendLogRecord]:
+        """Logs matching ``where``, newest first."""
+        query = (
+            select(_logs)
+            .where(*where.conditions())
+            .order_by(_logs.c.start_time.desc(), _logs.c.request_id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        async with reading(self._engine) as conn:
+            rows = (await conn.execute(query)).all()
+        return [record_from_row(SpendLogRecord, row) for row in rows]
+
+    async def summarize_spend(self, where: SpendFilter = SpendFilter()) -> SpendTotals:
+        """Count, cost and tokens of the logs matching ``where``."""
+        query = select(
+            func.count(),
+            func.coalesce(func.sum(_logs.c.spend), 0),
+            func.coalesce(func.sum(_logs.c.prompt_tokens), 0),
+            func.coalesce(func.sum(_logs.c.completion_tokens), 0),
+            func.coalesce(func.sum(_logs.c.total_tokens), 0),
+        ).where(*where.conditions())
+        async with reading(self._engine) as conn:
+            row = (await conn.execute(query)).one()
+        return SpendTotals(int(row[0]), float(row[1]), int(row[2]), int(row[3]), int(row[4]))
+
+
+async def _lock_current_tokens(conn: AsyncConnection, tokens: set[str]) -> dict[str, str]:
+    """Map each token to its key's current token, and lock those key rows until commit.
+
+    Locking first means a regeneration either finished before (and its old token is followed
+    through ``deprecated_tokens``) or waits until this batch is committed (and then re-points
+    the batch's logs itself). Tokens of deleted keys, or of no key at all, are left out.
+    """
+    current = {token: token for token in await _lock_keys(conn, tokens)}
+    missing = tokens - current.keys()
+    for _ in range(_REDIRECT_ROUNDS):
+        if not missing:
+            break
+        query = select(deprecated_tokens.c.token, deprecated_tokens.c.active_token).where(
+            deprecated_tokens.c.token.in_(sorted(missing))
+        )
+        redirect = {row.token: row.active_token for row in await conn.execute(query)}
+        if not redirect:
+            break
+        locked = await _lock_keys(conn, set(redirect.values()))
+        current.update({old: new for old, new in redirect.items() if new in locked})
+        missing = set(redirect) - current.keys()
+    return current
+
+
+async def _lock_keys(conn: AsyncConnection, tokens: set[str]) -> set[str]:
+    if not tokens:
+        return set()
+    query = select(_keys.c.token).where(_keys.c.token.in_(sorted(tokens))).order_by(_keys.c.token)
+    # FOR UPDATE on PostgreSQL; SQLite has one writer at a time and ignores it.
+    return set((await conn.execute(query.with_for_update())).scalars())
+
+
+async def _insert_new(conn: AsyncConnection, records: Sequence[SpendLogRecord]) -> set[str]:
+    """Insert the records (one executemany) and return the request ids that were not there yet."""
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    query = (
+        dialect_insert(_logs)
+        .on_conflict_do_nothing(index_elements=[_logs.c.request_id])
+        .returning(_logs.c.request_id)
+    )
+    result = await conn.execute(query, [record_values(r) for r in records])
+    return set(result.scalars())
+
+
+def _sums(
+    records: Iterable[SpendLogRecord], owner: Callable[[SpendLogRecord], str | None]
+) -> dict[str, Decimal]:
+    """Cost per owner id, summed in decimal at the stored precision (exact on PostgreSQL)."""
+    totals: defaultdict[str, Decimal] = defaultdict(Decimal)
+    for record in records:
+        key = owner(record)
+        if key:
+            totals[key] += to_money(record.spend)
+    return {key: total for key, total in totals.items() if total}
+
+
+async def _add_spend(
+    conn: AsyncConnection, id_column: Column[str], spend_column: Column[float], sums: dict[str, Decimal]
+) -> None:
+    if not sums:
+        return
+    table = id_column.table
+    query = (
+        update(table)
+        .where(id_column == bindparam("b_id"))
+        .values({spend_column.name: spend_column + bindparam("b_delta", type_=spend_column.type)})
+    )
+    # Sorted: concurrent batches take the row locks in one order and cannot deadlock.
+    await conn.execute(query, [{"b_id": key, "b_delta": sums[key]} for key in sorted(sums)])

@@ -1,0 +1,207 @@
+"""Spend logs in the store: batch inserts are idempotent and keep totals equal to the logs."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from store_backends import Backend
+
+from bastion.store import Database, KeyRecord, SpendFilter, SpendLogRecord, TeamRecord, UserRecord
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+KEYS = [hashlib.sha256(f"sk-{i}".encode()).hexdigest() for i in range(3)]
+TEAMS = ["org-a", "org-b"]
+USERS = ["u-a", "u-b"]
+
+
+def log(n: int, *, spend: float | None = None, api_key: str | None = None, **fields: Any) -> SpendLogRecord:
+    """A log whose owners and cost follow from ``n`` (the same ``n`` always gives the same cost)."""
+    values: dict[str, Any] = {
+        "team_id": TEAMS[n % 2],
+        "user": USERS[(n // 2) % 2],
+        "end_user": f"end-{n % 4}",
+        "model_group": "gpt" if n % 3 else "claude",
+        "prompt_tokens": 10 + n,
+        "completion_tokens": 5,
+        "total_tokens": 15 + n,
+    }
+    values.update(fields)
+    cost = spend if spend is not None else random.Random(n).uniform(0.000001, 0.05)
+    return SpendLogRecord(
+        request_id=f"req-{n:05d}",
+        api_key=api_key if api_key is not None else KEYS[n % 3],
+        start_time=NOW + timedelta(seconds=n),
+        spend=cost,
+        **values,
+    )
+
+
+async def seed_owners(db: Database) -> None:
+    for team in TEAMS:
+        await db.teams.create(TeamRecord(team))
+    for user in USERS:
+        await db.users.create(UserRecord(user))
+    for i, token in enumerate(KEYS):
+        await db.keys.create(KeyRecord(token, f"sk-...{i}", team_id=TEAMS[i % 2]))
+
+
+async def totals_and_sums(db: Database) -> list[tuple[float, float]]:
+    """(row spend, sum of its logs) for every key, user and team."""
+    pairs = []
+    for token in KEYS:
+        row = await db.keys.get(token)
+        assert row is not None
+        pairs.append((row.spend, (await db.spend.summarize_spend(SpendFilter(api_key=token))).spend))
+    for user in USERS:
+        user_row = await db.users.get(user)
+        assert user_row is not None
+        pairs.append((user_row.spend, (await db.spend.summarize_spend(SpendFilter(user=user))).spend))
+    for team in TEAMS:
+        team_row = await db.teams.get(team)
+        assert team_row is not None
+        pairs.append((team_row.spend, (await db.spend.summarize_spend(SpendFilter(team_id=team))).spend))
+    return pairs
+
+
+def test_batch_insert_adds_exactly_the_batch_cost(backend: Backend) -> None:
+    """After one batch every key, user and team spend equals the sum of its logs."""
+    batch = [log(n) for n in range(60)]
+
+    async def scenario(db: Database) -> tuple[int, list[tuple[float, float]], float]:
+        await seed_owners(db)
+        inserted = await db.spend.insert_spend_logs(batch)
+        key0 = await db.keys.get(KEYS[0])
+        assert key0 is not None
+        return inserted, await totals_and_sums(db), key0.spend
+
+    inserted, pairs, key0_spend = backend.run(scenario)
+    assert inserted == 60
+    assert all(backend.same_money(total, summed) for total, summed in pairs), pairs
+    expected = sum(r.spend for r in batch if r.api_key == KEYS[0])
+    assert abs(key0_spend - expected) < 1e-9
+
+
+def test_duplicate_request_ids_are_not_counted_twice(backend: Backend) -> None:
+    """A retried batch, and a repeat inside one batch, add nothing and store nothing."""
+
+    async def scenario(db: Database) -> tuple[list[int], int, float, list[tuple[float, float]]]:
+        await seed_owners(db)
+        first = await db.spend.insert_spend_logs([log(n, spend=1.0) for n in range(6)])
+        retried = await db.spend.insert_spend_logs([log(n, spend=1.0) for n in range(6)])
+        mixed = await db.spend.insert_spend_logs([log(5, spend=1.0), log(6, spend=1.0), log(6, spend=1.0)])
+        totals = await db.spend.summarize_spend()
+        key0 = await db.keys.get(KEYS[0])
+        assert key0 is not None
+        return [first, retried, mixed], totals.requests, key0.spend, await totals_and_sums(db)
+
+    counts, requests, key0_spend, pairs = backend.run(scenario)
+    assert counts == [6, 0, 1] and requests == 7
+    assert key0_spend == 3.0  # req 0, 3 and 6
+    assert all(backend.same_money(total, summed) for total, summed in pairs), pairs
+
+
+def test_concurrent_batches_keep_totals_equal_to_logs(backend: Backend) -> None:
+    """Eight writers with overlapping batches: every log stored once, totals equal the logs."""
+    rng = random.Random(7)
+    batches = [[log(rng.randrange(400)) for _ in range(25)] for _ in range(24)]
+    unique = {r.request_id for batch in batches for r in batch}
+
+    async def scenario(db: Database) -> tuple[int, int, list[tuple[float, float]]]:
+        await seed_owners(db)
+
+        async def writer(mine: list[list[SpendLogRecord]]) -> int:
+            return sum([await db.spend.insert_spend_logs(batch) for batch in mine])
+
+        counts = await asyncio.gather(*(writer(batches[i::8]) for i in range(8)))
+        stored = (await db.spend.summarize_spend()).requests
+        return sum(counts), stored, await totals_and_sums(db)
+
+    inserted, stored, pairs = backend.run(scenario)
+    assert inserted == stored == len(unique)
+    assert all(backend.same_money(total, summed) for total, summed in pairs), pairs
+
+
+def test_logs_of_unknown_owners_are_stored_without_totals(backend: Backend) -> None:
+    """A log for a key, user or team without a row (master key, a session id) is still kept."""
+
+    async def scenario(db: Database) -> tuple[int, int]:
+        record = log(1, api_key="f" * 64, user="session-9", team_id=None)
+        inserted = await db.spend.insert_spend_logs([record, log(2, api_key="")])
+        return inserted, (await db.spend.summarize_spend()).requests
+
+    assert backend.run(scenario) == (2, 2)
+
+
+def test_regenerated_key_keeps_its_logs_and_late_records(backend: Backend) -> None:
+    """Logs move to the new token, and a late record with the old token lands on the key."""
+    old, new = KEYS[0], hashlib.sha256(b"sk-regen").hexdigest()
+
+    async def scenario(db: Database) -> tuple[float, int, int, float]:
+        await seed_owners(db)
+        await db.spend.insert_spend_logs([log(0, spend=1.0), log(3, spend=2.0)])
+        await db.keys.regenerate(old, new_token=new, new_key_name="sk-...gen")
+        await db.spend.insert_spend_logs([log(6, spend=4.0, api_key=old)])
+        key_row = await db.keys.get(new)
+        assert key_row is not None
+        by_new = await db.spend.summarize_spend(SpendFilter(api_key=new))
+        by_old = await db.spend.summarize_spend(SpendFilter(api_key=old))
+        return key_row.spend, by_new.requests, by_old.requests, by_new.spend
+
+    assert backend.run(scenario) == (7.0, 3, 0, 7.0)
+
+
+def test_query_filters_time_range_and_pages(backend: Backend) -> None:
+    """Filters combine; the range is [start, end); pages are newest first."""
+
+    async def scenario(db: Database) -> list[list[str]]:
+        await seed_owners(db)
+        await db.spend.insert_spend_logs([log(n, metadata={"n": n}) for n in range(30)])
+        window = SpendFilter(start=NOW + timedelta(seconds=10), end=NOW + timedelta(seconds=20))
+        in_window = await db.spend.query_spend_logs(window, limit=100)
+        page_2 = await db.spend.query_spend_logs(SpendFilter(api_key=KEYS[1]), limit=3, offset=3)
+        combined = await db.spend.query_spend_logs(
+            SpendFilter(team_id="org-a", user="u-b", model_group="claude", end_user="end-2")
+        )
+        one = await db.spend.query_spend_logs(SpendFilter(request_id="req-00004"))
+        return [[r.request_id for r in rows] for rows in (in_window, page_2, combined, one)]
+
+    in_window, page_2, combined, one = backend.run(scenario)
+    assert in_window == [f"req-{n:05d}" for n in range(19, 9, -1)]
+    assert page_2 == ["req-00019", "req-00016", "req-00013"]
+    # team org-a: even n; user u-b: n // 2 odd; claude: n % 3 == 0; end-2: n % 4 == 2
+    assert combined == [
+        f"req-{n:05d}" for n in range(29, -1, -1) if n % 2 == 0 and (n // 2) % 2 and n % 3 == 0 and n % 4 == 2
+    ]
+    assert one == ["req-00004"]
+
+
+def test_log_fields_round_trip(backend: Backend) -> None:
+    """Every field of a log reads back as written, timestamps aware and in UTC."""
+    record = log(
+        42,
+        spend=0.0123456789,
+        deployment_id="dep-1",
+        custom_llm_provider="anthropic",
+        model="claude-sonnet-4-5-20250929",
+        cache_read_tokens=3,
+        cache_write_tokens=2,
+        reasoning_tokens=1,
+        status="failure",
+        http_status=429,
+        end_time=NOW + timedelta(seconds=45),
+        completion_start_time=NOW + timedelta(seconds=43),
+        cache_hit=True,
+        usage_estimated=True,
+        client_disconnected=True,
+        metadata={"key_alias": "k", "tags": ["a"]},
+    )
+
+    async def scenario(db: Database) -> list[SpendLogRecord]:
+        await db.spend.insert_spend_logs([record])
+        return await db.spend.query_spend_logs()
+
+    assert backend.run(scenario) == [record]
