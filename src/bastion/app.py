@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from bastion.accounting.pricing import PriceBook, Rates
 from bastion.accounting.recorder import UsageRecorder
 from bastion.accounting.records import UsageRecord
+from bastion.accounting.spend_rows import spend_log, spend_row
+from bastion.accounting.spend_writer import SpendWriter
 from bastion.api.generation import GenerationHandler
 from bastion.api.server import GatewayApp
 from bastion.auth.keys import KeyRing
+from bastion.auth.virtual_keys import VirtualKeys
 from bastion.gateway.chat import ChatService
 from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.router import Router
@@ -24,6 +28,9 @@ from bastion.providers.gemini import GeminiAdapter
 from bastion.providers.http import HttpPool
 from bastion.providers.openai import OpenAIAdapter
 from bastion.settings import Settings, load_settings
+from bastion.store.database import Database
+from bastion.store.engine import create_store_engine
+from bastion.store.migrate import apply_migrations
 
 __all__ = ["CONFIG_ENV", "METRICS_DIR_ENV", "build_app", "create_app_from_env", "secret_values"]
 
@@ -49,8 +56,10 @@ def build_app(
     *,
     metrics: Metrics | None = None,
     record_sinks: Sequence[Callable[[UsageRecord], None]] = (),
+    migrate: bool = True,
 ) -> GatewayApp:
-    """Build the gateway. ``record_sinks`` receive every finished request's usage record."""
+    """Build the gateway. ``record_sinks`` receive every finished request's usage record;
+    ``migrate`` applies database migrations at start-up."""
     metrics = metrics or Metrics()
     prices = PriceBook()
     for dep in settings.model_list:
@@ -68,7 +77,15 @@ def build_app(
                 ),
             )
     recorder = UsageRecorder(prices=prices, metrics=metrics, log_requests=settings.bastion.log_requests)
+    data_dir = settings.source.resolve().parent
+    engine = create_store_engine(settings.database_url, default_path=data_dir / "bastion.db")
+    database = Database(engine)
+    spend = SpendWriter(
+        lambda rows: _write_spend(database, rows), spool_path=data_dir / "bastion-spend-spool.jsonl"
+    )
+    recorder.sinks.append(lambda rec: spend.submit(spend_row(rec)))
     recorder.sinks.extend(record_sinks)
+    virtual = VirtualKeys(database.keys, database.teams)
     router = Router(settings)
     http = HttpPool()
     adapters: dict[str, ProviderAdapter] = {
@@ -81,7 +98,7 @@ def build_app(
     )
     limit = int(settings.bastion.max_request_size_mb * 1024 * 1024)
     generation = GenerationHandler(
-        keys=KeyRing(settings),
+        keys=KeyRing(settings, virtual=virtual),
         router=router,
         chat=chat,
         body_limit=limit,
@@ -89,6 +106,9 @@ def build_app(
     )
 
     async def startup() -> None:
+        if migrate:
+            await apply_migrations(engine)
+        spend.start()
         # Resolve prices now, off the request path (the pricing data loads on first use).
         for dep in settings.model_list:
             if dep.provider != "mock":
@@ -97,6 +117,10 @@ def build_app(
             _log.warning(
                 "no master_key and no static keys are configured: this gateway accepts calls from anyone"
             )
+
+    async def shutdown() -> None:
+        await spend.drain()  # every record written, or spooled to disk for the next start
+        await database.close()
 
     return GatewayApp(
         generation=generation,
@@ -107,7 +131,12 @@ def build_app(
         http=http,
         body_limit=limit,
         on_startup=startup,
+        on_shutdown=shutdown,
     )
+
+
+async def _write_spend(database: Database, rows: list[dict[str, Any]]) -> None:
+    await database.spend.insert_spend_logs([spend_log(row) for row in rows])
 
 
 def create_app_from_env() -> GatewayApp:

@@ -20,6 +20,10 @@ class UsageRecord:
     #: Who called: ``master``, ``static_key``... and a non-secret label (key alias or hash prefix).
     principal_kind: str = "anonymous"
     principal_label: str | None = None
+    #: The virtual key's hash and its owners (empty for the master key and static keys).
+    key_hash: str | None = None
+    team_id: str | None = None
+    user_id: str | None = None
     end_user: str | None = None
     provider: str | None = None
     deployment_id: str | None = None
@@ -51,6 +55,8 @@ class UsageRecord:
             "error_kind": self.error_kind,
             "principal": self.principal_kind,
             "key_label": self.principal_label,
+            "team_id": self.team_id,
+            "user_id": self.user_id,
             "end_user": self.end_user,
             "input_tokens": u.input_tokens,
             "output_tokens": u.output_tokens,

@@ -54,13 +54,13 @@ class GenerationHandler:
         self._chat = chat
         self._limit = body_limit
 
-    def authenticate(self, request: Request) -> Principal:
+    async def authenticate(self, request: Request) -> Principal:
         headers = request.headers
         # The query string is parsed only for the rare client that sends its key there (Gemini ?key=).
         key = extract_key(headers, None)
         if key is None and request.scope.get("query_string"):
             key = request.query.get("key")
-        return self._keys.authenticate(key)
+        return await self._keys.authenticate(key)
 
     def admit(self, principal: Principal, model: Any) -> str:
         """Check the model exists and the caller may use it; return the model group name."""
@@ -87,10 +87,17 @@ class GenerationHandler:
         )
         return CallContext(request_id, surface, ANONYMOUS, request.headers, record)
 
-    def start(self, ctx: CallContext, request: Request) -> None:
+    async def start(self, ctx: CallContext, request: Request) -> None:
         """Authenticate the caller and note who it is on the record."""
-        ctx.principal = principal = self.authenticate(request)
-        ctx.record.principal_kind, ctx.record.principal_label = principal.kind, principal.label
+        ctx.principal = principal = await self.authenticate(request)
+        record = ctx.record
+        record.principal_kind, record.principal_label = principal.kind, principal.label
+        if principal.kind == "virtual_key":
+            record.key_hash, record.team_id, record.user_id = (
+                principal.key_hash,
+                principal.team_id,
+                principal.user_id,
+            )
 
     def finish(self, ctx: CallContext) -> None:
         self._chat.finish(ctx)
@@ -123,7 +130,7 @@ class GenerationHandler:
         request_id, record = ctx.request_id, ctx.record
         extra_headers = request_id_headers(surface, request_id)
         try:
-            self.start(ctx, request)
+            await self.start(ctx, request)
             body = await request.json(self._limit)
             requested = path_model if path_model is not None else body.get("model")
             model = self.admit(ctx.principal, requested)

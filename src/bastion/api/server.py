@@ -193,7 +193,7 @@ class GatewayApp:
         ctx = self._gen.context(request, surface)
         headers = request_id_headers(surface, ctx.request_id)
         try:
-            self._gen.start(ctx, request)
+            await self._gen.start(ctx, request)
             body = await request.json(self._limit)
             requested = path_model if path_model is not None else body.get("model")
             ctx.record.model_group = group = self._gen.admit(ctx.principal, requested)
@@ -218,7 +218,7 @@ class GatewayApp:
             await self._gemini_models(request, send)
             return
         try:
-            principal = self._gen.authenticate(request)
+            principal = await self._gen.authenticate(request)
         except BastionError as err:
             await self._error(send, surface, err)
             return
@@ -229,7 +229,7 @@ class GatewayApp:
 
     async def _get_model(self, request: Request, send: Send, name: str) -> None:
         try:
-            principal = self._gen.authenticate(request)
+            principal = await self._gen.authenticate(request)
             self._gen.admit(principal, name)
         except BastionError as err:
             await self._error(send, OPENAI, err)
@@ -238,7 +238,7 @@ class GatewayApp:
 
     async def _gemini_models(self, request: Request, send: Send) -> None:
         try:
-            principal = self._gen.authenticate(request)
+            principal = await self._gen.authenticate(request)
         except BastionError as err:
             await self._error(send, GEMINI, err)
             return

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from bastion.domain.errors import AuthenticationError
 from bastion.domain.principal import ANONYMOUS, Principal
 from bastion.settings import Settings
+
+if TYPE_CHECKING:
+    from bastion.auth.virtual_keys import VirtualKeys
 
 __all__ = ["KeyRing", "extract_key", "hash_key"]
 
@@ -35,7 +39,10 @@ def extract_key(headers: Mapping[str, str], query_key: str | None) -> str | None
 
 
 class KeyRing:
-    def __init__(self, settings: Settings) -> None:
+    """Master and static keys from the config, then virtual keys from the database."""
+
+    def __init__(self, settings: Settings, *, virtual: VirtualKeys | None = None) -> None:
+        self._virtual = virtual
         self._by_hash: dict[str, Principal] = {}
         for static in settings.bastion.static_keys:
             digest = hash_key(static.key.reveal())
@@ -46,7 +53,7 @@ class KeyRing:
             self._by_hash[digest] = Principal("master", "master", digest)
         self.open = settings.master_key is None and not settings.bastion.static_keys
 
-    def authenticate(self, key: str | None) -> Principal:
+    async def authenticate(self, key: str | None) -> Principal:
         if key is None:
             if self.open:
                 return ANONYMOUS
@@ -54,7 +61,10 @@ class KeyRing:
                 "No API key was sent. Send your Bastion key as 'Authorization: Bearer <key>' "
                 "(or x-api-key / x-goog-api-key)."
             )
-        principal = self._by_hash.get(hash_key(key))
+        digest = hash_key(key)
+        principal = self._by_hash.get(digest)
+        if principal is None and self._virtual is not None:
+            principal = await self._virtual.principal(digest)
         if principal is None:
             if self.open:
                 return ANONYMOUS

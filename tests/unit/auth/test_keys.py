@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ def test_empty_header_values_fall_through() -> None:
 def test_master_key_is_an_admin(tmp_path: Path) -> None:
     """The master key resolves to the admin principal, labelled without the key."""
     ring = make_keyring(tmp_path, general={"master_key": _MASTER})
-    principal = ring.authenticate(_MASTER)
+    principal = asyncio.run(ring.authenticate(_MASTER))
     assert principal.kind == "master"
     assert principal.is_admin
     assert principal.key_hash == hash_key(_MASTER)
@@ -89,7 +90,7 @@ def test_static_key_has_its_alias_and_models(tmp_path: Path) -> None:
         general={"master_key": _MASTER},
         bastion={"static_keys": [{"key": _STATIC, "alias": "team-a", "models": ["gpt"]}]},
     )
-    principal = ring.authenticate(_STATIC)
+    principal = asyncio.run(ring.authenticate(_STATIC))
     assert principal.kind == "static_key"
     assert principal.label == "team-a"
     assert principal.models == frozenset({"gpt"})
@@ -101,7 +102,7 @@ def test_static_key_has_its_alias_and_models(tmp_path: Path) -> None:
 def test_static_key_without_alias_is_labelled_by_hash_prefix(tmp_path: Path) -> None:
     """A static key with no alias gets a label from its hash, never from the key itself."""
     ring = make_keyring(tmp_path, bastion={"static_keys": [{"key": _STATIC}]})
-    principal = ring.authenticate(_STATIC)
+    principal = asyncio.run(ring.authenticate(_STATIC))
     assert principal.label == f"key-{hash_key(_STATIC)[:8]}"
     assert _STATIC not in principal.label
     assert not ring.open
@@ -111,7 +112,7 @@ def test_unknown_key_is_rejected_without_echoing_it(tmp_path: Path) -> None:
     """A wrong key raises AuthenticationError whose message does not contain that key."""
     ring = make_keyring(tmp_path, general={"master_key": _MASTER})
     with pytest.raises(AuthenticationError) as caught:
-        ring.authenticate(_OTHER)
+        asyncio.run(ring.authenticate(_OTHER))
     assert caught.value.status == 401
     assert caught.value.code == "invalid_api_key"
     assert _OTHER not in str(caught.value)
@@ -122,7 +123,7 @@ def test_missing_key_is_rejected_when_keys_are_configured(tmp_path: Path) -> Non
     """No key at all raises AuthenticationError when a master key is configured."""
     ring = make_keyring(tmp_path, general={"master_key": _MASTER})
     with pytest.raises(AuthenticationError, match="No API key"):
-        ring.authenticate(None)
+        asyncio.run(ring.authenticate(None))
 
 
 def test_open_mode_without_master_or_static_keys(tmp_path: Path) -> None:
@@ -130,7 +131,7 @@ def test_open_mode_without_master_or_static_keys(tmp_path: Path) -> None:
     ring = make_keyring(tmp_path)
     assert ring.open
     for key in (None, _OTHER):
-        principal = ring.authenticate(key)
+        principal = asyncio.run(ring.authenticate(key))
         assert principal.kind == "anonymous"
         assert not principal.is_admin
         assert principal.may_use("anything")
