@@ -28,15 +28,66 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=None, help="port to listen on (default 4000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (default 1)")
 
+    serve.add_argument("--no-migrate", action="store_true", help="do not apply database migrations at start")
+
     check = commands.add_parser("check-config", help="load a config file and report problems")
     check.add_argument("--config", required=True)
 
+    migrate = commands.add_parser("migrate", help="apply database migrations and exit")
+    migrate.add_argument("--config", required=True)
+
+    keys = commands.add_parser("keys", help="manage virtual keys").add_subparsers(
+        dest="action", required=True
+    )
+    create = keys.add_parser("create", help="create a virtual key and print it (once)")
+    create.add_argument("--config", required=True)
+    create.add_argument("--alias", dest="alias")
+    create.add_argument("--team", dest="team_id", help="team (org) id; created if missing")
+    create.add_argument("--user", dest="user_id", help="user (session) id")
+    create.add_argument("--duration", help="lifetime such as 30m, 24h, 30d (default: never expires)")
+    create.add_argument("--max-budget", dest="max_budget", type=float)
+    create.add_argument("--budget-duration", dest="budget_duration")
+    create.add_argument("--models", type=lambda v: [m for m in v.split(",") if m], help="comma-separated")
+    create.add_argument("--rpm", dest="rpm_limit", type=int)
+    create.add_argument("--tpm", dest="tpm_limit", type=int)
+    create.add_argument("--max-parallel", dest="max_parallel_requests", type=int)
+
+    sandbox = commands.add_parser("opencode-config", help="print the OpenCode config and env lines for a key")
+    sandbox.add_argument("--key", required=True)
+    sandbox.add_argument("--url", default="http://localhost:4000", help="the gateway's public URL")
+    sandbox.add_argument("--model", default="anthropic/claude-sonnet-4-5")
+
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return _serve(args.config, host=args.host, port=args.port, workers=args.workers)
+        return _serve(
+            args.config, host=args.host, port=args.port, workers=args.workers, migrate=not args.no_migrate
+        )
     if args.command == "check-config":
         return _check(args.config)
-    return 2  # pragma: no cover - argparse enforces the choices
+    if args.command == "opencode-config":
+        from bastion.commands.sandbox import print_sandbox_config
+
+        return print_sandbox_config(args.url, args.key, args.model)
+    return _with_settings(args)
+
+
+def _with_settings(args: argparse.Namespace) -> int:
+    """Commands that load the config and work on the database."""
+    from bastion.domain.errors import BastionError
+    from bastion.settings import load_settings
+
+    try:
+        settings = load_settings(args.config)
+        if args.command == "migrate":
+            from bastion.commands.migrate import run_migrate
+
+            return run_migrate(settings)
+        from bastion.commands.keys import create_key
+
+        return create_key(settings, vars(args))
+    except (ConfigError, BastionError) as exc:
+        print(f"bastion: {exc}", file=sys.stderr)
+        return 2
 
 
 def _check(path: str) -> int:
@@ -51,7 +102,7 @@ def _check(path: str) -> int:
     return 0
 
 
-def _serve(path: str, *, host: str | None, port: int | None, workers: int) -> int:
+def _serve(path: str, *, host: str | None, port: int | None, workers: int, migrate: bool) -> int:
     import uvicorn
 
     _Server = _server_class()
@@ -93,7 +144,7 @@ def _serve(path: str, *, host: str | None, port: int | None, workers: int) -> in
             os.environ[METRICS_DIR_ENV] = metrics_dir
             uvicorn.run("bastion.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
         else:
-            _Server(uvicorn.Config(build_app(settings), **common)).run()  # type: ignore[arg-type]
+            _Server(uvicorn.Config(build_app(settings, migrate=migrate), **common)).run()  # type: ignore[arg-type]
     finally:
         shutdown_logging()
         if workers > 1:

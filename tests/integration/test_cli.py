@@ -161,3 +161,59 @@ def test_check_config_accepts_the_seed_config() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout
+
+
+def test_migrate_and_create_a_key_then_use_it(tmp_path: Path, serve: list[subprocess.Popen[str]]) -> None:
+    """``bastion migrate`` and ``bastion keys create`` work without a server; the key then works."""
+    config = tmp_path / "gw.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: mock-gpt\n    litellm_params:\n      model: mock/echo\n"
+        "general_settings:\n  master_key: sk-cli-master-000\n"
+    )
+    migrated = subprocess.run(
+        [BASTION, "migrate", "--config", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    assert "up to date" in migrated.stdout and (tmp_path / "bastion.db").exists()
+    made = subprocess.run(
+        [
+            BASTION,
+            "keys",
+            "create",
+            "--config",
+            str(config),
+            "--team",
+            "org-1",
+            "--user",
+            "sess-1",
+            "--duration",
+            "1h",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    created = json.loads(made.stdout)
+    assert created["key"].startswith("sk-") and created["key_name"] == "sk-..." + created["key"][-4:]
+    assert created["team_id"] == "org-1" and created["expires"] is not None
+    port = free_port()
+    proc = start(["serve", "--config", str(config), "--port", str(port)], serve)
+    wait_for_log(proc, "Uvicorn running on")
+    assert chat(port, key=created["key"])["object"] == "chat.completion"
+
+
+def test_opencode_config_prints_the_seed_config() -> None:
+    """``bastion opencode-config`` prints OpenCode's JSON (baseURL with /v1) and both env blocks."""
+    out = subprocess.run(
+        [BASTION, "opencode-config", "--key", "sk-abc-123456789", "--url", "https://gw.example.com"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
+    assert '"baseURL": "https://gw.example.com/v1"' in out
+    assert "ANTHROPIC_API_KEY=sk-abc-123456789" in out
+    assert (
+        "ANTHROPIC_BASE_URL=https://gw.example.com\n" in out
+        and "ANTHROPIC_AUTH_TOKEN=sk-abc-123456789" in out
+    )

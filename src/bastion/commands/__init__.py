@@ -1,0 +1,1 @@
+"""The ``bastion`` subcommands other than ``serve``: database and key administration."""
