@@ -1,0 +1,104 @@
+"""The connection the Redis limits stores share: key names, scripts, shielded writes, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError, RedisError
+
+from bastion.limits import _lua
+from bastion.limits.errors import LimitsUnavailableError
+
+__all__ = ["Args", "Clock", "RedisLimitsStore", "Script"]
+
+_log = logging.getLogger("bastion.limits")
+Clock = Callable[[], float]
+#: Script arguments as redis-py sends them.
+Args = list[str | int | float]
+
+
+class Script:
+    """A Lua script and its SHA-1, as ``EVALSHA`` names it."""
+
+    __slots__ = ("sha", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+
+class RedisLimitsStore:
+    """The connection the three Redis stores share: key names, scripts, shielded writes, errors."""
+
+    ACQUIRE = Script(_lua.ACQUIRE)
+    RELEASE = Script(_lua.RELEASE)
+    RENEW = Script(_lua.RENEW)
+    RESERVE = Script(_lua.RESERVE)
+    SETTLE = Script(_lua.SETTLE)
+    PEEK = Script(_lua.PEEK)
+    SEED = Script(_lua.SEED)
+    ADMIT = Script(_lua.ADMIT)
+    FINISH = Script(_lua.FINISH)
+
+    def __init__(self, client: Redis, *, prefix: str = "bastion:", clock: Clock | None = None) -> None:
+        if not prefix.startswith("bastion:"):
+            raise ValueError(f"Redis key prefix must start with 'bastion:', got {prefix!r}")
+        self.client = client
+        self.prefix = prefix
+        self._clock = clock
+        self._pending: set[asyncio.Task[Any]] = set()
+
+    def key(self, kind: str, name: str) -> str:
+        return f"{self.prefix}{kind}:{name}"
+
+    def now_arg(self) -> str:
+        """``now`` for a script: the injected clock, else ``''`` for the server's ``TIME``."""
+        return "" if self._clock is None else repr(self._clock())
+
+    async def run(self, script: Script, keys: Sequence[str], args: Sequence[str | int | float]) -> Any:
+        try:
+            try:
+                return await self.client.evalsha(script.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                await self.client.script_load(script.source)
+                return await self.client.evalsha(script.sha, len(keys), *keys, *args)
+        except RedisError as err:
+            raise _unavailable(err) from err
+
+    async def call(self, operation: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a plain Redis operation, mapping Redis errors like :meth:`run`."""
+        try:
+            return await operation()
+        except RedisError as err:
+            raise _unavailable(err) from err
+
+    async def shielded(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` to completion even if the caller is cancelled while awaiting it."""
+        task = asyncio.ensure_future(work)
+        self._pending.add(task)
+        task.add_done_callback(self._finished)
+        await asyncio.shield(task)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Seen by the caller too unless it was cancelled; then this log line is all there is.
+            _log.warning("limits release failed: %s", task.exception())
+
+    async def close(self, *, close_client: bool) -> None:
+        """Wait for releases still running, then close the client if it is ours."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        if close_client:
+            await self.client.aclose()
+
+
+def _unavailable(err: RedisError) -> LimitsUnavailableError:
+    return LimitsUnavailableError(
+        f"The rate limit and budget store is unavailable ({type(err).__name__}); please retry."
+    )

@@ -1,0 +1,28 @@
+"""What a request may cost at most, reserved against budgets (and tpm) before it is sent.
+
+The estimate is an upper bound on purpose: the whole prompt at the plain input price (cache reads
+are cheaper, never dearer) and every allowed output token at the output price. Settling replaces
+it with the real cost, so a generous estimate only holds budget back while the call is in flight.
+"""
+
+from __future__ import annotations
+
+from bastion.accounting.pricing import Rates
+
+__all__ = ["estimate_cost", "estimate_tokens"]
+
+
+def estimate_cost(prompt_tokens_estimate: int, max_tokens: int, rates: Rates | None) -> float:
+    """USD to reserve: the prompt at the input rate plus ``max_tokens`` at the output rate.
+
+    ``max_tokens`` is the request's ``max_tokens``/``max_completion_tokens``/``maxOutputTokens``,
+    else the model's output limit. An unpriced model (``rates`` is ``None``) reserves nothing.
+    """
+    if rates is None:
+        return 0.0
+    return max(prompt_tokens_estimate, 0) * rates.input + max(max_tokens, 0) * rates.output
+
+
+def estimate_tokens(prompt_tokens_estimate: int, max_tokens: int) -> int:
+    """Tokens to count against tpm at admission; ``release`` corrects it with the real count."""
+    return max(prompt_tokens_estimate, 0) + max(max_tokens, 0)

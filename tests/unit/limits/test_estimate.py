@@ -1,0 +1,31 @@
+"""Admission estimates: an upper bound on cost and tokens, reserved until the real numbers arrive."""
+
+from __future__ import annotations
+
+import pytest
+
+from bastion.accounting.pricing import Rates
+from bastion.limits.estimate import estimate_cost, estimate_tokens
+
+
+def test_cost_is_prompt_at_input_rate_plus_max_output() -> None:
+    """The whole prompt at the input price and every allowed output token at the output price."""
+    rates = Rates(input=3e-6, output=15e-6, cache_read=0.3e-6)
+    assert estimate_cost(1000, 500, rates) == pytest.approx(1000 * 3e-6 + 500 * 15e-6)
+
+
+def test_unpriced_model_reserves_nothing() -> None:
+    """A model without prices (a local vLLM) holds no budget back."""
+    assert estimate_cost(1000, 500, None) == 0.0
+
+
+def test_negative_inputs_count_as_zero() -> None:
+    """A broken estimate can never turn a reservation into a credit."""
+    rates = Rates(input=1.0, output=2.0)
+    assert estimate_cost(-5, -1, rates) == 0.0
+    assert estimate_tokens(-5, 10) == 10
+
+
+def test_tokens_are_prompt_plus_max_output() -> None:
+    """tpm counts the prompt and the output allowance at admission."""
+    assert estimate_tokens(1200, 800) == 2000
