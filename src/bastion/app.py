@@ -16,10 +16,13 @@ from bastion.api.generation import GenerationHandler
 from bastion.api.server import GatewayApp
 from bastion.auth.keys import KeyRing
 from bastion.auth.virtual_keys import VirtualKeys
+from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.chat import ChatService
 from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.router import Router
 from bastion.gateway.tokens import TokenCounter
+from bastion.limits import BudgetSeed, SpendLoader, memory_limits
+from bastion.limits.redis import redis_limits
 from bastion.observability.logging import configure_logging
 from bastion.observability.metrics import Metrics
 from bastion.providers.anthropic import AnthropicAdapter
@@ -31,6 +34,7 @@ from bastion.settings import Settings, load_settings
 from bastion.store.database import Database
 from bastion.store.engine import create_store_engine
 from bastion.store.migrate import apply_migrations
+from bastion.store.records import KeyRecord, TeamRecord, UserRecord
 
 __all__ = ["CONFIG_ENV", "METRICS_DIR_ENV", "build_app", "create_app_from_env", "secret_values"]
 
@@ -96,6 +100,12 @@ def build_app(
     chat = ChatService(
         settings, router=router, http=http, adapters=adapters, recorder=recorder, metrics=metrics
     )
+    loader = _spend_loader(database)
+    redis_url = settings.bastion.redis_url
+    limits = redis_limits(redis_url, loader=loader) if redis_url else memory_limits(loader=loader)
+    chat.gatekeeper = Gatekeeper(
+        limits, prices=prices, router=router, default_max_tokens=settings.bastion.default_max_tokens
+    )
     limit = int(settings.bastion.max_request_size_mb * 1024 * 1024)
     generation = GenerationHandler(
         keys=KeyRing(settings, virtual=virtual),
@@ -108,6 +118,8 @@ def build_app(
     async def startup() -> None:
         if migrate:
             await apply_migrations(engine)
+        # Another process deleted, blocked or changed a key: forget it here too (None: forget all).
+        await limits.revocations.subscribe(virtual.forget)
         spend.start()
         # Resolve prices now, off the request path (the pricing data loads on first use).
         for dep in settings.model_list:
@@ -119,10 +131,12 @@ def build_app(
             )
 
     async def shutdown() -> None:
+        if chat.gatekeeper is not None:
+            await chat.gatekeeper.close()
         await spend.drain()  # every record written, or spooled to disk for the next start
         await database.close()
 
-    return GatewayApp(
+    app = GatewayApp(
         generation=generation,
         embeddings=EmbeddingsService(chat, http),
         tokens=TokenCounter(chat, http, router_groups=router.group),
@@ -133,6 +147,31 @@ def build_app(
         on_startup=startup,
         on_shutdown=shutdown,
     )
+    app.gatekeeper = chat.gatekeeper
+    app.database = database
+    return app
+
+
+def _spend_loader(database: Database) -> SpendLoader:
+    """Budget counters start from the database's totals (first use, or after Redis lost them)."""
+
+    async def load(scopes: Sequence[str]) -> dict[str, BudgetSeed]:
+        seeds: dict[str, BudgetSeed] = {}
+        for scope in scopes:
+            kind, _, ident = scope.partition(":")
+            row: KeyRecord | TeamRecord | UserRecord | None = None
+            if kind == "key":
+                row = await database.keys.get(ident)
+            elif kind == "team":
+                row = await database.teams.get(ident)
+            elif kind == "user":
+                row = await database.users.get(ident)
+            if row is not None:
+                reset = row.budget_reset_at.timestamp() if row.budget_reset_at else None
+                seeds[scope] = BudgetSeed(spent=row.spend, reset_at=reset)
+        return seeds
+
+    return load
 
 
 async def _write_spend(database: Database, rows: list[dict[str, Any]]) -> None:

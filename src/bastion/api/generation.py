@@ -136,6 +136,9 @@ class GenerationHandler:
             model = self.admit(ctx.principal, requested)
             ctx.requested_model = requested if isinstance(requested, str) else model
             record.model_group = model
+            gatekeeper = self._chat.gatekeeper
+            if gatekeeper is not None:
+                await gatekeeper.admit(ctx, body, model)
             stream = path_stream if path_stream is not None else body.get("stream") is True
             record.stream = stream
             user = body.get("user")

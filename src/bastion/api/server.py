@@ -17,6 +17,7 @@ from bastion.api import catalog, health
 from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_json
 from bastion.api.generation import GenerationHandler, new_request_id, request_id_headers
 from bastion.domain.errors import BastionError, InternalError, NotFoundError
+from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.context import CallContext
 from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.router import Router
@@ -24,6 +25,7 @@ from bastion.gateway.surfaces import ANTHROPIC, GEMINI, OPENAI, Surface
 from bastion.gateway.tokens import TokenCounter
 from bastion.observability.metrics import CONTENT_TYPE, Metrics
 from bastion.providers.http import HttpPool
+from bastion.store.database import Database
 
 __all__ = ["GatewayApp"]
 
@@ -57,6 +59,9 @@ class GatewayApp:
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
         self.ready = False
+        #: Set by the composition root; tests reach the admission state and the store through them.
+        self.gatekeeper: Gatekeeper | None = None
+        self.database: Database | None = None
         post: dict[str, Handler] = {}
         for path in ("/v1/chat/completions", "/chat/completions", "/openai/v1/chat/completions"):
             post[path] = self._openai_chat

@@ -25,6 +25,7 @@ from bastion.domain.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
+from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.context import CallContext
 from bastion.gateway.relay import PassthroughRelay, StreamRelay, TranslatingRelay
 from bastion.gateway.retry import RetryPolicy, may_try_elsewhere, should_retry
@@ -100,6 +101,8 @@ class ChatService:
         self._recorder = recorder
         self._metrics = self.metrics = metrics
         self._policy = RetryPolicy(num_retries=settings.num_retries, min_wait=settings.retry_after)
+        #: Settles a request's rate limits and budget reservation when it is recorded.
+        self.gatekeeper: Gatekeeper | None = None
 
     # ------------------------------------------------------------------ public entry points
 
@@ -124,6 +127,8 @@ class ChatService:
             record.error_kind = error.kind
         record.latency_ms = ctx.elapsed_ms()
         self._recorder.record(record)
+        if self.gatekeeper is not None:
+            self.gatekeeper.finish(ctx)
 
     # ------------------------------------------------------------------ retries and fallbacks
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from bastion.accounting.records import UsageRecord
 from bastion.domain.principal import Principal
 from bastion.gateway.surfaces import Surface
+from bastion.limits import Ticket
 
 __all__ = ["CallContext"]
 
@@ -24,6 +25,8 @@ class CallContext:
     recorded: bool = False
     #: The model name as the client wrote it (a wildcard group needs it to pick the upstream model).
     requested_model: str = ""
+    #: The rate-limit admission and budget reservation to settle when the request ends.
+    ticket: Ticket | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.t0) * 1000

@@ -12,10 +12,13 @@ a sleep).
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import socket
 import threading
+from collections.abc import Coroutine
 from types import TracebackType
+from typing import Any, TypeVar
 
 import orjson
 import uvicorn
@@ -29,6 +32,8 @@ from bastion.observability.metrics import Metrics
 from bastion.settings import Settings
 
 __all__ = ["LogCapture", "RunningGateway"]
+
+T = TypeVar("T")
 
 
 class LogCapture:
@@ -73,6 +78,7 @@ class RunningGateway:
         self._thread: threading.Thread | None = None
         self._port = 0
         self._failure: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def url(self) -> str:
@@ -106,9 +112,20 @@ class RunningGateway:
             self._thread.join()
             raise RuntimeError("the gateway failed to start") from self._failure
 
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the gateway's own event loop and return its result (store, limits)."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
+
+    def settle(self) -> None:
+        """Wait until every finished request's rate limits and budget are settled."""
+        assert self.app is not None
+        if self.app.gatekeeper is not None:
+            self.call(self.app.gatekeeper.settled())
+
     def _run(self, sock: socket.socket, ready: threading.Event) -> None:
         assert self._server is not None
-        loop = uvloop.new_event_loop()
+        loop = self._loop = uvloop.new_event_loop()
         try:
             loop.run_until_complete(self._server.serve(sockets=[sock]))
         except BaseException as exc:  # surfaced by start(); the thread must end

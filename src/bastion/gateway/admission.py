@@ -1,0 +1,115 @@
+"""Admission: a virtual key's rate limits and budgets, checked before a call and settled after it.
+
+Before the upstream call, one atomic step (one Redis round trip when shared) counts the request
+against every rpm/tpm/parallel limit of its key and team and reserves its estimated cost against
+every budget, or refuses with a friendly 429 (``retry-after``) or a ``budget_exceeded`` error. After
+the call, on every path (success, upstream error, timeout, client gone), the ticket is finished
+exactly once with the real tokens and cost, so a burst cannot overspend by more than what is in
+flight and no counter leaks. The master key and static keys are never limited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+
+from bastion.accounting.pricing import PriceBook
+from bastion.gateway.context import CallContext
+from bastion.gateway.router import Router
+from bastion.limits import BudgetLimit, BudgetRefusal, Limits, RateLimit, Refusal
+from bastion.limits.estimate import estimate_cost, estimate_tokens
+
+__all__ = ["Gatekeeper"]
+
+_log = logging.getLogger("bastion.admission")
+
+
+class Gatekeeper:
+    def __init__(self, limits: Limits, *, prices: PriceBook, router: Router, default_max_tokens: int) -> None:
+        self.limits = limits
+        self._prices = prices
+        self._router = router
+        self._default_max_tokens = default_max_tokens
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def admit(self, ctx: CallContext, body: dict[str, Any], group: str) -> None:
+        """Raise RateLimitError or BudgetExceededError, or note the ticket on ``ctx``."""
+        scopes = ctx.principal.limits
+        if not scopes:
+            return
+        rates = [RateLimit(s.scope, s.rpm, s.tpm, s.parallel) for s in scopes if s.limits_rate]
+        budgets = [
+            BudgetLimit(s.scope, s.max_budget, s.budget_duration) for s in scopes if s.max_budget is not None
+        ]
+        if not rates and not budgets:
+            return
+        dep = self._router.group(group)[0]
+        prompt = _prompt_estimate(body)
+        max_tokens = _max_tokens(body) or dep.model_info.max_output_tokens or self._default_max_tokens
+        amount = estimate_cost(
+            prompt,
+            max_tokens,
+            self._prices.rates_for(dep.provider_alias, dep.model_info.base_model or dep.model),
+        )
+        outcome = await self.limits.gate.admit(
+            rates, budgets, tokens=estimate_tokens(prompt, max_tokens), amount=amount
+        )
+        if isinstance(outcome, Refusal | BudgetRefusal):
+            raise outcome.error()
+        ctx.ticket = outcome
+
+    def finish(self, ctx: CallContext) -> None:
+        """Settle the ticket with the request's real usage and cost (once; in the background)."""
+        ticket, ctx.ticket = ctx.ticket, None
+        if ticket is None:
+            return
+        record = ctx.record
+        task = asyncio.ensure_future(
+            self.limits.gate.finish(
+                ticket, actual_tokens=record.usage.total_tokens, actual_cost=record.cost_usd
+            )
+        )
+        self._pending.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("settling a request's limits failed", exc_info=task.exception())
+
+    async def settled(self) -> None:
+        """Return once every finished request's limits are settled (tests, shutdown)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Wait for settlements still running, then close the limits store."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.limits.close()
+
+
+def _max_tokens(body: dict[str, Any]) -> int | None:
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if isinstance(value, int) and value > 0:
+            return value
+    config = body.get("generationConfig")
+    if isinstance(config, dict):
+        value = config.get("maxOutputTokens")
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _prompt_estimate(body: dict[str, Any]) -> int:
+    """About four characters a token over what the model reads."""
+    total = 0
+    for name in ("messages", "system", "contents", "systemInstruction", "tools"):
+        value = body.get(name)
+        if value is not None:
+            total += len(orjson.dumps(value))
+    return max(total // 4, 1)
