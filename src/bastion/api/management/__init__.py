@@ -1,0 +1,111 @@
+"""The LiteLLM-compatible management API: keys, teams, users, spend logs and model info.
+
+:class:`ManagementApi` builds the handlers; the composition root merges :meth:`ManagementApi.routes`
+into the gateway's route table and sends paths no fixed route matches through
+:meth:`ManagementApi.find` (for ``POST /key/{key}/regenerate``). Every route needs the master key
+except ``GET /key/info``, where a virtual key may read its own row. Errors are OpenAI-shaped
+(``{"error": {"message", "type", "param", "code"}}``), as LiteLLM's are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
+from functools import partial
+from typing import Any
+from urllib.parse import unquote
+
+from bastion.api.asgi import Request
+from bastion.api.management._common import Authenticate, Handler, Management, Revoke
+from bastion.api.management._key_fields import IGNORED_LITELLM_KEY_FIELDS
+from bastion.api.management.keys import KeyEndpoints
+from bastion.api.management.models import ModelEndpoints, ModelInfo
+from bastion.api.management.spend import SpendEndpoints
+from bastion.api.management.teams import TeamEndpoints
+from bastion.api.management.users import UserEndpoints
+from bastion.domain.principal import Principal
+from bastion.store import Database
+
+__all__ = ["IGNORED_LITELLM_KEY_FIELDS", "Handler", "ManagementApi"]
+
+_REGENERATE_PREFIX = "/key/"
+_REGENERATE_SUFFIX = "/regenerate"
+
+
+class ManagementApi:
+    """The management routes over one database.
+
+    ``authenticate`` raises :class:`~bastion.domain.errors.AuthenticationError` (401) for a bad
+    key. ``on_revoke(hash)`` is awaited for keys that must stop working (deleted, blocked, their
+    team deleted or blocked, regenerated without a grace period); ``on_change(hash)`` (default:
+    ``on_revoke``) for keys that still work but changed (updated, unblocked, their team updated,
+    regenerated with a grace period). Neither should raise: a failure is logged, the change stays.
+    ``model_info()`` is what ``/model/info`` lists; ``budget_tz`` is the calendar of budget resets.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        authenticate: Authenticate,
+        on_revoke: Revoke,
+        model_info: ModelInfo,
+        body_limit: int,
+        *,
+        on_change: Revoke | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        budget_tz: tzinfo = UTC,
+    ) -> None:
+        self._m = Management(
+            db,
+            authenticate,
+            on_revoke,
+            on_change=on_change,
+            body_limit=body_limit,
+            clock=clock,
+            budget_tz=budget_tz,
+        )
+        self.keys = KeyEndpoints(self._m)
+        self.teams = TeamEndpoints(self._m)
+        self.users = UserEndpoints(self._m, self.keys)
+        self.spend = SpendEndpoints(self._m)
+        self.models = ModelEndpoints(model_info)
+
+    def routes(self) -> dict[str, dict[str, Handler]]:
+        """method -> path -> handler, for the fixed paths."""
+        guard = self._m.handler
+        model_info = guard(self.models.info)
+        return {
+            "POST": {
+                "/key/generate": guard(self.keys.generate),
+                "/key/update": guard(self.keys.update),
+                "/key/delete": guard(self.keys.delete),
+                "/key/regenerate": guard(self.keys.regenerate),
+                "/key/block": guard(self.keys.block),
+                "/key/unblock": guard(self.keys.unblock),
+                "/team/new": guard(self.teams.new),
+                "/team/update": guard(self.teams.update),
+                "/team/delete": guard(self.teams.delete),
+                "/user/new": guard(self.users.new),
+            },
+            "GET": {
+                "/key/info": guard(self.keys.info, admin_only=False),
+                "/key/list": guard(self.keys.list_keys),
+                "/team/info": guard(self.teams.info),
+                "/team/list": guard(self.teams.list_teams),
+                "/user/info": guard(self.users.info),
+                "/spend/logs": guard(self.spend.logs),
+                "/model/info": model_info,
+                "/v1/model/info": model_info,
+            },
+        }
+
+    def find(self, method: str, path: str) -> Handler | None:
+        """The handler of a path with a parameter in it (``POST /key/{key}/regenerate``), if any."""
+        if method == "POST" and path.startswith(_REGENERATE_PREFIX) and path.endswith(_REGENERATE_SUFFIX):
+            key = unquote(path[len(_REGENERATE_PREFIX) : -len(_REGENERATE_SUFFIX)])
+            if key and "/" not in key:
+                return self._m.handler(partial(self._regenerate_path, key))
+        return None
+
+    async def _regenerate_path(self, key: str, request: Request, principal: Principal) -> Any:
+        return await self.keys.regenerate(request, principal, key)

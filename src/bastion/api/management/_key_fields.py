@@ -1,0 +1,165 @@
+"""The fields of ``/key/generate``, ``/key/update`` and ``/key/regenerate`` bodies, read into the
+columns of a key row.
+
+Fields LiteLLM has but Bastion does not act on are accepted and ignored, never echoed: see
+:data:`IGNORED_LITELLM_KEY_FIELDS`. ``spend`` is one of them on purpose: a key's spend is the sum
+of its spend logs, so it cannot be set by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping
+from datetime import datetime, tzinfo
+from typing import Any
+
+from bastion.api.management._fields import Fields
+from bastion.domain.errors import InvalidRequestError
+from bastion.domain.principal import Principal
+from bastion.limits.durations import parse_duration
+
+__all__ = [
+    "ALL_TEAM_MODELS",
+    "GENERATE_FIELDS",
+    "IGNORED_LITELLM_KEY_FIELDS",
+    "actor",
+    "budget_changes",
+    "expiry_change",
+    "key_changes",
+    "note_ignored",
+]
+
+_log = logging.getLogger("bastion.api.management")
+
+#: LiteLLM's "every model of the key's team" sentinel; an empty list means the same here.
+ALL_TEAM_MODELS = "all-team-models"
+
+#: The ``/key/generate`` fields Bastion applies.
+GENERATE_FIELDS = frozenset(
+    {
+        "key",
+        "key_alias",
+        "duration",
+        "models",
+        "max_budget",
+        "budget_duration",
+        "team_id",
+        "user_id",
+        "metadata",
+        "rpm_limit",
+        "tpm_limit",
+        "max_parallel_requests",
+        "blocked",
+    }
+)
+
+#: Fields of LiteLLM's ``GenerateKeyRequest``/``UpdateKeyRequest`` accepted and ignored.
+IGNORED_LITELLM_KEY_FIELDS = frozenset(
+    {
+        "soft_budget",
+        "budget_id",
+        "budget_limits",
+        "spend",
+        "organization_id",
+        "project_id",
+        "agent_id",
+        "tags",
+        "rpm_limit_type",
+        "tpm_limit_type",
+        "model_rpm_limit",
+        "model_tpm_limit",
+        "model_max_budget",
+        "budget_fallbacks",
+        "aliases",
+        "config",
+        "permissions",
+        "allowed_cache_controls",
+        "guardrails",
+        "policies",
+        "prompts",
+        "disable_global_guardrails",
+        "allowed_routes",
+        "allowed_passthrough_routes",
+        "key_type",
+        "enforced_params",
+        "object_permission",
+        "router_settings",
+        "access_group_ids",
+        "auto_rotate",
+        "rotation_interval",
+        "send_invite_email",
+        "default_estimated_output_tokens",
+        "default_estimated_output_tokens_per_model",
+        "temp_budget_increase",
+        "temp_budget_expiry",
+        "allowed_vector_store_indexes",
+    }
+)
+
+_NEVER = ("-1", -1)
+
+
+def key_changes(body: Fields, *, now: datetime, tz: tzinfo) -> dict[str, Any]:
+    """The key columns ``body`` sets; fields absent or ``null`` are left out (unchanged)."""
+    changes: dict[str, Any] = {}
+    for name in ("key_alias", "team_id", "user_id"):
+        text = body.text(name)
+        if text is not None:
+            changes[name] = text
+    models = body.names("models")
+    if models is not None:
+        changes["models"] = tuple(model for model in models if model != ALL_TEAM_MODELS)
+    for name in ("tpm_limit", "rpm_limit", "max_parallel_requests"):
+        count = body.count(name)
+        if count is not None:
+            changes[name] = count
+    metadata = body.mapping("metadata")
+    if metadata is not None:
+        changes["metadata"] = metadata
+    blocked = body.flag("blocked")
+    if blocked is not None:
+        changes["blocked"] = blocked
+    changes.update(budget_changes(body, now=now, tz=tz))
+    return changes
+
+
+def budget_changes(body: Fields, *, now: datetime, tz: tzinfo) -> dict[str, Any]:
+    """``max_budget``, and ``budget_duration`` with the ``budget_reset_at`` it implies."""
+    changes: dict[str, Any] = {}
+    max_budget = body.money("max_budget")
+    if max_budget is not None:
+        changes["max_budget"] = max_budget
+    budget_duration = body.duration("budget_duration")
+    if budget_duration is not None:
+        changes["budget_duration"] = budget_duration
+        changes["budget_reset_at"] = parse_duration(budget_duration).next_reset(now, tz)
+    return changes
+
+
+def expiry_change(body: Fields, *, now: datetime) -> tuple[bool, datetime | None]:
+    """``(sent, expires)`` from ``duration``: ``null`` or ``"-1"`` mean never, as in LiteLLM."""
+    if "duration" not in body.data:
+        return False, None
+    raw = body.data["duration"]
+    if raw is None or raw in _NEVER:
+        return True, None
+    duration = body.duration("duration")
+    if duration is None:
+        raise InvalidRequestError("duration must be a duration such as '24h'.", param="duration")
+    return True, parse_duration(duration).after(now)
+
+
+def actor(principal: Principal) -> str:
+    """Who made a change, for ``created_by``/``updated_by``: a user id or a safe label."""
+    return principal.user_id or principal.label
+
+
+def note_ignored(endpoint: str, data: Mapping[str, Any], applied: Collection[str]) -> None:
+    """Log (names only, never values) the fields of a request that were accepted and ignored."""
+    extra = [name for name in data if name not in applied]
+    known = sorted(name for name in extra if name in IGNORED_LITELLM_KEY_FIELDS)
+    unknown = sorted(name[:64] for name in extra if name not in IGNORED_LITELLM_KEY_FIELDS)
+    if known:
+        _log.info("%s: ignored LiteLLM fields Bastion does not act on: %s", endpoint, ", ".join(known))
+    if unknown:
+        _log.info("%s: ignored unknown fields: %s", endpoint, ", ".join(unknown[:20]))

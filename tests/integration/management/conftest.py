@@ -1,0 +1,32 @@
+"""The management API suite runs on a SQLite file and on a schema of the local PostgreSQL.
+
+When PostgreSQL is not reachable its half skips, or fails when ``CI`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from management_harness import POSTGRES_DSN, Backend, drop_schema, postgres_problem
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    default_path = tmp_path / "bastion.db"
+    if request.param == "sqlite":
+        yield Backend("sqlite", None, default_path)
+        return
+    problem = postgres_problem()
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+    schema = f"bastion_mgmt_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        yield Backend("postgresql", f"{POSTGRES_DSN}?schema={schema}", default_path)
+    finally:
+        drop_schema(schema)
