@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from bastion.settings import Settings, load_settings
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
 from support import MASTER_KEY, STATIC_KEY, standard_models
+from support.backends import PG, REDIS, drop_schema, require
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +69,27 @@ def gateway(start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
             "bastion_settings": {"static_keys": [{"key": STATIC_KEY, "alias": "limited", "models": ["gpt"]}]},
         }
     )
+
+
+@pytest.fixture(params=["embedded", "scaled"])
+def keyed_gateway(
+    request: pytest.FixtureRequest, start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> Iterator[RunningGateway]:
+    """A gateway with the standard models on each backend: ``embedded`` (SQLite file, in-process
+    limits) and ``scaled`` (PostgreSQL store, Redis limits, as many processes would share them)."""
+    config: dict[str, Any] = {
+        "model_list": standard_models(upstream.url),
+        "router_settings": {"num_retries": 0},
+    }
+    schema = None
+    if request.param == "scaled":
+        require(5432, "PostgreSQL")
+        require(6379, "Redis")
+        schema = "bt_" + secrets.token_hex(6)
+        config["general_settings"] = {"database_url": f"{PG}?schema={schema}"}
+        config["bastion_settings"] = {"redis_url": REDIS}
+    gw = start_gateway(config)
+    yield gw
+    gw.stop()
+    if schema is not None:
+        asyncio.run(drop_schema(schema))

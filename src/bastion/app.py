@@ -13,8 +13,9 @@ from bastion.accounting.records import UsageRecord
 from bastion.accounting.spend_rows import spend_log, spend_row
 from bastion.accounting.spend_writer import SpendWriter
 from bastion.api.generation import GenerationHandler
+from bastion.api.management import ManagementApi
 from bastion.api.server import GatewayApp
-from bastion.auth.keys import KeyRing
+from bastion.auth.keys import KeyRing, extract_key
 from bastion.auth.virtual_keys import VirtualKeys
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.chat import ChatService
@@ -90,6 +91,7 @@ def build_app(
     recorder.sinks.append(lambda rec: spend.submit(spend_row(rec)))
     recorder.sinks.extend(record_sinks)
     virtual = VirtualKeys(database.keys, database.teams)
+    keyring = KeyRing(settings, virtual=virtual)
     router = Router(settings)
     http = HttpPool()
     adapters: dict[str, ProviderAdapter] = {
@@ -108,7 +110,7 @@ def build_app(
     )
     limit = int(settings.bastion.max_request_size_mb * 1024 * 1024)
     generation = GenerationHandler(
-        keys=KeyRing(settings, virtual=virtual),
+        keys=keyring,
         router=router,
         chat=chat,
         body_limit=limit,
@@ -136,7 +138,17 @@ def build_app(
         await spend.drain()  # every record written, or spooled to disk for the next start
         await database.close()
 
+    management = ManagementApi(
+        database,
+        # ?key= on /key/info names the key being looked up; only headers authenticate here.
+        lambda request: keyring.authenticate(extract_key(request.headers, None)),
+        limits.revocations.revoke,
+        lambda: _model_info(settings),
+        limit,
+        on_change=limits.revocations.unrevoke,
+    )
     app = GatewayApp(
+        management=management,
         generation=generation,
         embeddings=EmbeddingsService(chat, http),
         tokens=TokenCounter(chat, http, router_groups=router.group),
@@ -150,6 +162,35 @@ def build_app(
     app.gatekeeper = chat.gatekeeper
     app.database = database
     return app
+
+
+def _model_info(settings: Settings) -> list[dict[str, Any]]:
+    """``GET /model/info``: each deployment as LiteLLM shows it, without credentials."""
+    out = []
+    for dep in settings.model_list:
+        info = dep.model_info
+        out.append(
+            {
+                "model_name": dep.model_name,
+                "litellm_params": {
+                    "model": f"{dep.provider_alias}/{dep.model}",
+                    "api_base": dep.api_base,
+                    "rpm": dep.rpm,
+                    "tpm": dep.tpm,
+                    "weight": dep.weight,
+                    "timeout": dep.timeout,
+                },
+                "model_info": {
+                    "id": dep.deployment_id,
+                    "base_model": info.base_model,
+                    "max_input_tokens": info.max_input_tokens,
+                    "max_output_tokens": info.max_output_tokens,
+                    "input_cost_per_token": info.input_cost_per_token,
+                    "output_cost_per_token": info.output_cost_per_token,
+                },
+            }
+        )
+    return out
 
 
 def _spend_loader(database: Database) -> SpendLoader:

@@ -6,11 +6,6 @@ for the store and Redis for the limits, as several gateway processes would share
 
 from __future__ import annotations
 
-import asyncio
-import os
-import secrets
-import socket
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,56 +18,6 @@ from bastion.auth.virtual_keys import mint_key
 from bastion.store.records import KeyRecord, TeamRecord
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import Fault, MockUpstream
-from support import standard_models
-
-PG = "postgresql://postgres:root@127.0.0.1:5432/test"
-REDIS = "redis://127.0.0.1:6379/0"
-
-
-def _reachable(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _require(port: int, what: str) -> None:
-    if not _reachable(port):
-        message = f"{what} is not reachable at 127.0.0.1:{port}"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (CI needs it)")
-        pytest.skip(message + "; CI would fail here")
-
-
-@pytest.fixture(params=["embedded", "scaled"])
-def keyed_gateway(
-    request: pytest.FixtureRequest, start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
-) -> Iterator[RunningGateway]:
-    config: dict[str, Any] = {
-        "model_list": standard_models(upstream.url),
-        "router_settings": {"num_retries": 0},
-    }
-    schema = None
-    if request.param == "scaled":
-        _require(5432, "PostgreSQL")
-        _require(6379, "Redis")
-        schema = "bt_" + secrets.token_hex(6)
-        config["general_settings"] = {"database_url": f"{PG}?schema={schema}"}
-        config["bastion_settings"] = {"redis_url": REDIS}
-    gw = start_gateway(config)
-    yield gw
-    gw.stop()
-    if schema is not None:
-        asyncio.run(_drop_schema(schema))
-
-
-async def _drop_schema(schema: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 def make_key(gw: RunningGateway, **fields: Any) -> str:

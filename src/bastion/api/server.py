@@ -16,6 +16,7 @@ import orjson
 from bastion.api import catalog, health
 from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_json
 from bastion.api.generation import GenerationHandler, new_request_id, request_id_headers
+from bastion.api.management import ManagementApi
 from bastion.domain.errors import BastionError, InternalError, NotFoundError
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.context import CallContext
@@ -41,6 +42,7 @@ class GatewayApp:
         *,
         generation: GenerationHandler,
         embeddings: EmbeddingsService,
+        management: ManagementApi | None = None,
         tokens: TokenCounter,
         router: Router,
         metrics: Metrics,
@@ -86,6 +88,10 @@ class GatewayApp:
             "/": self._root,
         }
         self._routes: dict[str, dict[str, Handler]] = {"POST": post, "GET": get, "HEAD": {"/": self._root}}
+        self._management = management
+        if management is not None:
+            for method, table in management.routes().items():
+                self._routes.setdefault(method, {}).update(table)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -139,6 +145,11 @@ class GatewayApp:
                 if request.method == "POST" and model:
                     await self._gemini(request, send, model, action)
                     return
+        if self._management is not None:
+            handler = self._management.find(request.method, path)
+            if handler is not None:
+                await handler(request, send)
+                return
         if request.method == "GET" and path.startswith("/v1/models/"):
             await self._get_model(request, send, unquote(path[len("/v1/models/") :]))
             return

@@ -1,0 +1,129 @@
+"""The LiteLLM key API through a real gateway: the seed's session-key flow, and revocation."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import anthropic
+import openai
+import orjson
+import pytest
+from test_sdk_passthrough import anthropic_client, openai_client
+
+from bastion.admin import AdminError, generate_session_key
+from bastion.testing.gateway import RunningGateway
+from bastion.testing.upstream import MockUpstream
+from support import MASTER_KEY, standard_models
+from support.backends import PG, REDIS, drop_schema, require
+
+
+def post(gw: RunningGateway, path: str, body: dict[str, Any], key: str = MASTER_KEY) -> dict[str, Any]:
+    request = urllib.request.Request(
+        gw.url + path,
+        data=orjson.dumps(body),
+        headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as resp:
+        return orjson.loads(resp.read())  # type: ignore[no-any-return]
+
+
+def test_seed_session_key_flow(keyed_gateway: RunningGateway) -> None:
+    """generateSessionAPIKey as the seed writes it: team ensured, key with team, user, 24h, $50."""
+    key = generate_session_key(
+        "session-42", "org-7", proxy_url=keyed_gateway.url, master_key=MASTER_KEY, max_budget=50
+    )
+    assert key.startswith("sk-")
+    # A second session of the same org reuses the team.
+    other = generate_session_key("session-43", "org-7", proxy_url=keyed_gateway.url, master_key=MASTER_KEY)
+    assert other != key
+    reply = openai_client(keyed_gateway, key).chat.completions.create(
+        model="mock", messages=[{"role": "user", "content": "hi"}], max_tokens=2
+    )
+    assert reply.choices[0].message.content
+    assert (
+        anthropic_client(keyed_gateway, key)
+        .messages.create(model="mock", max_tokens=2, messages=[{"role": "user", "content": "hi"}])
+        .content
+    )
+    record = keyed_gateway.next_record()
+    assert (record.team_id, record.user_id) == ("org-7", "session-42")
+    info = orjson.loads(
+        urllib.request.urlopen(
+            urllib.request.Request(
+                keyed_gateway.url + "/key/info", headers={"authorization": f"Bearer {key}"}
+            )
+        ).read()
+    )
+    assert info["info"]["team_id"] == "org-7" and info["info"]["max_budget"] == 50
+    assert info["info"]["expires"] is not None
+
+
+def test_generate_shape_and_delete(keyed_gateway: RunningGateway) -> None:
+    """/key/generate answers LiteLLM's fields; a deleted key stops working at once."""
+    made = post(
+        keyed_gateway, "/key/generate", {"duration": "30m", "models": ["mock"], "key_alias": "sandbox-1"}
+    )
+    key = made["key"]
+    assert made["key_name"] == f"sk-...{key[-4:]}" and len(made["token"]) == 64 and made["expires"]
+    client = openai_client(keyed_gateway, key)
+    client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "x"}], max_tokens=1)
+    assert post(keyed_gateway, "/key/delete", {"keys": [key]})["deleted_keys"] == [key]
+    with pytest.raises(openai.AuthenticationError):
+        client.chat.completions.create(
+            model="mock", messages=[{"role": "user", "content": "x"}], max_tokens=1
+        )
+
+
+def test_management_needs_the_master_key(keyed_gateway: RunningGateway) -> None:
+    """A virtual key cannot mint keys."""
+    key = post(keyed_gateway, "/key/generate", {})["key"]
+    with pytest.raises(urllib.error.HTTPError) as info:
+        post(keyed_gateway, "/key/generate", {}, key=key)
+    assert info.value.code == 403
+
+
+def test_deleted_key_is_refused_by_another_gateway_within_a_second(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """Two gateways on one PostgreSQL and Redis: a key deleted through one fails on the other in < 1 s."""
+    require(5432, "PostgreSQL")
+    require(6379, "Redis")
+    schema = "bt_" + secrets.token_hex(6)
+    config = {
+        "model_list": standard_models(upstream.url),
+        "general_settings": {"database_url": f"{PG}?schema={schema}"},
+        "bastion_settings": {"redis_url": REDIS},
+    }
+    first = start_gateway(dict(config))
+    second = start_gateway(dict(config))
+    try:
+        key = post(first, "/key/generate", {})["key"]
+        other = anthropic_client(second, key)
+        other.messages.create(
+            model="mock", max_tokens=1, messages=[{"role": "user", "content": "x"}]
+        )  # now cached
+        post(first, "/key/delete", {"keys": [key]})
+        deadline = time.monotonic() + 1.0
+        refused = False
+        while time.monotonic() < deadline and not refused:
+            try:
+                other.messages.create(model="mock", max_tokens=1, messages=[{"role": "user", "content": "x"}])
+            except anthropic.AuthenticationError:
+                refused = True
+        assert refused, "the second gateway still accepted the deleted key after a second"
+    finally:
+        first.stop()
+        second.stop()
+        asyncio.run(drop_schema(schema))
+
+
+def test_admin_error_carries_the_gateway_message(keyed_gateway: RunningGateway) -> None:
+    """bastion.admin raises AdminError with the status and the gateway's message."""
+    with pytest.raises(AdminError) as info:
+        generate_session_key("s", "o", proxy_url=keyed_gateway.url, master_key="sk-wrong-000000000")
+    assert info.value.status == 401
