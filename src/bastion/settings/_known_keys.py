@@ -49,6 +49,7 @@ GENERAL_SETTINGS_KEYS = frozenset(
     {
         "master_key",
         "database_url",
+        "redis_url",
         "database_connection_pool_limit",
         "database_connection_timeout",
         "allow_requests_on_db_unavailable",

@@ -146,7 +146,7 @@ def read_bastion_settings(
         stream_keepalive_seconds=_default(section.number("stream_keepalive_seconds", exclusive=True), 15.0),
         host=section.string("host") or "127.0.0.1",
         port=4000 if port is None else port,
-        redis_url=_redis_url(section, router),
+        redis_url=_redis_url(section, general, router),
     )
 
 
@@ -181,8 +181,8 @@ def check_key_prefix(value: str, where: Where, what: str, note: str = "") -> Sec
     return Secret(value)
 
 
-def _redis_url(section: MapReader, router: MapReader) -> str | None:
-    for reader in (section, router):
+def _redis_url(section: MapReader, general: MapReader, router: MapReader) -> str | None:
+    for reader in (section, general, router):
         url = reader.string("redis_url")
         if url is not None:
             if not url.startswith(("redis://", "rediss://", "unix://")):
