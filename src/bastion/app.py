@@ -90,7 +90,7 @@ def build_app(
     )
     recorder.sinks.append(lambda rec: spend.submit(spend_row(rec)))
     recorder.sinks.extend(record_sinks)
-    virtual = VirtualKeys(database.keys, database.teams)
+    virtual = VirtualKeys(database.keys, database.teams, database.users)
     keyring = KeyRing(settings, virtual=virtual)
     router = Router(settings)
     http = HttpPool()
@@ -161,6 +161,7 @@ def build_app(
     )
     app.gatekeeper = chat.gatekeeper
     app.database = database
+    app.spend_writer = spend
     return app
 
 

@@ -16,8 +16,9 @@ from bastion.auth.keys import hash_key
 from bastion.domain.errors import AuthenticationError, InvalidRequestError
 from bastion.domain.principal import Principal, ScopeLimits
 from bastion.store.keys import KeyRepository
-from bastion.store.records import KeyRecord, TeamRecord
+from bastion.store.records import KeyRecord, TeamRecord, UserRecord
 from bastion.store.teams import TeamRepository
+from bastion.store.users import UserRepository
 
 __all__ = ["KeyMaterial", "VirtualKeys", "key_name", "mint_key"]
 
@@ -48,9 +49,17 @@ def mint_key(custom: str | None = None) -> KeyMaterial:
 
 
 class VirtualKeys:
-    def __init__(self, keys: KeyRepository, teams: TeamRepository, *, ttl: float = 5.0) -> None:
+    def __init__(
+        self,
+        keys: KeyRepository,
+        teams: TeamRepository,
+        users: UserRepository | None = None,
+        *,
+        ttl: float = 5.0,
+    ) -> None:
         self._keys = keys
         self._teams = teams
+        self._users = users
         self._ttl = ttl
         self._cache: dict[str, tuple[float, Principal | None]] = {}
 
@@ -82,11 +91,12 @@ class VirtualKeys:
         if record is None:
             return None
         team = await self._teams.get(record.team_id) if record.team_id else None
-        return principal_of(record, team)
+        user = await self._users.get(record.user_id) if record.user_id and self._users is not None else None
+        return principal_of(record, team, user)
 
 
-def principal_of(record: KeyRecord, team: TeamRecord | None) -> Principal:
-    """What a key may do: its own limits plus its team's; the narrower model list wins."""
+def principal_of(record: KeyRecord, team: TeamRecord | None, user: UserRecord | None = None) -> Principal:
+    """What a key may do: its own limits plus its team's and its user's; the narrower model list wins."""
     if record.blocked:
         raise AuthenticationError("This key is blocked. An admin can unblock it with POST /key/update.")
     if team is not None and team.blocked:
@@ -105,7 +115,7 @@ def principal_of(record: KeyRecord, team: TeamRecord | None) -> Principal:
         team_id=record.team_id,
         user_id=record.user_id,
         expires=_epoch(record.expires),
-        limits=_limits(record, team),
+        limits=_limits(record, team, user),
         metadata=dict(record.metadata),
     )
 
@@ -118,7 +128,7 @@ def _epoch(value: datetime | None) -> float | None:
     return value.timestamp()
 
 
-def _limits(record: KeyRecord, team: TeamRecord | None) -> tuple[ScopeLimits, ...]:
+def _limits(record: KeyRecord, team: TeamRecord | None, user: UserRecord | None) -> tuple[ScopeLimits, ...]:
     limits = [
         ScopeLimits(
             f"key:{record.token}",
@@ -138,6 +148,17 @@ def _limits(record: KeyRecord, team: TeamRecord | None) -> tuple[ScopeLimits, ..
                 parallel=team.max_parallel_requests,
                 max_budget=team.max_budget,
                 budget_duration=team.budget_duration,
+            )
+        )
+    if user is not None:
+        limits.append(
+            ScopeLimits(
+                f"user:{user.user_id}",
+                rpm=user.rpm_limit,
+                tpm=user.tpm_limit,
+                parallel=user.max_parallel_requests,
+                max_budget=user.max_budget,
+                budget_duration=user.budget_duration,
             )
         )
     return tuple(limits)
