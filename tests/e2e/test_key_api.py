@@ -131,7 +131,8 @@ def test_admin_error_carries_the_gateway_message(keyed_gateway: RunningGateway) 
 
 def test_user_budget_applies_to_the_users_keys(keyed_gateway: RunningGateway) -> None:
     """/user/new with a budget: the user's key is refused once the user's spend would pass it."""
-    made = post(keyed_gateway, "/user/new", {"user_id": "u-budget", "max_budget": 0.0001})
+    # A fresh id: Redis budget counters outlive the test's database schema.
+    made = post(keyed_gateway, "/user/new", {"user_id": "u-" + secrets.token_hex(6), "max_budget": 0.0001})
     client = anthropic_client(keyed_gateway, made["key"])
     client.messages.create(model="claude", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(anthropic.BadRequestError, match="Budget has been exceeded"):

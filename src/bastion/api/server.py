@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 import orjson
 
+from bastion.accounting.spend_writer import SpendWriter
 from bastion.api import catalog, health
 from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_json
 from bastion.api.generation import GenerationHandler, new_request_id, request_id_headers
@@ -64,6 +65,7 @@ class GatewayApp:
         #: Set by the composition root; tests reach the admission state and the store through them.
         self.gatekeeper: Gatekeeper | None = None
         self.database: Database | None = None
+        self.spend_writer: SpendWriter | None = None
         post: dict[str, Handler] = {}
         for path in ("/v1/chat/completions", "/chat/completions", "/openai/v1/chat/completions"):
             post[path] = self._openai_chat
@@ -175,7 +177,7 @@ class GatewayApp:
                 lambda ctx, body, group: self._embeddings.gemini(ctx, body, group, batch=batch),
             )
         elif action == "countTokens":
-            await self._guarded(request, send, GEMINI, model, self._gemini_count)
+            await self._guarded(request, send, GEMINI, model, self._gemini_count, limited=False)
         else:
             await self._error(send, GEMINI, NotFoundError(f"Unknown Gemini method ':{action}'."))
 
@@ -183,7 +185,7 @@ class GatewayApp:
         await self._guarded(request, send, OPENAI, None, self._embeddings.openai)
 
     async def _anthropic_count_tokens(self, request: Request, send: Send) -> None:
-        await self._guarded(request, send, ANTHROPIC, None, self._anthropic_count)
+        await self._guarded(request, send, ANTHROPIC, None, self._anthropic_count, limited=False)
 
     async def _anthropic_count(self, ctx: CallContext, body: dict[str, Any], group: str) -> bytes:
         body.setdefault("max_tokens", 1)  # count_tokens takes none; the shared decoder requires it
@@ -204,8 +206,13 @@ class GatewayApp:
         surface: Surface,
         path_model: str | None,
         work: Callable[[CallContext, dict[str, Any], str], Awaitable[bytes]],
+        *,
+        limited: bool = True,
     ) -> None:
-        """Authenticate, admit and run ``work``; errors come out in ``surface``'s format."""
+        """Authenticate, admit and run ``work``; errors come out in ``surface``'s format.
+
+        ``limited`` calls (embeddings) count against the key's rate limits and budgets; token
+        counting does not, as it costs nothing upstream."""
         ctx = self._gen.context(request, surface)
         headers = request_id_headers(surface, ctx.request_id)
         try:
@@ -214,6 +221,8 @@ class GatewayApp:
             requested = path_model if path_model is not None else body.get("model")
             ctx.record.model_group = group = self._gen.admit(ctx.principal, requested)
             ctx.requested_model = requested if isinstance(requested, str) else group
+            if limited and self.gatekeeper is not None:
+                await self.gatekeeper.admit(ctx, body, group)
             out = await work(ctx, body, group)
         except BastionError as err:
             await self._gen.fail(ctx, send, err, headers)
