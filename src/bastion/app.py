@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from bastion.accounting.pricing import PriceBook, Rates
@@ -34,6 +35,7 @@ from bastion.providers.openai import OpenAIAdapter
 from bastion.settings import Settings, load_settings
 from bastion.store.database import Database
 from bastion.store.engine import create_store_engine
+from bastion.store.errors import StoreUnavailableError
 from bastion.store.migrate import apply_migrations
 from bastion.store.records import KeyRecord, TeamRecord, UserRecord
 
@@ -86,7 +88,10 @@ def build_app(
     engine = create_store_engine(settings.database_url, default_path=data_dir / "bastion.db")
     database = Database(engine)
     spend = SpendWriter(
-        lambda rows: _write_spend(database, rows), spool_path=data_dir / "bastion-spend-spool.jsonl"
+        lambda rows: _write_spend(database, rows),
+        spool_path=data_dir / f"{_SPOOL_PREFIX}{os.getpid()}.jsonl",
+        is_outage=lambda exc: isinstance(exc, StoreUnavailableError),
+        orphans=lambda: _orphan_spools(data_dir),
     )
     recorder.sinks.append(lambda rec: spend.submit(spend_row(rec)))
     recorder.sinks.extend(record_sinks)
@@ -214,6 +219,25 @@ def _spend_loader(database: Database) -> SpendLoader:
         return seeds
 
     return load
+
+
+_SPOOL_PREFIX = "bastion-spend-spool-"
+
+
+def _orphan_spools(data_dir: Path) -> list[Path]:
+    """Spool files of gateway processes that no longer run (each process spools to its own file)."""
+    found = []
+    for path in data_dir.glob(_SPOOL_PREFIX + "*.jsonl"):
+        pid = path.name[len(_SPOOL_PREFIX) : -len(".jsonl")]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue  # rejected / adopting files, and our own
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            found.append(path)
+        except PermissionError:
+            continue  # alive, another user's
+    return found
 
 
 async def _write_spend(database: Database, rows: list[dict[str, Any]]) -> None:

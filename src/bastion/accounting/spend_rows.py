@@ -26,7 +26,9 @@ def spend_row(rec: UsageRecord) -> dict[str, Any]:
         "spend": rec.cost_usd,
         "team_id": rec.team_id,
         "user": rec.user_id,
-        "end_user": rec.end_user,
+        # The client chooses this one: keep it within the column (255) so no request can make its
+        # batch unwritable.
+        "end_user": None if rec.end_user is None else rec.end_user[:255],
         "model_group": rec.model_group,
         "model": rec.upstream_model,
         "deployment_id": rec.deployment_id,
