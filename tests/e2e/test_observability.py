@@ -24,7 +24,7 @@ def test_health_endpoints(gateway: RunningGateway) -> None:
     """Liveliness and readiness answer without a key, as LiteLLM's do."""
     assert get(gateway.url + "/health/liveliness") == (200, b'"I\'m alive!"')
     status, body = get(gateway.url + "/health/readiness")
-    assert status == 200 and b'"status":"healthy"' in body
+    assert status == 200 and b'"status":"healthy"' in body and b'"db":"connected"' in body
 
 
 def test_one_usage_record_per_request_with_cost(gateway: RunningGateway) -> None:

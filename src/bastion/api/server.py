@@ -6,6 +6,7 @@ Routing is a dict lookup for fixed paths and one prefix check for Gemini's
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -273,7 +274,15 @@ class GatewayApp:
         await send_json(send, 200, health.liveliness())
 
     async def _readiness(self, request: Request, send: Send) -> None:
-        body = health.readiness(ready=self.ready, database="not_configured")
+        # The database is reported, not required: calls go on (spend rows are spooled) while it is down.
+        database = "not_configured"
+        if self.database is not None:
+            try:
+                await asyncio.wait_for(self.database.ping(), 2.0)
+                database = "connected"
+            except (BastionError, TimeoutError):
+                database = "disconnected"
+        body = health.readiness(ready=self.ready, database=database)
         await send_json(send, 200 if self.ready else 503, body)
 
     async def _metrics_page(self, request: Request, send: Send) -> None:
