@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.router import Router
 from bastion.gateway.tokens import TokenCounter
 from bastion.limits import BudgetSeed, SpendLoader, memory_limits
+from bastion.limits.durations import parse_duration
 from bastion.limits.redis import redis_limits
 from bastion.observability.logging import configure_logging
 from bastion.observability.metrics import Metrics
@@ -38,6 +41,7 @@ from bastion.store.engine import create_store_engine
 from bastion.store.errors import StoreUnavailableError
 from bastion.store.migrate import apply_migrations
 from bastion.store.records import KeyRecord, TeamRecord, UserRecord
+from bastion.store.spend import SpendFilter
 
 __all__ = ["CONFIG_ENV", "METRICS_DIR_ENV", "build_app", "create_app_from_env", "secret_values"]
 
@@ -200,22 +204,31 @@ def _model_info(settings: Settings) -> list[dict[str, Any]]:
 
 
 def _spend_loader(database: Database) -> SpendLoader:
-    """Budget counters start from the database's totals (first use, or after Redis lost them)."""
+    """Budget counters start from the database (first use, a restart, or after Redis lost them):
+    the all-time total, or with a ``budget_duration`` the spend logged since the window began."""
 
     async def load(scopes: Sequence[str]) -> dict[str, BudgetSeed]:
         seeds: dict[str, BudgetSeed] = {}
+        now = datetime.now(UTC)
         for scope in scopes:
             kind, _, ident = scope.partition(":")
             row: KeyRecord | TeamRecord | UserRecord | None = None
+            owner = SpendFilter()
             if kind == "key":
-                row = await database.keys.get(ident)
+                row, owner = await database.keys.get(ident), SpendFilter(api_key=ident)
             elif kind == "team":
-                row = await database.teams.get(ident)
+                row, owner = await database.teams.get(ident), SpendFilter(team_id=ident)
             elif kind == "user":
-                row = await database.users.get(ident)
-            if row is not None:
-                reset = row.budget_reset_at.timestamp() if row.budget_reset_at else None
-                seeds[scope] = BudgetSeed(spent=row.spend, reset_at=reset)
+                row, owner = await database.users.get(ident), SpendFilter(user=ident)
+            if row is None:
+                continue
+            if row.budget_duration:
+                window = parse_duration(row.budget_duration)
+                since = replace(owner, start=window.window_start(now))
+                spent = (await database.spend.summarize_spend(since)).spend
+                seeds[scope] = BudgetSeed(spent=spent, reset_at=window.next_reset(now).timestamp())
+            else:
+                seeds[scope] = BudgetSeed(spent=row.spend)
         return seeds
 
     return load

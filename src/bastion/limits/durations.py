@@ -60,6 +60,17 @@ class Duration:
             return _add_months(start, self.value)
         return start + timedelta(seconds=self.value * _UNIT_SECONDS[self.unit])
 
+    def window_start(self, now: datetime, tz: tzinfo = UTC) -> datetime:
+        """When the budget window holding ``now`` began (the reset before :meth:`next_reset`)."""
+        reset = self.next_reset(now, tz)
+        if self.unit == "mo" or (self.unit == "d" and self.value == 30):
+            return _add_months(reset, -(self.value if self.unit == "mo" else 1))
+        days = {"d": 1, "w": 7}.get(self.unit)
+        if days is not None:
+            span = self.value * days
+            return reset - timedelta(days=7 if span == 7 else span)
+        return reset - timedelta(seconds=self.value * _UNIT_SECONDS[self.unit])
+
     def next_reset(self, now: datetime, tz: tzinfo = UTC) -> datetime:
         """The first budget reset strictly after ``now``, on the calendar of ``tz``."""
         local = now.astimezone(tz)

@@ -118,3 +118,20 @@ def test_next_reset_is_always_ahead(text: str, now: datetime) -> None:
     # ``30d`` resets on the 1st, up to 31 days away.
     bound = 31 * 86400 if text == "30d" else duration.seconds or 31 * 86400 * duration.value
     assert (reset - now).total_seconds() <= bound
+
+
+def test_window_start_is_the_reset_before_the_next_one() -> None:
+    """A budget window runs from window_start to next_reset: midnight, Monday, the 1st, or a step."""
+    now = datetime(2026, 11, 25, 15, 45, 10, tzinfo=UTC)  # a Wednesday
+    expected = {
+        "30s": datetime(2026, 11, 25, 15, 45, 0, tzinfo=UTC),
+        "10m": datetime(2026, 11, 25, 15, 40, tzinfo=UTC),
+        "1d": datetime(2026, 11, 25, tzinfo=UTC),
+        "7d": datetime(2026, 11, 23, tzinfo=UTC),
+        "30d": datetime(2026, 11, 1, tzinfo=UTC),
+        "1mo": datetime(2026, 11, 1, tzinfo=UTC),
+    }
+    for text, start in expected.items():
+        window = parse_duration(text)
+        assert window.window_start(now) == start, text
+        assert window.window_start(now) <= now < window.next_reset(now)
