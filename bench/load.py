@@ -108,7 +108,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, keepalive_timeout=60)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        await _phase(session, spec, body, spec["warmup_requests"], spec["warmup_seconds"])
+        warmup, _ = await _phase(session, spec, body, spec["warmup_requests"], spec["warmup_seconds"])
         pids = spec.get("cpu_pids") or []
         cpu_before = cpu_seconds(pids)
         tally, elapsed = await _phase(session, spec, body, spec["requests"], spec["seconds"])
@@ -118,6 +118,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         "ok": done,
         "errors": tally.errors,
         "first_error": tally.first_error,
+        # Every request sent, warm-up included: what a gateway's spend log must hold.
+        "sent": done + tally.errors + len(warmup.latencies) + warmup.errors,
         "seconds": elapsed,
         "rps": done / elapsed if elapsed > 0 else 0.0,
         "latency_ms": percentiles(tally.latencies),

@@ -58,6 +58,63 @@ def _mib(kib: int | None) -> str:
     return "n/a" if not kib else f"{kib / 1024:.1f} MiB"
 
 
+def _intro(names: list[str], targets: dict[str, Any]) -> str:
+    text = "Same requests, back to back: straight to the mock upstream (direct)"
+    if "bastion" in names:
+        text += ", through Bastion with the master key"
+    if "litellm" in names:
+        text += ", through LiteLLM"
+    stores = [
+        "its default SQLite store" if "sqlite" in name else "PostgreSQL with the limits in Redis"
+        for name, target in targets.items()
+        if target.get("keyed")
+    ]
+    if stores:
+        text += (
+            ", through Bastion with a virtual key (budget, rpm/tpm/parallel limits, spend log; limits"
+            " generous enough that nothing is refused) on " + " and on ".join(stores)
+        )
+    return text + ". Latency in ms; CPU is the gateway process's CPU time per request or stream."
+
+
+def _rows(target: dict[str, Any]) -> str:
+    spend = target.get("spend_rows")
+    if not spend:
+        return "n/a"
+    written, sent = spend["written"], spend["sent"]
+    text = f"{written:,} of {sent:,}" if isinstance(written, int) else f"{written} (of {sent:,})"
+    return text if written == sent else f"**{text}**"
+
+
+def _goals(run: dict[str, Any]) -> list[str]:
+    """Issue 3's targets for the keyed runs: added p50 at c1 under 1.5 ms, over 1,000 req/s at c16."""
+    steps = {s["name"]: s["results"] for s in run["scenarios"]}
+    c1, c16 = steps.get("nonstream-c1", {}), steps.get("nonstream-c16", {})
+    base = (c1.get("direct") or {}).get("latency_ms")
+    lines = [
+        "",
+        "| keyed run | added p50, c1 (goal < 1.5 ms) | req/s, c16 (goal > 1,000) | spend rows written |",
+        "|---|---|---|---|",
+    ]
+    for name, target in run["targets"].items():
+        if not target.get("keyed"):
+            continue
+        measured = (c1.get(name) or {}).get("latency_ms")
+        if base is None or measured is None:
+            added = "n/a"
+        else:
+            delta = measured["p50"] - base["p50"]
+            added = f"{delta:+.2f} ms {'met' if delta < 1.5 else '**missed**'}"
+        result = c16.get(name) or {}
+        if result.get("latency_ms") is None:
+            rps = "n/a"
+        else:
+            rps = f"{result['rps']:,.0f} {'met' if result['rps'] > 1000 else '**missed**'}"
+            rps += f" (**{result['errors']} errors**)" if result["errors"] else ""
+        lines.append(f"| {name} | {added} | {rps} | {_rows(target)} |")
+    return lines
+
+
 def markdown(run: dict[str, Any]) -> str:
     """The run as a markdown document: one row per scenario, then the processes' start-up and memory."""
     meta = run["meta"]
@@ -68,9 +125,7 @@ def markdown(run: dict[str, Any]) -> str:
         f"{meta['date']} · {meta['machine']} · {'quick run' if meta['quick'] else 'full run'} · "
         f"mock token delay {meta['token_delay'] * 1000:g} ms · commit {meta['commit']}",
         "",
-        "Same requests, back to back: straight to the mock upstream (direct), through Bastion"
-        + (", through LiteLLM" if "litellm" in names else "")
-        + ". Latency in ms; CPU is the gateway process's CPU time per request or stream.",
+        _intro(names, run["targets"]),
         "",
         "| scenario | " + " | ".join(names) + " | added latency p50 |",
         "|---" * (len(names) + 2) + "|",
@@ -90,6 +145,9 @@ def markdown(run: dict[str, Any]) -> str:
     lines.append(
         "| peak RSS (VmHWM) | " + " | ".join(_mib(t.get("peak_rss_kib")) for t in targets.values()) + " |"
     )
+    if any(t.get("keyed") for t in targets.values()):
+        lines.append("| spend rows written | " + " | ".join(_rows(t) for t in targets.values()) + " |")
+        lines += _goals(run)
     failures = [f"- {name}: {t['error']}" for name, t in targets.items() if t.get("error")]
     if failures:
         lines += ["", "Targets that could not be measured:", *failures]

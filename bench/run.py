@@ -1,6 +1,7 @@
-"""One benchmark run: start the mock, Bastion and (if installed) LiteLLM, load each in turn, report.
+"""One benchmark run: start the mock, the gateways and the keyed gateways, load each in turn, report.
 
-    python -m bench [--quick] [--scenario stream,nonstream-c16] [--token-delay 0.002] [--no-peers]
+    python -m bench [--quick] [--scenario stream,nonstream-c16] [--targets bastion,litellm]
+                    [--token-delay 0.002] [--no-peers]
 
 Writes bench/results/latest.md and latest.json and prints the markdown table. Each step's load comes
 from a separate process (``python -m bench.load``) so the harness never competes with it for the
@@ -16,12 +17,14 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):  # run as ``python bench/run.py``
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.keyed import KeyedStore, discard, pg_redis_store, spend_rows, sqlite_store, start_keyed, stop_keyed
 from bench.report import markdown
 from bench.scenarios import Scenario, select
 from bench.targets import LITELLM, ROOT, Target, start_gateway, start_mock, stop
@@ -93,13 +96,73 @@ def _progress(scenario: Scenario, target: Target, result: dict[str, Any]) -> Non
     else:
         summary = f"{result['ok']} ok, {result['errors']} errors, {result['rps']:.0f}/s, "
         summary += f"p50 {result['latency_ms']['p50']:.2f} ms"
-    print(f"  {scenario.name:<14} {target.name:<8} {summary}", file=sys.stderr, flush=True)
+    print(f"  {scenario.name:<14} {target.name:<24} {summary}", file=sys.stderr, flush=True)
+
+
+def _wanted(patterns: str | None) -> Callable[[str], bool]:
+    """Whether a target is chosen by ``--targets`` (names or parts of names; all when None)."""
+    wanted = [p.strip().lower() for p in patterns.split(",") if p.strip()] if patterns else []
+    return lambda name: not wanted or any(p in name.lower() for p in wanted)
+
+
+def _start_targets(
+    args: argparse.Namespace,
+    workdir: Path,
+    notes: list[str],
+    targets: list[Target],
+    stores: dict[str, KeyedStore],
+) -> None:
+    """Start the mock (always: it is the baseline) and the gateways chosen, adding each to
+    ``targets`` (and a keyed one's store to ``stores``) as soon as it exists, so it is stopped."""
+    chosen = _wanted(args.targets)
+    print("starting the mock upstream and the gateways", file=sys.stderr)
+    mock, mock_url = start_mock(workdir, args.token_delay)
+    targets.append(mock)
+    if chosen("bastion"):
+        targets.append(start_gateway("bastion", mock_url, workdir))
+    if chosen("litellm"):
+        if args.no_peers:
+            notes.append("LiteLLM skipped (--no-peers).")
+        elif LITELLM.exists():
+            targets.append(start_gateway("litellm", mock_url, workdir))
+        else:
+            notes.append("LiteLLM not installed (make bench-peers installs it in bench/.peers/litellm).")
+    if chosen("bastion+keys (sqlite)"):
+        store = sqlite_store()
+        stores[store.name] = store
+        targets.append(start_keyed(store, mock_url, workdir))
+    if chosen("bastion+keys (pg+redis)"):
+        found = pg_redis_store()
+        if isinstance(found, str):
+            notes.append(f"bastion+keys (pg+redis) not run: {found}.")
+            print(f"  bastion+keys (pg+redis) not run: {found}", file=sys.stderr)
+        else:
+            stores[found.name] = found
+            targets.append(start_keyed(found, mock_url, workdir))
+
+
+def _spend_check(run: dict[str, Any], target: Target, store: KeyedStore) -> dict[str, Any]:
+    """Rows in the stopped gateway's spend log against the requests sent with its key."""
+    sent = target.setup_requests
+    for scenario in run["scenarios"]:
+        result = scenario["results"].get(target.name) or {}
+        sent += int(result.get("sent") or 0)
+    try:
+        written: int | str = spend_rows(store)
+    except Exception as exc:  # any store failure is reported in the table, not raised
+        written = f"could not be read ({type(exc).__name__}: {exc})"
+    print(f"  {target.name}: spend rows written: {written} of {sent}", file=sys.stderr)
+    return {"written": written, "sent": sent}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer requests: a smoke run")
     parser.add_argument("--scenario", help="comma-separated scenario names or prefixes (e.g. stream)")
+    parser.add_argument(
+        "--targets",
+        help="comma-separated target names or parts of names (e.g. bastion,sqlite); direct always runs",
+    )
     parser.add_argument("--token-delay", type=float, default=0.002, help="mock seconds between tokens")
     parser.add_argument("--no-peers", action="store_true", help="skip LiteLLM even when installed")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.md/.json go")
@@ -110,21 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.out / "logs"
     workdir.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
-    print("starting the mock upstream, bastion" + ("" if args.no_peers else " and peers"), file=sys.stderr)
-    mock, mock_url = start_mock(workdir, args.token_delay)
-    targets = [mock, start_gateway("bastion", mock_url, workdir)]
-    if args.no_peers:
-        notes.append("LiteLLM skipped (--no-peers).")
-    elif LITELLM.exists():
-        targets.append(start_gateway("litellm", mock_url, workdir))
-    else:
-        notes.append("LiteLLM not installed (make bench-peers installs it in bench/.peers/litellm).")
-    for target in targets:
-        if target.error:
-            print(f"  {target.name}: {target.error}", file=sys.stderr)
     run: dict[str, Any] = {"scenarios": []}
-    started = time.perf_counter()
+    targets: list[Target] = []
+    stores: dict[str, KeyedStore] = {}
+    spend: dict[str, dict[str, Any]] = {}
     try:
+        _start_targets(args, workdir, notes, targets, stores)
+        for target in targets:
+            if target.error:
+                print(f"  {target.name}: {target.error}", file=sys.stderr)
+        started = time.perf_counter()
         for scenario in scenarios:
             results: dict[str, Any] = {}
             for target in targets:
@@ -142,16 +200,29 @@ def main(argv: list[str] | None = None) -> int:
                     "results": results,
                 }
             )
+        measured = time.perf_counter() - started
         peaks = {target.name: target.memory()[1] for target in targets}
+        for target in reversed(targets):
+            if target.name in stores:
+                stop_keyed(target)
+                if not target.error:
+                    spend[target.name] = _spend_check(run, target, stores[target.name])
     finally:
         for target in reversed(targets):
             stop(target)
+        for store in stores.values():
+            try:
+                discard(store)
+            except Exception as exc:  # a leftover schema must not hide the run's own outcome
+                print(f"  {store.name}: could not clean up ({type(exc).__name__}: {exc})", file=sys.stderr)
     run["targets"] = {
         t.name: {
             "startup_seconds": t.startup_seconds,
             "idle_rss_kib": t.idle_rss_kib,
             "peak_rss_kib": peaks.get(t.name) or None,
             "error": t.error,
+            "keyed": t.name in stores,
+            "spend_rows": spend.get(t.name),
         }
         for t in targets
     }
@@ -161,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "token_delay": args.token_delay,
         "commit": _commit(),
-        "measured_seconds": round(time.perf_counter() - started, 1),
+        "measured_seconds": round(measured, 1),
         "notes": notes,
     }
     document = markdown(run)

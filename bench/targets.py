@@ -15,12 +15,24 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.procfs import memory_kib, process_tree
 
-__all__ = ["MASTER_KEY", "Target", "free_port", "start_gateway", "start_mock", "stop"]
+__all__ = [
+    "MASTER_KEY",
+    "Target",
+    "file_stem",
+    "first_request",
+    "free_port",
+    "gateway_config",
+    "post_json",
+    "start_gateway",
+    "start_mock",
+    "stop",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 MASTER_KEY = "sk-bench-master"
@@ -44,7 +56,9 @@ class Target:
     idle_rss_kib: int | None = None
     error: str | None = None
     log: Path | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    base_url: str = ""
+    #: Requests sent outside the measured steps (start-up checks) that a spend log also holds.
+    setup_requests: int = 0
 
     def pids(self) -> list[int]:
         """The process and its descendants (empty when not running)."""
@@ -64,7 +78,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _config(mock_url: str) -> str:
+def gateway_config(mock_url: str, *, model_info: str = "", settings: str = "") -> str:
+    """The LiteLLM-format config every gateway gets; ``model_info`` and ``settings`` are YAML lines
+    added under the deployment and at the end (a keyed run's pricing, store and Redis)."""
     return (
         "model_list:\n"
         "  - model_name: bench\n"
@@ -72,8 +88,10 @@ def _config(mock_url: str) -> str:
         "      model: openai/bench-model\n"
         f"      api_base: {mock_url}/v1\n"
         f"      api_key: {UPSTREAM_KEY}\n"
+        f"{model_info}"
         "general_settings:\n"
         f"  master_key: {MASTER_KEY}\n"
+        f"{settings}"
     )
 
 
@@ -98,16 +116,24 @@ def start_mock(workdir: Path, token_delay: float) -> tuple[Target, str]:
     return target, url
 
 
-def start_gateway(name: str, mock_url: str, workdir: Path) -> Target:
-    """Spawn ``bastion`` or ``litellm`` on a free port against the mock; time it to its first answer."""
-    config = workdir / f"{name}.yaml"
-    config.write_text(_config(mock_url))
+def start_gateway(name: str, mock_url: str, workdir: Path, *, config: Path | None = None) -> Target:
+    """Spawn ``bastion`` or ``litellm`` on a free port against the mock; time it to its first answer.
+
+    ``config`` is a config file written beforehand (the default: ``<workdir>/<name>.yaml`` with
+    :func:`gateway_config`); any ``name`` but ``litellm`` runs Bastion.
+    """
+    if config is None:
+        config = workdir / f"{name}.yaml"
+        config.write_text(gateway_config(mock_url))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {MASTER_KEY}", "Content-Type": "application/json"}
-    target = Target(name, f"{base}/v1/chat/completions", "bench", headers, log=workdir / f"{name}.log")
+    target = Target(
+        name, f"{base}/v1/chat/completions", "bench", headers, log=workdir / f"{file_stem(name)}.log"
+    )
+    target.base_url = base
     env = dict(os.environ)
-    if name == "bastion":
+    if name != "litellm":
         argv = [str(BASTION), "serve", "--config", str(config), "--port", str(port)]
     else:
         argv = [str(LITELLM), "--config", str(config), "--port", str(port), "--num_workers", "1"]
@@ -127,6 +153,11 @@ def start_gateway(name: str, mock_url: str, workdir: Path) -> Target:
     return target
 
 
+def file_stem(name: str) -> str:
+    """``bastion+keys (pg+redis)`` -> ``bastion-keys-pg-redis``: a file name."""
+    return "-".join("".join(c if c.isalnum() else " " for c in name).split())
+
+
 def _wait_ready(target: Target, url: str, started: float) -> None:
     assert target.process is not None
     while time.perf_counter() - started < _READY_TIMEOUT:
@@ -142,31 +173,42 @@ def _wait_ready(target: Target, url: str, started: float) -> None:
     raise RuntimeError(f"{target.name} not ready after {_READY_TIMEOUT:.0f} s (see {target.log})")
 
 
-def _first_request(target: Target, started: float) -> None:
-    body = {"model": target.model, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 4}
+def post_json(target: Target, url: str, body: dict[str, Any], what: str) -> dict[str, Any]:
+    """POST ``body`` to ``url`` with the target's headers; the JSON answer, or RuntimeError."""
     request = urllib.request.Request(
-        target.chat_url, data=json.dumps(body).encode(), headers=target.headers, method="POST"
+        url, data=json.dumps(body).encode(), headers=target.headers, method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            response.read()
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:300].decode(errors="replace")
-        raise RuntimeError(f"{target.name}: first request failed with {exc.code}: {detail}") from exc
-    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
-        raise RuntimeError(f"{target.name}: first request failed: {exc}") from exc
+        raise RuntimeError(f"{target.name}: {what} failed with {exc.code}: {detail}") from exc
+    except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError) as exc:
+        raise RuntimeError(f"{target.name}: {what} failed: {exc}") from exc
+
+
+def first_request(target: Target) -> None:
+    """One small chat completion with the target's current headers (RuntimeError when refused)."""
+    body = {"model": target.model, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 4}
+    post_json(target, target.chat_url, body, "first request")
+
+
+def _first_request(target: Target, started: float) -> None:
+    first_request(target)
     target.startup_seconds = time.perf_counter() - started
     target.idle_rss_kib = target.memory()[0]
 
 
-def stop(target: Target) -> None:
-    """Stop the target's process (SIGTERM, then SIGKILL after 10 s)."""
+def stop(target: Target, *, grace: float = 10.0) -> None:
+    """Stop the target's process (SIGTERM, then SIGKILL after ``grace`` seconds)."""
     process = target.process
     if process is None or process.poll() is not None:
         return
     process.terminate()
     try:
-        process.wait(timeout=10)
+        process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, tzinfo
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from bastion.limits._redis_budgets import RedisBudgets
 from bastion.limits._redis_gate import RedisGate
@@ -45,6 +45,8 @@ def redis_limits(
     revocation_ttl: float = 86400.0,
     timezone: tzinfo = UTC,
     loader: SpendLoader | None = None,
+    max_connections: int = 64,
+    pool_timeout: float = 5.0,
 ) -> Limits:
     """Limits shared through the Redis at ``url`` (or an existing ``client``, left open on close).
 
@@ -57,7 +59,12 @@ def redis_limits(
         raise ValueError("give redis_limits either a url or a client")
     owned = client is None
     if client is None:
-        client = Redis.from_url(url or "", decode_responses=True)
+        # A pool that waits for a free connection under load instead of failing the request
+        # (redis-py's default pool raises MaxConnectionsError once all are in use).
+        pool = BlockingConnectionPool.from_url(
+            url or "", decode_responses=True, max_connections=max_connections, timeout=pool_timeout
+        )
+        client = Redis(connection_pool=pool)
     store = RedisLimitsStore(client, prefix=prefix, clock=clock)
     revocations = RedisRevocations(store, ttl=revocation_ttl)
 
