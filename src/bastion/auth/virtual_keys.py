@@ -129,36 +129,19 @@ def _epoch(value: datetime | None) -> float | None:
 
 
 def _limits(record: KeyRecord, team: TeamRecord | None, user: UserRecord | None) -> tuple[ScopeLimits, ...]:
-    limits = [
-        ScopeLimits(
-            f"key:{record.token}",
-            rpm=record.rpm_limit,
-            tpm=record.tpm_limit,
-            parallel=record.max_parallel_requests,
-            max_budget=record.max_budget,
-            budget_duration=record.budget_duration,
-        )
-    ]
+    owners: list[tuple[str, KeyRecord | TeamRecord | UserRecord]] = [(f"key:{record.token}", record)]
     if team is not None:
-        limits.append(
-            ScopeLimits(
-                f"team:{team.team_id}",
-                rpm=team.rpm_limit,
-                tpm=team.tpm_limit,
-                parallel=team.max_parallel_requests,
-                max_budget=team.max_budget,
-                budget_duration=team.budget_duration,
-            )
-        )
+        owners.append((f"team:{team.team_id}", team))
     if user is not None:
-        limits.append(
-            ScopeLimits(
-                f"user:{user.user_id}",
-                rpm=user.rpm_limit,
-                tpm=user.tpm_limit,
-                parallel=user.max_parallel_requests,
-                max_budget=user.max_budget,
-                budget_duration=user.budget_duration,
-            )
+        owners.append((f"user:{user.user_id}", user))
+    return tuple(
+        ScopeLimits(
+            scope,
+            rpm=owner.rpm_limit,
+            tpm=owner.tpm_limit,
+            parallel=owner.max_parallel_requests,
+            max_budget=owner.max_budget,
+            budget_duration=owner.budget_duration,
         )
-    return tuple(limits)
+        for scope, owner in owners
+    )
