@@ -5,13 +5,16 @@ When PostgreSQL is not reachable its half skips, or fails when ``CI`` is set.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from management_harness import POSTGRES_DSN, Backend, drop_schema, postgres_problem
+from management_harness import POSTGRES_DSN, Backend
+
+from support.backends import drop_schema, require
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -20,13 +23,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     if request.param == "sqlite":
         yield Backend("sqlite", None, default_path)
         return
-    problem = postgres_problem()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(problem)
-        pytest.skip(problem)
+    require(5432, "PostgreSQL")
     schema = f"bastion_mgmt_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     try:
         yield Backend("postgresql", f"{POSTGRES_DSN}?schema={schema}", default_path)
     finally:
-        drop_schema(schema)
+        asyncio.run(drop_schema(schema))

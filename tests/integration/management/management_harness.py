@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-import asyncpg
 import orjson
 
 from bastion.api.asgi import Request
@@ -33,7 +32,6 @@ T = TypeVar("T")
 
 POSTGRES_DSN = "postgresql://postgres:root@127.0.0.1:5432/test"
 MODEL_INFO = [{"model_name": "gpt", "litellm_params": {"model": "openai/gpt-4.1-mini"}, "model_info": {}}]
-_reachable: dict[str, str | None] = {}
 
 
 def sha256(text: str) -> str:
@@ -165,29 +163,3 @@ class Backend:
                 await database.close()
 
         return asyncio.run(main())
-
-
-def postgres_problem() -> str | None:
-    if "problem" not in _reachable:
-
-        async def probe() -> None:
-            connection = await asyncpg.connect(POSTGRES_DSN, timeout=2)
-            await connection.close()
-
-        try:
-            asyncio.run(probe())
-            _reachable["problem"] = None
-        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-            _reachable["problem"] = f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(exc).__name__})"
-    return _reachable["problem"]
-
-
-def drop_schema(schema: str) -> None:
-    async def drop() -> None:
-        connection = await asyncpg.connect(POSTGRES_DSN, timeout=5)
-        try:
-            await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await connection.close()
-
-    asyncio.run(drop())

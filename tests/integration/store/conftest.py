@@ -7,13 +7,16 @@ fail when ``CI`` is set: in CI both backends must run.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from store_backends import POSTGRES_DSN, Backend, drop_schema, postgres_problem
+from store_backends import POSTGRES_DSN, Backend
+
+from support.backends import drop_schema, require
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -22,13 +25,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     if request.param == "sqlite":
         yield Backend("sqlite", None, default_path)
         return
-    problem = postgres_problem()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(problem)
-        pytest.skip(problem)
+    require(5432, "PostgreSQL")
     schema = f"bastion_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     try:
         yield Backend("postgresql", f"{POSTGRES_DSN}?schema={schema}", default_path)
     finally:
-        drop_schema(schema)
+        asyncio.run(drop_schema(schema))

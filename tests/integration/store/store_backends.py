@@ -8,15 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import asyncpg
-
 from bastion.store import Database
 
 T = TypeVar("T")
 
 POSTGRES_DSN = "postgresql://postgres:root@127.0.0.1:5432/test"
-_UNREACHABLE = "PostgreSQL not reachable at 127.0.0.1:5432; CI would fail here"
-_reachable: dict[str, str | None] = {}
 
 
 @dataclass(frozen=True)
@@ -44,29 +40,3 @@ class Backend:
         if self.name == "postgresql":
             return a == b
         return abs(a - b) <= 1e-12 * max(1.0, abs(a), abs(b))
-
-
-def postgres_problem() -> str | None:
-    if "problem" not in _reachable:
-
-        async def probe() -> None:
-            connection = await asyncpg.connect(POSTGRES_DSN, timeout=2)
-            await connection.close()
-
-        try:
-            asyncio.run(probe())
-            _reachable["problem"] = None
-        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-            _reachable["problem"] = f"{_UNREACHABLE} ({type(exc).__name__}: {exc})"
-    return _reachable["problem"]
-
-
-def drop_schema(schema: str) -> None:
-    async def drop() -> None:
-        connection = await asyncpg.connect(POSTGRES_DSN, timeout=5)
-        try:
-            await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await connection.close()
-
-    asyncio.run(drop())
