@@ -48,6 +48,9 @@ def mint_key(custom: str | None = None) -> KeyMaterial:
     return KeyMaterial("sk-" + secrets.token_urlsafe(16))
 
 
+_MAX_CACHED = 100_000
+
+
 class VirtualKeys:
     def __init__(
         self,
@@ -78,6 +81,10 @@ class VirtualKeys:
             principal = cached[1]
         else:
             principal = await self._load(token)
+            if len(self._cache) >= _MAX_CACHED:
+                # Unknown keys are cached too (as None); a flood of random keys must not grow
+                # memory without bound. Dropping everything costs one lookup per live key.
+                self._cache.clear()
             self._cache[token] = (now + self._ttl, principal)
         if principal is not None and principal.expires is not None and principal.expires <= time.time():
             raise AuthenticationError(
