@@ -97,3 +97,31 @@ def test_user_budget_applies_to_the_users_keys(keyed_gateway: RunningGateway) ->
     client.messages.create(model="claude", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(anthropic.BadRequestError, match="Budget has been exceeded"):
         client.messages.create(model="claude", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+
+
+def test_user_update_list_and_delete(keyed_gateway: RunningGateway) -> None:
+    """/user/update changes a user's limits; /user/list shows users; /user/delete removes them and keys."""
+    user_id = "u-" + secrets.token_hex(6)
+    key = post(keyed_gateway, "/user/new", {"user_id": user_id})["key"]
+    client = openai_client(keyed_gateway, key)
+    client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "x"}], max_tokens=1)
+    assert post(keyed_gateway, "/user/update", {"user_id": user_id, "rpm_limit": 1})["data"]["rpm_limit"] == 1
+    client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "x"}], max_tokens=1)
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(
+            model="mock", messages=[{"role": "user", "content": "x"}], max_tokens=1
+        )
+    listing = orjson.loads(
+        urllib.request.urlopen(
+            urllib.request.Request(
+                keyed_gateway.url + "/user/list?page_size=100",
+                headers={"authorization": f"Bearer {MASTER_KEY}"},
+            )
+        ).read()
+    )
+    assert user_id in [u["user_id"] for u in listing["users"]] and listing["total"] >= 1
+    assert post(keyed_gateway, "/user/delete", {"user_ids": [user_id]}) == {"deleted_users": [user_id]}
+    with pytest.raises(openai.AuthenticationError):
+        client.chat.completions.create(
+            model="mock", messages=[{"role": "user", "content": "x"}], max_tokens=1
+        )

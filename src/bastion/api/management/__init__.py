@@ -86,6 +86,8 @@ class ManagementApi:
                 "/team/update": guard(self.teams.update),
                 "/team/delete": guard(self.teams.delete),
                 "/user/new": guard(self.users.new),
+                "/user/update": guard(self.users.update),
+                "/user/delete": guard(self.users.delete),
             },
             "GET": {
                 "/key/info": guard(self.keys.info, admin_only=False),
@@ -93,6 +95,7 @@ class ManagementApi:
                 "/team/info": guard(self.teams.info),
                 "/team/list": guard(self.teams.list_teams),
                 "/user/info": guard(self.users.info),
+                "/user/list": guard(self.users.list_users),
                 "/spend/logs": guard(self.spend.logs),
                 "/model/info": model_info,
                 "/v1/model/info": model_info,

@@ -1,4 +1,4 @@
-"""``/user/new`` and ``/user/info`` (LiteLLM's API).
+"""``/user/new``, ``/user/info``, ``/user/update``, ``/user/delete`` and ``/user/list`` (LiteLLM's API).
 
 ``/user/new`` creates a key for the user too unless ``auto_create_key`` is false (LiteLLM's
 default is true); the key gets the user's models and rate limits, not the user's budget (which
@@ -14,7 +14,7 @@ from typing import Any
 from bastion.api.asgi import Request
 from bastion.api.management._common import Management, required_query
 from bastion.api.management._fields import Fields
-from bastion.api.management._key_fields import budget_changes, note_ignored
+from bastion.api.management._key_fields import actor, budget_changes, note_ignored
 from bastion.api.management._render import iso, key_object, team_info, user_info
 from bastion.api.management.keys import KeyEndpoints
 from bastion.domain.errors import InvalidRequestError, NotFoundError
@@ -109,6 +109,53 @@ class UserEndpoints:
             "teams": teams,
         }
 
+    async def update(self, request: Request, principal: Principal) -> dict[str, Any]:
+        """``POST /user/update``: ``user_id`` and the fields to change; its keys get the new limits."""
+        body = await self._m.body(request)
+        note_ignored("/user/update", body, USER_FIELDS)
+        fields = Fields(body)
+        user_id = fields.text("user_id")
+        if user_id is None:
+            raise InvalidRequestError("Pass the 'user_id' of the user to update.", param="user_id")
+        updated = await self._m.db.users.update(user_id, await self._user_changes(fields))
+        if updated is None:
+            raise NotFoundError(f"User '{user_id}' does not exist.", param="user_id", code="user_not_found")
+        await self._m.changed([key.token for key in await self._m.all_keys(user_id=user_id)])
+        await self._join_teams(user_id, updated.teams)
+        return {"user_id": user_id, "data": user_info(updated)}
+
+    async def delete(self, request: Request, principal: Principal) -> dict[str, Any]:
+        """``POST /user/delete`` ``{"user_ids": [...]}``: the users and their keys (404, and nothing
+        deleted, when one of them does not exist)."""
+        user_ids = Fields(await self._m.body(request)).names("user_ids")
+        if not user_ids:
+            raise InvalidRequestError("Pass 'user_ids', a list of the users to delete.", param="user_ids")
+        for user_id in user_ids:
+            if await self._m.db.users.get(user_id) is None:
+                raise NotFoundError(
+                    f"User '{user_id}' does not exist.", param="user_ids", code="user_not_found"
+                )
+        deleted: list[str] = []
+        for user_id in dict.fromkeys(user_ids):
+            tokens = await self._m.db.users.delete(user_id, deleted_by=actor(principal))
+            if tokens is not None:
+                deleted.append(user_id)
+                await self._m.revoke(tokens)
+        return {"deleted_users": deleted}
+
+    async def list_users(self, request: Request, principal: Principal) -> dict[str, Any]:
+        """``GET /user/list?page=&page_size=``: ``{users, total, page, page_size, total_pages}``."""
+        page = max(_int_query(request, "page", 1), 1)
+        size = min(max(_int_query(request, "page_size", 25), 1), 100)
+        batch = await self._m.db.users.list_users(page=page, size=size)
+        return {
+            "users": [user_info(user) for user in batch.items],
+            "total": batch.total_count,
+            "page": page,
+            "page_size": size,
+            "total_pages": -(-batch.total_count // size),
+        }
+
     async def _user_changes(self, fields: Fields) -> dict[str, Any]:
         changes: dict[str, Any] = {}
         for name in ("user_email", "user_alias", "user_role"):
@@ -148,3 +195,12 @@ class UserEndpoints:
                 continue
             members = (*team.members_with_roles, {"role": "user", "user_id": user_id})
             await self._m.db.teams.update(team_id, {"members_with_roles": members})
+
+
+def _int_query(request: Request, name: str, default: int) -> int:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return default
+    if not value.isdigit():
+        raise InvalidRequestError(f"'{name}' must be a positive whole number.", param=name)
+    return int(value)
