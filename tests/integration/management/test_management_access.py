@@ -24,6 +24,8 @@ ROUTES = {
         "/team/update",
         "/team/delete",
         "/user/new",
+        "/user/update",
+        "/user/delete",
     ],
     "GET": [
         "/key/info",
@@ -31,6 +33,7 @@ ROUTES = {
         "/team/info",
         "/team/list",
         "/user/info",
+        "/user/list",
         "/spend/logs",
         "/model/info",
         "/v1/model/info",
