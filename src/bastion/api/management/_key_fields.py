@@ -99,6 +99,23 @@ IGNORED_LITELLM_KEY_FIELDS = frozenset(
 _NEVER = ("-1", -1)
 
 
+def limit_changes(body: Fields, *, blockable: bool) -> dict[str, Any]:
+    """What keys, teams and users share: rate limits, metadata and (keys, teams) ``blocked``."""
+    changes: dict[str, Any] = {}
+    for name in ("tpm_limit", "rpm_limit", "max_parallel_requests"):
+        count = body.count(name)
+        if count is not None:
+            changes[name] = count
+    metadata = body.mapping("metadata")
+    if metadata is not None:
+        changes["metadata"] = metadata
+    if blockable:
+        blocked = body.flag("blocked")
+        if blocked is not None:
+            changes["blocked"] = blocked
+    return changes
+
+
 def key_changes(body: Fields, *, now: datetime, tz: tzinfo) -> dict[str, Any]:
     """The key columns ``body`` sets; fields absent or ``null`` are left out (unchanged)."""
     changes: dict[str, Any] = {}
@@ -109,16 +126,7 @@ def key_changes(body: Fields, *, now: datetime, tz: tzinfo) -> dict[str, Any]:
     models = body.names("models")
     if models is not None:
         changes["models"] = tuple(model for model in models if model != ALL_TEAM_MODELS)
-    for name in ("tpm_limit", "rpm_limit", "max_parallel_requests"):
-        count = body.count(name)
-        if count is not None:
-            changes[name] = count
-    metadata = body.mapping("metadata")
-    if metadata is not None:
-        changes["metadata"] = metadata
-    blocked = body.flag("blocked")
-    if blocked is not None:
-        changes["blocked"] = blocked
+    changes.update(limit_changes(body, blockable=True))
     changes.update(budget_changes(body, now=now, tz=tz))
     return changes
 

@@ -16,7 +16,7 @@ from typing import Any
 from bastion.api.asgi import Request
 from bastion.api.management._common import Management, required_query
 from bastion.api.management._fields import Fields
-from bastion.api.management._key_fields import actor, budget_changes, note_ignored
+from bastion.api.management._key_fields import actor, budget_changes, limit_changes, note_ignored
 from bastion.api.management._render import key_object, team_info
 from bastion.domain.errors import InvalidRequestError, NotFoundError
 from bastion.domain.principal import Principal
@@ -55,16 +55,7 @@ def team_changes(body: Fields, *, now: datetime, tz: tzinfo) -> dict[str, Any]:
     models = body.names("models")
     if models is not None:
         changes["models"] = tuple(model for model in models if model != ALL_PROXY_MODELS)
-    for name in ("tpm_limit", "rpm_limit", "max_parallel_requests"):
-        count = body.count(name)
-        if count is not None:
-            changes[name] = count
-    metadata = body.mapping("metadata")
-    if metadata is not None:
-        changes["metadata"] = metadata
-    blocked = body.flag("blocked")
-    if blocked is not None:
-        changes["blocked"] = blocked
+    changes.update(limit_changes(body, blockable=True))
     members = _members(body)
     if members is not None:
         changes["members_with_roles"] = members

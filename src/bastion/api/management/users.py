@@ -14,7 +14,7 @@ from typing import Any
 from bastion.api.asgi import Request
 from bastion.api.management._common import Management, required_query
 from bastion.api.management._fields import Fields
-from bastion.api.management._key_fields import actor, budget_changes, note_ignored
+from bastion.api.management._key_fields import actor, budget_changes, limit_changes, note_ignored
 from bastion.api.management._render import iso, key_object, team_info, user_info
 from bastion.api.management.keys import KeyEndpoints
 from bastion.domain.errors import InvalidRequestError, NotFoundError
@@ -167,13 +167,7 @@ class UserEndpoints:
         models = fields.names("models")
         if models is not None:
             changes["models"] = models
-        for name in ("tpm_limit", "rpm_limit", "max_parallel_requests"):
-            count = fields.count(name)
-            if count is not None:
-                changes[name] = count
-        metadata = fields.mapping("metadata")
-        if metadata is not None:
-            changes["metadata"] = metadata
+        changes.update(limit_changes(fields, blockable=False))
         teams = fields.names("teams")
         if teams:
             for team_id in teams:
