@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from bastion.domain.errors import InvalidRequestError, UnsupportedParameterError
-from bastion.protocols.canonical import ContentPart, DocumentPart, ImagePart, TextPart
+from bastion.protocols.canonical import (
+    ContentPart,
+    DocumentPart,
+    ImagePart,
+    RedactedThinkingPart,
+    TextPart,
+    ThinkingPart,
+)
 
 _MEDIA_TYPES_BY_SUFFIX = {
     ".pdf": "application/pdf",
@@ -169,3 +176,17 @@ def encode_part(part: ContentPart) -> dict[str, Any]:
         f"A {type(part).__name__} cannot appear in this message when talking to an "
         "OpenAI-compatible provider."
     )
+
+
+def thinking_parts(blocks: list[Any]) -> list[ContentPart]:
+    """LiteLLM's ``thinking_blocks`` extension (signed thinking, as Anthropic sends it) as parts."""
+    parts: list[ContentPart] = []
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "redacted_thinking" and isinstance(block.get("data"), str):
+            parts.append(RedactedThinkingPart(block["data"]))
+        elif isinstance(block.get("thinking"), str):
+            signature = block.get("signature")
+            parts.append(ThinkingPart(block["thinking"], signature if isinstance(signature, str) else None))
+    return parts

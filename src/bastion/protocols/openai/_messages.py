@@ -17,13 +17,11 @@ from bastion.protocols.canonical import (
     DocumentPart,
     ImagePart,
     Message,
-    RedactedThinkingPart,
     TextPart,
-    ThinkingPart,
     ToolCallPart,
     ToolResultPart,
 )
-from bastion.protocols.openai._content import decode_part, decode_text_parts, encode_part
+from bastion.protocols.openai._content import decode_part, decode_text_parts, encode_part, thinking_parts
 
 _ROLES = "system, developer, user, assistant, tool"
 
@@ -113,16 +111,7 @@ def _decode_assistant(
     parts: list[ContentPart] = []
     blocks = msg.get("thinking_blocks")  # LiteLLM's extension: signed thinking sent back
     if isinstance(blocks, list):
-        for block in blocks:
-            if not isinstance(block, dict):
-                continue
-            if block.get("type") == "redacted_thinking" and isinstance(block.get("data"), str):
-                parts.append(RedactedThinkingPart(block["data"]))
-            elif isinstance(block.get("thinking"), str):
-                signature = block.get("signature")
-                parts.append(
-                    ThinkingPart(block["thinking"], signature if isinstance(signature, str) else None)
-                )
+        parts.extend(thinking_parts(blocks))
     content = msg.get("content")
     if isinstance(content, str):
         if content:

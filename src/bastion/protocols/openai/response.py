@@ -23,6 +23,7 @@ from bastion.protocols.canonical import (
     ThinkingPart,
     ToolCallPart,
 )
+from bastion.protocols.openai._content import thinking_parts
 
 __all__ = [
     "chat_completion_id",
@@ -132,16 +133,7 @@ def decode_response(body: dict[str, Any]) -> ChatResponse:
 def _decode_message(message: dict[str, Any], content: list[ContentPart]) -> None:
     blocks = message.get("thinking_blocks")
     if isinstance(blocks, list) and blocks:
-        for block in blocks:
-            if not isinstance(block, dict):
-                continue
-            if block.get("type") == "redacted_thinking" and isinstance(block.get("data"), str):
-                content.append(RedactedThinkingPart(block["data"]))
-            elif isinstance(block.get("thinking"), str):
-                signature = block.get("signature")
-                content.append(
-                    ThinkingPart(block["thinking"], signature if isinstance(signature, str) else None)
-                )
+        content.extend(thinking_parts(blocks))
     else:
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
