@@ -39,6 +39,10 @@ class UsageRecord:
     attempts: int = 0
     fallback_group: str | None = None
     client_disconnected: bool = False
+    #: Answered from the response cache: no provider was called.
+    cache_hit: bool = False
+    #: Paid with the caller's own provider key (bring-your-own-key): recorded, never billed.
+    user_key: bool = False
 
     def to_log_fields(self) -> dict[str, Any]:
         u = self.usage

@@ -43,6 +43,8 @@ def spend_row(rec: UsageRecord) -> dict[str, Any]:
         "http_status": rec.status,
         "usage_estimated": rec.usage_estimated,
         "client_disconnected": rec.client_disconnected,
+        "cache_hit": rec.cache_hit,
+        "user_key": rec.user_key,
         "metadata": {"surface": rec.surface, "stream": rec.stream, "attempts": rec.attempts}
         | ({"fallback_group": rec.fallback_group} if rec.fallback_group else {})
         | ({"error_kind": rec.error_kind} if rec.error_kind else {}),

@@ -118,6 +118,8 @@ class SpendLogRecord:
     cache_hit: bool = False
     usage_estimated: bool = False
     client_disconnected: bool = False
+    #: Paid with the caller's own provider key (bring-your-own-key): recorded, never billed.
+    user_key: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
 

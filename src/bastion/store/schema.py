@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    false,
 )
 
 from bastion.store._types import JSON_DOCUMENT, Money, UtcDateTime
@@ -187,6 +188,7 @@ spend_logs = Table(
     Column("cache_hit", Boolean, nullable=False),
     Column("usage_estimated", Boolean, nullable=False),
     Column("client_disconnected", Boolean, nullable=False),
+    Column("user_key", Boolean, nullable=False, server_default=false()),
     Column("metadata", JSON_DOCUMENT, nullable=False),
     # The filters of /spend/logs: by key, team or user over a time range, and by time alone.
     Index(None, "api_key", "start_time"),
