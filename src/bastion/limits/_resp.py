@@ -20,7 +20,7 @@ import asyncio
 import ssl
 from collections import deque
 from typing import Any, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import hiredis
 
@@ -40,9 +40,9 @@ class RespConnectionError(ConnectionError):
 
 
 class RespTarget:
-    """Where Redis is and how to log in: from a ``redis://`` or ``rediss://`` URL."""
+    """Where Redis is and how to log in: from a ``redis://``, ``rediss://`` or ``unix://`` URL."""
 
-    __slots__ = ("db", "host", "password", "port", "tls", "username")
+    __slots__ = ("db", "host", "password", "port", "socket", "tls", "username")
 
     def __init__(
         self,
@@ -53,15 +53,35 @@ class RespTarget:
         username: str | None = None,
         password: str | None = None,
         tls: bool = False,
+        socket: str | None = None,
     ) -> None:
         self.host, self.port, self.db = host, port, db
         self.username, self.password, self.tls = username, password, tls
+        #: A Unix socket path (``unix://``), used instead of host and port.
+        self.socket = socket
 
     @classmethod
     def from_url(cls, url: str) -> RespTarget:
         parts = urlsplit(url)
+        if parts.scheme == "unix":
+            # redis-py's form: unix://[user:password@]/path/to/socket?db=N[&password=...]
+            query = parse_qs(parts.query)
+            db = query.get("db", ["0"])[0]
+            if not db.isdigit():
+                raise ValueError(f"the db of a Redis URL is a database number, got {db!r}")
+            password = query.get("password", [None])[0]
+            if password is None and parts.password:
+                password = unquote(parts.password)
+            return cls(
+                db=int(db),
+                username=unquote(parts.username) if parts.username else None,
+                password=password,
+                socket=parts.path,
+            )
         if parts.scheme not in ("redis", "rediss"):
-            raise ValueError(f"a Redis URL starts with redis:// or rediss://, got {parts.scheme or url!r}://")
+            raise ValueError(
+                f"a Redis URL starts with redis://, rediss:// or unix://, got {parts.scheme or url!r}://"
+            )
         path = parts.path.strip("/")
         if path and not path.isdigit():
             raise ValueError(f"the path of a Redis URL is a database number, got {path!r}")
@@ -75,7 +95,8 @@ class RespTarget:
         )
 
     def __repr__(self) -> str:  # never the password
-        return f"RespTarget({self.host}:{self.port}/{self.db})"
+        where = self.socket if self.socket is not None else f"{self.host}:{self.port}"
+        return f"RespTarget({where}/{self.db})"
 
 
 def encode(args: tuple[Arg, ...]) -> bytes:
@@ -247,9 +268,11 @@ class RespClient:
         connection: _Connection | None = None
         try:
             async with asyncio.timeout(self._connect_timeout):
-                _, connection = await loop.create_connection(
-                    lambda: _Connection(loop, self._command_timeout), target.host, target.port, ssl=context
-                )
+                made = lambda: _Connection(loop, self._command_timeout)  # noqa: E731
+                if target.socket is not None:
+                    _, connection = await loop.create_unix_connection(made, target.socket)
+                else:
+                    _, connection = await loop.create_connection(made, target.host, target.port, ssl=context)
                 for command in self._handshake():
                     await connection.send(encode(command))
         except (OSError, TimeoutError, RespError) as err:

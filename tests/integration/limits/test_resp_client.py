@@ -11,6 +11,7 @@ import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import hiredis
 import pytest
@@ -152,6 +153,32 @@ def test_handshake_logs_in_and_selects_the_database() -> None:
     asyncio.run(main())
 
 
+def test_unix_socket(tmp_path: Path) -> None:
+    async def main() -> None:
+        seen: list[list[str]] = []
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            parser = hiredis.Reader(encoding="utf-8")
+            while data := await reader.read(65536):
+                parser.feed(data)
+                while (command := parser.gets()) is not False:
+                    seen.append(command)
+                    writer.write(b"+OK\r\n")
+            writer.close()
+
+        path = str(tmp_path / "redis.sock")
+        server = await asyncio.start_unix_server(serve, path)
+        client = RespClient(RespTarget.from_url(f"unix://{path}?db=2"))
+        try:
+            assert await client.execute("SET", "k", "v") == "OK"
+        finally:
+            await client.close()
+            server.close()
+        assert seen == [["SELECT", "2"], ["SET", "k", "v"]]
+
+    asyncio.run(main())
+
+
 def test_a_refused_password_is_reported_without_the_password() -> None:
     async def main() -> None:
         def refuse(command: list[str]) -> bytes:
@@ -235,6 +262,9 @@ def test_urls() -> None:
         True,
     )
     assert RespTarget.from_url("redis://localhost").port == 6379
+    local = RespTarget.from_url("unix:///run/redis/redis.sock?db=4&password=pw")
+    assert (local.socket, local.db, local.password) == ("/run/redis/redis.sock", 4, "pw")
+    assert "pw" not in repr(local)
     with pytest.raises(ValueError, match="redis://"):
         RespTarget.from_url("http://localhost")
     with pytest.raises(ValueError, match="database number"):
