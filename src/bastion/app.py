@@ -88,7 +88,8 @@ def build_app(
                 ),
             )
     recorder = UsageRecorder(prices=prices, metrics=metrics, log_requests=settings.bastion.log_requests)
-    data_dir = settings.source.resolve().parent
+    data_dir = settings.state_dir()
+    data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_store_engine(settings.database_url, default_path=data_dir / "bastion.db")
     database = Database(engine)
     spend = SpendWriter(

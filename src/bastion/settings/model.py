@@ -110,6 +110,9 @@ class Settings:
     model_groups: Mapping[str, tuple[Deployment, ...]] = field(repr=False)
     master_key: Secret | None = None
     database_url: str | None = field(default=None, repr=False)
+    #: Where the SQLite file and spend spool files go: ``bastion_settings.data_dir`` or
+    #: ``BASTION_DATA_DIR`` (relative to the config file), else the config file's directory.
+    data_dir: Path | None = None
     drop_params: bool = False
     num_retries: int = 2
     retry_after: float = 0.0
@@ -126,6 +129,10 @@ class Settings:
     general: Mapping[str, Any] = field(default_factory=dict, repr=False)
     litellm: Mapping[str, Any] = field(default_factory=dict, repr=False)
     router: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def state_dir(self) -> Path:
+        """Where Bastion keeps files of its own: the SQLite database, spend spools."""
+        return self.data_dir or self.source.resolve().parent
 
     def group_names(self) -> list[str]:
         """The model group names, in config order."""
