@@ -156,12 +156,15 @@ def _json_value(value: Any, where: Where) -> Any:
     """A mapping from YAML, or a string of JSON (e.g. from ``os.environ/JWT_PUBLIC_JWK``), as plain data."""
     if isinstance(value, str):
         try:
-            return orjson.loads(value)
+            return orjson.loads(str(value))  # an env string is a str subclass, which orjson refuses
         except orjson.JSONDecodeError:
             raise where.error("must be a mapping, or a string of JSON; this string is not JSON") from None
     if not isinstance(value, dict):
         raise where.error(f"must be a mapping, or a string of JSON, got {describe(value)}")
-    return orjson.loads(orjson.dumps(value))  # YAML mappings and env strings to plain JSON values
+    try:
+        return orjson.loads(orjson.dumps(value))  # YAML mappings and env strings to plain JSON values
+    except TypeError:
+        raise where.error("must hold only JSON values (strings, numbers, lists, mappings)") from None
 
 
 def _file_value(name: str, where: Where, config_dir: Path) -> Any:
