@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-__all__ = ["ISSUER", "AUDIENCE", "JwksServer", "SigningKey", "b64url", "claims", "forge"]
+__all__ = ["AUDIENCE", "ISSUER", "JwksServer", "SigningKey", "b64url", "claims", "forge"]
 
 ISSUER = "https://id.example.test/"
 AUDIENCE = "bastion-tests"

@@ -180,7 +180,8 @@ def test_unsafe_keys_stop_the_start(write_config: Write, ec_key: SigningKey) -> 
             "jwt_auth.user_limits.rpm: unknown key",
         ),
         (
-            "issuer: i\naudience: a\njwks_url: https://x/k\nuser_limits: {max_budget: 1, budget_duration: 3x}",
+            "issuer: i\naudience: a\njwks_url: https://x/k\n"
+            "user_limits: {max_budget: 1, budget_duration: 3x}",
             "budget_duration: must be a whole number followed by",
         ),
         (
