@@ -274,3 +274,33 @@ def test_an_end_user_budget_is_enforced(
     with pytest.raises(openai.BadRequestError) as refused:
         client.chat.completions.create(model="gpt", messages=HELLO, max_tokens=50)
     assert refused.value.code == "budget_exceeded" and "end user" in refused.value.message
+
+
+def test_an_end_user_budget_survives_a_restart(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream, idp_keys: dict[str, SigningKey]
+) -> None:
+    """A new gateway process counts what an end user already spent from the spend logs."""
+    models = standard_models(upstream.url)
+    models[0]["model_info"] = {"input_cost_per_token": 1.0, "output_cost_per_token": 1.0}  # $1 a token
+
+    def config(budget: float) -> dict[str, Any]:
+        limits = {"max_budget": budget, "budget_duration": "30d"}
+        return {
+            "model_list": models,
+            "bastion_settings": {"jwt_auth": jwt_auth([idp_keys["rsa"]], user_limits=limits)},
+        }
+
+    first = start_gateway(config(1_000_000))
+    spender = idp_keys["rsa"].sign(claims("spender"))
+    spent = 0.0
+    while spent < 40:  # well above what one fresh call reserves (about a dozen tokens)
+        openai_client(first, spender).chat.completions.create(model="gpt", messages=HELLO, max_tokens=1)
+        spent += first.next_record().cost_usd
+    first.stop()  # drains the spend writer into the SQLite file next to the config
+
+    second = start_gateway(config(spent))
+    newcomer = openai_client(second, idp_keys["rsa"].sign(claims("newcomer")))
+    newcomer.chat.completions.create(model="gpt", messages=HELLO, max_tokens=1)
+    with pytest.raises(openai.BadRequestError) as refused:
+        openai_client(second, spender).chat.completions.create(model="gpt", messages=HELLO, max_tokens=1)
+    assert refused.value.code == "budget_exceeded"

@@ -60,7 +60,9 @@ class TokenVerifier:
     def __init__(self, config: JwtAuthSettings, keys: KeySource) -> None:
         self._config = config
         self.keys = keys
-        self._prepared: dict[tuple[int, str], PyJWK] = {}
+        #: Prepared keys by (id of the JWK, algorithm); the entry holds the JWK itself, so its id
+        #: cannot be reused by another key while the entry lives.
+        self._prepared: dict[tuple[int, str], tuple[Mapping[str, Any], PyJWK]] = {}
         limits = config.user_limits
         self._limited = any(
             value is not None
@@ -143,8 +145,8 @@ class TokenVerifier:
     def _prepare(self, jwk: Mapping[str, Any], alg: str) -> PyJWK:
         """The key bound to the token's algorithm; a key of another family (RSA for ES256) is refused."""
         cached = self._prepared.get((id(jwk), alg))
-        if cached is not None:
-            return cached
+        if cached is not None and cached[0] is jwk:
+            return cached[1]
         declared = jwk.get("alg")
         if declared is not None and declared != alg:
             raise _refused(f"it says {alg} but its key is for {declared}.")
@@ -154,7 +156,7 @@ class TokenVerifier:
             raise _refused(f"its algorithm {alg} does not fit its key (kty '{jwk.get('kty')}').") from None
         if len(self._prepared) > 1024:
             self._prepared.clear()  # rotated-out keys must not pile up
-        self._prepared[(id(jwk), alg)] = prepared
+        self._prepared[(id(jwk), alg)] = (jwk, prepared)
         return prepared
 
     def _principal(self, claims: Mapping[str, Any]) -> Principal:

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+from jwt.warnings import InsecureKeyLengthWarning
 
 from bastion.auth.jwt_keys import StaticKeys
 from bastion.auth.jwt_tokens import TokenVerifier, claim, looks_like_token
@@ -156,6 +157,17 @@ def test_a_key_bound_to_one_algorithm_refuses_others(signing_keys: dict[str, Sig
     rsa = signing_keys["rsa"]
     config = replace(settings([]), keys=(rsa.public_jwk(alg="RS256"),))
     assert "its key is for RS256" in refusal(config, rsa.sign(claims(), alg="PS256"))
+
+
+def test_short_rsa_keys_are_refused() -> None:
+    """A 1024-bit RSA key is too weak to vouch for anyone."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    weak = SigningKey("rsa", kid="weak")
+    weak.private = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    with pytest.warns(InsecureKeyLengthWarning):  # PyJWT warns the signer too
+        token = weak.sign(claims())
+    assert "too weak" in refusal(settings([weak]), token)
 
 
 def test_required_claims(signing_keys: dict[str, SigningKey]) -> None:
