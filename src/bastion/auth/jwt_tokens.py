@@ -14,8 +14,10 @@ refusal is a 401 that says why, and never repeats the token.
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jwt
@@ -43,6 +45,10 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 #: The spend log's user column holds this many characters.
 _MAX_USER = 255
 _NO_MODELS = frozenset({"<none>"})
+#: A verified token is trusted again without checking its signature for this long (never past its
+#: ``exp``): verifying costs 0.1 to 0.3 ms of CPU on the event loop, a cache hit about a microsecond.
+_TRUST_SECONDS = 60.0
+_MAX_TRUSTED = 10_000
 
 
 def looks_like_token(credential: str) -> bool:
@@ -57,9 +63,14 @@ def _refused(reason: str, code: str = "invalid_token") -> AuthenticationError:
 class TokenVerifier:
     """Checks end-user tokens and turns valid ones into principals."""
 
-    def __init__(self, config: JwtAuthSettings, keys: KeySource) -> None:
+    def __init__(
+        self, config: JwtAuthSettings, keys: KeySource, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self._config = config
         self.keys = keys
+        self._clock = clock
+        #: Verified tokens by SHA-256: (trusted until, principal). Refusals are never cached.
+        self._trusted: dict[bytes, tuple[float, Principal]] = {}
         #: Prepared keys by (id of the JWK, algorithm); the entry holds the JWK itself, so its id
         #: cannot be reused by another key while the entry lives.
         self._prepared: dict[tuple[int, str], tuple[Mapping[str, Any], PyJWK]] = {}
@@ -90,8 +101,19 @@ class TokenVerifier:
 
     async def principal(self, token: str) -> Principal:
         """The end user a valid token names; raises AuthenticationError saying why it is not valid."""
-        claims = await self.claims(token)
-        return self._principal(claims)
+        digest = hashlib.sha256(token.encode()).digest()
+        now = self._clock()
+        trusted = self._trusted.get(digest)
+        if trusted is not None and trusted[0] > now:
+            return trusted[1]
+        principal = self._principal(await self.claims(token))
+        until = now + _TRUST_SECONDS
+        if principal.expires is not None:
+            until = min(until, principal.expires)
+        if len(self._trusted) >= _MAX_TRUSTED:
+            self._trusted.clear()  # bounded: costs one verification per live token
+        self._trusted[digest] = (until, principal)
+        return principal
 
     async def claims(self, token: str) -> dict[str, Any]:
         config = self._config

@@ -246,6 +246,42 @@ def test_overlong_or_odd_identities_are_refused(signing_keys: dict[str, SigningK
     assert "names no user" in refusal(numeric, rsa.sign(claims(uid=True)))
 
 
+def test_a_verified_token_is_trusted_briefly_and_never_past_its_expiry(
+    signing_keys: dict[str, SigningKey],
+) -> None:
+    """The signature is checked once; the cached answer lasts a minute at most, and not past exp."""
+    rsa = signing_keys["rsa"]
+    config = settings([rsa])
+    start = float(claims()["iat"])
+    now = [start]
+    verifier = TokenVerifier(config, StaticKeys(config.keys), clock=lambda: now[0])
+    checked: list[str] = []
+    real = verifier.claims
+
+    async def counting(token: str) -> dict[str, Any]:
+        checked.append(token)
+        return await real(token)
+
+    verifier.claims = counting  # type: ignore[method-assign]
+    long_lived = rsa.sign(claims("alice", lifetime=3600))
+    short_lived = rsa.sign(claims("bob", lifetime=30))
+
+    async def run() -> None:
+        for _ in range(3):
+            assert (await verifier.principal(long_lived)).user_id == "alice"
+            assert (await verifier.principal(short_lived)).user_id == "bob"
+        assert checked == [long_lived, short_lived]
+        now[0] = start + 31  # past bob's exp, within alice's minute
+        await verifier.principal(long_lived)
+        await verifier.principal(short_lived)
+        assert checked == [long_lived, short_lived, short_lived]
+        now[0] = start + 61  # past the minute: alice is checked again too
+        await verifier.principal(long_lived)
+        assert checked[-1] == long_lived and len(checked) == 4
+
+    asyncio.run(run())
+
+
 def test_claim_paths() -> None:
     data = {"a": {"b": {"c": 1}}, "x.y": 2}
     assert claim(data, "a.b.c") == 1 and claim(data, "x.y") == 2
