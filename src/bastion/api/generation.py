@@ -100,6 +100,8 @@ class GenerationHandler:
                 principal.team_id,
                 principal.user_id,
             )
+        elif principal.kind == "jwt":  # an end user vouched for by an identity provider's token
+            record.team_id, record.user_id = principal.team_id, principal.user_id
 
     def finish(self, ctx: CallContext) -> None:
         self._chat.finish(ctx)

@@ -25,6 +25,8 @@ _KEY_SHAPES = re.compile(
     r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"
     r"|\b(sk|am_sk|rk|pk)-[A-Za-z0-9_-]{6,}"
     r"|\bAIza[0-9A-Za-z_-]{20,}"
+    # An end user's JWT (its header is base64url JSON, so it starts with eyJ), signed or not.
+    r"|\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
 )
 
 

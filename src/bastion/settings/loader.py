@@ -145,6 +145,7 @@ def _build(source: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         router,
         groups,
         master_key,
+        source.parent,
     )
     return Settings(
         source=source,
