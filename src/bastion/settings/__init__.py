@@ -8,6 +8,24 @@ from __future__ import annotations
 
 from bastion.domain.secret import Secret
 from bastion.settings.loader import load_settings
-from bastion.settings.model import BastionSettings, Deployment, ModelInfo, Settings, StaticKey
+from bastion.settings.model import (
+    USER_KEY_MODES,
+    AccountSettings,
+    BastionSettings,
+    Deployment,
+    ModelInfo,
+    Settings,
+    StaticKey,
+)
 
-__all__ = ["BastionSettings", "Deployment", "ModelInfo", "Secret", "Settings", "StaticKey", "load_settings"]
+__all__ = [
+    "USER_KEY_MODES",
+    "AccountSettings",
+    "BastionSettings",
+    "Deployment",
+    "ModelInfo",
+    "Secret",
+    "Settings",
+    "StaticKey",
+    "load_settings",
+]

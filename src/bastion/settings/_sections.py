@@ -15,6 +15,7 @@ from typing import TypeVar
 from urllib.parse import quote
 
 from bastion.domain.secret import Secret
+from bastion.settings._accounts import read_account_settings
 from bastion.settings._environ import EnvString
 from bastion.settings._known_keys import BASTION_SETTINGS_KEYS, ROUTING_STRATEGIES, STATIC_KEY_KEYS
 from bastion.settings._reader import MapReader, describe
@@ -123,7 +124,12 @@ def read_fallbacks(
 
 
 def read_bastion_settings(
-    section: MapReader, general: MapReader, router: MapReader, groups: GroupNames, master_key: Secret | None
+    section: MapReader,
+    general: MapReader,
+    router: MapReader,
+    groups: GroupNames,
+    master_key: Secret | None,
+    env: Mapping[str, str] | None = None,
 ) -> BastionSettings:
     """``bastion_settings``: unlike LiteLLM's sections, every key here must be known."""
     section.reject_unknown(BASTION_SETTINGS_KEYS)
@@ -147,6 +153,9 @@ def read_bastion_settings(
         host=section.string("host") or "127.0.0.1",
         port=4000 if port is None else port,
         redis_url=_redis_url(section, general, router),
+        accounts=read_account_settings(
+            MapReader.of(section.get("accounts"), section.at("accounts")), env or {}
+        ),
     )
 
 

@@ -145,6 +145,7 @@ def _build(source: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         router,
         groups,
         master_key,
+        env,
     )
     return Settings(
         source=source,
