@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
@@ -35,9 +36,17 @@ class TokenClaims:
 
 
 class AccessTokenIssuer:
-    def __init__(self, secret: Secret, *, lifetime_seconds: int) -> None:
-        self._secret = secret
+    """Issues and verifies tokens; ``secret`` may be a callable, asked once on first use."""
+
+    def __init__(self, secret: Secret | Callable[[], Secret], *, lifetime_seconds: int) -> None:
+        self._source = secret
         self.lifetime_seconds = lifetime_seconds
+
+    @property
+    def _secret(self) -> Secret:
+        if not isinstance(self._source, Secret):
+            self._source = self._source()
+        return self._source
 
     def issue(self, user_id: str, password_hash: str | None, *, now: float | None = None) -> tuple[str, int]:
         """A token for ``user_id`` and its expiry (Unix seconds)."""
