@@ -233,7 +233,7 @@ def _account_api(
         lockout_seconds=options.login_lockout_seconds,
         slowdown_seconds=options.login_slowdown_seconds,
     )
-    accounts = AccountService(database, issuer, throttle)
+    accounts = AccountService(database, issuer, throttle, min_password_length=options.min_password_length)
     catalog = ModelCatalog(settings, prices, chat.credentials)
     services = AccountServices(
         accounts=accounts,

@@ -36,10 +36,10 @@ def normalize_email(value: Any, *, param: str = "email") -> str:
     return value.strip().lower()
 
 
-def check_password(value: Any, *, param: str = "password") -> str:
-    if not isinstance(value, str) or len(value) < MIN_PASSWORD_LENGTH:
+def check_password(value: Any, *, minimum: int = MIN_PASSWORD_LENGTH, param: str = "password") -> str:
+    if not isinstance(value, str) or len(value) < minimum:
         raise InvalidRequestError(
-            f"The password must be a string of at least {MIN_PASSWORD_LENGTH} characters.", param=param
+            f"The password must be a string of at least {minimum} characters.", param=param
         )
     if len(value) > 1024:
         raise InvalidRequestError("The password is longer than 1024 characters.", param=param)
@@ -60,8 +60,10 @@ class AccountService:
         issuer: AccessTokenIssuer,
         throttle: LoginThrottle,
         *,
+        min_password_length: int = MIN_PASSWORD_LENGTH,
         sleep: Any = asyncio.sleep,
     ) -> None:
+        self._min_password = min_password_length
         self._db = database
         self._issuer = issuer
         self._throttle = throttle
@@ -81,7 +83,7 @@ class AccountService:
         self, *, email: Any, password: Any, full_name: Any = None, is_superuser: bool = False
     ) -> UserRecord:
         login = normalize_email(email)
-        secret = check_password(password)
+        secret = check_password(password, minimum=self._min_password)
         if full_name is not None and not isinstance(full_name, str):
             raise InvalidRequestError("full_name must be a string.", param="full_name")
         if await self._db.users.get_by_login(login) is not None:
@@ -155,7 +157,8 @@ class AccountService:
                 raise InvalidRequestError("full_name must be a string.", param="full_name")
             changes["full_name"] = body["full_name"]
         if "password" in body:
-            changes["password_hash"] = await hash_password(check_password(body["password"]))
+            password = check_password(body["password"], minimum=self._min_password)
+            changes["password_hash"] = await hash_password(password)
         for flag in ("is_active", "is_superuser"):
             if flag in body:
                 if not isinstance(body[flag], bool):
@@ -181,7 +184,7 @@ class AccountService:
     async def change_own_password(self, user: UserRecord, current: Any, new: Any) -> None:
         if not isinstance(current, str) or not await verify_password(current, user.password_hash):
             raise InvalidRequestError("The current password is not correct.", param="current_password")
-        password = check_password(new, param="new_password")
+        password = check_password(new, minimum=self._min_password, param="new_password")
         await self._db.users.update(user.user_id, {"password_hash": await hash_password(password)})
 
     async def close(self) -> None:

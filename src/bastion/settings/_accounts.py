@@ -46,6 +46,7 @@ def read_account_settings(section: MapReader, env: Mapping[str, str]) -> Account
         login_max_failures=section.integer("login_max_failures", minimum=1) or 5,
         login_lockout_seconds=_or(section.number("login_lockout_seconds", exclusive=True), 900.0),
         login_slowdown_seconds=_or(section.number("login_slowdown_seconds"), 0.5),
+        min_password_length=section.integer("min_password_length", minimum=1) or 8,
     )
 
 

@@ -266,6 +266,7 @@ ACCOUNT_KEYS = frozenset(
         "login_max_failures",
         "login_lockout_seconds",
         "login_slowdown_seconds",
+        "min_password_length",
     }
 )
 

@@ -116,6 +116,8 @@ class AccountSettings:
     login_lockout_seconds: float = 900.0
     #: Failed logins are answered after ``failures x this`` seconds (capped at 5 s) before the lockout.
     login_slowdown_seconds: float = 0.5
+    #: Passwords shorter than this are refused when set (NIST SP 800-63B: at least 8).
+    min_password_length: int = 8
 
 
 @dataclass(frozen=True, slots=True)
