@@ -39,5 +39,7 @@ def start_accounts(
 
 
 @pytest.fixture(params=["embedded", "scaled"])
-def account_gateway(request: pytest.FixtureRequest, start_accounts: Callable[..., RunningGateway]) -> RunningGateway:
+def account_gateway(
+    request: pytest.FixtureRequest, start_accounts: Callable[..., RunningGateway]
+) -> RunningGateway:
     return start_accounts(request.param)

@@ -167,3 +167,11 @@ def test_bad_tokens_get_401_with_a_reason(start_accounts: Callable[..., RunningG
     gw = start_accounts()
     seen = V2(gw.url).call("GET", "/v2/users/me", token=token)
     assert seen.status == 401 and seen.body["detail"]
+
+
+def test_unknown_account_paths_answer_in_the_account_format(
+    start_accounts: Callable[..., RunningGateway],
+) -> None:
+    gw = start_accounts()
+    seen = V2(gw.url).call("GET", "/v2/nothing/here")
+    assert seen.status == 404 and "GET /v2/nothing/here" in seen.body["detail"]

@@ -13,11 +13,11 @@ import orjson
 __all__ = [
     "ENCRYPTION_KEY",
     "SUPERUSER",
+    "SUPERUSER_PASSWORD",
     "SYSTEM_OPENAI_KEY",
     "USER_ANTHROPIC_KEY",
-    "SUPERUSER_PASSWORD",
-    "Answer",
     "V2",
+    "Answer",
     "accounts_config",
 ]
 
@@ -71,7 +71,9 @@ class V2:
         except urllib.error.HTTPError as err:
             raw, status, got = err.read(), err.code, dict(err.headers)
         is_json = got.get("content-type", "").startswith("application/json")
-        return Answer(status, {k.lower(): v for k, v in got.items()}, orjson.loads(raw) if is_json else None, raw)
+        return Answer(
+            status, {k.lower(): v for k, v in got.items()}, orjson.loads(raw) if is_json else None, raw
+        )
 
     def login(self, email: str, password: str) -> str:
         answer = self.call("POST", "/v2/login/access-token", form={"username": email, "password": password})

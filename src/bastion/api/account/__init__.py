@@ -7,9 +7,10 @@ paths) into the gateway's table and asks :meth:`AccountApi.find` for paths with 
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import unquote
 
-from bastion.api.account._room import AccountServices, Handler, Room, Work
+from bastion.api.account._room import AccountServices, Handler, Room, Work, send_error
 from bastion.api.account.billing import BillingEndpoints
 from bastion.api.account.chat import ChatEndpoints
 from bastion.api.account.keys import KeyEndpoints
@@ -17,6 +18,7 @@ from bastion.api.account.login import LoginEndpoints
 from bastion.api.account.models import ModelEndpoints
 from bastion.api.account.users import UserEndpoints
 from bastion.api.asgi import Request, Send
+from bastion.domain.errors import NotFoundError
 
 __all__ = ["ROUTES", "AccountApi", "AccountServices"]
 
@@ -91,7 +93,7 @@ class AccountApi:
         return table
 
     def find(self, method: str, path: str) -> Handler | None:
-        """The handler of a ``/v2`` path with an id in it, if any."""
+        """The handler of a ``/v2`` path with an id in it (or a 404 in this API's format)."""
         if not path.startswith("/v2/"):
             return None
         parts = path.split("/")
@@ -111,7 +113,11 @@ class AccountApi:
                     break
             else:
                 return self._room.handler(self._work[method, template], audience, params)
-        return None
+        return partial(self._not_found, method, path)
+
+    @staticmethod
+    async def _not_found(method: str, path: str, request: Request, send: Send) -> None:
+        await send_error(send, NotFoundError(f"There is no endpoint {method} {path} in the account API."))
 
     async def _stream(self, request: Request, send: Send) -> None:
         await self._room.handler(self._chat.streamer(send), "user")(request, send)
