@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -226,7 +227,13 @@ def _account_api(
         lifetime_seconds=options.access_token_minutes * 60,
     )
     redis_url = settings.bastion.redis_url
-    counter: FailureCounter = RedisFailureCounter(redis_url) if redis_url else MemoryFailureCounter()
+    counter: FailureCounter = MemoryFailureCounter()
+    if redis_url:
+        # Gateways sharing a database share login counters; other deployments on the same Redis don't.
+        place = settings.database_url or str(data_dir / "bastion.db")
+        counter = RedisFailureCounter(
+            redis_url, prefix=f"bastion:{hashlib.sha256(place.encode()).hexdigest()[:12]}:"
+        )
     throttle = LoginThrottle(
         counter,
         max_failures=options.login_max_failures,

@@ -17,7 +17,10 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from redis.exceptions import RedisError
+
 from bastion.domain.errors import RateLimitError
+from bastion.limits.errors import LimitsUnavailableError
 
 __all__ = ["FailureCounter", "LoginThrottle", "MemoryFailureCounter", "RedisFailureCounter"]
 
@@ -67,7 +70,8 @@ class MemoryFailureCounter:
 
 
 class RedisFailureCounter:
-    """Counters in Redis under ``<prefix>login:<hash>``, each with a TTL."""
+    """Counters in Redis under ``<prefix>login:<hash>``, each with a TTL. Redis failures are
+    :class:`LimitsUnavailableError` (503): logins fail closed rather than unthrottled."""
 
     def __init__(self, url: str, *, prefix: str = "bastion:") -> None:
         from redis.asyncio import Redis
@@ -79,23 +83,32 @@ class RedisFailureCounter:
         return f"{self._prefix}login:{key}"
 
     async def count(self, key: str) -> tuple[int, float]:
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.get(self._key(key))
-            pipe.pttl(self._key(key))
-            value, ttl_ms = await pipe.execute()
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.get(self._key(key))
+                pipe.pttl(self._key(key))
+                value, ttl_ms = await pipe.execute()
+        except RedisError as exc:
+            raise _unavailable() from exc
         if value is None or ttl_ms is None or int(ttl_ms) <= 0:
             return 0, 0.0
         return int(value), int(ttl_ms) / 1000
 
     async def add(self, key: str, ttl: float) -> int:
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.incr(self._key(key))
-            pipe.pexpire(self._key(key), max(int(ttl * 1000), 1))
-            count, _ = await pipe.execute()
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.incr(self._key(key))
+                pipe.pexpire(self._key(key), max(int(ttl * 1000), 1))
+                count, _ = await pipe.execute()
+        except RedisError as exc:
+            raise _unavailable() from exc
         return int(count)
 
     async def clear(self, key: str) -> None:
-        await self._client.delete(self._key(key))
+        try:
+            await self._client.delete(self._key(key))
+        except RedisError as exc:
+            raise _unavailable() from exc
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -145,6 +158,10 @@ class LoginThrottle:
 
     async def close(self) -> None:
         await self._counter.close()
+
+
+def _unavailable() -> LimitsUnavailableError:
+    return LimitsUnavailableError("Logins are paused: the shared limits store (Redis) is unavailable.")
 
 
 def _hashed(kind: str, value: str) -> str:
