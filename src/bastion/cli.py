@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     migrate.add_argument("--config", required=True)
 
+    rotate = commands.add_parser(
+        "rotate-encryption-key", help="re-encrypt every stored provider key with the newest encryption key"
+    )
+    rotate.add_argument("--config", required=True)
+
     keys = commands.add_parser("keys", help="manage virtual keys").add_subparsers(
         dest="action", required=True
     )
@@ -86,6 +91,10 @@ def _with_settings(args: argparse.Namespace) -> int:
             from bastion.commands.migrate import run_migrate
 
             return run_migrate(settings)
+        if args.command == "rotate-encryption-key":
+            from bastion.commands.encryption import rotate_encryption_key
+
+            return rotate_encryption_key(settings)
         from bastion.commands.keys import create_key
 
         return create_key(settings, vars(args))

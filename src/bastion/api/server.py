@@ -16,6 +16,7 @@ import orjson
 
 from bastion.accounting.spend_writer import SpendWriter
 from bastion.api import catalog, health
+from bastion.api.account import AccountApi
 from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_json
 from bastion.api.generation import GenerationHandler, new_request_id, request_id_headers
 from bastion.api.management import ManagementApi
@@ -45,6 +46,7 @@ class GatewayApp:
         generation: GenerationHandler,
         embeddings: EmbeddingsService,
         management: ManagementApi | None = None,
+        account: AccountApi | None = None,
         tokens: TokenCounter,
         router: Router,
         metrics: Metrics,
@@ -94,6 +96,10 @@ class GatewayApp:
         self._management = management
         if management is not None:
             for method, table in management.routes().items():
+                self._routes.setdefault(method, {}).update(table)
+        self._account = account
+        if account is not None:
+            for method, table in account.routes().items():
                 self._routes.setdefault(method, {}).update(table)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -150,6 +156,11 @@ class GatewayApp:
                     return
         if self._management is not None:
             handler = self._management.find(request.method, path)
+            if handler is not None:
+                await handler(request, send)
+                return
+        if self._account is not None:
+            handler = self._account.find(request.method, path)
             if handler is not None:
                 await handler(request, send)
                 return

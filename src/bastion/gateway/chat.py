@@ -27,6 +27,7 @@ from bastion.domain.errors import (
 )
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.context import CallContext
+from bastion.gateway.credentials import CredentialChooser, SystemKeys
 from bastion.gateway.relay import PassthroughRelay, StreamRelay, TranslatingRelay
 from bastion.gateway.retry import RetryPolicy, may_try_elsewhere, should_retry
 from bastion.gateway.router import Router, wildcard_part
@@ -103,6 +104,8 @@ class ChatService:
         self._policy = RetryPolicy(num_retries=settings.num_retries, min_wait=settings.retry_after)
         #: Settles a request's rate limits and budget reservation when it is recorded.
         self.gatekeeper: Gatekeeper | None = None
+        #: Picks each attempt's provider key: the user's own, the stored system key, the config's.
+        self.credentials = CredentialChooser(SystemKeys())
 
     # ------------------------------------------------------------------ public entry points
 
@@ -151,6 +154,7 @@ class ChatService:
                 dep = router.pick(deployments, failed)
                 if "*" in dep.model:
                     dep = _expand_wildcard(dep, group, ctx.requested_model)
+                dep, ctx.record.user_key = self.credentials.choose(dep, ctx.user_keys)
                 ctx.record.attempts += 1
                 self._describe(ctx, dep)
                 router.in_flight[dep.deployment_id] = router.in_flight.get(dep.deployment_id, 0) + 1

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from bastion.accounting.records import UsageRecord
 from bastion.domain.principal import Principal
+from bastion.domain.secret import Secret
 from bastion.gateway.surfaces import Surface
 from bastion.limits import Ticket
 
@@ -27,6 +28,9 @@ class CallContext:
     requested_model: str = ""
     #: The rate-limit admission and budget reservation to settle when the request ends.
     ticket: Ticket | None = None
+    #: An account user's own provider keys (``anthropic``, ``openai``, ``google``); ``None`` for
+    #: every other caller (see :mod:`bastion.gateway.credentials`).
+    user_keys: Mapping[str, Secret] | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.t0) * 1000

@@ -9,6 +9,8 @@ from __future__ import annotations
 from bastion.domain.secret import Secret
 from bastion.settings.loader import load_settings
 from bastion.settings.model import (
+    USER_KEY_MODES,
+    AccountSettings,
     BastionSettings,
     Deployment,
     EndUserLimits,
@@ -19,6 +21,8 @@ from bastion.settings.model import (
 )
 
 __all__ = [
+    "USER_KEY_MODES",
+    "AccountSettings",
     "BastionSettings",
     "Deployment",
     "EndUserLimits",

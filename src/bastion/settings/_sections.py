@@ -16,6 +16,7 @@ from typing import TypeVar
 from urllib.parse import quote
 
 from bastion.domain.secret import Secret
+from bastion.settings._accounts import read_account_settings
 from bastion.settings._environ import EnvString
 from bastion.settings._jwt_auth import read_jwt_auth
 from bastion.settings._known_keys import BASTION_SETTINGS_KEYS, ROUTING_STRATEGIES, STATIC_KEY_KEYS
@@ -131,6 +132,7 @@ def read_bastion_settings(
     groups: GroupNames,
     master_key: Secret | None,
     config_dir: Path,
+    env: Mapping[str, str] | None = None,
 ) -> BastionSettings:
     """``bastion_settings``: unlike LiteLLM's sections, every key here must be known."""
     section.reject_unknown(BASTION_SETTINGS_KEYS)
@@ -155,6 +157,9 @@ def read_bastion_settings(
         port=4000 if port is None else port,
         redis_url=_redis_url(section, general, router),
         jwt_auth=read_jwt_auth(section, groups, config_dir),
+        accounts=read_account_settings(
+            MapReader.of(section.get("accounts"), section.at("accounts")), env or {}
+        ),
     )
 
 

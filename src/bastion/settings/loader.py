@@ -146,6 +146,7 @@ def _build(source: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         groups,
         master_key,
         source.parent,
+        env,
     )
     return Settings(
         source=source,

@@ -15,6 +15,8 @@ from typing import Any
 from bastion.domain.secret import Secret
 
 __all__ = [
+    "USER_KEY_MODES",
+    "AccountSettings",
     "BastionSettings",
     "Deployment",
     "EndUserLimits",
@@ -24,6 +26,9 @@ __all__ = [
     "Settings",
     "StaticKey",
 ]
+
+#: ``bastion_settings.accounts.user_keys``: may people bring their own provider keys?
+USER_KEY_MODES = ("optional", "disabled", "required")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,33 @@ class JwtAuthSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountSettings:
+    """``bastion_settings.accounts`` plus the environment: people who log in (the ``/v2`` API).
+
+    Secrets come from the environment by the names the seeds use (``ENCRYPTION_KEY``,
+    ``FIRST_SUPERUSER_PASSWORD``, ``BASTION_JWT_SECRET``) or from ``os.environ/`` references.
+    """
+
+    #: ``optional`` (a user's own key first, else the system key), ``disabled`` (system keys only:
+    #: the centralized model) or ``required`` (official providers only with the user's own key).
+    user_keys: str = "optional"
+    first_superuser: str | None = None
+    first_superuser_password: Secret | None = field(default=None, repr=False)
+    #: Signs the access tokens Bastion issues (HS256); None: generated once and kept in the data directory.
+    jwt_secret: Secret | None = field(default=None, repr=False)
+    access_token_minutes: int = 60 * 24
+    #: Key-encryption keys for stored provider keys, newest first: the first encrypts, all decrypt.
+    encryption_keys: tuple[Secret, ...] = field(default=(), repr=False)
+    #: Failed logins (per account, or per client address x4) before logins are refused for a while.
+    login_max_failures: int = 5
+    login_lockout_seconds: float = 900.0
+    #: Failed logins are answered after ``failures x this`` seconds (capped at 5 s) before the lockout.
+    login_slowdown_seconds: float = 0.5
+    #: Passwords shorter than this are refused when set (NIST SP 800-63B: at least 8).
+    min_password_length: int = 8
+
+
+@dataclass(frozen=True, slots=True)
 class BastionSettings:
     """The ``bastion_settings`` section: what Bastion adds to LiteLLM's format."""
 
@@ -150,6 +182,7 @@ class BastionSettings:
     redis_url: str | None = field(default=None, repr=False)
     #: End-user tokens from an identity provider (``None``: only Bastion keys are accepted).
     jwt_auth: JwtAuthSettings | None = None
+    accounts: AccountSettings = field(default_factory=AccountSettings)
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,7 +193,10 @@ def test_redis_url_built_from_router_host_port_password(write_config: Write) -> 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("  colour: blue\n", "x.yaml:9: bastion_settings.colour: unknown key (expected one of: "),
+        (
+            "  colour: blue\n",
+            "x.yaml:9: bastion_settings.colour: unknown key (not a LiteLLM or Bastion setting)",
+        ),
         (
             "  log_requets: true\n",
             "x.yaml:9: bastion_settings.log_requets: unknown key (did you mean 'log_requests'?)",
