@@ -28,9 +28,13 @@ def test_login_email_is_unique_among_accounts_only(backend: Backend) -> None:
         await db.users.create(UserRecord("acct-1", user_email="a@example.com", password_hash="h1"))
         with pytest.raises(AlreadyExistsError):
             await db.users.create(UserRecord("acct-2", user_email="a@example.com", password_hash="h2"))
+        await db.users.create(UserRecord("acct-3", user_email="b@example.com", password_hash="h3"))
+        with pytest.raises(AlreadyExistsError) as clash:
+            await db.users.update("acct-3", {"user_email": "a@example.com"})
+        assert clash.value.status == 400 and clash.value.param == "user_email"
         found = await db.users.get_by_login(" A@Example.com ")
         assert found is not None and found.user_id == "acct-1" and found.is_active and not found.is_superuser
-        assert (await db.users.list_accounts()).total_count == 1
+        assert (await db.users.list_accounts()).total_count == 2
 
     backend.run(scenario)
 
