@@ -21,9 +21,11 @@ from bastion.api.server import GatewayApp
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.auth.virtual_keys import VirtualKeys
 from bastion.gateway.admission import Gatekeeper
+from bastion.gateway.cache import ResponseCache, build_cache_store
 from bastion.gateway.chat import ChatService
 from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.router import Router
+from bastion.gateway.routes import RouteTable
 from bastion.gateway.tokens import TokenCounter
 from bastion.limits import BudgetSeed, SpendLoader, memory_limits
 from bastion.limits.durations import parse_duration
@@ -117,6 +119,9 @@ def build_app(
     chat.gatekeeper = Gatekeeper(
         limits, prices=prices, router=router, default_max_tokens=settings.bastion.default_max_tokens
     )
+    if settings.cache.enabled:
+        chat.cache = ResponseCache(settings.cache, build_cache_store(settings.cache), metrics)
+    routes = RouteTable(settings)
     limit = int(settings.bastion.max_request_size_mb * 1024 * 1024)
     generation = GenerationHandler(
         keys=keyring,
@@ -124,6 +129,7 @@ def build_app(
         chat=chat,
         body_limit=limit,
         keepalive_seconds=settings.bastion.stream_keepalive_seconds,
+        routes=routes,
     )
 
     async def startup() -> None:
@@ -144,6 +150,8 @@ def build_app(
     async def shutdown() -> None:
         if chat.gatekeeper is not None:
             await chat.gatekeeper.close()
+        if chat.cache is not None:
+            await chat.cache.close()
         await spend.drain()  # every record written, or spooled to disk for the next start
         await database.close()
 
@@ -169,6 +177,7 @@ def build_app(
         on_shutdown=shutdown,
     )
     app.gatekeeper = chat.gatekeeper
+    app.cache = chat.cache
     app.database = database
     app.spend_writer = spend
     return app

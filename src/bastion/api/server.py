@@ -21,6 +21,7 @@ from bastion.api.generation import GenerationHandler, new_request_id, request_id
 from bastion.api.management import ManagementApi
 from bastion.domain.errors import BastionError, InternalError, NotFoundError
 from bastion.gateway.admission import Gatekeeper
+from bastion.gateway.cache import ResponseCache
 from bastion.gateway.context import CallContext
 from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.router import Router
@@ -65,6 +66,7 @@ class GatewayApp:
         self.ready = False
         #: Set by the composition root; tests reach the admission state and the store through them.
         self.gatekeeper: Gatekeeper | None = None
+        self.cache: ResponseCache | None = None
         self.database: Database | None = None
         self.spend_writer: SpendWriter | None = None
         post: dict[str, Handler] = {}

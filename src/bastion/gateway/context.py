@@ -5,11 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bastion.accounting.records import UsageRecord
 from bastion.domain.principal import Principal
 from bastion.gateway.surfaces import Surface
 from bastion.limits import Ticket
+
+if TYPE_CHECKING:
+    from bastion.gateway.cache import CacheTicket
 
 __all__ = ["CallContext"]
 
@@ -27,6 +31,10 @@ class CallContext:
     requested_model: str = ""
     #: The rate-limit admission and budget reservation to settle when the request ends.
     ticket: Ticket | None = None
+    #: The response cache's decision for this request (None: the cache stays out of it).
+    cache: CacheTicket | None = None
+    #: Headers the pipeline adds to the response (cache hit or miss, the route taken).
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.t0) * 1000

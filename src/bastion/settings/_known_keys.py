@@ -250,6 +250,7 @@ BASTION_SETTINGS_KEYS = frozenset(
         "host",
         "port",
         "redis_url",
+        "routes",
     }
 )
 

@@ -18,6 +18,7 @@ from bastion.domain.secret import Secret
 from bastion.settings._environ import EnvString
 from bastion.settings._known_keys import BASTION_SETTINGS_KEYS, ROUTING_STRATEGIES, STATIC_KEY_KEYS
 from bastion.settings._reader import MapReader, describe
+from bastion.settings._routes import read_routes
 from bastion.settings._where import Where
 from bastion.settings.model import BastionSettings, StaticKey
 
@@ -147,6 +148,7 @@ def read_bastion_settings(
         host=section.string("host") or "127.0.0.1",
         port=4000 if port is None else port,
         redis_url=_redis_url(section, general, router),
+        routes=read_routes(section.sequence("routes"), groups),
     )
 
 
