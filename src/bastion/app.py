@@ -17,6 +17,7 @@ from bastion.accounting.spend_rows import spend_log, spend_row
 from bastion.accounting.spend_writer import SpendWriter
 from bastion.api.generation import GenerationHandler
 from bastion.api.management import ManagementApi
+from bastion.api.routing import RoutingDryRun
 from bastion.api.server import GatewayApp
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.auth.virtual_keys import VirtualKeys
@@ -175,6 +176,7 @@ def build_app(
         body_limit=limit,
         on_startup=startup,
         on_shutdown=shutdown,
+        dry_run=RoutingDryRun(generation, routes, router, limit).handle,
     )
     app.gatekeeper = chat.gatekeeper
     app.cache = chat.cache

@@ -53,6 +53,7 @@ class GatewayApp:
         body_limit: int,
         on_startup: Callable[[], Awaitable[None]] | None = None,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
+        dry_run: Handler | None = None,
     ) -> None:
         self._gen = generation
         self._embeddings = embeddings
@@ -82,6 +83,8 @@ class GatewayApp:
             "/anthropic/v1/messages/count_tokens",
         ):
             post[path] = self._anthropic_count_tokens
+        if dry_run is not None:
+            post["/routing/dry-run"] = dry_run
         get: dict[str, Handler] = {
             "/v1/models": self._list_models,
             "/models": self._list_models,

@@ -5,7 +5,8 @@ Rules are tried in config order and the first whose every condition holds wins: 
 tokens above / below a bound, tools or images present, a request tag (``metadata.tags``, ``tags``
 or the ``x-litellm-tags`` header) or header value, the caller's team, the UTC time of day. Then, if
 the prompt is estimated larger than every deployment of the chosen group accepts
-(``model_info.max_input_tokens``), LiteLLM's ``context_window_fallbacks`` name a group that fits.
+(``model_info.max_input_tokens``), LiteLLM's ``context_window_fallbacks`` name a group that fits
+(recorded as rule ``context_window_fallback``, or ``<rule>+context_window_fallback``).
 
 The chosen group and what chose it go on the usage record (spend log metadata) and in the
 ``x-bastion-route`` and ``x-bastion-model-group`` response headers.
@@ -63,7 +64,8 @@ class RouteTable:
             for bigger in self._window_fallbacks.get(chosen, ()):
                 room = self._limits.get(bigger)
                 if room is None or prompt <= room:
-                    chosen, rule = bigger, CONTEXT_WINDOW_RULE
+                    chosen = bigger
+                    rule = CONTEXT_WINDOW_RULE if rule is None else f"{rule}+{CONTEXT_WINDOW_RULE}"
                     break
         return RouteChoice(chosen, rule, prompt)
 
