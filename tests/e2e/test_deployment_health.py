@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -48,7 +49,10 @@ def test_a_failing_deployment_cools_down_and_comes_back(
     assert served_by(upstream) == ["flaky", "steady", "flaky", "steady"]
     call(gw, 3)  # flaky is cooling down: straight to steady
     assert served_by(upstream)[4:] == ["steady"] * 3
-    assert 'bastion_deployment_cooldowns_total{model_group="pair"' in gw.metrics.render().decode()
+    page = gw.metrics.render().decode()
+    assert re.search(
+        r'bastion_deployment_cooldowns_total\{deployment="[^"]+",model_group="pair"\} 1\.0', page
+    )
     # Once the cooldown is over, flaky (order 1, healthy again) is tried first again.
     deadline = time.monotonic() + 10
     while served_by(upstream)[-1] != "flaky" and time.monotonic() < deadline:
