@@ -9,12 +9,16 @@ from typing import Any
 import anthropic
 import openai
 import pytest
-from test_sdk_passthrough import anthropic_client, openai_client
+from google.genai import types as genai_types
+from test_key_api import post
+from test_sdk_passthrough import anthropic_client, genai_client, openai_client
+from test_shared_limits import Served
 
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import Fault, MockUpstream
 from support import STATIC_KEY, standard_models
 from support.backends import REDIS, require
+from support.serve import ServeProcess
 
 MESSAGES = [{"role": "user", "content": "hello there"}]
 
@@ -216,3 +220,120 @@ def test_anthropic_errors_stay_in_anthropic_format_with_cache_on(
     upstream.script(Fault(status=500))
     with pytest.raises(anthropic.InternalServerError):
         anthropic_client(gw).messages.create(model="claude", max_tokens=5, messages=MESSAGES)
+
+
+def test_gemini_stream_then_generate_from_the_cache(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream, backend: str
+) -> None:
+    """A Gemini pass-through stream is stored; generateContent and the stream replay it."""
+    gw = cached_gateway(start_gateway, upstream, backend)
+    client = genai_client(gw)
+    config = genai_types.GenerateContentConfig(max_output_tokens=3)
+    pieces = [
+        c.text or ""
+        for c in client.models.generate_content_stream(model="gemini", contents="hi", config=config)
+    ]
+    gw.settle()
+    assert "".join(pieces) == "alpha bravo charlie"
+    assert (
+        client.models.generate_content(model="gemini", contents="hi", config=config).text
+        == "alpha bravo charlie"
+    )
+    again = [
+        c.text or ""
+        for c in client.models.generate_content_stream(model="gemini", contents="hi", config=config)
+    ]
+    assert "".join(again) == "alpha bravo charlie"
+    assert upstream_calls(upstream) == 1
+
+
+def test_default_off_caches_only_requests_that_ask(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """LiteLLM's mode default_off: only cache: {use-cache: true} reads and writes the cache."""
+    gw = cached_gateway(start_gateway, upstream, "memory", mode="default_off")
+    client = openai_client(gw)
+    plain = client.chat.completions.with_raw_response.create(model="gpt", messages=MESSAGES, max_tokens=5)
+    assert "x-bastion-cache" not in plain.headers
+    ask = {"cache": {"use-cache": True}}
+    client.chat.completions.create(model="gpt", messages=MESSAGES, max_tokens=5, extra_body=ask)
+    gw.settle()
+    hit = client.chat.completions.with_raw_response.create(
+        model="gpt", messages=MESSAGES, max_tokens=5, extra_body=ask
+    )
+    assert hit.headers["x-bastion-cache"] == "hit"
+    assert upstream_calls(upstream) == 2
+
+
+def test_a_key_can_turn_the_cache_off(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """Key metadata cache: {enabled: false} keeps that key's calls out of the cache."""
+    gw = cached_gateway(start_gateway, upstream, "memory")
+    key = post(gw, "/key/generate", {"metadata": {"cache": {"enabled": False}}})["key"]
+    client = openai_client(gw, key)
+    for _ in range(2):
+        raw = client.chat.completions.with_raw_response.create(model="gpt", messages=MESSAGES, max_tokens=5)
+        gw.settle()
+        assert "x-bastion-cache" not in raw.headers
+    assert upstream_calls(upstream) == 2
+
+
+def test_s_maxage_refuses_older_entries(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """LiteLLM's cache: {s-maxage: N} accepts only entries stored less than N seconds ago."""
+    gw = cached_gateway(start_gateway, upstream, "memory")
+    client = openai_client(gw)
+    client.chat.completions.create(model="gpt", messages=MESSAGES, max_tokens=5)
+    gw.settle()
+    fresh = client.chat.completions.with_raw_response.create(
+        model="gpt", messages=MESSAGES, max_tokens=5, extra_body={"cache": {"s-maxage": 3600}}
+    )
+    assert fresh.headers["x-bastion-cache"] == "hit"
+    stale = client.chat.completions.with_raw_response.create(
+        model="gpt", messages=MESSAGES, max_tokens=5, extra_body={"cache": {"s-maxage": 1e-6}}
+    )
+    assert stale.headers["x-bastion-cache"] == "miss"
+
+
+def test_two_gateway_processes_share_the_redis_cache(
+    write_config: Callable[[dict[str, Any]], Any], upstream: MockUpstream
+) -> None:
+    """An answer stored through one `bastion serve` process is a hit on another sharing Redis."""
+    require(6379, "Redis")
+    settings = write_config(
+        {
+            "model_list": standard_models(upstream.url),
+            "router_settings": {"num_retries": 0},
+            "litellm_settings": {
+                "cache": True,
+                "cache_params": {"namespace": "bt" + secrets.token_hex(6), "scope": "global"},
+            },
+            "bastion_settings": {"redis_url": REDIS},
+        }
+    )
+    processes = [ServeProcess(settings.source), ServeProcess(settings.source)]
+    try:
+        for process in processes:
+            process.start()
+        first, second = (Served(process) for process in processes)
+        one = openai_client(first).chat.completions.with_raw_response.create(
+            model="claude", messages=MESSAGES, max_tokens=5, stream=True
+        )
+        assert "".join(c.choices[0].delta.content or "" for c in one.parse() if c.choices)
+        two = anthropic_client(second).messages.with_raw_response.create(
+            model="claude", messages=MESSAGES, max_tokens=5
+        )
+        assert one.headers["x-bastion-cache"] == "miss"
+        assert two.headers["x-bastion-cache"] == "miss"  # another surface: another entry
+        three = openai_client(second).chat.completions.with_raw_response.create(
+            model="claude", messages=MESSAGES, max_tokens=5
+        )
+        assert three.headers["x-bastion-cache"] == "hit"
+        assert three.parse().choices[0].message.content == "alpha bravo charlie delta echo"
+        assert upstream_calls(upstream) == 2
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait()
