@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from test_sdk_passthrough import openai_client
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import Fault, MockUpstream
 from support import deployment
+from support.backends import REDIS, require
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -113,3 +115,31 @@ def test_usage_based_routing_spreads_by_rpm(
     )
     call(gw, 4)
     assert Counter(served_by(upstream)) == {"big": 3, "small": 1}
+
+
+def test_cooldowns_are_shared_through_redis(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """A deployment cooled down by one gateway is skipped by another sharing Redis."""
+    require(6379, "Redis")
+    tag = secrets.token_hex(4)
+    config = {
+        "model_list": [
+            deployment("pair", "openai/flaky", upstream.url + "/v1", order=1)
+            | {"model_info": {"id": f"f-{tag}"}},
+            deployment("pair", "openai/steady", upstream.url + "/v1", order=2)
+            | {"model_info": {"id": f"s-{tag}"}},
+        ],
+        "router_settings": {"num_retries": 1, "allowed_fails": 0, "cooldown_time": 60},
+        "bastion_settings": {"redis_url": REDIS},
+    }
+    first, second = start_gateway(dict(config)), start_gateway(dict(config))
+    upstream.script_for("flaky", Fault(status=500))
+    call(first)  # flaky fails once: cooled down (allowed_fails 0), steady answers
+    assert served_by(upstream) == ["flaky", "steady"]
+    assert first.app is not None and first.app.cooldowns is not None
+    first.call(first.app.cooldowns.settled())
+    assert second.app is not None and second.app.cooldowns is not None
+    second.call(second.app.cooldowns.sync_once())
+    call(second)
+    assert served_by(upstream)[2:] == ["steady"]

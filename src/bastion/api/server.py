@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import orjson
@@ -30,6 +30,9 @@ from bastion.gateway.tokens import TokenCounter
 from bastion.observability.metrics import CONTENT_TYPE, Metrics
 from bastion.providers.http import HttpPool
 from bastion.store.database import Database
+
+if TYPE_CHECKING:
+    from bastion.gateway.health_shared import SharedCooldowns
 
 __all__ = ["GatewayApp"]
 
@@ -68,6 +71,7 @@ class GatewayApp:
         #: Set by the composition root; tests reach the admission state and the store through them.
         self.gatekeeper: Gatekeeper | None = None
         self.cache: ResponseCache | None = None
+        self.cooldowns: SharedCooldowns | None = None
         self.database: Database | None = None
         self.spend_writer: SpendWriter | None = None
         post: dict[str, Handler] = {}

@@ -9,7 +9,8 @@
 * **Usage** (``usage-based-routing``): requests and tokens sent to each deployment this minute,
   against its ``rpm`` / ``tpm``.
 
-``router_settings.disable_cooldowns: true`` turns cooldowns off.
+``router_settings.disable_cooldowns: true`` turns cooldowns off. With Redis configured,
+:mod:`bastion.gateway.health_shared` tells the other gateway processes about each cooldown.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class DeploymentHealth:
         self._latency: dict[str, float] = {}
         #: deployment -> (minute, requests, tokens)
         self._usage: dict[str, tuple[int, int, int]] = {}
+        #: Called with (deployment, seconds) when this process starts a cooldown.
+        self.on_cooldown: Callable[[str, float], None] | None = None
 
     # ------------------------------------------------------------------ cooldowns
 
@@ -72,8 +75,16 @@ class DeploymentHealth:
         if at_once or len(fails) > self._allowed:
             self._until[deployment] = now + self._cooldown
             fails.clear()
+            if self.on_cooldown is not None:
+                self.on_cooldown(deployment, self._cooldown)
             return True
         return False
+
+    def cool_for(self, deployment: str, seconds: float) -> None:
+        """Another process cooled ``deployment`` down; it stays out here too for ``seconds``."""
+        until = self._clock() + seconds
+        if until > self._until.get(deployment, 0.0):
+            self._until[deployment] = until
 
     # ------------------------------------------------------------------ latency
 
