@@ -134,6 +134,7 @@ def test_clients_opt_out_per_request(
     client.chat.completions.create(
         model="gpt", messages=MESSAGES, max_tokens=5, extra_body={"cache": {"no-store": True}}
     )
+    assert "cache" not in upstream.requests[0].body  # for the gateway, never the provider
     gw.settle()
     client.chat.completions.create(model="gpt", messages=MESSAGES, max_tokens=5)  # miss: nothing stored
     gw.settle()

@@ -154,6 +154,8 @@ class GenerationHandler:
             body = await request.json(self._limit)
             requested = path_model if path_model is not None else body.get("model")
             model = self.admit(ctx.principal, requested)
+            if isinstance(body.get("cache"), dict):  # LiteLLM's cache controls: for us, not the provider
+                ctx.cache_control = body.pop("cache")
             ctx.requested_model = requested if isinstance(requested, str) else model
             record.model_group = model
             model = self.route(ctx, body, model)

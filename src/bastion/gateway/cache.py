@@ -7,7 +7,7 @@ Who decides, most specific last:
 * the key's (or else its team's) metadata ``cache``: ``{"enabled": false}`` or ``{"ttl": 60}``;
 * the request: ``Cache-Control: no-cache`` (do not answer from the cache) / ``no-store`` (do not
   store the answer), or LiteLLM's body field ``cache: {"no-cache": true, "no-store": true,
-  "ttl": 60, "s-maxage": 30}``.
+  "ttl": 60, "s-maxage": 30}`` (taken off the body before it goes upstream).
 
 Requests asking for several choices (``n`` > 1) are never cached (the canonical answer holds one).
 Stores happen in the background; :meth:`ResponseCache.settled` waits for them (tests, shutdown).
@@ -75,7 +75,12 @@ class ResponseCache:
     async def begin(self, ctx: CallContext, body: dict[str, Any], group: str) -> ChatResponse | None:
         """Decide for this request; on a hit, note it on the record and return the answer."""
         ticket = self.ticket(
-            principal=ctx.principal, headers=ctx.headers, body=body, surface=ctx.surface.name, group=group
+            principal=ctx.principal,
+            headers=ctx.headers,
+            body=body,
+            surface=ctx.surface.name,
+            group=group,
+            control=ctx.cache_control,
         )
         if ticket is None:
             return None
@@ -129,6 +134,7 @@ class ResponseCache:
         body: dict[str, Any],
         surface: str,
         group: str,
+        control: Mapping[str, Any] | None = None,
     ) -> CacheTicket | None:
         """The request's cache decision, or None when the cache stays out of it entirely."""
         settings = self._settings
@@ -140,8 +146,7 @@ class ResponseCache:
         own = _policy(principal)
         if own.get("enabled") is False:
             return None
-        control = body.get("cache")
-        control = control if isinstance(control, dict) else {}
+        control = control or {}
         if settings.mode == "default_off" and not (
             control.get("use-cache") is True or own.get("enabled") is True
         ):

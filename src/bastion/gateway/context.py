@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bastion.accounting.records import UsageRecord
 from bastion.domain.principal import Principal
@@ -31,6 +31,8 @@ class CallContext:
     requested_model: str = ""
     #: The rate-limit admission and budget reservation to settle when the request ends.
     ticket: Ticket | None = None
+    #: LiteLLM's ``cache`` request field (``no-cache``, ``no-store``, ``ttl``...), taken off the body.
+    cache_control: dict[str, Any] | None = None
     #: The response cache's decision for this request (None: the cache stays out of it).
     cache: CacheTicket | None = None
     #: Headers the pipeline adds to the response (cache hit or miss, the route taken).
