@@ -123,12 +123,18 @@ def build_app(
     if settings.cache.enabled:
         chat.cache = ResponseCache(settings.cache, build_cache_store(settings.cache), metrics)
     routes = RouteTable(settings)
-    shared_cooldowns = None
-    if redis_url and settings.router.get("disable_cooldowns") is not True:
-        from bastion.gateway.health_shared import SharedCooldowns  # Redis only when used
+    shared_health = None
+    cooldowns = settings.router.get("disable_cooldowns") is not True
+    usage = settings.routing_strategy.startswith("usage-based-routing")
+    if redis_url and (cooldowns or usage):
+        from bastion.gateway.health_shared import SharedHealth  # Redis only when used
 
-        shared_cooldowns = SharedCooldowns(
-            redis_url, router.health, [dep.deployment_id for dep in settings.model_list]
+        shared_health = SharedHealth(
+            redis_url,
+            router.health,
+            [dep.deployment_id for dep in settings.model_list],
+            cooldowns=cooldowns,
+            usage=usage,
         )
     limit = int(settings.bastion.max_request_size_mb * 1024 * 1024)
     generation = GenerationHandler(
@@ -146,8 +152,8 @@ def build_app(
         # Another process deleted, blocked or changed a key: forget it here too (None: forget all).
         await limits.revocations.subscribe(virtual.forget)
         spend.start()
-        if shared_cooldowns is not None:
-            shared_cooldowns.start()
+        if shared_health is not None:
+            shared_health.start()
         # Resolve prices now, off the request path (the pricing data loads on first use).
         for dep in settings.model_list:
             if dep.provider != "mock":
@@ -162,8 +168,8 @@ def build_app(
             await chat.gatekeeper.close()
         if chat.cache is not None:
             await chat.cache.close()
-        if shared_cooldowns is not None:
-            await shared_cooldowns.close()
+        if shared_health is not None:
+            await shared_health.close()
         await spend.drain()  # every record written, or spooled to disk for the next start
         await database.close()
 
@@ -191,7 +197,7 @@ def build_app(
     )
     app.gatekeeper = chat.gatekeeper
     app.cache = chat.cache
-    app.cooldowns = shared_cooldowns
+    app.shared_health = shared_health
     app.database = database
     app.spend_writer = spend
     return app

@@ -137,9 +137,36 @@ def test_cooldowns_are_shared_through_redis(
     upstream.script_for("flaky", Fault(status=500))
     call(first)  # flaky fails once: cooled down (allowed_fails 0), steady answers
     assert served_by(upstream) == ["flaky", "steady"]
-    assert first.app is not None and first.app.cooldowns is not None
-    first.call(first.app.cooldowns.settled())
-    assert second.app is not None and second.app.cooldowns is not None
-    second.call(second.app.cooldowns.sync_once())
+    assert first.app is not None and first.app.shared_health is not None
+    first.call(first.app.shared_health.settled())
+    assert second.app is not None and second.app.shared_health is not None
+    second.call(second.app.shared_health.sync_once())
     call(second)
     assert served_by(upstream)[2:] == ["steady"]
+
+
+def test_usage_is_shared_through_redis(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """usage-based-routing: a deployment used through one gateway counts as used on the other."""
+    require(6379, "Redis")
+    tag = secrets.token_hex(4)
+    config = {
+        "model_list": [
+            deployment("pair", "openai/one", upstream.url + "/v1", rpm=10)
+            | {"model_info": {"id": f"a-{tag}"}},
+            deployment("pair", "openai/two", upstream.url + "/v1", rpm=10)
+            | {"model_info": {"id": f"b-{tag}"}},
+        ],
+        "router_settings": {"num_retries": 0, "routing_strategy": "usage-based-routing"},
+        "bastion_settings": {"redis_url": REDIS},
+    }
+    first, second = start_gateway(dict(config)), start_gateway(dict(config))
+    call(first)
+    used = served_by(upstream)[0]
+    assert first.app is not None and first.app.shared_health is not None
+    first.call(first.app.shared_health.settled())
+    assert second.app is not None and second.app.shared_health is not None
+    second.call(second.app.shared_health.sync_once())
+    call(second)  # the other deployment: this one already has a request this minute
+    assert served_by(upstream)[1] != used

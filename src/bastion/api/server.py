@@ -32,7 +32,7 @@ from bastion.providers.http import HttpPool
 from bastion.store.database import Database
 
 if TYPE_CHECKING:
-    from bastion.gateway.health_shared import SharedCooldowns
+    from bastion.gateway.health_shared import SharedHealth
 
 __all__ = ["GatewayApp"]
 
@@ -71,7 +71,7 @@ class GatewayApp:
         #: Set by the composition root; tests reach the admission state and the store through them.
         self.gatekeeper: Gatekeeper | None = None
         self.cache: ResponseCache | None = None
-        self.cooldowns: SharedCooldowns | None = None
+        self.shared_health: SharedHealth | None = None
         self.database: Database | None = None
         self.spend_writer: SpendWriter | None = None
         post: dict[str, Handler] = {}

@@ -10,7 +10,8 @@
   against its ``rpm`` / ``tpm``.
 
 ``router_settings.disable_cooldowns: true`` turns cooldowns off. With Redis configured,
-:mod:`bastion.gateway.health_shared` tells the other gateway processes about each cooldown.
+:mod:`bastion.gateway.health_shared` shares cooldowns (and usage, for usage-based routing) with
+the other gateway processes.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class DeploymentHealth:
         self._usage: dict[str, tuple[int, int, int]] = {}
         #: Called with (deployment, seconds) when this process starts a cooldown.
         self.on_cooldown: Callable[[str, float], None] | None = None
+        #: Called with (deployment, requests, tokens) when this process uses a deployment.
+        self.on_used: Callable[[str, int, int], None] | None = None
 
     # ------------------------------------------------------------------ cooldowns
 
@@ -97,12 +100,25 @@ class DeploymentHealth:
 
     # ------------------------------------------------------------------ usage this minute
 
+    def minute(self) -> int:
+        """The current usage window's number."""
+        return int(self._clock() // _WINDOW)
+
     def used(self, deployment: str, *, requests: int = 0, tokens: int = 0) -> None:
-        minute = int(self._clock() // _WINDOW)
+        minute = self.minute()
         seen, count, total = self._usage.get(deployment, (minute, 0, 0))
         if seen != minute:
             count, total = 0, 0
         self._usage[deployment] = (minute, count + requests, total + tokens)
+        if self.on_used is not None and (requests or tokens):
+            self.on_used(deployment, requests, tokens)
+
+    def set_usage(self, deployment: str, minute: int, requests: int, tokens: int) -> None:
+        """Every process's usage of ``deployment`` in ``minute`` (read from Redis)."""
+        seen, count, total = self._usage.get(deployment, (minute, 0, 0))
+        if seen == minute:  # never below what this process counted itself
+            requests, tokens = max(requests, count), max(tokens, total)
+        self._usage[deployment] = (minute, requests, tokens)
 
     def usage(self, deployment: str) -> tuple[int, int]:
         """Requests and tokens this minute."""
