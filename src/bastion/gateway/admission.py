@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -105,7 +106,7 @@ def _max_tokens(body: dict[str, Any]) -> int | None:
     return None
 
 
-def estimate_prompt_tokens(body: dict[str, Any]) -> int:
+def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
     """About four characters a token over what the model reads."""
     total = 0
     for name in ("messages", "system", "contents", "systemInstruction", "tools"):

@@ -53,7 +53,7 @@ class RouteTable:
     def choose(
         self, group: str, body: Mapping[str, Any], headers: Mapping[str, str], principal: Principal
     ) -> RouteChoice:
-        prompt = estimate_prompt_tokens(dict(body))
+        prompt = estimate_prompt_tokens(body)
         chosen, rule = group, None
         for candidate in self._rules:
             if self._matches(candidate, group, prompt, body, headers, principal):
