@@ -24,6 +24,7 @@ from bastion.accounts.users import AccountService
 from bastion.api.account import AccountApi, AccountServices
 from bastion.api.generation import GenerationHandler
 from bastion.api.management import ManagementApi
+from bastion.api.routing import RoutingDryRun
 from bastion.api.server import GatewayApp
 from bastion.auth.access_tokens import AccessTokenIssuer
 from bastion.auth.jwt_tokens import TokenVerifier
@@ -31,10 +32,12 @@ from bastion.auth.keys import KeyRing, extract_key
 from bastion.auth.signing_secret import load_or_create_signing_secret
 from bastion.auth.virtual_keys import VirtualKeys
 from bastion.gateway.admission import Gatekeeper
+from bastion.gateway.cache import ResponseCache, build_cache_store
 from bastion.gateway.chat import ChatService
 from bastion.gateway.credentials import CredentialChooser, SystemKeys
 from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.router import Router
+from bastion.gateway.routes import RouteTable
 from bastion.gateway.tokens import TokenCounter
 from bastion.limits import BudgetSeed, SpendLoader, memory_limits
 from bastion.limits.durations import parse_duration
@@ -138,6 +141,22 @@ def build_app(
     chat.gatekeeper = Gatekeeper(
         limits, prices=prices, router=router, default_max_tokens=settings.bastion.default_max_tokens
     )
+    if settings.cache.enabled:
+        chat.cache = ResponseCache(settings.cache, build_cache_store(settings.cache), metrics)
+    routes = RouteTable(settings)
+    shared_health = None
+    cooldowns = settings.router.get("disable_cooldowns") is not True
+    usage = settings.routing_strategy.startswith("usage-based-routing")
+    if redis_url and (cooldowns or usage):
+        from bastion.gateway.health_shared import SharedHealth  # Redis only when used
+
+        shared_health = SharedHealth(
+            redis_url,
+            router.health,
+            [dep.deployment_id for dep in settings.model_list],
+            cooldowns=cooldowns,
+            usage=usage,
+        )
     limit = int(settings.bastion.max_request_size_mb * 1024 * 1024)
     generation = GenerationHandler(
         keys=keyring,
@@ -145,6 +164,7 @@ def build_app(
         chat=chat,
         body_limit=limit,
         keepalive_seconds=settings.bastion.stream_keepalive_seconds,
+        routes=routes,
     )
 
     account_api, accounts, provider_keys = _account_api(
@@ -164,6 +184,8 @@ def build_app(
         spend.start()
         if tokens is not None:
             await tokens.keys.refresh()  # a JWKS URL is fetched now; failing here is logged, not fatal
+        if shared_health is not None:
+            shared_health.start()
         # Resolve prices now, off the request path (the pricing data loads on first use).
         for dep in settings.model_list:
             if dep.provider != "mock":
@@ -178,6 +200,10 @@ def build_app(
             await chat.gatekeeper.close()
         await provider_keys.close()
         await accounts.close()
+        if chat.cache is not None:
+            await chat.cache.close()
+        if shared_health is not None:
+            await shared_health.close()
         await spend.drain()  # every record written, or spooled to disk for the next start
         if tokens is not None:
             await tokens.keys.close()
@@ -204,8 +230,11 @@ def build_app(
         body_limit=limit,
         on_startup=startup,
         on_shutdown=shutdown,
+        dry_run=RoutingDryRun(generation, routes, router, limit).handle,
     )
     app.gatekeeper = chat.gatekeeper
+    app.cache = chat.cache
+    app.shared_health = shared_health
     app.database = database
     app.spend_writer = spend
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import orjson
@@ -22,6 +22,7 @@ from bastion.api.generation import GenerationHandler, new_request_id, request_id
 from bastion.api.management import ManagementApi
 from bastion.domain.errors import BastionError, InternalError, NotFoundError
 from bastion.gateway.admission import Gatekeeper
+from bastion.gateway.cache import ResponseCache
 from bastion.gateway.context import CallContext
 from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.router import Router
@@ -30,6 +31,9 @@ from bastion.gateway.tokens import TokenCounter
 from bastion.observability.metrics import CONTENT_TYPE, Metrics
 from bastion.providers.http import HttpPool
 from bastion.store.database import Database
+
+if TYPE_CHECKING:
+    from bastion.gateway.health_shared import SharedHealth
 
 __all__ = ["GatewayApp"]
 
@@ -54,6 +58,7 @@ class GatewayApp:
         body_limit: int,
         on_startup: Callable[[], Awaitable[None]] | None = None,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
+        dry_run: Handler | None = None,
     ) -> None:
         self._gen = generation
         self._embeddings = embeddings
@@ -67,6 +72,8 @@ class GatewayApp:
         self.ready = False
         #: Set by the composition root; tests reach the admission state and the store through them.
         self.gatekeeper: Gatekeeper | None = None
+        self.cache: ResponseCache | None = None
+        self.shared_health: SharedHealth | None = None
         self.database: Database | None = None
         self.spend_writer: SpendWriter | None = None
         post: dict[str, Handler] = {}
@@ -82,6 +89,8 @@ class GatewayApp:
             "/anthropic/v1/messages/count_tokens",
         ):
             post[path] = self._anthropic_count_tokens
+        if dry_run is not None:
+            post["/routing/dry-run"] = dry_run
         get: dict[str, Handler] = {
             "/v1/models": self._list_models,
             "/models": self._list_models,

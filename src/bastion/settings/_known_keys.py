@@ -256,6 +256,7 @@ BASTION_SETTINGS_KEYS = frozenset(
         "data_dir",
         "jwt_auth",
         "accounts",
+        "routes",
     }
 )
 

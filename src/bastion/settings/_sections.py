@@ -21,6 +21,7 @@ from bastion.settings._environ import EnvString
 from bastion.settings._jwt_auth import read_jwt_auth
 from bastion.settings._known_keys import BASTION_SETTINGS_KEYS, ROUTING_STRATEGIES, STATIC_KEY_KEYS
 from bastion.settings._reader import MapReader, describe
+from bastion.settings._routes import read_routes
 from bastion.settings._where import Where
 from bastion.settings.model import BastionSettings, StaticKey
 
@@ -160,6 +161,7 @@ def read_bastion_settings(
         accounts=read_account_settings(
             MapReader.of(section.get("accounts"), section.at("accounts")), env or {}
         ),
+        routes=read_routes(section.sequence("routes"), groups),
     )
 
 

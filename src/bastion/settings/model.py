@@ -18,10 +18,12 @@ __all__ = [
     "USER_KEY_MODES",
     "AccountSettings",
     "BastionSettings",
+    "CacheSettings",
     "Deployment",
     "EndUserLimits",
     "JwtAuthSettings",
     "ModelInfo",
+    "RouteRule",
     "Secret",
     "Settings",
     "StaticKey",
@@ -164,6 +166,49 @@ class AccountSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteRule:
+    """One entry of ``bastion_settings.routes``: send ``models`` to ``to`` when every condition holds.
+
+    Unset conditions always hold. ``time`` is minutes after midnight UTC, ``(start, end)``; a window
+    whose end is before its start wraps midnight.
+    """
+
+    name: str
+    to: str
+    #: Requested model groups the rule applies to; empty: any.
+    models: tuple[str, ...] = ()
+    prompt_tokens_above: int | None = None
+    prompt_tokens_below: int | None = None
+    tools: bool | None = None
+    images: bool | None = None
+    #: Any of these request metadata tags (``metadata.tags``, LiteLLM's request tags).
+    tags: tuple[str, ...] = ()
+    #: Request headers (lower-case names) that must have exactly these values.
+    headers: Mapping[str, str] = field(default_factory=dict)
+    teams: tuple[str, ...] = ()
+    time: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    """LiteLLM's ``litellm_settings.cache`` + ``cache_params``: the response cache.
+
+    ``type`` is ``local`` (in process, bounded LRU) or ``redis`` (shared). ``mode`` is LiteLLM's
+    ``default_on`` or ``default_off`` (only requests that ask with ``cache: {use-cache: true}``).
+    ``scope`` is Bastion's: who may share an entry (``global``, ``team``, ``key``).
+    """
+
+    enabled: bool = False
+    type: str = "local"
+    ttl: float = 600.0
+    namespace: str = "bastion"
+    mode: str = "default_on"
+    scope: str = "key"
+    max_entries: int = 10_000
+    redis_url: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class BastionSettings:
     """The ``bastion_settings`` section: what Bastion adds to LiteLLM's format."""
 
@@ -183,6 +228,8 @@ class BastionSettings:
     #: End-user tokens from an identity provider (``None``: only Bastion keys are accepted).
     jwt_auth: JwtAuthSettings | None = None
     accounts: AccountSettings = field(default_factory=AccountSettings)
+    #: Routing rules, first match wins.
+    routes: tuple[RouteRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +255,9 @@ class Settings:
     routing_strategy: str = "simple-shuffle"
     allowed_fails: int = 3
     cooldown_time: float = 5.0
+    #: ``router_settings.routing_strategy_args`` for latency-based routing (LiteLLM's names).
+    lowest_latency_buffer: float = 0.0
+    cache: CacheSettings = field(default_factory=CacheSettings)
     bastion: BastionSettings = field(default_factory=BastionSettings)
     #: The raw ``general_settings``, ``litellm_settings`` and ``router_settings`` sections
     #: (``os.environ/`` references resolved), for settings not typed above yet.
