@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +45,8 @@ def test_a_failing_deployment_cools_down_and_comes_back(
             "router_settings": {"num_retries": 1, "allowed_fails": 1, "cooldown_time": 0.5},
         }
     )
+    now = [1000.0]
+    gw.app.router.health.clock = lambda: now[0]  # the test moves time, rather than waiting for it
     upstream.script_for("flaky", Fault(status=500), Fault(status=500))
     call(gw, 2)  # each: flaky fails, steady answers
     assert served_by(upstream) == ["flaky", "steady", "flaky", "steady"]
@@ -55,11 +56,11 @@ def test_a_failing_deployment_cools_down_and_comes_back(
     assert re.search(
         r'bastion_deployment_cooldowns_total\{deployment="[^"]+",model_group="pair"\} 1\.0', page
     )
-    # Once the cooldown is over, flaky (order 1, healthy again) is tried first again.
-    deadline = time.monotonic() + 10
-    while served_by(upstream)[-1] != "flaky" and time.monotonic() < deadline:
-        call(gw)
-        time.sleep(0.05)  # pace the polling: the cooldown ends on the clock, not on an event
+    now[0] += 0.4  # still cooling
+    call(gw)
+    assert served_by(upstream)[-1] == "steady"
+    now[0] += 0.2  # the cooldown is over: flaky (order 1, healthy again) is tried first again
+    call(gw)
     assert served_by(upstream)[-1] == "flaky"
 
 

@@ -63,6 +63,8 @@ class GatewayApp:
         self._gen = generation
         self._embeddings = embeddings
         self._tokens = tokens
+        #: Model groups and their deployments' health (the admin views read it).
+        self.router = router
         self._router = router
         self._metrics = metrics
         self._http = http

@@ -42,7 +42,7 @@ class DeploymentHealth:
         self._allowed = allowed_fails
         self._cooldown = cooldown_time
         self._enabled = cooldowns and cooldown_time > 0
-        self._clock = clock
+        self.clock = clock
         self._fails: dict[str, deque[float]] = {}
         self._until: dict[str, float] = {}
         self._latency: dict[str, float] = {}
@@ -59,7 +59,7 @@ class DeploymentHealth:
         until = self._until.get(deployment)
         if until is None:
             return False
-        if self._clock() < until:
+        if self.clock() < until:
             return True
         del self._until[deployment]  # cooled down: tried again, with a clean slate
         self._fails.pop(deployment, None)
@@ -69,7 +69,7 @@ class DeploymentHealth:
         """Note a failure; True when it starts a cooldown."""
         if not self._enabled:
             return False
-        now = self._clock()
+        now = self.clock()
         fails = self._fails.setdefault(deployment, deque())
         fails.append(now)
         while fails and fails[0] <= now - _WINDOW:
@@ -85,7 +85,7 @@ class DeploymentHealth:
 
     def cool_for(self, deployment: str, seconds: float) -> None:
         """Another process cooled ``deployment`` down; it stays out here too for ``seconds``."""
-        until = self._clock() + seconds
+        until = self.clock() + seconds
         if until > self._until.get(deployment, 0.0):
             self._until[deployment] = until
 
@@ -102,7 +102,7 @@ class DeploymentHealth:
 
     def minute(self) -> int:
         """The current usage window's number."""
-        return int(self._clock() // _WINDOW)
+        return int(self.clock() // _WINDOW)
 
     def used(self, deployment: str, *, requests: int = 0, tokens: int = 0) -> None:
         minute = self.minute()
@@ -122,6 +122,6 @@ class DeploymentHealth:
 
     def usage(self, deployment: str) -> tuple[int, int]:
         """Requests and tokens this minute."""
-        minute = int(self._clock() // _WINDOW)
+        minute = int(self.clock() // _WINDOW)
         seen, count, total = self._usage.get(deployment, (minute, 0, 0))
         return (count, total) if seen == minute else (0, 0)
