@@ -240,7 +240,9 @@ class ChatService:
         if dep.provider == "mock":
             canonical = _with_defaults(req.canonical(ctx), dep)
             events = self._mock.stream(canonical, dep)
-            encoder = ctx.surface.stream_encoder(req.model, include_usage=_wants_usage(req.body))
+            encoder = ctx.surface.stream_encoder(
+                req.model, include_usage=_wants_usage(req.body), elapsed_ms=ctx.elapsed_ms
+            )
             return TranslatingRelay(ctx, events, encoder, self.finish, estimate)
         adapter = self.adapter_for(dep)
         strip_usage = False
@@ -279,7 +281,9 @@ class ChatService:
             sniffer = adapter.sniffer(strip_usage_chunk=strip_usage)
             return PassthroughRelay(ctx, stream, chunks, splitter, first, sniffer, self.finish, estimate)
         events = _decode_frames(adapter, chunks, splitter, first)
-        encoder = ctx.surface.stream_encoder(req.model, include_usage=_wants_usage(req.body))
+        encoder = ctx.surface.stream_encoder(
+            req.model, include_usage=_wants_usage(req.body), elapsed_ms=ctx.elapsed_ms
+        )
         return TranslatingRelay(ctx, events, encoder, self.finish, estimate, on_close=stream.close)
 
     def timeout_for(self, dep: Deployment) -> float:

@@ -10,6 +10,7 @@ from bastion.domain.secret import Secret
 from bastion.settings.loader import load_settings
 from bastion.settings.model import (
     BastionSettings,
+    BrowserSettings,
     Deployment,
     EndUserLimits,
     JwtAuthSettings,
@@ -20,6 +21,7 @@ from bastion.settings.model import (
 
 __all__ = [
     "BastionSettings",
+    "BrowserSettings",
     "Deployment",
     "EndUserLimits",
     "JwtAuthSettings",

@@ -16,6 +16,7 @@ from typing import TypeVar
 from urllib.parse import quote
 
 from bastion.domain.secret import Secret
+from bastion.settings._browser import read_browser
 from bastion.settings._environ import EnvString
 from bastion.settings._jwt_auth import read_jwt_auth
 from bastion.settings._known_keys import BASTION_SETTINGS_KEYS, ROUTING_STRATEGIES, STATIC_KEY_KEYS
@@ -155,6 +156,7 @@ def read_bastion_settings(
         port=4000 if port is None else port,
         redis_url=_redis_url(section, general, router),
         jwt_auth=read_jwt_auth(section, groups, config_dir),
+        browser=read_browser(section, groups, config_dir),
     )
 
 
