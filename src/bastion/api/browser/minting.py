@@ -18,6 +18,9 @@ from bastion.settings import BrowserSettings
 
 __all__ = ["TokenMint"]
 
+#: Model names are checked against the endpoint's allowlist here; whether the minter may use them
+#: is the token's rule (a 403 saying the minter may not), checked by BrowserTokens.mint.
+_ANYONE = Principal("minting", "minting", "")
 _FIELDS = frozenset({"models", "max_budget", "ttl_seconds", "user"})
 
 
@@ -37,7 +40,7 @@ class TokenMint:
         models = body.get("models") or []
         if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
             raise InvalidRequestError("'models' must be a list of model names.", param="models")
-        groups = [self._rules.group_for(minter, model) for model in models]
+        groups = [self._rules.group_for(_ANYONE, model) for model in models]
         if not groups and self._settings.models:
             groups = [g for g in self._settings.models if minter.may_use(g)]
         budget = body.get("max_budget")
