@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["CHROMIUM", "JS_DIR", "OUTPUT_DIR", "require_tool", "run_node_tests"]
+__all__ = ["CHROMIUM", "JS_DIR", "OUTPUT_DIR", "ROOT", "require_tool", "run_node_tests"]
 
 ROOT = Path(__file__).resolve().parents[2]
 JS_DIR = ROOT / "clients" / "js"

@@ -59,7 +59,8 @@ export class Session {
     this._headers = headers;
     this._timeoutMs = timeoutMs;
     this._delays = [...retryDelaysMs];
-    this._fetch = fetchImpl;
+    // Called unbound: a browser's fetch refuses any `this` but the window ("Illegal invocation").
+    this._fetch = (url, init) => fetchImpl(url, init);
     this._sleep = sleep;
   }
 
