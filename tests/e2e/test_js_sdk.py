@@ -21,9 +21,9 @@ def test_sdk_against_bastion(start_gateway: Callable[..., RunningGateway], upstr
             "bastion_settings": {"browser": {"models": ["claude", "gpt"], "max_tokens": 64}},
         }
     )
-    report = run_node_tests(
+    counts = run_node_tests(
         ["test/sdk.test.mjs"],
         {"BASTION_URL": gateway.url, "BASTION_MASTER_KEY": MASTER_KEY, "MOCK_UPSTREAM_URL": upstream.url},
     )
-    assert "ℹ fail 0" in report
-    assert "ℹ skipped 0" in report  # the suite ran: it skips itself only without BASTION_URL
+    # The suite ran (it skips itself only without BASTION_URL) and every test passed.
+    assert counts["fail"] == 0 and counts["skipped"] == 0 and counts["pass"] >= 19, counts

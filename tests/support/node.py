@@ -7,6 +7,7 @@ Node, the npm packages (``npm ci`` in clients/js) and Chromium are installed by 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -39,10 +40,10 @@ def node() -> str:
     return found
 
 
-def run_node_tests(files: list[str], env: dict[str, str], *, timeout: float = 240) -> str:
+def run_node_tests(files: list[str], env: dict[str, str], *, timeout: float = 240) -> dict[str, int]:
     """Run ``node --test`` on ``files`` (relative to clients/js) one file at a time; fail with its
-    output on a non-zero exit. Returns the output (the TAP report)."""
-    command = [node(), "--test", "--test-concurrency=1", "--test-reporter=spec", *files]
+    report on a non-zero exit. Returns the TAP summary's counts (``pass``, ``fail``, ``skipped``...)."""
+    command = [node(), "--test", "--test-concurrency=1", "--test-reporter=tap", *files]
     result = subprocess.run(
         command,
         cwd=JS_DIR,
@@ -55,4 +56,4 @@ def run_node_tests(files: list[str], env: dict[str, str], *, timeout: float = 24
     output = result.stdout + result.stderr
     if result.returncode != 0:
         pytest.fail(f"node --test failed (exit {result.returncode}):\n{output}", pytrace=False)
-    return output
+    return {name: int(count) for name, count in re.findall(r"^# (\w+) (\d+)$", result.stdout, re.M)}
