@@ -1,6 +1,7 @@
 """The JavaScript SDK (clients/js) against a real gateway and the mock upstream, with Node's own
 test runner: chunk order and fields, retries and their waits, no retry after the first token,
-timeouts, abort and each error class (clients/js/test/sdk.test.mjs says what each test proves)."""
+timeouts, abort and each error class (clients/js/test/sdk.test.mjs says what each test proves);
+and the TypeScript declarations compile against a typical use (clients/js/test/types.test.mjs)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ def test_sdk_against_bastion(start_gateway: Callable[..., RunningGateway], upstr
         }
     )
     counts = run_node_tests(
-        ["test/sdk.test.mjs"],
+        ["test/sdk.test.mjs", "test/types.test.mjs"],
         {"BASTION_URL": gateway.url, "BASTION_MASTER_KEY": MASTER_KEY, "MOCK_UPSTREAM_URL": upstream.url},
     )
     # The suite ran (it skips itself only without BASTION_URL) and every test passed.
-    assert counts["fail"] == 0 and counts["skipped"] == 0 and counts["pass"] >= 19, counts
+    assert counts["fail"] == 0 and counts["skipped"] == 0 and counts["pass"] >= 20, counts
