@@ -110,6 +110,9 @@ def test_mid_stream_failure_is_one_error_line(
     assert status == 200
     chunks = lines(raw)
     assert chunks[0]["isFirst"] is True
+    # Every token generated before the failure reaches the page, the held one included.
+    assert "".join(c["token"] for c in chunks[:-1]) == "alpha bravo charlie"
+    assert all("isLast" not in c for c in chunks[:-1])
     error = chunks[-1]["error"]
     assert set(error) >= {"type", "message", "retryable"} and error["retryable"] is True
     assert "[DONE]" not in chunks

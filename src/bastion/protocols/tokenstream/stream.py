@@ -5,7 +5,8 @@ first carries ``isFirst`` and ``ttfbMs`` (milliseconds from the request's arriva
 and leaves at once, so time to first token is never delayed. After it, each token is held until
 the next one (or the end) arrives, so the last one can carry ``isLast``; that costs at most one
 token's gap. Should the message end with only the first token sent, an empty ``isLast`` token
-closes it. Then ``data: [DONE]``. Thinking, signatures and tool-call arguments are not text the
+closes it. Then ``data: [DONE]``. Should the stream fail, the held token is sent (``flush``) before
+the error line. Thinking, signatures and tool-call arguments are not text the
 page shows, and are not sent.
 """
 
@@ -52,6 +53,10 @@ class StreamEncoder:
                 self._held = ""
             return self._release(last=True) + DONE
         return b""
+
+    def flush(self) -> bytes:
+        """The held token, when the stream fails before its end (no ``isLast``: it was not)."""
+        return self._release(last=False)
 
     def _release(self, *, last: bool) -> bytes:
         if self._held is None:

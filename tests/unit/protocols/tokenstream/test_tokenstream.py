@@ -122,3 +122,11 @@ def test_retryable_statuses() -> None:
         529,
     ]
     assert DONE == b"data: [DONE]\n\n"
+
+
+def test_flush_gives_up_the_held_token_without_is_last() -> None:
+    encoder = StreamEncoder(lambda: 5.0)
+    encoder.encode(BlockDelta(index=0, kind="text", value="a"))
+    assert encoder.encode(BlockDelta(index=0, kind="text", value="b")) == b""
+    assert parse(encoder.flush()) == [{"token": "b", "tokenId": 1}]
+    assert encoder.flush() == b""
