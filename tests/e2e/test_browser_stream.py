@@ -4,9 +4,11 @@ mints short-lived tokens; CORS, the model allowlist, per-user rate limits and th
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -15,6 +17,7 @@ import pytest
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import Fault, MockUpstream
 from support import MASTER_KEY, STATIC_KEY, standard_models
+from support.backends import PG, REDIS, drop_schema, require
 from support.identity import AUDIENCE, ISSUER, SigningKey, claims
 
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -61,6 +64,51 @@ def browser_gateway(start_gateway: Callable[..., RunningGateway], upstream: Mock
             },
         }
     )
+
+
+@pytest.fixture(params=["embedded", "scaled"])
+def backed_gateway(
+    request: pytest.FixtureRequest, start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> Iterator[RunningGateway]:
+    """The browser gateway on each backend: SQLite and in-process limits, or PostgreSQL and Redis."""
+    config: dict[str, Any] = {
+        "model_list": standard_models(upstream.url),
+        "router_settings": {"num_retries": 0},
+        "bastion_settings": {"browser": browser(user_limits={"rpm_limit": 1})},
+    }
+    schema = None
+    if request.param == "scaled":
+        require(5432, "PostgreSQL")
+        require(6379, "Redis")
+        schema = "bt_" + secrets.token_hex(6)
+        config["general_settings"] = {"database_url": f"{PG}?schema={schema}"}
+        config["bastion_settings"]["redis_url"] = REDIS
+    gateway = start_gateway(config)
+    yield gateway
+    gateway.stop()
+    if schema is not None:
+        asyncio.run(drop_schema(schema))
+
+
+def test_limits_and_revocation_on_each_backend(backed_gateway: RunningGateway) -> None:
+    """A user's rate limit, a token's budget and revocation by the minting key, shared or not."""
+    gateway = backed_gateway
+    user = "u-" + secrets.token_hex(4)  # Redis outlives the test: a fresh user each time
+    assert stream(gateway, mint(gateway, user=user))[0] == 200
+    status, _, headers = stream(gateway, mint(gateway, user=user))
+    assert status == 429 and int(headers["retry-after"]) >= 1
+
+    key = orjson.loads(
+        call(gateway.url + "/key/generate", {"max_budget": 1}, {"authorization": f"Bearer {MASTER_KEY}"})[1]
+    )["key"]
+    starving = mint(gateway, key, max_budget=0.000001)
+    assert stream(gateway, starving)[0] == 400
+    token = mint(gateway, key)
+    assert stream(gateway, token)[0] == 200
+    status, _, _ = call(gateway.url + "/key/block", {"key": key}, {"authorization": f"Bearer {MASTER_KEY}"})
+    assert status == 200
+    status, raw, _ = stream(gateway, token)
+    assert status == 401 and "no longer works" in orjson.loads(raw)["error"]["message"]
 
 
 def mint(gateway: RunningGateway, key: str = MASTER_KEY, **body: Any) -> str:
