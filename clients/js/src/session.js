@@ -140,8 +140,15 @@ export class Session {
             finished = true;
             break;
           }
-          const parsed = JSON.parse(data);
+          let parsed;
+          try {
+            parsed = JSON.parse(data);
+          } catch {
+            throw new ProviderNetworkError(`${entry.proxyUrl} sent a line that is not JSON: ${data.slice(0, 80)}`);
+          }
           if (parsed.error) throw inStreamError(parsed.error);
+          // The consumer's own time between chunks is not the proxy's silence.
+          clearTimeout(timer);
           yield {
             token: parsed.token,
             tokenId: parsed.tokenId,
@@ -149,6 +156,7 @@ export class Session {
             isLast: parsed.isLast === true,
             ...(parsed.ttfbMs === undefined ? {} : { ttfbMs: parsed.ttfbMs }),
           };
+          arm();
         }
       } catch (error) {
         throw failed(error);

@@ -195,6 +195,16 @@ describe('browser SDK against Bastion', { skip }, () => {
     assert.deepEqual(waits, [1000, 2000]);
   });
 
+  test('a slow consumer is not a timeout: only the proxy\'s silence counts', async () => {
+    const { s } = await session({ timeoutMs: 100 });
+    const chunks = [];
+    for await (const chunk of s.createResponse({ messages: hello, max_tokens: 3 })) {
+      chunks.push(chunk);
+      await new Promise((resolve) => setTimeout(resolve, 250)); // the page is busy rendering
+    }
+    assert.equal(chunks.length, 3);
+  });
+
   test('an unreachable proxy: ProviderNetworkError after three attempts', async () => {
     const s = await createSession({
       models: [{ runtime: 'openai', proxyUrl: 'http://127.0.0.1:9/api/openai', model: 'gpt' }],
