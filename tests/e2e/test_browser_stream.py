@@ -385,3 +385,21 @@ def test_demo_files_are_served_from_memory(
     assert call(gateway.url + "/demo/../secret.txt", method="GET")[0] == 404
     assert call(gateway.url + "/demo/%2e%2e/secret.txt", method="GET")[0] == 404
     assert call(gateway.url + "/demo/missing.js", method="GET")[0] == 404
+
+
+def test_every_group_when_no_allowlist(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """With no ``models`` allowlist, any group streams behind either path (here Gemini's)."""
+    gateway = start_gateway(
+        {"model_list": standard_models(upstream.url), "bastion_settings": {"browser": {}}}
+    )
+    body = {"model": "gemini", "messages": HELLO, "max_tokens": 4}
+    for path in ("/api/anthropic", "/api/openai"):
+        status, raw, headers = call(gateway.url + path, body, {"authorization": f"Bearer {MASTER_KEY}"})
+        assert status == 200, raw
+        tokens = lines(raw)[:-1]
+        assert "".join(t["token"] for t in tokens) == "alpha bravo charlie delta"
+        assert "access-control-allow-origin" not in headers  # no Origin sent: not a page
+    assert stream(gateway, MASTER_KEY, model="gemini")[0] == 403  # and no page origin is listed
+    assert upstream.requests[-1].path.startswith("/v1beta/models/gemini-2.5-flash")
