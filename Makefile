@@ -7,7 +7,7 @@ CONFIG ?= examples/demo.yaml
 PORT ?= 4000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit bench bench-quick bench-peers clean
+.PHONY: help run test lint typecheck unit bench bench-quick bench-peers clean js-deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,7 +22,10 @@ run: $(STAMP) ## set up and start the gateway on the embedded default (examples/
 	@echo "Demo master key: export BASTION_KEY=sk-bastion-demo"
 	$(BIN)/bastion serve --config $(CONFIG) --port $(PORT)
 
-test: $(STAMP) ## set up and run lint, types, layer checks and the whole test suite
+js-deps: ## install what the JS SDK and browser tests need (npm ci in clients/js; Debian's chromium if missing)
+	bash clients/js/install-test-tools.sh
+
+test: $(STAMP) js-deps ## set up and run lint, types, layer checks and the whole test suite
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy

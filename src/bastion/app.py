@@ -22,11 +22,13 @@ from bastion.accounts.provider_keys import ProviderKeyService
 from bastion.accounts.usage import UsageService
 from bastion.accounts.users import AccountService
 from bastion.api.account import AccountApi, AccountServices
+from bastion.api.browser import BrowserApi
 from bastion.api.generation import GenerationHandler
 from bastion.api.management import ManagementApi
 from bastion.api.routing import RoutingDryRun
 from bastion.api.server import GatewayApp
 from bastion.auth.access_tokens import AccessTokenIssuer
+from bastion.auth.browser_tokens import BrowserTokens
 from bastion.auth.jwt_tokens import TokenVerifier
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.auth.signing_secret import load_or_create_signing_secret
@@ -78,6 +80,9 @@ def secret_values(settings: Settings) -> list[str]:
     accounts = settings.bastion.accounts
     secrets = (accounts.jwt_secret, accounts.first_superuser_password, *accounts.encryption_keys)
     values.extend(secret.reveal() for secret in secrets if secret is not None)
+    browser = settings.bastion.browser
+    if browser is not None and browser.token_secret is not None:
+        values.append(browser.token_secret.reveal())
     return values
 
 
@@ -122,7 +127,9 @@ def build_app(
     virtual = VirtualKeys(database.keys, database.teams, database.users)
     jwt_auth = settings.bastion.jwt_auth
     tokens = TokenVerifier.from_settings(jwt_auth) if jwt_auth is not None else None
-    keyring = KeyRing(settings, virtual=virtual, tokens=tokens)
+    browser = settings.bastion.browser
+    browser_tokens = BrowserTokens.from_settings(browser, settings.master_key) if browser else None
+    keyring = KeyRing(settings, virtual=virtual, tokens=tokens, browser=browser_tokens)
     router = Router(settings)
     http = HttpPool()
     adapters: dict[str, ProviderAdapter] = {
@@ -190,6 +197,11 @@ def build_app(
         for dep in settings.model_list:
             if dep.provider != "mock":
                 prices.rates_for(dep.provider_alias, dep.model_info.base_model or dep.model)
+        if browser is not None and browser.token_secret is None and settings.master_key is None:
+            _log.warning(
+                "bastion_settings.browser has no token_secret and there is no master key: browser "
+                "tokens are signed with a random secret and work only in this process"
+            )
         if keyring.open:
             _log.warning(
                 "no master_key and no static keys are configured: this gateway accepts calls from anyone"
@@ -218,9 +230,15 @@ def build_app(
         limit,
         on_change=limits.revocations.unrevoke,
     )
+    browser_api = None
+    if browser is not None and browser_tokens is not None:
+        browser_api = BrowserApi(
+            browser, generation=generation, router=router, tokens=browser_tokens, metrics=metrics
+        )
     app = GatewayApp(
         management=management,
         account=account_api,
+        browser=browser_api,
         generation=generation,
         embeddings=EmbeddingsService(chat, http),
         tokens=TokenCounter(chat, http, router_groups=router.group),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bastion.accounting.records import UsageRecord
@@ -22,7 +23,10 @@ from bastion.gateway.router import Router
 from bastion.gateway.routes import RouteTable
 from bastion.gateway.surfaces import Surface
 
-__all__ = ["GenerationHandler", "new_request_id", "request_id_headers"]
+__all__ = ["Admitter", "GenerationHandler", "new_request_id", "request_id_headers"]
+
+#: A surface's own admission: checks the body (and may adjust it), returns the model group.
+Admitter = Callable[[Principal, dict[str, Any]], str]
 
 _log = logging.getLogger("bastion.api")
 
@@ -120,6 +124,9 @@ class GenerationHandler:
             )
         elif principal.kind == "jwt":  # an end user vouched for by an identity provider's token
             record.team_id, record.user_id = principal.team_id, principal.user_id
+        elif principal.kind == "browser_token":  # spend counts to the key that minted it
+            record.key_hash = principal.key_hash or None
+            record.team_id, record.user_id = principal.team_id, principal.user_id
 
     def finish(self, ctx: CallContext) -> None:
         self._chat.finish(ctx)
@@ -132,10 +139,24 @@ class GenerationHandler:
         *,
         path_model: str | None = None,
         path_stream: bool | None = None,
+        body_limit: int | None = None,
+        admit: Admitter | None = None,
+        headers: Sequence[tuple[bytes, bytes]] = (),
     ) -> None:
+        """Serve one generation call. ``body_limit``, ``admit`` and ``headers`` (added to every
+        response) let a surface such as the browser token stream apply its own rules."""
         self._in_flight.inc()
         try:
-            await self._handle(request, send, surface, path_model=path_model, path_stream=path_stream)
+            await self._handle(
+                request,
+                send,
+                surface,
+                path_model=path_model,
+                path_stream=path_stream,
+                body_limit=body_limit,
+                admit=admit,
+                headers=headers,
+            )
         finally:
             self._in_flight.dec()
 
@@ -147,15 +168,19 @@ class GenerationHandler:
         *,
         path_model: str | None,
         path_stream: bool | None,
+        body_limit: int | None,
+        admit: Admitter | None,
+        headers: Sequence[tuple[bytes, bytes]],
     ) -> None:
         ctx = self.context(request, surface)
         request_id, record = ctx.request_id, ctx.record
         extra_headers = request_id_headers(surface, request_id)
+        extra_headers.extend(headers)
         try:
             await self.start(ctx, request)
-            body = await request.json(self._limit)
+            body = await request.json(body_limit or self._limit)
             requested = path_model if path_model is not None else body.get("model")
-            model = self.admit(ctx.principal, requested)
+            model = admit(ctx.principal, body) if admit is not None else self.admit(ctx.principal, requested)
             if isinstance(body.get("cache"), dict):  # LiteLLM's cache controls: for us, not the provider
                 ctx.cache_control = body.pop("cache")
             ctx.requested_model = requested if isinstance(requested, str) else model

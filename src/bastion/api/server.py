@@ -18,6 +18,7 @@ from bastion.accounting.spend_writer import SpendWriter
 from bastion.api import catalog, health
 from bastion.api.account import AccountApi
 from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_json
+from bastion.api.browser import BrowserApi
 from bastion.api.generation import GenerationHandler, new_request_id, request_id_headers
 from bastion.api.management import ManagementApi
 from bastion.domain.errors import BastionError, InternalError, NotFoundError
@@ -51,6 +52,7 @@ class GatewayApp:
         embeddings: EmbeddingsService,
         management: ManagementApi | None = None,
         account: AccountApi | None = None,
+        browser: BrowserApi | None = None,
         tokens: TokenCounter,
         router: Router,
         metrics: Metrics,
@@ -112,6 +114,10 @@ class GatewayApp:
         if account is not None:
             for method, table in account.routes().items():
                 self._routes.setdefault(method, {}).update(table)
+        self._browser = browser
+        if browser is not None:
+            for method, table in browser.routes().items():
+                self._routes.setdefault(method, {}).update(table)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -165,6 +171,12 @@ class GatewayApp:
                 if request.method == "POST" and model:
                     await self._gemini(request, send, model, action)
                     return
+        if (
+            self._browser is not None
+            and request.method in ("GET", "HEAD")
+            and await self._browser.static(request, send)
+        ):
+            return
         if self._management is not None:
             handler = self._management.find(request.method, path)
             if handler is not None:

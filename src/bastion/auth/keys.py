@@ -10,12 +10,14 @@ import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from bastion.auth.browser_tokens import looks_like_browser_token
 from bastion.auth.jwt_tokens import looks_like_token
 from bastion.domain.errors import AuthenticationError
 from bastion.domain.principal import ANONYMOUS, Principal
 from bastion.settings import Settings
 
 if TYPE_CHECKING:
+    from bastion.auth.browser_tokens import BrowserTokens
     from bastion.auth.jwt_tokens import TokenVerifier
     from bastion.auth.virtual_keys import VirtualKeys
 
@@ -55,9 +57,11 @@ class KeyRing:
         *,
         virtual: VirtualKeys | None = None,
         tokens: TokenVerifier | None = None,
+        browser: BrowserTokens | None = None,
     ) -> None:
         self._virtual = virtual
         self._tokens = tokens
+        self._browser = browser
         self._by_hash: dict[str, Principal] = {}
         for static in settings.bastion.static_keys:
             digest = hash_key(static.key.reveal())
@@ -79,10 +83,9 @@ class KeyRing:
             )
         if self._tokens is not None and looks_like_token(key):
             return await self._tokens.principal(key)
-        digest = hash_key(key)
-        principal = self._by_hash.get(digest)
-        if principal is None and self._virtual is not None:
-            principal = await self._virtual.principal(digest)
+        if self._browser is not None and looks_like_browser_token(key):
+            return await self._browser_principal(key)
+        principal = await self.by_hash(hash_key(key))
         if principal is None:
             if self.open:
                 return ANONYMOUS
@@ -94,3 +97,27 @@ class KeyRing:
                 code="invalid_api_key",
             )
         return principal
+
+    async def by_hash(self, digest: str) -> Principal | None:
+        """The principal of a key by its SHA-256 hash; ``None`` when no such key exists."""
+        principal = self._by_hash.get(digest)
+        if principal is None and self._virtual is not None:
+            principal = await self._virtual.principal(digest)
+        return principal
+
+    async def _browser_principal(self, token: str) -> Principal:
+        assert self._browser is not None
+        claims = self._browser.verify(token)
+        try:
+            minter = await self.by_hash(claims.minter_hash)
+        except AuthenticationError as err:
+            raise AuthenticationError(
+                f"The browser token was refused: the key that minted it no longer works ({err.message})",
+                code="invalid_token",
+            ) from None
+        if minter is None:
+            raise AuthenticationError(
+                "The browser token was refused: the key that minted it no longer exists.",
+                code="invalid_token",
+            )
+        return self._browser.principal(claims, minter)

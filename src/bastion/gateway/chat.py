@@ -273,7 +273,9 @@ class ChatService:
             events = self._mock.stream(canonical, dep)
             if ctx.cache is not None and self.cache is not None:
                 events = self.cache.tap(ctx, events)
-            encoder = ctx.surface.stream_encoder(req.model, include_usage=_wants_usage(req.body))
+            encoder = ctx.surface.stream_encoder(
+                req.model, include_usage=_wants_usage(req.body), elapsed_ms=ctx.elapsed_ms
+            )
             return TranslatingRelay(ctx, events, encoder, self.finish, estimate)
         adapter = self.adapter_for(dep)
         strip_usage = False
@@ -319,7 +321,9 @@ class ChatService:
         events = _decode_frames(adapter, chunks, splitter, first)
         if ctx.cache is not None and self.cache is not None:
             events = self.cache.tap(ctx, events)
-        encoder = ctx.surface.stream_encoder(req.model, include_usage=_wants_usage(req.body))
+        encoder = ctx.surface.stream_encoder(
+            req.model, include_usage=_wants_usage(req.body), elapsed_ms=ctx.elapsed_ms
+        )
         return TranslatingRelay(ctx, events, encoder, self.finish, estimate, on_close=stream.close)
 
     def timeout_for(self, dep: Deployment) -> float:

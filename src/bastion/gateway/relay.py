@@ -183,7 +183,7 @@ class TranslatingRelay:
                     status = event.status
                     ctx.record.error_kind = event.kind
                     self._settle()
-                    yield ctx.surface.stream_error(event.status, event.kind, event.message)
+                    yield self._held() + ctx.surface.stream_error(event.status, event.kind, event.message)
                     return
                 else:
                     self._observe(event)
@@ -195,7 +195,7 @@ class TranslatingRelay:
         except BastionError as err:
             status, error = err.status, err
             self._settle()
-            yield ctx.surface.stream_error(err.status, err.kind, err.message)
+            yield self._held() + ctx.surface.stream_error(err.status, err.kind, err.message)
         finally:
             if self._on_close is not None:
                 self._on_close()
@@ -203,6 +203,12 @@ class TranslatingRelay:
                 if not ended:
                     self._settle()
                 self._finish(ctx, status=status, error=error)
+
+    def _held(self) -> bytes:
+        """What the encoder still holds when the stream fails (the token stream keeps one token
+        back to mark the last); it was generated, so the client gets it before the error."""
+        flush = getattr(self._encoder, "flush", None)
+        return flush() if flush is not None else b""
 
     def _observe(self, event: StreamEvent) -> None:
         if type(event) is BlockDelta:

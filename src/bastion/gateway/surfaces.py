@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
 
-from bastion.domain.errors import BastionError
+from bastion.domain.errors import BastionError, InvalidRequestError
 from bastion.protocols.anthropic import errors as anthropic_errors
 from bastion.protocols.anthropic import request as anthropic_request
 from bastion.protocols.anthropic import response as anthropic_response
@@ -21,8 +22,18 @@ from bastion.protocols.openai import errors as openai_errors
 from bastion.protocols.openai import request as openai_request
 from bastion.protocols.openai import response as openai_response
 from bastion.protocols.openai import stream as openai_stream
+from bastion.protocols.tokenstream import errors as tokenstream_errors
+from bastion.protocols.tokenstream import stream as tokenstream_stream
 
-__all__ = ["ANTHROPIC", "GEMINI", "OPENAI", "StreamEncoder", "Surface"]
+__all__ = [
+    "ANTHROPIC",
+    "GEMINI",
+    "OPENAI",
+    "TOKENSTREAM_ANTHROPIC",
+    "TOKENSTREAM_OPENAI",
+    "StreamEncoder",
+    "Surface",
+]
 
 
 class StreamEncoder(Protocol):
@@ -31,9 +42,14 @@ class StreamEncoder(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Surface:
-    """A client protocol. ``name`` doubles as the protocol name providers are compared with."""
+    """A client protocol. ``name`` doubles as the protocol name providers are compared with.
+
+    ``dialect`` is the protocol request bodies are written in when it is not ``name``: the browser
+    token stream (``tokenstream``) takes Anthropic- or OpenAI-shaped bodies and always translates.
+    """
 
     name: str
+    dialect: str = ""
 
     @property
     def keepalive(self) -> bytes:
@@ -42,9 +58,10 @@ class Surface:
         return b"\n" if self.name == "gemini" else b": ping\n\n"
 
     def decode_request(self, body: dict[str, Any], model: str, *, stream: bool) -> ChatRequest:
-        if self.name == "openai":
+        protocol = self.dialect or self.name
+        if protocol == "openai":
             return openai_request.decode_request(body)
-        if self.name == "anthropic":
+        if protocol == "anthropic":
             return anthropic_request.decode_request(body)
         return gemini_request.decode_request(body, model, stream=stream)
 
@@ -53,9 +70,15 @@ class Surface:
             return orjson.dumps(openai_response.encode_response(resp, model))
         if self.name == "anthropic":
             return orjson.dumps(anthropic_response.encode_response(resp, model))
+        if self.name == "tokenstream":
+            raise InvalidRequestError("The browser token stream only streams.")
         return orjson.dumps(gemini_response.encode_response(resp, model))
 
-    def stream_encoder(self, model: str, *, include_usage: bool) -> StreamEncoder:
+    def stream_encoder(
+        self, model: str, *, include_usage: bool, elapsed_ms: Callable[[], float] | None = None
+    ) -> StreamEncoder:
+        if self.name == "tokenstream":
+            return tokenstream_stream.StreamEncoder(elapsed_ms or (lambda: 0.0))
         if self.name == "openai":
             return openai_stream.StreamEncoder(model=model, include_usage=include_usage)
         if self.name == "anthropic":
@@ -67,6 +90,8 @@ class Surface:
             return openai_errors.render_error(err)
         if self.name == "anthropic":
             return anthropic_errors.render_error(err)
+        if self.name == "tokenstream":
+            return tokenstream_errors.render_error(err)
         return gemini_errors.render_error(err)
 
     def stream_error(self, status: int, kind: str, message: str) -> bytes:
@@ -74,9 +99,14 @@ class Surface:
             return openai_errors.stream_error_event(status, kind, message)
         if self.name == "anthropic":
             return anthropic_errors.stream_error_event(status, kind, message)
+        if self.name == "tokenstream":
+            return tokenstream_errors.stream_error_event(status, kind, message)
         return gemini_errors.stream_error_event(status, kind, message)
 
 
 OPENAI = Surface("openai")
 ANTHROPIC = Surface("anthropic")
 GEMINI = Surface("gemini")
+#: The browser token stream, behind ``/api/anthropic`` and ``/api/openai`` (docs/browser.md).
+TOKENSTREAM_ANTHROPIC = Surface("tokenstream", "anthropic")
+TOKENSTREAM_OPENAI = Surface("tokenstream", "openai")

@@ -27,6 +27,8 @@ _KEY_SHAPES = re.compile(
     r"|\bAIza[0-9A-Za-z_-]{20,}"
     # An end user's JWT (its header is base64url JSON, so it starts with eyJ), signed or not.
     r"|\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
+    # A browser token (auth/browser_tokens.py): bt_<payload>.<signature>.
+    r"|\bbt_[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
 )
 
 

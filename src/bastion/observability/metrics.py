@@ -111,6 +111,19 @@ class Metrics:
             ["model_group", "deployment"],
             registry=r,
         )
+        self.browser_tokens = Counter(
+            "bastion_browser_tokens_minted",
+            "Browser tokens minted on POST /api/token, by the minting key's kind.",
+            ["minter"],
+            registry=r,
+        )
+        self.browser_refusals = Counter(
+            "bastion_browser_refusals",
+            "Browser token-stream calls refused before they reached a provider, by reason "
+            "(origin, model, max_tokens, body).",
+            ["reason"],
+            registry=r,
+        )
         self.in_flight = Gauge(
             "bastion_in_flight_requests",
             "Requests being served now.",

@@ -257,6 +257,7 @@ BASTION_SETTINGS_KEYS = frozenset(
         "jwt_auth",
         "accounts",
         "routes",
+        "browser",
     }
 )
 
@@ -274,6 +275,27 @@ ACCOUNT_KEYS = frozenset(
         "min_password_length",
     }
 )
+
+BROWSER_KEYS = frozenset(
+    {
+        "anthropic_path",
+        "openai_path",
+        "token_path",
+        "models",
+        "cors_origins",
+        "cors_allow_credentials",
+        "cors_max_age_seconds",
+        "max_request_bytes",
+        "max_tokens",
+        "token_secret",
+        "token_ttl_seconds",
+        "token_max_ttl_seconds",
+        "user_limits",
+        "static_files",
+    }
+)
+
+BROWSER_USER_LIMIT_KEYS = frozenset({"rpm_limit", "tpm_limit", "max_parallel_requests"})
 
 JWT_AUTH_KEYS = frozenset(
     {

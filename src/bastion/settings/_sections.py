@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from bastion.domain.secret import Secret
 from bastion.settings._accounts import read_account_settings
+from bastion.settings._browser import read_browser
 from bastion.settings._environ import EnvString
 from bastion.settings._jwt_auth import read_jwt_auth
 from bastion.settings._known_keys import BASTION_SETTINGS_KEYS, ROUTING_STRATEGIES, STATIC_KEY_KEYS
@@ -162,6 +163,7 @@ def read_bastion_settings(
             MapReader.of(section.get("accounts"), section.at("accounts")), env or {}
         ),
         routes=read_routes(section.sequence("routes"), groups),
+        browser=read_browser(section, groups, config_dir),
     )
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "USER_KEY_MODES",
     "AccountSettings",
     "BastionSettings",
+    "BrowserSettings",
     "CacheSettings",
     "Deployment",
     "EndUserLimits",
@@ -209,6 +210,37 @@ class CacheSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class BrowserSettings:
+    """``bastion_settings.browser``: the token-stream endpoints browsers call (docs/browser.md).
+
+    Paths are where the endpoints live; ``models`` is the allowlist of model groups they serve
+    (empty: every group the caller may use). ``cors_origins`` are the exact origins
+    (``scheme://host[:port]``) whose pages may call them; ``"*"`` is accepted only without
+    credentials. ``token_secret`` signs browser tokens (default: derived from the master key).
+    ``static_files`` maps URL prefixes to directories served read-only (the demo page and SDK).
+    """
+
+    anthropic_path: str = "/api/anthropic"
+    openai_path: str = "/api/openai"
+    token_path: str = "/api/token"
+    models: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    cors_allow_credentials: bool = False
+    cors_max_age_seconds: int = 600
+    #: The largest request body accepted on the streaming paths, in bytes.
+    max_request_bytes: int = 65536
+    #: The most output tokens one browser request may ask for (and what it gets when it names none).
+    max_tokens: int = 1024
+    token_secret: Secret | None = None
+    #: A minted token's life when the minter names none, and the most it may ask for.
+    token_ttl_seconds: float = 300.0
+    token_max_ttl_seconds: float = 900.0
+    #: Limits every end user (a JWT's user, or a browser token's ``user``) gets on these paths.
+    user_limits: EndUserLimits = field(default_factory=EndUserLimits)
+    static_files: Mapping[str, Path] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class BastionSettings:
     """The ``bastion_settings`` section: what Bastion adds to LiteLLM's format."""
 
@@ -230,6 +262,8 @@ class BastionSettings:
     accounts: AccountSettings = field(default_factory=AccountSettings)
     #: Routing rules, first match wins.
     routes: tuple[RouteRule, ...] = ()
+    #: Browser token streaming (``None``: the ``/api/...`` endpoints are off).
+    browser: BrowserSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,10 +85,12 @@ def test_bearer_token_is_redacted_but_the_scheme_kept() -> None:
         "AIzaSyA1234567890abcdefghijklmnopqrs",
         "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJlLWJ5dGVz",
         "eyJhbGciOiJub25lIn0.eyJzdWIiOiJtYWxsb3J5In0.",
+        "bt_eyJ2IjoxLCJqdGkiOiI4YmI4In0.H18i-mJBmNKK3E2dAlt2zG-aiuUVN1wub4mCed2tvs4",
     ],
 )
 def test_key_shaped_strings_are_redacted(key: str) -> None:
-    """OpenAI/Anthropic ``sk-...`` keys, Bastion keys, Google ``AIza...`` keys and JWTs are removed."""
+    """OpenAI/Anthropic ``sk-...`` keys, Bastion keys, Google ``AIza...`` keys, JWTs and browser
+    tokens are removed."""
     out = Redactor()(f'{{"api_key": "{key}", "note": "ok"}}')
     assert key not in out
     assert key[6:] not in out
