@@ -20,6 +20,7 @@ from bastion.api.management import ManagementApi
 from bastion.api.server import GatewayApp
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.auth.virtual_keys import VirtualKeys
+from bastion.billing.service import BillingService, billing_secrets
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.chat import ChatService
 from bastion.gateway.embeddings import EmbeddingsService
@@ -59,6 +60,7 @@ def secret_values(settings: Settings) -> list[str]:
     if settings.master_key is not None:
         values.append(settings.master_key.reveal())
     values.extend(k.key.reveal() for k in settings.bastion.static_keys)
+    values.extend(billing_secrets(settings.billing))
     return values
 
 
@@ -117,6 +119,10 @@ def build_app(
     chat.gatekeeper = Gatekeeper(
         limits, prices=prices, router=router, default_max_tokens=settings.bastion.default_max_tokens
     )
+    # Billing (billing_settings): the credit check in admission, and the in-process workers.
+    billing = BillingService(settings.billing, database.billing) if settings.billing else None
+    if billing is not None:
+        chat.gatekeeper.entitlement = billing.entitlement
     limit = int(settings.bastion.max_request_size_mb * 1024 * 1024)
     generation = GenerationHandler(
         keys=keyring,
@@ -132,6 +138,8 @@ def build_app(
         # Another process deleted, blocked or changed a key: forget it here too (None: forget all).
         await limits.revocations.subscribe(virtual.forget)
         spend.start()
+        if billing is not None:
+            await billing.start()
         # Resolve prices now, off the request path (the pricing data loads on first use).
         for dep in settings.model_list:
             if dep.provider != "mock":
@@ -144,6 +152,8 @@ def build_app(
     async def shutdown() -> None:
         if chat.gatekeeper is not None:
             await chat.gatekeeper.close()
+        if billing is not None:
+            await billing.stop()  # the passes in progress finish; the rest waits for the next run
         await spend.drain()  # every record written, or spooled to disk for the next start
         await database.close()
 
@@ -171,6 +181,7 @@ def build_app(
     app.gatekeeper = chat.gatekeeper
     app.database = database
     app.spend_writer = spend
+    app.billing = billing
     return app
 
 

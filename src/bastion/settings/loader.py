@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from bastion.domain.secret import Secret
+from bastion.settings._billing import read_billing_settings
 from bastion.settings._deployments import read_model_list
 from bastion.settings._environ import resolve_env_references
 from bastion.settings._known_keys import (
@@ -163,6 +164,7 @@ def _build(source: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         allowed_fails=choices.allowed_fails,
         cooldown_time=choices.cooldown_time,
         bastion=bastion,
+        billing=read_billing_settings(top.mapping("billing_settings"), env),
         general=freeze(general.data),
         litellm=freeze(litellm.data),
         router=freeze(router.data),

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bastion.domain.secret import Secret
+from bastion.settings.billing import BillingSettings
 
 __all__ = ["BastionSettings", "Deployment", "ModelInfo", "Secret", "Settings", "StaticKey"]
 
@@ -121,6 +122,8 @@ class Settings:
     allowed_fails: int = 3
     cooldown_time: float = 5.0
     bastion: BastionSettings = field(default_factory=BastionSettings)
+    #: ``billing_settings``; ``None`` when billing is off.
+    billing: BillingSettings | None = None
     #: The raw ``general_settings``, ``litellm_settings`` and ``router_settings`` sections
     #: (``os.environ/`` references resolved), for settings not typed above yet.
     general: Mapping[str, Any] = field(default_factory=dict, repr=False)

@@ -14,6 +14,7 @@ import os
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bastion.store._clock import Clock, utc_now
+from bastion.store.billing import BillingRepository
 from bastion.store.engine import create_store_engine, ping
 from bastion.store.keys import KeyRepository
 from bastion.store.migrate import apply_migrations
@@ -25,7 +26,7 @@ __all__ = ["Database"]
 
 
 class Database:
-    """An engine plus the key, team, user and spend repositories that share it."""
+    """An engine plus the key, team, user, spend and billing repositories that share it."""
 
     def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
         self.engine = engine
@@ -33,6 +34,7 @@ class Database:
         self.teams = TeamRepository(engine, clock=clock)
         self.users = UserRepository(engine, clock=clock)
         self.spend = SpendRepository(engine)
+        self.billing = BillingRepository(engine, clock=clock)
 
     @classmethod
     async def open(

@@ -1,0 +1,109 @@
+"""Refusing calls of orgs out of credit: Autumn's ``POST /v1/check``, cached briefly per org.
+
+Admission awaits :meth:`CreditCheck.check` for every call of a virtual key with a team (the org);
+other callers are not checked. The answer (allowed or not) is cached for ``cache_seconds``, and
+concurrent calls of one org share one request, so a burst costs one round trip. When Autumn cannot
+be asked, ``fail_open`` (the default) admits the call; otherwise it is refused with a 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import aiohttp
+import orjson
+
+from bastion.billing.errors import BillingUnavailableError, DeliveryError, OutOfCreditError
+from bastion.billing.sinks._http import post
+from bastion.domain.principal import Principal
+from bastion.settings.billing import AutumnSink, EntitlementSettings
+
+__all__ = ["CreditCheck"]
+
+_log = logging.getLogger("bastion.billing.entitlement")
+_MAX_CACHED = 100_000
+
+
+class CreditCheck:
+    def __init__(
+        self,
+        autumn: AutumnSink,
+        settings: EntitlementSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._autumn = autumn
+        self._settings = settings
+        self._clock = clock
+        self._cache: dict[str, tuple[bool, float]] = {}
+        self._asking: dict[str, asyncio.Future[bool]] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    async def check(self, principal: Principal) -> None:
+        """Raise OutOfCreditError if the principal's org has no credit left."""
+        team = principal.team_id
+        if principal.kind != "virtual_key" or not team:
+            return
+        cached = self._cache.get(team)
+        if cached is not None and cached[1] > self._clock():
+            allowed = cached[0]
+        else:
+            allowed = await self._ask_once(team)
+        if not allowed:
+            raise OutOfCreditError(team)
+
+    async def _ask_once(self, team: str) -> bool:
+        pending = self._asking.get(team)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._asking[team] = future
+        try:
+            allowed = await self._ask(team)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here: waiters re-raise it, nobody else must
+            raise
+        finally:
+            self._asking.pop(team, None)
+        future.set_result(allowed)
+        return allowed
+
+    async def _ask(self, team: str) -> bool:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        s = self._autumn
+        try:
+            answer = await post(
+                self._session,
+                "autumn",
+                f"{s.api_url}/v1/check",
+                headers={"Authorization": f"Bearer {s.api_key.reveal()}"},
+                timeout=s.timeout,
+                json_body=orjson.dumps({"customer_id": team, "feature_id": s.feature_id}),
+            )
+            if not answer.ok:
+                raise answer.failure("autumn")
+        except DeliveryError as exc:
+            _log.warning("credit check failed", extra={"team_id": team, "error": exc.message})
+            if not self._settings.fail_open:
+                raise BillingUnavailableError() from exc
+            # Admit, and do not ask again for a while: a down provider must not slow every call.
+            self._remember(team, True)
+            return True
+        allowed = answer.json.get("allowed") is not False
+        self._remember(team, allowed)
+        return allowed
+
+    def _remember(self, team: str, allowed: bool) -> None:
+        if len(self._cache) >= _MAX_CACHED:
+            self._cache.clear()
+        self._cache[team] = (allowed, self._clock() + self._settings.cache_seconds)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
