@@ -20,6 +20,7 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import aiohttp
 
@@ -56,11 +57,13 @@ class BillingWorkers:
         settings: BillingSettings,
         *,
         sinks: Sequence[Sink] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._repo = repository
         self._settings = settings
         self._rules = BillingRules(settings)
         self._given_sinks = sinks
+        self._clock = clock
         self._session: aiohttp.ClientSession | None = None
         self._outbox: Outbox | None = None
         self._owner = worker_id()
@@ -73,7 +76,7 @@ class BillingWorkers:
             if sinks is None:
                 self._session = aiohttp.ClientSession()
                 sinks = build_sinks(self._settings, self._session)
-            self._outbox = Outbox(self._repo, sinks, self._settings, owner=self._owner)
+            self._outbox = Outbox(self._repo, sinks, self._settings, owner=self._owner, clock=self._clock)
         return self._outbox
 
     async def bill(self, report: DrainReport | None = None) -> DrainReport:
