@@ -21,6 +21,7 @@ from bastion.billing.status import billing_status, cancel_event, retry_event
 from bastion.billing.workers import BillingWorkers
 from bastion.domain.errors import ConfigError
 from bastion.settings import Settings
+from bastion.settings.billing import BillingSettings
 from bastion.store.billing_records import BillingFilter
 from bastion.store.database import Database
 
@@ -42,15 +43,30 @@ def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]])
     return asyncio.run(main())
 
 
-def _billing(settings: Settings) -> Any:
+def _billing(settings: Settings) -> BillingSettings:
     if settings.billing is None:
         raise ConfigError(f"{settings.source}: billing is off (add a billing_settings section)")
     return settings.billing
 
 
 def run_worker(settings: Settings, *, once: bool) -> int:
-    """``bastion worker [--once]``."""
+    """``bastion worker [--once]``: logs as ``bastion serve`` does, with the same secrets redacted."""
     billing = _billing(settings)
+    from bastion.app import secret_values
+    from bastion.observability.logging import configure_logging, shutdown_logging
+
+    configure_logging(
+        level=settings.bastion.log_level,
+        json_logs=settings.bastion.json_logs,
+        secrets=secret_values(settings),
+    )
+    try:
+        return _run_worker(settings, billing, once=once)
+    finally:
+        shutdown_logging()
+
+
+def _run_worker(settings: Settings, billing: BillingSettings, *, once: bool) -> int:
 
     async def work(database: Database) -> int:
         workers = BillingWorkers(database.billing, billing)
