@@ -11,7 +11,8 @@
 Faults, taken in order per sink: ``"500"`` (answer 500, nothing recorded as applied), ``"400"``
 (a refusal of the event itself), ``"timeout"`` (apply, then never answer: the client times out),
 ``"reset"`` (apply, then drop the connection after the body was received: the sender cannot know
-it arrived). Autumn's ``/v1/check`` answers ``allowed`` from :attr:`FakeBilling.credit`.
+it arrived), ``"duplicate"`` (Stripe's refusal of an identifier it already has; applied).
+Autumn's ``/v1/check`` answers ``allowed`` from :attr:`FakeBilling.credit`.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class FakeBilling:
         #: team_id -> whether Autumn's check allows it (absent: allowed).
         self.credit: dict[str, bool] = {}
         self.checks: list[dict[str, Any]] = []
+        #: Status the check endpoint answers with instead of 200 (a broken provider).
+        self.check_status = 200
         self._lock = threading.Lock()
         self._calls: list[SinkCall] = []
         self._applied: dict[str, dict[str, float]] = {"autumn": {}, "stripe": {}, "webhook": {}}
@@ -146,6 +149,8 @@ class FakeBilling:
         with self._lock:
             self.checks.append({"headers": dict(request.headers), **data})
             allowed = self.credit.get(data["customer_id"], True)
+        if self.check_status != 200:
+            return web.json_response({"message": "down", "code": "internal_error"}, status=self.check_status)
         return web.json_response({"allowed": allowed, "customer_id": data["customer_id"]})
 
     async def _stripe(self, request: web.Request) -> web.StreamResponse:
@@ -175,6 +180,10 @@ class FakeBilling:
             return web.json_response({"message": "internal error", "code": "internal_error"}, status=500)
         if fault == "400":
             return web.json_response({"message": "bad event", "code": "invalid_request"}, status=400)
+        if fault == "duplicate":
+            message = f"An event with identifier {call.key} already exists."
+            error = {"type": "invalid_request_error", "code": "resource_already_exists", "message": message}
+            return web.json_response({"error": error}, status=400)
         if fault == "reset":
             assert request.transport is not None
             request.transport.abort()

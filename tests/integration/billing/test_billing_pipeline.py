@@ -225,3 +225,20 @@ def test_two_workers_at_once_send_each_event_once(
     assert sum(fake.applied("stripe").values()) == sum(
         int(Decimal(str(0.001 * (i + 1))) * 3 * 1_000_000) for i in range(count)
     )
+
+
+def test_a_sink_that_already_has_the_key_confirms_the_event(
+    database_url: str | None, tmp_path: Path, fake: FakeBilling
+) -> None:
+    """Stripe refusing a repeated identifier means the event is there: delivered, not parked."""
+
+    async def scenario(db: Database, clock: Clock) -> list[str]:
+        await db.spend.insert_spend_logs([spend("r1", 0.01)])
+        fake.fail("stripe", "duplicate")
+        w = workers(db, settings_for(fake, sinks=("stripe",)), clock)
+        await w.drain()
+        await w.stop()
+        return [e.status for e in await db.billing.list_events()]
+
+    assert run(database_url, tmp_path, scenario) == ["delivered"]
+    assert len(fake.calls("stripe")) == 1
