@@ -39,7 +39,7 @@ class CreditCheck:
         self._settings = settings
         self._clock = clock
         self._cache: dict[str, tuple[bool, float]] = {}
-        self._asking: dict[str, asyncio.Future[bool]] = {}
+        self._asking: dict[str, asyncio.Task[bool]] = {}
         self._session: aiohttp.ClientSession | None = None
 
     async def check(self, principal: Principal) -> None:
@@ -56,21 +56,18 @@ class CreditCheck:
             raise OutOfCreditError(team)
 
     async def _ask_once(self, team: str) -> bool:
-        pending = self._asking.get(team)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._asking[team] = future
-        try:
-            allowed = await self._ask(team)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved here: waiters re-raise it, nobody else must
-            raise
-        finally:
-            self._asking.pop(team, None)
-        future.set_result(allowed)
-        return allowed
+        """One question per org at a time; a caller that goes away does not cancel it for others."""
+        task = self._asking.get(team)
+        if task is None:
+            task = asyncio.ensure_future(self._ask(team))
+            self._asking[team] = task
+            task.add_done_callback(lambda done: self._forget(team, done))
+        return await asyncio.shield(task)
+
+    def _forget(self, team: str, task: asyncio.Task[bool]) -> None:
+        self._asking.pop(team, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: the callers that still wait re-raise it
 
     async def _ask(self, team: str) -> bool:
         if self._session is None:

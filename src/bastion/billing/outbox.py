@@ -85,6 +85,10 @@ class Outbox:
                 errors.append(exc.message)
                 permanent = permanent or exc.permanent
                 continue
+            except Exception as exc:  # a bug in a sink must not stall the batch: retried, then parked
+                _log.exception("billing sink %s failed", sink.name, extra={"event_id": event.id})
+                errors.append(f"{sink.name} failed: {type(exc).__name__}")
+                continue
             done.append(sink.name)
         error = "; ".join(errors) if errors else None
         next_attempt: datetime | None = None

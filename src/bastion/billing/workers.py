@@ -118,10 +118,14 @@ class BillingWorkers:
         finally:
             await self.stop()
 
-    async def stop(self) -> None:
-        """Let the passes in progress finish, then close the sinks' HTTP session."""
+    async def stop(self, *, grace_seconds: float = 10.0) -> None:
+        """Let the passes in progress finish (cancelled after ``grace_seconds``: safe, as nothing
+        is marked done before it is committed), then close the sinks' HTTP session."""
         self._stopping.set()
         if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=grace_seconds)
+            for task in late:
+                task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks = []
         if self._session is not None:

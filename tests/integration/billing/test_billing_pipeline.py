@@ -242,3 +242,29 @@ def test_a_sink_that_already_has_the_key_confirms_the_event(
 
     assert run(database_url, tmp_path, scenario) == ["delivered"]
     assert len(fake.calls("stripe")) == 1
+
+
+class _BrokenSink:
+    """A sink with a bug: raises something that is not a DeliveryError."""
+
+    name = "broken"
+
+    async def send(self, event: object) -> None:
+        raise KeyError("bug")
+
+
+def test_a_sink_bug_is_retried_then_parked_not_stalled(
+    database_url: str | None, tmp_path: Path, fake: FakeBilling
+) -> None:
+    """An unexpected exception counts as a failed attempt, with the exception's type as error."""
+
+    async def scenario(db: Database, clock: Clock) -> Any:
+        await db.spend.insert_spend_logs([spend("r1", 0.01)])
+        settings = settings_for(fake, sinks=(), max_attempts=1)
+        w = BillingWorkers(db.billing, settings, sinks=[_BrokenSink()], clock=clock)
+        await w.drain()
+        await w.stop()
+        return await db.billing.list_events()
+
+    [event] = run(database_url, tmp_path, scenario)
+    assert (event.status, event.last_error) == ("parked", "broken failed: KeyError")

@@ -20,3 +20,21 @@ def test_replays_tampering_and_wrong_secrets_are_rejected() -> None:
     assert not verify("other", header, BODY, now=1_760_000_000)
     assert not verify("whsec", "t=abc,v1=00", BODY, now=1_760_000_000)
     assert not verify("whsec", "garbage", BODY, now=1_760_000_000)
+
+
+def test_the_documented_receiver_recipe_verifies_what_bastion_sends() -> None:
+    """docs/billing.md's verification code runs, and accepts Bastion's own signatures."""
+    import re
+    import time
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "billing.md").read_text()
+    [code] = re.findall(r"^```py\n(.*?)^```", doc, re.MULTILINE | re.DOTALL)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "docs/billing.md", "exec"), namespace)
+    documented = namespace["verify"]
+    assert callable(documented)
+    now = int(time.time())
+    assert documented("whsec", sign("whsec", BODY, now), BODY)
+    assert not documented("whsec", sign("whsec", BODY, now - 301), BODY)
+    assert not documented("other", sign("whsec", BODY, now), BODY)
