@@ -21,6 +21,7 @@ import asyncio
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -61,6 +62,7 @@ class FakeBilling:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._released: asyncio.Event | None = None
+        self._open = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -72,6 +74,25 @@ class FakeBilling:
     def fail(self, sink: str, fault: str, *, times: int = 1) -> None:
         with self._lock:
             self._faults[sink].extend([fault] * times)
+
+    def hold(self) -> None:
+        """Answer nothing until :meth:`release` (requests are still received and recorded)."""
+        self._in_loop(self._open.clear)
+
+    def release(self) -> None:
+        self._in_loop(self._open.set)
+
+    def _in_loop(self, action: Callable[[], None]) -> None:
+        """Run ``action`` on the server's loop and return once it ran."""
+        assert self._loop is not None
+        done = threading.Event()
+
+        def run() -> None:
+            action()
+            done.set()
+
+        self._loop.call_soon_threadsafe(run)
+        done.wait(timeout=10)
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -104,6 +125,7 @@ class FakeBilling:
         loop = self._loop
         if loop is not None and self._released is not None:
             loop.call_soon_threadsafe(self._released.set)
+            loop.call_soon_threadsafe(self._open.set)
             asyncio.run_coroutine_threadsafe(self._stop(), loop).result(timeout=30)
             loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
@@ -119,6 +141,7 @@ class FakeBilling:
 
     async def _start(self) -> None:
         self._released = asyncio.Event()
+        self._open.set()
         app = web.Application()
         app.router.add_post("/autumn/v1/track", self._autumn_track)
         app.router.add_post("/autumn/v1/check", self._autumn_check)
@@ -176,6 +199,7 @@ class FakeBilling:
             if fault not in ("500", "400"):
                 self._applied[call.sink].setdefault(call.key, call.value)
             self._call_event.notify_all()
+        await self._open.wait()
         if fault == "500":
             return web.json_response({"message": "internal error", "code": "internal_error"}, status=500)
         if fault == "400":

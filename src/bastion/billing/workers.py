@@ -110,8 +110,16 @@ class BillingWorkers:
             asyncio.ensure_future(self._loop("outbox", self.deliver, self._settings.outbox_interval_seconds)),
         ]
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def request_stop(self) -> None:
+        """Ask the loops to end after the pass in progress (a graceful stop, from a signal handler)."""
+        self._stopping.set()
+
     async def run_forever(self) -> None:
-        """Run both loops until cancelled (``bastion worker``)."""
+        """Run both loops until :meth:`request_stop` or cancellation (``bastion worker``)."""
         self.start()
         try:
             await asyncio.gather(*self._tasks)

@@ -84,11 +84,17 @@ def _run_worker(settings: Settings, billing: BillingSettings, *, once: bool) -> 
             return 0
         loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(workers.run_forever())
+
+        def on_signal() -> None:
+            # The first signal lets the passes in progress finish; a second one cancels them.
+            if workers.stopping:
+                task.cancel()
+            workers.request_stop()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        print(
-            f"bastion worker: billing and outbox running (sinks: {', '.join(billing.sink_names) or 'none'})"
-        )
+            loop.add_signal_handler(sig, on_signal)
+        sinks = ", ".join(billing.sink_names) or "none"
+        print(f"bastion worker: billing and outbox running (sinks: {sinks})", flush=True)
         with contextlib.suppress(asyncio.CancelledError):
             await task
         return 0

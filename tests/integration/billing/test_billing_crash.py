@@ -30,7 +30,9 @@ ROUNDS = 8
 PER_ROUND = 12
 
 
-def _config(path: Path, url: str | None, fake: FakeBilling) -> Path:
+def _config(
+    path: Path, url: str | None, fake: FakeBilling, *, sinks: tuple[str, ...] = ("autumn", "webhook")
+) -> Path:
     general: dict[str, Any] = {"master_key": MASTER_KEY}
     if url is not None:
         general["database_url"] = url
@@ -44,7 +46,14 @@ def _config(path: Path, url: str | None, fake: FakeBilling) -> Path:
             "retry_max_seconds": 0.05,
             "max_attempts": 1000,
             "batch_size": 4,
-            "sinks": {"autumn": {"api_url": fake.url + "/autumn"}, "webhook": {"url": fake.url + "/webhook"}},
+            "sinks": {
+                name: sink
+                for name, sink in (
+                    ("autumn", {"api_url": fake.url + "/autumn"}),
+                    ("webhook", {"url": fake.url + "/webhook"}),
+                )
+                if name in sinks
+            },
         },
     }
     target = path / "config.yaml"
