@@ -1,9 +1,10 @@
 """Refusing calls of orgs out of credit: Autumn's ``POST /v1/check``, cached briefly per org.
 
-Admission awaits :meth:`CreditCheck.check` for every call of a virtual key with a team (the org);
-other callers are not checked. The answer (allowed or not) is cached for ``cache_seconds``, and
-concurrent calls of one org share one request, so a burst costs one round trip. When Autumn cannot
-be asked, ``fail_open`` (the default) admits the call; otherwise it is refused with a 503.
+Admission awaits :meth:`CreditCheck.check` for every call whose caller belongs to a team (the org):
+virtual keys with a team, and end users whose token names one. Other callers are not checked.
+The answer (allowed or not) is cached for ``cache_seconds``, and concurrent calls of one org share
+one request, so a burst costs one round trip. When Autumn cannot be asked, ``fail_open`` (the
+default) admits the call; otherwise it is refused with a 503.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class CreditCheck:
     async def check(self, principal: Principal) -> None:
         """Raise OutOfCreditError if the principal's org has no credit left."""
         team = principal.team_id
-        if principal.kind != "virtual_key" or not team:
+        if not team:  # the master key and static keys belong to no org
             return
         cached = self._cache.get(team)
         if cached is not None and cached[1] > self._clock():

@@ -2,9 +2,11 @@
 
 Pure functions of the settings and the record: the billing worker calls :meth:`BillingRules.decide`
 inside its transaction. Not billed (unless the settings say otherwise): calls paid with the
-caller's own provider key (``user_key``), cache hits, calls without a virtual key (the master key,
-static keys, an open gateway: ``api_key`` is empty), records with no org (``team_id``) to charge,
-and records that cost nothing (failures before the provider charged anything).
+caller's own provider key (``user_key``), cache hits, calls of the master key, static keys or an
+open gateway (no key hash and no team; billed to ``master_key_team`` with ``bill_master_key``),
+records with no org (``team_id``) to charge, and records that cost nothing (failures before the
+provider charged anything). Calls with a team but no key hash (end users vouched for by a JWT)
+are billed to their team.
 """
 
 from __future__ import annotations
@@ -48,17 +50,20 @@ class BillingRules:
             return "user_key"
         if record.cache_hit and not s.bill_cache_hits:
             return "cache_hit"
-        if not record.api_key and not s.bill_master_key:
-            return "master_key"
-        if not record.team_id:
+        team = record.team_id
+        if not record.api_key and not team:  # the master key, a static key, an open gateway
+            if not s.bill_master_key or not s.master_key_team:
+                return "master_key"
+            team = s.master_key_team
+        if not team:
             return "no_team"
         cost = money(record.spend)
         if cost <= 0:
             return "zero_cost"
-        markup = s.markup_for(record.team_id)
+        markup = s.markup_for(team)
         return NewEvent(
             idempotency_key=idempotency_key(record.request_id),
-            team_id=record.team_id,
+            team_id=team,
             cost=float(cost),
             markup=float(markup),
             amount=float(money(cost * markup)),

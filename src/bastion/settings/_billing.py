@@ -31,6 +31,7 @@ BILLING_SETTINGS_KEYS = frozenset(
         "bill_user_key",
         "bill_cache_hits",
         "bill_master_key",
+        "master_key_team",
         "billing_interval_seconds",
         "outbox_interval_seconds",
         "batch_size",
@@ -72,6 +73,7 @@ def read_billing_settings(section: MapReader | None, env: Mapping[str, str]) -> 
         bill_user_key=bool(section.boolean("bill_user_key")),
         bill_cache_hits=bool(section.boolean("bill_cache_hits")),
         bill_master_key=bool(section.boolean("bill_master_key")),
+        master_key_team=section.string("master_key_team"),
         billing_interval_seconds=_positive(section, "billing_interval_seconds", defaults),
         outbox_interval_seconds=_positive(section, "outbox_interval_seconds", defaults),
         batch_size=section.integer("batch_size", minimum=1) or defaults.batch_size,
@@ -85,6 +87,8 @@ def read_billing_settings(section: MapReader | None, env: Mapping[str, str]) -> 
         webhook=_webhook(sinks.mapping("webhook") if sinks else None, env),
         entitlement=_entitlement(section.mapping("entitlement")),
     )
+    if settings.bill_master_key and not settings.master_key_team:
+        raise section.at("bill_master_key").error("needs master_key_team: the org those calls are billed to")
     if settings.entitlement is not None and settings.entitlement.source == "autumn" and not settings.autumn:
         raise section.at("entitlement").error("source 'autumn' needs billing_settings.sinks.autumn")
     return settings

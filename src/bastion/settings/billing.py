@@ -78,6 +78,8 @@ class BillingSettings:
     bill_user_key: bool = False
     bill_cache_hits: bool = False
     bill_master_key: bool = False
+    #: The org charged for master-key and static-key calls when ``bill_master_key`` is on.
+    master_key_team: str | None = None
     billing_interval_seconds: float = 30.0
     outbox_interval_seconds: float = 60.0
     batch_size: int = 500

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -34,21 +35,33 @@ def test_team_markup_overrides_the_global_one() -> None:
 
 
 @pytest.mark.parametrize(
-    ("changes", "reason", "flag"),
+    ("changes", "reason", "configured"),
     [
-        ({"user_key": True}, "user_key", "bill_user_key"),
-        ({"cache_hit": True}, "cache_hit", "bill_cache_hits"),
-        ({"api_key": ""}, "master_key", "bill_master_key"),
+        ({"user_key": True}, "user_key", {"bill_user_key": True}),
+        ({"cache_hit": True}, "cache_hit", {"bill_cache_hits": True}),
+        ({"api_key": "", "team_id": None}, "master_key", {"bill_master_key": True, "master_key_team": "ops"}),
     ],
 )
-def test_skipped_unless_configured(changes: dict[str, object], reason: str, flag: str) -> None:
-    record = replace(RECORD, **changes)  # type: ignore[arg-type]
+def test_skipped_unless_configured(changes: dict[str, Any], reason: str, configured: dict[str, Any]) -> None:
+    record = replace(RECORD, **changes)
     assert BillingRules(BillingSettings()).decide(record) == reason
-    assert isinstance(BillingRules(BillingSettings(**{flag: True})).decide(record), NewEvent)  # type: ignore[arg-type]
+    assert isinstance(BillingRules(BillingSettings(**configured)).decide(record), NewEvent)
+
+
+def test_master_key_calls_are_billed_to_the_configured_org() -> None:
+    rules = BillingRules(BillingSettings(bill_master_key=True, master_key_team="ops"))
+    event = rules.decide(replace(RECORD, api_key="", team_id=None))
+    assert isinstance(event, NewEvent) and event.team_id == "ops"
+
+
+def test_a_caller_with_a_team_but_no_key_hash_is_billed_to_its_team() -> None:
+    """End users vouched for by a JWT have no key hash but belong to an org: not master-key traffic."""
+    event = BillingRules(BillingSettings()).decide(replace(RECORD, api_key="", team_id="org_jwt"))
+    assert isinstance(event, NewEvent) and event.team_id == "org_jwt"
 
 
 def test_no_org_or_no_cost_is_never_billed() -> None:
-    rules = BillingRules(BillingSettings(bill_master_key=True))
+    rules = BillingRules(BillingSettings())
     assert rules.decide(replace(RECORD, team_id=None)) == "no_team"
     assert rules.decide(replace(RECORD, spend=0.0, status="failure")) == "zero_cost"
 

@@ -79,6 +79,7 @@ def test_sink_credentials_reach_the_log_redactor(write_config: Write) -> None:
         ("billing_settings:\n  sinks:\n    webhook: {url: ftp://x, secret: s}\n", "http:// or https://"),
         ("billing_settings:\n  entitlement: {}\n", "source 'autumn' needs billing_settings.sinks.autumn"),
         ("billing_settings:\n  max_attempts: 0\n", "must be at least 1"),
+        ("billing_settings:\n  bill_master_key: true\n", "needs master_key_team"),
     ],
 )
 def test_mistakes_are_reported_with_their_place(write_config: Write, section: str, message: str) -> None:
