@@ -18,6 +18,7 @@ from bastion.accounting.spend_writer import SpendWriter
 from bastion.api.generation import GenerationHandler
 from bastion.api.management import ManagementApi
 from bastion.api.server import GatewayApp
+from bastion.auth.jwt_tokens import TokenVerifier
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.auth.virtual_keys import VirtualKeys
 from bastion.billing.service import BillingService, billing_secrets
@@ -90,7 +91,8 @@ def build_app(
                 ),
             )
     recorder = UsageRecorder(prices=prices, metrics=metrics, log_requests=settings.bastion.log_requests)
-    data_dir = settings.source.resolve().parent
+    data_dir = settings.state_dir()
+    data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_store_engine(settings.database_url, default_path=data_dir / "bastion.db")
     database = Database(engine)
     spend = SpendWriter(
@@ -102,7 +104,9 @@ def build_app(
     recorder.sinks.append(lambda rec: spend.submit(spend_row(rec)))
     recorder.sinks.extend(record_sinks)
     virtual = VirtualKeys(database.keys, database.teams, database.users)
-    keyring = KeyRing(settings, virtual=virtual)
+    jwt_auth = settings.bastion.jwt_auth
+    tokens = TokenVerifier.from_settings(jwt_auth) if jwt_auth is not None else None
+    keyring = KeyRing(settings, virtual=virtual, tokens=tokens)
     router = Router(settings)
     http = HttpPool()
     adapters: dict[str, ProviderAdapter] = {
@@ -113,7 +117,9 @@ def build_app(
     chat = ChatService(
         settings, router=router, http=http, adapters=adapters, recorder=recorder, metrics=metrics
     )
-    loader = _spend_loader(database)
+    loader = _spend_loader(
+        database, end_user_budget=jwt_auth.user_limits.budget_duration if jwt_auth else None
+    )
     redis_url = settings.bastion.redis_url
     limits = redis_limits(redis_url, loader=loader) if redis_url else memory_limits(loader=loader)
     chat.gatekeeper = Gatekeeper(
@@ -140,11 +146,13 @@ def build_app(
         spend.start()
         if billing is not None:
             await billing.start()
+        if tokens is not None:
+            await tokens.keys.refresh()  # a JWKS URL is fetched now; failing here is logged, not fatal
         # Resolve prices now, off the request path (the pricing data loads on first use).
         for dep in settings.model_list:
             if dep.provider != "mock":
                 prices.rates_for(dep.provider_alias, dep.model_info.base_model or dep.model)
-        if settings.master_key is None and not settings.bastion.static_keys:
+        if keyring.open:
             _log.warning(
                 "no master_key and no static keys are configured: this gateway accepts calls from anyone"
             )
@@ -155,6 +163,8 @@ def build_app(
         if billing is not None:
             await billing.stop()  # the passes in progress finish; the rest waits for the next run
         await spend.drain()  # every record written, or spooled to disk for the next start
+        if tokens is not None:
+            await tokens.keys.close()
         await database.close()
 
     management = ManagementApi(
@@ -214,9 +224,12 @@ def _model_info(settings: Settings) -> list[dict[str, Any]]:
     return out
 
 
-def _spend_loader(database: Database) -> SpendLoader:
+def _spend_loader(database: Database, *, end_user_budget: str | None = None) -> SpendLoader:
     """Budget counters start from the database (first use, a restart, or after Redis lost them):
-    the all-time total, or with a ``budget_duration`` the spend logged since the window began."""
+    the all-time total, or with a ``budget_duration`` the spend logged since the window began.
+
+    End users of ``jwt_auth`` have no row: their spend is summed from the logs written under their
+    user id, over ``end_user_budget`` (the ``user_limits.budget_duration``) when one is set."""
 
     async def load(scopes: Sequence[str]) -> dict[str, BudgetSeed]:
         seeds: dict[str, BudgetSeed] = {}
@@ -231,6 +244,9 @@ def _spend_loader(database: Database) -> SpendLoader:
                 row, owner = await database.teams.get(ident), SpendFilter(team_id=ident)
             elif kind == "user":
                 row, owner = await database.users.get(ident), SpendFilter(user=ident)
+            elif kind == "end_user":
+                seeds[scope] = await _end_user_seed(database, ident, end_user_budget, now)
+                continue
             if row is None:
                 continue
             if row.budget_duration:
@@ -243,6 +259,16 @@ def _spend_loader(database: Database) -> SpendLoader:
         return seeds
 
     return load
+
+
+async def _end_user_seed(database: Database, user: str, duration: str | None, now: datetime) -> BudgetSeed:
+    owner = SpendFilter(user=user)
+    if duration is None:
+        return BudgetSeed(spent=(await database.spend.summarize_spend(owner)).spend)
+    window = parse_duration(duration)
+    since = replace(owner, start=window.window_start(now))
+    spent = (await database.spend.summarize_spend(since)).spend
+    return BudgetSeed(spent=spent, reset_at=window.next_reset(now).timestamp())
 
 
 _SPOOL_PREFIX = "bastion-spend-spool-"

@@ -14,10 +14,11 @@ from collections.abc import Iterator, Sequence
 from bastion import __version__
 from bastion.domain.errors import ConfigError
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``bastion`` command line: every subcommand and option."""
     parser = argparse.ArgumentParser(prog="bastion", description="Bastion, a self-hosted LLM gateway.")
     parser.add_argument("--version", action="version", version=f"bastion {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -74,8 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sandbox.add_argument("--key", required=True)
     sandbox.add_argument("--url", default="http://localhost:4000", help="the gateway's public URL")
     sandbox.add_argument("--model", default="anthropic/claude-sonnet-4-5")
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(
             args.config, host=args.host, port=args.port, workers=args.workers, migrate=not args.no_migrate

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -201,6 +202,26 @@ def test_migrate_and_create_a_key_then_use_it(tmp_path: Path, serve: list[subpro
     proc = start(["serve", "--config", str(config), "--port", str(port)], serve)
     wait_for_log(proc, "Uvicorn running on")
     assert chat(port, key=created["key"])["object"] == "chat.completion"
+
+
+def test_state_goes_to_the_data_dir(tmp_path: Path) -> None:
+    """With BASTION_DATA_DIR (a container's volume) the database is there, not beside the config."""
+    config_dir, data_dir = tmp_path / "etc", tmp_path / "var" / "bastion"
+    config_dir.mkdir()
+    config = config_dir / "config.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: mock-gpt\n    litellm_params:\n      model: mock/echo\n"
+        "general_settings:\n  master_key: sk-cli-master-000\n"
+    )
+    env = {**os.environ, "BASTION_DATA_DIR": str(data_dir)}
+    for command in (["migrate"], ["keys", "create", "--team", "org-1"]):
+        done = subprocess.run(
+            [BASTION, *command, "--config", str(config)], capture_output=True, text=True, timeout=60, env=env
+        )
+        assert done.returncode == 0, done.stderr
+    assert not (config_dir / "bastion.db").exists()
+    with sqlite3.connect(data_dir / "bastion.db") as db:
+        assert db.execute("SELECT team_id FROM verification_tokens").fetchall() == [("org-1",)]
 
 
 def test_opencode_config_prints_the_seed_config() -> None:

@@ -10,14 +10,21 @@ import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from bastion.auth.jwt_tokens import looks_like_token
 from bastion.domain.errors import AuthenticationError
 from bastion.domain.principal import ANONYMOUS, Principal
 from bastion.settings import Settings
 
 if TYPE_CHECKING:
+    from bastion.auth.jwt_tokens import TokenVerifier
     from bastion.auth.virtual_keys import VirtualKeys
 
 __all__ = ["KeyRing", "extract_key", "hash_key"]
+
+_NOT_A_TOKEN = (
+    "This looks like a JWT, but this gateway accepts no end-user tokens (bastion_settings.jwt_auth "
+    "is not configured). Send a Bastion key."
+)
 
 
 def hash_key(key: str) -> str:
@@ -39,10 +46,18 @@ def extract_key(headers: Mapping[str, str], query_key: str | None) -> str | None
 
 
 class KeyRing:
-    """Master and static keys from the config, then virtual keys from the database."""
+    """Master and static keys from the config, then virtual keys from the database; end-user
+    tokens (JWTs, see :mod:`bastion.auth.jwt_tokens`) go to ``tokens`` when it is configured."""
 
-    def __init__(self, settings: Settings, *, virtual: VirtualKeys | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        virtual: VirtualKeys | None = None,
+        tokens: TokenVerifier | None = None,
+    ) -> None:
         self._virtual = virtual
+        self._tokens = tokens
         self._by_hash: dict[str, Principal] = {}
         for static in settings.bastion.static_keys:
             digest = hash_key(static.key.reveal())
@@ -51,7 +66,8 @@ class KeyRing:
         if settings.master_key is not None:
             digest = hash_key(settings.master_key.reveal())
             self._by_hash[digest] = Principal("master", "master", digest)
-        self.open = settings.master_key is None and not settings.bastion.static_keys
+        # A gateway that takes end-user tokens is never open: a missing token must not pass.
+        self.open = settings.master_key is None and not settings.bastion.static_keys and tokens is None
 
     async def authenticate(self, key: str | None) -> Principal:
         if key is None:
@@ -61,6 +77,8 @@ class KeyRing:
                 "No API key was sent. Send your Bastion key as 'Authorization: Bearer <key>' "
                 "(or x-api-key / x-goog-api-key)."
             )
+        if self._tokens is not None and looks_like_token(key):
+            return await self._tokens.principal(key)
         digest = hash_key(key)
         principal = self._by_hash.get(digest)
         if principal is None and self._virtual is not None:
@@ -69,7 +87,9 @@ class KeyRing:
             if self.open:
                 return ANONYMOUS
             raise AuthenticationError(
-                "The API key is not valid for this gateway. Check that you are using a Bastion key, "
+                _NOT_A_TOKEN
+                if looks_like_token(key)
+                else "The API key is not valid for this gateway. Check that you are using a Bastion key, "
                 "not a provider key.",
                 code="invalid_api_key",
             )

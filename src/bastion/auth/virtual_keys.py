@@ -8,6 +8,7 @@ once in this process and, through the limits layer's revocation channel, in ever
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from datetime import UTC, datetime
@@ -65,13 +66,17 @@ class VirtualKeys:
         self._users = users
         self._ttl = ttl
         self._cache: dict[str, tuple[float, Principal | None]] = {}
+        #: Loads under way: concurrent requests with one key share one database read.
+        self._loading: dict[str, asyncio.Future[Principal | None]] = {}
 
     def forget(self, token: str | None) -> None:
         """Drop one cached key (``None``: all of them, e.g. after missed revocation notices)."""
         if token is None:
             self._cache.clear()
+            self._loading.clear()
         else:
             self._cache.pop(token, None)
+            self._loading.pop(token, None)  # a load that began before the change is not reused
 
     async def principal(self, token: str) -> Principal | None:
         """The principal of a key hash, ``None`` when no such key exists; raises when it may not be used."""
@@ -80,17 +85,35 @@ class VirtualKeys:
         if cached is not None and cached[0] > now:
             principal = cached[1]
         else:
-            principal = await self._load(token)
-            if len(self._cache) >= _MAX_CACHED:
-                # Unknown keys are cached too (as None); a flood of random keys must not grow
-                # memory without bound. Dropping everything costs one lookup per live key.
-                self._cache.clear()
-            self._cache[token] = (now + self._ttl, principal)
+            principal = await self._shared_load(token, now)
         if principal is not None and principal.expires is not None and principal.expires <= time.time():
             raise AuthenticationError(
                 "This key has expired. Ask for a new key (POST /key/generate, or /key/regenerate).",
                 code="key_expired",
             )
+        return principal
+
+    async def _shared_load(self, token: str, now: float) -> Principal | None:
+        loading = self._loading.get(token)
+        if loading is not None:
+            return await asyncio.shield(loading)  # a waiter's cancellation must not end the load
+        loading = asyncio.ensure_future(self._load(token))
+        loading.add_done_callback(_retrieve)
+        self._loading[token] = loading
+        try:
+            principal = await asyncio.shield(loading)
+        finally:
+            # Forgotten while loading (revoked, changed): answer this request, cache nothing.
+            current = self._loading.get(token) is loading
+            if current:
+                del self._loading[token]
+        if not current:
+            return principal
+        if len(self._cache) >= _MAX_CACHED:
+            # Unknown keys are cached too (as None); a flood of random keys must not grow
+            # memory without bound. Dropping everything costs one lookup per live key.
+            self._cache.clear()
+        self._cache[token] = (now + self._ttl, principal)
         return principal
 
     async def _load(self, token: str) -> Principal | None:
@@ -100,6 +123,13 @@ class VirtualKeys:
         team = await self._teams.get(record.team_id) if record.team_id else None
         user = await self._users.get(record.user_id) if record.user_id and self._users is not None else None
         return principal_of(record, team, user)
+
+
+def _retrieve(load: asyncio.Future[Principal | None]) -> None:
+    # Seen by every waiter; read here too so a load whose waiters all left is not reported as
+    # an exception nobody retrieved.
+    if not load.cancelled():
+        load.exception()
 
 
 def principal_of(record: KeyRecord, team: TeamRecord | None, user: UserRecord | None = None) -> Principal:

@@ -33,7 +33,7 @@ T = TypeVar("T")
 def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     async def main() -> T:
         database = await Database.open(
-            settings.database_url, default_path=settings.source.resolve().parent / "bastion.db"
+            settings.database_url, default_path=settings.state_dir() / "bastion.db"
         )
         try:
             return await work(database)

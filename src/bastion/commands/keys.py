@@ -39,7 +39,7 @@ def create_key(settings: Settings, options: dict[str, Any]) -> int:
 
     async def store() -> KeyRecord:
         database = await Database.open(
-            settings.database_url, default_path=settings.source.resolve().parent / "bastion.db"
+            settings.database_url, default_path=settings.state_dir() / "bastion.db"
         )
         try:
             if record.team_id and await database.teams.get(record.team_id) is None:

@@ -11,7 +11,7 @@ __all__ = ["run_migrate"]
 
 
 def run_migrate(settings: Settings) -> int:
-    default = settings.source.resolve().parent / "bastion.db"
+    default = settings.state_dir() / "bastion.db"
     asyncio.run(migrate(settings.database_url, default_path=default))
     where = "PostgreSQL" if settings.database_url else f"SQLite at {default}"
     print(f"database schema is up to date ({where})")

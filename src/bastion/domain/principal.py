@@ -32,8 +32,10 @@ class ScopeLimits:
 class Principal:
     """An authenticated caller.
 
-    ``kind`` is ``master``, ``static_key`` or ``virtual_key``. ``label`` is safe to log: a key
-    alias, the ``sk-...abcd`` name, or the first characters of the key's hash, never the key.
+    ``kind`` is ``master``, ``static_key``, ``virtual_key`` or ``jwt`` (an end user vouched for by
+    an identity provider's token; ``user_id`` is the token's user and ``key_hash`` is empty).
+    ``label`` is safe to log: a key alias, the ``sk-...abcd`` name, the first characters of the
+    key's hash or an end user's id, never a key or a token.
     ``models`` empty means every model.
     """
 

@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
 from bastion.limits import _lua
+from bastion.limits._resp import RespClient, RespConnectionError, RespError
 from bastion.limits.errors import LimitsUnavailableError
 
 __all__ = ["Args", "Clock", "RedisLimitsStore", "Script"]
@@ -45,10 +46,15 @@ class RedisLimitsStore:
     ADMIT = Script(_lua.ADMIT)
     FINISH = Script(_lua.FINISH)
 
-    def __init__(self, client: Redis, *, prefix: str = "bastion:", clock: Clock | None = None) -> None:
+    def __init__(
+        self, client: Redis, resp: RespClient, *, prefix: str = "bastion:", clock: Clock | None = None
+    ) -> None:
         if not prefix.startswith("bastion:"):
             raise ValueError(f"Redis key prefix must start with 'bastion:', got {prefix!r}")
+        #: redis-py, for pub/sub and the rare plain operations (revocations).
         self.client = client
+        #: The lean pipelined client every script runs on (the request path).
+        self.resp = resp
         self.prefix = prefix
         self._clock = clock
         self._pending: set[asyncio.Task[Any]] = set()
@@ -61,13 +67,16 @@ class RedisLimitsStore:
         return "" if self._clock is None else repr(self._clock())
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[str | int | float]) -> Any:
+        resp = self.resp
         try:
             try:
-                return await self.client.evalsha(script.sha, len(keys), *keys, *args)
-            except NoScriptError:
-                await self.client.script_load(script.source)
-                return await self.client.evalsha(script.sha, len(keys), *keys, *args)
-        except RedisError as err:
+                return await resp.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+            except RespError as err:
+                if not str(err).startswith("NOSCRIPT"):
+                    raise
+                await resp.execute("SCRIPT", "LOAD", script.source)
+                return await resp.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        except (RespError, RespConnectionError) as err:
             raise _unavailable(err) from err
 
     async def call(self, operation: Callable[[], Awaitable[Any]]) -> Any:
@@ -94,11 +103,12 @@ class RedisLimitsStore:
         """Wait for releases still running, then close the client if it is ours."""
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.resp.close()
         if close_client:
             await self.client.aclose()
 
 
-def _unavailable(err: RedisError) -> LimitsUnavailableError:
+def _unavailable(err: Exception) -> LimitsUnavailableError:
     return LimitsUnavailableError(
         f"The rate limit and budget store is unavailable ({type(err).__name__}); please retry."
     )

@@ -1,8 +1,10 @@
 """Limits shared by every gateway process through Redis (``redis_url``).
 
-Each operation is one Lua script (:mod:`bastion.limits._lua`) run with ``EVALSHA``; the script is
-loaded with ``SCRIPT LOAD`` the first time Redis answers ``NOSCRIPT`` (first use, or after Redis
-restarted or flushed its scripts). Keys live under ``bastion:`` and always carry a TTL.
+Each operation is one Lua script (:mod:`bastion.limits._lua`) run with ``EVALSHA`` on the lean
+pipelined client of :mod:`bastion.limits._resp` (the request path); the script is loaded with
+``SCRIPT LOAD`` the first time Redis answers ``NOSCRIPT`` (first use, or after Redis restarted or
+flushed its scripts). Pub/sub and the revocation markers use redis-py. Keys live under
+``bastion:`` and always carry a TTL.
 
 Releases and settlements run shielded: a request cancelled while it releases (a client gone, a
 shutdown) still frees its slot, and ``Limits.close()`` waits for them. Redis failures surface as
@@ -21,6 +23,7 @@ from bastion.limits._redis_gate import RedisGate
 from bastion.limits._redis_rates import RedisRateLimiter
 from bastion.limits._redis_revocations import RedisRevocations
 from bastion.limits._redis_store import Clock, RedisLimitsStore
+from bastion.limits._resp import RespClient, RespTarget
 from bastion.limits.backend import Limits
 from bastion.limits.reservation import SpendLoader
 
@@ -65,7 +68,8 @@ def redis_limits(
             url or "", decode_responses=True, max_connections=max_connections, timeout=pool_timeout
         )
         client = Redis(connection_pool=pool)
-    store = RedisLimitsStore(client, prefix=prefix, clock=clock)
+    target = RespTarget.from_url(url) if url is not None else _target_of(client)
+    store = RedisLimitsStore(client, RespClient(target), prefix=prefix, clock=clock)
     revocations = RedisRevocations(store, ttl=revocation_ttl)
 
     async def close() -> None:
@@ -80,4 +84,17 @@ def redis_limits(
         revocations=revocations,
         gate=RedisGate(store, rates, budgets),
         closer=close,
+    )
+
+
+def _target_of(client: Redis) -> RespTarget:
+    """Where an existing redis-py client connects, for the scripts' own connection."""
+    options = client.connection_pool.connection_kwargs
+    return RespTarget(
+        str(options.get("host", "127.0.0.1")),
+        int(options.get("port", 6379)),
+        db=int(options.get("db", 0) or 0),
+        username=options.get("username"),
+        password=options.get("password"),
+        tls="ssl" in str(client.connection_pool.connection_class.__name__).lower(),
     )

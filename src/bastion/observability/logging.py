@@ -1,7 +1,7 @@
 """JSON logging that never blocks the event loop and never prints a secret.
 
 Records are formatted on the calling thread (cheap, orjson) and written by a background thread
-through a :class:`logging.handlers.QueueHandler`, so a slow terminal or pipe cannot stall requests.
+through a queue, in batches, so a slow terminal or pipe cannot stall requests.
 Every line passes through :class:`Redactor`, which removes the configured secret values and
 anything shaped like a key or a bearer token.
 """
@@ -9,10 +9,10 @@ anything shaped like a key or a bearer token.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import queue
 import re
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -25,6 +25,8 @@ _KEY_SHAPES = re.compile(
     r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"
     r"|\b(sk|am_sk|rk|pk)-[A-Za-z0-9_-]{6,}"
     r"|\bAIza[0-9A-Za-z_-]{20,}"
+    # An end user's JWT (its header is base64url JSON, so it starts with eyJ), signed or not.
+    r"|\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
 )
 
 
@@ -88,22 +90,20 @@ class _TextFormatter(logging.Formatter):
         return self._redact(text)
 
 
-_listener: logging.handlers.QueueListener | None = None
+_writer: _LineWriter | None = None
 
 
 def configure_logging(
     *, level: str = "info", json_logs: bool = True, secrets: Iterable[str] = (), stream: Any = None
 ) -> None:
     """Route the ``bastion`` and ``uvicorn`` loggers through one redacting, queued handler."""
-    global _listener
+    global _writer
     shutdown_logging()
     redactor = Redactor(secrets)
-    target = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    target.setFormatter(JsonFormatter(redactor) if json_logs else _TextFormatter(redactor))
-    log_queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    handler = _FormattingQueueHandler(log_queue, target.formatter)
-    _listener = logging.handlers.QueueListener(log_queue, _PreformattedHandler(target))
-    _listener.start()
+    formatter = JsonFormatter(redactor) if json_logs else _TextFormatter(redactor)
+    lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+    _writer = _LineWriter(lines, stream if stream is not None else sys.stderr)
+    handler = _FormattingQueueHandler(lines, formatter)
     for name in ("bastion", "uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
@@ -114,39 +114,63 @@ def configure_logging(
 
 
 def shutdown_logging() -> None:
-    """Flush queued lines and stop the writer thread."""
-    global _listener
-    if _listener is not None:
-        _listener.stop()
-        _listener = None
+    """Write the queued lines and stop the writer thread."""
+    global _writer
+    if _writer is not None:
+        _writer.stop()
+        _writer = None
 
 
 def request_logger() -> logging.Logger:
     return logging.getLogger("bastion.request")
 
 
-class _FormattingQueueHandler(logging.handlers.QueueHandler):
-    """Formats (and so redacts) on the caller's side, then hands a plain string to the writer thread."""
+class _FormattingQueueHandler(logging.Handler):
+    """Formats (and so redacts) on the caller's side, then hands the line to the writer thread."""
 
-    def __init__(self, q: queue.SimpleQueue[logging.LogRecord], formatter: logging.Formatter | None) -> None:
-        super().__init__(q)
-        self._fmt = formatter or logging.Formatter()
-
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        line = self._fmt.format(record)
-        out = logging.makeLogRecord({"msg": line, "levelno": record.levelno, "levelname": record.levelname})
-        return out
-
-
-class _PreformattedHandler(logging.Handler):
-    def __init__(self, target: logging.StreamHandler[Any]) -> None:
+    def __init__(self, lines: queue.SimpleQueue[str | None], formatter: logging.Formatter) -> None:
         super().__init__()
-        self._target = target
+        self._lines = lines
+        self._format = formatter.format
 
     def emit(self, record: logging.LogRecord) -> None:
-        stream = self._target.stream
         try:
-            stream.write(record.msg + "\n")
-            stream.flush()
-        except Exception:  # a closed pipe must not kill the writer thread
+            self._lines.put_nowait(self._format(record))
+        except Exception:
             self.handleError(record)
+
+
+class _LineWriter:
+    """The thread that writes log lines: whatever has queued up goes out in one write and flush."""
+
+    _BATCH = 512
+
+    def __init__(self, lines: queue.SimpleQueue[str | None], stream: Any) -> None:
+        self._lines = lines
+        self._stream = stream
+        self._thread = threading.Thread(target=self._run, name="bastion-log-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._lines.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        lines = self._lines
+        while True:
+            batch = [lines.get()]
+            while len(batch) < self._BATCH:
+                try:
+                    batch.append(lines.get_nowait())
+                except queue.Empty:
+                    break
+            done = None in batch
+            text = "".join(line + "\n" for line in batch if line is not None)
+            if text:
+                try:
+                    self._stream.write(text)
+                    self._stream.flush()
+                except Exception:  # a closed pipe must not kill the writer thread
+                    pass
+            if done:
+                return

@@ -8,6 +8,24 @@ from __future__ import annotations
 
 from bastion.domain.secret import Secret
 from bastion.settings.loader import load_settings
-from bastion.settings.model import BastionSettings, Deployment, ModelInfo, Settings, StaticKey
+from bastion.settings.model import (
+    BastionSettings,
+    Deployment,
+    EndUserLimits,
+    JwtAuthSettings,
+    ModelInfo,
+    Settings,
+    StaticKey,
+)
 
-__all__ = ["BastionSettings", "Deployment", "ModelInfo", "Secret", "Settings", "StaticKey", "load_settings"]
+__all__ = [
+    "BastionSettings",
+    "Deployment",
+    "EndUserLimits",
+    "JwtAuthSettings",
+    "ModelInfo",
+    "Secret",
+    "Settings",
+    "StaticKey",
+    "load_settings",
+]

@@ -10,6 +10,8 @@ from __future__ import annotations
 __all__ = [
     "BASTION_SETTINGS_KEYS",
     "GENERAL_SETTINGS_KEYS",
+    "JWT_AUTH_KEYS",
+    "JWT_USER_LIMIT_KEYS",
     "LITELLM_SETTINGS_KEYS",
     "MODEL_ENTRY_KEYS",
     "ROUTER_SETTINGS_KEYS",
@@ -251,7 +253,34 @@ BASTION_SETTINGS_KEYS = frozenset(
         "host",
         "port",
         "redis_url",
+        "data_dir",
+        "jwt_auth",
     }
+)
+
+JWT_AUTH_KEYS = frozenset(
+    {
+        "issuer",
+        "audience",
+        "algorithms",
+        "jwk",
+        "jwks",
+        "jwks_file",
+        "jwks_url",
+        "jwks_cache_seconds",
+        "jwks_min_refresh_seconds",
+        "jwks_timeout_seconds",
+        "leeway_seconds",
+        "user_claim",
+        "team_claim",
+        "models_claim",
+        "models",
+        "user_limits",
+    }
+)
+
+JWT_USER_LIMIT_KEYS = frozenset(
+    {"rpm_limit", "tpm_limit", "max_parallel_requests", "max_budget", "budget_duration"}
 )
 
 STATIC_KEY_KEYS = frozenset({"key", "alias", "models"})

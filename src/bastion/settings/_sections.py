@@ -10,12 +10,14 @@ import difflib
 import fnmatch
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 from urllib.parse import quote
 
 from bastion.domain.secret import Secret
 from bastion.settings._environ import EnvString
+from bastion.settings._jwt_auth import read_jwt_auth
 from bastion.settings._known_keys import BASTION_SETTINGS_KEYS, ROUTING_STRATEGIES, STATIC_KEY_KEYS
 from bastion.settings._reader import MapReader, describe
 from bastion.settings._where import Where
@@ -123,7 +125,12 @@ def read_fallbacks(
 
 
 def read_bastion_settings(
-    section: MapReader, general: MapReader, router: MapReader, groups: GroupNames, master_key: Secret | None
+    section: MapReader,
+    general: MapReader,
+    router: MapReader,
+    groups: GroupNames,
+    master_key: Secret | None,
+    config_dir: Path,
 ) -> BastionSettings:
     """``bastion_settings``: unlike LiteLLM's sections, every key here must be known."""
     section.reject_unknown(BASTION_SETTINGS_KEYS)
@@ -147,6 +154,7 @@ def read_bastion_settings(
         host=section.string("host") or "127.0.0.1",
         port=4000 if port is None else port,
         redis_url=_redis_url(section, general, router),
+        jwt_auth=read_jwt_auth(section, groups, config_dir),
     )
 
 

@@ -146,6 +146,7 @@ def _build(source: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         router,
         groups,
         master_key,
+        source.parent,
     )
     return Settings(
         source=source,
@@ -153,6 +154,7 @@ def _build(source: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         model_groups=model_groups,
         master_key=master_key,
         database_url=general.string("database_url") or env.get("DATABASE_URL") or None,
+        data_dir=_data_dir(source, top, env),
         drop_params=bool(litellm.boolean("drop_params")),
         num_retries=choices.num_retries,
         retry_after=choices.retry_after,
@@ -169,6 +171,12 @@ def _build(source: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         litellm=freeze(litellm.data),
         router=freeze(router.data),
     )
+
+
+def _data_dir(source: Path, top: MapReader, env: Mapping[str, str]) -> Path | None:
+    section = MapReader.of(top.get("bastion_settings"), top.at("bastion_settings"))
+    value = section.string("data_dir") or env.get("BASTION_DATA_DIR") or None
+    return None if value is None else source.resolve().parent / Path(value).expanduser()
 
 
 def _section(top: MapReader, key: str, known: frozenset[str]) -> MapReader:

@@ -15,7 +15,16 @@ from typing import Any
 from bastion.domain.secret import Secret
 from bastion.settings.billing import BillingSettings
 
-__all__ = ["BastionSettings", "Deployment", "ModelInfo", "Secret", "Settings", "StaticKey"]
+__all__ = [
+    "BastionSettings",
+    "Deployment",
+    "EndUserLimits",
+    "JwtAuthSettings",
+    "ModelInfo",
+    "Secret",
+    "Settings",
+    "StaticKey",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +92,47 @@ class StaticKey:
 
 
 @dataclass(frozen=True, slots=True)
+class EndUserLimits:
+    """The limits every end user gets on their own, in the shapes virtual keys use (``None``: none)."""
+
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
+    max_parallel_requests: int | None = None
+    max_budget: float | None = None
+    budget_duration: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JwtAuthSettings:
+    """``bastion_settings.jwt_auth``: end users arriving with an identity provider's signed token.
+
+    The public keys come from exactly one place: ``keys`` (an inline JWK, a JWKS document, or a
+    JWKS file, already read and checked) or ``jwks_url`` (fetched and cached at run time).
+    Claim names may be dotted paths into nested claims (``org.id``).
+    """
+
+    issuer: str
+    audiences: tuple[str, ...]
+    algorithms: tuple[str, ...]
+    #: The public JWKs given in the config (empty when ``jwks_url`` is used).
+    keys: tuple[Mapping[str, Any], ...] = ()
+    jwks_url: str | None = None
+    #: How long fetched keys are used before they are fetched again.
+    jwks_cache_seconds: float = 300.0
+    #: The least time between two fetches, whatever tokens arrive (an unknown ``kid`` cannot make
+    #: the gateway fetch on every request).
+    jwks_min_refresh_seconds: float = 60.0
+    jwks_timeout_seconds: float = 5.0
+    leeway_seconds: float = 30.0
+    user_claim: str = "sub"
+    team_claim: str | None = None
+    models_claim: str | None = None
+    #: The model groups a token may use when it names none (empty: every model).
+    default_models: tuple[str, ...] = ()
+    user_limits: EndUserLimits = field(default_factory=EndUserLimits)
+
+
+@dataclass(frozen=True, slots=True)
 class BastionSettings:
     """The ``bastion_settings`` section: what Bastion adds to LiteLLM's format."""
 
@@ -99,6 +149,8 @@ class BastionSettings:
     host: str = "127.0.0.1"
     port: int = 4000
     redis_url: str | None = field(default=None, repr=False)
+    #: End-user tokens from an identity provider (``None``: only Bastion keys are accepted).
+    jwt_auth: JwtAuthSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +163,9 @@ class Settings:
     model_groups: Mapping[str, tuple[Deployment, ...]] = field(repr=False)
     master_key: Secret | None = None
     database_url: str | None = field(default=None, repr=False)
+    #: Where the SQLite file and spend spool files go: ``bastion_settings.data_dir`` or
+    #: ``BASTION_DATA_DIR`` (relative to the config file), else the config file's directory.
+    data_dir: Path | None = None
     drop_params: bool = False
     num_retries: int = 2
     retry_after: float = 0.0
@@ -129,6 +184,10 @@ class Settings:
     general: Mapping[str, Any] = field(default_factory=dict, repr=False)
     litellm: Mapping[str, Any] = field(default_factory=dict, repr=False)
     router: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def state_dir(self) -> Path:
+        """Where Bastion keeps files of its own: the SQLite database, spend spools."""
+        return self.data_dir or self.source.resolve().parent
 
     def group_names(self) -> list[str]:
         """The model group names, in config order."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import fields
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Row
@@ -42,7 +43,12 @@ def checked_changes(changes: Mapping[str, Any], allowed: Collection[str]) -> dic
     return {name: _to_column(value) for name, value in changes.items()}
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None), dict, datetime})
+
+
 def _to_column(value: Any) -> Any:
+    if type(value) in _PLAIN:  # nearly every value: skip the abstract-class checks below
+        return value
     if isinstance(value, tuple):
         return [_to_column(item) for item in value]
     if isinstance(value, Mapping) and not isinstance(value, dict):

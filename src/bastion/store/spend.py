@@ -18,9 +18,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Column, ColumnElement, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bastion.store._bulk_insert import UnnestInsert
 from bastion.store._mapping import record_from_row, record_values
 from bastion.store._transactions import reading, writing
 from bastion.store._types import to_money
@@ -33,6 +34,7 @@ _keys = verification_tokens
 _logs = spend_logs
 # Rounds of following regenerated tokens while a regeneration races with a batch.
 _REDIRECT_ROUNDS = 3
+_UNNEST_LOGS = UnnestInsert(spend_logs, spend_logs.c.request_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,15 +161,17 @@ async def _lock_keys(conn: AsyncConnection, tokens: set[str]) -> set[str]:
 
 
 async def _insert_new(conn: AsyncConnection, records: Sequence[SpendLogRecord]) -> set[str]:
-    """Insert the records (one executemany) and return the request ids that were not there yet."""
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    """Insert the records (one statement) and return the request ids that were not there yet."""
+    rows = [record_values(r) for r in records]
+    if conn.dialect.name == "postgresql":
+        statement = _UNNEST_LOGS.statement(conn.dialect)
+        return set((await conn.execute(statement, _UNNEST_LOGS.parameters(rows))).scalars())
     query = (
-        dialect_insert(_logs)
+        sqlite.insert(_logs)
         .on_conflict_do_nothing(index_elements=[_logs.c.request_id])
         .returning(_logs.c.request_id)
     )
-    result = await conn.execute(query, [record_values(r) for r in records])
-    return set(result.scalars())
+    return set((await conn.execute(query, rows)).scalars())
 
 
 def _sums(

@@ -137,6 +137,15 @@ def test_open_mode_without_master_or_static_keys(tmp_path: Path) -> None:
         assert principal.may_use("anything")
 
 
+def test_a_jwt_without_jwt_auth_is_told_what_is_missing(tmp_path: Path) -> None:
+    """A token sent to a gateway that takes none is an unknown key, with a hint, and not echoed."""
+    ring = make_keyring(tmp_path, general={"master_key": _MASTER})
+    token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJl"
+    with pytest.raises(AuthenticationError, match="jwt_auth is not configured") as caught:
+        asyncio.run(ring.authenticate(token))
+    assert token not in caught.value.message
+
+
 def test_hash_key_is_sha256_hex() -> None:
     """Keys are stored as the hex SHA-256 of the key, as LiteLLM does."""
     assert hash_key("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

@@ -83,10 +83,12 @@ def test_bearer_token_is_redacted_but_the_scheme_kept() -> None:
         "sk-ant-api03-AbCdEfGh_ij-klmn",
         "am_sk-0123456789abcdef",
         "AIzaSyA1234567890abcdefghijklmnopqrs",
+        "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJlLWJ5dGVz",
+        "eyJhbGciOiJub25lIn0.eyJzdWIiOiJtYWxsb3J5In0.",
     ],
 )
 def test_key_shaped_strings_are_redacted(key: str) -> None:
-    """OpenAI/Anthropic ``sk-...`` keys, Bastion keys and Google ``AIza...`` keys are removed."""
+    """OpenAI/Anthropic ``sk-...`` keys, Bastion keys, Google ``AIza...`` keys and JWTs are removed."""
     out = Redactor()(f'{{"api_key": "{key}", "note": "ok"}}')
     assert key not in out
     assert key[6:] not in out

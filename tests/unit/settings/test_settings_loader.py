@@ -298,3 +298,18 @@ def test_load_returns_settings_with_source(write_config: Write) -> None:
     settings = load_settings(str(path), environ={})
     assert isinstance(settings, Settings)
     assert settings.source == path
+
+
+def test_data_dir_defaults_to_the_config_directory_and_can_be_moved(write_config: Write) -> None:
+    """Containers mount the config read-only: the SQLite file and spools can live elsewhere."""
+    path = write_config(MINIMAL)
+    assert load_settings(path, environ={}).data_dir is None  # the app uses the config's directory
+    assert load_settings(path, environ={"BASTION_DATA_DIR": "/var/lib/bastion"}).data_dir == Path(
+        "/var/lib/bastion"
+    )
+    relative = write_config(
+        MINIMAL + "\n    bastion_settings:\n      data_dir: state\n", name="relative.yaml"
+    )
+    assert load_settings(relative, environ={"BASTION_DATA_DIR": "/ignored"}).data_dir == (
+        relative.resolve().parent / "state"
+    )
