@@ -13,6 +13,7 @@ import anthropic
 import openai
 import orjson
 import pytest
+from test_jwt_auth import jwt_auth
 from test_sdk_passthrough import anthropic_client, openai_client
 from test_virtual_keys import make_key
 
@@ -22,6 +23,7 @@ from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
 from support import MASTER_KEY, STATIC_KEY, standard_models
 from support.fake_billing import FakeBilling
+from support.identity import SigningKey, claims
 
 AUTUMN_KEY = "am_sk_test_e2e_0123456789"
 
@@ -167,3 +169,38 @@ def test_an_org_out_of_credit_gets_402_in_its_own_format(
 
 def _t(minutes: int) -> datetime:
     return datetime(2026, 11, 23, 12, tzinfo=UTC) + timedelta(minutes=minutes)
+
+
+def test_end_users_with_a_token_are_billed_and_checked_as_their_team(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream, fake: FakeBilling
+) -> None:
+    """A JWT end user has no key but belongs to the token's team: charged to it, and refused with
+    a 402 when that team is out of credit."""
+    signer = SigningKey("ec")
+    config = billing_config(
+        fake,
+        upstream,
+        billing_interval_seconds=0.05,
+        outbox_interval_seconds=0.05,
+        entitlement={"cache_seconds": 300},
+    )
+    config["bastion_settings"]["jwt_auth"] = jwt_auth([signer])
+    gw = start_gateway(config)
+    fake.credit["broke"] = False
+
+    token = signer.sign(claims("alice", org={"team": "writers"}))
+    openai_client(gw, token).chat.completions.create(
+        model="gpt", messages=[{"role": "user", "content": "hi"}], max_tokens=5
+    )
+    record = gw.next_record()
+    assert fake.wait_for_calls(1, timeout=20)
+    [track] = fake.calls("autumn")
+    assert (track.fields["customer_id"], track.fields["properties"]["user"]) == ("writers", "alice")
+    assert track.value == pytest.approx(record.cost_usd * 3, rel=1e-6)
+
+    broke = signer.sign(claims("bob", org={"team": "broke"}))
+    with pytest.raises(openai.APIStatusError) as refused:
+        openai_client(gw, broke).chat.completions.create(
+            model="mock", messages=[{"role": "user", "content": "x"}]
+        )
+    assert refused.value.status_code == 402
