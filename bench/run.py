@@ -27,7 +27,7 @@ if __package__ in (None, ""):  # run as ``python bench/run.py``
 from bench.keyed import KeyedStore, discard, pg_redis_store, spend_rows, sqlite_store, start_keyed, stop_keyed
 from bench.report import markdown
 from bench.scenarios import Scenario, select
-from bench.targets import LITELLM, ROOT, Target, start_gateway, start_mock, stop
+from bench.targets import LITELLM, ROOT, Target, gateway_config, start_gateway, start_mock, stop
 
 __all__ = ["main"]
 
@@ -120,6 +120,11 @@ def _start_targets(
     targets.append(mock)
     if chosen("bastion"):
         targets.append(start_gateway("bastion", mock_url, workdir))
+    if chosen("bastion+cache"):
+        # Every step sends one body again and again: after the first call, each is a cache hit.
+        config = workdir / "bastion-cache.yaml"
+        config.write_text(gateway_config(mock_url, settings="litellm_settings:\n  cache: true\n"))
+        targets.append(start_gateway("bastion+cache", mock_url, workdir, config=config))
     if chosen("litellm"):
         if args.no_peers:
             notes.append("LiteLLM skipped (--no-peers).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -15,20 +16,33 @@ from bastion.accounting.recorder import UsageRecorder
 from bastion.accounting.records import UsageRecord
 from bastion.accounting.spend_rows import spend_log, spend_row
 from bastion.accounting.spend_writer import SpendWriter
+from bastion.accounts.catalog import ModelCatalog
+from bastion.accounts.conversations import ConversationService
+from bastion.accounts.provider_keys import ProviderKeyService
+from bastion.accounts.usage import UsageService
+from bastion.accounts.users import AccountService
+from bastion.api.account import AccountApi, AccountServices
 from bastion.api.generation import GenerationHandler
 from bastion.api.management import ManagementApi
+from bastion.api.routing import RoutingDryRun
 from bastion.api.server import GatewayApp
+from bastion.auth.access_tokens import AccessTokenIssuer
 from bastion.auth.jwt_tokens import TokenVerifier
 from bastion.auth.keys import KeyRing, extract_key
+from bastion.auth.signing_secret import load_or_create_signing_secret
 from bastion.auth.virtual_keys import VirtualKeys
 from bastion.billing.service import BillingService, billing_secrets
 from bastion.gateway.admission import Gatekeeper
+from bastion.gateway.cache import ResponseCache, build_cache_store
 from bastion.gateway.chat import ChatService
+from bastion.gateway.credentials import CredentialChooser, SystemKeys
 from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.router import Router
+from bastion.gateway.routes import RouteTable
 from bastion.gateway.tokens import TokenCounter
 from bastion.limits import BudgetSeed, SpendLoader, memory_limits
 from bastion.limits.durations import parse_duration
+from bastion.limits.login import FailureCounter, LoginThrottle, MemoryFailureCounter, RedisFailureCounter
 from bastion.limits.redis import redis_limits
 from bastion.observability.logging import configure_logging
 from bastion.observability.metrics import Metrics
@@ -37,6 +51,7 @@ from bastion.providers.base import ProviderAdapter
 from bastion.providers.gemini import GeminiAdapter
 from bastion.providers.http import HttpPool
 from bastion.providers.openai import OpenAIAdapter
+from bastion.secrets import Vault
 from bastion.settings import Settings, load_settings
 from bastion.store.database import Database
 from bastion.store.engine import create_store_engine
@@ -62,6 +77,9 @@ def secret_values(settings: Settings) -> list[str]:
         values.append(settings.master_key.reveal())
     values.extend(k.key.reveal() for k in settings.bastion.static_keys)
     values.extend(billing_secrets(settings.billing))
+    accounts = settings.bastion.accounts
+    secrets = (accounts.jwt_secret, accounts.first_superuser_password, *accounts.encryption_keys)
+    values.extend(secret.reveal() for secret in secrets if secret is not None)
     return values
 
 
@@ -129,6 +147,22 @@ def build_app(
     billing = BillingService(settings.billing, database.billing) if settings.billing else None
     if billing is not None:
         chat.gatekeeper.entitlement = billing.entitlement
+    if settings.cache.enabled:
+        chat.cache = ResponseCache(settings.cache, build_cache_store(settings.cache), metrics)
+    routes = RouteTable(settings)
+    shared_health = None
+    cooldowns = settings.router.get("disable_cooldowns") is not True
+    usage = settings.routing_strategy.startswith("usage-based-routing")
+    if redis_url and (cooldowns or usage):
+        from bastion.gateway.health_shared import SharedHealth  # Redis only when used
+
+        shared_health = SharedHealth(
+            redis_url,
+            router.health,
+            [dep.deployment_id for dep in settings.model_list],
+            cooldowns=cooldowns,
+            usage=usage,
+        )
     limit = int(settings.bastion.max_request_size_mb * 1024 * 1024)
     generation = GenerationHandler(
         keys=keyring,
@@ -136,11 +170,21 @@ def build_app(
         chat=chat,
         body_limit=limit,
         keepalive_seconds=settings.bastion.stream_keepalive_seconds,
+        routes=routes,
+    )
+
+    account_api, accounts, provider_keys = _account_api(
+        settings, database, chat, prices, data_dir=data_dir, body_limit=limit
     )
 
     async def startup() -> None:
         if migrate:
             await apply_migrations(engine)
+        await provider_keys.reload_system_keys()
+        provider_keys.start()
+        first = settings.bastion.accounts
+        if first.first_superuser is not None and first.first_superuser_password is not None:
+            await accounts.ensure_first_superuser(first.first_superuser, first.first_superuser_password)
         # Another process deleted, blocked or changed a key: forget it here too (None: forget all).
         await limits.revocations.subscribe(virtual.forget)
         spend.start()
@@ -148,6 +192,8 @@ def build_app(
             await billing.start()
         if tokens is not None:
             await tokens.keys.refresh()  # a JWKS URL is fetched now; failing here is logged, not fatal
+        if shared_health is not None:
+            shared_health.start()
         # Resolve prices now, off the request path (the pricing data loads on first use).
         for dep in settings.model_list:
             if dep.provider != "mock":
@@ -162,6 +208,12 @@ def build_app(
             await chat.gatekeeper.close()
         if billing is not None:
             await billing.stop()  # the passes in progress finish; the rest waits for the next run
+        await provider_keys.close()
+        await accounts.close()
+        if chat.cache is not None:
+            await chat.cache.close()
+        if shared_health is not None:
+            await shared_health.close()
         await spend.drain()  # every record written, or spooled to disk for the next start
         if tokens is not None:
             await tokens.keys.close()
@@ -178,6 +230,7 @@ def build_app(
     )
     app = GatewayApp(
         management=management,
+        account=account_api,
         generation=generation,
         embeddings=EmbeddingsService(chat, http),
         tokens=TokenCounter(chat, http, router_groups=router.group),
@@ -187,12 +240,69 @@ def build_app(
         body_limit=limit,
         on_startup=startup,
         on_shutdown=shutdown,
+        dry_run=RoutingDryRun(generation, routes, router, limit).handle,
     )
     app.gatekeeper = chat.gatekeeper
+    app.cache = chat.cache
+    app.shared_health = shared_health
     app.database = database
     app.spend_writer = spend
     app.billing = billing
     return app
+
+
+def _account_api(
+    settings: Settings,
+    database: Database,
+    chat: ChatService,
+    prices: PriceBook,
+    *,
+    data_dir: Path,
+    body_limit: int,
+) -> tuple[AccountApi, AccountService, ProviderKeyService]:
+    """The ``/v2`` account API and the services behind it."""
+    options = settings.bastion.accounts
+    chat.credentials = CredentialChooser(SystemKeys(), user_keys=options.user_keys)
+    keys = ProviderKeyService(
+        database, Vault(options.encryption_keys), chat.credentials.system, settings.model_list
+    )
+    if options.jwt_secret is None and settings.database_url is not None:
+        _log.warning(
+            "no BASTION_JWT_SECRET is configured: access tokens are signed with a secret kept in %s, "
+            "which other hosts do not share",
+            data_dir,
+        )
+    issuer = AccessTokenIssuer(
+        options.jwt_secret or (lambda: load_or_create_signing_secret(data_dir)),
+        lifetime_seconds=options.access_token_minutes * 60,
+    )
+    redis_url = settings.bastion.redis_url
+    counter: FailureCounter = MemoryFailureCounter()
+    if redis_url:
+        # Gateways sharing a database share login counters; other deployments on the same Redis don't.
+        place = settings.database_url or str(data_dir / "bastion.db")
+        counter = RedisFailureCounter(
+            redis_url, prefix=f"bastion:{hashlib.sha256(place.encode()).hexdigest()[:12]}:"
+        )
+    throttle = LoginThrottle(
+        counter,
+        max_failures=options.login_max_failures,
+        lockout_seconds=options.login_lockout_seconds,
+        slowdown_seconds=options.login_slowdown_seconds,
+    )
+    accounts = AccountService(database, issuer, throttle, min_password_length=options.min_password_length)
+    catalog = ModelCatalog(settings, prices, chat.credentials)
+    services = AccountServices(
+        accounts=accounts,
+        keys=keys,
+        catalog=catalog,
+        conversations=ConversationService(database, chat, catalog, keys),
+        usage=UsageService(database),
+        user_keys_mode=options.user_keys,
+        body_limit=body_limit,
+        keepalive_seconds=settings.bastion.stream_keepalive_seconds,
+    )
+    return AccountApi(services), accounts, keys
 
 
 def _model_info(settings: Settings) -> list[dict[str, Any]]:

@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     migrate.add_argument("--config", required=True)
 
+    rotate = commands.add_parser(
+        "rotate-encryption-key", help="re-encrypt every stored provider key with the newest encryption key"
+    )
+    rotate.add_argument("--config", required=True)
+
     keys = commands.add_parser("keys", help="manage virtual keys").add_subparsers(
         dest="action", required=True
     )
@@ -110,6 +115,10 @@ def _with_settings(args: argparse.Namespace) -> int:
             if args.command == "worker":
                 return run_worker(settings, once=args.once)
             return run_billing_command(settings, args.action, vars(args))
+        if args.command == "rotate-encryption-key":
+            from bastion.commands.encryption import rotate_encryption_key
+
+            return rotate_encryption_key(settings)
         from bastion.commands.keys import create_key
 
         return create_key(settings, vars(args))

@@ -15,7 +15,7 @@ from typing import Any
 
 from bastion.domain.usage import Usage
 
-__all__ = ["PriceBook", "Rates"]
+__all__ = ["ModelFacts", "PriceBook", "Rates"]
 
 _log = logging.getLogger("bastion.pricing")
 
@@ -70,6 +70,14 @@ class _TieredRates:
         return self.base.cost(usage)
 
 
+@dataclass(frozen=True, slots=True)
+class ModelFacts:
+    """What the pricing data says about a model besides its price (for model discovery)."""
+
+    name: str | None = None
+    context_window: int | None = None
+
+
 _UNKNOWN = object()
 
 
@@ -80,6 +88,7 @@ class PriceBook:
         self._resolved: dict[tuple[str, str], Rates | _TieredRates | object] = {}
         self._overrides: dict[str, Rates] = {}
         self._base_models: dict[str, str] = {}
+        self._facts: dict[tuple[str, str], ModelFacts] = {}
 
     def set_override(self, deployment_id: str, rates: Rates) -> None:
         self._overrides[deployment_id] = rates
@@ -94,6 +103,14 @@ class PriceBook:
         if isinstance(found, _TieredRates):
             return found.base
         return found if isinstance(found, Rates) else None
+
+    def facts(self, provider: str, model: str) -> ModelFacts:
+        """The model's display name and context window from the pricing data, when it knows them."""
+        key = (provider, model)
+        found = self._facts.get(key)
+        if found is None:
+            found = self._facts[key] = _facts(provider, model)
+        return found
 
     def cost(self, usage: Usage, *, provider: str, model: str, deployment_id: str | None = None) -> float:
         if deployment_id is not None:
@@ -136,6 +153,24 @@ def _resolve(provider: str, model: str) -> Rates | _TieredRates | object:
     if not starts:
         return base
     return _TieredRates(base, tuple((start, _rates_at(fields, start)) for start in starts))
+
+
+def _facts(provider: str, model: str) -> ModelFacts:
+    try:
+        from genai_prices import Usage as PUsage
+        from genai_prices import calc_price
+
+        calc = calc_price(
+            PUsage(input_tokens=1, output_tokens=1), model_ref=model, provider_id=_PROVIDER_IDS.get(provider)
+        )
+    except Exception:  # unknown model, or a data problem: nothing to say about it
+        return ModelFacts()
+    window = getattr(calc.model, "context_window", None)
+    name = getattr(calc.model, "name", None)
+    return ModelFacts(
+        name=name if isinstance(name, str) else None,
+        context_window=window if isinstance(window, int) else None,
+    )
 
 
 _RATE_FIELDS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")

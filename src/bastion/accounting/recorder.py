@@ -27,7 +27,9 @@ class UsageRecorder:
         self.sinks: list[Callable[[UsageRecord], None]] = []
 
     def record(self, rec: UsageRecord) -> None:
-        if rec.provider not in (None, "mock") and rec.upstream_model is not None and rec.usage.total_tokens:
+        if rec.cache_hit:
+            rec.cost_usd = 0.0  # answered from the cache: no provider was paid
+        elif rec.provider not in (None, "mock") and rec.upstream_model is not None and rec.usage.total_tokens:
             rec.cost_usd = self._prices.cost(
                 rec.usage, provider=rec.provider, model=rec.upstream_model, deployment_id=rec.deployment_id
             )

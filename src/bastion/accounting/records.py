@@ -38,6 +38,9 @@ class UsageRecord:
     ttft_ms: float | None = None
     attempts: int = 0
     fallback_group: str | None = None
+    #: A routing rule sent the request from ``routed_from`` to ``model_group``.
+    route_rule: str | None = None
+    routed_from: str | None = None
     client_disconnected: bool = False
     #: Answered from the response cache: no provider was called.
     cache_hit: bool = False
@@ -73,5 +76,7 @@ class UsageRecord:
             "ttft_ms": None if self.ttft_ms is None else round(self.ttft_ms, 2),
             "attempts": self.attempts,
             "fallback_group": self.fallback_group,
+            "route_rule": self.route_rule,
+            "cache_hit": self.cache_hit,
             "client_disconnected": self.client_disconnected,
         }

@@ -47,7 +47,8 @@ def spend_row(rec: UsageRecord) -> dict[str, Any]:
         "user_key": rec.user_key,
         "metadata": {"surface": rec.surface, "stream": rec.stream, "attempts": rec.attempts}
         | ({"fallback_group": rec.fallback_group} if rec.fallback_group else {})
-        | ({"error_kind": rec.error_kind} if rec.error_kind else {}),
+        | ({"error_kind": rec.error_kind} if rec.error_kind else {})
+        | ({"route": rec.route_rule, "routed_from": rec.routed_from} if rec.route_rule else {}),
     }
 
 

@@ -19,6 +19,7 @@ from bastion.domain.principal import ANONYMOUS, Principal
 from bastion.gateway.chat import ChatService
 from bastion.gateway.context import CallContext
 from bastion.gateway.router import Router
+from bastion.gateway.routes import RouteTable
 from bastion.gateway.surfaces import Surface
 
 __all__ = ["GenerationHandler", "new_request_id", "request_id_headers"]
@@ -48,7 +49,9 @@ class GenerationHandler:
         chat: ChatService,
         body_limit: int,
         keepalive_seconds: float = 15.0,
+        routes: RouteTable | None = None,
     ) -> None:
+        self._routes = routes if routes is not None and routes.active else None
         self._keepalive_seconds = keepalive_seconds
         self._in_flight = chat.metrics.in_flight
         self._keys = keys
@@ -77,6 +80,21 @@ class GenerationHandler:
                 f"This key may not use model '{group}'. Models allowed for this key: {allowed}."
             )
         return group
+
+    def route(self, ctx: CallContext, body: dict[str, Any], group: str) -> str:
+        """The model group that serves this request, after the routing rules."""
+        if self._routes is None:
+            return group
+        choice = self._routes.choose(group, body, ctx.headers, ctx.principal)
+        headers = ctx.response_headers
+        if choice.rule is not None:
+            record = ctx.record
+            record.routed_from, record.route_rule = group, choice.rule
+            record.model_group = choice.group
+            headers.append((b"x-bastion-route", choice.rule.encode()))
+            self._chat.metrics.routed.labels(group, choice.rule, choice.group).inc()
+        headers.append((b"x-bastion-model-group", choice.group.encode()))
+        return choice.group
 
     def context(self, request: Request, surface: Surface) -> CallContext:
         request_id = new_request_id()
@@ -138,8 +156,11 @@ class GenerationHandler:
             body = await request.json(self._limit)
             requested = path_model if path_model is not None else body.get("model")
             model = self.admit(ctx.principal, requested)
+            if isinstance(body.get("cache"), dict):  # LiteLLM's cache controls: for us, not the provider
+                ctx.cache_control = body.pop("cache")
             ctx.requested_model = requested if isinstance(requested, str) else model
             record.model_group = model
+            model = self.route(ctx, body, model)
             gatekeeper = self._chat.gatekeeper
             if gatekeeper is not None:
                 await gatekeeper.admit(ctx, body, model)
@@ -152,7 +173,7 @@ class GenerationHandler:
                 relay = await self._chat.open_stream(ctx, body, model)
             else:
                 out = await self._chat.complete(ctx, body, model)
-                await send_bytes(send, 200, out, headers=extra_headers)
+                await send_bytes(send, 200, out, headers=extra_headers + ctx.response_headers)
                 return
         except BastionError as err:
             await self.fail(ctx, send, err, extra_headers)
@@ -173,7 +194,7 @@ class GenerationHandler:
                 send,
                 request.receive,
                 relay.run(),
-                headers=extra_headers,
+                headers=extra_headers + ctx.response_headers,
                 on_disconnect=relay.client_gone,
                 keepalive=surface.keepalive,
                 keepalive_seconds=self._keepalive_seconds,
@@ -187,5 +208,5 @@ class GenerationHandler:
     ) -> None:
         self._chat.finish(ctx, status=err.status, error=err)
         status, body, headers = ctx.surface.render_error(err)
-        raw = [(k.encode(), v.encode()) for k, v in headers.items()] + extra_headers
+        raw = [(k.encode(), v.encode()) for k, v in headers.items()] + extra_headers + ctx.response_headers
         await send_bytes(send, status, body, headers=raw)

@@ -9,19 +9,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import orjson
 
 from bastion.accounting.spend_writer import SpendWriter
 from bastion.api import catalog, health
+from bastion.api.account import AccountApi
 from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_json
 from bastion.api.generation import GenerationHandler, new_request_id, request_id_headers
 from bastion.api.management import ManagementApi
 from bastion.billing.service import BillingService
 from bastion.domain.errors import BastionError, InternalError, NotFoundError
 from bastion.gateway.admission import Gatekeeper
+from bastion.gateway.cache import ResponseCache
 from bastion.gateway.context import CallContext
 from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.router import Router
@@ -30,6 +32,9 @@ from bastion.gateway.tokens import TokenCounter
 from bastion.observability.metrics import CONTENT_TYPE, Metrics
 from bastion.providers.http import HttpPool
 from bastion.store.database import Database
+
+if TYPE_CHECKING:
+    from bastion.gateway.health_shared import SharedHealth
 
 __all__ = ["GatewayApp"]
 
@@ -46,6 +51,7 @@ class GatewayApp:
         generation: GenerationHandler,
         embeddings: EmbeddingsService,
         management: ManagementApi | None = None,
+        account: AccountApi | None = None,
         tokens: TokenCounter,
         router: Router,
         metrics: Metrics,
@@ -53,10 +59,13 @@ class GatewayApp:
         body_limit: int,
         on_startup: Callable[[], Awaitable[None]] | None = None,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
+        dry_run: Handler | None = None,
     ) -> None:
         self._gen = generation
         self._embeddings = embeddings
         self._tokens = tokens
+        #: Model groups and their deployments' health (the admin views read it).
+        self.router = router
         self._router = router
         self._metrics = metrics
         self._http = http
@@ -66,6 +75,8 @@ class GatewayApp:
         self.ready = False
         #: Set by the composition root; tests reach the admission state and the store through them.
         self.gatekeeper: Gatekeeper | None = None
+        self.cache: ResponseCache | None = None
+        self.shared_health: SharedHealth | None = None
         self.database: Database | None = None
         self.spend_writer: SpendWriter | None = None
         self.billing: BillingService | None = None
@@ -82,6 +93,8 @@ class GatewayApp:
             "/anthropic/v1/messages/count_tokens",
         ):
             post[path] = self._anthropic_count_tokens
+        if dry_run is not None:
+            post["/routing/dry-run"] = dry_run
         get: dict[str, Handler] = {
             "/v1/models": self._list_models,
             "/models": self._list_models,
@@ -96,6 +109,10 @@ class GatewayApp:
         self._management = management
         if management is not None:
             for method, table in management.routes().items():
+                self._routes.setdefault(method, {}).update(table)
+        self._account = account
+        if account is not None:
+            for method, table in account.routes().items():
                 self._routes.setdefault(method, {}).update(table)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -152,6 +169,11 @@ class GatewayApp:
                     return
         if self._management is not None:
             handler = self._management.find(request.method, path)
+            if handler is not None:
+                await handler(request, send)
+                return
+        if self._account is not None:
+            handler = self._account.find(request.method, path)
             if handler is not None:
                 await handler(request, send)
                 return

@@ -154,6 +154,7 @@ def principal_of(record: KeyRecord, team: TeamRecord | None, user: UserRecord | 
         expires=_epoch(record.expires),
         limits=_limits(record, team, user),
         metadata=dict(record.metadata),
+        team_metadata=dict(team.metadata) if team is not None else {},
     )
 
 

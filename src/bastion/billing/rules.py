@@ -3,7 +3,7 @@
 Pure functions of the settings and the record: the billing worker calls :meth:`BillingRules.decide`
 inside its transaction. Not billed (unless the settings say otherwise): calls paid with the
 caller's own provider key (``user_key``), cache hits, calls of the master key, static keys or an
-open gateway (no key hash and no team; billed to ``master_key_team`` with ``bill_master_key``),
+open gateway (no key hash, team or user; billed to ``master_key_team`` with ``bill_master_key``),
 records with no org (``team_id``) to charge, and records that cost nothing (failures before the
 provider charged anything). Calls with a team but no key hash (end users vouched for by a JWT)
 are billed to their team.
@@ -51,12 +51,13 @@ class BillingRules:
         if record.cache_hit and not s.bill_cache_hits:
             return "cache_hit"
         team = record.team_id
-        if not record.api_key and not team:  # the master key, a static key, an open gateway
+        if not team:
+            if record.api_key or record.user:  # a key or a person (token, login) without an org
+                return "no_team"
+            # No key hash and no user: the master key, a static key or an open gateway.
             if not s.bill_master_key or not s.master_key_team:
                 return "master_key"
             team = s.master_key_team
-        if not team:
-            return "no_team"
         cost = money(record.spend)
         if cost <= 0:
             return "zero_cost"

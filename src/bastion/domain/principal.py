@@ -49,6 +49,8 @@ class Principal:
     expires: float | None = None
     limits: tuple[ScopeLimits, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: The key's team's metadata (team-wide settings such as ``cache``).
+    team_metadata: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_admin(self) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -24,7 +24,7 @@ from bastion.gateway.router import Router
 from bastion.limits import BudgetLimit, BudgetRefusal, Limits, RateLimit, Refusal
 from bastion.limits.estimate import estimate_cost, estimate_tokens
 
-__all__ = ["Gatekeeper"]
+__all__ = ["Gatekeeper", "estimate_prompt_tokens"]
 
 _log = logging.getLogger("bastion.admission")
 
@@ -53,7 +53,7 @@ class Gatekeeper:
         if not rates and not budgets:
             return
         dep = self._router.group(group)[0]
-        prompt = _prompt_estimate(body)
+        prompt = estimate_prompt_tokens(body)
         max_tokens = _max_tokens(body) or dep.model_info.max_output_tokens or self._default_max_tokens
         amount = estimate_cost(
             prompt,
@@ -111,7 +111,7 @@ def _max_tokens(body: dict[str, Any]) -> int | None:
     return None
 
 
-def _prompt_estimate(body: dict[str, Any]) -> int:
+def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
     """About four characters a token over what the model reads."""
     total = 0
     for name in ("messages", "system", "contents", "systemInstruction", "tools"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -26,7 +27,10 @@ from bastion.domain.errors import (
     UpstreamTimeoutError,
 )
 from bastion.gateway.admission import Gatekeeper
+from bastion.gateway.cache import ResponseCache
+from bastion.gateway.cached_answer import replay
 from bastion.gateway.context import CallContext
+from bastion.gateway.credentials import CredentialChooser, SystemKeys
 from bastion.gateway.relay import PassthroughRelay, StreamRelay, TranslatingRelay
 from bastion.gateway.retry import RetryPolicy, may_try_elsewhere, should_retry
 from bastion.gateway.router import Router, wildcard_part
@@ -103,17 +107,28 @@ class ChatService:
         self._policy = RetryPolicy(num_retries=settings.num_retries, min_wait=settings.retry_after)
         #: Settles a request's rate limits and budget reservation when it is recorded.
         self.gatekeeper: Gatekeeper | None = None
+        #: Picks each attempt's provider key: the user's own, the stored system key, the config's.
+        self.credentials = CredentialChooser(SystemKeys())
+        #: The response cache, when ``litellm_settings.cache`` is on.
+        self.cache: ResponseCache | None = None
 
     # ------------------------------------------------------------------ public entry points
 
     async def complete(self, ctx: CallContext, body: dict[str, Any], model: str) -> bytes:
         """A non-streaming call; returns the client's response body. Records the request."""
         req = _Request(body, model, stream=False)
+        if self.cache is not None and (hit := await self.cache.begin(ctx, body, model)) is not None:
+            out = ctx.surface.encode_response(hit, model)
+            self.finish(ctx)
+            return out
         return await self.with_fallbacks(ctx, model, lambda dep: self._complete_once(ctx, req, dep))
 
     async def open_stream(self, ctx: CallContext, body: dict[str, Any], model: str) -> StreamRelay:
         """A streaming call; returns once the first upstream frame is in hand."""
         req = _Request(body, model, stream=True)
+        if self.cache is not None and (hit := await self.cache.begin(ctx, body, model)) is not None:
+            encoder = ctx.surface.stream_encoder(model, include_usage=_wants_usage(body))
+            return TranslatingRelay(ctx, replay(hit), encoder, self.finish, _input_estimator(req))
         return await self.with_fallbacks(ctx, model, lambda dep: self._open_stream_once(ctx, req, dep))
 
     def finish(self, ctx: CallContext, *, status: int = 200, error: BastionError | None = None) -> None:
@@ -127,6 +142,8 @@ class ChatService:
             record.error_kind = error.kind
         record.latency_ms = ctx.elapsed_ms()
         self._recorder.record(record)
+        if record.deployment_id is not None and not record.cache_hit:
+            self._router.health.used(record.deployment_id, tokens=record.usage.total_tokens)
         if self.gatekeeper is not None:
             self.gatekeeper.finish(ctx)
 
@@ -144,6 +161,9 @@ class ChatService:
                 ctx.record.fallback_group = group
                 _log.info("falling back from %s to %s after: %s", model, group, last)
             deployments = router.group(group)
+            if position < len(chain) - 1 and router.all_cooling(deployments):
+                _log.info("every deployment of %s is cooling down; falling back", group)
+                continue
             failed: set[str] = set()
             for retry in range(self._policy.num_retries + 1):
                 if retry:
@@ -151,9 +171,11 @@ class ChatService:
                 dep = router.pick(deployments, failed)
                 if "*" in dep.model:
                     dep = _expand_wildcard(dep, group, ctx.requested_model)
+                dep, ctx.record.user_key = self.credentials.choose(dep, ctx.user_keys)
                 ctx.record.attempts += 1
                 self._describe(ctx, dep)
                 router.in_flight[dep.deployment_id] = router.in_flight.get(dep.deployment_id, 0) + 1
+                started = time.perf_counter()
                 try:
                     result = await attempt(dep)
                 except BastionError as err:
@@ -164,6 +186,8 @@ class ChatService:
                         metrics.timeouts.labels(group).inc()
                     if not may_try_elsewhere(err):
                         raise
+                    if router.health.failed(dep.deployment_id, err):
+                        metrics.cooldowns.labels(group, dep.deployment_id).inc()
                     failed.add(dep.deployment_id)
                     if len(failed) >= len(deployments):
                         wait = self._policy.wait(retry, err) if should_retry(err) else None
@@ -175,6 +199,7 @@ class ChatService:
                 finally:
                     router.in_flight[dep.deployment_id] -= 1
                 metrics.upstream_attempts.labels(group, dep.deployment_id, "ok").inc()
+                router.health.succeeded(dep.deployment_id, time.perf_counter() - started)
                 return result
         assert last is not None
         raise last
@@ -212,6 +237,8 @@ class ChatService:
             resp = self._mock.complete(_with_defaults(req.canonical(ctx), dep), dep)
             ctx.record.usage = resp.usage
             out = ctx.surface.encode_response(resp, req.model)
+            if ctx.cache is not None and self.cache is not None:
+                self.cache.keep(ctx, lambda: resp)
             self.finish(ctx)
             return out
         adapter = self.adapter_for(dep)
@@ -228,10 +255,14 @@ class ChatService:
         if passthrough:
             ctx.record.usage = adapter.usage(parsed)
             out = data
+            if ctx.cache is not None and self.cache is not None:
+                self.cache.keep(ctx, lambda: adapter.decode(parsed))
         else:
             resp = adapter.decode(parsed)
             ctx.record.usage = resp.usage
             out = ctx.surface.encode_response(resp, req.model)
+            if ctx.cache is not None and self.cache is not None:
+                self.cache.keep(ctx, lambda: resp)
         self.finish(ctx)
         return out
 
@@ -240,6 +271,8 @@ class ChatService:
         if dep.provider == "mock":
             canonical = _with_defaults(req.canonical(ctx), dep)
             events = self._mock.stream(canonical, dep)
+            if ctx.cache is not None and self.cache is not None:
+                events = self.cache.tap(ctx, events)
             encoder = ctx.surface.stream_encoder(req.model, include_usage=_wants_usage(req.body))
             return TranslatingRelay(ctx, events, encoder, self.finish, estimate)
         adapter = self.adapter_for(dep)
@@ -277,8 +310,15 @@ class ChatService:
             raise
         if passthrough:
             sniffer = adapter.sniffer(strip_usage_chunk=strip_usage)
-            return PassthroughRelay(ctx, stream, chunks, splitter, first, sniffer, self.finish, estimate)
+            observer = None
+            if ctx.cache is not None and self.cache is not None:
+                observer = self.cache.observer(ctx, adapter.event_decoder())
+            return PassthroughRelay(
+                ctx, stream, chunks, splitter, first, sniffer, self.finish, estimate, observer=observer
+            )
         events = _decode_frames(adapter, chunks, splitter, first)
+        if ctx.cache is not None and self.cache is not None:
+            events = self.cache.tap(ctx, events)
         encoder = ctx.surface.stream_encoder(req.model, include_usage=_wants_usage(req.body))
         return TranslatingRelay(ctx, events, encoder, self.finish, estimate, on_close=stream.close)
 

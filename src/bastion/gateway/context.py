@@ -5,11 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from bastion.accounting.records import UsageRecord
 from bastion.domain.principal import Principal
+from bastion.domain.secret import Secret
 from bastion.gateway.surfaces import Surface
 from bastion.limits import Ticket
+
+if TYPE_CHECKING:
+    from bastion.gateway.cache import CacheTicket
 
 __all__ = ["CallContext"]
 
@@ -27,6 +32,15 @@ class CallContext:
     requested_model: str = ""
     #: The rate-limit admission and budget reservation to settle when the request ends.
     ticket: Ticket | None = None
+    #: An account user's own provider keys (``anthropic``, ``openai``, ``google``); ``None`` for
+    #: every other caller (see :mod:`bastion.gateway.credentials`).
+    user_keys: Mapping[str, Secret] | None = None
+    #: LiteLLM's ``cache`` request field (``no-cache``, ``no-store``, ``ttl``...), taken off the body.
+    cache_control: dict[str, Any] | None = None
+    #: The response cache's decision for this request (None: the cache stays out of it).
+    cache: CacheTicket | None = None
+    #: Headers the pipeline adds to the response (cache hit or miss, the route taken).
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.t0) * 1000

@@ -21,11 +21,20 @@ from bastion.protocols.sse import FrameSplitter, parse_frame
 from bastion.providers.base import UsageSniffer
 from bastion.providers.http import UpstreamStream
 
-__all__ = ["Finisher", "PassthroughRelay", "StreamRelay", "TranslatingRelay"]
+__all__ = ["Finisher", "FrameObserver", "PassthroughRelay", "StreamRelay", "TranslatingRelay"]
 
 
 class Finisher(Protocol):
     def __call__(self, ctx: CallContext, *, status: int = 200, error: BastionError | None = None) -> None: ...
+
+
+class FrameObserver(Protocol):
+    """Sees a pass-through stream's frames (the response cache rebuilds the answer from them)."""
+
+    def feed(self, event: str | None, data: bytes) -> None: ...
+
+    def complete(self) -> None:
+        """The provider's last frame arrived and the stream ended well."""
 
 
 class StreamRelay(Protocol):
@@ -50,8 +59,11 @@ class PassthroughRelay:
         sniffer: UsageSniffer,
         finish: Finisher,
         estimate_input: Callable[[], int],
+        *,
+        observer: FrameObserver | None = None,
     ) -> None:
         self._ctx = ctx
+        self._observer = observer
         self._upstream = upstream
         self._chunks = chunks
         self._splitter = splitter
@@ -76,6 +88,8 @@ class PassthroughRelay:
                 for frame in frames:
                     event, data = parse_frame(frame)
                     keep = sniffer.observe(frame, event, data)
+                    if self._observer is not None and data is not None:
+                        self._observer.feed(event, data)
                     if ctx.record.ttft_ms is None and sniffer.content_frames:
                         ctx.record.ttft_ms = ctx.elapsed_ms()
                     if _is_terminal(event, data) or (
@@ -83,6 +97,8 @@ class PassthroughRelay:
                     ):
                         self._settle()
                         if sniffer.error is None:
+                            if self._observer is not None:
+                                self._observer.complete()
                             self._finish(ctx)
                         else:
                             status, ctx.record.error_kind = sniffer.error

@@ -1,9 +1,17 @@
 """Model groups and the order in which their deployments are tried.
 
-Deployments with the lowest LiteLLM ``order`` are tried first (unnumbered ones last). Among those,
-``simple-shuffle`` (LiteLLM's default) picks by weight; ``least-busy`` picks the deployment with the
-fewest requests in flight. Deployments that already failed for this request are avoided while
-others remain. Fallback groups come after the group's own deployments.
+Deployments cooling down after failures (:mod:`bastion.gateway.health`) and those that already
+failed for this request are avoided while others remain. Then the lowest LiteLLM ``order`` goes
+first (unnumbered ones last), and among those the ``routing_strategy`` picks:
+
+* ``simple-shuffle`` (LiteLLM's default): at random, by ``weight``;
+* ``least-busy``: the fewest requests in flight (in this process);
+* ``latency-based-routing``: the lowest average latency; a deployment not yet measured first, and
+  any within ``routing_strategy_args.lowest_latency_buffer`` (a fraction) of the best at random;
+* ``usage-based-routing`` (and ``-v2``): the lowest share of its ``tpm`` (else ``rpm``) used this
+  minute, preferring deployments still under both limits.
+
+Fallback groups come after the group's own deployments.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import random
 from collections.abc import Sequence
 
 from bastion.domain.errors import ModelNotFoundError
+from bastion.gateway.health import DeploymentHealth
 from bastion.settings import Deployment, Settings
 
 __all__ = ["Router", "wildcard_part"]
@@ -24,8 +33,15 @@ class Router:
         #: LiteLLM wildcard groups (``openai/*``, ``*``), tried in config order after exact names.
         self._wildcards = [name for name in self._groups if name.count("*") == 1]
         self._fallbacks = {k: tuple(v) for k, v in settings.fallbacks.items()}
-        self._least_busy = settings.routing_strategy == "least-busy"
+        self._strategy = settings.routing_strategy
+        self._least_busy = self._strategy == "least-busy"
+        self._buffer = settings.lowest_latency_buffer
         self.in_flight: dict[str, int] = {}
+        self.health = DeploymentHealth(
+            allowed_fails=settings.allowed_fails,
+            cooldown_time=settings.cooldown_time,
+            cooldowns=settings.router.get("disable_cooldowns") is not True,
+        )
         self.names = list(self._groups)
 
     def resolve(self, name: str) -> str:
@@ -55,22 +71,64 @@ class Router:
         """The group, then its fallback groups in order."""
         return [name, *(g for g in self._fallbacks.get(name, ()) if g in self._groups and g != name)]
 
+    def all_cooling(self, deployments: Sequence[Deployment]) -> bool:
+        """Every deployment of the group is cooling down (the request should fall back)."""
+        return all(self.health.cooling(d.deployment_id) for d in deployments)
+
     def pick(self, deployments: Sequence[Deployment], exclude: set[str] | None = None) -> Deployment:
-        candidates = [d for d in deployments if not exclude or d.deployment_id not in exclude] or list(
-            deployments
+        health = self.health
+        candidates = (
+            [
+                d
+                for d in deployments
+                if not (exclude and d.deployment_id in exclude) and not health.cooling(d.deployment_id)
+            ]
+            or [d for d in deployments if not exclude or d.deployment_id not in exclude]
+            or list(deployments)
         )
         if len(candidates) == 1:
-            return candidates[0]
+            return self._chosen(candidates[0])
         first = min(_rank(d) for d in candidates)
         candidates = [d for d in candidates if _rank(d) == first]
         if len(candidates) == 1:
-            return candidates[0]
+            return self._chosen(candidates[0])
+        strategy = self._strategy
         if self._least_busy:
             return min(candidates, key=lambda d: self.in_flight.get(d.deployment_id, 0))
+        if strategy == "latency-based-routing":
+            return self._fastest(candidates)
+        if strategy.startswith("usage-based-routing"):
+            return self._chosen(min(candidates, key=self._load))
         weights = [d.weight for d in candidates]
         if not any(weights):  # all weights 0: nothing to prefer
             return random.choice(candidates)
         return random.choices(candidates, weights=weights)[0]
+
+    def _chosen(self, dep: Deployment) -> Deployment:
+        if self._strategy.startswith("usage-based-routing"):
+            self.health.used(dep.deployment_id, requests=1)
+        return dep
+
+    def _fastest(self, candidates: Sequence[Deployment]) -> Deployment:
+        measured = [(self.health.latency(d.deployment_id), d) for d in candidates]
+        unmeasured = [d for latency, d in measured if latency is None]
+        if unmeasured:
+            return random.choice(unmeasured)
+        best = min(latency for latency, _ in measured if latency is not None)
+        limit = best * (1 + self._buffer)
+        return random.choice([d for latency, d in measured if latency is not None and latency <= limit])
+
+    def _load(self, dep: Deployment) -> tuple[int, float]:
+        """(over a limit?, share of the tpm, else rpm, used this minute)."""
+        requests, tokens = self.health.usage(dep.deployment_id)
+        over = (dep.rpm is not None and requests >= dep.rpm) or (dep.tpm is not None and tokens >= dep.tpm)
+        if dep.tpm:
+            share = tokens / dep.tpm
+        elif dep.rpm:
+            share = requests / dep.rpm
+        else:
+            share = float(requests)
+        return int(over), share
 
 
 _UNORDERED = 1 << 30

@@ -93,6 +93,24 @@ class Metrics:
         self.timeouts = Counter(
             "bastion_upstream_timeouts", "Upstream calls that timed out.", ["model_group"], registry=r
         )
+        self.cache = Counter(
+            "bastion_cache_lookups",
+            "Response cache lookups, by result (hit or miss).",
+            ["model_group", "result"],
+            registry=r,
+        )
+        self.routed = Counter(
+            "bastion_routed_requests",
+            "Requests a routing rule sent to another model group.",
+            ["model_group", "rule", "target_group"],
+            registry=r,
+        )
+        self.cooldowns = Counter(
+            "bastion_deployment_cooldowns",
+            "Times a deployment was cooled down after failing.",
+            ["model_group", "deployment"],
+            registry=r,
+        )
         self.in_flight = Gauge(
             "bastion_in_flight_requests",
             "Requests being served now.",

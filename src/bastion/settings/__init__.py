@@ -9,21 +9,29 @@ from __future__ import annotations
 from bastion.domain.secret import Secret
 from bastion.settings.loader import load_settings
 from bastion.settings.model import (
+    USER_KEY_MODES,
+    AccountSettings,
     BastionSettings,
+    CacheSettings,
     Deployment,
     EndUserLimits,
     JwtAuthSettings,
     ModelInfo,
+    RouteRule,
     Settings,
     StaticKey,
 )
 
 __all__ = [
+    "USER_KEY_MODES",
+    "AccountSettings",
     "BastionSettings",
+    "CacheSettings",
     "Deployment",
     "EndUserLimits",
     "JwtAuthSettings",
     "ModelInfo",
+    "RouteRule",
     "Secret",
     "Settings",
     "StaticKey",

@@ -8,6 +8,7 @@ suggestion. Sources: LiteLLM docs ``proxy/configs`` and ``proxy/config_settings`
 from __future__ import annotations
 
 __all__ = [
+    "ACCOUNT_KEYS",
     "BASTION_SETTINGS_KEYS",
     "GENERAL_SETTINGS_KEYS",
     "JWT_AUTH_KEYS",
@@ -255,6 +256,23 @@ BASTION_SETTINGS_KEYS = frozenset(
         "redis_url",
         "data_dir",
         "jwt_auth",
+        "accounts",
+        "routes",
+    }
+)
+
+ACCOUNT_KEYS = frozenset(
+    {
+        "user_keys",
+        "first_superuser",
+        "first_superuser_password",
+        "jwt_secret",
+        "access_token_minutes",
+        "encryption_keys",
+        "login_max_failures",
+        "login_lockout_seconds",
+        "login_slowdown_seconds",
+        "min_password_length",
     }
 )
 

@@ -16,10 +16,12 @@ from typing import TypeVar
 from urllib.parse import quote
 
 from bastion.domain.secret import Secret
+from bastion.settings._accounts import read_account_settings
 from bastion.settings._environ import EnvString
 from bastion.settings._jwt_auth import read_jwt_auth
 from bastion.settings._known_keys import BASTION_SETTINGS_KEYS, ROUTING_STRATEGIES, STATIC_KEY_KEYS
 from bastion.settings._reader import MapReader, describe
+from bastion.settings._routes import read_routes
 from bastion.settings._where import Where
 from bastion.settings.model import BastionSettings, StaticKey
 
@@ -131,6 +133,7 @@ def read_bastion_settings(
     groups: GroupNames,
     master_key: Secret | None,
     config_dir: Path,
+    env: Mapping[str, str] | None = None,
 ) -> BastionSettings:
     """``bastion_settings``: unlike LiteLLM's sections, every key here must be known."""
     section.reject_unknown(BASTION_SETTINGS_KEYS)
@@ -155,6 +158,10 @@ def read_bastion_settings(
         port=4000 if port is None else port,
         redis_url=_redis_url(section, general, router),
         jwt_auth=read_jwt_auth(section, groups, config_dir),
+        accounts=read_account_settings(
+            MapReader.of(section.get("accounts"), section.at("accounts")), env or {}
+        ),
+        routes=read_routes(section.sequence("routes"), groups),
     )
 
 

@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from bastion.domain.secret import Secret
 from bastion.settings._billing import read_billing_settings
+from bastion.settings._cache import read_cache_settings
 from bastion.settings._deployments import read_model_list
 from bastion.settings._environ import resolve_env_references
 from bastion.settings._known_keys import (
@@ -147,6 +148,7 @@ def _build(source: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         groups,
         master_key,
         source.parent,
+        env,
     )
     return Settings(
         source=source,
@@ -165,6 +167,8 @@ def _build(source: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         routing_strategy=choices.routing_strategy,
         allowed_fails=choices.allowed_fails,
         cooldown_time=choices.cooldown_time,
+        lowest_latency_buffer=_latency_buffer(router),
+        cache=read_cache_settings(litellm, bastion.redis_url),
         bastion=bastion,
         billing=read_billing_settings(top.mapping("billing_settings"), env),
         general=freeze(general.data),
@@ -177,6 +181,11 @@ def _data_dir(source: Path, top: MapReader, env: Mapping[str, str]) -> Path | No
     section = MapReader.of(top.get("bastion_settings"), top.at("bastion_settings"))
     value = section.string("data_dir") or env.get("BASTION_DATA_DIR") or None
     return None if value is None else source.resolve().parent / Path(value).expanduser()
+
+
+def _latency_buffer(router: MapReader) -> float:
+    args = MapReader.of(router.get("routing_strategy_args"), router.at("routing_strategy_args"))
+    return args.number("lowest_latency_buffer") or 0.0
 
 
 def _section(top: MapReader, key: str, known: frozenset[str]) -> MapReader:

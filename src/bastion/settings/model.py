@@ -16,15 +16,22 @@ from bastion.domain.secret import Secret
 from bastion.settings.billing import BillingSettings
 
 __all__ = [
+    "USER_KEY_MODES",
+    "AccountSettings",
     "BastionSettings",
+    "CacheSettings",
     "Deployment",
     "EndUserLimits",
     "JwtAuthSettings",
     "ModelInfo",
+    "RouteRule",
     "Secret",
     "Settings",
     "StaticKey",
 ]
+
+#: ``bastion_settings.accounts.user_keys``: may people bring their own provider keys?
+USER_KEY_MODES = ("optional", "disabled", "required")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +140,76 @@ class JwtAuthSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountSettings:
+    """``bastion_settings.accounts`` plus the environment: people who log in (the ``/v2`` API).
+
+    Secrets come from the environment by the names the seeds use (``ENCRYPTION_KEY``,
+    ``FIRST_SUPERUSER_PASSWORD``, ``BASTION_JWT_SECRET``) or from ``os.environ/`` references.
+    """
+
+    #: ``optional`` (a user's own key first, else the system key), ``disabled`` (system keys only:
+    #: the centralized model) or ``required`` (official providers only with the user's own key).
+    user_keys: str = "optional"
+    first_superuser: str | None = None
+    first_superuser_password: Secret | None = field(default=None, repr=False)
+    #: Signs the access tokens Bastion issues (HS256); None: generated once and kept in the data directory.
+    jwt_secret: Secret | None = field(default=None, repr=False)
+    access_token_minutes: int = 60 * 24
+    #: Key-encryption keys for stored provider keys, newest first: the first encrypts, all decrypt.
+    encryption_keys: tuple[Secret, ...] = field(default=(), repr=False)
+    #: Failed logins (per account, or per client address x4) before logins are refused for a while.
+    login_max_failures: int = 5
+    login_lockout_seconds: float = 900.0
+    #: Failed logins are answered after ``failures x this`` seconds (capped at 5 s) before the lockout.
+    login_slowdown_seconds: float = 0.5
+    #: Passwords shorter than this are refused when set (NIST SP 800-63B: at least 8).
+    min_password_length: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRule:
+    """One entry of ``bastion_settings.routes``: send ``models`` to ``to`` when every condition holds.
+
+    Unset conditions always hold. ``time`` is minutes after midnight UTC, ``(start, end)``; a window
+    whose end is before its start wraps midnight.
+    """
+
+    name: str
+    to: str
+    #: Requested model groups the rule applies to; empty: any.
+    models: tuple[str, ...] = ()
+    prompt_tokens_above: int | None = None
+    prompt_tokens_below: int | None = None
+    tools: bool | None = None
+    images: bool | None = None
+    #: Any of these request metadata tags (``metadata.tags``, LiteLLM's request tags).
+    tags: tuple[str, ...] = ()
+    #: Request headers (lower-case names) that must have exactly these values.
+    headers: Mapping[str, str] = field(default_factory=dict)
+    teams: tuple[str, ...] = ()
+    time: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    """LiteLLM's ``litellm_settings.cache`` + ``cache_params``: the response cache.
+
+    ``type`` is ``local`` (in process, bounded LRU) or ``redis`` (shared). ``mode`` is LiteLLM's
+    ``default_on`` or ``default_off`` (only requests that ask with ``cache: {use-cache: true}``).
+    ``scope`` is Bastion's: who may share an entry (``global``, ``team``, ``key``).
+    """
+
+    enabled: bool = False
+    type: str = "local"
+    ttl: float = 600.0
+    namespace: str = "bastion"
+    mode: str = "default_on"
+    scope: str = "key"
+    max_entries: int = 10_000
+    redis_url: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class BastionSettings:
     """The ``bastion_settings`` section: what Bastion adds to LiteLLM's format."""
 
@@ -151,6 +228,9 @@ class BastionSettings:
     redis_url: str | None = field(default=None, repr=False)
     #: End-user tokens from an identity provider (``None``: only Bastion keys are accepted).
     jwt_auth: JwtAuthSettings | None = None
+    accounts: AccountSettings = field(default_factory=AccountSettings)
+    #: Routing rules, first match wins.
+    routes: tuple[RouteRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +256,9 @@ class Settings:
     routing_strategy: str = "simple-shuffle"
     allowed_fails: int = 3
     cooldown_time: float = 5.0
+    #: ``router_settings.routing_strategy_args`` for latency-based routing (LiteLLM's names).
+    lowest_latency_buffer: float = 0.0
+    cache: CacheSettings = field(default_factory=CacheSettings)
     bastion: BastionSettings = field(default_factory=BastionSettings)
     #: ``billing_settings``; ``None`` when billing is off.
     billing: BillingSettings | None = None

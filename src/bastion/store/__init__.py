@@ -8,12 +8,25 @@ batches by a background task.
 
 from __future__ import annotations
 
+from bastion.store.conversations import ConversationRepository
 from bastion.store.database import Database
 from bastion.store.engine import create_store_engine, ping
 from bastion.store.errors import AlreadyExistsError, StoreUnavailableError
 from bastion.store.keys import KEY_UPDATABLE_FIELDS, KeyRepository
 from bastion.store.migrate import apply_migrations, current_revision, head_revision, migrate
-from bastion.store.records import KeyRecord, Page, SpendLogRecord, SpendTotals, TeamRecord, UserRecord
+from bastion.store.provider_keys import ProviderKeyRepository
+from bastion.store.records import (
+    ConversationRecord,
+    DailyUsage,
+    KeyRecord,
+    MessageRecord,
+    Page,
+    SealedKeyRecord,
+    SpendLogRecord,
+    SpendTotals,
+    TeamRecord,
+    UserRecord,
+)
 from bastion.store.spend import SpendFilter, SpendRepository
 from bastion.store.teams import TEAM_UPDATABLE_FIELDS, TeamRepository
 from bastion.store.users import USER_UPDATABLE_FIELDS, UserRepository
@@ -23,10 +36,16 @@ __all__ = [
     "TEAM_UPDATABLE_FIELDS",
     "USER_UPDATABLE_FIELDS",
     "AlreadyExistsError",
+    "ConversationRecord",
+    "ConversationRepository",
+    "DailyUsage",
     "Database",
     "KeyRecord",
     "KeyRepository",
+    "MessageRecord",
     "Page",
+    "ProviderKeyRepository",
+    "SealedKeyRecord",
     "SpendFilter",
     "SpendLogRecord",
     "SpendRepository",

@@ -65,13 +65,26 @@ class OwnerRepository(Generic[R]):
         return None if row is None else record_from_row(self._record, row)
 
     async def update(self, ident: str, changes: Mapping[str, Any]) -> R | None:
-        """Apply ``changes`` (names from the updatable fields); ``None`` if no such row."""
+        """Apply ``changes`` (names from the updatable fields); ``None`` if no such row.
+
+        :class:`AlreadyExistsError` when a change takes a unique value another row holds (an
+        account's login e-mail).
+        """
         values = checked_changes(changes, self._updatable)
         values["updated_at"] = self._clock()
         table = self._table
         query = update(table).where(table.c[self._id] == ident).values(values).returning(table)
-        async with writing(self._engine) as conn:
-            row = (await conn.execute(query)).first()
+        try:
+            async with writing(self._engine) as conn:
+                row = (await conn.execute(query)).first()
+        except sa_exc.IntegrityError as exc:
+            fields = sorted(set(changes) - {"updated_at"})
+            raise AlreadyExistsError(
+                f"Another {self._noun} already has this value of {', '.join(fields)}; "
+                "unique fields cannot be shared.",
+                param=fields[0] if fields else None,
+                code=f"{self._noun}_exists",
+            ) from exc
         return None if row is None else record_from_row(self._record, row)
 
     async def _page(self, page: int, size: int) -> Page[R]:

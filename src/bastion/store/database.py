@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bastion.store._clock import Clock, utc_now
 from bastion.store.billing import BillingRepository
+from bastion.store.conversations import ConversationRepository
 from bastion.store.engine import create_store_engine, ping
 from bastion.store.keys import KeyRepository
 from bastion.store.migrate import apply_migrations
+from bastion.store.provider_keys import ProviderKeyRepository
 from bastion.store.spend import SpendRepository
 from bastion.store.teams import TeamRepository
 from bastion.store.users import UserRepository
@@ -26,7 +28,8 @@ __all__ = ["Database"]
 
 
 class Database:
-    """An engine plus the key, team, user, spend and billing repositories that share it."""
+    """An engine plus the repositories that share it: keys, teams, users, spend, billing, provider
+    keys and conversations."""
 
     def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
         self.engine = engine
@@ -35,6 +38,8 @@ class Database:
         self.users = UserRepository(engine, clock=clock)
         self.spend = SpendRepository(engine)
         self.billing = BillingRepository(engine, clock=clock)
+        self.provider_keys = ProviderKeyRepository(engine, clock=clock)
+        self.conversations = ConversationRepository(engine, clock=clock)
 
     @classmethod
     async def open(

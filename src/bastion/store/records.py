@@ -12,7 +12,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-__all__ = ["KeyRecord", "Page", "SpendLogRecord", "SpendTotals", "TeamRecord", "UserRecord"]
+__all__ = [
+    "ConversationRecord",
+    "DailyUsage",
+    "KeyRecord",
+    "MessageRecord",
+    "Page",
+    "SealedKeyRecord",
+    "SpendLogRecord",
+    "SpendTotals",
+    "TeamRecord",
+    "UserRecord",
+]
 
 T = TypeVar("T")
 
@@ -55,6 +66,65 @@ class UserRecord:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: argon2id hash; set for people who log in to the account API (``user_email`` is the login).
+    password_hash: str | None = field(default=None, repr=False)
+    full_name: str | None = None
+    is_active: bool = True
+    is_superuser: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SealedKeyRecord:
+    """A stored provider key: ``owner`` is a user id, or ``None`` for the system key of ``provider``."""
+
+    owner: str | None
+    provider: str
+    #: Envelope ciphertext (:mod:`bastion.secrets`); never the key itself.
+    ciphertext: str = field(repr=False)
+    #: How the key is shown: ``sk-ant-...wxyz``.
+    masked: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    conversation_id: str
+    user_id: str
+    model_id: str
+    title: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    message_id: str
+    conversation_id: str
+    role: str
+    content: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    request_id: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DailyUsage:
+    """Spend logs summed per UTC day, user and model group."""
+
+    day: str
+    user: str | None
+    model_group: str | None
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    spend: float
+    #: Of ``spend``, what was paid with the user's own provider key.
+    user_key_spend: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,10 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     false,
     text,
+    true,
 )
 
 from bastion.store._types import JSON_DOCUMENT, Money, UtcDateTime
@@ -31,11 +33,15 @@ from bastion.store._types import JSON_DOCUMENT, Money, UtcDateTime
 __all__ = [
     "VERSION_TABLE",
     "billing_events",
+    "conversation_messages",
+    "conversations",
     "deleted_tokens",
     "deprecated_tokens",
     "metadata",
     "spend_logs",
+    "system_provider_keys",
     "teams",
+    "user_provider_keys",
     "users",
     "verification_tokens",
 ]
@@ -100,6 +106,82 @@ users = Table(
     Column("metadata", JSON_DOCUMENT, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # People who log in (the /v2 account API) are users with a password: the same user_id their
+    # spend logs carry. argon2id hash; NULL for LiteLLM users who never log in.
+    Column("password_hash", String(255), nullable=True),
+    Column("full_name", String(_ID), nullable=True),
+    Column("is_active", Boolean, nullable=False, server_default=true()),
+    Column("is_superuser", Boolean, nullable=False, server_default=false()),
+)
+
+# The login name: unique among users who can log in (LiteLLM's user_email alone is not unique).
+Index(
+    "ix_users_login_email",
+    users.c.user_email,
+    unique=True,
+    sqlite_where=users.c.password_hash.is_not(None),
+    postgresql_where=users.c.password_hash.is_not(None),
+)
+
+
+def _sealed_key_columns() -> list[Column[Any]]:
+    """A provider key as stored: envelope ciphertext (bastion.secrets) and the masked form shown."""
+    return [
+        Column("ciphertext", Text, nullable=False),
+        Column("masked", String(32), nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("updated_at", UtcDateTime, nullable=False),
+    ]
+
+
+user_provider_keys = Table(
+    "user_provider_keys",
+    metadata,
+    Column("user_id", String(_ID), ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True),
+    # anthropic, openai or google
+    Column("provider", String(32), primary_key=True),
+    *_sealed_key_columns(),
+)
+
+system_provider_keys = Table(
+    "system_provider_keys",
+    metadata,
+    Column("provider", String(32), primary_key=True),
+    *_sealed_key_columns(),
+    Column("updated_by", String(_ID), nullable=True),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("conversation_id", String(36), primary_key=True),
+    Column("user_id", String(_ID), ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False),
+    Column("model_id", String(_ID), nullable=False),
+    Column("title", String(_ID), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "user_id", "updated_at"),
+)
+
+conversation_messages = Table(
+    "conversation_messages",
+    metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column(
+        "conversation_id",
+        String(36),
+        ForeignKey("conversations.conversation_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("role", String(16), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("cost", Money, nullable=False),
+    # The spend log of the call that produced an assistant message.
+    Column("request_id", String(_ID), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "conversation_id", "created_at"),
 )
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, ColumnElement, bindparam, func, select, update
+from sqlalchemy import Column, ColumnElement, bindparam, case, func, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -25,7 +25,7 @@ from bastion.store._bulk_insert import UnnestInsert
 from bastion.store._mapping import record_from_row, record_values
 from bastion.store._transactions import reading, writing
 from bastion.store._types import to_money
-from bastion.store.records import SpendLogRecord, SpendTotals
+from bastion.store.records import DailyUsage, SpendLogRecord, SpendTotals
 from bastion.store.schema import deprecated_tokens, spend_logs, teams, users, verification_tokens
 
 __all__ = ["SpendFilter", "SpendRepository"]
@@ -129,6 +129,46 @@ class SpendRepository:
         async with reading(self._engine) as conn:
             row = (await conn.execute(query)).one()
         return SpendTotals(int(row[0]), float(row[1]), int(row[2]), int(row[3]), int(row[4]))
+
+    async def daily_usage(self, where: SpendFilter = SpendFilter()) -> list[DailyUsage]:
+        """The logs matching ``where`` summed per UTC day, user and model group (oldest day first)."""
+        async with reading(self._engine) as conn:
+            if conn.dialect.name == "postgresql":
+                text = func.to_char(func.timezone("UTC", _logs.c.start_time), "YYYY-MM-DD")
+            else:  # SQLite keeps naive UTC text: 'YYYY-MM-DD HH:MM:SS...'
+                text = func.substr(_logs.c.start_time, 1, 10)
+            day = text.label("day")
+            query = (
+                select(
+                    day,
+                    _logs.c.user,
+                    _logs.c.model_group,
+                    func.count(),
+                    func.coalesce(func.sum(_logs.c.prompt_tokens), 0),
+                    func.coalesce(func.sum(_logs.c.completion_tokens), 0),
+                    func.coalesce(func.sum(_logs.c.total_tokens), 0),
+                    func.coalesce(func.sum(_logs.c.spend), 0),
+                    func.coalesce(func.sum(case((_logs.c.user_key, _logs.c.spend), else_=0)), 0),
+                )
+                .where(*where.conditions())
+                .group_by(day, _logs.c.user, _logs.c.model_group)
+                .order_by(day, _logs.c.user, _logs.c.model_group)
+            )
+            rows = (await conn.execute(query)).all()
+        return [
+            DailyUsage(
+                day=str(r[0]),
+                user=r[1],
+                model_group=r[2],
+                requests=int(r[3]),
+                prompt_tokens=int(r[4]),
+                completion_tokens=int(r[5]),
+                total_tokens=int(r[6]),
+                spend=float(r[7]),
+                user_key_spend=float(r[8]),
+            )
+            for r in rows
+        ]
 
 
 async def _lock_current_tokens(conn: AsyncConnection, tokens: set[str]) -> dict[str, str]:

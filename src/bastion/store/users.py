@@ -7,11 +7,12 @@ it does, the user's ``spend`` and budget apply. Deleting a user deletes their ke
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 
 from bastion.store._archive import archive_keys
+from bastion.store._mapping import record_from_row
 from bastion.store._owners import OwnerRepository
-from bastion.store._transactions import writing
+from bastion.store._transactions import reading, writing
 from bastion.store.records import Page, UserRecord
 from bastion.store.schema import users, verification_tokens
 
@@ -32,6 +33,10 @@ USER_UPDATABLE_FIELDS = frozenset(
         "rpm_limit",
         "max_parallel_requests",
         "metadata",
+        "password_hash",
+        "full_name",
+        "is_active",
+        "is_superuser",
     }
 )
 
@@ -58,3 +63,27 @@ class UserRepository(OwnerRepository[UserRecord]):
     async def list_users(self, *, page: int = 1, size: int = 10) -> Page[UserRecord]:
         """Users, oldest first."""
         return await self._page(page, size)
+
+    async def get_by_login(self, email: str) -> UserRecord | None:
+        """The user who logs in with ``email`` (compared lower-case; only users with a password)."""
+        query = select(users).where(
+            func.lower(users.c.user_email) == email.strip().lower(), users.c.password_hash.is_not(None)
+        )
+        async with reading(self._engine) as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else record_from_row(UserRecord, row)
+
+    async def list_accounts(self, *, page: int = 1, size: int = 100) -> Page[UserRecord]:
+        """Users who can log in, oldest first."""
+        where = users.c.password_hash.is_not(None)
+        query = (
+            select(users)
+            .where(where)
+            .order_by(users.c.created_at, users.c.user_id)
+            .limit(size)
+            .offset((max(page, 1) - 1) * size)
+        )
+        async with reading(self._engine) as conn:
+            total = (await conn.execute(select(func.count()).select_from(users).where(where))).scalar_one()
+            rows = (await conn.execute(query)).all()
+        return Page(tuple(record_from_row(UserRecord, r) for r in rows), total, page, size)

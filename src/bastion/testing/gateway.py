@@ -118,10 +118,13 @@ class RunningGateway:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
 
     def settle(self) -> None:
-        """Wait until every finished request's rate limits and budget are settled."""
+        """Wait until every finished request's rate limits and budget are settled and every
+        answer being stored in the response cache is stored."""
         assert self.app is not None
         if self.app.gatekeeper is not None:
             self.call(self.app.gatekeeper.settled())
+        if self.app.cache is not None:
+            self.call(self.app.cache.settled())
 
     def _run(self, sock: socket.socket, ready: threading.Event) -> None:
         assert self._server is not None

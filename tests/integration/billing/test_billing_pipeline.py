@@ -52,7 +52,7 @@ def test_billable_records_become_events_with_markup(
                 spend("r2", 0.5, team="org_vip"),
                 spend("byok", 0.2, user_key=True),
                 spend("cached", 0.2, cache_hit=True),
-                spend("master", 0.2, api_key="", team=None),
+                spend("master", 0.2, api_key="", team=None, user=None),
                 spend("noteam", 0.2, team=None),
                 spend("failed", 0.0, status="failure", http_status=500),
             ]

@@ -39,7 +39,11 @@ def test_team_markup_overrides_the_global_one() -> None:
     [
         ({"user_key": True}, "user_key", {"bill_user_key": True}),
         ({"cache_hit": True}, "cache_hit", {"bill_cache_hits": True}),
-        ({"api_key": "", "team_id": None}, "master_key", {"bill_master_key": True, "master_key_team": "ops"}),
+        (
+            {"api_key": "", "team_id": None, "user": None},
+            "master_key",
+            {"bill_master_key": True, "master_key_team": "ops"},
+        ),
     ],
 )
 def test_skipped_unless_configured(changes: dict[str, Any], reason: str, configured: dict[str, Any]) -> None:
@@ -52,6 +56,8 @@ def test_master_key_calls_are_billed_to_the_configured_org() -> None:
     rules = BillingRules(BillingSettings(bill_master_key=True, master_key_team="ops"))
     event = rules.decide(replace(RECORD, api_key="", team_id=None))
     assert isinstance(event, NewEvent) and event.team_id == "ops"
+    # A person without an org (a token without a team claim, an account login) is not master-key traffic.
+    assert rules.decide(replace(RECORD, api_key="", team_id=None, user="alice")) == "no_team"
 
 
 def test_a_caller_with_a_team_but_no_key_hash_is_billed_to_its_team() -> None:

@@ -202,7 +202,7 @@ def test_litellm_keys_bastion_does_not_implement_are_accepted(write_config: Writ
     litellm_settings:
       success_callback: [langfuse]
       cache: true
-      cache_params: {type: redis}
+      cache_params: {type: redis, host: localhost}
     router_settings:
       enable_pre_call_checks: true
     guardrails: []

@@ -193,7 +193,10 @@ def test_redis_url_built_from_router_host_port_password(write_config: Write) -> 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("  colour: blue\n", "x.yaml:9: bastion_settings.colour: unknown key (expected one of: "),
+        (
+            "  colour: blue\n",
+            "x.yaml:9: bastion_settings.colour: unknown key (not a LiteLLM or Bastion setting)",
+        ),
         (
             "  log_requets: true\n",
             "x.yaml:9: bastion_settings.log_requets: unknown key (did you mean 'log_requests'?)",
@@ -283,3 +286,58 @@ def test_section_must_be_a_mapping(write_config: Write) -> None:
 def test_null_section_reads_as_empty(write_config: Write) -> None:
     """``general_settings:`` with nothing under it is the same as leaving it out."""
     assert load(write_config, "general_settings:\nlitellm_settings:\n").master_key is None
+
+
+# --------------------------------------------------------------------------- routes and cache
+
+
+def test_routes_and_cache_settings_are_read(write_config: Write) -> None:
+    path = write_config(
+        """
+        model_list:
+          - {model_name: a, litellm_params: {model: mock/a}}
+          - {model_name: b, litellm_params: {model: mock/b}}
+        litellm_settings:
+          cache: true
+          cache_params:
+            {type: redis, host: cache.internal, port: 6380, ttl: 30, scope: team, mode: default_off}
+        bastion_settings:
+          routes:
+            - name: cheap
+              model: [a]
+              to: b
+              when: {prompt_tokens_below: 100, tag: batch, time: "22:00-06:30"}
+        """
+    )
+    settings = load_settings(path, environ={})
+    rule = settings.bastion.routes[0]
+    assert (rule.name, rule.models, rule.to, rule.prompt_tokens_below) == ("cheap", ("a",), "b", 100)
+    assert rule.tags == ("batch",) and rule.time == (22 * 60, 6 * 60 + 30)
+    cache = settings.cache
+    assert cache.enabled and cache.type == "redis" and cache.redis_url == "redis://cache.internal:6380/0"
+    assert (cache.ttl, cache.scope, cache.mode) == (30.0, "team", "default_off")
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("bastion_settings: {routes: [{to: nowhere}]}", "'nowhere' is not a model group"),
+        ("bastion_settings: {routes: [{to: b, when: {size: 1}}]}", "unknown key"),
+        ("bastion_settings: {routes: [{to: b, when: {time: noon}}]}", "UTC time window"),
+        ("litellm_settings: {cache: true, cache_params: {type: s3}}", "not supported"),
+        ("litellm_settings: {cache: true, cache_params: {type: redis}}", "needs cache_params.host"),
+        ("litellm_settings: {cache: true, cache_params: {scope: world}}", "must be one of"),
+    ],
+)
+def test_bad_routes_and_cache_settings_are_reported(write_config: Write, section: str, message: str) -> None:
+    path = write_config(
+        """
+        model_list:
+          - {model_name: a, litellm_params: {model: mock/a}}
+          - {model_name: b, litellm_params: {model: mock/b}}
+        """
+        + section
+        + "\n"
+    )
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path, environ={})

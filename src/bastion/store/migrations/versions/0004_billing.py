@@ -1,7 +1,7 @@
 """Billing: a mark on each spend log the billing worker has seen, and the billing events outbox.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-23
 
 ``spend_logs.billing`` is NULL until the billing worker has turned the row into a billing event
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 

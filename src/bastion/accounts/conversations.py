@@ -1,0 +1,304 @@
+"""Chat for account users: one call through the gateway's pipeline, stored as a conversation.
+
+``POST /v2/llm/chat/completions`` and its ``/stream`` twin send ``messages`` to the model named by
+``model_id`` through :class:`~bastion.gateway.chat.ChatService`, the pipeline of every surface
+(routing, retries, fallbacks, limits, budgets, spend logs), with the user's own provider keys
+where they apply. With a ``conversation_id`` the stored messages of that conversation go first, so
+a client sends only the new turn. The new messages and the answer (with its tokens and cost) are
+stored once the call succeeded; a failed call stores nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from bastion.accounting.records import UsageRecord
+from bastion.accounts.catalog import ModelCatalog, model_id
+from bastion.accounts.provider_keys import ProviderKeyService
+from bastion.domain.errors import BastionError, InvalidRequestError, NotFoundError
+from bastion.domain.principal import Principal, ScopeLimits
+from bastion.gateway.chat import ChatService
+from bastion.gateway.context import CallContext
+from bastion.gateway.surfaces import OPENAI
+from bastion.protocols.sse import FrameSplitter, encode_event, parse_frame
+from bastion.store import ConversationRecord, Database, MessageRecord, UserRecord
+
+__all__ = ["ChatStream", "ChatTurn", "ConversationService"]
+
+_log = logging.getLogger("bastion.accounts")
+_ROLES = ("system", "user", "assistant")
+_TITLE = 80
+_OPTIONS = ("temperature", "max_tokens", "top_p")
+
+
+@dataclass(slots=True)
+class ChatTurn:
+    """A validated chat request: the group to call, what to send, what to store."""
+
+    user: UserRecord
+    group: str
+    conversation: ConversationRecord | None
+    history: list[dict[str, str]]
+    new_messages: list[dict[str, str]]
+    options: dict[str, Any]
+
+
+class ChatStream:
+    """The answer as server-sent events: ``start``, ``delta`` (text), then ``done`` or ``error``."""
+
+    def __init__(self, events: AsyncIterator[bytes], client_gone: Callable[[], None]) -> None:
+        self.events = events
+        self.client_gone = client_gone
+
+
+class ConversationService:
+    def __init__(
+        self,
+        database: Database,
+        chat: ChatService,
+        catalog: ModelCatalog,
+        keys: ProviderKeyService,
+    ) -> None:
+        self._db = database
+        self._chat = chat
+        self._catalog = catalog
+        self._keys = keys
+
+    # ------------------------------------------------------------------ reading
+
+    async def list_for(self, user: UserRecord, *, page: int, size: int) -> Any:
+        return await self._db.conversations.list_for(user.user_id, page=page, size=size)
+
+    async def get_own(self, user: UserRecord, conversation_id: str) -> ConversationRecord:
+        """The user's own conversation; 404 for anyone else's (its existence is not revealed)."""
+        found = await self._db.conversations.get(conversation_id)
+        if found is None or found.user_id != user.user_id:
+            raise NotFoundError(
+                f"There is no conversation '{conversation_id}' of yours.", code="conversation_not_found"
+            )
+        return found
+
+    async def messages(self, conversation: ConversationRecord) -> list[MessageRecord]:
+        return await self._db.conversations.messages(conversation.conversation_id)
+
+    # ------------------------------------------------------------------ chatting
+
+    async def prepare(self, user: UserRecord, body: dict[str, Any]) -> ChatTurn:
+        group = self._catalog.resolve(user, body.get("model_id"))
+        messages = _messages(body.get("messages"))
+        conversation, history = None, []
+        conversation_id = body.get("conversation_id")
+        if conversation_id is not None:
+            if not isinstance(conversation_id, str):
+                raise InvalidRequestError("conversation_id must be a string.", param="conversation_id")
+            conversation = await self.get_own(user, conversation_id)
+            history = [{"role": m.role, "content": m.content} for m in await self.messages(conversation)]
+        options = {name: body[name] for name in _OPTIONS if body.get(name) is not None}
+        return ChatTurn(user, group, conversation, history, messages, options)
+
+    async def complete(self, turn: ChatTurn, headers: Any) -> dict[str, Any]:
+        ctx, body = await self._start(turn, headers, stream=False)
+        try:
+            out = await self._chat.complete(ctx, body, turn.group)
+        except BastionError as err:
+            self._chat.finish(ctx, status=err.status, error=err)
+            raise
+        answer = orjson.loads(out)
+        choice = (answer.get("choices") or [{}])[0]
+        content = (choice.get("message") or {}).get("content") or ""
+        stored = await self._store(turn, ctx.record, content)
+        return _turn_result(turn, stored, ctx.record, finish_reason=choice.get("finish_reason"))
+
+    async def stream(self, turn: ChatTurn, headers: Any) -> ChatStream:
+        ctx, body = await self._start(turn, headers, stream=True)
+        try:
+            relay = await self._chat.open_stream(ctx, body, turn.group)
+        except BastionError as err:
+            self._chat.finish(ctx, status=err.status, error=err)
+            raise
+        return ChatStream(self._events(turn, ctx, relay.run()), relay.client_gone)
+
+    async def _events(
+        self, turn: ChatTurn, ctx: CallContext, frames: AsyncIterator[bytes]
+    ) -> AsyncIterator[bytes]:
+        conversation_id = turn.conversation.conversation_id if turn.conversation else None
+        yield _event({"type": "start", "model_id": model_id(turn.group), "conversation_id": conversation_id})
+        parts: list[str] = []
+        splitter = FrameSplitter()
+        async for chunk in frames:
+            for frame in splitter.feed(chunk):
+                _, data = parse_frame(frame)
+                if data is None or data.startswith(b"[DONE]"):
+                    continue
+                try:
+                    parsed = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
+                    error = parsed["error"]
+                    yield _event(
+                        {"type": "error", "message": error.get("message"), "code": error.get("code")}
+                    )
+                    return
+                for choice in parsed.get("choices") or ():
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        parts.append(text)
+                        yield _event({"type": "delta", "content": text})
+        if ctx.record.client_disconnected:
+            return
+        stored = await self._store(turn, ctx.record, "".join(parts))
+        yield _event({"type": "done", **_turn_result(turn, stored, ctx.record, finish_reason=None)})
+
+    async def _start(
+        self, turn: ChatTurn, headers: Any, *, stream: bool
+    ) -> tuple[CallContext, dict[str, Any]]:
+        user = turn.user
+        request_id = "req_" + uuid.uuid4().hex[:24]
+        record = UsageRecord(
+            request_id=request_id,
+            surface="account",
+            model_group=turn.group,
+            stream=stream,
+            started_at=time.time(),
+            principal_kind="user",
+            principal_label=f"user-{user.user_id[:8]}",
+            user_id=user.user_id,
+        )
+        ctx = CallContext(request_id, OPENAI, _principal(user), headers, record)
+        ctx.requested_model = turn.group
+        ctx.user_keys = await self._keys.user_keys(user.user_id)
+        body: dict[str, Any] = {
+            "model": turn.group,
+            "messages": [*turn.history, *turn.new_messages],
+            "stream": stream,
+            **turn.options,
+        }
+        gatekeeper = self._chat.gatekeeper
+        if gatekeeper is not None:
+            try:
+                await gatekeeper.admit(ctx, body, turn.group)
+            except BastionError as err:
+                self._chat.finish(ctx, status=err.status, error=err)
+                raise
+        return ctx, body
+
+    async def _store(self, turn: ChatTurn, record: UsageRecord, content: str) -> MessageRecord:
+        conversation = turn.conversation
+        if conversation is None:
+            first = next((m["content"] for m in turn.new_messages if m["role"] == "user"), "")
+            conversation = await self._db.conversations.create(
+                ConversationRecord(
+                    conversation_id=str(uuid.uuid4()),
+                    user_id=turn.user.user_id,
+                    model_id=model_id(turn.group),
+                    title=first[:_TITLE] or None,
+                )
+            )
+            turn.conversation = conversation
+        cid = conversation.conversation_id
+        now = datetime.now(UTC)
+        rows = [
+            MessageRecord(
+                str(uuid.uuid4()), cid, m["role"], m["content"], created_at=now + timedelta(microseconds=i)
+            )
+            for i, m in enumerate(turn.new_messages)
+        ]
+        answer = MessageRecord(
+            str(uuid.uuid4()),
+            cid,
+            "assistant",
+            content,
+            input_tokens=record.usage.input_tokens,
+            output_tokens=record.usage.output_tokens,
+            cost=record.cost_usd,
+            request_id=record.request_id,
+            created_at=now + timedelta(microseconds=len(rows)),
+        )
+        await self._db.conversations.add_messages(cid, [*rows, answer])
+        return answer
+
+
+def _principal(user: UserRecord) -> Principal:
+    scope = ScopeLimits(
+        f"user:{user.user_id}",
+        rpm=user.rpm_limit,
+        tpm=user.tpm_limit,
+        parallel=user.max_parallel_requests,
+        max_budget=user.max_budget,
+        budget_duration=user.budget_duration,
+    )
+    limited = scope.limits_rate or scope.max_budget is not None
+    return Principal(
+        "user",
+        f"user-{user.user_id[:8]}",
+        "",
+        models=frozenset(user.models),
+        user_id=user.user_id,
+        limits=(scope,) if limited else (),
+    )
+
+
+def _messages(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list) or not value:
+        raise InvalidRequestError(
+            'Give \'messages\': a non-empty list of {"role", "content"} objects.', param="messages"
+        )
+    found = []
+    for index, item in enumerate(value):
+        if (
+            not isinstance(item, dict)
+            or item.get("role") not in _ROLES
+            or not isinstance(item.get("content"), str)
+        ):
+            raise InvalidRequestError(
+                f'messages[{index}] must be {{"role": one of {", ".join(_ROLES)}, "content": text}}.',
+                param="messages",
+            )
+        found.append({"role": item["role"], "content": item["content"]})
+    return found
+
+
+def _turn_result(
+    turn: ChatTurn, message: MessageRecord, record: UsageRecord, *, finish_reason: str | None
+) -> dict[str, Any]:
+    assert turn.conversation is not None
+    return {
+        "conversation_id": turn.conversation.conversation_id,
+        "model_id": model_id(turn.group),
+        "model": turn.group,
+        "request_id": record.request_id,
+        "finish_reason": finish_reason,
+        "message": message_view(message),
+        "usage": {
+            "input_tokens": record.usage.input_tokens,
+            "output_tokens": record.usage.output_tokens,
+            "total_tokens": record.usage.total_tokens,
+            "cost_usd": record.cost_usd,
+            "user_key": record.user_key,
+        },
+    }
+
+
+def message_view(message: MessageRecord) -> dict[str, Any]:
+    return {
+        "id": message.message_id,
+        "role": message.role,
+        "content": message.content,
+        "input_tokens": message.input_tokens,
+        "output_tokens": message.output_tokens,
+        "cost_usd": message.cost,
+        "created_at": message.created_at.isoformat() if message.created_at else None,
+    }
+
+
+def _event(data: dict[str, Any]) -> bytes:
+    return encode_event(orjson.dumps(data))

@@ -1,0 +1,80 @@
+"""``POST /routing/dry-run`` (master key): where a request would go, without sending it.
+
+The body is the request as a client would send it (any surface's shape; ``model`` names the
+requested group), plus optional ``headers`` (the request headers the rules may look at) and
+``team_id`` (the caller's team). The answer names the group the rules chose, the rule, the prompt
+estimate the token bounds were compared with, and the group's deployments with their health.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from bastion.api.asgi import Request, Send, send_json
+from bastion.api.generation import GenerationHandler
+from bastion.domain.errors import BastionError, InvalidRequestError, PermissionDeniedError
+from bastion.domain.principal import ANONYMOUS
+from bastion.gateway.router import Router
+from bastion.gateway.routes import RouteTable
+from bastion.gateway.surfaces import OPENAI
+
+__all__ = ["RoutingDryRun"]
+
+
+class RoutingDryRun:
+    def __init__(self, gen: GenerationHandler, routes: RouteTable, router: Router, body_limit: int) -> None:
+        self._gen = gen
+        self._routes = routes
+        self._router = router
+        self._limit = body_limit
+
+    async def handle(self, request: Request, send: Send) -> None:
+        try:
+            principal = await self._gen.authenticate(request)
+            if not principal.is_admin:
+                raise PermissionDeniedError("The routing dry run needs the master key.")
+            body = await request.json(self._limit)
+            answer = self.explain(body)
+        except BastionError as err:
+            status, data, headers = OPENAI.render_error(err)
+            raw = [(k.encode(), v.encode()) for k, v in headers.items()]
+            await send_json(send, status, orjson.loads(data), headers=raw)
+            return
+        await send_json(send, 200, answer)
+
+    def explain(self, body: dict[str, Any]) -> dict[str, Any]:
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise InvalidRequestError("The dry run needs a 'model': the model group a client would ask for.")
+        headers = body.get("headers") or {}
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            raise InvalidRequestError("'headers' must be an object of header names to string values.")
+        team = body.get("team_id")
+        if team is not None and not isinstance(team, str):
+            raise InvalidRequestError("'team_id' must be a string.")
+        group = self._router.resolve(model)
+        principal = replace(ANONYMOUS, team_id=team)
+        choice = self._routes.choose(group, body, {k.lower(): v for k, v in headers.items()}, principal)
+        health = self._router.health
+        return {
+            "model": model,
+            "model_group": choice.group,
+            "rule": choice.rule,
+            "prompt_tokens": choice.prompt_tokens,
+            "deployments": [
+                {
+                    "id": dep.deployment_id,
+                    "model": f"{dep.provider_alias}/{dep.model}",
+                    "cooling_down": health.cooling(dep.deployment_id),
+                    "latency_ms": _ms(health.latency(dep.deployment_id)),
+                }
+                for dep in self._router.group(choice.group)
+            ],
+        }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 2)
