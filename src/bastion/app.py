@@ -33,6 +33,7 @@ from bastion.auth.jwt_tokens import TokenVerifier
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.auth.signing_secret import load_or_create_signing_secret
 from bastion.auth.virtual_keys import VirtualKeys
+from bastion.billing.service import BillingService, billing_secrets
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache, build_cache_store
 from bastion.gateway.chat import ChatService
@@ -77,6 +78,7 @@ def secret_values(settings: Settings) -> list[str]:
     if settings.master_key is not None:
         values.append(settings.master_key.reveal())
     values.extend(k.key.reveal() for k in settings.bastion.static_keys)
+    values.extend(billing_secrets(settings.billing))
     accounts = settings.bastion.accounts
     secrets = (accounts.jwt_secret, accounts.first_superuser_password, *accounts.encryption_keys)
     values.extend(secret.reveal() for secret in secrets if secret is not None)
@@ -148,6 +150,10 @@ def build_app(
     chat.gatekeeper = Gatekeeper(
         limits, prices=prices, router=router, default_max_tokens=settings.bastion.default_max_tokens
     )
+    # Billing (billing_settings): the credit check in admission, and the in-process workers.
+    billing = BillingService(settings.billing, database.billing) if settings.billing else None
+    if billing is not None:
+        chat.gatekeeper.entitlement = billing.entitlement
     if settings.cache.enabled:
         chat.cache = ResponseCache(settings.cache, build_cache_store(settings.cache), metrics)
     routes = RouteTable(settings)
@@ -189,6 +195,8 @@ def build_app(
         # Another process deleted, blocked or changed a key: forget it here too (None: forget all).
         await limits.revocations.subscribe(virtual.forget)
         spend.start()
+        if billing is not None:
+            await billing.start()
         if tokens is not None:
             await tokens.keys.refresh()  # a JWKS URL is fetched now; failing here is logged, not fatal
         if shared_health is not None:
@@ -210,6 +218,8 @@ def build_app(
     async def shutdown() -> None:
         if chat.gatekeeper is not None:
             await chat.gatekeeper.close()
+        if billing is not None:
+            await billing.stop()  # the passes in progress finish; the rest waits for the next run
         await provider_keys.close()
         await accounts.close()
         if chat.cache is not None:
@@ -255,6 +265,7 @@ def build_app(
     app.shared_health = shared_health
     app.database = database
     app.spend_writer = spend
+    app.billing = billing
     return app
 
 

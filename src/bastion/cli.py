@@ -58,6 +58,24 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--tpm", dest="tpm_limit", type=int)
     create.add_argument("--max-parallel", dest="max_parallel_requests", type=int)
 
+    worker = commands.add_parser("worker", help="run the billing and outbox workers")
+    worker.add_argument("--config", required=True)
+    worker.add_argument("--once", action="store_true", help="process everything pending, then exit")
+
+    billing = commands.add_parser("billing", help="billing events: status, retry, cancel").add_subparsers(
+        dest="action", required=True
+    )
+    status = billing.add_parser("status", help="totals per org and the latest events")
+    status.add_argument("--config", required=True)
+    status.add_argument("--team", dest="team_id")
+    status.add_argument("--status", choices=["pending", "delivered", "parked", "cancelled"])
+    status.add_argument("--limit", type=int, default=20)
+    status.add_argument("--json", action="store_true", help="print the JSON GET /billing/events returns")
+    for name, text in (("retry", "send a parked event again"), ("cancel", "give up on a parked event")):
+        action = billing.add_parser(name, help=text)
+        action.add_argument("id", type=int)
+        action.add_argument("--config", required=True)
+
     sandbox = commands.add_parser("opencode-config", help="print the OpenCode config and env lines for a key")
     sandbox.add_argument("--key", required=True)
     sandbox.add_argument("--url", default="http://localhost:4000", help="the gateway's public URL")
@@ -91,6 +109,12 @@ def _with_settings(args: argparse.Namespace) -> int:
             from bastion.commands.migrate import run_migrate
 
             return run_migrate(settings)
+        if args.command in ("worker", "billing"):
+            from bastion.commands.billing import run_billing_command, run_worker
+
+            if args.command == "worker":
+                return run_worker(settings, once=args.once)
+            return run_billing_command(settings, args.action, vars(args))
         if args.command == "rotate-encryption-key":
             from bastion.commands.encryption import rotate_encryption_key
 

@@ -21,6 +21,7 @@ from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_jso
 from bastion.api.browser import BrowserApi
 from bastion.api.generation import GenerationHandler, new_request_id, request_id_headers
 from bastion.api.management import ManagementApi
+from bastion.billing.service import BillingService
 from bastion.domain.errors import BastionError, InternalError, NotFoundError
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache
@@ -80,6 +81,7 @@ class GatewayApp:
         self.shared_health: SharedHealth | None = None
         self.database: Database | None = None
         self.spend_writer: SpendWriter | None = None
+        self.billing: BillingService | None = None
         post: dict[str, Handler] = {}
         for path in ("/v1/chat/completions", "/chat/completions", "/openai/v1/chat/completions"):
             post[path] = self._openai_chat

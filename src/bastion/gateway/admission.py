@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
 
 from bastion.accounting.pricing import PriceBook
+from bastion.domain.principal import Principal
 from bastion.gateway.context import CallContext
 from bastion.gateway.router import Router
 from bastion.limits import BudgetLimit, BudgetRefusal, Limits, RateLimit, Refusal
@@ -35,9 +36,13 @@ class Gatekeeper:
         self._router = router
         self._default_max_tokens = default_max_tokens
         self._pending: set[asyncio.Task[None]] = set()
+        #: Billing's credit check (raises a 402 for an org out of credit); None: not configured.
+        self.entitlement: Callable[[Principal], Awaitable[None]] | None = None
 
     async def admit(self, ctx: CallContext, body: dict[str, Any], group: str) -> None:
-        """Raise RateLimitError or BudgetExceededError, or note the ticket on ``ctx``."""
+        """Raise OutOfCreditError, RateLimitError or BudgetExceededError, or note the ticket on ``ctx``."""
+        if self.entitlement is not None:
+            await self.entitlement(ctx.principal)
         scopes = ctx.principal.limits
         if not scopes:
             return

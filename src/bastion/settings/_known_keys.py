@@ -30,6 +30,7 @@ TOP_LEVEL_KEYS = frozenset(
         "environment_variables",
         "include",
         "bastion_settings",
+        "billing_settings",
         # LiteLLM features Bastion does not implement yet; accepted so configs still load.
         "guardrails",
         "callback_settings",

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from bastion.domain.secret import Secret
+from bastion.settings._billing import read_billing_settings
 from bastion.settings._cache import read_cache_settings
 from bastion.settings._deployments import read_model_list
 from bastion.settings._environ import resolve_env_references
@@ -169,6 +170,7 @@ def _build(source: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         lowest_latency_buffer=_latency_buffer(router),
         cache=read_cache_settings(litellm, bastion.redis_url),
         bastion=bastion,
+        billing=read_billing_settings(top.mapping("billing_settings"), env),
         general=freeze(general.data),
         litellm=freeze(litellm.data),
         router=freeze(router.data),

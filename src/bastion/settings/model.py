@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bastion.domain.secret import Secret
+from bastion.settings.billing import BillingSettings
 
 __all__ = [
     "USER_KEY_MODES",
@@ -293,6 +294,8 @@ class Settings:
     lowest_latency_buffer: float = 0.0
     cache: CacheSettings = field(default_factory=CacheSettings)
     bastion: BastionSettings = field(default_factory=BastionSettings)
+    #: ``billing_settings``; ``None`` when billing is off.
+    billing: BillingSettings | None = None
     #: The raw ``general_settings``, ``litellm_settings`` and ``router_settings`` sections
     #: (``os.environ/`` references resolved), for settings not typed above yet.
     general: Mapping[str, Any] = field(default_factory=dict, repr=False)

@@ -25,19 +25,23 @@ __all__ = ["UnnestInsert"]
 class UnnestInsert:
     """``INSERT ... SELECT * FROM unnest(...) ON CONFLICT (key) DO NOTHING RETURNING key``."""
 
-    def __init__(self, table: Table, key: Column[Any]) -> None:
+    def __init__(
+        self, table: Table, key: Column[Any], *, columns: Sequence[Column[Any]] | None = None
+    ) -> None:
+        """``columns``: the columns the rows carry (default: all); the others get their defaults."""
         self._table = table
         self._key = key
+        self._columns = list(table.columns if columns is None else columns)
         self._statement: TextClause | None = None
         self._converters: list[tuple[str, Callable[[Any], Any] | None]] = [
-            (column.name, _converter(column)) for column in table.columns
+            (column.name, _converter(column)) for column in self._columns
         ]
 
     def statement(self, dialect: Dialect) -> TextClause:
         if self._statement is None:
             quote = dialect.identifier_preparer.quote
             type_name = dialect.type_compiler_instance.process
-            columns = list(self._table.columns)
+            columns = self._columns
             arrays = ", ".join(
                 f"CAST(:c{i} AS {type_name(column.type.dialect_impl(dialect))}[])"
                 for i, column in enumerate(columns)

@@ -14,6 +14,7 @@ import os
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bastion.store._clock import Clock, utc_now
+from bastion.store.billing import BillingRepository
 from bastion.store.conversations import ConversationRepository
 from bastion.store.engine import create_store_engine, ping
 from bastion.store.keys import KeyRepository
@@ -27,8 +28,8 @@ __all__ = ["Database"]
 
 
 class Database:
-    """An engine plus the repositories that share it: keys, teams, users, spend, provider keys and
-    conversations."""
+    """An engine plus the repositories that share it: keys, teams, users, spend, billing, provider
+    keys and conversations."""
 
     def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
         self.engine = engine
@@ -36,6 +37,7 @@ class Database:
         self.teams = TeamRepository(engine, clock=clock)
         self.users = UserRepository(engine, clock=clock)
         self.spend = SpendRepository(engine)
+        self.billing = BillingRepository(engine, clock=clock)
         self.provider_keys = ProviderKeyRepository(engine, clock=clock)
         self.conversations = ConversationRepository(engine, clock=clock)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    text,
     true,
 )
 
@@ -30,6 +32,7 @@ from bastion.store._types import JSON_DOCUMENT, Money, UtcDateTime
 
 __all__ = [
     "VERSION_TABLE",
+    "billing_events",
     "conversation_messages",
     "conversations",
     "deleted_tokens",
@@ -272,11 +275,61 @@ spend_logs = Table(
     Column("client_disconnected", Boolean, nullable=False),
     Column("user_key", Boolean, nullable=False, server_default=false()),
     Column("metadata", JSON_DOCUMENT, nullable=False),
+    # The billing worker's mark: NULL until it has seen the row, then "billed" or "skip:<reason>".
+    Column("billing", String(32), nullable=True),
     # The filters of /spend/logs: by key, team or user over a time range, and by time alone.
     Index(None, "api_key", "start_time"),
     Index(None, "team_id", "start_time"),
     Index(None, "user", "start_time"),
     Index(None, "start_time"),
+    # Only the rows the billing worker has not seen yet: small, whatever the table's size.
+    Index(
+        "ix_spend_logs_unbilled",
+        "start_time",
+        "request_id",
+        postgresql_where=text("billing IS NULL"),
+        sqlite_where=text("billing IS NULL"),
+    ),
+)
+
+billing_events = Table(
+    "billing_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    # What sinks de-duplicate on; derived from the spend record, never made anew for a retry.
+    Column("idempotency_key", String(100), nullable=False, unique=True),
+    Column("request_id", String(_ID), nullable=False, unique=True),
+    # The org: the customer billed.
+    Column("team_id", String(_ID), nullable=False),
+    Column("user", String(_ID), nullable=True),
+    Column("end_user", String(_ID), nullable=True),
+    Column("model_group", String(_ID), nullable=True),
+    Column("model", String(_ID), nullable=True),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("cache_read_tokens", Integer, nullable=False),
+    Column("cache_write_tokens", Integer, nullable=False),
+    Column("total_tokens", Integer, nullable=False),
+    # The provider's cost, the markup applied and what the org is charged (cost x markup).
+    Column("cost", Money, nullable=False),
+    Column("markup", Money, nullable=False),
+    Column("amount", Money, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    # pending -> delivered | parked; parked -> pending (retry) | cancelled.
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    # The sinks that confirmed this event; a retry skips them.
+    Column("delivered_sinks", JSON_DOCUMENT, nullable=False),
+    Column("last_error", String(1000), nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "team_id", "occurred_at"),
+    Index(None, "occurred_at"),
 )
 
 #: Alembic's bookkeeping table; our own name, so a database shared with another Alembic app is safe.

@@ -34,7 +34,10 @@ _keys = verification_tokens
 _logs = spend_logs
 # Rounds of following regenerated tokens while a regeneration races with a batch.
 _REDIRECT_ROUNDS = 3
-_UNNEST_LOGS = UnnestInsert(spend_logs, spend_logs.c.request_id)
+# Every column but the billing worker's mark, which a new log leaves NULL (not yet billed).
+_UNNEST_LOGS = UnnestInsert(
+    spend_logs, spend_logs.c.request_id, columns=[c for c in spend_logs.columns if c.name != "billing"]
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,9 @@ ROUTES = {
         "/user/new",
         "/user/update",
         "/user/delete",
+        # Bastion's own: the billing outbox.
+        "/billing/events/retry",
+        "/billing/events/cancel",
     ],
     "GET": [
         "/key/info",
@@ -37,6 +40,7 @@ ROUTES = {
         "/spend/logs",
         "/model/info",
         "/v1/model/info",
+        "/billing/events",
     ],
 }
 ADMIN_ROUTES = [(m, p) for m, paths in ROUTES.items() for p in paths if p != "/key/info"]

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 from bastion.api.asgi import Request
 from bastion.api.management._common import Authenticate, Handler, Management, Revoke
 from bastion.api.management._key_fields import IGNORED_LITELLM_KEY_FIELDS
+from bastion.api.management.billing import BillingEndpoints
 from bastion.api.management.keys import KeyEndpoints
 from bastion.api.management.models import ModelEndpoints, ModelInfo
 from bastion.api.management.spend import SpendEndpoints
@@ -69,6 +70,7 @@ class ManagementApi:
         self.users = UserEndpoints(self._m, self.keys)
         self.spend = SpendEndpoints(self._m)
         self.models = ModelEndpoints(model_info)
+        self.billing = BillingEndpoints(self._m)
 
     def routes(self) -> dict[str, dict[str, Handler]]:
         """method -> path -> handler, for the fixed paths."""
@@ -88,6 +90,8 @@ class ManagementApi:
                 "/user/new": guard(self.users.new),
                 "/user/update": guard(self.users.update),
                 "/user/delete": guard(self.users.delete),
+                "/billing/events/retry": guard(self.billing.retry),
+                "/billing/events/cancel": guard(self.billing.cancel),
             },
             "GET": {
                 "/key/info": guard(self.keys.info, admin_only=False),
@@ -97,6 +101,7 @@ class ManagementApi:
                 "/user/info": guard(self.users.info),
                 "/user/list": guard(self.users.list_users),
                 "/spend/logs": guard(self.spend.logs),
+                "/billing/events": guard(self.billing.events),
                 "/model/info": model_info,
                 "/v1/model/info": model_info,
             },

@@ -1,0 +1,60 @@
+"""Billing as the gateway process runs it: the credit check for admission, in-process workers.
+
+The composition root builds one :class:`BillingService` when ``billing_settings`` is present::
+
+    billing = BillingService(settings.billing, database.billing)
+    gatekeeper.entitlement = billing.entitlement   # None unless an entitlement check is set
+    await billing.start()                          # workers, if run_in_process
+    ...
+    await billing.stop()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bastion.billing.entitlement import CreditCheck
+from bastion.billing.workers import BillingWorkers
+from bastion.domain.principal import Principal
+from bastion.domain.secret import Secret
+from bastion.settings.billing import BillingSettings
+from bastion.store.billing import BillingRepository
+
+__all__ = ["BillingService", "billing_secrets"]
+
+
+def billing_secrets(settings: BillingSettings | None) -> list[str]:
+    """The sink credentials, for the log redactor."""
+    if settings is None:
+        return []
+    found: list[Secret] = []
+    if settings.autumn is not None:
+        found.append(settings.autumn.api_key)
+    if settings.stripe is not None:
+        found.append(settings.stripe.api_key)
+    if settings.webhook is not None:
+        found.append(settings.webhook.secret)
+    return [secret.reveal() for secret in found if secret]
+
+
+class BillingService:
+    def __init__(self, settings: BillingSettings, repository: BillingRepository) -> None:
+        self._credit: CreditCheck | None = None
+        if settings.entitlement is not None and settings.autumn is not None:
+            self._credit = CreditCheck(settings.autumn, settings.entitlement)
+        self.workers = BillingWorkers(repository, settings) if settings.run_in_process else None
+
+    @property
+    def entitlement(self) -> Callable[[Principal], Awaitable[None]] | None:
+        """What admission awaits per call, or None without an entitlement check."""
+        return None if self._credit is None else self._credit.check
+
+    async def start(self) -> None:
+        if self.workers is not None:
+            self.workers.start()
+
+    async def stop(self) -> None:
+        if self.workers is not None:
+            await self.workers.stop()
+        if self._credit is not None:
+            await self._credit.close()

@@ -1,0 +1,158 @@
+"""The billing and outbox workers: two loops under one supervisor, or one drain for ``--once``.
+
+::
+
+    workers = BillingWorkers(database.billing, settings.billing)
+    await workers.drain()      # bill every unseen spend log, deliver every due event, return
+    workers.start()            # or: loop every billing_interval / outbox_interval seconds
+    await workers.stop()       # finish the current pass, close the HTTP session
+
+A pass that fails (database down, a bug) is logged and tried again at the next interval; nothing
+is lost, because the spend marks and the events change only in committed transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import aiohttp
+
+from bastion.billing.outbox import Outbox
+from bastion.billing.rules import BillingRules
+from bastion.billing.sinks.base import Sink, build_sinks
+from bastion.settings.billing import BillingSettings
+from bastion.store.billing import BillingRepository
+
+__all__ = ["BillingWorkers", "DrainReport", "worker_id"]
+
+_log = logging.getLogger("bastion.billing")
+
+
+def worker_id() -> str:
+    """Who holds a lease: host, process and a random suffix (unique per worker object)."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@dataclass
+class DrainReport:
+    """What a drain did: spend logs seen and billed, skips by reason, delivery attempts."""
+
+    seen: int = 0
+    billed: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    attempts: int = 0
+
+
+class BillingWorkers:
+    def __init__(
+        self,
+        repository: BillingRepository,
+        settings: BillingSettings,
+        *,
+        sinks: Sequence[Sink] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._repo = repository
+        self._settings = settings
+        self._rules = BillingRules(settings)
+        self._given_sinks = sinks
+        self._clock = clock
+        self._session: aiohttp.ClientSession | None = None
+        self._outbox: Outbox | None = None
+        self._owner = worker_id()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _the_outbox(self) -> Outbox:
+        if self._outbox is None:
+            sinks = self._given_sinks
+            if sinks is None:
+                self._session = aiohttp.ClientSession()
+                sinks = build_sinks(self._settings, self._session)
+            self._outbox = Outbox(self._repo, sinks, self._settings, owner=self._owner, clock=self._clock)
+        return self._outbox
+
+    async def bill(self, report: DrainReport | None = None) -> DrainReport:
+        """Turn every unseen spend log into an event or a skip."""
+        report = report or DrainReport()
+        while True:
+            done = await self._repo.bill_unseen(self._rules.decide, limit=self._settings.batch_size)
+            if not done.seen:
+                return report
+            report.seen += done.seen
+            report.billed += done.billed
+            for reason, count in done.skipped.items():
+                report.skipped[reason] = report.skipped.get(reason, 0) + count
+
+    async def deliver(self, report: DrainReport | None = None) -> DrainReport:
+        """Attempt every event due now once."""
+        report = report or DrainReport()
+        report.attempts += await self._the_outbox().deliver_due()
+        return report
+
+    async def drain(self) -> DrainReport:
+        """Bill everything unseen, then deliver everything due (``bastion worker --once``)."""
+        report = await self.bill()
+        return await self.deliver(report)
+
+    def start(self) -> None:
+        """Run both loops in the background until :meth:`stop`."""
+        self._stopping.clear()
+        self._tasks = [
+            asyncio.ensure_future(self._loop("billing", self.bill, self._settings.billing_interval_seconds)),
+            asyncio.ensure_future(self._loop("outbox", self.deliver, self._settings.outbox_interval_seconds)),
+        ]
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def request_stop(self) -> None:
+        """Ask the loops to end after the pass in progress (a graceful stop, from a signal handler)."""
+        self._stopping.set()
+
+    async def run_forever(self) -> None:
+        """Run both loops until :meth:`request_stop` or cancellation (``bastion worker``)."""
+        self.start()
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self.stop()
+
+    async def stop(self, *, grace_seconds: float = 10.0) -> None:
+        """Let the passes in progress finish (cancelled after ``grace_seconds``: safe, as nothing
+        is marked done before it is committed), then close the sinks' HTTP session."""
+        self._stopping.set()
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=grace_seconds)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks = []
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+            self._outbox = None
+
+    async def _loop(self, name: str, work: Callable[[], Awaitable[DrainReport]], interval: float) -> None:
+        while not self._stopping.is_set():
+            try:
+                report = await work()
+                if report.seen or report.attempts:
+                    _log.info(
+                        f"{name} pass",
+                        extra={"seen": report.seen, "billed": report.billed, "attempts": report.attempts},
+                    )
+            except Exception:
+                _log.exception(f"{name} pass failed; trying again in {interval:g}s")
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=interval)
+            except TimeoutError:
+                continue

@@ -1,0 +1,164 @@
+"""``bastion worker`` and ``bastion billing``: run the billing workers, see and fix the outbox.
+
+``bastion worker --config C`` runs the billing and outbox loops until SIGINT/SIGTERM;
+``--once`` bills every unseen spend log, attempts every due event once, prints what it did and
+exits. ``bastion billing status`` prints totals per org and the parked events; ``bastion billing
+retry ID`` and ``bastion billing cancel ID`` act on a parked event (what the API's
+``/billing/events/retry`` and ``/cancel`` do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import orjson
+
+from bastion.billing.status import billing_status, cancel_event, retry_event
+from bastion.billing.workers import BillingWorkers
+from bastion.domain.errors import ConfigError
+from bastion.settings import Settings
+from bastion.settings.billing import BillingSettings
+from bastion.store.billing_records import BillingFilter
+from bastion.store.database import Database
+
+__all__ = ["run_billing_command", "run_worker"]
+
+T = TypeVar("T")
+
+
+def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    async def main() -> T:
+        database = await Database.open(
+            settings.database_url, default_path=settings.state_dir() / "bastion.db"
+        )
+        try:
+            return await work(database)
+        finally:
+            await database.close()
+
+    return asyncio.run(main())
+
+
+def _billing(settings: Settings) -> BillingSettings:
+    if settings.billing is None:
+        raise ConfigError(f"{settings.source}: billing is off (add a billing_settings section)")
+    return settings.billing
+
+
+def run_worker(settings: Settings, *, once: bool) -> int:
+    """``bastion worker [--once]``: logs as ``bastion serve`` does, with the same secrets redacted."""
+    billing = _billing(settings)
+    from bastion.app import secret_values
+    from bastion.observability.logging import configure_logging, shutdown_logging
+
+    configure_logging(
+        level=settings.bastion.log_level,
+        json_logs=settings.bastion.json_logs,
+        secrets=secret_values(settings),
+    )
+    try:
+        return _run_worker(settings, billing, once=once)
+    finally:
+        shutdown_logging()
+
+
+def _run_worker(settings: Settings, billing: BillingSettings, *, once: bool) -> int:
+
+    async def work(database: Database) -> int:
+        workers = BillingWorkers(database.billing, billing)
+        if once:
+            try:
+                report = await workers.drain()
+            finally:
+                await workers.stop()
+            skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(report.skipped.items()))
+            print(
+                f"billed {report.billed} of {report.seen} spend logs"
+                + (f" (not billed: {skipped})" if skipped else "")
+                + f"; {report.attempts} delivery attempts"
+            )
+            return 0
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(workers.run_forever())
+
+        def on_signal() -> None:
+            # The first signal lets the passes in progress finish; a second one cancels them.
+            if workers.stopping:
+                task.cancel()
+            workers.request_stop()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal)
+        sinks = ", ".join(billing.sink_names) or "none"
+        print(f"bastion worker: billing and outbox running (sinks: {sinks})", flush=True)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return 0
+
+    return _with_database(settings, work)
+
+
+def run_billing_command(settings: Settings, action: str, options: dict[str, Any]) -> int:
+    """``bastion billing status|retry|cancel``."""
+    _billing(settings)
+    if action == "status":
+        where = BillingFilter(team_id=options.get("team_id"), status=options.get("status"))
+        report = _with_database(
+            settings, lambda db: billing_status(db.billing, where, limit=options["limit"])
+        )
+        if options.get("json"):
+            print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        else:
+            print(render_status(report))
+        return 0
+    act = retry_event if action == "retry" else cancel_event
+    event = _with_database(settings, lambda db: act(db.billing, options["id"]))
+    print(f"billing event {event['id']} is now {event['status']}")
+    return 0
+
+
+def render_status(report: dict[str, Any]) -> str:
+    """Totals per org, then the listed events, as aligned text tables."""
+    lines = [f"spend logs not yet billed: {report['unbilled_spend_logs']}", ""]
+    statuses = ("pending", "delivered", "parked", "cancelled")
+    header = ["org", *statuses, "billed USD", "cost USD"]
+    rows = [
+        [
+            org["team_id"],
+            *(str(org.get(status, {}).get("events", 0)) for status in statuses),
+            f"{org['amount']:.6f}",
+            f"{org['cost']:.6f}",
+        ]
+        for org in report["totals"]
+    ]
+    lines += _table(header, rows) if rows else ["no billing events"]
+    events = report["events"]
+    if events:
+        lines.append("")
+        header = ["id", "org", "status", "attempts", "amount USD", "request", "last error"]
+        rows = [
+            [
+                str(e["id"]),
+                e["team_id"],
+                e["status"],
+                str(e["attempts"]),
+                f"{e['amount']:.6f}",
+                e["request_id"],
+                (e["last_error"] or "")[:60],
+            ]
+            for e in events
+        ]
+        lines += _table(header, rows)
+    return "\n".join(lines)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    out = ["  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)).rstrip()]
+    out.append("  ".join("-" * width for width in widths))
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return out
