@@ -79,8 +79,11 @@ YAML = [block for block in ALL_BLOCKS if block.language == "yaml"]
 
 
 @pytest.fixture(scope="module")
-def demo_gateway() -> Iterator[RunningGateway]:
-    with RunningGateway(load_settings(ROOT / "examples" / "demo.yaml", environ={})) as gateway:
+def demo_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    # The demo's state (SQLite file, signing secret) goes to a temporary directory, not examples/.
+    state = str(tmp_path_factory.mktemp("demo-state"))
+    settings = load_settings(ROOT / "examples" / "demo.yaml", environ={"BASTION_DATA_DIR": state})
+    with RunningGateway(settings) as gateway:
         yield gateway
 
 

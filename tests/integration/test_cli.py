@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,13 +63,17 @@ def serve() -> Iterator[list[subprocess.Popen[str]]]:
 
 
 def start(args: list[str], procs: list[subprocess.Popen[str]]) -> subprocess.Popen[str]:
+    env = dict(os.environ)
+    if "examples/demo.yaml" in args:
+        # The demo's state (SQLite file, spools, signing secret) goes elsewhere, never in examples/.
+        env["BASTION_DATA_DIR"] = tempfile.mkdtemp(prefix="bastion-cli-state-")
     proc = subprocess.Popen(
         [BASTION, *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=dict(os.environ),
+        env=env,
     )
     procs.append(proc)
     return proc

@@ -75,8 +75,11 @@ class AccountService:
             return
         try:
             await self.create(email=email, password=password.reveal(), is_superuser=True, full_name=None)
-        except AlreadyExistsError:
-            return  # another process created it at the same moment
+        except (AlreadyExistsError, InvalidRequestError):
+            # Another process (a --workers sibling) created it at the same moment: that is success.
+            if await self._db.users.get_by_login(email) is not None:
+                return
+            raise
         _log.info("created the first superuser account from FIRST_SUPERUSER")
 
     async def create(
