@@ -21,7 +21,7 @@ from sqlalchemy import Column, ColumnElement, bindparam, case, func, select, upd
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bastion.store._bulk_insert import UnnestInsert
+from bastion.store._bulk_insert import RecordsetInsert
 from bastion.store._mapping import record_from_row, record_values
 from bastion.store._transactions import reading, writing
 from bastion.store._types import to_money
@@ -35,7 +35,7 @@ _logs = spend_logs
 # Rounds of following regenerated tokens while a regeneration races with a batch.
 _REDIRECT_ROUNDS = 3
 # Every column but the billing worker's mark, which a new log leaves NULL (not yet billed).
-_UNNEST_LOGS = UnnestInsert(
+_BULK_LOGS = RecordsetInsert(
     spend_logs, spend_logs.c.request_id, columns=[c for c in spend_logs.columns if c.name != "billing"]
 )
 
@@ -207,8 +207,8 @@ async def _insert_new(conn: AsyncConnection, records: Sequence[SpendLogRecord]) 
     """Insert the records (one statement) and return the request ids that were not there yet."""
     rows = [record_values(r) for r in records]
     if conn.dialect.name == "postgresql":
-        statement = _UNNEST_LOGS.statement(conn.dialect)
-        return set((await conn.execute(statement, _UNNEST_LOGS.parameters(rows))).scalars())
+        statement = _BULK_LOGS.statement(conn.dialect)
+        return set((await conn.execute(statement, _BULK_LOGS.parameters(rows))).scalars())
     query = (
         sqlite.insert(_logs)
         .on_conflict_do_nothing(index_elements=[_logs.c.request_id])
