@@ -33,7 +33,6 @@ from bastion.auth.jwt_tokens import TokenVerifier
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.auth.signing_secret import load_or_create_signing_secret
 from bastion.auth.virtual_keys import VirtualKeys
-from bastion.billing.service import BillingService, billing_secrets
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache, build_cache_store
 from bastion.gateway.chat import ChatService
@@ -44,8 +43,7 @@ from bastion.gateway.routes import RouteTable
 from bastion.gateway.tokens import TokenCounter
 from bastion.limits import BudgetSeed, SpendLoader, memory_limits
 from bastion.limits.durations import parse_duration
-from bastion.limits.login import FailureCounter, LoginThrottle, MemoryFailureCounter, RedisFailureCounter
-from bastion.limits.redis import redis_limits
+from bastion.limits.login import FailureCounter, LoginThrottle, MemoryFailureCounter
 from bastion.observability.logging import configure_logging
 from bastion.observability.metrics import Metrics
 from bastion.providers.anthropic import AnthropicAdapter
@@ -78,7 +76,10 @@ def secret_values(settings: Settings) -> list[str]:
     if settings.master_key is not None:
         values.append(settings.master_key.reveal())
     values.extend(k.key.reveal() for k in settings.bastion.static_keys)
-    values.extend(billing_secrets(settings.billing))
+    if settings.billing is not None:
+        from bastion.billing.service import billing_secrets  # billing's HTTP client only when used
+
+        values.extend(billing_secrets(settings.billing))
     accounts = settings.bastion.accounts
     secrets = (accounts.jwt_secret, accounts.first_superuser_password, *accounts.encryption_keys)
     values.extend(secret.reveal() for secret in secrets if secret is not None)
@@ -146,12 +147,22 @@ def build_app(
         database, end_user_budget=jwt_auth.user_limits.budget_duration if jwt_auth else None
     )
     redis_url = settings.bastion.redis_url
-    limits = redis_limits(redis_url, loader=loader) if redis_url else memory_limits(loader=loader)
+    if redis_url:
+        # redis-py is loaded only by gateways that share their limits (a few MiB saved otherwise).
+        from bastion.limits.redis import redis_limits
+
+        limits = redis_limits(redis_url, loader=loader)
+    else:
+        limits = memory_limits(loader=loader)
     chat.gatekeeper = Gatekeeper(
         limits, prices=prices, router=router, default_max_tokens=settings.bastion.default_max_tokens
     )
     # Billing (billing_settings): the credit check in admission, and the in-process workers.
-    billing = BillingService(settings.billing, database.billing) if settings.billing else None
+    billing = None
+    if settings.billing is not None:
+        from bastion.billing.service import BillingService
+
+        billing = BillingService(settings.billing, database.billing)
     if billing is not None:
         chat.gatekeeper.entitlement = billing.entitlement
     if settings.cache.enabled:
@@ -299,6 +310,8 @@ def _account_api(
     if redis_url:
         # Gateways sharing a database share login counters; other deployments on the same Redis don't.
         place = settings.database_url or str(data_dir / "bastion.db")
+        from bastion.limits.login import RedisFailureCounter
+
         counter = RedisFailureCounter(
             redis_url, prefix=f"bastion:{hashlib.sha256(place.encode()).hexdigest()[:12]}:"
         )

@@ -21,7 +21,6 @@ from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_jso
 from bastion.api.browser import BrowserApi
 from bastion.api.generation import GenerationHandler, new_request_id, request_id_headers
 from bastion.api.management import ManagementApi
-from bastion.billing.service import BillingService
 from bastion.domain.errors import BastionError, InternalError, NotFoundError
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache
@@ -35,6 +34,7 @@ from bastion.providers.http import HttpPool
 from bastion.store.database import Database
 
 if TYPE_CHECKING:
+    from bastion.billing.service import BillingService
     from bastion.gateway.health_shared import SharedHealth
 
 __all__ = ["GatewayApp"]

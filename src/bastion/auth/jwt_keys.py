@@ -13,10 +13,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import aiohttp
 import orjson
+
+if TYPE_CHECKING:
+    import aiohttp
 
 from bastion.domain.errors import AuthenticationError, BastionError
 from bastion.settings.jwk_rules import jwk_problem
@@ -166,6 +168,8 @@ class RemoteKeys:
             self._running = None
 
     async def _load(self) -> None:
+        import aiohttp  # only gateways with a jwks_url load the HTTP client
+
         try:
             body = await self._fetch()
             keys = _usable_keys(orjson.loads(body), self._url)
@@ -181,6 +185,8 @@ class RemoteKeys:
         self._fetched_at = self._clock()
 
     async def _http_get(self) -> bytes:
+        import aiohttp
+
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
         async with self._session.get(self._url, headers={"accept": "application/json"}) as response:

@@ -17,8 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from redis.exceptions import RedisError
-
 from bastion.domain.errors import RateLimitError
 from bastion.limits.errors import LimitsUnavailableError
 
@@ -88,7 +86,7 @@ class RedisFailureCounter:
                 pipe.get(self._key(key))
                 pipe.pttl(self._key(key))
                 value, ttl_ms = await pipe.execute()
-        except RedisError as exc:
+        except _redis_error() as exc:
             raise _unavailable() from exc
         if value is None or ttl_ms is None or int(ttl_ms) <= 0:
             return 0, 0.0
@@ -100,14 +98,14 @@ class RedisFailureCounter:
                 pipe.incr(self._key(key))
                 pipe.pexpire(self._key(key), max(int(ttl * 1000), 1))
                 count, _ = await pipe.execute()
-        except RedisError as exc:
+        except _redis_error() as exc:
             raise _unavailable() from exc
         return int(count)
 
     async def clear(self, key: str) -> None:
         try:
             await self._client.delete(self._key(key))
-        except RedisError as exc:
+        except _redis_error() as exc:
             raise _unavailable() from exc
 
     async def close(self) -> None:
@@ -166,3 +164,10 @@ def _unavailable() -> LimitsUnavailableError:
 
 def _hashed(kind: str, value: str) -> str:
     return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+
+
+def _redis_error() -> type[Exception]:
+    # Imported here: only gateways with redis_url load redis-py.
+    from redis.exceptions import RedisError
+
+    return RedisError

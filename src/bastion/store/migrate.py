@@ -8,12 +8,11 @@ starting at once take turns on an advisory lock, so only one of them changes the
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,15 +20,21 @@ from bastion.store._transactions import reading, writing
 from bastion.store.engine import SCHEMA_OPTION, create_store_engine
 from bastion.store.schema import VERSION_TABLE
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 __all__ = ["alembic_config", "apply_migrations", "current_revision", "head_revision", "migrate"]
 
 _SCRIPT_LOCATION = "bastion.store:migrations"
 # Arbitrary but fixed: the key of the PostgreSQL advisory lock that serializes migrators.
 _MIGRATION_LOCK = 0x0BA5_7104
+_VERSIONS = Path(__file__).parent / "migrations" / "versions"
 
 
 def alembic_config(database_url: str | None = None) -> Config:
     """An Alembic configuration for Bastion's migrations (for ``command.*`` calls)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", _SCRIPT_LOCATION)
     if database_url:
@@ -56,6 +61,10 @@ async def apply_migrations(engine: AsyncEngine) -> None:
             if isinstance(schema, str):
                 quoted = conn.dialect.identifier_preparer.quote_schema(schema)
                 await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
+        # Alembic (about 10 MiB once imported) is loaded only when there is something to apply.
+        head = _shipped_head()
+        if head is not None and await conn.run_sync(_stored_revision) == head:
+            return
         await conn.run_sync(_upgrade)
 
 
@@ -67,17 +76,51 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 def head_revision() -> str:
     """The latest revision shipped with this version of Bastion."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None  # the package always ships at least the initial revision
     return head
 
 
 def _upgrade(connection: Connection) -> None:
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
 
 
 def _current(connection: Connection) -> str | None:
+    from alembic.migration import MigrationContext
+
     context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
     return context.get_current_revision()
+
+
+def _stored_revision(connection: Connection) -> str | None:
+    """The database's revision by plain SQL (``None`` before the first migration)."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    return connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+
+
+def _shipped_head() -> str | None:
+    """The newest revision among the package's migration files, read without importing Alembic.
+
+    The revision no other file names as its ``down_revision``; ``None`` (let Alembic decide) when
+    the files do not say it plainly.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in _VERSIONS.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision = re.search(r'^revision: str = "([^"]+)"$', source, flags=re.M)
+        parent = re.search(r'^down_revision: str \| None = (?:"([^"]+)"|None)$', source, flags=re.M)
+        if revision is None or parent is None:
+            return None
+        revisions.add(revision.group(1))
+        if parent.group(1):
+            parents.add(parent.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
@@ -71,3 +74,26 @@ def test_unmigrated_database_has_no_revision(backend: Backend) -> None:
         return await current_revision(db.engine)
 
     assert backend.run(scenario, migrate=False) is None
+
+
+def test_the_shipped_head_is_read_without_alembic_and_matches_it() -> None:
+    """Start-up skips importing Alembic when the database is at the head these files name."""
+    from bastion.store.migrate import _shipped_head, head_revision
+
+    assert _shipped_head() == head_revision()
+
+
+def test_a_database_at_the_head_is_opened_without_loading_alembic(tmp_path: Path) -> None:
+    """A gateway restarting on an up-to-date database never imports Alembic (about 10 MiB)."""
+    script = (
+        "import asyncio, sys\n"
+        "from bastion.store.database import Database\n"
+        "async def main():\n"
+        f"    db = await Database.open(None, default_path={str(tmp_path / 'b.db')!r})\n"
+        "    await db.close()\n"
+        "asyncio.run(main())\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    again = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert (first.stdout.strip(), again.stdout.strip()) == ("True", "False")
