@@ -140,9 +140,14 @@ class _Connection(asyncio.Protocol):
         if self.closed:
             raise RespConnectionError("the Redis connection is closed")
         future = self._loop.create_future()
+        idle = not self._waiting
         self._waiting.append(future)
         if self._watchdog is None:
             self._arm()
+        if idle and not self._out and self._transport is not None:
+            # Nothing in flight: send now rather than a loop turn later (the quiet path's latency).
+            self._transport.write(payload)
+            return future
         if not self._out:
             self._loop.call_soon(self._flush)
         self._out.append(payload)
