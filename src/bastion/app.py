@@ -155,7 +155,11 @@ def build_app(
     else:
         limits = memory_limits(loader=loader)
     chat.gatekeeper = Gatekeeper(
-        limits, prices=prices, router=router, default_max_tokens=settings.bastion.default_max_tokens
+        limits,
+        prices=prices,
+        router=router,
+        default_max_tokens=settings.bastion.default_max_tokens,
+        metrics=metrics,
     )
     # Billing (billing_settings): the credit check in admission, and the in-process workers.
     billing = None

@@ -1,0 +1,31 @@
+"""The labels that come from data stay bounded: teams are capped, refusal scopes keep only their kind."""
+
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+
+from bastion.observability.metrics import Metrics
+
+
+def test_team_labels_are_capped_with_an_other_bucket() -> None:
+    metrics = Metrics(team_label_limit=2)
+    assert [metrics.team_label(t) for t in ("a", "b", "c", "a", None, "")] == [
+        "a",
+        "b",
+        "other",
+        "a",
+        "none",
+        "none",
+    ]
+
+
+def test_refusal_scope_keeps_only_the_owner_kind() -> None:
+    metrics = Metrics()
+    metrics.refused("rpm", "key:0123456789abcdef")
+    metrics.refused("budget", "team:acme")
+    metrics.refused("tpm", "browser:xyz:rate")
+    text = generate_latest(metrics.registry).decode()
+    assert 'bastion_limit_refusals_total{reason="rpm",scope="key"} 1.0' in text
+    assert 'bastion_limit_refusals_total{reason="budget",scope="team"} 1.0' in text
+    assert 'bastion_limit_refusals_total{reason="tpm",scope="other"} 1.0' in text
+    assert "0123456789abcdef" not in text and "acme" not in text
