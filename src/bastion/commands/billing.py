@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from bastion.billing.status import billing_status, cancel_event, retry_event
-from bastion.billing.workers import BillingWorkers
+from bastion.billing.workers import BillingWorkers, DrainReport
 from bastion.commands.store_access import with_database
 from bastion.commands.tables import table
 from bastion.domain.errors import ConfigError
@@ -57,10 +57,17 @@ def _run_worker(settings: Settings, billing: BillingSettings, *, once: bool) -> 
     async def work(database: Database) -> int:
         workers = BillingWorkers(database.billing, billing)
         if once:
+            unseen = await database.billing.count_unseen()
+
+            def progress(report: DrainReport) -> None:  # a backlog is billed batch by batch
+                print(f"\rbilling spend logs: {report.seen}/{unseen}", end="", flush=True)
+
             try:
-                report = await workers.drain()
+                report = await workers.drain(progress)
             finally:
                 await workers.stop()
+            if report.seen:
+                print()
             skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(report.skipped.items()))
             print(
                 f"billed {report.billed} of {report.seen} spend logs"
