@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bastion import __version__
 from bastion.accounting.pricing import PriceBook, Rates
 from bastion.accounting.recorder import UsageRecorder
 from bastion.accounting.records import UsageRecord
@@ -127,6 +129,20 @@ def build_app(
     )
     recorder.sinks.append(lambda rec: spend.submit(spend_row(rec)))
     recorder.sinks.extend(record_sinks)
+    spans = None
+    if settings.bastion.otlp_endpoint:
+        # OpenTelemetry is imported only here: a gateway without a collector never loads it.
+        from bastion.accounting.request_spans import RequestSpans
+        from bastion.observability.tracing import RequestTracer
+
+        spans = RequestSpans(
+            RequestTracer(
+                settings.bastion.otlp_endpoint,
+                service_name=settings.bastion.otlp_service_name,
+                version=__version__,
+            )
+        )
+        recorder.sinks.append(spans)
     virtual = VirtualKeys(database.keys, database.teams, database.users)
     jwt_auth = settings.bastion.jwt_auth
     tokens = TokenVerifier.from_settings(jwt_auth) if jwt_auth is not None else None
@@ -155,7 +171,11 @@ def build_app(
     else:
         limits = memory_limits(loader=loader)
     chat.gatekeeper = Gatekeeper(
-        limits, prices=prices, router=router, default_max_tokens=settings.bastion.default_max_tokens
+        limits,
+        prices=prices,
+        router=router,
+        default_max_tokens=settings.bastion.default_max_tokens,
+        metrics=metrics,
     )
     # Billing (billing_settings): the credit check in admission, and the in-process workers.
     billing = None
@@ -241,6 +261,8 @@ def build_app(
         if tokens is not None:
             await tokens.keys.close()
         await database.close()
+        if spans is not None:
+            await asyncio.to_thread(spans.close)  # the last spans are sent before the process ends
 
     management = ManagementApi(
         database,

@@ -58,6 +58,25 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--tpm", dest="tpm_limit", type=int)
     create.add_argument("--max-parallel", dest="max_parallel_requests", type=int)
 
+    listed = keys.add_parser("list", help="the keys as a table (masked names, never the keys)")
+    listed.add_argument("--config", required=True)
+    listed.add_argument("--team", dest="team_id")
+    listed.add_argument("--user", dest="user_id")
+    listed.add_argument("--limit", type=int, default=50)
+    for noun, text in (("teams", "teams (orgs)"), ("users", "users")):
+        sub = commands.add_parser(noun, help=f"see {text}").add_subparsers(dest="action", required=True)
+        listed = sub.add_parser("list", help=f"the {text} as a table")
+        listed.add_argument("--config", required=True)
+        listed.add_argument("--limit", type=int, default=50)
+
+    spend = commands.add_parser("spend", help="spend by team, user, key or model as a table")
+    spend.add_argument("--config", required=True)
+    spend.add_argument("--by", choices=["team", "user", "key", "model"], default="team")
+    spend.add_argument("--since", help="a duration such as 24h, 7d or 1mo (default: all time)")
+    spend.add_argument("--team", dest="team_id", help="only this team's spend")
+    spend.add_argument("--model", help="only this model group's spend")
+    spend.add_argument("--limit", type=int, default=50, help="at most this many rows (largest first)")
+
     worker = commands.add_parser("worker", help="run the billing and outbox workers")
     worker.add_argument("--config", required=True)
     worker.add_argument("--once", action="store_true", help="process everything pending, then exit")
@@ -119,6 +138,15 @@ def _with_settings(args: argparse.Namespace) -> int:
             from bastion.commands.encryption import rotate_encryption_key
 
             return rotate_encryption_key(settings)
+        if args.command == "spend":
+            from bastion.commands.spend import show_spend
+
+            return show_spend(settings, vars(args))
+        if args.command in ("keys", "teams", "users") and args.action == "list":
+            from bastion.commands import listing
+
+            show = {"keys": listing.list_keys, "teams": listing.list_teams, "users": listing.list_users}
+            return show[args.command](settings, vars(args))
         from bastion.commands.keys import create_key
 
         return create_key(settings, vars(args))

@@ -165,6 +165,9 @@ def test_an_org_out_of_credit_gets_402_in_its_own_format(
     assert openai_client(gw).chat.completions.create(
         model="mock", messages=[{"role": "user", "content": "x"}], max_tokens=2
     )
+    with urllib.request.urlopen(gw.url + "/metrics") as resp:
+        scraped = resp.read().decode()
+    assert 'bastion_limit_refusals_total{reason="credit",scope="org"} 2.0' in scraped
 
 
 def _t(minutes: int) -> datetime:

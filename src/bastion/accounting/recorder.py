@@ -60,5 +60,9 @@ class UsageRecorder:
             if u.reasoning_tokens:
                 m.tokens.labels(group, provider, "reasoning").inc(u.reasoning_tokens)
             m.tokens_per_request.labels(group).observe(u.total_tokens)
+            team = m.team_label(rec.team_id)
+            m.team_tokens.labels(team, group, "input").inc(u.input_tokens)
+            m.team_tokens.labels(team, group, "output").inc(u.output_tokens)
         if rec.cost_usd:
             m.cost.labels(group, provider).inc(rec.cost_usd)
+            m.team_cost.labels(m.team_label(rec.team_id), group).inc(rec.cost_usd)

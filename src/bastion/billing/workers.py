@@ -79,8 +79,10 @@ class BillingWorkers:
             self._outbox = Outbox(self._repo, sinks, self._settings, owner=self._owner, clock=self._clock)
         return self._outbox
 
-    async def bill(self, report: DrainReport | None = None) -> DrainReport:
-        """Turn every unseen spend log into an event or a skip."""
+    async def bill(
+        self, report: DrainReport | None = None, progress: Callable[[DrainReport], None] | None = None
+    ) -> DrainReport:
+        """Turn every unseen spend log into an event or a skip; ``progress`` hears after each batch."""
         report = report or DrainReport()
         while True:
             done = await self._repo.bill_unseen(self._rules.decide, limit=self._settings.batch_size)
@@ -90,6 +92,8 @@ class BillingWorkers:
             report.billed += done.billed
             for reason, count in done.skipped.items():
                 report.skipped[reason] = report.skipped.get(reason, 0) + count
+            if progress is not None:
+                progress(report)
 
     async def deliver(self, report: DrainReport | None = None) -> DrainReport:
         """Attempt every event due now once."""
@@ -97,9 +101,9 @@ class BillingWorkers:
         report.attempts += await self._the_outbox().deliver_due()
         return report
 
-    async def drain(self) -> DrainReport:
+    async def drain(self, progress: Callable[[DrainReport], None] | None = None) -> DrainReport:
         """Bill everything unseen, then deliver everything due (``bastion worker --once``)."""
-        report = await self.bill()
+        report = await self.bill(progress=progress)
         return await self.deliver(report)
 
     def start(self) -> None:

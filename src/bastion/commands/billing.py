@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 
 from bastion.billing.status import billing_status, cancel_event, retry_event
-from bastion.billing.workers import BillingWorkers
+from bastion.billing.workers import BillingWorkers, DrainReport
+from bastion.commands.store_access import with_database
+from bastion.commands.tables import table
 from bastion.domain.errors import ConfigError
 from bastion.settings import Settings
 from bastion.settings.billing import BillingSettings
@@ -26,21 +27,6 @@ from bastion.store.billing_records import BillingFilter
 from bastion.store.database import Database
 
 __all__ = ["run_billing_command", "run_worker"]
-
-T = TypeVar("T")
-
-
-def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    async def main() -> T:
-        database = await Database.open(
-            settings.database_url, default_path=settings.state_dir() / "bastion.db"
-        )
-        try:
-            return await work(database)
-        finally:
-            await database.close()
-
-    return asyncio.run(main())
 
 
 def _billing(settings: Settings) -> BillingSettings:
@@ -71,10 +57,17 @@ def _run_worker(settings: Settings, billing: BillingSettings, *, once: bool) -> 
     async def work(database: Database) -> int:
         workers = BillingWorkers(database.billing, billing)
         if once:
+            unseen = await database.billing.count_unseen()
+
+            def progress(report: DrainReport) -> None:  # a backlog is billed batch by batch
+                print(f"\rbilling spend logs: {report.seen}/{unseen}", end="", flush=True)
+
             try:
-                report = await workers.drain()
+                report = await workers.drain(progress)
             finally:
                 await workers.stop()
+            if report.seen:
+                print()
             skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(report.skipped.items()))
             print(
                 f"billed {report.billed} of {report.seen} spend logs"
@@ -99,7 +92,7 @@ def _run_worker(settings: Settings, billing: BillingSettings, *, once: bool) -> 
             await task
         return 0
 
-    return _with_database(settings, work)
+    return with_database(settings, work)
 
 
 def run_billing_command(settings: Settings, action: str, options: dict[str, Any]) -> int:
@@ -107,16 +100,14 @@ def run_billing_command(settings: Settings, action: str, options: dict[str, Any]
     _billing(settings)
     if action == "status":
         where = BillingFilter(team_id=options.get("team_id"), status=options.get("status"))
-        report = _with_database(
-            settings, lambda db: billing_status(db.billing, where, limit=options["limit"])
-        )
+        report = with_database(settings, lambda db: billing_status(db.billing, where, limit=options["limit"]))
         if options.get("json"):
             print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
         else:
             print(render_status(report))
         return 0
     act = retry_event if action == "retry" else cancel_event
-    event = _with_database(settings, lambda db: act(db.billing, options["id"]))
+    event = with_database(settings, lambda db: act(db.billing, options["id"]))
     print(f"billing event {event['id']} is now {event['status']}")
     return 0
 
@@ -135,7 +126,7 @@ def render_status(report: dict[str, Any]) -> str:
         ]
         for org in report["totals"]
     ]
-    lines += _table(header, rows) if rows else ["no billing events"]
+    lines += table(header, rows) if rows else ["no billing events"]
     events = report["events"]
     if events:
         lines.append("")
@@ -152,13 +143,5 @@ def render_status(report: dict[str, Any]) -> str:
             ]
             for e in events
         ]
-        lines += _table(header, rows)
+        lines += table(header, rows)
     return "\n".join(lines)
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    out = ["  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)).rstrip()]
-    out.append("  ".join("-" * width for width in widths))
-    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    return out

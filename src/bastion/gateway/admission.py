@@ -18,11 +18,13 @@ from typing import Any
 import orjson
 
 from bastion.accounting.pricing import PriceBook
+from bastion.domain.errors import BastionError
 from bastion.domain.principal import Principal
 from bastion.gateway.context import CallContext
 from bastion.gateway.router import Router
 from bastion.limits import BudgetLimit, BudgetRefusal, Limits, RateLimit, Refusal
 from bastion.limits.estimate import estimate_cost, estimate_tokens
+from bastion.observability.metrics import Metrics
 
 __all__ = ["Gatekeeper", "estimate_prompt_tokens"]
 
@@ -30,8 +32,17 @@ _log = logging.getLogger("bastion.admission")
 
 
 class Gatekeeper:
-    def __init__(self, limits: Limits, *, prices: PriceBook, router: Router, default_max_tokens: int) -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        *,
+        prices: PriceBook,
+        router: Router,
+        default_max_tokens: int,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.limits = limits
+        self._metrics = metrics
         self._prices = prices
         self._router = router
         self._default_max_tokens = default_max_tokens
@@ -42,7 +53,12 @@ class Gatekeeper:
     async def admit(self, ctx: CallContext, body: dict[str, Any], group: str) -> None:
         """Raise OutOfCreditError, RateLimitError or BudgetExceededError, or note the ticket on ``ctx``."""
         if self.entitlement is not None:
-            await self.entitlement(ctx.principal)
+            try:
+                await self.entitlement(ctx.principal)
+            except BastionError as err:
+                if err.status == 402 and self._metrics is not None:  # out of credit
+                    self._metrics.refused("credit", "org:")
+                raise
         scopes = ctx.principal.limits
         if not scopes:
             return
@@ -64,6 +80,9 @@ class Gatekeeper:
             rates, budgets, tokens=estimate_tokens(prompt, max_tokens), amount=amount
         )
         if isinstance(outcome, Refusal | BudgetRefusal):
+            if self._metrics is not None:
+                reason = outcome.kind if isinstance(outcome, Refusal) else "budget"
+                self._metrics.refused(reason, outcome.scope)
             raise outcome.error()
         ctx.ticket = outcome
 

@@ -1,7 +1,9 @@
 """Prometheus metrics for requests, tokens, cost and upstream trouble.
 
 Labels are bounded by configuration (surface, model group, provider, deployment id, error kind);
-they never carry a key, a user id or a requested-but-unknown model name.
+they never carry a key, a user id or a requested-but-unknown model name. The one label that comes
+from data, ``team``, is capped: the first ``team_label_limit`` team ids a process sees get their own
+label, later ones are counted under ``other`` (and requests without a team under ``none``).
 """
 
 from __future__ import annotations
@@ -9,12 +11,16 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-__all__ = ["CONTENT_TYPE", "Metrics"]
+__all__ = ["CONTENT_TYPE", "TEAM_LABEL_LIMIT", "Metrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _TOKEN_BUCKETS = (16, 64, 256, 1024, 4096, 16384, 65536, 262144)
+
+#: How many distinct teams get a label of their own (per process) before the rest become ``other``.
+TEAM_LABEL_LIMIT = 100
+_SCOPE_KINDS = frozenset({"key", "team", "user", "end_user", "org"})
 
 
 class Metrics:
@@ -25,9 +31,15 @@ class Metrics:
     """
 
     def __init__(
-        self, registry: CollectorRegistry | None = None, *, multiprocess_dir: str | None = None
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        multiprocess_dir: str | None = None,
+        team_label_limit: int = TEAM_LABEL_LIMIT,
     ) -> None:
         self._multiprocess_dir = multiprocess_dir
+        self._team_label_limit = team_label_limit
+        self._teams: set[str] = set()
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -73,6 +85,25 @@ class Metrics:
             "bastion_cost_usd",
             "Provider cost in US dollars.",
             ["model_group", "provider"],
+            registry=r,
+        )
+        self.team_tokens = Counter(
+            "bastion_team_tokens",
+            "Tokens by team (capped, see team_label), model group and kind (input or output).",
+            ["team", "model_group", "kind"],
+            registry=r,
+        )
+        self.team_cost = Counter(
+            "bastion_team_cost_usd",
+            "Provider cost in US dollars by team (capped, see team_label) and model group.",
+            ["team", "model_group"],
+            registry=r,
+        )
+        self.limit_refusals = Counter(
+            "bastion_limit_refusals",
+            "Requests refused before any provider call, by reason (rpm, tpm, parallel, budget, "
+            "credit) and the kind of owner whose limit was hit (key, team, user, end_user, org).",
+            ["reason", "scope"],
             registry=r,
         )
         self.upstream_attempts = Counter(
@@ -130,6 +161,24 @@ class Metrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+
+    def team_label(self, team_id: str | None) -> str:
+        """A bounded label for a team: its id while fewer than the limit are known, else ``other``."""
+        if not team_id:
+            return "none"
+        teams = self._teams
+        if team_id in teams:
+            return team_id
+        if len(teams) < self._team_label_limit:
+            teams.add(team_id)
+            return team_id
+        return "other"
+
+    def refused(self, reason: str, scope: str) -> None:
+        """Count a rate-limit, budget or credit refusal; ``scope`` is ``<kind>:<id>``, only the
+        kind becomes a label."""
+        kind = scope.partition(":")[0]
+        self.limit_refusals.labels(reason, kind if kind in _SCOPE_KINDS else "other").inc()
 
     def render(self) -> bytes:
         if self._multiprocess_dir is None:

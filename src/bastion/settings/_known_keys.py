@@ -250,6 +250,8 @@ BASTION_SETTINGS_KEYS = frozenset(
         "log_level",
         "json_logs",
         "log_requests",
+        "otlp_endpoint",
+        "otlp_service_name",
         "stream_keepalive_seconds",
         "host",
         "port",

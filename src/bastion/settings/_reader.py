@@ -142,7 +142,7 @@ class MapReader:
             close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
             if close:
                 raise self.at(key).error(f"unknown key (did you mean '{close[0]}'?)")
-            if len(known) <= 16:  # Bastion's own sections; LiteLLM's are far longer
+            if len(known) <= 19:  # Bastion's own sections; LiteLLM's (and the top level) are longer
                 raise self.at(key).error(f"unknown key (expected one of: {', '.join(sorted(known))})")
             raise self.at(key).error("unknown key (not a LiteLLM or Bastion setting)")
 

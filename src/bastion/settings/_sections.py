@@ -164,7 +164,18 @@ def read_bastion_settings(
         ),
         routes=read_routes(section.sequence("routes"), groups),
         browser=read_browser(section, groups, config_dir),
+        otlp_endpoint=_otlp_endpoint(section),
+        otlp_service_name=section.string("otlp_service_name") or "bastion",
     )
+
+
+def _otlp_endpoint(section: MapReader) -> str | None:
+    endpoint = section.string("otlp_endpoint")
+    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+        raise section.at("otlp_endpoint").error(
+            f"must be an http:// or https:// URL of an OTLP/HTTP collector, got '{endpoint}'"
+        )
+    return endpoint or None
 
 
 def _read_static_keys(

@@ -265,6 +265,11 @@ class BastionSettings:
     routes: tuple[RouteRule, ...] = ()
     #: Browser token streaming (``None``: the ``/api/...`` endpoints are off).
     browser: BrowserSettings | None = None
+    #: An OTLP/HTTP collector (``http://collector:4318``): one span per request is sent there.
+    #: ``None``: no tracing, and OpenTelemetry is never imported.
+    otlp_endpoint: str | None = None
+    #: The ``service.name`` of the spans.
+    otlp_service_name: str = "bastion"
 
 
 @dataclass(frozen=True, slots=True)

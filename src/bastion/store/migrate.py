@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,12 +24,22 @@ from bastion.store.schema import VERSION_TABLE
 if TYPE_CHECKING:
     from alembic.config import Config
 
-__all__ = ["alembic_config", "apply_migrations", "current_revision", "head_revision", "migrate"]
+__all__ = [
+    "MigrationProgress",
+    "alembic_config",
+    "apply_migrations",
+    "current_revision",
+    "head_revision",
+    "migrate",
+]
 
 _SCRIPT_LOCATION = "bastion.store:migrations"
 # Arbitrary but fixed: the key of the PostgreSQL advisory lock that serializes migrators.
 _MIGRATION_LOCK = 0x0BA5_7104
 _VERSIONS = Path(__file__).parent / "migrations" / "versions"
+
+#: Called before each migration is applied: (its position from 1, how many are due, its name).
+MigrationProgress = Callable[[int, int, str], None]
 
 
 def alembic_config(database_url: str | None = None) -> Config:
@@ -43,17 +54,24 @@ def alembic_config(database_url: str | None = None) -> Config:
     return config
 
 
-async def migrate(database_url: str | None, *, default_path: str | os.PathLike[str]) -> None:
-    """Bring the database at ``database_url`` (or the SQLite file) to the latest schema."""
+async def migrate(
+    database_url: str | None,
+    *,
+    default_path: str | os.PathLike[str],
+    progress: MigrationProgress | None = None,
+) -> int:
+    """Bring the database at ``database_url`` (or the SQLite file) to the latest schema; return
+    how many migrations were applied."""
     engine = create_store_engine(database_url, default_path=default_path, pool_size=1)
     try:
-        await apply_migrations(engine)
+        return await apply_migrations(engine, progress)
     finally:
         await engine.dispose()
 
 
-async def apply_migrations(engine: AsyncEngine) -> None:
-    """Bring ``engine``'s database to the latest schema; a no-op when it is already there."""
+async def apply_migrations(engine: AsyncEngine, progress: MigrationProgress | None = None) -> int:
+    """Bring ``engine``'s database to the latest schema; a no-op when it is already there.
+    Returns how many migrations were applied; ``progress`` hears of each before it runs."""
     async with writing(engine) as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
@@ -64,8 +82,8 @@ async def apply_migrations(engine: AsyncEngine) -> None:
         # Alembic (about 10 MiB once imported) is loaded only when there is something to apply.
         head = _shipped_head()
         if head is not None and await conn.run_sync(_stored_revision) == head:
-            return
-        await conn.run_sync(_upgrade)
+            return 0
+        return await conn.run_sync(_upgrade, progress)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
@@ -83,12 +101,21 @@ def head_revision() -> str:
     return head
 
 
-def _upgrade(connection: Connection) -> None:
+def _upgrade(connection: Connection, progress: MigrationProgress | None = None) -> int:
+    """Apply the due migrations one revision at a time (in the caller's transaction)."""
     from alembic import command
+    from alembic.script import ScriptDirectory
 
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    script = ScriptDirectory.from_config(config)
+    current = _current(connection)
+    due = list(reversed(list(script.iterate_revisions("head", current or "base"))))
+    for position, revision in enumerate(due, start=1):
+        if progress is not None:
+            progress(position, len(due), f"{revision.revision} {revision.doc or ''}".strip())
+        command.upgrade(config, revision.revision)
+    return len(due)
 
 
 def _current(connection: Connection) -> str | None:

@@ -194,6 +194,17 @@ class SpendLogRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupedSpend:
+    """Spend logs summed for one value of a grouping column (a team, user, key or model group)."""
+
+    group: str | None
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    spend: float
+
+
+@dataclass(frozen=True, slots=True)
 class SpendTotals:
     """Sums over the spend logs matching a filter."""
 

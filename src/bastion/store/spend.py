@@ -25,13 +25,15 @@ from bastion.store._bulk_insert import RecordsetInsert
 from bastion.store._mapping import record_from_row, record_values
 from bastion.store._transactions import reading, writing
 from bastion.store._types import to_money
-from bastion.store.records import DailyUsage, SpendLogRecord, SpendTotals
+from bastion.store.records import DailyUsage, GroupedSpend, SpendLogRecord, SpendTotals
 from bastion.store.schema import deprecated_tokens, spend_logs, teams, users, verification_tokens
 
-__all__ = ["SpendFilter", "SpendRepository"]
+__all__ = ["SPEND_GROUPS", "SpendFilter", "SpendRepository"]
 
 _keys = verification_tokens
 _logs = spend_logs
+#: What spend can be grouped by: the name a caller uses, and the spend log column.
+SPEND_GROUPS = {"team": "team_id", "user": "user", "key": "api_key", "model": "model_group"}
 # Rounds of following regenerated tokens while a regeneration races with a batch.
 _REDIRECT_ROUNDS = 3
 # Every column but the billing worker's mark, which a new log leaves NULL (not yet billed).
@@ -129,6 +131,30 @@ class SpendRepository:
         async with reading(self._engine) as conn:
             row = (await conn.execute(query)).one()
         return SpendTotals(int(row[0]), float(row[1]), int(row[2]), int(row[3]), int(row[4]))
+
+    async def spend_by(
+        self, group: str, where: SpendFilter = SpendFilter(), *, limit: int = 50
+    ) -> list[GroupedSpend]:
+        """The logs matching ``where`` summed per ``group`` (a key of ``SPEND_GROUPS``), the
+        largest spend first, at most ``limit`` groups."""
+        column = _logs.c[SPEND_GROUPS[group]]
+        total = func.coalesce(func.sum(_logs.c.spend), 0)
+        query = (
+            select(
+                column,
+                func.count(),
+                func.coalesce(func.sum(_logs.c.prompt_tokens), 0),
+                func.coalesce(func.sum(_logs.c.completion_tokens), 0),
+                total,
+            )
+            .where(*where.conditions())
+            .group_by(column)
+            .order_by(total.desc(), column)
+            .limit(limit)
+        )
+        async with reading(self._engine) as conn:
+            rows = (await conn.execute(query)).all()
+        return [GroupedSpend(r[0], int(r[1]), int(r[2]), int(r[3]), float(r[4])) for r in rows]
 
     async def daily_usage(self, where: SpendFilter = SpendFilter()) -> list[DailyUsage]:
         """The logs matching ``where`` summed per UTC day, user and model group (oldest day first)."""

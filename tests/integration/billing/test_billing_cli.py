@@ -54,6 +54,7 @@ def test_worker_once_status_retry_and_cancel(tmp_path: Path, fake: FakeBilling) 
     once = bastion("worker", "--config", str(config), "--once", env=env)
     assert once.returncode == 0, once.stderr
     assert "billed 2 of 3 spend logs (not billed: user_key 1); 2 delivery attempts" in once.stdout
+    assert "billing spend logs: 3/3" in once.stdout  # the backlog's progress, batch by batch
 
     status = bastion("billing", "status", "--config", str(config), env=env)
     assert status.returncode == 0, status.stderr

@@ -8,6 +8,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from store_backends import Backend
 
 from bastion.store import Database, KeyRecord, SpendFilter, SpendLogRecord, TeamRecord, UserRecord
@@ -205,3 +206,27 @@ def test_log_fields_round_trip(backend: Backend) -> None:
         return await db.spend.query_spend_logs()
 
     assert backend.run(scenario) == [record]
+
+
+def test_spend_grouped_by_team_model_and_key(backend: Backend) -> None:
+    """spend_by sums requests, tokens and cost per group, the largest spend first, within the filter."""
+    batch = [log(n, spend=0.01 * (n + 1)) for n in range(6)]
+
+    async def scenario(db: Database) -> tuple[Any, ...]:
+        await seed_owners(db)
+        await db.spend.insert_spend_logs(batch)
+        by_team = await db.spend.spend_by("team")
+        by_model = await db.spend.spend_by("model", SpendFilter(team_id="org-a"))
+        top_key = await db.spend.spend_by("key", limit=1)
+        return by_team, by_model, top_key
+
+    by_team, by_model, top_key = backend.run(scenario)
+    # n = 0..5, spend 0.01*(n+1); org-a has even n (0.01+0.03+0.05), org-b odd n (0.02+0.04+0.06).
+    assert [(g.group, g.requests) for g in by_team] == [("org-b", 3), ("org-a", 3)]
+    assert by_team[0].spend == pytest.approx(0.12) and by_team[1].spend == pytest.approx(0.09)
+    assert by_team[1].prompt_tokens == 10 * 3 + (0 + 2 + 4) and by_team[1].completion_tokens == 15
+    # org-a: n=0 claude (0.01), n=2 gpt (0.03), n=4 gpt (0.05).
+    assert [(g.group, g.requests) for g in by_model] == [("gpt", 2), ("claude", 1)]
+    assert by_model[0].spend == pytest.approx(0.08)
+    # Keys: n%3 -> key 2 has n=2,5 (0.03+0.06): the largest.
+    assert [(g.group, g.requests) for g in top_key] == [(KEYS[2], 2)]

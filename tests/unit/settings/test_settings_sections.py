@@ -341,3 +341,17 @@ def test_bad_routes_and_cache_settings_are_reported(write_config: Write, section
     )
     with pytest.raises(ConfigError, match=message):
         load_settings(path, environ={})
+
+
+def test_otlp_endpoint_from_the_environment_and_checked(write_config: Write) -> None:
+    """otlp_endpoint may name an environment variable; it must be an http(s) URL; off by default."""
+    assert load(write_config, "").bastion.otlp_endpoint is None
+    settings = load(
+        write_config,
+        "bastion_settings:\n  otlp_endpoint: os.environ/OTEL_EXPORTER_OTLP_ENDPOINT\n",
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"},
+    )
+    assert settings.bastion.otlp_endpoint == "http://collector:4318"
+    assert settings.bastion.otlp_service_name == "bastion"
+    message = error_of(write_config, "bastion_settings:\n  otlp_endpoint: collector:4318\n")
+    assert "otlp_endpoint" in message and "http:// or https://" in message
