@@ -33,6 +33,7 @@ from bastion.auth.jwt_tokens import TokenVerifier
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.auth.signing_secret import load_or_create_signing_secret
 from bastion.auth.virtual_keys import VirtualKeys
+from bastion.domain.secret import Secret
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache, build_cache_store
 from bastion.gateway.chat import ChatService
@@ -59,6 +60,7 @@ from bastion.store.errors import StoreUnavailableError
 from bastion.store.migrate import apply_migrations
 from bastion.store.records import KeyRecord, TeamRecord, UserRecord
 from bastion.store.spend import SpendFilter
+from bastion.web import build_dashboard
 
 __all__ = ["CONFIG_ENV", "METRICS_DIR_ENV", "build_app", "create_app_from_env", "secret_values"]
 
@@ -191,7 +193,7 @@ def build_app(
         routes=routes,
     )
 
-    account_api, accounts, provider_keys = _account_api(
+    account_api, accounts, provider_keys, signing_secret = _account_api(
         settings, database, chat, prices, data_dir=data_dir, body_limit=limit
     )
 
@@ -256,8 +258,18 @@ def build_app(
         browser_api = BrowserApi(
             browser, generation=generation, router=router, tokens=browser_tokens, metrics=metrics
         )
+    dashboard = build_dashboard(
+        database=database,
+        keys=management.keys,
+        accounts=accounts,
+        router=router,
+        master_key=settings.master_key,
+        signing_secret=signing_secret,
+        billing=billing is not None,
+    )
     app = GatewayApp(
         management=management,
+        dashboard=dashboard,
         account=account_api,
         browser=browser_api,
         generation=generation,
@@ -288,7 +300,7 @@ def _account_api(
     *,
     data_dir: Path,
     body_limit: int,
-) -> tuple[AccountApi, AccountService, ProviderKeyService]:
+) -> tuple[AccountApi, AccountService, ProviderKeyService, Callable[[], Secret]]:
     """The ``/v2`` account API and the services behind it."""
     options = settings.bastion.accounts
     chat.credentials = CredentialChooser(SystemKeys(), user_keys=options.user_keys)
@@ -301,6 +313,10 @@ def _account_api(
             "which other hosts do not share",
             data_dir,
         )
+    jwt_secret = options.jwt_secret
+    signing_secret: Callable[[], Secret] = (
+        (lambda: jwt_secret) if jwt_secret is not None else (lambda: load_or_create_signing_secret(data_dir))
+    )
     issuer = AccessTokenIssuer(
         options.jwt_secret or (lambda: load_or_create_signing_secret(data_dir)),
         lifetime_seconds=options.access_token_minutes * 60,
@@ -333,7 +349,7 @@ def _account_api(
         body_limit=body_limit,
         keepalive_seconds=settings.bastion.stream_keepalive_seconds,
     )
-    return AccountApi(services), accounts, keys
+    return AccountApi(services), accounts, keys, signing_secret
 
 
 def _model_info(settings: Settings) -> list[dict[str, Any]]:

@@ -28,7 +28,39 @@ from bastion.store._types import to_money
 from bastion.store.records import DailyUsage, SpendLogRecord, SpendTotals
 from bastion.store.schema import deprecated_tokens, spend_logs, teams, users, verification_tokens
 
-__all__ = ["SpendFilter", "SpendRepository"]
+__all__ = ["SPEND_GROUPS", "RequestTiming", "SpendFilter", "SpendGroup", "SpendRepository"]
+
+#: What spend can be grouped by (``SpendRepository.spend_by``): a name and its spend-log column.
+SPEND_GROUPS = {
+    "team": spend_logs.c.team_id,
+    "user": spend_logs.c.user,
+    "key": spend_logs.c.api_key,
+    "model": spend_logs.c.model_group,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTiming:
+    """What the dashboard's overview needs of one request: when, how long, how it ended, its cost."""
+
+    start_time: datetime
+    end_time: datetime | None
+    completion_start_time: datetime | None
+    status: str
+    total_tokens: int
+    spend: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpendGroup:
+    """The spend logs of one team, user, key or model group, summed."""
+
+    name: str | None
+    requests: int
+    spend: float
+    total_tokens: int
+    errors: int
+
 
 _keys = verification_tokens
 _logs = spend_logs
@@ -129,6 +161,52 @@ class SpendRepository:
         async with reading(self._engine) as conn:
             row = (await conn.execute(query)).one()
         return SpendTotals(int(row[0]), float(row[1]), int(row[2]), int(row[3]), int(row[4]))
+
+    async def request_timings(
+        self, where: SpendFilter = SpendFilter(), *, limit: int = 100_000
+    ) -> list[RequestTiming]:
+        """The newest ``limit`` logs matching ``where``: times, status, tokens and cost only."""
+        query = (
+            select(
+                _logs.c.start_time,
+                _logs.c.end_time,
+                _logs.c.completion_start_time,
+                _logs.c.status,
+                _logs.c.total_tokens,
+                _logs.c.spend,
+            )
+            .where(*where.conditions())
+            .order_by(_logs.c.start_time.desc())
+            .limit(limit)
+        )
+        async with reading(self._engine) as conn:
+            rows = (await conn.execute(query)).all()
+        return [RequestTiming(r[0], r[1], r[2], str(r[3]), int(r[4] or 0), float(r[5] or 0.0)) for r in rows]
+
+    async def spend_by(
+        self, group: str, where: SpendFilter = SpendFilter(), *, limit: int = 100
+    ) -> list[SpendGroup]:
+        """The logs matching ``where`` summed per ``group`` (a key of :data:`SPEND_GROUPS`).
+
+        Costliest first, then busiest; at most ``limit`` groups."""
+        column = SPEND_GROUPS[group]
+        total = func.coalesce(func.sum(_logs.c.spend), 0)
+        query = (
+            select(
+                column,
+                func.count(),
+                total,
+                func.coalesce(func.sum(_logs.c.total_tokens), 0),
+                func.coalesce(func.sum(case((_logs.c.status == "failure", 1), else_=0)), 0),
+            )
+            .where(*where.conditions())
+            .group_by(column)
+            .order_by(total.desc(), func.count().desc())
+            .limit(limit)
+        )
+        async with reading(self._engine) as conn:
+            rows = (await conn.execute(query)).all()
+        return [SpendGroup(r[0], int(r[1]), float(r[2]), int(r[3]), int(r[4])) for r in rows]
 
     async def daily_usage(self, where: SpendFilter = SpendFilter()) -> list[DailyUsage]:
         """The logs matching ``where`` summed per UTC day, user and model group (oldest day first)."""
