@@ -23,7 +23,7 @@ def bar_chart(
     chart_id: str,
     fmt: Callable[[float], str] = lambda v: f"{v:g}",
 ) -> Markup:
-    """Vertical bars, one per time bucket (oldest left); the tallest value is written on top."""
+    """Vertical bars, one per time bucket (oldest left, labelled by its start; the right edge is now)."""
     top = max(values, default=0.0) or 1.0
     n = max(len(values), 1)
     slot = (_W - 2 * _PAD) / n
@@ -38,7 +38,7 @@ def bar_chart(
             f"<title>{e(label)}: {e(fmt(value))}</title></rect>"
         )
     first = e(labels[0]) if labels else ""
-    last = e(labels[-1]) if labels else ""
+    last = "now" if labels else ""
     return Markup(
         f'<figure class="chart"><figcaption>{e(title)} '
         f'<span class="max">max {e(fmt(max(values, default=0.0)))}'
