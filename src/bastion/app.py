@@ -193,7 +193,7 @@ def build_app(
         routes=routes,
     )
 
-    account_api, accounts, provider_keys, signing_secret = _account_api(
+    account_api, accounts, provider_keys, signing_secret, throttle = _account_api(
         settings, database, chat, prices, data_dir=data_dir, body_limit=limit
     )
 
@@ -265,6 +265,7 @@ def build_app(
         router=router,
         master_key=settings.master_key,
         signing_secret=signing_secret,
+        throttle=throttle,
         billing=billing is not None,
     )
     app = GatewayApp(
@@ -300,7 +301,7 @@ def _account_api(
     *,
     data_dir: Path,
     body_limit: int,
-) -> tuple[AccountApi, AccountService, ProviderKeyService, Callable[[], Secret]]:
+) -> tuple[AccountApi, AccountService, ProviderKeyService, Callable[[], Secret], LoginThrottle]:
     """The ``/v2`` account API and the services behind it."""
     options = settings.bastion.accounts
     chat.credentials = CredentialChooser(SystemKeys(), user_keys=options.user_keys)
@@ -349,7 +350,7 @@ def _account_api(
         body_limit=body_limit,
         keepalive_seconds=settings.bastion.stream_keepalive_seconds,
     )
-    return AccountApi(services), accounts, keys, signing_secret
+    return AccountApi(services), accounts, keys, signing_secret, throttle
 
 
 def _model_info(settings: Settings) -> list[dict[str, Any]]:

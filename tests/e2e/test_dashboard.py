@@ -182,3 +182,20 @@ def test_no_page_shows_a_secret(dash_gateway: RunningGateway) -> None:
             assert secret not in page.text, (path, secret[:8])
     assert "secret-check" in seen["/ui/requests"]
     assert "secret-check" in seen["/ui/spend?by=key&range=all"]
+
+
+def test_master_key_guesses_are_throttled(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """After login_max_failures wrong master keys from one address, even the right one waits (429)."""
+    gateway = start_gateway(
+        {
+            "model_list": standard_models(upstream.url),
+            "bastion_settings": {"accounts": {"login_max_failures": 2, "login_slowdown_seconds": 0}},
+        }
+    )
+    browser = Browser(gateway.url)
+    assert [browser.log_in(master_key=f"sk-guess-{i}").status for i in range(2)] == [401, 401]
+    locked = browser.log_in(master_key=MASTER_KEY)
+    assert locked.status == 429 and "Too many failed logins" in locked.text
+    assert not any(c.startswith("bastion_session=") for c in locked.set_cookies)

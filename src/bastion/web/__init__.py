@@ -12,6 +12,7 @@ from bastion.accounts.users import AccountService
 from bastion.api.management.keys import KeyEndpoints
 from bastion.domain.secret import Secret
 from bastion.gateway.router import Router
+from bastion.limits.login import LoginThrottle
 from bastion.store import Database
 from bastion.web.dashboard import Dashboard
 from bastion.web.keys import KeyPages
@@ -28,6 +29,7 @@ def build_dashboard(
     router: Router,
     master_key: Secret | None,
     signing_secret: Callable[[], Secret],
+    throttle: LoginThrottle,
     billing: bool,
 ) -> Dashboard:
     pages = {**ReadPages(database, router, billing=billing).pages(), **KeyPages(database, keys).pages()}
@@ -35,6 +37,7 @@ def build_dashboard(
         signing_secret=signing_secret,
         master_key=master_key,
         accounts=accounts,
+        throttle=throttle,
         users=database.users,
         pages=pages,
     )

@@ -9,6 +9,7 @@ one that lost its superuser flag ends them.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import secrets
@@ -24,6 +25,7 @@ from bastion.auth.access_tokens import password_stamp
 from bastion.domain.errors import BastionError, InvalidRequestError
 from bastion.domain.principal import Principal
 from bastion.domain.secret import Secret
+from bastion.limits.login import LoginThrottle
 from bastion.store.users import UserRepository
 from bastion.web._html import Markup, csrf_field, e, page
 from bastion.web.sessions import (
@@ -40,6 +42,8 @@ __all__ = ["Dashboard", "PageContext", "Reply"]
 _log = logging.getLogger("bastion.web")
 _STATIC = Path(__file__).parent / "static"
 _FORM_LIMIT = 64 * 1024
+#: The login throttle's name for master-key attempts (never an email: it has no "@").
+_MASTER_ACCOUNT = "dashboard-master-key"
 _SECURITY_HEADERS = [
     (
         b"content-security-policy",
@@ -96,6 +100,7 @@ class Dashboard:
         signing_secret: Callable[[], Secret],
         master_key: Secret | None,
         accounts: AccountService,
+        throttle: LoginThrottle,
         users: UserRepository,
         pages: dict[tuple[str, str], Page],
     ) -> None:
@@ -103,6 +108,7 @@ class Dashboard:
         self._signer: SessionSigner | None = None
         self._master = master_key
         self._accounts = accounts
+        self._throttle = throttle
         self._users = users
         self._pages = pages
 
@@ -163,12 +169,23 @@ class Dashboard:
         master = form.get("master_key", "")
         signer = self.signer
         if master:
+            # Guesses at the master key are throttled like account logins (per address, then locked).
+            address = _address(request)
+            try:
+                await self._throttle.check(_MASTER_ACCOUNT, address)
+            except BastionError as err:
+                await self._login_page(request, send, error=err.message, status=err.status)
+                return
             if self._master is None or not hmac.compare_digest(
                 master.encode(), self._master.reveal().encode()
             ):
                 _log.warning("dashboard login with a wrong master key")
+                delay = await self._throttle.failed(_MASTER_ACCOUNT, address)
+                if delay > 0:
+                    await asyncio.sleep(delay)  # the account login's slowdown, for the master key too
                 await self._login_page(request, send, error="That is not the master key.", status=401)
                 return
+            await self._throttle.succeeded(_MASTER_ACCOUNT)
             cookie, _ = signer.issue("master", "", signer.stamp(self._master.reveal()))
         else:
             try:
