@@ -111,7 +111,7 @@ def test_every_form_needs_its_csrf_token(dash_gateway: RunningGateway) -> None:
 
 
 def test_key_actions_take_effect_at_the_gateway(dash_gateway: RunningGateway) -> None:
-    """Created keys work; blocked ones are refused, unblocked work again; edits show; deleted are gone."""
+    """Created keys work; blocked: refused, unblocked: work; edits show; rotated change value; deleted go."""
     browser = _logged_in(dash_gateway)
     key, page = _new_key(browser, key_alias="dash-key", models="mock", rpm_limit="50", max_budget="2.5")
     assert "shown only this once" in page.text
@@ -133,6 +133,15 @@ def test_key_actions_take_effect_at_the_gateway(dash_gateway: RunningGateway) ->
     assert "rpm 7" in browser.get("/ui/keys").text
     bad = browser.post("/ui/keys/edit", {"key": ref, "csrf_token": listing.csrf, "budget_duration": "soon"})
     assert bad.status == 400 and 'class="error"' in bad.text
+    rotated = browser.post("/ui/keys/rotate", {"key": ref, "csrf_token": listing.csrf})
+    assert rotated.status == 200 and "no longer works" in rotated.text
+    found = re.search(r'id="new-key-value">(sk-[^<]+)<', rotated.text)
+    assert found is not None and found.group(1) != key
+    with pytest.raises(AuthenticationError):
+        client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "old value"}])
+    key, ref = found.group(1), hash_key(found.group(1))[:16]
+    client = OpenAI(base_url=dash_gateway.url + "/v1", api_key=key, max_retries=0)
+    client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "new value"}])
     assert browser.post("/ui/keys/delete", {"key": ref, "csrf_token": listing.csrf}).status == 303
     assert dash_gateway.call(dash_gateway.app.database.keys.get(hash_key(key))) is None  # type: ignore[union-attr]
     with pytest.raises(AuthenticationError):

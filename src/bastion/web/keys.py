@@ -1,4 +1,4 @@
-"""The keys page: list, create (the new key shown once), block, unblock, edit limits, delete.
+"""The keys page: list, create and rotate (the new key shown once), block, unblock, edit, delete.
 
 It calls the same services as ``/key/*`` (:class:`~bastion.api.management.keys.KeyEndpoints`), so
 validation, team checks and cache announcements are the API's. A key is named in forms by the
@@ -45,6 +45,7 @@ class KeyPages:
             ("POST", "/ui/keys/block"): self.block,
             ("POST", "/ui/keys/unblock"): self.unblock,
             ("POST", "/ui/keys/delete"): self.delete,
+            ("POST", "/ui/keys/rotate"): self.rotate,
             ("GET", "/ui/keys/edit"): self.edit_page,
             ("POST", "/ui/keys/edit"): self.edit,
         }
@@ -98,6 +99,31 @@ class KeyPages:
             + '</strong>: <code class="newkey" id="new-key-value">'
             + e(material.key)
             + "</code><br>Copy it now: it is shown only this once (Bastion keeps only its hash).</div>"
+        )
+        return await self.list_page(ctx, notice=notice)
+
+    async def rotate(self, ctx: PageContext) -> Reply:
+        """A new value for the key, shown once; the old value stops working now or after the grace period."""
+        try:
+            record = await self._find(ctx.form.get("key", ""))
+            grace = ctx.form.get("grace_period", "").strip()
+            material, updated = await self._keys.rotate(
+                record, Fields({"grace_period": grace} if grace else {}), ctx.principal
+            )
+        except BastionError as err:
+            return await self.list_page(ctx, error=err.message, status=err.status)
+        notice = (
+            '<div class="notice" id="new-key">Key <strong>'
+            + e(updated.key_alias or record.key_name)
+            + '</strong> rotated; its new value: <code class="newkey" id="new-key-value">'
+            + e(material.key)
+            + "</code><br>Copy it now: it is shown only this once. "
+            + (
+                "The old value works until the grace period ends."
+                if grace
+                else "The old value no longer works."
+            )
+            + "</div>"
         )
         return await self.list_page(ctx, notice=notice)
 
@@ -233,6 +259,8 @@ def _row(key: KeyRecord, csrf: str) -> list[object]:
         f'<form method="post" action="/ui/keys/{toggle}">{hidden}'
         f'<button type="submit" class="plain" data-action="{toggle}">{toggle.capitalize()}</button></form> '
         f'<a href="/ui/keys/edit?key={e(ref)}" data-action="edit">Edit</a> '
+        f'<form method="post" action="/ui/keys/rotate">{hidden}'
+        '<button type="submit" class="plain" data-action="rotate">Rotate</button></form> '
         f'<form method="post" action="/ui/keys/delete">{hidden}'
         '<button type="submit" class="danger" data-action="delete">Delete</button></form>'
     )

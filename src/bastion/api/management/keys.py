@@ -152,6 +152,14 @@ class KeyEndpoints:
         if not value:
             raise InvalidRequestError("Pass the key to regenerate as 'key' or in the path.", param="key")
         record = await self._m.key(value)
+        material, updated = await self.rotate(record, fields, principal)
+        return generated(material, updated)
+
+    async def rotate(
+        self, record: KeyRecord, fields: Fields, principal: Principal
+    ) -> tuple[KeyMaterial, KeyRecord]:
+        """A new value for ``record`` (``/key/regenerate``, the dashboard); the old one stops
+        working at once, or after ``grace_period``. Other generate fields update the key too."""
         changes = await self._changes(fields, record, principal)
         grace = fields.duration("grace_period")
         grace_until = None if grace is None else parse_duration(grace).after(self._m.clock())
@@ -164,10 +172,10 @@ class KeyEndpoints:
             changes=changes,
         )
         if updated is None:
-            raise key_not_found(value)
+            raise key_not_found(record.token)
         # Within a grace period the old value still works (and now resolves to the new row).
         await (self._m.revoke if grace_until is None else self._m.changed)([record.token])
-        return generated(material, updated)
+        return material, updated
 
     async def list_keys(self, request: Request, principal: Principal) -> dict[str, Any]:
         """``GET /key/list``: hashes, or rows with ``return_full_object=true``; newest first."""
