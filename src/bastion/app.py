@@ -261,6 +261,7 @@ def build_app(
     dashboard = build_dashboard(
         database=database,
         keys=management.keys,
+        teams=management.teams,
         accounts=accounts,
         router=router,
         master_key=settings.master_key,

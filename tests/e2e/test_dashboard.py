@@ -208,3 +208,37 @@ def test_master_key_guesses_are_throttled(
     locked = browser.log_in(master_key=MASTER_KEY)
     assert locked.status == 429 and "Too many failed logins" in locked.text
     assert not any(c.startswith("bastion_session=") for c in locked.set_cookies)
+
+
+def test_team_actions_reach_the_team_keys(dash_gateway: RunningGateway) -> None:
+    """A team made on the dashboard: blocking it refuses its keys, edits show, deleting it deletes keys."""
+    browser = _logged_in(dash_gateway)
+    teams = browser.get("/ui/teams")
+    created = browser.post(
+        "/ui/teams/create",
+        {"csrf_token": teams.csrf, "team_id": "team-dash", "models": "mock", "max_budget": "5"},
+    )
+    assert created.status == 303 and created.headers["location"] == "/ui/teams?done=created"
+    listing = browser.get("/ui/teams")
+    assert "team-dash" in listing.text and "$5.00" in listing.text
+    key, _ = _new_key(browser, key_alias="team-key", team_id="team-dash")
+    client = OpenAI(base_url=dash_gateway.url + "/v1", api_key=key, max_retries=0)
+    client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "hi"}])
+    outside = browser.post(
+        "/ui/keys/create", {"csrf_token": teams.csrf, "team_id": "team-dash", "models": "gpt"}
+    )
+    assert outside.status == 400 and "may only use mock" in outside.text
+    form = {"csrf_token": teams.csrf, "team_id": "team-dash"}
+    assert browser.post("/ui/teams/block", form).status == 303
+    with pytest.raises(AuthenticationError):
+        client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "hi"}])
+    assert browser.post("/ui/teams/unblock", form).status == 303
+    client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "hi"}])
+    assert browser.post("/ui/teams/edit", {**form, "rpm_limit": "9"}).status == 303
+    assert "rpm 9" in browser.get("/ui/teams").text
+    assert browser.post("/ui/teams/delete", form).status == 303
+    database = dash_gateway.app.database  # type: ignore[union-attr]
+    assert dash_gateway.call(database.teams.get("team-dash")) is None
+    assert dash_gateway.call(database.keys.get(hash_key(key))) is None
+    missing = browser.post("/ui/teams/block", form)
+    assert missing.status == 404 and "does not exist" in missing.text

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from bastion.accounts.users import AccountService
 from bastion.api.management.keys import KeyEndpoints
+from bastion.api.management.teams import TeamEndpoints
 from bastion.domain.secret import Secret
 from bastion.gateway.router import Router
 from bastion.limits.login import LoginThrottle
@@ -17,6 +18,7 @@ from bastion.store import Database
 from bastion.web.dashboard import Dashboard
 from bastion.web.keys import KeyPages
 from bastion.web.pages import ReadPages
+from bastion.web.teams import TeamPages
 
 __all__ = ["Dashboard", "build_dashboard"]
 
@@ -25,6 +27,7 @@ def build_dashboard(
     *,
     database: Database,
     keys: KeyEndpoints,
+    teams: TeamEndpoints,
     accounts: AccountService,
     router: Router,
     master_key: Secret | None,
@@ -32,7 +35,11 @@ def build_dashboard(
     throttle: LoginThrottle,
     billing: bool,
 ) -> Dashboard:
-    pages = {**ReadPages(database, router, billing=billing).pages(), **KeyPages(database, keys).pages()}
+    pages = {
+        **ReadPages(database, router, billing=billing).pages(),
+        **KeyPages(database, keys).pages(),
+        **TeamPages(database, teams).pages(),
+    }
     return Dashboard(
         signing_secret=signing_secret,
         master_key=master_key,

@@ -16,7 +16,7 @@ from bastion.store import Database, KeyRecord
 from bastion.web._html import Markup, csrf_field, e, money, table, when
 from bastion.web.dashboard import PageContext, Reply
 
-__all__ = ["KeyPages", "key_ref"]
+__all__ = ["KeyPages", "form_fields", "key_ref"]
 
 _PREFIX = 16
 _PAGE = 50
@@ -198,19 +198,21 @@ class KeyPages:
 
 def _key_fields(form: dict[str, str]) -> dict[str, Any]:
     """A form's key fields as the JSON body ``/key/generate`` and ``/key/update`` take."""
+    return form_fields(form, texts=("key_alias", "team_id", "user_id", "budget_duration"))
+
+
+def form_fields(form: dict[str, str], *, texts: tuple[str, ...]) -> dict[str, Any]:
+    """A form as the JSON body of the management API: ``texts`` as strings, ``models`` as a list,
+    budgets and limits as numbers; empty fields are left out (unchanged)."""
     out: dict[str, Any] = {}
-    for name in ("key_alias", "team_id", "user_id", "budget_duration"):
+    for name in texts:
         value = form.get(name, "").strip()
         if value:
             out[name] = value
     models = [m.strip() for m in form.get("models", "").split(",") if m.strip()]
     if models:
         out["models"] = models
-    for name in ("max_budget",):
-        value = form.get(name, "").strip()
-        if value:
-            out[name] = _number(name, value)
-    for name in ("rpm_limit", "tpm_limit", "max_parallel_requests"):
+    for name in ("max_budget", "rpm_limit", "tpm_limit", "max_parallel_requests"):
         value = form.get(name, "").strip()
         if value:
             out[name] = _number(name, value)

@@ -1,4 +1,4 @@
-"""The read-only pages: overview, recent requests, spend, teams, users, model groups, billing.
+"""The read-only pages: overview, recent requests, spend, users, model groups, billing.
 
 Everything comes from the spend logs, the store and the router's in-process health; nothing shows
 a prompt, a provider key or a whole key hash (keys appear as ``sk-...abcd`` or a hash prefix).
@@ -49,7 +49,6 @@ class ReadPages:
             ("GET", "/ui"): self.overview,
             ("GET", "/ui/requests"): self.requests,
             ("GET", "/ui/spend"): self.spend,
-            ("GET", "/ui/teams"): self.teams,
             ("GET", "/ui/users"): self.users,
             ("GET", "/ui/models"): self.models,
             ("GET", "/ui/billing"): self.billing,
@@ -215,33 +214,6 @@ class ReadPages:
             )
         )
         return ctx.render("Spend", body, current="/ui/spend")
-
-    async def teams(self, ctx: PageContext) -> Reply:
-        found = await self._db.teams.list_teams(page=1, size=100)
-        rows = (
-            [
-                t.team_id,
-                t.team_alias,
-                ", ".join(t.models) or "all",
-                Markup(
-                    money(t.spend)
-                    + " / "
-                    + (money(t.max_budget) if t.max_budget is not None else "no budget")
-                ),
-                t.budget_duration,
-                _limits(t.rpm_limit, t.tpm_limit),
-                len(t.members_with_roles),
-                "blocked" if t.blocked else "active",
-            ]
-            for t in found.items
-        )
-        body = table(
-            ["Team", "Alias", "Models", "Spend / budget", "Budget period", "Limits", "Members", "State"],
-            rows,
-            table_id="teams",
-            empty="No teams yet (POST /team/new).",
-        )
-        return ctx.render(f"Teams ({found.total_count})", body, current="/ui/teams")
 
     async def users(self, ctx: PageContext) -> Reply:
         found = await self._db.users.list_users(page=1, size=100)
