@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from openai import AuthenticationError, OpenAI
 
 from bastion.auth.keys import hash_key
+from bastion.billing.workers import BillingWorkers
+from bastion.store import SpendLogRecord
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
 from support import MASTER_KEY, UPSTREAM_KEY, standard_models
 from support.accounts import SUPERUSER, SUPERUSER_PASSWORD, V2, accounts_config
 from support.dashboard import Browser, Page
+from support.fake_billing import FakeBilling
 
 PAGES = [
     "/ui",
@@ -242,3 +246,57 @@ def test_team_actions_reach_the_team_keys(dash_gateway: RunningGateway) -> None:
     assert dash_gateway.call(database.keys.get(hash_key(key))) is None
     missing = browser.post("/ui/teams/block", form)
     assert missing.status == 404 and "does not exist" in missing.text
+
+
+def test_billing_page_shows_the_outbox(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """Events with their status and last error, totals per team, and the unbilled count; no sink key."""
+    with FakeBilling() as fake:
+        sink_key = "am_sk_dashboard_0123456789"
+        gateway = start_gateway(
+            {
+                "model_list": standard_models(upstream.url),
+                "billing_settings": {
+                    "sinks": {"autumn": {"api_key": sink_key, "api_url": fake.url + "/autumn"}},
+                    "run_in_process": False,
+                },
+            }
+        )
+        database = gateway.app.database  # type: ignore[union-attr]
+        assert gateway.settings.billing is not None
+        start = datetime(2026, 11, 1, tzinfo=UTC)
+        logs = [
+            SpendLogRecord(
+                request_id=f"bill-{i}", api_key="k" * 64, team_id=team, spend=0.01, start_time=start
+            )
+            for i, team in enumerate(["org_a", "org_b"])
+        ]
+        gateway.call(database.spend.insert_spend_logs(logs))
+        browser = _logged_in(gateway)
+        before = browser.get("/ui/billing")
+        assert re.search(r'id="unbilled">2<', before.text), before.text
+        fake.fail("autumn", "400")
+        workers = BillingWorkers(database.billing, gateway.settings.billing)
+        gateway.call(workers.drain())
+        gateway.call(workers.stop())
+        after = browser.get("/ui/billing")
+    assert re.search(r'id="unbilled">0<', after.text)
+    assert "bill-0" in after.text and "bill-1" in after.text and "org_a" in after.text
+    assert "parked" in after.text and "autumn answered 400" in after.text
+    assert sink_key not in after.text
+
+
+def test_models_page_shows_health_and_cooldown(dash_gateway: RunningGateway) -> None:
+    """Every group and deployment is listed; a deployment cooling down says so, with the time left."""
+    browser = _logged_in(dash_gateway)
+    healthy = browser.get("/ui/models")
+    for group in ("gpt", "claude", "gemini", "mock"):
+        assert f"<td>{group}</td>" in healthy.text
+    assert "cooling down" not in healthy.text
+    router = dash_gateway.app.router  # type: ignore[union-attr]
+    [deployment] = router.group("claude")
+    router.health.cool_for(deployment.deployment_id, 120.0)
+    cooling = browser.get("/ui/models")
+    assert re.search(r"cooling down \(1[0-2]\d s left\)", cooling.text), cooling.text
+    assert UPSTREAM_KEY not in cooling.text
