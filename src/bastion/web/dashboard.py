@@ -206,9 +206,7 @@ class Dashboard:
                 return
             cookie, _ = signer.issue("user", user.user_id, signer.stamp(password_stamp(user.password_hash)))
         secure = _is_https(request)
-        target = form.get("next", "/ui")
-        if not target.startswith("/ui") or target.startswith("//"):
-            target = "/ui"
+        target = _local_target(form.get("next", "/ui"))
         await _redirect(
             send,
             target,
@@ -318,6 +316,13 @@ async def _form(request: Request) -> dict[str, str]:
     raw = await request.body(_FORM_LIMIT)
     parsed = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
     return {key: values[-1] for key, values in parsed.items()}
+
+
+def _local_target(target: str) -> str:
+    """Where to go after the login: a dashboard path only (no other site, no header tricks)."""
+    if target == "/ui" or (target.startswith("/ui/") and all(" " < c < "\x7f" and c != "\\" for c in target)):
+        return target
+    return "/ui"
 
 
 def _is_https(request: Request) -> bool:

@@ -103,3 +103,19 @@ def test_values_are_escaped_unless_built_as_markup() -> None:
     html = table(["h"], [["<i>"]], table_id="t", empty="none")
     assert "<td>&lt;i&gt;</td>" in html
     assert b"<title>&lt;x&gt; \xc2\xb7 Bastion</title>" in page("<x>", "")
+
+
+def test_after_login_only_dashboard_paths_are_followed() -> None:
+    from bastion.web.dashboard import _local_target
+
+    assert _local_target("/ui/keys?page=2") == "/ui/keys?page=2"
+    assert _local_target("/ui") == "/ui"
+    for bad in (
+        "https://evil.example/ui",
+        "//evil.example",
+        "/uievil",
+        "/ui/\r\nSet-Cookie: x=1",
+        "/ui/\\evil",
+        "",
+    ):
+        assert _local_target(bad) == "/ui", bad
