@@ -56,6 +56,7 @@ describe('the admin dashboard in Chromium', { skip }, () => {
     assert.equal(await row.count(), 1);
     assert.match(await row.textContent(), /active/);
     assert.equal((await page.content()).includes(key), false, 'the key is shown only once');
+    await page.screenshot({ path: join(env.OUTPUT_DIR, 'dashboard-keys.png'), fullPage: true });
   });
 
   test('a request through the gateway shows in the recent requests and the spend chart', async () => {
