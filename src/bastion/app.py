@@ -35,6 +35,7 @@ from bastion.auth.jwt_tokens import TokenVerifier
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.auth.signing_secret import load_or_create_signing_secret
 from bastion.auth.virtual_keys import VirtualKeys
+from bastion.domain.secret import Secret
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache, build_cache_store
 from bastion.gateway.chat import ChatService
@@ -61,6 +62,7 @@ from bastion.store.errors import StoreUnavailableError
 from bastion.store.migrate import apply_migrations
 from bastion.store.records import KeyRecord, TeamRecord, UserRecord
 from bastion.store.spend import SpendFilter
+from bastion.web import build_dashboard
 
 __all__ = ["CONFIG_ENV", "METRICS_DIR_ENV", "build_app", "create_app_from_env", "secret_values"]
 
@@ -211,7 +213,7 @@ def build_app(
         routes=routes,
     )
 
-    account_api, accounts, provider_keys = _account_api(
+    account_api, accounts, provider_keys, signing_secret, throttle = _account_api(
         settings, database, chat, prices, data_dir=data_dir, body_limit=limit
     )
 
@@ -278,8 +280,20 @@ def build_app(
         browser_api = BrowserApi(
             browser, generation=generation, router=router, tokens=browser_tokens, metrics=metrics
         )
+    dashboard = build_dashboard(
+        database=database,
+        keys=management.keys,
+        teams=management.teams,
+        accounts=accounts,
+        router=router,
+        master_key=settings.master_key,
+        signing_secret=signing_secret,
+        throttle=throttle,
+        billing=billing is not None,
+    )
     app = GatewayApp(
         management=management,
+        dashboard=dashboard,
         account=account_api,
         browser=browser_api,
         generation=generation,
@@ -310,7 +324,7 @@ def _account_api(
     *,
     data_dir: Path,
     body_limit: int,
-) -> tuple[AccountApi, AccountService, ProviderKeyService]:
+) -> tuple[AccountApi, AccountService, ProviderKeyService, Callable[[], Secret], LoginThrottle]:
     """The ``/v2`` account API and the services behind it."""
     options = settings.bastion.accounts
     chat.credentials = CredentialChooser(SystemKeys(), user_keys=options.user_keys)
@@ -323,6 +337,10 @@ def _account_api(
             "which other hosts do not share",
             data_dir,
         )
+    jwt_secret = options.jwt_secret
+    signing_secret: Callable[[], Secret] = (
+        (lambda: jwt_secret) if jwt_secret is not None else (lambda: load_or_create_signing_secret(data_dir))
+    )
     issuer = AccessTokenIssuer(
         options.jwt_secret or (lambda: load_or_create_signing_secret(data_dir)),
         lifetime_seconds=options.access_token_minutes * 60,
@@ -355,7 +373,7 @@ def _account_api(
         body_limit=body_limit,
         keepalive_seconds=settings.bastion.stream_keepalive_seconds,
     )
-    return AccountApi(services), accounts, keys
+    return AccountApi(services), accounts, keys, signing_secret, throttle
 
 
 def _model_info(settings: Settings) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
 import orjson
@@ -42,6 +42,13 @@ __all__ = ["GatewayApp"]
 _log = logging.getLogger("bastion.api")
 Handler = Callable[[Request, Send], Awaitable[None]]
 
+
+class Routes(Protocol):
+    """Something with fixed routes to merge in (the admin dashboard, which sits above this layer)."""
+
+    def routes(self) -> dict[str, dict[str, Handler]]: ...
+
+
 _GEMINI_PREFIXES = ("/v1beta/models/", "/v1/models/", "/gemini/v1beta/models/")
 
 
@@ -54,6 +61,7 @@ class GatewayApp:
         management: ManagementApi | None = None,
         account: AccountApi | None = None,
         browser: BrowserApi | None = None,
+        dashboard: Routes | None = None,
         tokens: TokenCounter,
         router: Router,
         metrics: Metrics,
@@ -115,6 +123,9 @@ class GatewayApp:
         self._account = account
         if account is not None:
             for method, table in account.routes().items():
+                self._routes.setdefault(method, {}).update(table)
+        if dashboard is not None:
+            for method, table in dashboard.routes().items():
                 self._routes.setdefault(method, {}).update(table)
         self._browser = browser
         if browser is not None:

@@ -65,6 +65,11 @@ class DeploymentHealth:
         self._fails.pop(deployment, None)
         return False
 
+    def cooldown_left(self, deployment: str) -> float:
+        """Seconds until ``deployment`` is tried again (0 when it is not cooling down)."""
+        until = self._until.get(deployment)
+        return 0.0 if until is None else max(until - self.clock(), 0.0)
+
     def failed(self, deployment: str, err: BastionError) -> bool:
         """Note a failure; True when it starts a cooldown."""
         if not self._enabled:

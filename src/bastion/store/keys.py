@@ -147,6 +147,18 @@ class KeyRepository:
             rows = (await conn.execute(query)).all()
         return Page(tuple(record_from_row(KeyRecord, r) for r in rows), total, page, size)
 
+    async def find_by_prefix(self, prefix: str) -> list[KeyRecord]:
+        """Keys whose token starts with ``prefix`` (at most two: callers want exactly one).
+
+        The dashboard names a key by a prefix of its hash, so it never shows a stored hash whole.
+        """
+        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
+            return []
+        query = select(_keys).where(_keys.c.token.startswith(prefix, autoescape=True)).limit(2)
+        async with reading(self._engine) as conn:
+            rows = (await conn.execute(query)).all()
+        return [record_from_row(KeyRecord, r) for r in rows]
+
     async def regenerate(
         self,
         token: str,

@@ -202,6 +202,9 @@ class GroupedSpend:
     prompt_tokens: int
     completion_tokens: int
     spend: float
+    total_tokens: int = 0
+    #: Requests that ended in failure (``status == "failure"``).
+    errors: int = 0
 
 
 @dataclass(frozen=True, slots=True)

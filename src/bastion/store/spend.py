@@ -28,7 +28,20 @@ from bastion.store._types import to_money
 from bastion.store.records import DailyUsage, GroupedSpend, SpendLogRecord, SpendTotals
 from bastion.store.schema import deprecated_tokens, spend_logs, teams, users, verification_tokens
 
-__all__ = ["SPEND_GROUPS", "SpendFilter", "SpendRepository"]
+__all__ = ["SPEND_GROUPS", "RequestTiming", "SpendFilter", "SpendRepository"]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTiming:
+    """What the dashboard's overview needs of one request: when, how long, how it ended, its cost."""
+
+    start_time: datetime
+    end_time: datetime | None
+    completion_start_time: datetime | None
+    status: str
+    total_tokens: int
+    spend: float
+
 
 _keys = verification_tokens
 _logs = spend_logs
@@ -132,11 +145,32 @@ class SpendRepository:
             row = (await conn.execute(query)).one()
         return SpendTotals(int(row[0]), float(row[1]), int(row[2]), int(row[3]), int(row[4]))
 
+    async def request_timings(
+        self, where: SpendFilter = SpendFilter(), *, limit: int = 100_000
+    ) -> list[RequestTiming]:
+        """The newest ``limit`` logs matching ``where``: times, status, tokens and cost only."""
+        query = (
+            select(
+                _logs.c.start_time,
+                _logs.c.end_time,
+                _logs.c.completion_start_time,
+                _logs.c.status,
+                _logs.c.total_tokens,
+                _logs.c.spend,
+            )
+            .where(*where.conditions())
+            .order_by(_logs.c.start_time.desc())
+            .limit(limit)
+        )
+        async with reading(self._engine) as conn:
+            rows = (await conn.execute(query)).all()
+        return [RequestTiming(r[0], r[1], r[2], str(r[3]), int(r[4] or 0), float(r[5] or 0.0)) for r in rows]
+
     async def spend_by(
         self, group: str, where: SpendFilter = SpendFilter(), *, limit: int = 50
     ) -> list[GroupedSpend]:
-        """The logs matching ``where`` summed per ``group`` (a key of ``SPEND_GROUPS``), the
-        largest spend first, at most ``limit`` groups."""
+        """The logs matching ``where`` summed per ``group`` (a key of ``SPEND_GROUPS``): the
+        costliest first, then the busiest; at most ``limit`` groups."""
         column = _logs.c[SPEND_GROUPS[group]]
         total = func.coalesce(func.sum(_logs.c.spend), 0)
         query = (
@@ -145,16 +179,29 @@ class SpendRepository:
                 func.count(),
                 func.coalesce(func.sum(_logs.c.prompt_tokens), 0),
                 func.coalesce(func.sum(_logs.c.completion_tokens), 0),
+                func.coalesce(func.sum(_logs.c.total_tokens), 0),
                 total,
+                func.coalesce(func.sum(case((_logs.c.status == "failure", 1), else_=0)), 0),
             )
             .where(*where.conditions())
             .group_by(column)
-            .order_by(total.desc(), column)
+            .order_by(total.desc(), func.count().desc(), column)
             .limit(limit)
         )
         async with reading(self._engine) as conn:
             rows = (await conn.execute(query)).all()
-        return [GroupedSpend(r[0], int(r[1]), int(r[2]), int(r[3]), float(r[4])) for r in rows]
+        return [
+            GroupedSpend(
+                group=r[0],
+                requests=int(r[1]),
+                prompt_tokens=int(r[2]),
+                completion_tokens=int(r[3]),
+                total_tokens=int(r[4]),
+                spend=float(r[5]),
+                errors=int(r[6]),
+            )
+            for r in rows
+        ]
 
     async def daily_usage(self, where: SpendFilter = SpendFilter()) -> list[DailyUsage]:
         """The logs matching ``where`` summed per UTC day, user and model group (oldest day first)."""

@@ -85,14 +85,21 @@ class KeyEndpoints:
         note_ignored("/key/update", body, GENERATE_FIELDS)
         fields = Fields(body)
         record = await self._target(fields)
+        updated = await self.change(record, fields, principal, keep_alias=not fields.given("key"))
+        return {"key": updated.token, **key_info(updated)}
+
+    async def change(
+        self, record: KeyRecord, fields: Fields, principal: Principal, *, keep_alias: bool = False
+    ) -> KeyRecord:
+        """Apply the ``/key/update`` fields to ``record`` and announce the change (the dashboard too)."""
         changes = await self._changes(fields, record, principal)
-        if not fields.given("key"):
+        if keep_alias:
             changes.pop("key_alias", None)  # the alias named the key; it is not a new alias
         updated = await self._m.db.keys.update(record.token, changes)
         if updated is None:
             raise key_not_found(record.token)
         await (self._m.revoke if updated.blocked else self._m.changed)([record.token])
-        return {"key": updated.token, **key_info(updated)}
+        return updated
 
     async def block(self, request: Request, principal: Principal) -> dict[str, Any]:
         """``POST /key/block`` ``{"key": ...}``: the key is refused everywhere until unblocked."""
@@ -145,6 +152,14 @@ class KeyEndpoints:
         if not value:
             raise InvalidRequestError("Pass the key to regenerate as 'key' or in the path.", param="key")
         record = await self._m.key(value)
+        material, updated = await self.rotate(record, fields, principal)
+        return generated(material, updated)
+
+    async def rotate(
+        self, record: KeyRecord, fields: Fields, principal: Principal
+    ) -> tuple[KeyMaterial, KeyRecord]:
+        """A new value for ``record`` (``/key/regenerate``, the dashboard); the old one stops
+        working at once, or after ``grace_period``. Other generate fields update the key too."""
         changes = await self._changes(fields, record, principal)
         grace = fields.duration("grace_period")
         grace_until = None if grace is None else parse_duration(grace).after(self._m.clock())
@@ -157,10 +172,10 @@ class KeyEndpoints:
             changes=changes,
         )
         if updated is None:
-            raise key_not_found(value)
+            raise key_not_found(record.token)
         # Within a grace period the old value still works (and now resolves to the new row).
         await (self._m.revoke if grace_until is None else self._m.changed)([record.token])
-        return generated(material, updated)
+        return material, updated
 
     async def list_keys(self, request: Request, principal: Principal) -> dict[str, Any]:
         """``GET /key/list``: hashes, or rows with ``return_full_object=true``; newest first."""
@@ -192,13 +207,24 @@ class KeyEndpoints:
     async def _set_blocked(self, request: Request, principal: Principal, *, blocked: bool) -> dict[str, Any]:
         fields = Fields(await self._m.body(request))
         record = await self._target(fields)
+        return key_object(await self.set_blocked(record, principal, blocked=blocked))
+
+    async def set_blocked(self, record: KeyRecord, principal: Principal, *, blocked: bool) -> KeyRecord:
+        """Block or unblock ``record`` and announce it (``/key/block``, ``/key/unblock``, the dashboard)."""
         updated = await self._m.db.keys.update(
             record.token, {"blocked": blocked, "updated_by": actor(principal)}
         )
         if updated is None:
             raise key_not_found(record.token)
         await (self._m.revoke if blocked else self._m.changed)([record.token])
-        return key_object(updated)
+        return updated
+
+    async def remove(self, record: KeyRecord, principal: Principal) -> None:
+        """Delete ``record`` and announce it: it stops working everywhere."""
+        deleted = await self._m.db.keys.delete([record.token], deleted_by=actor(principal))
+        if not deleted:
+            raise key_not_found(record.token)
+        await self._m.revoke(deleted)
 
     async def _changes(self, fields: Fields, record: KeyRecord, principal: Principal) -> dict[str, Any]:
         """The columns an update-style body changes on ``record``, checked against its team."""

@@ -71,11 +71,13 @@ class TeamEndpoints:
         """``POST /team/new``: ``team_id`` is generated (uuid4 hex) when not given."""
         body = await self._m.body(request)
         note_ignored("/team/new", body, TEAM_FIELDS)
-        fields = Fields(body)
+        return team_info(await self.create(Fields(body)))
+
+    async def create(self, fields: Fields) -> TeamRecord:
+        """Store a team from the fields of a ``/team/new`` body (the dashboard too)."""
         team_id = fields.text("team_id") or uuid.uuid4().hex
         changes = team_changes(fields, now=self._m.clock(), tz=self._m.budget_tz)
-        stored = await self._m.db.teams.create(TeamRecord(team_id, **changes))
-        return team_info(stored)
+        return await self._m.db.teams.create(TeamRecord(team_id, **changes))
 
     async def info(self, request: Request, principal: Principal) -> dict[str, Any]:
         """``GET /team/info?team_id=``: the team and its keys (hashes and rows, never values)."""
@@ -105,6 +107,11 @@ class TeamEndpoints:
         team_id = fields.text("team_id")
         if team_id is None:
             raise InvalidRequestError("Pass the 'team_id' of the team to update.", param="team_id")
+        updated = await self.change(team_id, fields)
+        return {"team_id": team_id, "data": team_info(updated)}
+
+    async def change(self, team_id: str, fields: Fields) -> TeamRecord:
+        """Apply ``/team/update`` fields and announce every key of the team (the dashboard too)."""
         changes = team_changes(fields, now=self._m.clock(), tz=self._m.budget_tz)
         updated = await self._m.db.teams.update(team_id, changes)
         if updated is None:
@@ -112,7 +119,14 @@ class TeamEndpoints:
         tokens = [key.token for key in await self._m.all_keys(team_id=team_id)]
         # A blocked team's keys stop working; otherwise they work on under the new limits.
         await (self._m.revoke if updated.blocked else self._m.changed)(tokens)
-        return {"team_id": team_id, "data": team_info(updated)}
+        return updated
+
+    async def remove(self, team_id: str, principal: Principal) -> None:
+        """Delete a team and its keys, which stop working everywhere."""
+        tokens = await self._m.db.teams.delete(team_id, deleted_by=actor(principal))
+        if tokens is None:
+            raise _missing(team_id)
+        await self._m.revoke(tokens)
 
     async def delete(self, request: Request, principal: Principal) -> dict[str, Any]:
         """``POST /team/delete`` ``{"team_ids": [...]}``: the teams and their keys; 404 (and

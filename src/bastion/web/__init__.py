@@ -1,0 +1,50 @@
+"""The admin dashboard at ``/ui``: server-rendered pages over the same services as the management API.
+
+:func:`build_dashboard` assembles it; :class:`~bastion.web.dashboard.Dashboard` routes, logs in and
+guards every page. See docs/dashboard.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bastion.accounts.users import AccountService
+from bastion.api.management.keys import KeyEndpoints
+from bastion.api.management.teams import TeamEndpoints
+from bastion.domain.secret import Secret
+from bastion.gateway.router import Router
+from bastion.limits.login import LoginThrottle
+from bastion.store import Database
+from bastion.web.dashboard import Dashboard
+from bastion.web.keys import KeyPages
+from bastion.web.pages import ReadPages
+from bastion.web.teams import TeamPages
+
+__all__ = ["Dashboard", "build_dashboard"]
+
+
+def build_dashboard(
+    *,
+    database: Database,
+    keys: KeyEndpoints,
+    teams: TeamEndpoints,
+    accounts: AccountService,
+    router: Router,
+    master_key: Secret | None,
+    signing_secret: Callable[[], Secret],
+    throttle: LoginThrottle,
+    billing: bool,
+) -> Dashboard:
+    pages = {
+        **ReadPages(database, router, billing=billing).pages(),
+        **KeyPages(database, keys).pages(),
+        **TeamPages(database, teams).pages(),
+    }
+    return Dashboard(
+        signing_secret=signing_secret,
+        master_key=master_key,
+        accounts=accounts,
+        throttle=throttle,
+        users=database.users,
+        pages=pages,
+    )

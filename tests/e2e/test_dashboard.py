@@ -1,0 +1,302 @@
+"""The admin dashboard over plain HTTP on a real gateway: who may log in, the session cookie, CSRF
+on every form, the key actions doing what the management API does, and no page showing a secret."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from openai import AuthenticationError, OpenAI
+
+from bastion.auth.keys import hash_key
+from bastion.billing.workers import BillingWorkers
+from bastion.store import SpendLogRecord
+from bastion.testing.gateway import RunningGateway
+from bastion.testing.upstream import MockUpstream
+from support import MASTER_KEY, UPSTREAM_KEY, standard_models
+from support.accounts import SUPERUSER, SUPERUSER_PASSWORD, V2, accounts_config
+from support.dashboard import Browser, Page
+from support.fake_billing import FakeBilling
+
+PAGES = [
+    "/ui",
+    "/ui?window=hour",
+    "/ui?window=month",
+    "/ui/keys",
+    "/ui/requests",
+    "/ui/spend",
+    "/ui/spend?by=key&range=all",
+    "/ui/spend?by=team",
+    "/ui/spend?by=user",
+    "/ui/teams",
+    "/ui/users",
+    "/ui/models",
+    "/ui/billing",
+]
+
+
+@pytest.fixture
+def dash_gateway(start_gateway: Callable[..., RunningGateway], upstream: MockUpstream) -> RunningGateway:
+    return start_gateway({"model_list": standard_models(upstream.url), "router_settings": {"num_retries": 0}})
+
+
+def _logged_in(gateway: RunningGateway) -> Browser:
+    browser = Browser(gateway.url)
+    answer = browser.log_in(master_key=MASTER_KEY)
+    assert answer.status == 303 and answer.headers["location"] == "/ui", answer.text
+    return browser
+
+
+def _new_key(browser: Browser, **fields: str) -> tuple[str, Page]:
+    keys = browser.get("/ui/keys")
+    page = browser.post("/ui/keys/create", {"csrf_token": keys.csrf, **fields})
+    assert page.status == 200, page.text
+    found = re.search(r'id="new-key-value">(sk-[^<]+)<', page.text)
+    assert found is not None, page.text
+    return found.group(1), page
+
+
+def test_every_page_redirects_to_the_login_without_a_session(dash_gateway: RunningGateway) -> None:
+    """No cookie, or a forged one: GETs go to the login page, POSTs are refused, nothing is done."""
+    browser = Browser(dash_gateway.url)
+    for path in ["/ui", "/ui/keys", "/ui/spend", "/ui/requests", "/ui/models"]:
+        answer = browser.get(path)
+        assert answer.status == 303, path
+        assert answer.headers["location"].startswith("/ui/login?next=/ui"), answer.headers
+    refused = browser.post("/ui/keys/create", {"key_alias": "sneaky"})
+    assert refused.status == 401
+    forged = Browser(dash_gateway.url, headers={"cookie": "bastion_session=eyJrIjoibWFzdGVyIn0.AAAA"})
+    assert forged.get("/ui/keys").status == 303
+    assert dash_gateway.call(dash_gateway.app.database.keys.list_keys()).total_count == 0  # type: ignore[union-attr]
+
+
+def test_master_key_login_sets_a_strict_http_only_session(dash_gateway: RunningGateway) -> None:
+    """A wrong master key is refused; the right one: an HttpOnly, SameSite=Strict cookie (Secure on https)."""
+    browser = Browser(dash_gateway.url)
+    wrong = browser.log_in(master_key="sk-not-the-master")
+    assert wrong.status == 401 and "not the master key" in wrong.text
+    right = browser.log_in(master_key=MASTER_KEY)
+    assert right.status == 303
+    session = next(c for c in right.set_cookies if c.startswith("bastion_session="))
+    assert "HttpOnly" in session and "SameSite=Strict" in session and "Path=/ui" in session
+    assert "Secure" not in session
+    assert MASTER_KEY not in session
+    overview = browser.get("/ui")
+    assert overview.status == 200 and "Overview" in overview.text
+    assert "default-src 'none'" in overview.headers["content-security-policy"]
+    behind_tls = Browser(dash_gateway.url, headers={"x-forwarded-proto": "https"})
+    login_form = behind_tls.get("/ui/login")
+    assert any(c.startswith("bastion_login=") and "Secure" in c for c in login_form.set_cookies)
+    out = browser.post("/ui/logout", {"csrf_token": overview.csrf})
+    assert out.status == 303
+    assert browser.get("/ui").status == 303
+
+
+def test_every_form_needs_its_csrf_token(dash_gateway: RunningGateway) -> None:
+    """Login, create, block and logout without the right token are refused (403) and change nothing."""
+    stranger = Browser(dash_gateway.url)
+    assert stranger.post("/ui/login", {"master_key": MASTER_KEY}).status == 403
+    browser = _logged_in(dash_gateway)
+    database = dash_gateway.app.database  # type: ignore[union-attr]
+    assert browser.post("/ui/keys/create", {"key_alias": "no-token"}).status == 403
+    assert browser.post("/ui/keys/create", {"key_alias": "bad-token", "csrf_token": "0" * 64}).status == 403
+    assert dash_gateway.call(database.keys.list_keys()).total_count == 0
+    key, _ = _new_key(browser, key_alias="with-token")
+    ref = hash_key(key)[:16]
+    assert browser.post("/ui/keys/block", {"key": ref}).status == 403
+    assert browser.post("/ui/logout", {}).status == 403
+    record = dash_gateway.call(database.keys.get(hash_key(key)))
+    assert record is not None and not record.blocked
+    other = _logged_in(dash_gateway)  # another session's token does not fit this one
+    assert browser.post("/ui/keys/block", {"key": ref, "csrf_token": other.get("/ui").csrf}).status == 403
+
+
+def test_key_actions_take_effect_at_the_gateway(dash_gateway: RunningGateway) -> None:
+    """Created keys work; blocked: refused, unblocked: work; edits show; rotated change value; deleted go."""
+    browser = _logged_in(dash_gateway)
+    key, page = _new_key(browser, key_alias="dash-key", models="mock", rpm_limit="50", max_budget="2.5")
+    assert "shown only this once" in page.text
+    client = OpenAI(base_url=dash_gateway.url + "/v1", api_key=key, max_retries=0)
+    client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "hi"}])
+    listing = browser.get("/ui/keys")
+    assert "dash-key" in listing.text and "rpm 50" in listing.text and "$2.50" in listing.text
+    assert key not in listing.text  # shown once, never again
+    ref = hash_key(key)[:16]
+    blocked = browser.post("/ui/keys/block", {"key": ref, "csrf_token": listing.csrf})
+    assert blocked.status == 303 and blocked.headers["location"] == "/ui/keys?done=blocked"
+    with pytest.raises(AuthenticationError):
+        client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "hi"}])
+    assert "blocked" in browser.get("/ui/keys").text
+    assert browser.post("/ui/keys/unblock", {"key": ref, "csrf_token": listing.csrf}).status == 303
+    client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "again"}])
+    edited = browser.post("/ui/keys/edit", {"key": ref, "csrf_token": listing.csrf, "rpm_limit": "7"})
+    assert edited.status == 303
+    assert "rpm 7" in browser.get("/ui/keys").text
+    bad = browser.post("/ui/keys/edit", {"key": ref, "csrf_token": listing.csrf, "budget_duration": "soon"})
+    assert bad.status == 400 and 'class="error"' in bad.text
+    rotated = browser.post("/ui/keys/rotate", {"key": ref, "csrf_token": listing.csrf})
+    assert rotated.status == 200 and "no longer works" in rotated.text
+    found = re.search(r'id="new-key-value">(sk-[^<]+)<', rotated.text)
+    assert found is not None and found.group(1) != key
+    with pytest.raises(AuthenticationError):
+        client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "old value"}])
+    key, ref = found.group(1), hash_key(found.group(1))[:16]
+    client = OpenAI(base_url=dash_gateway.url + "/v1", api_key=key, max_retries=0)
+    client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "new value"}])
+    assert browser.post("/ui/keys/delete", {"key": ref, "csrf_token": listing.csrf}).status == 303
+    assert dash_gateway.call(dash_gateway.app.database.keys.get(hash_key(key))) is None  # type: ignore[union-attr]
+    with pytest.raises(AuthenticationError):
+        client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_a_superuser_account_logs_in_and_a_plain_account_is_refused(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """The first superuser sees the dashboard; an ordinary account gets 403 and no session."""
+    gateway = start_gateway(accounts_config(upstream.url))
+    admin = V2(gateway.url).as_user(SUPERUSER, SUPERUSER_PASSWORD)
+    created = admin.call(
+        "POST", "/v2/users/", json={"email": "plain@example.com", "password": "plain-password-1"}
+    )
+    assert created.status in (200, 201), created.body
+    plain = Browser(gateway.url)
+    refused = plain.log_in(email="plain@example.com", password="plain-password-1")
+    assert refused.status == 403 and "not a superuser" in refused.text
+    assert not any(c.startswith("bastion_session=") for c in refused.set_cookies)
+    assert plain.get("/ui").status == 303
+    wrong = Browser(gateway.url).log_in(email=SUPERUSER, password="wrong-password-0")
+    assert wrong.status == 401
+    superuser = Browser(gateway.url)
+    assert superuser.log_in(email=SUPERUSER, password=SUPERUSER_PASSWORD).status == 303
+    users = superuser.get("/ui/users")
+    assert users.status == 200 and "plain@example.com" in users.text and SUPERUSER in users.text
+    assert "$argon2" not in users.text
+
+
+def test_no_page_shows_a_secret(dash_gateway: RunningGateway) -> None:
+    """After real traffic, no page holds the master key, a provider key, a key or a whole key hash."""
+    browser = _logged_in(dash_gateway)
+    key, created = _new_key(browser, key_alias="secret-check")
+    client = OpenAI(base_url=dash_gateway.url + "/v1", api_key=key, max_retries=0)
+    client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "a private prompt"}])
+    dash_gateway.next_record()
+    dash_gateway.call(dash_gateway.app.spend_writer.flush())  # type: ignore[union-attr]
+    token = hash_key(key)
+    assert token not in created.text
+    seen: dict[str, Any] = {}
+    for path in PAGES:
+        page = browser.get(path)
+        assert page.status == 200, (path, page.text[:500])
+        seen[path] = page.text
+        for secret in (MASTER_KEY, UPSTREAM_KEY, key, token, "a private prompt"):
+            assert secret not in page.text, (path, secret[:8])
+    assert "secret-check" in seen["/ui/requests"]
+    assert "secret-check" in seen["/ui/spend?by=key&range=all"]
+
+
+def test_master_key_guesses_are_throttled(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """After login_max_failures wrong master keys from one address, even the right one waits (429)."""
+    gateway = start_gateway(
+        {
+            "model_list": standard_models(upstream.url),
+            "bastion_settings": {"accounts": {"login_max_failures": 2, "login_slowdown_seconds": 0}},
+        }
+    )
+    browser = Browser(gateway.url)
+    assert [browser.log_in(master_key=f"sk-guess-{i}").status for i in range(2)] == [401, 401]
+    locked = browser.log_in(master_key=MASTER_KEY)
+    assert locked.status == 429 and "Too many failed logins" in locked.text
+    assert not any(c.startswith("bastion_session=") for c in locked.set_cookies)
+
+
+def test_team_actions_reach_the_team_keys(dash_gateway: RunningGateway) -> None:
+    """A team made on the dashboard: blocking it refuses its keys, edits show, deleting it deletes keys."""
+    browser = _logged_in(dash_gateway)
+    teams = browser.get("/ui/teams")
+    created = browser.post(
+        "/ui/teams/create",
+        {"csrf_token": teams.csrf, "team_id": "team-dash", "models": "mock", "max_budget": "5"},
+    )
+    assert created.status == 303 and created.headers["location"] == "/ui/teams?done=created"
+    listing = browser.get("/ui/teams")
+    assert "team-dash" in listing.text and "$5.00" in listing.text
+    key, _ = _new_key(browser, key_alias="team-key", team_id="team-dash")
+    client = OpenAI(base_url=dash_gateway.url + "/v1", api_key=key, max_retries=0)
+    client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "hi"}])
+    outside = browser.post(
+        "/ui/keys/create", {"csrf_token": teams.csrf, "team_id": "team-dash", "models": "gpt"}
+    )
+    assert outside.status == 400 and "may only use mock" in outside.text
+    form = {"csrf_token": teams.csrf, "team_id": "team-dash"}
+    assert browser.post("/ui/teams/block", form).status == 303
+    with pytest.raises(AuthenticationError):
+        client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "hi"}])
+    assert browser.post("/ui/teams/unblock", form).status == 303
+    client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "hi"}])
+    assert browser.post("/ui/teams/edit", {**form, "rpm_limit": "9"}).status == 303
+    assert "rpm 9" in browser.get("/ui/teams").text
+    assert browser.post("/ui/teams/delete", form).status == 303
+    database = dash_gateway.app.database  # type: ignore[union-attr]
+    assert dash_gateway.call(database.teams.get("team-dash")) is None
+    assert dash_gateway.call(database.keys.get(hash_key(key))) is None
+    missing = browser.post("/ui/teams/block", form)
+    assert missing.status == 404 and "does not exist" in missing.text
+
+
+def test_billing_page_shows_the_outbox(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """Events with their status and last error, totals per team, and the unbilled count; no sink key."""
+    with FakeBilling() as fake:
+        sink_key = "am_sk_dashboard_0123456789"
+        gateway = start_gateway(
+            {
+                "model_list": standard_models(upstream.url),
+                "billing_settings": {
+                    "sinks": {"autumn": {"api_key": sink_key, "api_url": fake.url + "/autumn"}},
+                    "run_in_process": False,
+                },
+            }
+        )
+        database = gateway.app.database  # type: ignore[union-attr]
+        assert gateway.settings.billing is not None
+        start = datetime(2026, 11, 1, tzinfo=UTC)
+        logs = [
+            SpendLogRecord(
+                request_id=f"bill-{i}", api_key="k" * 64, team_id=team, spend=0.01, start_time=start
+            )
+            for i, team in enumerate(["org_a", "org_b"])
+        ]
+        gateway.call(database.spend.insert_spend_logs(logs))
+        browser = _logged_in(gateway)
+        before = browser.get("/ui/billing")
+        assert re.search(r'id="unbilled">2<', before.text), before.text
+        fake.fail("autumn", "400")
+        workers = BillingWorkers(database.billing, gateway.settings.billing)
+        gateway.call(workers.drain())
+        gateway.call(workers.stop())
+        after = browser.get("/ui/billing")
+    assert re.search(r'id="unbilled">0<', after.text)
+    assert "bill-0" in after.text and "bill-1" in after.text and "org_a" in after.text
+    assert "parked" in after.text and "autumn answered 400" in after.text
+    assert sink_key not in after.text
+
+
+def test_models_page_shows_health_and_cooldown(dash_gateway: RunningGateway) -> None:
+    """Every group and deployment is listed; a deployment cooling down says so, with the time left."""
+    browser = _logged_in(dash_gateway)
+    healthy = browser.get("/ui/models")
+    for group in ("gpt", "claude", "gemini", "mock"):
+        assert f"<td>{group}</td>" in healthy.text
+    assert "cooling down" not in healthy.text
+    router = dash_gateway.app.router  # type: ignore[union-attr]
+    [deployment] = router.group("claude")
+    router.health.cool_for(deployment.deployment_id, 120.0)
+    cooling = browser.get("/ui/models")
+    assert re.search(r"cooling down \(1[0-2]\d s left\)", cooling.text), cooling.text
+    assert UPSTREAM_KEY not in cooling.text
