@@ -80,6 +80,28 @@ def test_model_info_prices_override_the_data(start_gateway, upstream: MockUpstre
     assert record["cost_usd"] == pytest.approx(record["input_tokens"] * 0.001 + 5 * 0.002)  # type: ignore[operator]
 
 
+def test_mock_deployments_are_free_unless_priced(start_gateway) -> None:  # type: ignore[no-untyped-def]
+    """The built-in mock costs nothing, but model_info prices apply to it (billing demos)."""
+    gw = start_gateway(
+        {
+            "model_list": [
+                {"model_name": "free", "litellm_params": {"model": "mock/echo"}},
+                {
+                    "model_name": "priced",
+                    "litellm_params": {"model": "mock/echo"},
+                    "model_info": {"input_cost_per_token": 0.001, "output_cost_per_token": 0.002},
+                },
+            ]
+        }
+    )
+    for group in ("free", "priced"):
+        openai_client(gw).chat.completions.create(model=group, messages=[{"role": "user", "content": "a b"}])
+    free, priced = gw.request_records()[-2:]
+    assert free["cost_usd"] == 0.0
+    expected = priced["input_tokens"] * 0.001 + priced["output_tokens"] * 0.002  # type: ignore[operator]
+    assert priced["cost_usd"] == pytest.approx(expected) and expected > 0
+
+
 def test_metrics_count_requests_tokens_errors_and_retries(
     gateway: RunningGateway, upstream: MockUpstream
 ) -> None:

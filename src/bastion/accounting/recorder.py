@@ -29,7 +29,8 @@ class UsageRecorder:
     def record(self, rec: UsageRecord) -> None:
         if rec.cache_hit:
             rec.cost_usd = 0.0  # answered from the cache: no provider was paid
-        elif rec.provider not in (None, "mock") and rec.upstream_model is not None and rec.usage.total_tokens:
+        elif rec.provider is not None and rec.upstream_model is not None and rec.usage.total_tokens:
+            # The mock provider is free unless its deployment has model_info prices (demos of billing).
             rec.cost_usd = self._prices.cost(
                 rec.usage, provider=rec.provider, model=rec.upstream_model, deployment_id=rec.deployment_id
             )
