@@ -83,9 +83,12 @@ class Request:
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def json(self, limit: int) -> dict[str, Any]:
+    async def json(self, limit: int, *, optional: bool = False) -> dict[str, Any]:
+        """The JSON object sent; ``{}`` for an empty (or blank) body when ``optional``."""
         raw = await self.body(limit)
-        if not raw:
+        if not raw or raw.isspace():
+            if optional:
+                return {}
             raise InvalidRequestError("The request body is empty; send a JSON object.")
         try:
             data = orjson.loads(raw)

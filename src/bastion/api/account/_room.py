@@ -15,8 +15,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from bastion.accounts.catalog import ModelCatalog
 from bastion.accounts.conversations import ConversationService
 from bastion.accounts.provider_keys import ProviderKeyService
@@ -83,16 +81,7 @@ class Room:
         return handle
 
     async def body(self, request: Request) -> dict[str, Any]:
-        raw = await request.body(self.s.body_limit)
-        if not raw.strip():
-            raise InvalidRequestError("The request body is empty; send a JSON object.")
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidRequestError(f"The request body is not valid JSON: {exc}.") from None
-        if not isinstance(data, dict):
-            raise InvalidRequestError("The request body must be a JSON object.")
-        return data
+        return await request.json(self.s.body_limit)
 
 
 def _bearer(request: Request) -> str | None:

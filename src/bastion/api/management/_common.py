@@ -13,8 +13,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-import orjson
-
 from bastion.api.asgi import Request, Send, send_bytes, send_json
 from bastion.auth.keys import hash_key
 from bastion.auth.virtual_keys import key_name
@@ -110,18 +108,7 @@ class Management:
 
     async def body(self, request: Request, *, optional: bool = False) -> dict[str, Any]:
         """The JSON object sent; ``{}`` for an empty body when ``optional``."""
-        raw = await request.body(self.body_limit)
-        if not raw.strip():
-            if optional:
-                return {}
-            raise InvalidRequestError("The request body is empty; send a JSON object.")
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidRequestError(f"The request body is not valid JSON: {exc}.") from None
-        if not isinstance(data, dict):
-            raise InvalidRequestError("The request body must be a JSON object.")
-        return data
+        return await request.json(self.body_limit, optional=optional)
 
     async def revoke(self, tokens: Iterable[str]) -> None:
         """Announce keys that must stop working now (deleted, blocked, retired)."""
