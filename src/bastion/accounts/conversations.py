@@ -26,7 +26,7 @@ from bastion.accounts.provider_keys import ProviderKeyService
 from bastion.domain.errors import BastionError, InvalidRequestError, NotFoundError
 from bastion.domain.principal import Principal, ScopeLimits
 from bastion.gateway.chat import ChatService
-from bastion.gateway.context import CallContext
+from bastion.gateway.context import CallContext, new_request_id
 from bastion.gateway.surfaces import OPENAI
 from bastion.protocols.sse import FrameSplitter, encode_event, parse_frame
 from bastion.store import ConversationRecord, Database, MessageRecord, UserRecord
@@ -162,7 +162,7 @@ class ConversationService:
         self, turn: ChatTurn, headers: Any, *, stream: bool
     ) -> tuple[CallContext, dict[str, Any]]:
         user = turn.user
-        request_id = "req_" + uuid.uuid4().hex[:24]
+        request_id = new_request_id()
         record = UsageRecord(
             request_id=request_id,
             surface="account",

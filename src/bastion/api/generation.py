@@ -7,7 +7,6 @@ the surface decides how the body names the model and how answers and errors are 
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,23 +17,17 @@ from bastion.auth.keys import KeyRing, extract_key
 from bastion.domain.errors import BastionError, InternalError, InvalidRequestError, PermissionDeniedError
 from bastion.domain.principal import ANONYMOUS, Principal
 from bastion.gateway.chat import ChatService
-from bastion.gateway.context import CallContext
+from bastion.gateway.context import CallContext, new_request_id
 from bastion.gateway.router import Router
 from bastion.gateway.routes import RouteTable
 from bastion.gateway.surfaces import Surface
 
-__all__ = ["Admitter", "GenerationHandler", "new_request_id", "request_id_headers"]
+__all__ = ["Admitter", "GenerationHandler", "request_id_headers"]
 
 #: A surface's own admission: checks the body (and may adjust it), returns the model group.
 Admitter = Callable[[Principal, dict[str, Any]], str]
 
 _log = logging.getLogger("bastion.api")
-
-
-def new_request_id() -> str:
-    # 96 random bits: unique enough for a primary key, and not a secret, so the process's
-    # Mersenne Twister (reseeded in every forked worker) serves instead of a getrandom() call.
-    return f"req_{random.getrandbits(96):024x}"
 
 
 def request_id_headers(surface: Surface, request_id: str) -> list[tuple[bytes, bytes]]:

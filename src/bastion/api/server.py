@@ -19,12 +19,12 @@ from bastion.api import catalog, health
 from bastion.api.account import AccountApi
 from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_json
 from bastion.api.browser import BrowserApi
-from bastion.api.generation import GenerationHandler, new_request_id, request_id_headers
+from bastion.api.generation import GenerationHandler, request_id_headers
 from bastion.api.management import ManagementApi
 from bastion.domain.errors import BastionError, InternalError, NotFoundError
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache
-from bastion.gateway.context import CallContext
+from bastion.gateway.context import CallContext, new_request_id
 from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.router import Router
 from bastion.gateway.surfaces import ANTHROPIC, GEMINI, OPENAI, Surface

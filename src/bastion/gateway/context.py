@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,14 @@ from bastion.limits import Ticket
 if TYPE_CHECKING:
     from bastion.gateway.cache import CacheTicket
 
-__all__ = ["CallContext"]
+__all__ = ["CallContext", "new_request_id"]
+
+
+def new_request_id() -> str:
+    """A request's id (``req_`` and 24 hex digits), for logs, headers and the spend log's key."""
+    # 96 random bits: unique enough for a primary key, and not a secret, so the process's
+    # Mersenne Twister (reseeded in every forked worker) serves instead of a getrandom() call.
+    return f"req_{random.getrandbits(96):024x}"
 
 
 @dataclass(slots=True)

@@ -15,9 +15,10 @@ from bastion.api.browser.admission import BodyRules
 from bastion.api.browser.cors import CorsPolicy
 from bastion.api.browser.minting import TokenMint
 from bastion.api.browser.static import StaticFiles
-from bastion.api.generation import Admitter, GenerationHandler, new_request_id, request_id_headers
+from bastion.api.generation import Admitter, GenerationHandler, request_id_headers
 from bastion.auth.browser_tokens import BrowserTokens
 from bastion.domain.errors import BastionError, InternalError, PermissionDeniedError, RequestTooLargeError
+from bastion.gateway.context import new_request_id
 from bastion.gateway.router import Router
 from bastion.gateway.surfaces import TOKENSTREAM_ANTHROPIC, TOKENSTREAM_OPENAI, Surface
 from bastion.observability.metrics import Metrics
