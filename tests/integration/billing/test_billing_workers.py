@@ -40,9 +40,19 @@ def test_two_worker_processes_never_send_an_event_twice(
     for log in logs:
         with log.open("w") as stderr:
             procs.append(
-                subprocess.Popen([BASTION, "worker", "--config", str(config)], env=env, stderr=stderr)
+                subprocess.Popen(
+                    [BASTION, "worker", "--config", str(config)],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                )
             )
     try:
+        # Both must run (signal handlers installed) before anything is asked of them: under load,
+        # one worker can otherwise send every event while the other is still importing.
+        for proc in procs:
+            assert proc.stdout is not None
+            assert b"running" in proc.stdout.readline()
         # One worker has at most batch_size (4) requests in flight: more means both are sending.
         assert fake.wait_for_calls(5, timeout=60)
         fake.release()
