@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bastion import __version__
-from bastion.accounting.pricing import PriceBook, Rates
+from bastion.accounting.pricing import PriceBook
 from bastion.accounting.recorder import UsageRecorder
 from bastion.accounting.records import UsageRecord
 from bastion.accounting.spend_rows import spend_log, spend_row
@@ -103,21 +103,7 @@ def build_app(
     """Build the gateway. ``record_sinks`` receive every finished request's usage record;
     ``migrate`` applies database migrations at start-up."""
     metrics = metrics or Metrics()
-    prices = PriceBook()
-    for dep in settings.model_list:
-        info = dep.model_info
-        if info.base_model:
-            prices.set_base_model(dep.deployment_id, info.base_model)
-        if info.input_cost_per_token is not None or info.output_cost_per_token is not None:
-            prices.set_override(
-                dep.deployment_id,
-                Rates(
-                    input=info.input_cost_per_token or 0.0,
-                    output=info.output_cost_per_token or 0.0,
-                    cache_read=info.cache_read_input_token_cost,
-                    cache_write=info.cache_creation_input_token_cost,
-                ),
-            )
+    prices = PriceBook(settings.model_list)  # the one price of every deployment
     recorder = UsageRecorder(prices=prices, metrics=metrics, log_requests=settings.bastion.log_requests)
     data_dir = settings.state_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -178,6 +164,7 @@ def build_app(
         router=router,
         default_max_tokens=settings.bastion.default_max_tokens,
         metrics=metrics,
+        allow_unpriced=settings.bastion.allow_unpriced_models_with_budgets,
     )
     # Billing (billing_settings): the credit check in admission, and the in-process workers.
     billing = None
@@ -234,10 +221,7 @@ def build_app(
             await tokens.keys.refresh()  # a JWKS URL is fetched now; failing here is logged, not fatal
         if shared_health is not None:
             shared_health.start()
-        # Resolve prices now, off the request path (the pricing data loads on first use).
-        for dep in settings.model_list:
-            if dep.provider != "mock":
-                prices.rates_for(dep.provider_alias, dep.model_info.base_model or dep.model)
+        prices.warm(settings.model_list)  # the price table loads now, off the request path
         if browser is not None and browser.token_secret is None and settings.master_key is None:
             _log.warning(
                 "bastion_settings.browser has no token_secret and there is no master key: browser "
@@ -271,7 +255,7 @@ def build_app(
         # ?key= on /key/info names the key being looked up; only headers authenticate here.
         lambda request: keyring.authenticate(extract_key(request.headers, None)),
         limits.revocations.revoke,
-        lambda: _model_info(settings),
+        lambda: _model_info(settings, prices),
         limit,
         on_change=limits.revocations.unrevoke,
     )
@@ -376,11 +360,13 @@ def _account_api(
     return AccountApi(services), accounts, keys, signing_secret, throttle
 
 
-def _model_info(settings: Settings) -> list[dict[str, Any]]:
-    """``GET /model/info``: each deployment as LiteLLM shows it, without credentials."""
+def _model_info(settings: Settings, prices: PriceBook) -> list[dict[str, Any]]:
+    """``GET /model/info``: each deployment as LiteLLM shows it, without credentials; the prices
+    are what Bastion charges (``model_info``, else the price table), ``None`` when unpriced."""
     out = []
     for dep in settings.model_list:
         info = dep.model_info
+        price = prices.price_of(dep)
         out.append(
             {
                 "model_name": dep.model_name,
@@ -397,8 +383,8 @@ def _model_info(settings: Settings) -> list[dict[str, Any]]:
                     "base_model": info.base_model,
                     "max_input_tokens": info.max_input_tokens,
                     "max_output_tokens": info.max_output_tokens,
-                    "input_cost_per_token": info.input_cost_per_token,
-                    "output_cost_per_token": info.output_cost_per_token,
+                    "input_cost_per_token": None if price is None else price.input,
+                    "output_cost_per_token": None if price is None else price.output,
                 },
             }
         )

@@ -252,6 +252,8 @@ BASTION_SETTINGS_KEYS = frozenset(
         "log_requests",
         "otlp_endpoint",
         "otlp_service_name",
+        "allow_unpriced_models_with_budgets",
+        "spend_journal",
         "stream_keepalive_seconds",
         "host",
         "port",

@@ -166,6 +166,11 @@ def read_bastion_settings(
         browser=read_browser(section, groups, config_dir),
         otlp_endpoint=_otlp_endpoint(section),
         otlp_service_name=section.string("otlp_service_name") or "bastion",
+        allow_unpriced_models_with_budgets=_default(
+            section.boolean("allow_unpriced_models_with_budgets"), False
+        ),
+        spend_journal=_default(section.boolean("spend_journal"), True),
+        allow_requests_on_db_unavailable=_default(general.boolean("allow_requests_on_db_unavailable"), True),
     )
 
 

@@ -270,6 +270,14 @@ class BastionSettings:
     otlp_endpoint: str | None = None
     #: The ``service.name`` of the spans.
     otlp_service_name: str = "bastion"
+    #: Budgeted keys may call models nobody prices (at no cost against the budget); off: refused.
+    allow_unpriced_models_with_budgets: bool = False
+    #: Each request's spend row is appended to a local journal before its answer ends, so a
+    #: killed process loses none (docs/operations.md); off only to measure what it costs.
+    spend_journal: bool = True
+    #: ``general_settings.allow_requests_on_db_unavailable``: during a database outage, keys seen
+    #: before it keep working (revocations still honoured); ``False``: they stop (fail closed).
+    allow_requests_on_db_unavailable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
