@@ -7,8 +7,6 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ from bastion import __version__
 from bastion.accounting.pricing import PriceBook
 from bastion.accounting.recorder import UsageRecorder
 from bastion.accounting.records import UsageRecord
+from bastion.accounting.spend_journal import SpendJournal
 from bastion.accounting.spend_rows import spend_log, spend_row
 from bastion.accounting.spend_writer import SpendWriter
 from bastion.accounts.catalog import ModelCatalog
@@ -44,9 +43,9 @@ from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.router import Router
 from bastion.gateway.routes import RouteTable
 from bastion.gateway.tokens import TokenCounter
-from bastion.limits import BudgetSeed, SpendLoader, memory_limits
-from bastion.limits.durations import parse_duration
+from bastion.limits import memory_limits
 from bastion.limits.login import FailureCounter, LoginThrottle, MemoryFailureCounter
+from bastion.limits.seeds import spend_loader
 from bastion.observability.logging import configure_logging
 from bastion.observability.metrics import Metrics
 from bastion.providers.anthropic import AnthropicAdapter
@@ -60,8 +59,6 @@ from bastion.store.database import Database
 from bastion.store.engine import create_store_engine
 from bastion.store.errors import StoreUnavailableError
 from bastion.store.migrate import apply_migrations
-from bastion.store.records import KeyRecord, TeamRecord, UserRecord
-from bastion.store.spend import SpendFilter
 from bastion.web import build_dashboard
 
 __all__ = ["CONFIG_ENV", "METRICS_DIR_ENV", "build_app", "create_app_from_env", "secret_values"]
@@ -109,11 +106,12 @@ def build_app(
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_store_engine(settings.database_url, default_path=data_dir / "bastion.db")
     database = Database(engine)
+    # Each answered request's spend row is journaled before its last byte is sent (SpendWriter.submit).
     spend = SpendWriter(
         lambda rows: _write_spend(database, rows),
-        spool_path=data_dir / f"{_SPOOL_PREFIX}{os.getpid()}.jsonl",
+        journal=SpendJournal(data_dir, durable=settings.bastion.spend_journal),
         is_outage=lambda exc: isinstance(exc, StoreUnavailableError),
-        orphans=lambda: _orphan_spools(data_dir),
+        metrics=metrics,
     )
     recorder.sinks.append(lambda rec: spend.submit(spend_row(rec)))
     recorder.sinks.extend(record_sinks)
@@ -147,8 +145,10 @@ def build_app(
     chat = ChatService(
         settings, router=router, http=http, adapters=adapters, recorder=recorder, metrics=metrics
     )
-    loader = _spend_loader(
-        database, end_user_budget=jwt_auth.user_limits.budget_duration if jwt_auth else None
+    loader = spend_loader(
+        database,
+        unwritten=spend.with_unwritten,
+        end_user_budget=jwt_auth.user_limits.budget_duration if jwt_auth else None,
     )
     redis_url = settings.bastion.redis_url
     if redis_url:
@@ -243,7 +243,7 @@ def build_app(
             await chat.cache.close()
         if shared_health is not None:
             await shared_health.close()
-        await spend.drain()  # every record written, or spooled to disk for the next start
+        await spend.drain()  # every row written, or left in the journal for the next start
         if tokens is not None:
             await tokens.keys.close()
         await database.close()
@@ -389,72 +389,6 @@ def _model_info(settings: Settings, prices: PriceBook) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def _spend_loader(database: Database, *, end_user_budget: str | None = None) -> SpendLoader:
-    """Budget counters start from the database (first use, a restart, or after Redis lost them):
-    the all-time total, or with a ``budget_duration`` the spend logged since the window began.
-
-    End users of ``jwt_auth`` have no row: their spend is summed from the logs written under their
-    user id, over ``end_user_budget`` (the ``user_limits.budget_duration``) when one is set."""
-
-    async def load(scopes: Sequence[str]) -> dict[str, BudgetSeed]:
-        seeds: dict[str, BudgetSeed] = {}
-        now = datetime.now(UTC)
-        for scope in scopes:
-            kind, _, ident = scope.partition(":")
-            row: KeyRecord | TeamRecord | UserRecord | None = None
-            owner = SpendFilter()
-            if kind == "key":
-                row, owner = await database.keys.get(ident), SpendFilter(api_key=ident)
-            elif kind == "team":
-                row, owner = await database.teams.get(ident), SpendFilter(team_id=ident)
-            elif kind == "user":
-                row, owner = await database.users.get(ident), SpendFilter(user=ident)
-            elif kind == "end_user":
-                seeds[scope] = await _end_user_seed(database, ident, end_user_budget, now)
-                continue
-            if row is None:
-                continue
-            if row.budget_duration:
-                window = parse_duration(row.budget_duration)
-                since = replace(owner, start=window.window_start(now))
-                spent = (await database.spend.summarize_spend(since)).spend
-                seeds[scope] = BudgetSeed(spent=spent, reset_at=window.next_reset(now).timestamp())
-            else:
-                seeds[scope] = BudgetSeed(spent=row.spend)
-        return seeds
-
-    return load
-
-
-async def _end_user_seed(database: Database, user: str, duration: str | None, now: datetime) -> BudgetSeed:
-    owner = SpendFilter(user=user)
-    if duration is None:
-        return BudgetSeed(spent=(await database.spend.summarize_spend(owner)).spend)
-    window = parse_duration(duration)
-    since = replace(owner, start=window.window_start(now))
-    spent = (await database.spend.summarize_spend(since)).spend
-    return BudgetSeed(spent=spent, reset_at=window.next_reset(now).timestamp())
-
-
-_SPOOL_PREFIX = "bastion-spend-spool-"
-
-
-def _orphan_spools(data_dir: Path) -> list[Path]:
-    """Spool files of gateway processes that no longer run (each process spools to its own file)."""
-    found = []
-    for path in data_dir.glob(_SPOOL_PREFIX + "*.jsonl"):
-        pid = path.name[len(_SPOOL_PREFIX) : -len(".jsonl")]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue  # rejected / adopting files, and our own
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            found.append(path)
-        except PermissionError:
-            continue  # alive, another user's
-    return found
 
 
 async def _write_spend(database: Database, rows: list[dict[str, Any]]) -> None:
