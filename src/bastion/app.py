@@ -15,7 +15,7 @@ from bastion.accounting.pricing import PriceBook
 from bastion.accounting.recorder import UsageRecorder
 from bastion.accounting.records import UsageRecord
 from bastion.accounting.spend_journal import SpendJournal
-from bastion.accounting.spend_rows import spend_log, spend_row
+from bastion.accounting.spend_rows import sanitize_row, spend_row
 from bastion.accounting.spend_writer import SpendWriter
 from bastion.accounts.catalog import ModelCatalog
 from bastion.accounts.conversations import ConversationService
@@ -392,7 +392,7 @@ def _model_info(settings: Settings, prices: PriceBook) -> list[dict[str, Any]]:
 
 
 async def _write_spend(database: Database, rows: list[dict[str, Any]]) -> None:
-    await database.spend.insert_spend_logs([spend_log(row) for row in rows])
+    await database.spend.insert_spend_rows([sanitize_row(row) for row in rows])
 
 
 def create_app_from_env() -> GatewayApp:

@@ -47,7 +47,10 @@ def _chat(gw: RunningGateway, key: str, **extra: Any) -> tuple[int, dict[str, An
 @pytest.fixture(params=["embedded", "scaled"])
 def config(request: pytest.FixtureRequest, upstream: MockUpstream) -> Iterator[dict[str, Any]]:
     """A config on each backend (without Redis: the budget counters restart with the process)."""
-    config: dict[str, Any] = {"model_list": priced_models(upstream.url), "router_settings": {"num_retries": 0}}
+    config: dict[str, Any] = {
+        "model_list": priced_models(upstream.url),
+        "router_settings": {"num_retries": 0},
+    }
     schema = None
     if request.param == "scaled":
         require(5432, "PostgreSQL")

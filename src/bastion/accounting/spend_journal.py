@@ -101,16 +101,13 @@ class SpendJournal:
         if not self.durable:
             return
         try:
-            line = orjson.dumps(row) + b"\n"
-        except TypeError:  # a value orjson will not encode (a lone surrogate...): the cleaned row
-            line = orjson.dumps(sanitize_row(row)) + b"\n"
-        try:
+            line = _line(row)
             fd = self._fd if self._fd is not None else self._open_segment()
             view = memoryview(line)
             while view:
                 view = view[os.write(fd, view) :]
             self._rows_in_segment += 1
-        except OSError as exc:
+        except (OSError, TypeError) as exc:  # TypeError: a row even cleaning cannot encode
             self.failures += 1
             if self.failures == 1 or self.failures % 1000 == 0:
                 _log.error(
@@ -229,8 +226,8 @@ def write_rows(path: Path, rows: list[Row]) -> None:
 def _line(row: Row) -> bytes:
     try:
         return orjson.dumps(row) + b"\n"
-    except TypeError:
-        return orjson.dumps(sanitize_row(row)) + b"\n"
+    except TypeError:  # a value orjson will not encode (a lone surrogate...): the cleaned row
+        return orjson.dumps(sanitize_row(row), default=str) + b"\n"
 
 
 def read_segment(path: Path) -> tuple[list[Row], list[bytes]]:

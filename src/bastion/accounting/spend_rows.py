@@ -11,9 +11,9 @@ counts.
 
 from __future__ import annotations
 
+import enum
 import math
 import time
-from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +29,9 @@ Row = dict[str, Any]
 
 #: Text columns and their lengths (PostgreSQL enforces them; SQLite does not, but both get the same).
 _TEXT = {
-    c.name: int(c.type.length) for c in spend_logs.columns if isinstance(c.type, String) and c.type.length
+    str(c.name): int(c.type.length)
+    for c in spend_logs.columns
+    if isinstance(c.type, String) and c.type.length and c.name != "billing"  # the billing worker's
 }
 _INTEGERS = (
     "prompt_tokens",
@@ -45,7 +47,26 @@ _TIMES = ("start_time", "end_time", "completion_start_time")
 _INT_MAX = 2**31 - 1  # PostgreSQL's integer
 _MONEY_MAX = 99_999_999.0  # NUMERIC(18, 10) keeps 8 digits before the point
 _META_TEXT = 1024
-_RECORD_FIELDS = frozenset(f.name for f in fields(SpendLogRecord))
+_EARLIEST, _LATEST = -62_135_596_800, 253_402_300_799  # years 1 and 9999, what datetime holds
+
+
+class _Kind(enum.Enum):
+    TEXT = 1
+    INTEGER = 2
+    MONEY = 3
+    FLAG = 4
+    TIME = 5
+    JSON = 6
+
+
+#: Every column a row carries, by kind.
+_KINDS: dict[str, _Kind] = (
+    dict.fromkeys(_TEXT, _Kind.TEXT)
+    | dict.fromkeys(_INTEGERS, _Kind.INTEGER)
+    | dict.fromkeys(_FLAGS, _Kind.FLAG)
+    | dict.fromkeys(_TIMES, _Kind.TIME)
+    | {"spend": _Kind.MONEY, "metadata": _Kind.JSON}
+)
 #: What a reduced row keeps besides the amounts: only values Bastion itself made.
 _REDUCED_TEXT = ("request_id", "api_key", "team_id", "user", "deployment_id", "custom_llm_provider", "status")
 
@@ -100,26 +121,58 @@ def clean_text(value: object, limit: int) -> str:
 
 def sanitize_row(row: Row) -> Row:
     """A copy of ``row`` that every backend stores: text cleaned and cut to its column, numbers in
-    their column's range (non-finite amounts count as 0), flags as booleans, unknown keys dropped."""
-    out: Row = {name: value for name, value in row.items() if name in _RECORD_FIELDS}
-    for name, limit in _TEXT.items():
-        value = out.get(name)
-        if value is not None:
-            out[name] = clean_text(value, limit)
+    their column's range (non-finite amounts count as 0), flags as booleans, every column present,
+    unknown keys dropped. Runs for every row, so values already fine cost one check each."""
+    out: Row = {}
+    for name, value in row.items():
+        kind = _KINDS.get(name)
+        if kind is None:
+            continue
+        if kind is _Kind.TEXT:
+            if value is not None and not (type(value) is str and _plain(value, _TEXT[name])):
+                value = clean_text(value, _TEXT[name])
+        elif kind is _Kind.INTEGER:
+            if type(value) is not int or not 0 <= value <= _INT_MAX:
+                value = None if value is None and name == "http_status" else _integer(value)
+        elif kind is _Kind.MONEY:
+            if type(value) is not float or not -_MONEY_MAX <= value <= _MONEY_MAX:
+                value = _money(value)
+        elif kind is _Kind.FLAG:
+            value = value is True or (value is not False and bool(value))
+        elif kind is _Kind.TIME:
+            if (value is not None or name == "start_time") and not (
+                type(value) is float and _EARLIEST < value < _LATEST
+            ):
+                value = _time(value)
+        else:
+            value = _metadata(value)
+        out[name] = value
+    if len(out) != len(_KINDS):
+        _complete(out)
+    return out
+
+
+def _plain(text: str, limit: int) -> bool:
+    return len(text) <= limit and text.isascii() and "\x00" not in text
+
+
+def _complete(out: Row) -> None:
+    """Fill the columns a row lacks (a journal line of another version)."""
     out["request_id"] = out.get("request_id") or "unknown"
     out["api_key"] = out.get("api_key") or ""
-    for name in _INTEGERS:
-        value = out.get(name)
-        if value is not None or name != "http_status":
-            out[name] = _integer(value)
-    out["spend"] = _money(out.get("spend"))
-    for name in _FLAGS:
-        out[name] = bool(out.get(name))
-    for name in _TIMES:
-        value = out.get(name)
-        out[name] = _time(value) if value is not None or name == "start_time" else None
-    out["metadata"] = _metadata(out.get("metadata"))
-    return out
+    out["status"] = out.get("status") or "failure"
+    out.setdefault("start_time", time.time())
+    out.setdefault("spend", 0.0)
+    out.setdefault("metadata", {})
+    for name, kind in _KINDS.items():
+        if name not in out:
+            out[name] = (
+                0
+                if kind is _Kind.INTEGER and name != "http_status"
+                else False
+                if kind is _Kind.FLAG
+                else None
+            )
 
 
 def reduce_row(row: Row) -> Row:
@@ -163,7 +216,7 @@ def _time(value: object) -> float:
     # Year 1 to 9999 is what datetime (and both databases) can hold; anything else is "now".
     if isinstance(value, bool) or not isinstance(value, int | float):
         return time.time()
-    if math.isfinite(value) and -62_135_596_800 < value < 253_402_300_799:
+    if math.isfinite(value) and _EARLIEST < value < _LATEST:
         return float(value)
     return time.time()
 

@@ -215,7 +215,11 @@ class SpendWriter:
         sealed = self.journal.seal()
         if sealed is not None:
             self._sealed.append(sealed)
-        segments, rows = self._sealed, [*taken, *self._queue]
+        # Taken synchronously: rows submitted while the fsync below runs go to the next segment
+        # and stay queued.
+        segments, self._sealed = self._sealed, []
+        rows = [*taken, *self._queue]
+        self._queue.clear()
         unjournaled = self.journal.failures != self._journal_failures or not self.journal.durable
         try:
             if unjournaled and rows:  # rows only in memory: written to a segment of their own
@@ -224,12 +228,11 @@ class SpendWriter:
             await asyncio.to_thread(_fsync_all, segments)
         except OSError as exc:  # nowhere to put them: they stay in memory for the next try
             _log.error("could not spool %d spend rows to disk (%s); kept in memory", len(rows), exc)
-            self._queue.extendleft(reversed(taken))
+            self._queue.extendleft(reversed(rows))
+            self._sealed = [*segments, *self._sealed]
             return
         self._journal_failures = self.journal.failures
         self._backlog.extend(segments)
-        self._sealed = []
-        self._queue.clear()
         self.spooled += len(rows)
 
     def _adopt(self) -> None:

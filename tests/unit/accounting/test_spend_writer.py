@@ -376,3 +376,30 @@ def test_a_full_disk_does_not_fail_the_request(tmp_path: Path) -> None:
     writer.submit({"request_id": "r", "spend": 0})
     assert writer.pending == 1 and writer.journal.failures == 1
     assert b"bastion_spend_journal_errors_total 1.0" in metrics.render()
+
+
+def test_rows_submitted_while_an_outage_spools_are_not_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request recorded while the writer fsyncs the backlog stays queued, and is written later."""
+    import bastion.accounting.spend_writer as module
+
+    async def main() -> None:
+        db = FlakyDatabase()
+        writer = writer_for(tmp_path, db.write, retry_interval=3600)
+        real = asyncio.to_thread
+
+        async def to_thread(func: Any, *args: Any) -> Any:
+            writer.submit({"request_id": "during", "spend": 0})  # a request ends meanwhile
+            return await real(func, *args)
+
+        monkeypatch.setattr(module.asyncio, "to_thread", to_thread)
+        db.down = True
+        writer.submit({"request_id": "before", "spend": 0})
+        await writer.flush()
+        monkeypatch.setattr(module.asyncio, "to_thread", real)
+        db.down = False
+        await writer.drain()
+        assert sorted(db.rows) == ["before", "during"]
+
+    asyncio.run(main())
