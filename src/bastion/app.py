@@ -129,7 +129,13 @@ def build_app(
             )
         )
         recorder.sinks.append(spans)
-    virtual = VirtualKeys(database.keys, database.teams, database.users)
+    virtual = VirtualKeys(
+        database.keys,
+        database.teams,
+        database.users,
+        ttl=settings.bastion.key_cache_ttl,
+        serve_known_keys=settings.bastion.allow_requests_on_db_unavailable,
+    )
     jwt_auth = settings.bastion.jwt_auth
     tokens = TokenVerifier.from_settings(jwt_auth) if jwt_auth is not None else None
     browser = settings.bastion.browser
@@ -158,6 +164,7 @@ def build_app(
         limits = redis_limits(redis_url, loader=loader)
     else:
         limits = memory_limits(loader=loader)
+    virtual.is_revoked = limits.revocations.is_revoked  # checked before a key is served in an outage
     chat.gatekeeper = Gatekeeper(
         limits,
         prices=prices,

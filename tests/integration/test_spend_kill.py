@@ -81,7 +81,9 @@ async def _load_until_killed(server: ServeProcess, kill_at: float, answered: set
     loop = asyncio.get_running_loop()
     loop.call_later(kill_at, server.kill)
     timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=WORKERS), timeout=timeout) as session:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=WORKERS), timeout=timeout
+    ) as session:
         await asyncio.gather(*(worker(session, n) for n in range(WORKERS)))
     return seen
 

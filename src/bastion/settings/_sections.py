@@ -171,6 +171,7 @@ def read_bastion_settings(
         ),
         spend_journal=_default(section.boolean("spend_journal"), True),
         allow_requests_on_db_unavailable=_default(general.boolean("allow_requests_on_db_unavailable"), True),
+        key_cache_ttl=_default(general.number("user_api_key_cache_ttl"), 5.0),
     )
 
 

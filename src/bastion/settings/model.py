@@ -278,6 +278,9 @@ class BastionSettings:
     #: ``general_settings.allow_requests_on_db_unavailable``: during a database outage, keys seen
     #: before it keep working (revocations still honoured); ``False``: they stop (fail closed).
     allow_requests_on_db_unavailable: bool = True
+    #: ``general_settings.user_api_key_cache_ttl``: seconds a virtual key is served from the
+    #: in-process cache before it is read again (revocations are seen at once regardless).
+    key_cache_ttl: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
