@@ -72,7 +72,7 @@ async def _load_until_killed(server: ServeProcess, kill_at: float, answered: set
                 async with session.post(server.url + CHAT, json=_body(stream), headers=AUTH) as resp:
                     payload = await resp.read()
                     rid = resp.headers.get("x-request-id")
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError, OSError):
                 return  # the server is gone
             if resp.status == 200 and rid is not None and _complete(stream, payload):
                 answered.add(rid)
