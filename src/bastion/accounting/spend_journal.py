@@ -138,8 +138,15 @@ class SpendJournal:
 
     def adopt(self) -> list[Path]:
         """Move the segments of dead owners (and old spool files) into this process's directory;
-        returns every segment found there that is not the active one, oldest first."""
-        self.open()
+        returns every segment found there that is not the active one, oldest first (none when the
+        data directory cannot be written: that is logged, and serving goes on)."""
+        try:
+            self.open()
+        except OSError as exc:
+            self.failures += 1
+            if self.failures == 1:
+                _log.error("the spend journal cannot be opened in %s (%s)", self.directory, exc)
+            return []
         for lock in self.root.glob("*" + _LOCK):
             owner = lock.name[: -len(_LOCK)]
             if owner != self.owner:

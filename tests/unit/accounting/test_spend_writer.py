@@ -403,3 +403,19 @@ def test_rows_submitted_while_an_outage_spools_are_not_lost(
         assert sorted(db.rows) == ["before", "during"]
 
     asyncio.run(main())
+
+
+def test_an_unwritable_data_directory_does_not_stop_the_writer(tmp_path: Path) -> None:
+    """start() and drain() go on (and rows reach the database) when the journal cannot be opened."""
+
+    async def main() -> None:
+        blocked = tmp_path / "not-a-dir"
+        blocked.write_text("a file where the data directory should be")
+        db = FlakyDatabase()
+        writer = SpendWriter(db.write, journal=SpendJournal(blocked))
+        writer.start()
+        writer.submit({"request_id": "r", "spend": 0})
+        await writer.drain()
+        assert list(db.rows) == ["r"]
+
+    asyncio.run(main())
