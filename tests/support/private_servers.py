@@ -17,6 +17,7 @@ sleep). Run as root, PostgreSQL runs as the ``postgres`` user (initdb refuses ro
 
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import shutil
@@ -26,6 +27,7 @@ import tempfile
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import pytest
 
@@ -120,6 +122,7 @@ def _initdb_template() -> Path:
     with _template_lock:
         if _template is None:
             root = Path(tempfile.mkdtemp(prefix="bastion-pg-template-"))
+            atexit.register(shutil.rmtree, root, ignore_errors=True)
             _own(root)
             data = root / "data"
             subprocess.run(
@@ -132,7 +135,36 @@ def _initdb_template() -> Path:
         return _template
 
 
-class PrivatePostgres:
+class _Server:
+    """What both servers share: a process to kill or stop, and a context to run in."""
+
+    _process: _Process
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        """SIGKILL the server (and its children)."""
+        self._process.kill()
+
+    def stop(self) -> None:
+        self._process.stop()
+
+    def cleanup(self) -> None:
+        """Remove what the server left on disk (after ``stop``)."""
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+        self.cleanup()
+
+
+class PrivatePostgres(_Server):
     """A PostgreSQL server of the test's own (fsync off: the server is killed, never the machine)."""
 
     def __init__(self) -> None:
@@ -169,24 +201,11 @@ class PrivatePostgres:
             argv += ["-c", option]
         self._process.launch(argv, user=_postgres_user())
 
-    def kill(self) -> None:
-        self._process.kill()
-
-    def stop(self) -> None:
-        self._process.stop()
-
-    def __enter__(self) -> PrivatePostgres:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def cleanup(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-class PrivateRedis:
+class PrivateRedis(_Server):
     """A Redis server of the test's own, without persistence: a restart has lost every key."""
 
     def __init__(self, directory: Path) -> None:
@@ -203,18 +222,3 @@ class PrivateRedis:
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         argv += ["--appendonly", "no", "--dir", str(self.directory)]
         self._process.launch(argv)
-
-    def kill(self) -> None:
-        self._process.kill()
-
-    def stop(self) -> None:
-        self._process.stop()
-
-    def __enter__(self) -> PrivateRedis:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
