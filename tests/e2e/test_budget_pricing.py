@@ -261,3 +261,21 @@ def test_a_burst_over_two_processes_stays_within_the_budget(
     assert requests == CALLS  # one row per call, refused ones included (at no cost)
     assert spend == pytest.approx(logged, abs=1e-9)
     _check_burst(outcomes, spend, pricing)
+
+
+def test_a_wildcard_group_is_priced_as_the_model_the_request_names(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """``openai/*``: a budgeted call to a model the table knows is reserved and charged at its
+    price; one to a model nobody prices is refused."""
+    models = [*priced_models(upstream.url), deployment("openai/*", "openai/*", upstream.url + "/v1")]
+    gw = start_gateway({"model_list": models})
+    made = post(gw, "/key/generate", {"max_budget": 1.0})
+    status, body = _chat(gw, made["key"], "openai/gpt-4.1-mini")
+    assert status == 200, body
+    spend = _key_spend(gw, made["token"])
+    assert spend == pytest.approx(
+        body["usage"]["prompt_tokens"] * TABLE_INPUT + body["usage"]["completion_tokens"] * TABLE_OUTPUT
+    )
+    status, body = _chat(gw, made["key"], "openai/some-unlisted-model")
+    assert status == 400 and body["error"]["code"] == "model_not_priced", body
