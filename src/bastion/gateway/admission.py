@@ -80,11 +80,11 @@ class Gatekeeper:
         ]
         if not rates and not budgets:
             return
-        prompt = estimate_prompt_tokens(body)
+        prompt, cache_writes = _prompt_estimate(body)
         asked = _max_tokens(body)
         first = self._router.group(group)[0]
         max_tokens = asked or first.model_info.max_output_tokens or self._default_max_tokens
-        amount = self._estimate(group, ctx.requested_model, prompt, asked) if budgets else 0.0
+        amount = self._estimate(group, ctx.requested_model, prompt, asked, cache_writes) if budgets else 0.0
         outcome = await self.limits.gate.admit(
             rates, budgets, tokens=estimate_tokens(prompt, max_tokens), amount=amount
         )
@@ -95,7 +95,9 @@ class Gatekeeper:
             raise outcome.error()
         ctx.ticket = outcome
 
-    def _estimate(self, group: str, requested: str, prompt: int, asked: int | None) -> float:
+    def _estimate(
+        self, group: str, requested: str, prompt: int, asked: int | None, cache_writes: bool
+    ) -> float:
         """The most the call may cost on any deployment that may serve it (see the module doc)."""
         amount = 0.0
         for dep, price in self._priced(group, requested):
@@ -104,7 +106,7 @@ class Gatekeeper:
                     raise UnpricedModelError(group)
                 continue
             max_tokens = asked or dep.model_info.max_output_tokens or self._default_max_tokens
-            amount = max(amount, estimate_cost(prompt, max_tokens, price))
+            amount = max(amount, estimate_cost(prompt, max_tokens, price, cache_writes=cache_writes))
         return amount
 
     def _priced(self, group: str, requested: str) -> tuple[tuple[Deployment, Price | None], ...]:
@@ -176,9 +178,18 @@ _PROMPT_FIELDS = ("messages", "system", "contents", "systemInstruction", "tools"
 
 def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
     """About four characters a token over what the model reads."""
+    return _prompt_estimate(body)[0]
+
+
+def _prompt_estimate(body: Mapping[str, Any]) -> tuple[int, bool]:
+    """:func:`estimate_prompt_tokens`, and whether the prompt asks the provider to write a cache
+    (Anthropic's ``cache_control`` markers, priced above plain input)."""
     total = 0
+    cache_writes = False
     for name in _PROMPT_FIELDS:
         value = body.get(name)
         if value is not None:
-            total += len(orjson.dumps(value))
-    return max(total // 4, 1)
+            text = orjson.dumps(value)
+            total += len(text)
+            cache_writes = cache_writes or b'"cache_control"' in text
+    return max(total // 4, 1), cache_writes

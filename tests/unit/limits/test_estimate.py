@@ -32,9 +32,11 @@ def test_tokens_are_prompt_plus_max_output() -> None:
 
 
 def test_cost_takes_the_tier_of_the_prompt_and_the_dearer_cache_write_rate() -> None:
-    """A long prompt reserves at its tier's rates; cache writes dearer than input set the input rate."""
+    """A long prompt reserves at its tier's rates; a prompt asking for a cache write reserves at the
+    cache-write rate when it is dearer than input."""
     tiered = TieredRates(Rates(input=1.0, output=2.0), ((100, Rates(input=10.0, output=20.0)),))
     assert estimate_cost(100, 1, tiered) == pytest.approx(100 * 1.0 + 2.0)
     assert estimate_cost(101, 1, tiered) == pytest.approx(101 * 10.0 + 20.0)
     writes = Price(TieredRates(Rates(input=1.0, output=0.0, cache_write=1.25)), "table")
-    assert estimate_cost(8, 0, writes) == pytest.approx(10.0)
+    assert estimate_cost(8, 0, writes) == pytest.approx(8.0)
+    assert estimate_cost(8, 0, writes, cache_writes=True) == pytest.approx(10.0)
