@@ -103,8 +103,8 @@ class SpendRepository:
     async def insert_spend_rows(self, batch: Sequence[Mapping[str, Any]]) -> int:
         """:meth:`insert_spend_logs` for rows of column values, the spend writer's form: every
         ``spend_logs`` column but ``billing``, values valid for their columns, times as aware
-        datetimes or Unix seconds. Two fixed statements per batch whatever its size (see
-        :mod:`bastion.store._bulk_insert`)."""
+        datetimes or Unix seconds. Every statement's text is the same whatever the batch size (see
+        :mod:`bastion.store._bulk_insert`), so statement caches never grow with it."""
         unique = {row["request_id"]: row for row in reversed(batch)}
         if not unique:
             return 0
