@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    JSON,
     Column,
     ColumnElement,
     Select,
@@ -49,7 +50,8 @@ _Convert = Callable[[Any], Any]
 
 
 class RecordsetInsert:
-    """``INSERT ... SELECT ... FROM <the rows> ON CONFLICT (key) DO NOTHING RETURNING key``."""
+    """PostgreSQL: ``INSERT ... SELECT ... FROM jsonb_to_recordset(:rows) ON CONFLICT (key) DO NOTHING
+    RETURNING key``; SQLite: one single-row ``INSERT ... ON CONFLICT (key) DO NOTHING``, executemany."""
 
     def __init__(
         self, table: Table, key: Column[Any], *, columns: Sequence[Column[Any]] | None = None
@@ -60,9 +62,11 @@ class RecordsetInsert:
         self._columns = list(table.columns if columns is None else columns)
         self._statements: dict[str, TextClause] = {}
         self._converters: dict[str, list[tuple[str, _Convert]]] = {}
+        self._sqlite: str | None = None
+        self._sqlite_plan: list[tuple[str, _Convert | None]] | None = None
 
     def statement(self, dialect: Dialect) -> TextClause:
-        """The one statement for ``dialect`` (``postgresql`` or ``sqlite``); takes ``:rows``."""
+        """PostgreSQL's one statement; takes ``:rows`` (:meth:`parameters`)."""
         found = self._statements.get(dialect.name)
         if found is None:
             found = self._statements[dialect.name] = self._build(dialect)
@@ -90,6 +94,36 @@ class RecordsetInsert:
             rows = converted
         return {"rows": orjson.dumps(rows).decode()}
 
+    def sqlite_statement(self) -> str:
+        """SQLite's one statement: a single-row ``INSERT`` run with ``executemany`` (SQLite prepares
+        it once and binds each row in C; it has no RETURNING here, see :meth:`sqlite_parameters`)."""
+        if self._sqlite is None:
+            names = ", ".join(f'"{column.name}"' for column in self._columns)
+            values = ", ".join(
+                _sqlite_time(f"?{n}") if _is_time(column) else f"?{n}"
+                for n, column in enumerate(self._columns, start=1)
+            )
+            self._sqlite = (
+                f'INSERT INTO "{self._table.name}" ({names}) VALUES ({values}) '
+                f'ON CONFLICT ("{self._key.name}") DO NOTHING'
+            )
+        return self._sqlite
+
+    def sqlite_parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """One tuple per row for :meth:`sqlite_statement`: amounts rounded as stored, times as Unix
+        seconds (SQLite writes SQLAlchemy's text form), JSON documents as text."""
+        plan = self._sqlite_plan
+        if plan is None:
+            plan = self._sqlite_plan = [(column.name, _sqlite_converter(column)) for column in self._columns]
+        return [
+            tuple(
+                value if convert is None or value is None else convert(value)
+                for name, convert in plan
+                for value in (row.get(name),)
+            )
+            for row in rows
+        ]
+
     def _build(self, dialect: Dialect) -> TextClause:
         quote = dialect.identifier_preparer.quote
         names = ", ".join(quote(column.name) for column in self._columns)
@@ -108,20 +142,6 @@ class RecordsetInsert:
             )
             source = f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({shape})"
             return text(f"INSERT INTO {table} ({names}) SELECT {values} FROM {source} {tail}")
-        if dialect.name == "sqlite":
-            # Times arrive as Unix seconds and are stored as SQLAlchemy's naive UTC text, to the
-            # microsecond; WHERE true: SQLite's parser needs it between a SELECT and an upsert.
-            fields = ", ".join(
-                f"CAST(round(json_extract(value, '$.\"{c.name}\"') * 1000000) AS INTEGER) AS {quote(c.name)}"
-                if _is_time(c)
-                else f"json_extract(value, '$.\"{c.name}\"') AS {quote(c.name)}"
-                for c in self._columns
-            )
-            values = ", ".join(
-                _sqlite_time(quote(c.name)) if _is_time(c) else quote(c.name) for c in self._columns
-            )
-            source = f"(SELECT {fields} FROM json_each(:rows))"
-            return text(f"INSERT INTO {table} ({names}) SELECT {values} FROM {source} WHERE true {tail}")
         raise NotImplementedError(f"no bulk insert for {dialect.name}")
 
 
@@ -129,12 +149,29 @@ def _is_time(column: Column[Any]) -> bool:
     return isinstance(column.type, UtcDateTime)
 
 
-def _sqlite_time(micros: str) -> str:
-    """SQL turning integer microseconds since the epoch into 'YYYY-MM-DD HH:MM:SS.ffffff'."""
+def _sqlite_time(seconds: str) -> str:
+    """SQL turning Unix seconds into SQLAlchemy's 'YYYY-MM-DD HH:MM:SS.ffffff' (naive UTC), exact
+    to the microsecond."""
+    micros = f"CAST(round({seconds} * 1000000) AS INTEGER)"
     return (
-        f"CASE WHEN {micros} IS NULL THEN NULL ELSE strftime('%Y-%m-%d %H:%M:%S', {micros} / 1000000, "
+        f"CASE WHEN {seconds} IS NULL THEN NULL ELSE strftime('%Y-%m-%d %H:%M:%S', {micros} / 1000000, "
         f"'unixepoch') || printf('.%06d', {micros} % 1000000) END"
     )
+
+
+def _sqlite_converter(column: Column[Any]) -> _Convert | None:
+    kind = column.type
+    if isinstance(kind, Money):
+        return _money_float
+    if isinstance(kind, UtcDateTime):
+        return _seconds
+    if isinstance(kind, JSON):
+        return _json_text
+    return None
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def member_of(column: ColumnElement[Any], values: Collection[str], dialect: Dialect) -> ColumnElement[bool]:

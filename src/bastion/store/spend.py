@@ -286,10 +286,20 @@ async def _lock_keys(conn: AsyncConnection, tokens: set[str]) -> set[str]:
 
 
 async def _insert_new(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
-    """Insert the rows (one fixed statement) and return the request ids that were not there yet."""
+    """Insert the rows (fixed statements) and return the request ids that were not there yet."""
     dialect = conn.dialect
-    statement = _BULK_LOGS.statement(dialect)
-    return set((await conn.execute(statement, _BULK_LOGS.parameters(rows, dialect))).scalars())
+    if dialect.name == "postgresql":
+        statement = _BULK_LOGS.statement(dialect)
+        return set((await conn.execute(statement, _BULK_LOGS.parameters(rows, dialect))).scalars())
+    # SQLite: one writer at a time (BEGIN IMMEDIATE), so the ids not stored before the insert are
+    # exactly the ones it stores; executemany cannot return rows.
+    ids = [row["request_id"] for row in rows]
+    query = select(_logs.c.request_id).where(member_of(_logs.c.request_id, ids, dialect))
+    stored = set((await conn.execute(query)).scalars())
+    fresh = [row for row in rows if row["request_id"] not in stored]
+    if fresh:
+        await conn.exec_driver_sql(_BULK_LOGS.sqlite_statement(), _BULK_LOGS.sqlite_parameters(fresh))
+    return {row["request_id"] for row in fresh}
 
 
 def _sums(rows: Iterable[Mapping[str, Any]], owner: str) -> dict[str, Decimal]:
