@@ -197,3 +197,46 @@ def test_made_up_model_names_do_not_grow_the_cache_without_bound(monkeypatch: py
     for n in range(500):
         assert book.price("openai", f"made-up-{n}") is None
     assert len(book._prices) <= 50 and len(book._tables) <= 50
+
+
+def test_the_model_catalog_shows_the_price_calls_are_charged(tmp_path: Any) -> None:
+    """/v2/llm-models/ prices each group with the one price function: model_info, base_model, the
+    table, the free mock, and no price for an unpriced model."""
+    import yaml
+
+    from bastion.accounts.catalog import ModelCatalog
+    from bastion.gateway.credentials import CredentialChooser, SystemKeys
+    from bastion.settings import load_settings
+    from bastion.store import UserRecord
+
+    def entry(group: str, model: str, **info: Any) -> dict[str, Any]:
+        params = {"model": model, "api_base": "http://upstream/v1", "api_key": "sk-x"}
+        return {"model_name": group, "litellm_params": params, "model_info": info}
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "model_list": [
+                    entry("info", "openai/my-llama", input_cost_per_token=1e-6, output_cost_per_token=3e-6),
+                    entry("base", "openai/company-gpt", base_model="gpt-4.1-mini"),
+                    entry("table", "openai/gpt-4.1-mini"),
+                    entry("unpriced", "openai/my-mystery"),
+                    {"model_name": "mock", "litellm_params": {"model": "mock/echo"}},
+                ]
+            }
+        )
+    )
+    settings = load_settings(config, environ={})
+    catalog = ModelCatalog(settings, PriceBook(settings.model_list), CredentialChooser(SystemKeys()))
+    shown = {
+        m.name: (m.input_price_per_million, m.output_price_per_million)
+        for m in catalog.models_for(UserRecord("u"), {})
+    }
+    assert shown == {
+        "info": (1.0, 3.0),
+        "base": (0.4, 1.6),
+        "table": (0.4, 1.6),
+        "unpriced": (None, None),
+        "mock": (0.0, 0.0),
+    }
