@@ -1,10 +1,10 @@
 """Writes spend rows to the database in batches, off the request path, without ever losing one.
 
-:meth:`SpendWriter.submit` is the request path's only call: it appends the row to the local journal
-(:mod:`bastion.accounting.spend_journal`, one ``write(2)``: the row survives the process being
-killed from then on) and queues it. A background task writes the queue in batches through ``write``
-(the store's idempotent bulk insert), sealing the journal's segment first and deleting it once the
-database has its rows.
+:meth:`SpendWriter.submit` is the request path's only call: it appends the row to the local
+journal (:mod:`bastion.accounting.spend_journal`, a copy into a shared memory mapping of a file: the
+row survives the process being killed from then on) and queues it. A background task writes the
+queue in batches through ``write`` (the store's idempotent bulk insert), sealing the journal's
+segment first and deleting it once the database has its rows.
 
 When the database cannot be reached (or does not answer within ``write_timeout``), the rows stay on
 disk only: the sealed segments (fsynced) become the *backlog*, the memory is freed, and the backlog
@@ -194,9 +194,7 @@ class SpendWriter:
             self.replayed += len(rows)
             _log.info("wrote %d spend rows the database had missed", len(rows))
         while self._queue:
-            sealed = self.journal.seal()
-            if sealed is not None:
-                self._sealed.append(sealed)
+            self._sealed += self.journal.seal()
             rows = list(self._queue)
             self._queue.clear()
             if not await self._write_all(rows):
@@ -212,9 +210,7 @@ class SpendWriter:
 
     async def _spill(self, taken: list[Row]) -> None:
         """Move every row in memory to the backlog on disk (``taken``: rows out of the queue)."""
-        sealed = self.journal.seal()
-        if sealed is not None:
-            self._sealed.append(sealed)
+        self._sealed += self.journal.seal()
         # Taken synchronously: rows submitted while the fsync below runs go to the next segment
         # and stay queued.
         segments, self._sealed = self._sealed, []

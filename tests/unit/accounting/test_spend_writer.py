@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
-from bastion.accounting.spend_journal import JOURNAL_DIR, SpendJournal
+from bastion.accounting.spend_journal import JOURNAL_DIR, SpendJournal, read_segment
 from bastion.accounting.spend_writer import SpendWriter
 from bastion.observability.metrics import Metrics
 
@@ -45,12 +45,8 @@ def segments(tmp_path: Path) -> list[Path]:
 
 
 def journaled_ids(tmp_path: Path) -> set[str]:
-    return {
-        orjson.loads(line)["request_id"]
-        for path in segments(tmp_path)
-        for line in path.read_bytes().splitlines()
-        if line.strip()
-    }
+    """The request ids in every segment on disk (read as a new process would)."""
+    return {row["request_id"] for path in segments(tmp_path) for row in read_segment(path)[0]}
 
 
 def test_a_submitted_row_is_on_disk_before_submit_returns(tmp_path: Path) -> None:
@@ -285,8 +281,7 @@ def test_a_torn_journal_line_is_set_aside(tmp_path: Path) -> None:
         db = FlakyDatabase()
         dead = SpendJournal(tmp_path)
         dead.append({"request_id": "r0", "spend": 0})
-        segment = dead.seal()
-        assert segment is not None
+        [segment] = dead.seal()
         with segment.open("ab") as out:
             out.write(b'{"request_id": "r1", "sp')
         dead.close()  # it is gone; its lock is free
@@ -417,5 +412,46 @@ def test_an_unwritable_data_directory_does_not_stop_the_writer(tmp_path: Path) -
         writer.submit({"request_id": "r", "spend": 0})
         await writer.drain()
         assert list(db.rows) == ["r"]
+
+    asyncio.run(main())
+
+
+def test_a_segment_left_mid_write_is_read_up_to_its_last_row(tmp_path: Path) -> None:
+    """A process killed while appending leaves its preallocated segment full size (zeros after the
+    last row): the next start reads every row in it."""
+
+    async def main() -> None:
+        dead = SpendJournal(tmp_path)
+        for row in rows(3):
+            dead.append(row)
+        [segment] = segments(tmp_path)
+        assert segment.stat().st_size > 1000  # preallocated, not cut to its rows
+        assert dead._lock_fd is not None
+        os.close(dead._lock_fd)  # the process is gone: its lock with it, its mapping left as is
+        db = FlakyDatabase()
+        writer = writer_for(tmp_path, db.write)
+        await writer.drain()
+        assert sorted(db.rows) == ["r0", "r1", "r2"]
+
+    asyncio.run(main())
+
+
+def test_full_segments_roll_over_without_losing_a_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows that do not fit the preallocated segment go to the next one; every row is written, and
+    a row larger than a segment gets one of its own."""
+    import bastion.accounting.spend_journal as journal
+
+    monkeypatch.setattr(journal, "SEGMENT_BYTES", 200)
+
+    async def main() -> None:
+        db = FlakyDatabase()
+        writer = writer_for(tmp_path, db.write)
+        for row in [*rows(50), {"request_id": "big", "spend": 0, "end_user": "x" * 1000}]:
+            writer.submit(row)
+        assert len(segments(tmp_path)) > 10
+        await writer.drain()
+        assert len(db.rows) == 51 and segments(tmp_path) == []
 
     asyncio.run(main())
