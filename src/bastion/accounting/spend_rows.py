@@ -47,6 +47,7 @@ _TIMES = ("start_time", "end_time", "completion_start_time")
 _INT_MAX = 2**31 - 1  # PostgreSQL's integer
 _MONEY_MAX = 99_999_999.0  # NUMERIC(18, 10) keeps 8 digits before the point
 _META_TEXT = 1024
+_ID = 255  # the length of the id columns (spend_logs.end_user, model)
 _EARLIEST, _LATEST = -62_135_596_800, 253_402_300_799  # years 1 and 9999, what datetime holds
 
 
@@ -82,9 +83,11 @@ def spend_row(rec: UsageRecord) -> Row:
         "spend": rec.cost_usd,
         "team_id": rec.team_id,
         "user": rec.user_id,
-        "end_user": rec.end_user,
+        # Chosen by the client: cut to the column now, so no request can make its row (in memory and
+        # in the journal) large; sanitize_row cleans the rest on the way to the database.
+        "end_user": None if rec.end_user is None else rec.end_user[:_ID],
         "model_group": rec.model_group,
-        "model": rec.upstream_model,
+        "model": None if rec.upstream_model is None else rec.upstream_model[:_ID],
         "deployment_id": rec.deployment_id,
         "custom_llm_provider": rec.provider,
         "prompt_tokens": u.input_tokens,
@@ -102,7 +105,11 @@ def spend_row(rec: UsageRecord) -> Row:
         "metadata": {"surface": rec.surface, "stream": rec.stream, "attempts": rec.attempts}
         | ({"fallback_group": rec.fallback_group} if rec.fallback_group else {})
         | ({"error_kind": rec.error_kind} if rec.error_kind else {})
-        | ({"route": rec.route_rule, "routed_from": rec.routed_from} if rec.route_rule else {}),
+        | (
+            {"route": rec.route_rule, "routed_from": rec.routed_from and rec.routed_from[:_ID]}
+            if rec.route_rule
+            else {}
+        ),
     }
 
 
