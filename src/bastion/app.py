@@ -23,6 +23,7 @@ from bastion.accounts.conversations import ConversationService
 from bastion.accounts.provider_keys import ProviderKeyService
 from bastion.accounts.usage import UsageService
 from bastion.accounts.users import AccountService
+from bastion.administration import Administration, Announcer
 from bastion.api.account import AccountApi, AccountServices
 from bastion.api.browser import BrowserApi
 from bastion.api.generation import GenerationHandler
@@ -266,14 +267,17 @@ def build_app(
         if spans is not None:
             await asyncio.to_thread(spans.close)  # the last spans are sent before the process ends
 
+    # One service layer for the management API, the dashboard (and, offline, the CLI): key changes
+    # are announced to every process through the limits layer's revocation channel.
+    admin = Administration(
+        database, announce=Announcer(limits.revocations.revoke, limits.revocations.unrevoke)
+    )
     management = ManagementApi(
-        database,
+        admin,
         # ?key= on /key/info names the key being looked up; only headers authenticate here.
         lambda request: keyring.authenticate(extract_key(request.headers, None)),
-        limits.revocations.revoke,
         lambda: _model_info(settings),
         limit,
-        on_change=limits.revocations.unrevoke,
     )
     browser_api = None
     if browser is not None and browser_tokens is not None:
@@ -281,9 +285,7 @@ def build_app(
             browser, generation=generation, router=router, tokens=browser_tokens, metrics=metrics
         )
     dashboard = build_dashboard(
-        database=database,
-        keys=management.keys,
-        teams=management.teams,
+        admin=admin,
         accounts=accounts,
         router=router,
         master_key=settings.master_key,

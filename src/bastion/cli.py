@@ -45,29 +45,49 @@ def build_parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="manage virtual keys").add_subparsers(
         dest="action", required=True
     )
-    create = keys.add_parser("create", help="create a virtual key and print it (once)")
+    create = keys.add_parser(
+        "create",
+        help="create a virtual key and print it (once); checked as POST /key/generate checks it",
+    )
     create.add_argument("--config", required=True)
-    create.add_argument("--alias", dest="alias")
-    create.add_argument("--team", dest="team_id", help="team (org) id; created if missing")
+    create.add_argument("--alias", dest="key_alias")
+    create.add_argument(
+        "--team", dest="team_id", help="team (org) id; the team must exist (bastion teams create)"
+    )
     create.add_argument("--user", dest="user_id", help="user (session) id")
     create.add_argument("--duration", help="lifetime such as 30m, 24h, 30d (default: never expires)")
-    create.add_argument("--max-budget", dest="max_budget", type=float)
-    create.add_argument("--budget-duration", dest="budget_duration")
-    create.add_argument("--models", type=lambda v: [m for m in v.split(",") if m], help="comma-separated")
-    create.add_argument("--rpm", dest="rpm_limit", type=int)
-    create.add_argument("--tpm", dest="tpm_limit", type=int)
-    create.add_argument("--max-parallel", dest="max_parallel_requests", type=int)
+    create.add_argument("--max-budget", dest="max_budget", help="USD")
+    create.add_argument("--budget-duration", dest="budget_duration", help="budget period such as 30d or 1mo")
+    create.add_argument("--models", help="comma-separated model groups (default: all, or the team's)")
+    create.add_argument("--rpm", dest="rpm_limit")
+    create.add_argument("--tpm", dest="tpm_limit")
+    create.add_argument("--max-parallel", dest="max_parallel_requests")
 
     listed = keys.add_parser("list", help="the keys as a table (masked names, never the keys)")
     listed.add_argument("--config", required=True)
     listed.add_argument("--team", dest="team_id")
     listed.add_argument("--user", dest="user_id")
     listed.add_argument("--limit", type=int, default=50)
+    nouns = {}
     for noun, text in (("teams", "teams (orgs)"), ("users", "users")):
-        sub = commands.add_parser(noun, help=f"see {text}").add_subparsers(dest="action", required=True)
+        nouns[noun] = sub = commands.add_parser(noun, help=f"see {text}").add_subparsers(
+            dest="action", required=True
+        )
         listed = sub.add_parser("list", help=f"the {text} as a table")
         listed.add_argument("--config", required=True)
         listed.add_argument("--limit", type=int, default=50)
+    team = nouns["teams"].add_parser(
+        "create", help="create a team and print it; checked as POST /team/new checks it"
+    )
+    team.add_argument("--config", required=True)
+    team.add_argument("--id", dest="team_id", help="the team's id (default: generated)")
+    team.add_argument("--alias", dest="team_alias")
+    team.add_argument("--models", help="comma-separated model groups the team's keys may use (default: all)")
+    team.add_argument("--max-budget", dest="max_budget", help="USD")
+    team.add_argument("--budget-duration", dest="budget_duration", help="budget period such as 30d or 1mo")
+    team.add_argument("--rpm", dest="rpm_limit")
+    team.add_argument("--tpm", dest="tpm_limit")
+    team.add_argument("--max-parallel", dest="max_parallel_requests")
 
     spend = commands.add_parser("spend", help="spend by team, user, key or model as a table")
     spend.add_argument("--config", required=True)
@@ -147,6 +167,10 @@ def _with_settings(args: argparse.Namespace) -> int:
 
             show = {"keys": listing.list_keys, "teams": listing.list_teams, "users": listing.list_users}
             return show[args.command](settings, vars(args))
+        if args.command == "teams":
+            from bastion.commands.teams import create_team
+
+            return create_team(settings, vars(args))
         from bastion.commands.keys import create_key
 
         return create_key(settings, vars(args))

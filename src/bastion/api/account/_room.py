@@ -28,7 +28,7 @@ from bastion.domain.errors import (
     InvalidRequestError,
     PermissionDeniedError,
 )
-from bastion.store import UserRecord
+from bastion.accounts.records import UserRecord
 
 __all__ = ["AccountServices", "Handler", "Room", "Work", "int_query", "send_error"]
 

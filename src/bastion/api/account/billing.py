@@ -9,7 +9,7 @@ from bastion.accounts.usage import UsageQuery, UsageService
 from bastion.api.account._room import Room, int_query
 from bastion.api.asgi import Request
 from bastion.domain.errors import InvalidRequestError
-from bastion.store import UserRecord
+from bastion.accounts.records import UserRecord
 
 __all__ = ["BillingEndpoints"]
 

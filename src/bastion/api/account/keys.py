@@ -10,7 +10,7 @@ from typing import Any
 from bastion.accounts.provider_keys import KeyStatus, check_provider
 from bastion.api.account._room import Room
 from bastion.api.asgi import Request
-from bastion.store import UserRecord
+from bastion.accounts.records import UserRecord
 
 __all__ = ["KeyEndpoints"]
 

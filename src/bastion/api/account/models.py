@@ -8,7 +8,7 @@ from typing import Any
 from bastion.api.account._room import Room
 from bastion.api.asgi import Request
 from bastion.domain.errors import InvalidRequestError
-from bastion.store import UserRecord
+from bastion.accounts.records import UserRecord
 
 __all__ = ["ModelEndpoints"]
 

@@ -8,7 +8,7 @@ from typing import Any
 from bastion.api.account._room import Room, int_query, user_view
 from bastion.api.asgi import Request
 from bastion.domain.errors import InvalidRequestError
-from bastion.store import UserRecord
+from bastion.accounts.records import UserRecord
 
 __all__ = ["UserEndpoints"]
 
