@@ -56,12 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--user", dest="user_id", help="user (session) id")
     create.add_argument("--duration", help="lifetime such as 30m, 24h, 30d (default: never expires)")
-    create.add_argument("--max-budget", dest="max_budget", help="USD")
-    create.add_argument("--budget-duration", dest="budget_duration", help="budget period such as 30d or 1mo")
     create.add_argument("--models", help="comma-separated model groups (default: all, or the team's)")
-    create.add_argument("--rpm", dest="rpm_limit")
-    create.add_argument("--tpm", dest="tpm_limit")
-    create.add_argument("--max-parallel", dest="max_parallel_requests")
+    _budget_and_limits(create)
 
     listed = keys.add_parser("list", help="the keys as a table (masked names, never the keys)")
     listed.add_argument("--config", required=True)
@@ -83,11 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     team.add_argument("--id", dest="team_id", help="the team's id (default: generated)")
     team.add_argument("--alias", dest="team_alias")
     team.add_argument("--models", help="comma-separated model groups the team's keys may use (default: all)")
-    team.add_argument("--max-budget", dest="max_budget", help="USD")
-    team.add_argument("--budget-duration", dest="budget_duration", help="budget period such as 30d or 1mo")
-    team.add_argument("--rpm", dest="rpm_limit")
-    team.add_argument("--tpm", dest="tpm_limit")
-    team.add_argument("--max-parallel", dest="max_parallel_requests")
+    _budget_and_limits(team)
 
     spend = commands.add_parser("spend", help="spend by team, user, key or model as a table")
     spend.add_argument("--config", required=True)
@@ -120,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--url", default="http://localhost:4000", help="the gateway's public URL")
     sandbox.add_argument("--model", default="anthropic/claude-sonnet-4-5")
     return parser
+
+
+def _budget_and_limits(parser: argparse.ArgumentParser) -> None:
+    """The options keys and teams share; text, read as the API reads the same JSON fields."""
+    parser.add_argument("--max-budget", dest="max_budget", help="USD")
+    parser.add_argument("--budget-duration", dest="budget_duration", help="budget period such as 30d or 1mo")
+    parser.add_argument("--rpm", dest="rpm_limit", help="requests per minute")
+    parser.add_argument("--tpm", dest="tpm_limit", help="tokens per minute")
+    parser.add_argument("--max-parallel", dest="max_parallel_requests", help="requests at once")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,6 +30,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bastion.administration.key_fields import GENERATE_FIELDS, KEY_TEXT_FIELDS
+from bastion.administration.teams import TEAM_FIELDS, TEAM_TEXT_FIELDS
+from bastion.administration.users import USER_FIELDS
 from bastion.settings import load_settings
 from bastion.testing.gateway import RunningGateway
 from support import MASTER_KEY
@@ -181,53 +184,10 @@ class Route:
         return f"{self.method} {self.path}"
 
 
-_KEY_FIELDS = (
-    "key",
-    "key_alias",
-    "duration",
-    "models",
-    "max_budget",
-    "budget_duration",
-    "team_id",
-    "user_id",
-    "metadata",
-    "rpm_limit",
-    "tpm_limit",
-    "max_parallel_requests",
-    "blocked",
-    "soft_budget",
-    "tags",
-)
-_TEAM_FIELDS = (
-    "team_id",
-    "team_alias",
-    "models",
-    "max_budget",
-    "budget_duration",
-    "tpm_limit",
-    "rpm_limit",
-    "max_parallel_requests",
-    "metadata",
-    "blocked",
-    "members_with_roles",
-)
-_USER_FIELDS = (
-    "user_id",
-    "user_email",
-    "user_alias",
-    "user_role",
-    "teams",
-    "max_budget",
-    "budget_duration",
-    "auto_create_key",
-    "key_alias",
-    "duration",
-    "team_id",
-    "models",
-    "tpm_limit",
-    "rpm_limit",
-    "metadata",
-)
+# Every field each route applies, plus a few it accepts and ignores.
+_KEY_FIELDS = (*sorted(GENERATE_FIELDS), "soft_budget", "tags")
+_TEAM_FIELDS = ("team_id", *sorted(TEAM_FIELDS - {"team_id"}))
+_USER_FIELDS = ("user_id", *sorted(USER_FIELDS - {"user_id"}))
 _SPEND_QUERY = (
     "api_key",
     "request_id",
@@ -239,17 +199,7 @@ _SPEND_QUERY = (
     "limit",
     "offset",
 )
-_FORM_KEY = (
-    "key_alias",
-    "team_id",
-    "user_id",
-    "models",
-    "max_budget",
-    "budget_duration",
-    "rpm_limit",
-    "tpm_limit",
-    "max_parallel_requests",
-)
+_FORM_KEY = KEY_TEXT_FIELDS
 
 KEY = "<a fresh key's hash>"
 REF = "<a fresh key's dashboard reference>"
@@ -263,7 +213,7 @@ ROUTES = [
         "POST",
         "/key/regenerate",
         "master",
-        (*_KEY_FIELDS[1:], "grace_period", "new_key", "new_master_key"),
+        (*(f for f in _KEY_FIELDS if f != "key"), "grace_period", "new_key", "new_master_key"),
         base=(("key", KEY),),
     ),
     Route("POST", "/key/{}/regenerate", "master", ("grace_period", "new_key"), templated=True),
@@ -328,9 +278,11 @@ ROUTES = [
     Route("POST", "/ui/keys/block", "dashboard", ("key",), form=True),
     Route("POST", "/ui/keys/delete", "dashboard", ("key",), form=True),
     Route("GET", "/ui/keys/edit", "dashboard", query=("key",)),
-    Route("POST", "/ui/teams/create", "dashboard", ("team_id", *_TEAM_FIELDS[1:7]), form=True),
-    Route("POST", "/ui/teams/edit", "dashboard", _TEAM_FIELDS[:7], form=True),
-    Route("POST", "/ui/teams/edit", "dashboard", _TEAM_FIELDS[1:7], form=True, base=(("team_id", "org-1"),)),
+    Route("POST", "/ui/teams/create", "dashboard", TEAM_TEXT_FIELDS, form=True),
+    Route("POST", "/ui/teams/edit", "dashboard", TEAM_TEXT_FIELDS, form=True),
+    Route(
+        "POST", "/ui/teams/edit", "dashboard", TEAM_TEXT_FIELDS[1:], form=True, base=(("team_id", "org-1"),)
+    ),
     Route("POST", "/ui/teams/block", "dashboard", ("team_id",), form=True),
     Route("GET", "/ui/teams/edit", "dashboard", query=("team_id",)),
     Route("GET", "/ui/spend", "dashboard", query=("by", "range", "start", "end")),

@@ -86,15 +86,9 @@ class Fields:
 
     def names(self, name: str) -> tuple[str, ...] | None:
         """A list of strings (model names, team ids, ...), each one a text column can hold."""
-        value = self.data.get(name)
+        value = self._list(name, lambda item: isinstance(item, str) and bool(item), "non-empty strings")
         if value is None:
             return None
-        if (
-            not isinstance(value, list)
-            or len(value) > MAX_LIST_ITEMS
-            or not all(isinstance(item, str) and item for item in value)
-        ):
-            raise invalid(name, f"a list of at most {MAX_LIST_ITEMS} non-empty strings")
         for item in value:
             problem = text_problem(item)
             if problem is not None:
@@ -113,16 +107,23 @@ class Fields:
 
     def objects(self, name: str) -> list[dict[str, Any]] | None:
         """A list of JSON objects both backends can store."""
+        value = self._list(name, lambda item: isinstance(item, dict), "JSON objects")
+        if value is None:
+            return None
+        _check_document(name, value)
+        return value
+
+    def _list(self, name: str, fits: Callable[[Any], bool], items: str) -> list[Any] | None:
+        """A JSON list of at most :data:`MAX_LIST_ITEMS` items that each ``fits``."""
         value = self.data.get(name)
         if value is None:
             return None
         if (
             not isinstance(value, list)
             or len(value) > MAX_LIST_ITEMS
-            or not all(isinstance(item, dict) for item in value)
+            or not all(fits(item) for item in value)
         ):
-            raise invalid(name, "a list of JSON objects")
-        _check_document(name, value)
+            raise invalid(name, f"a list of at most {MAX_LIST_ITEMS} {items}")
         return value
 
     def duration(self, name: str) -> Duration | None:
