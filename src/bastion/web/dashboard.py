@@ -230,7 +230,13 @@ class Dashboard:
     def _guard(self, handler: Page) -> Handler:
         async def handle(request: Request, send: Send) -> None:
             session = self.signer.read(read_cookie(request.headers.get("cookie"), SESSION_COOKIE))
-            identity = await self._identity(session) if session is not None else None
+            try:
+                identity = await self._identity(session) if session is not None else None
+            except BastionError as err:  # the database is down: no page can be checked or built
+                await _send_page(
+                    send, err.status, page("Unavailable", f'<div class="error">{e(err.message)}</div>')
+                )
+                return
             if session is None or identity is None:
                 if request.method == "GET":
                     await _redirect(send, "/ui/login?next=" + quote(request.path, safe="/"), [])
