@@ -138,9 +138,11 @@ class KeyService:
         page: int = 1,
         size: int = 10,
     ) -> Page[KeyRecord]:
-        """Keys matching every filter given, newest first; ``key_hash`` (a value or hash) finds one."""
+        """Keys matching every filter given, newest first; ``key_hash`` (a value or its current
+        hash) finds one."""
         if key_hash:
-            record = await self._resolve(token_of(key_hash))
+            token = token_of(key_hash)
+            record = await self._db.keys.get(token) if findable(token, max_length=_HASH_LENGTH) else None
             items = (record,) if record is not None and page == 1 else ()
             return Page(items, 0 if record is None else 1, page, size)
         if not all(findable(value) for value in (user_id, team_id, key_alias) if value is not None):
@@ -159,6 +161,12 @@ class KeyService:
             if len(batch.items) < _PAGE:
                 return found
             number += 1
+
+    async def hashes_of(self, *, team_id: str | None = None, user_id: str | None = None) -> list[str]:
+        """What authenticates as the keys of a team or a user: each key's hash, and its old values
+        still in a regeneration's grace period (everything a change must be announced for)."""
+        tokens = sorted(key.token for key in await self.all_of(team_id=team_id, user_id=user_id))
+        return [*tokens, *await self._db.keys.graced_tokens(tokens)]
 
     # ------------------------------------------------------------------ changing keys
 
@@ -181,21 +189,20 @@ class KeyService:
         changes = await self._changes(Fields(body), record, actor)
         if keep_alias:
             changes.pop("key_alias", None)  # the alias named the key; it is not a new alias
-        graced = await self._db.keys.graced_tokens([record.token])
+        hashes = await self._with_old_values(record.token)
         updated = await self._db.keys.update(record.token, changes)
         if updated is None:
             raise key_not_found(record.token)
-        announce = self._announce.revoked if updated.blocked else self._announce.changed
-        await announce([record.token, *graced])
+        await (self._announce.revoked if updated.blocked else self._announce.changed)(hashes)
         return updated
 
     async def set_blocked(self, record: KeyRecord, *, blocked: bool, actor: str) -> KeyRecord:
         """Block (refused everywhere, old values in their grace period too) or unblock ``record``."""
-        graced = await self._db.keys.graced_tokens([record.token])
+        hashes = await self._with_old_values(record.token)
         updated = await self._db.keys.update(record.token, {"blocked": blocked, "updated_by": actor})
         if updated is None:
             raise key_not_found(record.token)
-        await (self._announce.revoked if blocked else self._announce.changed)([record.token, *graced])
+        await (self._announce.revoked if blocked else self._announce.changed)(hashes)
         return updated
 
     async def delete(
@@ -228,11 +235,10 @@ class KeyService:
 
     async def remove(self, record: KeyRecord, *, actor: str) -> None:
         """Delete ``record``; it (and any old value in its grace period) stops working everywhere."""
-        graced = await self._db.keys.graced_tokens([record.token])
-        deleted = await self._db.keys.delete([record.token], deleted_by=actor)
-        if not deleted:
+        hashes = await self._with_old_values(record.token)
+        if not await self._db.keys.delete([record.token], deleted_by=actor):
             raise key_not_found(record.token)
-        await self._announce.revoked([*deleted, *graced])
+        await self._announce.revoked(hashes)
 
     async def regenerate(
         self, record: KeyRecord, body: Mapping[str, Any], *, actor: str
@@ -295,6 +301,9 @@ class KeyService:
             await self.check_team(team_id, changes.get("models", record.models))
         changes["updated_by"] = actor
         return changes
+
+    async def _with_old_values(self, token: str) -> list[str]:
+        return [token, *await self._db.keys.graced_tokens([token])]
 
     async def _resolve(self, token: str) -> KeyRecord | None:
         if not findable(token, max_length=_HASH_LENGTH):

@@ -103,10 +103,9 @@ class TeamService:
         updated = await self._db.teams.update(team_id, changes) if findable(team_id) else None
         if updated is None:
             raise team_not_found(team_id)
-        tokens = [key.token for key in await self._keys.all_of(team_id=team_id)]
-        graced = await self._db.keys.graced_tokens(tokens)
+        hashes = await self._keys.hashes_of(team_id=team_id)
         # A blocked team's keys stop working; otherwise they work on under the new limits.
-        await (self._announce.revoked if updated.blocked else self._announce.changed)([*tokens, *graced])
+        await (self._announce.revoked if updated.blocked else self._announce.changed)(hashes)
         return updated
 
     async def set_blocked(self, team_id: str, *, blocked: bool) -> TeamRecord:
@@ -128,12 +127,10 @@ class TeamService:
     async def _remove(self, team_id: str, *, actor: str) -> bool:
         if not findable(team_id):
             return False
-        keys = [key.token for key in await self._keys.all_of(team_id=team_id)]
-        graced = await self._db.keys.graced_tokens(keys)
-        tokens = await self._db.teams.delete(team_id, deleted_by=actor)
-        if tokens is None:
+        hashes = await self._keys.hashes_of(team_id=team_id)
+        if await self._db.teams.delete(team_id, deleted_by=actor) is None:
             return False
-        await self._announce.revoked([*tokens, *graced])
+        await self._announce.revoked(hashes)
         return True
 
     def _changes(self, fields: Fields) -> dict[str, Any]:

@@ -143,7 +143,7 @@ class UserService:
         updated = await self._db.users.update(user_id, changes) if findable(user_id) else None
         if updated is None:
             raise _missing(user_id)
-        await self._announce.changed([key.token for key in await self._keys.all_of(user_id=user_id)])
+        await self._announce.changed(await self._keys.hashes_of(user_id=user_id))
         for team_id in updated.teams:
             await self._teams.join(team_id, user_id)
         return updated
@@ -157,12 +157,10 @@ class UserService:
                 )
         deleted: list[str] = []
         for user_id in dict.fromkeys(user_ids):
-            keys = [key.token for key in await self._keys.all_of(user_id=user_id)]
-            graced = await self._db.keys.graced_tokens(keys)
-            tokens = await self._db.users.delete(user_id, deleted_by=actor)
-            if tokens is not None:
+            hashes = await self._keys.hashes_of(user_id=user_id)
+            if await self._db.users.delete(user_id, deleted_by=actor) is not None:
                 deleted.append(user_id)
-                await self._announce.revoked([*tokens, *graced])
+                await self._announce.revoked(hashes)
         return deleted
 
     async def _changes(self, fields: Fields) -> dict[str, Any]:
