@@ -10,6 +10,7 @@ import pytest
 from bastion.auth.jwt_keys import KeysUnavailableError, RemoteKeys
 from bastion.auth.jwt_tokens import TokenVerifier
 from bastion.domain.errors import AuthenticationError
+from bastion.outbound.http import HttpPool
 from bastion.settings import JwtAuthSettings
 from bastion.settings.jwk_rules import ASYMMETRIC_ALGORITHMS
 from support.identity import AUDIENCE, ISSUER, JwksServer, SigningKey, claims
@@ -35,7 +36,9 @@ def verifier(server: JwksServer, clock: Clock, *, floor: float = 60, cache: floa
     config = JwtAuthSettings(
         issuer=ISSUER, audiences=(AUDIENCE,), algorithms=ASYMMETRIC_ALGORITHMS, jwks_url=server.url
     )
-    keys = RemoteKeys(server.url, cache_seconds=cache, min_refresh_seconds=floor, timeout=5, clock=clock)
+    keys = RemoteKeys(
+        server.url, cache_seconds=cache, min_refresh_seconds=floor, timeout=5, http=HttpPool(), clock=clock
+    )
     return TokenVerifier(config, keys)
 
 
