@@ -331,7 +331,7 @@ async def connect(origin: Origin, context: ssl.SSLContext | None) -> Connection:
             server_hostname=origin.host if origin.tls else None,
         )
     except ssl.SSLCertVerificationError as exc:
-        reason = f"its TLS certificate was refused ({exc.verify_message or exc.reason})"
+        reason = f"its TLS certificate was refused ({str(exc.verify_message or exc.reason).rstrip('.')})"
         raise UpstreamConnectionError(
             f"Could not connect to the provider at {origin.host_header}: {reason}."
         ) from exc
