@@ -23,7 +23,7 @@ import httptools
 
 from bastion.domain.errors import UpstreamConnectionError, UpstreamTimeoutError
 
-__all__ = ["METHODS", "Connection", "Origin", "Response", "checkout", "connect"]
+__all__ = ["METHODS", "AnswerTooLargeError", "Connection", "Origin", "Response", "checkout", "connect"]
 
 #: Methods whose answers carry a body framed as usual (never HEAD, whose answers have none).
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
@@ -31,6 +31,10 @@ METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _MAX_IDLE = 256
 _IDLE_SECONDS = 60.0
 _PAUSE_BYTES = 1 << 20
+
+
+class AnswerTooLargeError(UpstreamConnectionError):
+    """The answer is larger than the caller accepts (it was not read further)."""
 
 
 class Origin:
@@ -261,11 +265,12 @@ class Connection(asyncio.Protocol):
             waiter.set_result(None)
 
     def _too_large(self) -> None:
-        self._fail(UpstreamConnectionError(f"The provider's answer is larger than {self._limit} bytes."))
+        self._fail(AnswerTooLargeError(f"The provider's answer is larger than {self._limit} bytes."))
         self.abandon()
 
     def _fail(self, error: BaseException) -> None:
-        self._error = error
+        if self._error is None:  # the first cause wins (a refused answer, then its closed connection)
+            self._error = error
         head = self._head
         if head is not None and not head.done():
             head.set_exception(error)

@@ -21,7 +21,15 @@ from collections.abc import AsyncIterator, Mapping
 from urllib.parse import urljoin, urlsplit
 
 from bastion.domain.errors import UpstreamConnectionError, UpstreamTimeoutError
-from bastion.outbound._http11 import METHODS, Connection, Origin, Response, checkout, connect
+from bastion.outbound._http11 import (
+    METHODS,
+    AnswerTooLargeError,
+    Connection,
+    Origin,
+    Response,
+    checkout,
+    connect,
+)
 
 __all__ = ["Answer", "HttpPool", "UpstreamStream"]
 
@@ -93,6 +101,8 @@ class HttpPool:
             holder.append(conn)
             try:
                 return await conn.request(path, headers, body, method=method, max_bytes=max_bytes)
+            except AnswerTooLargeError:
+                raise  # an answer, not a dropped connection: asking again would get it again
             except UpstreamConnectionError:
                 conn.abandon()  # the server dropped the kept connection: one more try, fresh
         conn = await connect(origin, self._context() if origin.tls else None)

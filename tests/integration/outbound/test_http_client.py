@@ -290,3 +290,28 @@ def test_head_and_unknown_methods_are_refused() -> None:
                 await HttpPool().request(method, "http://127.0.0.1:9/", headers={}, timeout=1)
 
     run(main())
+
+
+def test_a_too_large_answer_on_a_kept_connection_is_not_asked_again() -> None:
+    """Refusing an answer is not a dropped connection: the request is not sent a second time."""
+    requests: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            requests.append(await read_request(reader))
+            if len(requests) == 1:
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            else:
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 4096\r\n\r\n" + b"x" * 4096)
+            await writer.drain()
+
+    async def main() -> None:
+        server, url, connections = await serve(handler)
+        pool = HttpPool()
+        await pool.get(url, {}, timeout=5)
+        with pytest.raises(UpstreamConnectionError, match="larger than 1024 bytes"):
+            await pool.get(url, {}, timeout=5, max_bytes=1024)
+        assert (len(requests), len(connections)) == (2, 1)
+        server.close()
+
+    run(main())
