@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from bastion.domain.errors import UpstreamConnectionError, UpstreamTimeoutError
@@ -109,7 +110,7 @@ class HttpPool:
         holder.append(conn)
         return await conn.request(path, headers, body, method=method, max_bytes=max_bytes)
 
-    async def post(
+    def post(
         self,
         url: str,
         body: bytes,
@@ -117,14 +118,11 @@ class HttpPool:
         *,
         timeout: float,
         max_bytes: int | None = None,
-    ) -> Answer:
+    ) -> Coroutine[Any, Any, Answer]:
         """A whole request and answer within ``timeout`` seconds (an answer past ``max_bytes`` is
-        refused)."""
-        try:
-            async with asyncio.timeout(timeout):
-                return await self._exchange("POST", url, body, headers, max_bytes)
-        except TimeoutError:
-            raise UpstreamTimeoutError(f"The provider did not answer within {timeout:g} s.") from None
+        refused). A plain function returning the exchange: no coroutine frame of its own on the
+        providers' path."""
+        return self._exchange("POST", url, body, headers, max_bytes, timeout)
 
     async def get(
         self,
@@ -140,16 +138,16 @@ class HttpPool:
         try:
             async with asyncio.timeout(timeout):
                 for _ in range(redirects):
-                    answer = await self._exchange("GET", url, b"", headers, max_bytes)
+                    answer = await self._exchange("GET", url, b"", headers, max_bytes, None)
                     location = answer[1].get("location")
                     if answer[0] not in _REDIRECTS or not location:
                         return answer
                     url = _redirected(url, location)
-                return await self._exchange("GET", url, b"", headers, max_bytes)
+                return await self._exchange("GET", url, b"", headers, max_bytes, None)
         except TimeoutError:
             raise UpstreamTimeoutError(f"The provider did not answer within {timeout:g} s.") from None
 
-    async def request(
+    def request(
         self,
         method: str,
         url: str,
@@ -158,23 +156,33 @@ class HttpPool:
         headers: Mapping[str, str],
         timeout: float,
         max_bytes: int | None = None,
-    ) -> Answer:
+    ) -> Coroutine[Any, Any, Answer]:
         """Any method but HEAD, whole answer within ``timeout`` seconds; redirects are answers."""
         if method not in METHODS:
             raise ValueError(f"unsupported HTTP method {method!r}")
-        try:
-            async with asyncio.timeout(timeout):
-                return await self._exchange(method, url, body, headers, max_bytes)
-        except TimeoutError:
-            raise UpstreamTimeoutError(f"The provider did not answer within {timeout:g} s.") from None
+        return self._exchange(method, url, body, headers, max_bytes, timeout)
 
     async def _exchange(
-        self, method: str, url: str, body: bytes, headers: Mapping[str, str], max_bytes: int | None
+        self,
+        method: str,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        max_bytes: int | None,
+        timeout: float | None,
     ) -> Answer:
+        """One request and its whole answer; a connection left mid-exchange is closed, never kept."""
         holder: list[Connection] = []
         try:
-            response = await self._send(url, body, headers, holder, method=method, max_bytes=max_bytes)
-            data = await response.read()
+            async with asyncio.timeout(timeout):
+                response = await self._send(url, body, headers, holder, method=method, max_bytes=max_bytes)
+                data = await response.read()
+        except TimeoutError:
+            for conn in holder:
+                conn.abandon()
+            if timeout is None:  # an outer deadline (a GET's redirects): its owner reports it
+                raise
+            raise UpstreamTimeoutError(f"The provider did not answer within {timeout:g} s.") from None
         except BaseException:
             for conn in holder:
                 conn.abandon()

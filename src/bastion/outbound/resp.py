@@ -294,6 +294,10 @@ async def open_connection(
         if isinstance(err, RespError):
             reason = str(err).split(" ", 1)[0]  # WRONGPASS, NOAUTH...: never the password
         raise RespConnectionError(f"could not connect to Redis at {target!r} ({reason})") from None
+    except BaseException:  # cancelled mid-handshake (a shutdown): the socket must not outlive it
+        if connection is not None:
+            connection.abort(RespConnectionError("the Redis handshake was cancelled"))
+        raise
     return connection
 
 
