@@ -16,7 +16,11 @@ from bastion.store.billing_records import NewEvent
 from bastion.store.records import SpendLogRecord
 
 RECORD = SpendLogRecord(
-    request_id="req_1", api_key="0123abcd" * 8, team_id="org", spend=0.0123456789, start_time=datetime.now(UTC)
+    request_id="req_1",
+    api_key="0123abcd" * 8,
+    team_id="org",
+    spend=0.0123456789,
+    start_time=datetime.now(UTC),
 )
 
 
