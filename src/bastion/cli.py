@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -110,7 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.config, host=args.host, port=args.port, workers=args.workers, migrate=not args.no_migrate
         )
     if args.command == "check-config":
-        return _check(args.config)
+        from bastion.commands.check_config import check_config
+
+        return check_config(args.config)
     if args.command == "opencode-config":
         from bastion.commands.sandbox import print_sandbox_config
 
@@ -152,26 +155,16 @@ def _with_settings(args: argparse.Namespace) -> int:
 
         return create_key(settings, vars(args))
     except (ConfigError, BastionError) as exc:
-        print(f"bastion: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"bastion: {line}", file=sys.stderr)
         return 2
-
-
-def _check(path: str) -> int:
-    from bastion.settings import load_settings
-
-    try:
-        settings = load_settings(path)
-    except ConfigError as exc:
-        print(f"bastion: {exc}", file=sys.stderr)
-        return 2
-    print(f"{path}: OK ({len(settings.model_list)} deployments in {len(settings.model_groups)} model groups)")
-    return 0
 
 
 def _serve(path: str, *, host: str | None, port: int | None, workers: int, migrate: bool) -> int:
     import uvicorn
 
     from bastion.app import CONFIG_ENV, METRICS_DIR_ENV, build_app, secret_values
+    from bastion.commands.check_config import config_warnings
     from bastion.commands.serving import banner, bind_failure, listen
     from bastion.observability.logging import configure_logging, shutdown_logging
     from bastion.settings import load_settings
@@ -179,7 +172,8 @@ def _serve(path: str, *, host: str | None, port: int | None, workers: int, migra
     try:
         settings = load_settings(path)
     except ConfigError as exc:
-        print(f"bastion: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"bastion: {line}", file=sys.stderr)
         return 2
     host = host or settings.bastion.host
     port = port if port is not None else settings.bastion.port
@@ -194,6 +188,8 @@ def _serve(path: str, *, host: str | None, port: int | None, workers: int, migra
         json_logs=settings.bastion.json_logs,
         secrets=secret_values(settings),
     )
+    for line in config_warnings(settings):
+        logging.getLogger("bastion").warning(line)
 
     def say_ready() -> None:
         print(banner(settings, host, port), flush=True)
