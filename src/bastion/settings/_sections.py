@@ -25,6 +25,7 @@ from bastion.settings._problems import Problems
 from bastion.settings._reader import MapReader, describe
 from bastion.settings._routes import read_routes
 from bastion.settings._where import Where
+from bastion.settings._yaml import Mark
 from bastion.settings.model import BastionSettings, StaticKey
 
 __all__ = ["GroupNames", "RouterChoices", "read_bastion_settings", "read_fallbacks", "read_router_choices"]
@@ -177,7 +178,7 @@ def read_bastion_settings(
         else read(lambda: read_account_settings(accounts, env or {}), d.accounts),
         routes=read(lambda: read_routes(section.sequence("routes"), groups), d.routes),
         browser=read(lambda: read_browser(section, groups, config_dir), None),
-        otlp_endpoint=read(lambda: _otlp_endpoint(section), None),
+        otlp_endpoint=read(lambda: _otlp_endpoint(section, env or {}), None),
         otlp_service_name=read(lambda: section.string("otlp_service_name"), None) or d.otlp_service_name,
     )
     if problems is None:
@@ -199,11 +200,17 @@ def _port(section: MapReader) -> int:
     return 4000 if port is None else port
 
 
-def _otlp_endpoint(section: MapReader) -> str | None:
+def _otlp_endpoint(section: MapReader, env: Mapping[str, str]) -> str | None:
+    """``otlp_endpoint``, else OpenTelemetry's own ``OTEL_EXPORTER_OTLP_ENDPOINT``."""
     endpoint = section.string("otlp_endpoint")
+    where = section.at("otlp_endpoint")
+    if endpoint is None and env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        endpoint = env["OTEL_EXPORTER_OTLP_ENDPOINT"]
+        where = section.where.key("otlp_endpoint", Mark(section.where.mark.file, None))
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-        raise section.at("otlp_endpoint").error(
+        raise where.error(
             f"must be an http:// or https:// URL of an OTLP/HTTP collector, got '{endpoint}'"
+            + ("" if section.string("otlp_endpoint") else " (from OTEL_EXPORTER_OTLP_ENDPOINT)")
         )
     return endpoint or None
 
