@@ -223,6 +223,7 @@ _SECTIONS = {
     "router_settings": known.ROUTER_SETTINGS_KEYS,
     "litellm_settings": known.LITELLM_SETTINGS_KEYS,
     "bastion_settings": known.BASTION_SETTINGS_KEYS,
+    "bastion_settings.accounts": known.ACCOUNT_KEYS,
 }
 
 
@@ -239,7 +240,7 @@ def test_the_scaling_page_names_settings_as_the_code_reads_them() -> None:
         elif re.fullmatch(r"[A-Z][A-Z0-9_]+", name):
             assert f'"{name}"' in sources, f"{name}: no code reads this variable"
         else:
-            section, _, key = name.partition(".")
+            section, _, key = name.rpartition(".") if name.count(".") > 1 else name.partition(".")
             if not key:  # a bare key continuing the row's section (redis_port, redis_password)
                 continue
             assert section in _SECTIONS and key in _SECTIONS[section], name
