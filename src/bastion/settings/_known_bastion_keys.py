@@ -265,14 +265,13 @@ BROWSER = Section(
     "([browser.md](browser.md)).",
 )
 
-BROWSER_USER_LIMITS = Section(
-    "bastion_settings.browser.user_limits",
-    (
-        Key("rpm_limit", "integer ≥ 0", "none", "requests per minute of one end user"),
-        Key("tpm_limit", "integer ≥ 0", "none", "tokens per minute of one end user"),
-        Key("max_parallel_requests", "integer ≥ 0", "none", "calls in flight of one end user"),
-    ),
+_END_USER_RATES = (
+    Key("rpm_limit", "integer ≥ 0", "none", "requests per minute of one end user"),
+    Key("tpm_limit", "integer ≥ 0", "none", "tokens per minute of one end user"),
+    Key("max_parallel_requests", "integer ≥ 0", "none", "calls in flight of one end user"),
 )
+
+BROWSER_USER_LIMITS = Section("bastion_settings.browser.user_limits", _END_USER_RATES)
 
 JWT_AUTH = Section(
     "bastion_settings.jwt_auth",
@@ -300,9 +299,7 @@ JWT_AUTH = Section(
 JWT_USER_LIMITS = Section(
     "bastion_settings.jwt_auth.user_limits",
     (
-        Key("rpm_limit", "integer ≥ 0", "none", "requests per minute of one end user"),
-        Key("tpm_limit", "integer ≥ 0", "none", "tokens per minute of one end user"),
-        Key("max_parallel_requests", "integer ≥ 0", "none", "calls in flight of one end user"),
+        *_END_USER_RATES,
         Key("max_budget", "number ≥ 0, USD", "none", "spend allowed in a budget window"),
         Key("budget_duration", "duration (`30d`, `1mo`, ...)", "none (never resets)", "the budget window"),
     ),
