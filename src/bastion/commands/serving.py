@@ -63,7 +63,7 @@ def bind_failure(host: str, port: int, exc: OSError) -> str:
 
 def banner(settings: Settings, host: str, port: int) -> str:
     """The lines printed once the gateway listens: what it serves, and how to call it."""
-    shown = "localhost" if host in _SHOWN_AS_LOCALHOST else host
+    shown = "localhost" if host in _SHOWN_AS_LOCALHOST else f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"
     groups = settings.group_names()
     model = next((name for name in groups if "*" not in name), groups[0] if groups else "model")
