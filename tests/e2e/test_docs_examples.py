@@ -335,8 +335,6 @@ def test_the_endpoint_table_names_every_fixed_route(demo_gateway: RunningGateway
         f"{method} {path}"
         for method, paths in routes.items()
         for path in paths
-        if not path.startswith(("/ui/", "/v2/"))
-        and f"`{path}`" not in table
-        and f" {path}`" not in table
+        if not path.startswith(("/ui/", "/v2/")) and f"`{path}`" not in table and f" {path}`" not in table
     )
     assert missing == []
