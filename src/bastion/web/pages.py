@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bastion.accounting.attribution import spend_key_name
 from bastion.administration import Administration, BillingFilter, SpendFilter
 from bastion.administration.spend import SPEND_GROUPS
 from bastion.domain.errors import BastionError
@@ -352,6 +353,9 @@ class ReadPages:
         found = await self._admin.keys.by_tokens(wanted)
         names: dict[str, str] = {}
         for token in wanted:
+            if (named := spend_key_name(token)) is not None:  # the master key or a static key
+                names[token] = named
+                continue
             record = found.get(token)
             if record is None:
                 names[token] = f"{token[:12]}…"
