@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="create a virtual key and print it (once); checked as POST /key/generate checks it",
     )
     create.add_argument("--config", required=True)
-    create.add_argument("--alias", dest="key_alias")
+    create.add_argument("--alias", dest="key_alias", help="a unique name for the key, such as ci-bot")
     create.add_argument(
         "--team", dest="team_id", help="team (org) id; the team must exist (bastion teams create)"
     )
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     listed.add_argument("--team", dest="team_id")
     listed.add_argument("--user", dest="user_id")
     listed.add_argument("--limit", type=int, default=50)
-    nouns = {}
+    nouns: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
     for noun, text in (("teams", "teams (orgs)"), ("users", "users")):
         nouns[noun] = sub = commands.add_parser(noun, help=f"see {text}").add_subparsers(
             dest="action", required=True
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     team.add_argument("--config", required=True)
     team.add_argument("--id", dest="team_id", help="the team's id (default: generated)")
-    team.add_argument("--alias", dest="team_alias")
+    team.add_argument("--alias", dest="team_alias", help="a display name, such as 'Acme Inc'")
     team.add_argument("--models", help="comma-separated model groups the team's keys may use (default: all)")
     _budget_and_limits(team)
 
