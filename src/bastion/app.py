@@ -275,7 +275,8 @@ def build_app(
     # One service layer for the management API, the dashboard (and, offline, the CLI): key changes
     # are announced to every process through the limits layer's revocation channel.
     admin = Administration(
-        database, announce=Announcer(limits.revocations.revoke, limits.revocations.unrevoke)
+        database,
+        announce=Announcer(limits.revocations.revoke, limits.revocations.unrevoke, forget=virtual.forget),
     )
     management = ManagementApi(
         admin,

@@ -26,22 +26,33 @@ async def _nobody(token: str) -> None:
 
 
 class Announcer:
-    def __init__(self, on_revoke: Revoke = _nobody, on_change: Revoke | None = None) -> None:
+    """``forget`` drops a key from this process's own cache first: the channel's notice reaches
+    this process too, but after the answer to the change may already have been sent."""
+
+    def __init__(
+        self,
+        on_revoke: Revoke = _nobody,
+        on_change: Revoke | None = None,
+        *,
+        forget: Callable[[str], None] | None = None,
+    ) -> None:
         self._on_revoke = on_revoke
         self._on_change = on_change or on_revoke
+        self._forget = forget
 
     async def revoked(self, tokens: Iterable[str]) -> None:
         """Keys that must stop working now."""
-        await _announce(self._on_revoke, tokens)
+        await self._announce(self._on_revoke, tokens)
 
     async def changed(self, tokens: Iterable[str]) -> None:
         """Keys that still work but whose limits, models or state changed (reload them)."""
-        await _announce(self._on_change, tokens)
+        await self._announce(self._on_change, tokens)
 
-
-async def _announce(callback: Revoke, tokens: Iterable[str]) -> None:
-    for token in tokens:
-        try:
-            await callback(token)
-        except Exception:
-            _log.exception("could not announce a change of key hash %s...", token[:12])
+    async def _announce(self, callback: Revoke, tokens: Iterable[str]) -> None:
+        for token in tokens:
+            if self._forget is not None:
+                self._forget(token)
+            try:
+                await callback(token)
+            except Exception:
+                _log.exception("could not announce a change of key hash %s...", token[:12])
