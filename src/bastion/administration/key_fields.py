@@ -22,6 +22,7 @@ __all__ = [
     "GENERATE_FIELDS",
     "IGNORED_LITELLM_KEY_FIELDS",
     "KEY_TEXT_FIELDS",
+    "SHARED_TEXT_FIELDS",
     "expiry_change",
     "key_changes",
     "limit_changes",
@@ -52,12 +53,8 @@ GENERATE_FIELDS = frozenset(
     }
 )
 
-#: The fields the dashboard's key forms and ``bastion keys create`` may set, as text.
-KEY_TEXT_FIELDS = (
-    "key_alias",
-    "team_id",
-    "user_id",
-    "duration",
+#: What keys and teams share among the fields forms and options set as text.
+SHARED_TEXT_FIELDS = (
     "models",
     "max_budget",
     "budget_duration",
@@ -65,6 +62,8 @@ KEY_TEXT_FIELDS = (
     "tpm_limit",
     "max_parallel_requests",
 )
+#: The fields the dashboard's key forms and ``bastion keys create`` may set, as text.
+KEY_TEXT_FIELDS = ("key_alias", "team_id", "user_id", "duration", *SHARED_TEXT_FIELDS)
 
 #: Fields of LiteLLM's ``GenerateKeyRequest``/``UpdateKeyRequest`` accepted and ignored.
 IGNORED_LITELLM_KEY_FIELDS = frozenset(

@@ -14,7 +14,7 @@ from typing import Any
 from bastion.administration.announce import Announcer
 from bastion.administration.budgets import Budgets
 from bastion.administration.fields import Fields
-from bastion.administration.key_fields import limit_changes
+from bastion.administration.key_fields import SHARED_TEXT_FIELDS, limit_changes
 from bastion.administration.keys import KeyService
 from bastion.domain.errors import InvalidRequestError, NotFoundError
 from bastion.store import Database, Page, TeamRecord
@@ -41,16 +41,7 @@ TEAM_FIELDS = frozenset(
     }
 )
 #: The fields the dashboard's team forms and ``bastion teams create`` may set, as text.
-TEAM_TEXT_FIELDS = (
-    "team_id",
-    "team_alias",
-    "models",
-    "max_budget",
-    "budget_duration",
-    "rpm_limit",
-    "tpm_limit",
-    "max_parallel_requests",
-)
+TEAM_TEXT_FIELDS = ("team_id", "team_alias", *SHARED_TEXT_FIELDS)
 _ROLES = ("admin", "user")
 _PAGE = 500
 
