@@ -10,9 +10,13 @@ import signal
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from bastion import __version__
 from bastion.domain.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bastion.settings import Settings
 
 __all__ = ["build_parser", "main"]
 
@@ -160,11 +164,20 @@ def _check(path: str) -> int:
 
     try:
         settings = load_settings(path)
+        _check_routes(settings)
     except ConfigError as exc:
         print(f"bastion: {exc}", file=sys.stderr)
         return 2
     print(f"{path}: OK ({len(settings.model_list)} deployments in {len(settings.model_groups)} model groups)")
     return 0
+
+
+def _check_routes(settings: Settings) -> None:
+    """Build the gateway's route table as ``serve`` would (nothing is started): a path that two
+    routes would answer, a configurable one included, raises ConfigError."""
+    from bastion.app import build_app
+
+    build_app(settings, migrate=False)
 
 
 def _serve(path: str, *, host: str | None, port: int | None, workers: int, migrate: bool) -> int:
@@ -177,6 +190,7 @@ def _serve(path: str, *, host: str | None, port: int | None, workers: int, migra
 
     try:
         settings = load_settings(path)
+        _check_routes(settings)  # a route collision stops start-up before anything listens
     except ConfigError as exc:
         print(f"bastion: {exc}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -38,8 +39,14 @@ SSE_HEADERS = [
 ]
 
 
+_NO_PARAMS: Mapping[str, str] = MappingProxyType({})
+
+
 class Request:
-    __slots__ = ("_headers", "_query", "method", "path", "receive", "scope")
+    """One HTTP request. ``params`` are the path template's parameters (``/key/{key}/regenerate``);
+    ``caller`` is what the endpoint's audience guard found (a principal, an account, a session)."""
+
+    __slots__ = ("_headers", "_query", "caller", "method", "params", "path", "receive", "scope")
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
@@ -48,6 +55,8 @@ class Request:
         self.path: str = scope["path"]
         self._headers: dict[str, str] | None = None
         self._query: dict[str, str] | None = None
+        self.params: Mapping[str, str] = _NO_PARAMS
+        self.caller: Any = None
 
     @property
     def headers(self) -> Mapping[str, str]:

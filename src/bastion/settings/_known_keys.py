@@ -261,8 +261,11 @@ BASTION_SETTINGS_KEYS = frozenset(
         "accounts",
         "routes",
         "browser",
+        "overload",
     }
 )
+
+OVERLOAD_KEYS = frozenset({"max_event_loop_lag_ms", "max_in_flight", "retry_after_seconds"})
 
 ACCOUNT_KEYS = frozenset(
     {
