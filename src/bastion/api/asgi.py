@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from bastion.domain.errors import InvalidRequestError, RequestTooLargeError
+from bastion.tasks import spawn_awaited
 
 __all__ = [
     "Receive",
@@ -159,7 +160,7 @@ async def stream_response(
 
     async def pump() -> None:
         nonlocal last_sent
-        keeper = asyncio.ensure_future(keep_alive())
+        keeper = spawn_awaited(keep_alive(), name="stream-keepalive")
         try:
             async for chunk in chunks:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -188,8 +189,8 @@ async def stream_response(
             if message["type"] == "http.disconnect":
                 return
 
-    pump_task = asyncio.ensure_future(pump())
-    watch_task = asyncio.ensure_future(watch())
+    pump_task = spawn_awaited(pump(), name="stream-pump")
+    watch_task = spawn_awaited(watch(), name="stream-watch")
     try:
         await asyncio.wait((pump_task, watch_task), return_when=asyncio.FIRST_COMPLETED)
     finally:

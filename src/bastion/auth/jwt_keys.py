@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 from bastion.domain.errors import AuthenticationError, BastionError
 from bastion.settings.jwk_rules import jwk_problem
+from bastion.tasks import spawn_awaited
 
 __all__ = ["KeySource", "KeysUnavailableError", "RemoteKeys", "StaticKeys"]
 
@@ -159,7 +160,7 @@ class RemoteKeys:
                 return
             self._tried_at = now
             self.fetches += 1
-            running = self._running = asyncio.ensure_future(self._load())
+            running = self._running = spawn_awaited(self._load(), name="jwks-load")
             running.add_done_callback(self._finished)
         await asyncio.shield(running)
 

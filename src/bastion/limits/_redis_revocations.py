@@ -21,6 +21,7 @@ from bastion.limits._listeners import notify
 from bastion.limits._redis_store import RedisLimitsStore
 from bastion.limits.backend import RevocationListener
 from bastion.limits.errors import LimitsUnavailableError
+from bastion.tasks import spawn_service
 
 __all__ = ["RedisRevocations"]
 
@@ -80,7 +81,7 @@ class RedisRevocations:
         if connection is not None:
             connection.register_connect_callback(self._reconnected)  # type: ignore[no-untyped-call]
         self._pubsub = pubsub
-        self._task = asyncio.create_task(self._listen(pubsub), name="bastion-revocations")
+        self._task = spawn_service(self._listen(pubsub), name="bastion-revocations")
 
     async def close(self) -> None:
         task, self._task = self._task, None

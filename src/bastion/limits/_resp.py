@@ -24,6 +24,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import hiredis
 
+from bastion.tasks import spawn_awaited
+
 __all__ = ["RespClient", "RespConnectionError", "RespError", "RespTarget"]
 
 _CONNECT_TIMEOUT = 5.0
@@ -246,7 +248,7 @@ class RespClient:
         if self._closed:
             raise RespConnectionError("the Redis client is closed")
         if self._opening is None:
-            self._opening = asyncio.ensure_future(self._connect())
+            self._opening = spawn_awaited(self._connect(), name="redis-connect")
             self._opening.add_done_callback(self._opened)
         try:
             return await asyncio.shield(self._opening)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import threading
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from typing import Any, TypeVar
 
 __all__ = ["TaskSet", "TaskSupervisor", "current", "drain", "spawn", "spawn_awaited", "spawn_service"]
@@ -28,19 +28,25 @@ class TaskSupervisor:
         """Jobs not finished yet."""
         return len(self._jobs)
 
+    def running(self) -> list[str]:
+        """The names of every task not finished yet (jobs, services, children), for tests and logs."""
+        every = (*self._jobs, *self._services, *self._children)
+        return sorted(task.get_name() for task in every if not task.done())
+
     def spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
         return self._start(coro, name, self._jobs, log=True)
 
     def spawn_service(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
         return self._start(coro, name, self._services, log=True)
 
-    def spawn_awaited(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
+    def spawn_awaited(self, work: Awaitable[T], *, name: str) -> asyncio.Task[T]:
+        coro = work if isinstance(work, Coroutine) else _awaiting(work)
         return self._start(coro, name, self._children, log=False)
 
     def _start(
         self, coro: Coroutine[Any, Any, T], name: str, into: set[asyncio.Task[Any]], *, log: bool
     ) -> asyncio.Task[T]:
-        task = asyncio.create_task(coro, name=name)  # the one place tasks are created
+        task = asyncio.create_task(coro, name=name)  # noqa: TID251  # the one place tasks are created
         into.add(task)
         task.add_done_callback(_Finished(into, log))
         return task
@@ -50,18 +56,20 @@ class TaskSupervisor:
         (seconds) passed first. Services and children are not waited for."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        while self._jobs:
+        me = asyncio.current_task()
+        while jobs := [job for job in self._jobs if job is not me]:
             left = None if deadline is None else deadline - loop.time()
             if left is not None and left <= 0:
                 return False
-            await asyncio.wait(list(self._jobs), timeout=left)
+            await asyncio.wait(jobs, timeout=left)
         return True
 
     async def close(self, timeout: float = 10.0) -> None:
         """Shutdown: drain the jobs (up to ``timeout`` seconds), then cancel every task left."""
         if not await self.drain(timeout):
             _log.error("%d background jobs did not finish in %g s; cancelling them", len(self._jobs), timeout)
-        left = [*self._jobs, *self._services, *self._children]
+        me = asyncio.current_task()  # the shut-down itself may run in a supervised task
+        left = [task for task in (*self._jobs, *self._services, *self._children) if task is not me]
         for task in left:
             task.cancel()
         if left:
@@ -116,9 +124,14 @@ def spawn_service(coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]
     return current().spawn_service(coro, name=name)
 
 
-def spawn_awaited(coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
-    """Start a child task its creator awaits, on the running loop's supervisor."""
-    return current().spawn_awaited(coro, name=name)
+def spawn_awaited(work: Awaitable[T], *, name: str) -> asyncio.Task[T]:
+    """Start a child task its creator awaits (a coroutine, or any awaitable such as an ASGI
+    ``receive()``), on the running loop's supervisor."""
+    return current().spawn_awaited(work, name=name)
+
+
+async def _awaiting(work: Awaitable[T]) -> T:
+    return await work
 
 
 async def drain(timeout: float | None = None) -> bool:
