@@ -12,7 +12,7 @@ from bastion.tasks import TaskSet, TaskSupervisor
 
 
 def test_drain_waits_for_jobs_and_for_jobs_they_spawn() -> None:
-    """"Drain then return": a job that starts another job is waited for too."""
+    """ "Drain then return": a job that starts another job is waited for too."""
     done: list[str] = []
 
     async def second() -> None:
