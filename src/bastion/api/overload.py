@@ -71,6 +71,8 @@ class Overload:
     def observe(self, lag: float, now: float) -> None:
         """Feed one lag sample (seconds late) taken at ``now`` (seconds, monotonic)."""
         self._lag_gauge.set(lag)
+        if self._target <= 0:
+            return  # lag shedding is off
         recent = self._recent
         recent.append(lag)
         target = self._target
