@@ -26,6 +26,7 @@ __all__ = [
     "ErrorFormat",
     "ErrorReply",
     "SurfaceErrors",
+    "caller_surface",
 ]
 
 
@@ -154,12 +155,17 @@ class _ListingErrors:
     )
 
     def render(self, request: Request, err: BastionError, request_id: str) -> ErrorReply:
-        headers = request.headers
-        if "anthropic-version" in headers:
-            return ANTHROPIC_ERRORS.render(request, err, request_id)
-        if "x-goog-api-client" in headers or "x-goog-api-key" in headers:
-            return GEMINI_ERRORS.render(request, err, request_id)
-        return OPENAI_ERRORS.render(request, err, request_id)
+        return caller_surface(request).render(request, err, request_id)
 
 
 LISTING_ERRORS = _ListingErrors()
+
+
+def caller_surface(request: Request) -> SurfaceErrors:
+    """Which client surface a caller of a shared path speaks, by the headers its SDK sends."""
+    headers = request.headers
+    if "anthropic-version" in headers:
+        return ANTHROPIC_ERRORS
+    if "x-goog-api-client" in headers or "x-goog-api-key" in headers:
+        return GEMINI_ERRORS
+    return OPENAI_ERRORS

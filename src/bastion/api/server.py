@@ -27,6 +27,7 @@ from bastion.api.error_formats import (
     LISTING_ERRORS,
     OPENAI_ERRORS,
     SurfaceErrors,
+    caller_surface,
 )
 from bastion.api.generation import GenerationHandler, request_id_headers
 from bastion.api.openapi import openapi_document
@@ -371,7 +372,7 @@ class GatewayApp:
     # ------------------------------------------------------------------ catalog, health, metrics
 
     async def _list_models(self, request: Request, send: Send) -> None:
-        surface = _listing_surface(request)
+        surface = caller_surface(request).surface
         if surface is GEMINI:
             await self._gemini_models(request, send)
         elif surface is ANTHROPIC:
@@ -414,13 +415,3 @@ class GatewayApp:
         if self._openapi_document is None:
             self._openapi_document = orjson.dumps(openapi_document(self.table))
         await send_bytes(send, 200, self._openapi_document)
-
-
-def _listing_surface(request: Request) -> Surface:
-    """``/v1/models`` is shared: Anthropic clients send anthropic-version, Google's send x-goog-* headers."""
-    headers = request.headers
-    if "anthropic-version" in headers:
-        return ANTHROPIC
-    if "x-goog-api-client" in headers or "x-goog-api-key" in headers:
-        return GEMINI
-    return OPENAI

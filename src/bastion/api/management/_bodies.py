@@ -12,7 +12,7 @@ from typing import Any
 
 from bastion.api.management._key_fields import GENERATE_FIELDS, IGNORED_LITELLM_KEY_FIELDS
 from bastion.api.management.teams import TEAM_FIELDS
-from bastion.api.management.users import USER_FIELDS
+from bastion.api.management.users import USER_FIELDS, USER_ROLES
 
 __all__ = [
     "BILLING_EVENTS_QUERY",
@@ -49,17 +49,7 @@ _TYPES: dict[str, dict[str, Any]] = {
     "user_id": _TEXT,
     "user_email": _TEXT,
     "user_alias": _TEXT,
-    "user_role": {
-        "type": "string",
-        "enum": [
-            "proxy_admin",
-            "proxy_admin_viewer",
-            "internal_user",
-            "internal_user_viewer",
-            "team",
-            "customer",
-        ],
-    },
+    "user_role": {"type": "string", "enum": list(USER_ROLES)},
     "teams": _NAMES,
     "auto_create_key": {"type": "boolean", "default": True},
     "metadata": {"type": "object"},
