@@ -4,7 +4,7 @@ Unlike :mod:`bench.load` (a fixed number of clients, each waiting for its answer
 are sent at a fixed rate whatever the gateway does, as independent clients arrive in production;
 so a gateway over capacity sees its queue grow unless it refuses work. Each request is timed from
 the moment it was due (not when the generator got round to it), and gives up after ``timeout``
-seconds, as a client would.
+seconds, as a client would. ``connections`` bounds the keep-alive pool (256 by default).
 """
 
 from __future__ import annotations
@@ -34,7 +34,11 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     statuses: Counter[str] = Counter()
     admitted: list[float] = []
     in_time = 0
-    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60)
+    # Clients keep pools of keep-alive connections; a call waits for a free one (that wait counts:
+    # it is timed from when it was due). Unbounded, a stall makes every late call open a new
+    # connection, and the kernel's accept queue overflowing (SYN retries 1 s, 3 s later) would
+    # dominate whatever the gateway does.
+    connector = aiohttp.TCPConnector(limit=int(spec.get("connections", 256)), keepalive_timeout=60)
     async with aiohttp.ClientSession(
         connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)
     ) as session:

@@ -78,6 +78,7 @@ def _offer(target: Target, rate: float, seconds: float, args: argparse.Namespace
         "seconds": seconds,
         "deadline": args.deadline,
         "timeout": args.timeout,
+        "connections": args.connections,
     }
     return _run("bench.openloop", spec, seconds + args.timeout + 120)
 
@@ -124,7 +125,7 @@ def markdown(run: dict[str, Any]) -> str:
         "# Bastion overload benchmark",
         "",
         f"{meta['date']} · {meta['seconds']:g} s at 1.5x (half that at 1x) · deadline {meta['deadline']:g} s "
-        f"· client time-out {meta['timeout']:g} s",
+        f"· client time-out {meta['timeout']:g} s · {meta['connections']} client connections",
         "",
         "| mode | capacity (c=64) | 1x capacity | 1.5x capacity | p99 1.5x / 1x |",
         "|---|---|---|---|---|",
@@ -150,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capacity-seconds", type=float, default=5.0)
     parser.add_argument("--deadline", type=float, default=1.0, help="later answers are not in time")
     parser.add_argument("--timeout", type=float, default=10.0, help="when a client gives up")
+    parser.add_argument("--connections", type=int, default=256, help="the clients' keep-alive pool")
+    parser.add_argument("--lag-ms", type=float, help="max_event_loop_lag_ms of the shedding run")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 4 s at 1.5x")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -158,9 +161,17 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.out / "logs"
     workdir.mkdir(parents=True, exist_ok=True)
     mock, mock_url = start_mock(workdir, 0.0)
+    modes = dict(_MODES)
+    if args.lag_ms is not None:
+        modes = {
+            f"shedding at {args.lag_ms:g} ms": (
+                f"bastion_settings:\n  overload:\n    max_event_loop_lag_ms: {args.lag_ms}\n"
+            ),
+            "shedding off": _MODES["shedding off"],
+        }
     run: dict[str, Any] = {"modes": {}}
     try:
-        for name, settings in _MODES.items():
+        for name, settings in modes.items():
             run["modes"][name] = _mode(name, settings, mock_url, workdir, args)
     finally:
         stop(mock)
@@ -169,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": args.seconds,
         "deadline": args.deadline,
         "timeout": args.timeout,
+        "connections": args.connections,
     }
     document = markdown(run)
     (args.out / "overload.md").write_text(document)

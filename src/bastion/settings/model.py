@@ -251,7 +251,7 @@ class OverloadSettings:
     ``max_in_flight``: also refuse beyond this many requests in progress (0: no fixed cap).
     """
 
-    max_event_loop_lag_ms: float = 30.0
+    max_event_loop_lag_ms: float = 50.0
     max_in_flight: int = 0
     retry_after_seconds: float = 1.0
 
