@@ -9,10 +9,10 @@ from bastion.domain.errors import OverloadedError
 from bastion.observability.metrics import Metrics
 from bastion.settings import OverloadSettings
 
-TARGET = 0.030  # the default max_event_loop_lag_ms, in seconds
-
 
 def _overload(**settings: float) -> tuple[Overload, Metrics]:
+    """Overload control with a 30 ms target unless told otherwise."""
+    settings.setdefault("max_event_loop_lag_ms", 30.0)
     metrics = Metrics()
     return Overload(OverloadSettings(**settings), metrics), metrics  # type: ignore[arg-type]
 
