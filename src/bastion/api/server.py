@@ -124,7 +124,7 @@ class GatewayApp:
         #: Every route of the gateway (raises ConfigError on a collision).
         self.table = EndpointTable(endpoints, guards)
         self.overload = Overload(overload or OverloadSettings(), metrics)
-        self._http = Dispatcher(self.table, overload=self.overload)
+        self._dispatch = Dispatcher(self.table, overload=self.overload)
         self._openapi_document: bytes | None = None
 
     def endpoints(self) -> list[Endpoint]:
@@ -250,7 +250,7 @@ class GatewayApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            await self._dispatch(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
