@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bastion import __version__, tasks
 from bastion.accounting.pricing import PriceBook, Rates
@@ -50,10 +50,10 @@ from bastion.limits.durations import parse_duration
 from bastion.limits.login import FailureCounter, LoginThrottle, MemoryFailureCounter
 from bastion.observability.logging import configure_logging
 from bastion.observability.metrics import Metrics
+from bastion.outbound.clients import OutboundClients
 from bastion.providers.anthropic import AnthropicAdapter
 from bastion.providers.base import ProviderAdapter
 from bastion.providers.gemini import GeminiAdapter
-from bastion.providers.http import HttpPool
 from bastion.providers.openai import OpenAIAdapter
 from bastion.secrets import Vault
 from bastion.settings import Settings, load_settings
@@ -64,6 +64,9 @@ from bastion.store.migrate import apply_migrations
 from bastion.store.records import KeyRecord, TeamRecord, UserRecord
 from bastion.store.spend import SpendFilter
 from bastion.web import build_dashboard
+
+if TYPE_CHECKING:
+    from bastion.outbound.resp import RespClient
 
 __all__ = ["CONFIG_ENV", "METRICS_DIR_ENV", "build_app", "create_app_from_env", "secret_values"]
 
@@ -147,13 +150,15 @@ def build_app(
         )
         recorder.sinks.append(spans)
     virtual = VirtualKeys(database.keys, database.teams, database.users)
+    # One HTTP client, one Redis client and one pub/sub connection for the whole process.
+    clients = OutboundClients(redis_url=settings.bastion.redis_url)
+    http = clients.http
     jwt_auth = settings.bastion.jwt_auth
-    tokens = TokenVerifier.from_settings(jwt_auth) if jwt_auth is not None else None
+    tokens = TokenVerifier.from_settings(jwt_auth, http=http) if jwt_auth is not None else None
     browser = settings.bastion.browser
     browser_tokens = BrowserTokens.from_settings(browser, settings.master_key) if browser else None
     keyring = KeyRing(settings, virtual=virtual, tokens=tokens, browser=browser_tokens)
     router = Router(settings)
-    http = HttpPool()
     adapters: dict[str, ProviderAdapter] = {
         "openai": OpenAIAdapter(),
         "anthropic": AnthropicAdapter(default_max_tokens=settings.bastion.default_max_tokens),
@@ -165,12 +170,10 @@ def build_app(
     loader = _spend_loader(
         database, end_user_budget=jwt_auth.user_limits.budget_duration if jwt_auth else None
     )
-    redis_url = settings.bastion.redis_url
-    if redis_url:
-        # redis-py is loaded only by gateways that share their limits (a few MiB saved otherwise).
-        from bastion.limits.redis import redis_limits
+    if clients.redis is not None and clients.subscriber is not None:
+        from bastion.limits.redis import redis_limits  # the Redis stores only when shared
 
-        limits = redis_limits(redis_url, loader=loader)
+        limits = redis_limits(client=clients.redis, subscriber=clients.subscriber, loader=loader)
     else:
         limits = memory_limits(loader=loader)
     chat.gatekeeper = Gatekeeper(
@@ -185,20 +188,21 @@ def build_app(
     if settings.billing is not None:
         from bastion.billing.service import BillingService
 
-        billing = BillingService(settings.billing, database.billing)
+        billing = BillingService(settings.billing, database.billing, http=http)
     if billing is not None:
         chat.gatekeeper.entitlement = billing.entitlement
     if settings.cache.enabled:
-        chat.cache = ResponseCache(settings.cache, build_cache_store(settings.cache), metrics)
+        cache_redis = clients.redis_at(settings.cache.redis_url) if settings.cache.redis_url else None
+        chat.cache = ResponseCache(settings.cache, build_cache_store(settings.cache, cache_redis), metrics)
     routes = RouteTable(settings)
     shared_health = None
     cooldowns = settings.router.get("disable_cooldowns") is not True
     usage = settings.routing_strategy.startswith("usage-based-routing")
-    if redis_url and (cooldowns or usage):
+    if clients.redis is not None and (cooldowns or usage):
         from bastion.gateway.health_shared import SharedHealth  # Redis only when used
 
         shared_health = SharedHealth(
-            redis_url,
+            clients.redis,
             router.health,
             [dep.deployment_id for dep in settings.model_list],
             cooldowns=cooldowns,
@@ -215,7 +219,7 @@ def build_app(
     )
 
     account_api, accounts, provider_keys, signing_secret, throttle = _account_api(
-        settings, database, chat, prices, data_dir=data_dir, body_limit=limit
+        settings, database, chat, prices, data_dir=data_dir, body_limit=limit, redis=clients.redis
     )
 
     @asynccontextmanager
@@ -224,7 +228,8 @@ def build_app(
         async with AsyncExitStack() as stack:
             supervisor = tasks.current()
             stack.push_async_callback(supervisor.close)  # last: cancel whatever still runs
-            stack.push_async_callback(http.close)
+            # One HTTP client, the Redis client(s) and the pub/sub connection: closed after their users.
+            stack.push_async_callback(clients.close)
             if spans is not None:  # the last spans are sent before the process ends
                 stack.push_async_callback(asyncio.to_thread, spans.close)
             stack.push_async_callback(database.close)
@@ -339,6 +344,7 @@ def _account_api(
     *,
     data_dir: Path,
     body_limit: int,
+    redis: RespClient | None,
 ) -> tuple[AccountApi, AccountService, ProviderKeyService, Callable[[], Secret], LoginThrottle]:
     """The ``/v2`` account API and the services behind it."""
     options = settings.bastion.accounts
@@ -360,15 +366,14 @@ def _account_api(
         options.jwt_secret or (lambda: load_or_create_signing_secret(data_dir)),
         lifetime_seconds=options.access_token_minutes * 60,
     )
-    redis_url = settings.bastion.redis_url
     counter: FailureCounter = MemoryFailureCounter()
-    if redis_url:
+    if redis is not None:
         # Gateways sharing a database share login counters; other deployments on the same Redis don't.
         place = settings.database_url or str(data_dir / "bastion.db")
-        from bastion.limits.login import RedisFailureCounter
+        from bastion.limits.redis import RedisFailureCounter
 
         counter = RedisFailureCounter(
-            redis_url, prefix=f"bastion:{hashlib.sha256(place.encode()).hexdigest()[:12]}:"
+            redis, prefix=f"bastion:{hashlib.sha256(place.encode()).hexdigest()[:12]}:"
         )
     throttle = LoginThrottle(
         counter,

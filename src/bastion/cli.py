@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
 
 from bastion import __version__
 from bastion.domain.errors import ConfigError
-
-if TYPE_CHECKING:
-    from bastion.settings import Settings
 
 __all__ = ["build_parser", "main"]
 
@@ -113,7 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.config, host=args.host, port=args.port, workers=args.workers, migrate=not args.no_migrate
         )
     if args.command == "check-config":
-        return _check(args.config)
+        from bastion.commands.check_config import check_config
+
+        return check_config(args.config)
     if args.command == "opencode-config":
         from bastion.commands.sandbox import print_sandbox_config
 
@@ -155,56 +155,51 @@ def _with_settings(args: argparse.Namespace) -> int:
 
         return create_key(settings, vars(args))
     except (ConfigError, BastionError) as exc:
-        print(f"bastion: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"bastion: {line}", file=sys.stderr)
         return 2
-
-
-def _check(path: str) -> int:
-    from bastion.settings import load_settings
-
-    try:
-        settings = load_settings(path)
-        _check_routes(settings)
-    except ConfigError as exc:
-        print(f"bastion: {exc}", file=sys.stderr)
-        return 2
-    print(f"{path}: OK ({len(settings.model_list)} deployments in {len(settings.model_groups)} model groups)")
-    return 0
-
-
-def _check_routes(settings: Settings) -> None:
-    """Build the gateway's route table as ``serve`` would (nothing is started): a path that two
-    routes would answer, a configurable one included, raises ConfigError."""
-    from bastion.app import build_app
-
-    build_app(settings, migrate=False)
 
 
 def _serve(path: str, *, host: str | None, port: int | None, workers: int, migrate: bool) -> int:
     import uvicorn
 
-    _Server = _server_class()
     from bastion.app import CONFIG_ENV, METRICS_DIR_ENV, build_app, secret_values
+    from bastion.commands.check_config import config_problems, config_warnings
+    from bastion.commands.serving import banner, bind_failure, listen
     from bastion.observability.logging import configure_logging, shutdown_logging
     from bastion.settings import load_settings
 
     try:
         settings = load_settings(path)
-        _check_routes(settings)  # a route collision stops start-up before anything listens
     except ConfigError as exc:
-        print(f"bastion: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"bastion: {line}", file=sys.stderr)
+        return 2
+    problems = config_problems(settings)  # a route collision stops start-up before anything listens
+    if problems:
+        for line in problems:
+            print(f"bastion: {line}", file=sys.stderr)
         return 2
     host = host or settings.bastion.host
     port = port if port is not None else settings.bastion.port
+    try:
+        # The port first: a busy one is a clear line before anything is loaded, and no banner.
+        sock = listen(host, port)
+    except OSError as exc:
+        print(bind_failure(host, port, exc), file=sys.stderr)
+        return 1
     configure_logging(
         level=settings.bastion.log_level,
         json_logs=settings.bastion.json_logs,
         secrets=secret_values(settings),
     )
-    _banner(settings.group_names(), host, port, has_key=settings.master_key is not None)
+    for line in config_warnings(settings):
+        logging.getLogger("bastion").warning(line)
+
+    def say_ready() -> None:
+        print(banner(settings, host, port), flush=True)
+
     common = {
-        "host": host,
-        "port": port,
         "loop": "uvloop",
         "http": "httptools",
         "log_config": None,
@@ -218,25 +213,37 @@ def _serve(path: str, *, host: str | None, port: int | None, workers: int, migra
     }
     try:
         if workers > 1:
+            from uvicorn.supervisors import Multiprocess
+
             os.environ[CONFIG_ENV] = os.path.abspath(path)
             metrics_dir = tempfile.mkdtemp(prefix="bastion-metrics-")
             os.environ[METRICS_DIR_ENV] = metrics_dir
-            uvicorn.run("bastion.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+            config = uvicorn.Config(
+                "bastion.app:create_app_from_env",
+                factory=True,
+                workers=workers,
+                **common,  # type: ignore[arg-type]
+            )
+            say_ready()  # the workers accept on the socket bound above
+            Multiprocess(config, sockets=[sock]).run()
         else:
-            _Server(uvicorn.Config(build_app(settings, migrate=migrate), **common)).run()  # type: ignore[arg-type]
+            config = uvicorn.Config(build_app(settings, migrate=migrate), **common)  # type: ignore[arg-type]
+            _server_class(on_started=say_ready)(config).run(sockets=[sock])
     finally:
+        sock.close()
         shutdown_logging()
         if workers > 1:
             shutil.rmtree(os.environ.pop(METRICS_DIR_ENV), ignore_errors=True)
     return 0
 
 
-def _server_class() -> type:
+def _server_class(*, on_started: Callable[[], None]) -> type:
     import uvicorn
 
     class Server(uvicorn.Server):
         """uvicorn's server, but a SIGTERM ends the process normally, so queued log lines are written
-        (uvicorn re-raises the signal after shutting down, which skips our clean-up)."""
+        (uvicorn re-raises the signal after shutting down, which skips our clean-up); ``on_started``
+        runs once the application has started and the socket accepts."""
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
@@ -247,23 +254,12 @@ def _server_class() -> type:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                on_started()
+
     return Server
-
-
-def _banner(groups: list[str], host: str, port: int, *, has_key: bool) -> None:
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
-    base = f"http://{shown}:{port}"
-    model = groups[0] if groups else "<model>"
-    key = "$BASTION_KEY" if has_key else "anything"
-    print(
-        f"Bastion {__version__} listening on {base} with models: {', '.join(groups)}\n"
-        f"  curl:   curl {base}/v1/chat/completions -H 'Authorization: Bearer {key}' "
-        f"-H 'Content-Type: application/json' "
-        f'-d \'{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello"}}]}}\'\n'
-        f"  OpenAI: OpenAI(base_url='{base}/v1', api_key='{key}')"
-        f".chat.completions.create(model='{model}', messages=[{{'role': 'user', 'content': 'Hello'}}])",
-        flush=True,
-    )
 
 
 if __name__ == "__main__":  # pragma: no cover

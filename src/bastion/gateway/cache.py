@@ -33,6 +33,7 @@ from bastion.tasks import TaskSet
 
 if TYPE_CHECKING:
     from bastion.gateway.context import CallContext
+    from bastion.outbound.resp import RespClient
 
 __all__ = ["CACHE_HEADER", "CacheTicket", "FrameObserver", "ResponseCache", "build_cache_store"]
 
@@ -55,11 +56,15 @@ class CacheTicket:
     max_age: float | None = None
 
 
-def build_cache_store(settings: CacheSettings) -> CacheStore:
-    if settings.type == "redis" and settings.redis_url is not None:
+def build_cache_store(settings: CacheSettings, redis: RespClient | None = None) -> CacheStore:
+    """The store the settings name; a Redis cache sends its commands on ``redis``, the process's
+    client for ``settings.redis_url``."""
+    if settings.type == "redis":
+        if redis is None:
+            raise ValueError("a Redis cache needs the Redis client of its redis_url")
         from bastion.gateway.cache_redis import RedisCacheStore  # Redis only when used
 
-        return RedisCacheStore(settings.redis_url)
+        return RedisCacheStore(redis)
     return MemoryCacheStore(settings.max_entries)
 
 

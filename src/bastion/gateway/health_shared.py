@@ -4,11 +4,11 @@
 A process that cools a deployment down writes ``<namespace>:cooldown:<deployment id>`` with the
 cooldown as its expiry (``SET ... PX``). With ``usage-based-routing``, each request and its tokens
 are added to ``<namespace>:usage:<deployment id>:<minute>`` (a hash: ``INCRBY``-style ``HINCRBY``,
-expiring after two minutes). Every process reads those keys once a second (pipelined on the lean
-client the limits use), cools down locally whatever another process cooled down for the time
+expiring after two minutes). Every process reads those keys once a second (pipelined on the
+process's one Redis client), cools down locally whatever another process cooled down for the time
 left, and takes the shared usage counts. The request path never waits on Redis: writes are sent
 without waiting and picks read only the local state. Redis being down leaves each process with its
-own view (logged once per outage).
+own view (logged once per outage); a read waits at most ``timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from bastion.gateway.health import DeploymentHealth
-from bastion.limits._resp import RespClient, RespConnectionError, RespError, RespTarget
+from bastion.outbound.resp import RespClient, RespConnectionError, RespError
 from bastion.tasks import TaskSet, spawn_service
 
 __all__ = ["SharedHealth"]
@@ -31,7 +31,7 @@ _USAGE_TTL_MS = 120_000
 class SharedHealth:
     def __init__(
         self,
-        url: str,
+        client: RespClient,
         health: DeploymentHealth,
         deployments: Sequence[str],
         *,
@@ -39,8 +39,10 @@ class SharedHealth:
         usage: bool = False,
         namespace: str = "bastion",
         interval: float = 1.0,
+        timeout: float = 1.0,
     ) -> None:
-        self._client = RespClient(RespTarget.from_url(url), command_timeout=1.0)
+        self._client = client
+        self._timeout = timeout
         self._health = health
         self._deployments = list(deployments)
         self._namespace = namespace
@@ -101,7 +103,11 @@ class SharedHealth:
         if self._usage:
             commands += [self._client.execute("HMGET", self._usage_key(d, minute), "r", "t") for d in deps]
         try:
-            replies = await asyncio.gather(*commands)
+            async with asyncio.timeout(self._timeout):
+                replies = await asyncio.gather(*commands)
+        except TimeoutError:
+            self._report(RespConnectionError(f"Redis did not answer within {self._timeout:g} s"))
+            return
         except (RespConnectionError, RespError) as err:
             self._report(err)
             return
@@ -142,4 +148,3 @@ class SharedHealth:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await self.settled()
-        await self._client.close()

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
 from bastion.limits import _lua
-from bastion.limits._resp import RespClient, RespConnectionError, RespError
 from bastion.limits.errors import LimitsUnavailableError
+from bastion.outbound.resp import Arg, RespClient, RespConnectionError, RespError
 from bastion.tasks import TaskSet
 
 __all__ = ["Args", "Clock", "RedisLimitsStore", "Script"]
 
 Clock = Callable[[], float]
-#: Script arguments as redis-py sends them.
+#: Script arguments.
 Args = list[str | int | float]
 
 
@@ -45,14 +42,10 @@ class RedisLimitsStore:
     ADMIT = Script(_lua.ADMIT)
     FINISH = Script(_lua.FINISH)
 
-    def __init__(
-        self, client: Redis, resp: RespClient, *, prefix: str = "bastion:", clock: Clock | None = None
-    ) -> None:
+    def __init__(self, resp: RespClient, *, prefix: str = "bastion:", clock: Clock | None = None) -> None:
         if not prefix.startswith("bastion:"):
             raise ValueError(f"Redis key prefix must start with 'bastion:', got {prefix!r}")
-        #: redis-py, for pub/sub and the rare plain operations (revocations).
-        self.client = client
-        #: The lean pipelined client every script runs on (the request path).
+        #: The process's Redis client (:mod:`bastion.outbound.resp`); not closed here.
         self.resp = resp
         self.prefix = prefix
         self._clock = clock
@@ -78,23 +71,20 @@ class RedisLimitsStore:
         except (RespError, RespConnectionError) as err:
             raise _unavailable(err) from err
 
-    async def call(self, operation: Callable[[], Awaitable[Any]]) -> Any:
-        """Run a plain Redis operation, mapping Redis errors like :meth:`run`."""
+    async def execute(self, *args: Arg) -> Any:
+        """One plain command, mapping Redis errors like :meth:`run`."""
         try:
-            return await operation()
-        except RedisError as err:
+            return await self.resp.execute(*args)
+        except (RespError, RespConnectionError) as err:
             raise _unavailable(err) from err
 
     async def shielded(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run ``work`` to completion even if the caller is cancelled while awaiting it."""
         await asyncio.shield(self._pending.spawn(work))  # a failure is logged by the supervisor
 
-    async def close(self, *, close_client: bool) -> None:
-        """Wait for releases still running, then close the client if it is ours."""
+    async def close(self) -> None:
+        """Wait for the releases still running (the client is its owner's to close)."""
         await self._pending.drain()
-        await self.resp.close()
-        if close_client:
-            await self.client.aclose()
 
 
 def _unavailable(err: Exception) -> LimitsUnavailableError:
