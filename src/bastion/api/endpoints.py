@@ -187,7 +187,7 @@ class EndpointTable:
         self._guards = dict(guards)
         problems = self._problems()
         if problems:
-            raise ConfigError("; ".join(problems))
+            raise ConfigError("\n".join(problems))  # one line each (check-config counts them)
         #: path -> method -> match, for the fixed paths (the generation surfaces' fast dispatch).
         self.fixed: dict[str, dict[str, Match]] = {}
         self._templates: list[_Template] = []
