@@ -9,6 +9,7 @@ import pytest
 
 from bastion.domain.errors import ConfigError
 from bastion.settings import OverloadSettings, load_settings
+from bastion.settings._problems import ConfigProblems
 
 Write = Callable[..., Path]
 GROUPS = "model_list:\n  - model_name: m\n    litellm_params: {model: mock/a}\n"
@@ -45,3 +46,20 @@ def test_bad_values_stop_start_up_with_their_place(write_config: Write, line: st
     with pytest.raises(ConfigError, match=problem) as caught:
         load(write_config, f"bastion_settings:\n  overload:\n    {line}\n")
     assert "config.yaml:6" in str(caught.value)
+
+
+def test_every_bad_key_is_reported_at_once(write_config: Write) -> None:
+    """Three bad keys under ``overload`` and a bad port beside it: four lines, in file order."""
+    path = write_config(
+        GROUPS + "bastion_settings:\n  overload:\n    max_event_loop_lag_ms: 2\n    max_in_flight: -1\n"
+        "    retry_after_seconds: 0\n  port: 0\n"
+    )
+    with pytest.raises(ConfigProblems) as caught:
+        load_settings(path, environ={})
+    keys = [line.split(": ", 2)[1] for line in caught.value.lines]
+    assert keys == [
+        "bastion_settings.overload.max_event_loop_lag_ms",
+        "bastion_settings.overload.max_in_flight",
+        "bastion_settings.overload.retry_after_seconds",
+        "bastion_settings.port",
+    ]
