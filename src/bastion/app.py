@@ -6,13 +6,14 @@ import asyncio
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bastion import __version__
+from bastion import __version__, tasks
 from bastion.accounting.pricing import PriceBook, Rates
 from bastion.accounting.recorder import UsageRecorder
 from bastion.accounting.records import UsageRecord
@@ -29,7 +30,7 @@ from bastion.api.browser import BrowserApi
 from bastion.api.generation import GenerationHandler
 from bastion.api.management import ManagementApi
 from bastion.api.routing import RoutingDryRun
-from bastion.api.server import GatewayApp
+from bastion.api.server import EndpointSource, GatewayApp
 from bastion.auth.access_tokens import AccessTokenIssuer
 from bastion.auth.browser_tokens import BrowserTokens
 from bastion.auth.jwt_tokens import TokenVerifier
@@ -222,55 +223,53 @@ def build_app(
         settings, database, chat, prices, data_dir=data_dir, body_limit=limit, redis=clients.redis
     )
 
-    async def startup() -> None:
-        if migrate:
-            await apply_migrations(engine)
-        await provider_keys.reload_system_keys()
-        provider_keys.start()
-        first = settings.bastion.accounts
-        if first.first_superuser is not None and first.first_superuser_password is not None:
-            await accounts.ensure_first_superuser(first.first_superuser, first.first_superuser_password)
-        # Another process deleted, blocked or changed a key: forget it here too (None: forget all).
-        await limits.revocations.subscribe(virtual.forget)
-        spend.start()
-        if billing is not None:
-            await billing.start()
-        if tokens is not None:
-            await tokens.keys.refresh()  # a JWKS URL is fetched now; failing here is logged, not fatal
-        if shared_health is not None:
-            shared_health.start()
-        # Resolve prices now, off the request path (the pricing data loads on first use).
-        for dep in settings.model_list:
-            if dep.provider != "mock":
-                prices.rates_for(dep.provider_alias, dep.model_info.base_model or dep.model)
-        if browser is not None and browser.token_secret is None and settings.master_key is None:
-            _log.warning(
-                "bastion_settings.browser has no token_secret and there is no master key: browser "
-                "tokens are signed with a random secret and work only in this process"
-            )
-        if keyring.open:
-            _log.warning(
-                "no master_key and no static keys are configured: this gateway accepts calls from anyone"
-            )
-
-    async def shutdown() -> None:
-        if chat.gatekeeper is not None:
-            await chat.gatekeeper.close()
-        if billing is not None:
-            await billing.stop()  # the passes in progress finish; the rest waits for the next run
-        await provider_keys.close()
-        await accounts.close()
-        if chat.cache is not None:
-            await chat.cache.close()
-        if shared_health is not None:
-            await shared_health.close()
-        await spend.drain()  # every record written, or spooled to disk for the next start
-        if tokens is not None:
-            await tokens.keys.close()
-        await clients.close()  # last of the network users: nothing sends on them any more
-        await database.close()
-        if spans is not None:
-            await asyncio.to_thread(spans.close)  # the last spans are sent before the process ends
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        """Start-up in order; shut-down in the reverse order, however far start-up got."""
+        async with AsyncExitStack() as stack:
+            supervisor = tasks.current()
+            stack.push_async_callback(supervisor.close)  # last: cancel whatever still runs
+            # One HTTP client, the Redis client(s) and the pub/sub connection: closed after their users.
+            stack.push_async_callback(clients.close)
+            if spans is not None:  # the last spans are sent before the process ends
+                stack.push_async_callback(asyncio.to_thread, spans.close)
+            stack.push_async_callback(database.close)
+            if migrate:
+                await apply_migrations(engine)
+            if tokens is not None:
+                stack.push_async_callback(tokens.keys.close)
+            spend.start()
+            stack.push_async_callback(spend.drain)  # every record written, or spooled for the next start
+            stack.push_async_callback(provider_keys.close)
+            await provider_keys.reload_system_keys()
+            provider_keys.start()
+            stack.push_async_callback(accounts.close)
+            first = settings.bastion.accounts
+            if first.first_superuser is not None and first.first_superuser_password is not None:
+                await accounts.ensure_first_superuser(first.first_superuser, first.first_superuser_password)
+            gatekeeper = chat.gatekeeper
+            if gatekeeper is not None:
+                stack.push_async_callback(gatekeeper.close)  # settles what is left, closes the limits
+            # Another process deleted, blocked or changed a key: forget it here too (None: forget all).
+            await limits.revocations.subscribe(virtual.forget)
+            if chat.cache is not None:
+                stack.push_async_callback(chat.cache.close)
+            if shared_health is not None:
+                stack.push_async_callback(shared_health.close)
+                shared_health.start()
+            if billing is not None:
+                stack.push_async_callback(billing.stop)  # passes in progress finish; the rest waits
+                await billing.start()
+            if tokens is not None:
+                await tokens.keys.refresh()  # a JWKS URL is fetched now; failing here is logged, not fatal
+            # Resolve prices now, off the request path (the pricing data loads on first use).
+            for dep in settings.model_list:
+                if dep.provider != "mock":
+                    prices.rates_for(dep.provider_alias, dep.model_info.base_model or dep.model)
+            _start_up_warnings(settings, keyring)
+            # First at shut-down: the jobs requests started (settlements, cache writes) finish.
+            stack.push_async_callback(supervisor.drain, _DRAIN_SECONDS)
+            yield
 
     # One service layer for the management API, the dashboard (and, offline, the CLI): key changes
     # are announced to every process through the limits layer's revocation channel.
@@ -299,21 +298,20 @@ def build_app(
         throttle=throttle,
         billing=billing is not None,
     )
+    routers: list[EndpointSource] = [management, account_api, dashboard]
+    if browser_api is not None:
+        routers.append(browser_api)
     app = GatewayApp(
-        management=management,
-        dashboard=dashboard,
-        account=account_api,
-        browser=browser_api,
+        routers=routers,
         generation=generation,
         embeddings=EmbeddingsService(chat, http),
         tokens=TokenCounter(chat, http, router_groups=router.group),
         router=router,
         metrics=metrics,
-        http=http,
         body_limit=limit,
-        on_startup=startup,
-        on_shutdown=shutdown,
+        lifespan=lifespan,
         dry_run=RoutingDryRun(generation, routes, router, limit).handle,
+        overload=settings.bastion.overload,
     )
     app.gatekeeper = chat.gatekeeper
     app.cache = chat.cache
@@ -322,6 +320,23 @@ def build_app(
     app.spend_writer = spend
     app.billing = billing
     return app
+
+
+#: How long shut-down waits for the background jobs requests started before cancelling them.
+_DRAIN_SECONDS = 10.0
+
+
+def _start_up_warnings(settings: Settings, keyring: KeyRing) -> None:
+    browser = settings.bastion.browser
+    if browser is not None and browser.token_secret is None and settings.master_key is None:
+        _log.warning(
+            "bastion_settings.browser has no token_secret and there is no master key: browser "
+            "tokens are signed with a random secret and work only in this process"
+        )
+    if keyring.open:
+        _log.warning(
+            "no master_key and no static keys are configured: this gateway accepts calls from anyone"
+        )
 
 
 def _account_api(

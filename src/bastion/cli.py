@@ -189,7 +189,7 @@ def _serve(path: str, *, host: str | None, port: int | None, workers: int, migra
     import uvicorn
 
     from bastion.app import CONFIG_ENV, METRICS_DIR_ENV, build_app, secret_values
-    from bastion.commands.check_config import config_warnings
+    from bastion.commands.check_config import config_problems, config_warnings
     from bastion.commands.serving import banner, bind_failure, listen
     from bastion.observability.logging import configure_logging, shutdown_logging
     from bastion.settings import load_settings
@@ -198,6 +198,11 @@ def _serve(path: str, *, host: str | None, port: int | None, workers: int, migra
         settings = load_settings(path)
     except ConfigError as exc:
         for line in str(exc).splitlines():
+            print(f"bastion: {line}", file=sys.stderr)
+        return 2
+    problems = config_problems(settings)  # a route collision stops start-up before anything listens
+    if problems:
+        for line in problems:
             print(f"bastion: {line}", file=sys.stderr)
         return 2
     host = host or settings.bastion.host

@@ -81,3 +81,21 @@ def test_the_demo_config_is_ok() -> None:
         "examples/demo.yaml: OK (3 deployments in 3 model groups)\n",
         "",
     )
+
+
+def test_route_collisions_are_problems_each_on_its_own_line(tmp_path: Path) -> None:
+    """Two browser paths on routes Bastion already serves: two problems, each naming its setting and
+    the route it would take over, a count, exit status 2 (``bastion serve`` refuses the same)."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: m\n    litellm_params: {model: mock/x}\n"
+        "bastion_settings:\n  browser:\n    openai_path: /v1/chat/completions\n"
+        "    anthropic_path: /v1/messages\n"
+    )
+    done = _check(config)
+    assert done.returncode == 2 and done.stdout == ""
+    *problems, count = done.stderr.splitlines()
+    assert count == f"{config}: 2 problems"
+    assert len(problems) == 2 and all(line.startswith("bastion: ") for line in problems)
+    assert any("openai_path" in line and "POST /v1/chat/completions" in line for line in problems)
+    assert any("anthropic_path" in line and "POST /v1/messages" in line for line in problems)

@@ -261,3 +261,19 @@ def test_opencode_config_prints_the_seed_config() -> None:
         "ANTHROPIC_BASE_URL=https://gw.example.com\n" in out
         and "ANTHROPIC_AUTH_TOKEN=sk-abc-123456789" in out
     )
+
+
+def test_check_config_refuses_a_browser_path_that_takes_over_an_openai_route(tmp_path: Path) -> None:
+    """``browser.openai_path: /v1/chat/completions`` would answer plain OpenAI calls with a token
+    stream: check-config refuses it, naming the setting and the route it collides with."""
+    config = tmp_path / "collide.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: m\n    litellm_params:\n      model: mock/x\n"
+        "bastion_settings:\n  browser:\n    openai_path: /v1/chat/completions\n"
+    )
+    result = subprocess.run(
+        [BASTION, "check-config", "--config", str(config)], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2, result.stdout
+    assert "bastion_settings.browser.openai_path" in result.stderr
+    assert "POST /v1/chat/completions" in result.stderr

@@ -30,6 +30,7 @@ from bastion.domain.errors import (
     UpstreamTimeoutError,
 )
 from bastion.settings.jwk_rules import jwk_problem
+from bastion.tasks import spawn_awaited
 
 if TYPE_CHECKING:
     from bastion.outbound.http import HttpPool
@@ -176,7 +177,7 @@ class RemoteKeys:
                 return
             self._tried_at = now
             self.fetches += 1
-            running = self._running = asyncio.ensure_future(self._load())
+            running = self._running = spawn_awaited(self._load(), name="jwks-load")
             running.add_done_callback(self._finished)
         await asyncio.shield(running)
 

@@ -21,6 +21,7 @@ from bastion.billing.sinks._http import post
 from bastion.domain.principal import Principal
 from bastion.outbound.http import HttpPool
 from bastion.settings.billing import AutumnSink, EntitlementSettings
+from bastion.tasks import spawn_awaited
 
 __all__ = ["CreditCheck"]
 
@@ -61,7 +62,7 @@ class CreditCheck:
         """One question per org at a time; a caller that goes away does not cancel it for others."""
         task = self._asking.get(team)
         if task is None:
-            task = asyncio.ensure_future(self._ask(team))
+            task = spawn_awaited(self._ask(team), name="credit-check")
             self._asking[team] = task
             task.add_done_callback(lambda done: self._forget(team, done))
         return await asyncio.shield(task)

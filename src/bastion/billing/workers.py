@@ -28,6 +28,7 @@ from bastion.billing.sinks.base import Sink, build_sinks
 from bastion.outbound.http import HttpPool
 from bastion.settings.billing import BillingSettings
 from bastion.store.billing import BillingRepository
+from bastion.tasks import spawn_service
 
 __all__ = ["BillingWorkers", "DrainReport", "worker_id"]
 
@@ -115,8 +116,12 @@ class BillingWorkers:
         """Run both loops in the background until :meth:`stop`."""
         self._stopping.clear()
         self._tasks = [
-            asyncio.ensure_future(self._loop("billing", self.bill, self._settings.billing_interval_seconds)),
-            asyncio.ensure_future(self._loop("outbox", self.deliver, self._settings.outbox_interval_seconds)),
+            spawn_service(
+                self._loop("billing", self.bill, self._settings.billing_interval_seconds), name="billing"
+            ),
+            spawn_service(
+                self._loop("outbox", self.deliver, self._settings.outbox_interval_seconds), name="outbox"
+            ),
         ]
 
     @property

@@ -20,6 +20,7 @@ from typing import Any
 
 from bastion.gateway.health import DeploymentHealth
 from bastion.outbound.resp import RespClient, RespConnectionError, RespError
+from bastion.tasks import TaskSet, spawn_service
 
 __all__ = ["SharedHealth"]
 
@@ -49,7 +50,7 @@ class SharedHealth:
         self._usage = usage
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
-        self._pending: set[asyncio.Task[None]] = set()
+        self._pending = TaskSet("shared-health-write")
         self._failing = False
         if cooldowns:
             health.on_cooldown = self.announce
@@ -82,9 +83,7 @@ class SharedHealth:
         self._send(self._client.execute("PEXPIRE", key, _USAGE_TTL_MS))
 
     def _send(self, command: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(self._guard(command))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._pending.spawn(self._guard(command))
 
     async def _guard(self, command: Awaitable[Any]) -> None:
         try:
@@ -132,7 +131,7 @@ class SharedHealth:
 
     def start(self) -> None:
         if self._task is None and self._deployments:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="bastion-shared-health")
+            self._task = spawn_service(self._run(), name="bastion-shared-health")
 
     async def _run(self) -> None:
         while True:
@@ -141,8 +140,7 @@ class SharedHealth:
 
     async def settled(self) -> None:
         """Return once every write started so far is done (tests)."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        await self._pending.drain()
 
     async def close(self) -> None:
         if self._task is not None:

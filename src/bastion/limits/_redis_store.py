@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from bastion.limits import _lua
 from bastion.limits.errors import LimitsUnavailableError
 from bastion.outbound.resp import Arg, RespClient, RespConnectionError, RespError
+from bastion.tasks import TaskSet
 
 __all__ = ["Args", "Clock", "RedisLimitsStore", "Script"]
 
-_log = logging.getLogger("bastion.limits")
 Clock = Callable[[], float]
 #: Script arguments.
 Args = list[str | int | float]
@@ -50,7 +49,7 @@ class RedisLimitsStore:
         self.resp = resp
         self.prefix = prefix
         self._clock = clock
-        self._pending: set[asyncio.Task[Any]] = set()
+        self._pending = TaskSet("limits-release")
 
     def key(self, kind: str, name: str) -> str:
         return f"{self.prefix}{kind}:{name}"
@@ -81,21 +80,11 @@ class RedisLimitsStore:
 
     async def shielded(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run ``work`` to completion even if the caller is cancelled while awaiting it."""
-        task = asyncio.ensure_future(work)
-        self._pending.add(task)
-        task.add_done_callback(self._finished)
-        await asyncio.shield(task)
-
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # Seen by the caller too unless it was cancelled; then this log line is all there is.
-            _log.warning("limits release failed: %s", task.exception())
+        await asyncio.shield(self._pending.spawn(work))  # a failure is logged by the supervisor
 
     async def close(self) -> None:
         """Wait for the releases still running (the client is its owner's to close)."""
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self._pending.drain()
 
 
 def _unavailable(err: Exception) -> LimitsUnavailableError:

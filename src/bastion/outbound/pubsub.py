@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bastion.outbound.resp import RespConnection, RespConnectionError, RespTarget, encode, open_connection
+from bastion.tasks import spawn_service
 
 __all__ = ["Listener", "Subscriber"]
 
@@ -132,7 +133,7 @@ class Subscriber:
 
     def _start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="bastion-redis-pubsub")
+            self._task = spawn_service(self._run(), name="bastion-redis-pubsub")
 
     async def _run(self) -> None:
         backoff = _FIRST_BACKOFF

@@ -30,6 +30,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import hiredis
 
+from bastion.tasks import spawn_awaited
+
 __all__ = [
     "Arg",
     "RespClient",
@@ -355,13 +357,14 @@ class RespClient:
         if self._closed:
             raise RespConnectionError("the Redis client is closed")
         if self._opening is None:
-            self._opening = asyncio.ensure_future(
+            self._opening = spawn_awaited(
                 open_connection(
                     self.target,
                     name=self._name,
                     connect_timeout=self._connect_timeout,
                     command_timeout=self._command_timeout,
-                )
+                ),
+                name="redis-connect",
             )
             self._opening.add_done_callback(self._opened)
         try:

@@ -20,6 +20,7 @@ __all__ = [
     "ENTITLEMENT",
     "JWT_AUTH",
     "JWT_USER_LIMITS",
+    "OVERLOAD",
     "ROUTE_RULE",
     "ROUTE_WHEN",
     "STATIC_KEY",
@@ -134,6 +135,12 @@ BASTION_SETTINGS = Section(
         Key("accounts", "mapping", "", "the account API for people, `/v2` (below)"),
         Key("routes", "list", "none", "routing rules, first match wins (below)"),
         Key("browser", "mapping", "none (off)", "the browser token-stream endpoints (below)"),
+        Key(
+            "overload",
+            "mapping",
+            "below",
+            "when a process refuses new calls with 503 and `retry-after` instead of queueing them (below)",
+        ),
     ),
     intro="Bastion's own section. Every key here must be known.",
 )
@@ -303,6 +310,28 @@ JWT_USER_LIMITS = Section(
         Key("max_budget", "number ≥ 0, USD", "none", "spend allowed in a budget window"),
         Key("budget_duration", "duration (`30d`, `1mo`, ...)", "none (never resets)", "the budget window"),
     ),
+)
+
+OVERLOAD = Section(
+    "bastion_settings.overload",
+    (
+        Key(
+            "max_event_loop_lag_ms",
+            "number: 0, or ≥ 5",
+            "50",
+            "shed new calls while the event loop runs at least this late for five samples in a row "
+            "(10 ms apart); 0 turns it off",
+        ),
+        Key(
+            "max_in_flight",
+            "integer ≥ 0",
+            "0 (no cap)",
+            "also refuse new calls while this many are in progress in the process (streams count until "
+            "they end)",
+        ),
+        Key("retry_after_seconds", "number > 0", "1", "the `retry-after` of a refusal"),
+    ),
+    intro="Health, readiness and metrics are never refused ([operations.md](operations.md#overload)).",
 )
 
 _SECONDS = "number > 0, seconds"

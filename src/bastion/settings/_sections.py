@@ -21,6 +21,7 @@ from bastion.settings._browser import read_browser
 from bastion.settings._environ import EnvString
 from bastion.settings._jwt_auth import read_jwt_auth
 from bastion.settings._known_keys import BASTION_SETTINGS_KEYS, ROUTING_STRATEGIES, STATIC_KEY_KEYS
+from bastion.settings._overload import read_overload
 from bastion.settings._problems import Problems
 from bastion.settings._reader import MapReader, describe
 from bastion.settings._routes import read_routes
@@ -180,6 +181,7 @@ def read_bastion_settings(
         browser=read(lambda: read_browser(section, groups, config_dir), None),
         otlp_endpoint=read(lambda: _otlp_endpoint(section, env or {}), None),
         otlp_service_name=read(lambda: section.string("otlp_service_name"), None) or d.otlp_service_name,
+        overload=read_overload(section, noted),
     )
     if problems is None:
         noted.raise_if_any()

@@ -8,7 +8,8 @@ from typing import Any, cast
 
 from bastion.accounts.users import AccountService
 from bastion.administration import SessionRevocations
-from bastion.api.asgi import Request
+from bastion.api.dispatch import Dispatcher
+from bastion.api.endpoints import EndpointTable
 from bastion.domain.secret import Secret
 from bastion.limits.login import LoginThrottle
 from bastion.store.errors import StoreUnavailableError
@@ -59,7 +60,7 @@ async def _get(dashboard: Dashboard, cookie: str) -> tuple[int, bytes, dict[byte
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await dashboard.routes()["GET"]["/ui"](Request(scope, receive), send)
+    await Dispatcher(EndpointTable(dashboard.endpoints(), dashboard.guards()))(scope, receive, send)
     return sent[0]["status"], sent[1]["body"], dict(sent[0]["headers"])
 
 
