@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import shutil
-import signal
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bastion import __version__
 from bastion.domain.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bastion.settings import Settings
 
 __all__ = ["build_parser", "main"]
 
@@ -30,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (default 1)")
 
     serve.add_argument("--no-migrate", action="store_true", help="do not apply database migrations at start")
+    # A worker of ``--workers N``: the read end of its supervisor's pipe (bastion.server.supervisor).
+    serve.add_argument("--worker-of", type=int, default=None, help=argparse.SUPPRESS)
 
     check = commands.add_parser("check-config", help="load a config file and report problems")
     check.add_argument("--config", required=True)
@@ -106,7 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(
-            args.config, host=args.host, port=args.port, workers=args.workers, migrate=not args.no_migrate
+            args.config,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            migrate=not args.no_migrate,
+            worker_of=args.worker_of,
         )
     if args.command == "check-config":
         return _check(args.config)
@@ -167,12 +175,9 @@ def _check(path: str) -> int:
     return 0
 
 
-def _serve(path: str, *, host: str | None, port: int | None, workers: int, migrate: bool) -> int:
-    import uvicorn
-
-    _Server = _server_class()
-    from bastion.app import CONFIG_ENV, METRICS_DIR_ENV, build_app, secret_values
-    from bastion.observability.logging import configure_logging, shutdown_logging
+def _serve(
+    path: str, *, host: str | None, port: int | None, workers: int, migrate: bool, worker_of: int | None
+) -> int:
     from bastion.settings import load_settings
 
     try:
@@ -182,58 +187,62 @@ def _serve(path: str, *, host: str | None, port: int | None, workers: int, migra
         return 2
     host = host or settings.bastion.host
     port = port if port is not None else settings.bastion.port
+    if worker_of is None:
+        _banner(settings.group_names(), host, port, has_key=settings.master_key is not None)
+    if workers > 1:
+        return _supervise(settings, path, host=host, port=port, workers=workers, migrate=migrate)
+    from bastion.app import METRICS_DIR_ENV, build_app, secret_values
+    from bastion.observability.logging import configure_logging, shutdown_logging
+    from bastion.observability.metrics import Metrics
+    from bastion.server.process import serve_process
+
     configure_logging(
         level=settings.bastion.log_level,
         json_logs=settings.bastion.json_logs,
         secrets=secret_values(settings),
     )
-    _banner(settings.group_names(), host, port, has_key=settings.master_key is not None)
-    common = {
-        "host": host,
-        "port": port,
-        "loop": "uvloop",
-        "http": "httptools",
-        "log_config": None,
-        "access_log": False,
-        "lifespan": "on",
-        "timeout_graceful_shutdown": 30,
-        # Bastion is the edge: no X-Forwarded-* rewriting, and no per-response Date/Server formatting.
-        "proxy_headers": False,
-        "server_header": False,
-        "date_header": False,
-    }
     try:
-        if workers > 1:
-            os.environ[CONFIG_ENV] = os.path.abspath(path)
-            metrics_dir = tempfile.mkdtemp(prefix="bastion-metrics-")
-            os.environ[METRICS_DIR_ENV] = metrics_dir
-            uvicorn.run("bastion.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
-        else:
-            _Server(uvicorn.Config(build_app(settings, migrate=migrate), **common)).run()  # type: ignore[arg-type]
+        if worker_of is None:
+            app = build_app(settings, migrate=migrate)
+        else:  # the supervisor migrated; metrics go to the directory all workers share
+            metrics = Metrics(multiprocess_dir=os.environ.get(METRICS_DIR_ENV))
+            app = build_app(settings, metrics=metrics, migrate=False)
+        return serve_process(
+            app,
+            settings.bastion.server,
+            host=host,
+            port=port,
+            reuse_port=worker_of is not None,
+            parent_fd=worker_of,
+        )
+    except OSError as exc:
+        print(f"bastion: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     finally:
         shutdown_logging()
-        if workers > 1:
-            shutil.rmtree(os.environ.pop(METRICS_DIR_ENV), ignore_errors=True)
-    return 0
 
 
-def _server_class() -> type:
-    import uvicorn
+def _supervise(settings: Settings, path: str, *, host: str, port: int, workers: int, migrate: bool) -> int:
+    """Migrate once, then become the lean supervisor (``exec``: nothing imported here stays)."""
+    from bastion.app import METRICS_DIR_ENV
 
-    class Server(uvicorn.Server):
-        """uvicorn's server, but a SIGTERM ends the process normally, so queued log lines are written
-        (uvicorn re-raises the signal after shutting down, which skips our clean-up)."""
+    if migrate:
+        import asyncio
 
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
-            try:
-                yield
-            finally:
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)
+        from bastion.store.migrate import migrate as apply
 
-    return Server
+        asyncio.run(apply(settings.database_url, default_path=settings.state_dir() / "bastion.db"))
+    metrics_dir = tempfile.mkdtemp(prefix="bastion-metrics-")
+    os.environ[METRICS_DIR_ENV] = metrics_dir
+    argv = [sys.executable, "-m", "bastion.server.supervisor", "--workers", str(workers)]
+    argv += ["--host", host, "--port", str(port), "--config", os.path.abspath(path)]
+    argv += ["--shutdown-timeout", str(settings.bastion.server.shutdown_timeout_seconds)]
+    argv += ["--metrics-dir", metrics_dir, "--log-level", settings.bastion.log_level]
+    if not settings.bastion.json_logs:
+        argv.append("--text-logs")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
 
 
 def _banner(groups: list[str], host: str, port: int, *, has_key: bool) -> None:

@@ -19,6 +19,7 @@ from bastion.settings.model import (
     JwtAuthSettings,
     ModelInfo,
     RouteRule,
+    ServerSettings,
     Settings,
     StaticKey,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "ModelInfo",
     "RouteRule",
     "Secret",
+    "ServerSettings",
     "Settings",
     "StaticKey",
     "load_settings",

@@ -261,6 +261,21 @@ BASTION_SETTINGS_KEYS = frozenset(
         "accounts",
         "routes",
         "browser",
+        "server",
+    }
+)
+
+#: ``bastion_settings.server``: the HTTP server's limits and timeouts (``ServerSettings``).
+SERVER_KEYS = frozenset(
+    {
+        "header_timeout_seconds",
+        "body_timeout_seconds",
+        "body_min_rate_kib",
+        "keepalive_timeout_seconds",
+        "send_timeout_seconds",
+        "shutdown_timeout_seconds",
+        "max_header_kib",
+        "max_connections",
     }
 )
 

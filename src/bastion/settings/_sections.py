@@ -23,6 +23,7 @@ from bastion.settings._jwt_auth import read_jwt_auth
 from bastion.settings._known_keys import BASTION_SETTINGS_KEYS, ROUTING_STRATEGIES, STATIC_KEY_KEYS
 from bastion.settings._reader import MapReader, describe
 from bastion.settings._routes import read_routes
+from bastion.settings._server import read_server
 from bastion.settings._where import Where
 from bastion.settings.model import BastionSettings, StaticKey
 
@@ -166,6 +167,7 @@ def read_bastion_settings(
         browser=read_browser(section, groups, config_dir),
         otlp_endpoint=_otlp_endpoint(section),
         otlp_service_name=section.string("otlp_service_name") or "bastion",
+        server=read_server(section),
     )
 
 

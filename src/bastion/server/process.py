@@ -1,0 +1,46 @@
+"""One serving process: bind (or share) the port, run the server on uvloop until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import uvloop
+
+from bastion.server._state import App
+from bastion.server.server import Server, bind_socket
+from bastion.settings import ServerSettings
+
+__all__ = ["serve_process"]
+
+
+def serve_process(
+    app: App,
+    settings: ServerSettings,
+    *,
+    host: str,
+    port: int,
+    reuse_port: bool = False,
+    parent_fd: int | None = None,
+) -> int:
+    """Serve ``app`` on ``host:port`` until SIGTERM/SIGINT; the exit code.
+
+    A worker of ``--workers N`` listens with ``reuse_port`` (the kernel spreads connections over
+    the workers) and watches ``parent_fd``, the read end of a pipe its supervisor holds open:
+    when the supervisor dies, even by SIGKILL, the worker stops gracefully instead of living on.
+    Raises OSError when the port cannot be bound.
+    """
+    sock = bind_socket(host, port, reuse_port=reuse_port)
+    server = Server(app, settings)
+
+    async def main() -> int:
+        if parent_fd is not None:
+            asyncio.get_running_loop().add_reader(parent_fd, server.stop)
+        return await server.serve([sock])
+
+    try:
+        return uvloop.run(main())
+    finally:
+        sock.close()
+        if parent_fd is not None:
+            os.close(parent_fd)

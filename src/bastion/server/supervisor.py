@@ -1,0 +1,197 @@
+"""``bastion serve --workers N``: N serving processes on one port, and nothing of the app here.
+
+``bastion serve`` loads and checks the config, applies migrations and prints its banner, then
+replaces itself (``exec``) with this module, so the supervisor holds none of what the app
+imported (under 25 MiB). It starts N workers (``bastion serve --worker-of FD``), each listening on
+the port with SO_REUSEPORT; the kernel spreads new connections over them. It holds the port
+itself (bound, not listening, so it takes no connections) so a restarting worker always gets it
+back, and holds a pipe whose end each worker watches, so workers stop if it dies.
+
+Signals: SIGTERM or SIGINT stops the workers gracefully (a second one makes them quit at once);
+SIGHUP restarts them one by one. A worker that dies is started again, unless workers keep dying
+within a second of starting, or one reports that the app failed to start (exit code 3).
+
+    python -m bastion.server.supervisor --workers N --host H --port P --config FILE
+        [--metrics-dir DIR] [--log-level L] [--text-logs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+__all__ = ["main", "supervise"]
+
+_log = logging.getLogger("bastion.supervisor")
+_SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+#: A worker that dies sooner than this after starting counts towards a crash loop.
+_FAST_DEATH = 1.0
+_MAX_FAST_DEATHS = 5
+#: After the workers were asked to stop: how long past their own shutdown timeout to wait.
+_STOP_GRACE = 10.0
+_STARTUP_FAILED = 3
+
+
+class _Worker:
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.started = time.monotonic()
+
+
+def supervise(
+    worker_argv: Sequence[str],
+    *,
+    workers: int,
+    host: str,
+    port: int,
+    shutdown_timeout: float,
+) -> int:
+    """Run ``workers`` copies of ``worker_argv`` (to which ``--port P --worker-of FD`` is added)
+    until a signal stops them; the exit code."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    holder = _hold_port(host, port)
+    port = holder.getsockname()[1]
+    watch_read, watch_write = os.pipe()
+    argv = [*worker_argv, "--port", str(port), "--worker-of", str(watch_read)]
+
+    def spawn() -> _Worker:
+        process = subprocess.Popen(
+            argv,
+            pass_fds=(watch_read,),
+            preexec_fn=_unblock_signals,  # safe: the supervisor has no threads
+        )
+        return _Worker(process)
+
+    running = {w.process.pid: w for w in (spawn() for _ in range(workers))}
+    _log.info("started %d workers on port %d: %s", workers, port, ", ".join(map(str, running)))
+    stopping_since: float | None = None
+    restarting: list[int] = []
+    fast_deaths = 0
+    code = 0
+    try:
+        while running:
+            timeout = None
+            if stopping_since is not None:
+                timeout = max(0.1, stopping_since + shutdown_timeout + _STOP_GRACE - time.monotonic())
+            info = (
+                signal.sigtimedwait(_SIGNALS, timeout)
+                if timeout is not None
+                else signal.sigwaitinfo(_SIGNALS)
+            )
+            if info is None:
+                _log.error(
+                    "workers still running %.0f s after SIGTERM; killing them", shutdown_timeout + _STOP_GRACE
+                )
+                for worker in running.values():
+                    worker.process.kill()
+                stopping_since = time.monotonic() + 3600.0
+                continue
+            if info.si_signo in (signal.SIGTERM, signal.SIGINT):
+                if stopping_since is None:
+                    _log.info("stopping %d workers", len(running))
+                    stopping_since = time.monotonic()
+                for worker in running.values():
+                    worker.process.send_signal(signal.SIGTERM)  # a second one: quit at once
+                continue
+            if info.si_signo == signal.SIGHUP and stopping_since is None:
+                restarting = list(running)
+                _log.info("restarting %d workers", len(restarting))
+                running[restarting.pop(0)].process.send_signal(signal.SIGTERM)
+                continue
+            for pid, worker in list(running.items()):
+                status = worker.process.poll()
+                if status is None:
+                    continue
+                del running[pid]
+                if stopping_since is not None:
+                    continue
+                if status == _STARTUP_FAILED:
+                    _log.error("worker %d: the app failed to start; stopping", pid)
+                    code = _STARTUP_FAILED
+                    stopping_since = time.monotonic()
+                    for other in running.values():
+                        other.process.send_signal(signal.SIGTERM)
+                    break
+                fast_deaths = fast_deaths + 1 if time.monotonic() - worker.started < _FAST_DEATH else 0
+                if fast_deaths >= _MAX_FAST_DEATHS:
+                    _log.error("workers keep dying at start; stopping")
+                    code = 1
+                    stopping_since = time.monotonic()
+                    for other in running.values():
+                        other.process.send_signal(signal.SIGTERM)
+                    break
+                if status != 0 or pid not in restarting:
+                    _log.warning("worker %d exited with %s; starting another", pid, status)
+                new = spawn()
+                running[new.process.pid] = new
+                if restarting:
+                    running[restarting.pop(0)].process.send_signal(signal.SIGTERM)
+    finally:
+        for worker in running.values():
+            worker.process.kill()
+        os.close(watch_write)
+        os.close(watch_read)
+        holder.close()
+    return code
+
+
+def _hold_port(host: str, port: int) -> socket.socket:
+    """Bind (not listen) the port with SO_REUSEPORT: checks it is free, and keeps it ours."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _unblock_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bastion.server.supervisor")
+    parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--shutdown-timeout", type=float, default=30.0)
+    parser.add_argument("--metrics-dir", help="removed when the supervisor exits")
+    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--text-logs", action="store_true")
+    args = parser.parse_args(argv)
+    from bastion.observability.logging import configure_logging, shutdown_logging
+
+    configure_logging(level=args.log_level, json_logs=not args.text_logs)
+    worker = [sys.executable, "-m", "bastion.cli", "serve", "--config", args.config, "--host", args.host]
+    try:
+        return supervise(
+            worker,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            shutdown_timeout=args.shutdown_timeout,
+        )
+    except OSError as exc:
+        print(f"bastion: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    finally:
+        shutdown_logging()
+        if args.metrics_dir:
+            shutil.rmtree(args.metrics_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
