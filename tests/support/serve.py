@@ -3,7 +3,7 @@
 ::
 
     server = ServeProcess(config_path)
-    server.start()          # returns once uvicorn says it is listening (a log line, not a sleep)
+    server.start()          # returns once the server says it is listening (a log line, not a sleep)
     ...
     server.terminate()      # SIGTERM: a graceful stop
     assert server.wait() == 0
@@ -46,7 +46,7 @@ class ServeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, ready: str = "Uvicorn running on") -> None:
+    def start(self, ready: str = "accepting connections on") -> None:
         """Start the server and return once a log line contains ``ready``."""
         self._proc = subprocess.Popen(
             [BASTION, "serve", "--config", str(self.config), "--port", str(self.port)],

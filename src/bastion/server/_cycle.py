@@ -151,7 +151,9 @@ class RequestCycle:
 
     def _start(self, status: int, headers: Any) -> None:
         self.started = True
-        self.expect_continue = False
+        if self.more_body:
+            # Answered before the whole body came in: the rest is dropped and the connection closed.
+            self.keep_alive = False
         head = [STATUS_LINES[status]]
         has_close = False
         for name, value in headers:

@@ -35,6 +35,9 @@ __all__ = ["HttpProtocol"]
 _HEADERS, _BODY, _BUSY, _IDLE, _LINGER = range(5)
 #: Request body bytes held for an app that has not read them before the socket stops being read.
 _BODY_HIGH_WATER = 256 * 1024
+#: Response bytes gathered before they are written even within one turn of the loop: past it, the
+#: transport's own high-water mark (and so ``send`` waiting for the client) takes over.
+_OUT_HIGH_WATER = 64 * 1024
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _BUSY_RESPONSE = plain_response(503, "This server has too many open connections; try again shortly.")
 
@@ -83,6 +86,7 @@ class HttpProtocol(asyncio.Protocol):
         self.writing_paused = False
         self._drain: asyncio.Future[None] | None = None
         self._out: list[bytes] = []
+        self._out_size = 0
         self._flush_pending = False
 
     # ------------------------------------------------------------------ connection events
@@ -282,6 +286,9 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._active = None
         if cycle.more_body:
+            if cycle.expect_continue and not self._body_bytes:
+                self._close()  # the client waits for a 100 Continue that will never come
+                return
             # Answered before the body came in (an early error): drop the rest of it, then close.
             self._phase = _LINGER
             self._since = self.loop.time()
@@ -312,9 +319,15 @@ class HttpProtocol(asyncio.Protocol):
 
     def buffer(self, data: bytes) -> None:
         self._out.append(data)
+        self._out_size += len(data)
+        if self._out_size > _OUT_HIGH_WATER:
+            self._flush()
 
     def buffer_chunk(self, size: bytes, data: bytes, end: bytes) -> None:
         self._out += (size, data, end)
+        self._out_size += len(data)
+        if self._out_size > _OUT_HIGH_WATER:
+            self._flush()
 
     def flush_soon(self) -> None:
         """Write what is buffered at the end of this turn of the event loop: what a handler sends
@@ -328,6 +341,7 @@ class HttpProtocol(asyncio.Protocol):
         out = self._out
         if out and not self._closed:
             self._out = []
+            self._out_size = 0
             if len(out) == 1:
                 self._transport.write(out[0])
             else:
@@ -440,8 +454,8 @@ class HttpProtocol(asyncio.Protocol):
             active.disconnected = True  # the app's answer, if it comes, is dropped
             active.wake()
         if not self._closed:
-            self._out = [plain_response(status, message)]
-            self._flush()
+            self._out = []
+            self.write_now(plain_response(status, message))
         self._close()
 
     def _close(self) -> None:

@@ -148,6 +148,7 @@ class Server:
             server.close()
         await self._drain(state)
         await lifespan.shutdown()
+        log.info("shutdown complete")
         return 0
 
     async def _drain(self, state: ServerState) -> None:
