@@ -7,7 +7,7 @@ CONFIG ?= examples/demo.yaml
 PORT ?= 4000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit bench bench-quick bench-peers clean js-deps
+.PHONY: help run test lint typecheck unit bench bench-quick bench-servers bench-peers clean js-deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,7 +41,10 @@ bench: $(STAMP) ## benchmark direct-to-mock against through-Bastion (and LiteLLM
 bench-quick: $(STAMP) ## a short smoke run of the benchmark
 	$(BIN)/python -m bench --quick
 
-bench-peers: ## install LiteLLM's proxy into bench/.peers/litellm for comparison runs
+bench-servers: $(STAMP) ## compare HTTP servers: Bastion's own, uvicorn, Granian; one worker and two
+	$(BIN)/python -m bench --servers $(BENCH_ARGS)
+
+bench-peers: ## install LiteLLM's proxy and Granian into bench/.peers/ for comparison runs
 	bash bench/install_peers.sh
 
 clean: ## remove the virtualenv and caches
