@@ -34,7 +34,11 @@ def main() -> int:
     config, port = sys.argv[1], int(sys.argv[2])
     workers = int(sys.argv[3]) if len(sys.argv) > 3 else 1
     settings = load_settings(config)
-    configure_logging(level="warning", json_logs=True, secrets=secret_values(settings))
+    configure_logging(  # as bastion serve does: every request's log line is written
+        level=settings.bastion.log_level,
+        json_logs=settings.bastion.json_logs,
+        secrets=secret_values(settings),
+    )
     if workers > 1:  # the old --workers: uvicorn's supervisor, each worker building the app
         os.environ[CONFIG_ENV] = os.path.abspath(config)
         os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="bench-metrics-")

@@ -142,7 +142,7 @@ class ServerThread:
         loop = self._loop = uvloop.new_event_loop()
         try:
             self.exit_code = loop.run_until_complete(
-                self.server.serve([self.sock], on_ready=self._ready.set, handle_signals=False)
+                self.server.serve([self.sock], on_ready=self._ready.set, signals=())
             )
         finally:
             self.sock.close()

@@ -42,6 +42,10 @@ _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _BUSY_RESPONSE = plain_response(503, "This server has too many open connections; try again shortly.")
 
 
+class _StopParsing(Exception):
+    """Raised from a parser callback once the connection is closed: ignore the rest of the bytes."""
+
+
 class _RequestError(Exception):
     """Raised from a parser callback: answer ``status`` with ``message`` and close."""
 
@@ -135,6 +139,8 @@ class HttpProtocol(asyncio.Protocol):
             cause = exc.__context__
             if isinstance(cause, _RequestError):
                 self._refuse(cause.status, cause.message)
+                return
+            if isinstance(cause, _StopParsing):
                 return
             raise
         except httptools.HttpParserUpgrade:
@@ -245,7 +251,7 @@ class HttpProtocol(asyncio.Protocol):
             cycle.wake()
         if self._phase == _LINGER:
             self._close()
-            return
+            raise _StopParsing  # whatever follows in this read is for a connection now closed
         self._phase = _BUSY
 
     # ------------------------------------------------------------------ running the app

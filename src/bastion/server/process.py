@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 
 import uvloop
 
@@ -32,11 +33,23 @@ def serve_process(
     """
     sock = bind_socket(host, port, reuse_port=reuse_port)
     server = Server(app, settings)
+    signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT)
+    if parent_fd is not None:
+        # Ctrl+C reaches every process of the terminal's group; the supervisor turns it into the
+        # SIGTERM a worker obeys, so the worker's own SIGINT would count twice (and force a stop).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signals = (signal.SIGTERM,)
 
     async def main() -> int:
         if parent_fd is not None:
-            asyncio.get_running_loop().add_reader(parent_fd, server.stop)
-        return await server.serve([sock])
+            loop = asyncio.get_running_loop()
+
+            def orphaned() -> None:  # the pipe's end is readable (EOF) from now on: once is enough
+                loop.remove_reader(parent_fd)
+                server.stop()
+
+            loop.add_reader(parent_fd, orphaned)
+        return await server.serve([sock], signals=signals)
 
     try:
         return uvloop.run(main())

@@ -102,21 +102,20 @@ class Server:
         sockets: Sequence[socket.socket],
         *,
         on_ready: Callable[[], None] | None = None,
-        handle_signals: bool = True,
+        signals: Sequence[signal.Signals] = (signal.SIGTERM, signal.SIGINT),
     ) -> int:
-        """Serve until stopped; 0 after a clean stop, 3 when the app failed to start."""
+        """Serve until stopped (``stop()`` or one of ``signals``; a second one skips the wait for
+        requests in progress); 0 after a clean stop, 3 when the app failed to start."""
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
-        if handle_signals:
-            loop.add_signal_handler(signal.SIGTERM, self.stop)
-            loop.add_signal_handler(signal.SIGINT, self.stop)
+        for sig in signals:
+            loop.add_signal_handler(sig, self.stop)
         try:
             return await self._serve(loop, sockets, on_ready)
         finally:
-            if handle_signals:
-                loop.remove_signal_handler(signal.SIGTERM)
-                loop.remove_signal_handler(signal.SIGINT)
+            for sig in signals:
+                loop.remove_signal_handler(sig)
 
     async def _serve(
         self,

@@ -110,7 +110,7 @@ class RunningGateway:
         assert self._server is not None
         loop = self._loop = uvloop.new_event_loop()
         try:
-            loop.run_until_complete(self._server.serve([sock], on_ready=ready.set, handle_signals=False))
+            loop.run_until_complete(self._server.serve([sock], on_ready=ready.set, signals=()))
         except BaseException as exc:  # surfaced by start(); the thread must end
             self._failure = exc
         finally:

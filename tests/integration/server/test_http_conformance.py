@@ -203,3 +203,15 @@ def test_upgrade_requests_are_answered_without_upgrading(server: ServerThread) -
         status, headers, _ = client.response()
         assert status == 200 and headers["connection"] == "close"
         assert client.closed()
+
+
+def test_a_request_after_an_unread_body_is_not_served(server: ServerThread) -> None:
+    """An answer sent before the body came in (413, body unread) closes the connection once the
+    rest of the body has been read and dropped: a request pipelined after it is not served."""
+    with RawClient(server.port) as client:
+        client.send(b"POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n" + b"x" * 10)
+        status, headers, _ = client.response()
+        assert status == 413 and headers["connection"] == "close"
+        client.send(b"y" * 40 + GET)
+        assert client.closed()
+        assert client.received() == b""
