@@ -73,67 +73,71 @@ def supervise(
     running = {w.process.pid: w for w in (spawn() for _ in range(workers))}
     _log.info("started %d workers on port %d: %s", workers, port, ", ".join(map(str, running)))
     stopping_since: float | None = None
-    restarting: list[int] = []
+    to_restart: list[int] = []  # SIGHUP: the workers still to be replaced, one at a time
     fast_deaths = 0
     code = 0
+
+    def stop_all(exit_code: int) -> None:
+        nonlocal stopping_since, code
+        if stopping_since is None:
+            stopping_since = time.monotonic()
+            code = exit_code
+        for worker in running.values():
+            worker.process.send_signal(signal.SIGTERM)  # a second one makes a worker quit at once
+
     try:
         while running:
-            timeout = None
-            if stopping_since is not None:
-                timeout = max(0.1, stopping_since + shutdown_timeout + _STOP_GRACE - time.monotonic())
-            info = (
-                signal.sigtimedwait(_SIGNALS, timeout)
-                if timeout is not None
-                else signal.sigwaitinfo(_SIGNALS)
-            )
-            if info is None:
-                _log.error(
-                    "workers still running %.0f s after SIGTERM; killing them", shutdown_timeout + _STOP_GRACE
-                )
-                for worker in running.values():
-                    worker.process.kill()
-                stopping_since = time.monotonic() + 3600.0
-                continue
+            info: signal.struct_siginfo | None
+            if stopping_since is None:
+                info = signal.sigwaitinfo(_SIGNALS)
+            else:
+                left = stopping_since + shutdown_timeout + _STOP_GRACE - time.monotonic()
+                info = signal.sigtimedwait(_SIGNALS, max(0.1, left))
+                if info is None:
+                    waited = shutdown_timeout + _STOP_GRACE
+                    _log.error("workers still running %.0f s after SIGTERM; killing them", waited)
+                    for worker in running.values():
+                        worker.process.kill()
+                    stopping_since = time.monotonic() + 3600.0
+                    continue
             if info.si_signo in (signal.SIGTERM, signal.SIGINT):
                 if stopping_since is None:
                     _log.info("stopping %d workers", len(running))
-                    stopping_since = time.monotonic()
-                for worker in running.values():
-                    worker.process.send_signal(signal.SIGTERM)  # a second one: quit at once
-                continue
-            if info.si_signo == signal.SIGHUP and stopping_since is None:
-                restarting = list(running)
-                _log.info("restarting %d workers", len(restarting))
-                running[restarting.pop(0)].process.send_signal(signal.SIGTERM)
-                continue
-            for pid, worker in list(running.items()):
-                status = worker.process.poll()
-                if status is None:
-                    continue
-                del running[pid]
-                if stopping_since is not None:
-                    continue
-                if status == _STARTUP_FAILED:
-                    _log.error("worker %d: the app failed to start; stopping", pid)
-                    code = _STARTUP_FAILED
-                    stopping_since = time.monotonic()
-                    for other in running.values():
-                        other.process.send_signal(signal.SIGTERM)
-                    break
-                fast_deaths = fast_deaths + 1 if time.monotonic() - worker.started < _FAST_DEATH else 0
-                if fast_deaths >= _MAX_FAST_DEATHS:
-                    _log.error("workers keep dying at start; stopping")
-                    code = 1
-                    stopping_since = time.monotonic()
-                    for other in running.values():
-                        other.process.send_signal(signal.SIGTERM)
-                    break
-                if status != 0 or pid not in restarting:
-                    _log.warning("worker %d exited with %s; starting another", pid, status)
-                new = spawn()
-                running[new.process.pid] = new
-                if restarting:
-                    running[restarting.pop(0)].process.send_signal(signal.SIGTERM)
+                stop_all(code)
+            elif info.si_signo == signal.SIGHUP:
+                if stopping_since is None and not to_restart:
+                    to_restart = list(running)
+                    _log.info("restarting %d workers one at a time", len(to_restart))
+                    running[to_restart[0]].process.send_signal(signal.SIGTERM)
+            else:
+                for pid, worker in list(running.items()):
+                    status = worker.process.poll()
+                    if status is None:
+                        continue
+                    del running[pid]
+                    if stopping_since is not None:
+                        continue
+                    planned = bool(to_restart) and to_restart[0] == pid
+                    if status == _STARTUP_FAILED:
+                        _log.error("worker %d: the gateway failed to start; stopping", pid)
+                        stop_all(_STARTUP_FAILED)
+                        continue
+                    if time.monotonic() - worker.started < _FAST_DEATH:
+                        fast_deaths += 1
+                        if fast_deaths >= _MAX_FAST_DEATHS:
+                            _log.error("workers keep dying as they start; stopping")
+                            stop_all(1)
+                            continue
+                    else:
+                        fast_deaths = 0
+                    if not planned:
+                        _log.warning("worker %d exited with %s; starting another", pid, status)
+                    new = spawn()
+                    running[new.process.pid] = new
+                    if planned:
+                        to_restart.pop(0)
+                        if to_restart and to_restart[0] in running:
+                            running[to_restart[0]].process.send_signal(signal.SIGTERM)
     finally:
         for worker in running.values():
             worker.process.kill()

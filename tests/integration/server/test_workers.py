@@ -123,3 +123,15 @@ def test_workers_stop_when_the_supervisor_is_killed(workers: Workers) -> None:
     workers.proc.wait(timeout=10)
     for pid in pids:
         wait_gone(pid)
+
+
+def test_sighup_replaces_every_worker_one_at_a_time(workers: Workers) -> None:
+    """SIGHUP stops each worker in turn and starts a new one in its place, which then serves."""
+    before = set(workers.workers())
+    workers.proc.send_signal(signal.SIGHUP)
+    workers.wait_for(READY, 4)
+    for pid in before:
+        wait_gone(pid)
+    after = set(workers.workers())
+    assert len(after) == 2 and not after & before
+    assert workers.chat()["object"] == "chat.completion"
