@@ -195,7 +195,13 @@ def _serve(
     from bastion.observability.logging import configure_logging, shutdown_logging
     from bastion.observability.metrics import Metrics
     from bastion.server.process import serve_process
+    from bastion.server.server import bind_socket
 
+    try:
+        sock = bind_socket(host, port, reuse_port=worker_of is not None)
+    except OSError as exc:
+        print(f"bastion: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     configure_logging(
         level=settings.bastion.log_level,
         json_logs=settings.bastion.json_logs,
@@ -207,17 +213,7 @@ def _serve(
         else:  # the supervisor migrated; metrics go to the directory all workers share
             metrics = Metrics(multiprocess_dir=os.environ.get(METRICS_DIR_ENV))
             app = build_app(settings, metrics=metrics, migrate=False)
-        return serve_process(
-            app,
-            settings.bastion.server,
-            host=host,
-            port=port,
-            reuse_port=worker_of is not None,
-            parent_fd=worker_of,
-        )
-    except OSError as exc:
-        print(f"bastion: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        return serve_process(app, settings.bastion.server, sock, parent_fd=worker_of)
     finally:
         shutdown_logging()
 

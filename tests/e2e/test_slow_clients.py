@@ -3,7 +3,6 @@ while hundreds of connections dribble headers or bodies, and every one of those 
 
 from __future__ import annotations
 
-import select
 import socket
 from collections.abc import Callable
 
@@ -12,6 +11,7 @@ from test_sdk_passthrough import openai_client
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
 from support import standard_models
+from support.http_server import wait_all_closed
 
 
 def test_sdk_calls_are_served_while_slow_clients_are_cut_off(
@@ -43,16 +43,7 @@ def test_sdk_calls_are_served_while_slow_clients_are_cut_off(
         assert answer.choices[0].message.content == "alpha bravo"
         stream = client.chat.completions.create(model="gpt", messages=hi, max_tokens=2, stream=True)
         assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "alpha bravo"
-        still_open = set(slow)
-        while still_open:
-            readable, _, _ = select.select(list(still_open), [], [], 30)
-            assert readable, f"{len(still_open)} slow connections were never closed"
-            for sock in readable:
-                try:
-                    if not sock.recv(65536):
-                        still_open.discard(sock)
-                except ConnectionResetError:
-                    still_open.discard(sock)
+        wait_all_closed(slow)
     finally:
         for sock in slow:
             sock.close()

@@ -23,7 +23,7 @@ import uvloop
 from bastion.server.server import Server, bind_socket
 from bastion.settings import ServerSettings
 
-__all__ = ["Observed", "RawClient", "ServerThread", "scripted_app"]
+__all__ = ["Observed", "RawClient", "ServerThread", "scripted_app", "wait_all_closed"]
 
 
 class Observed:
@@ -275,3 +275,18 @@ class RawClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def wait_all_closed(sockets: list[socket.socket]) -> None:
+    """Wait until the server has closed every one of ``sockets`` (read to EOF or reset); fails if
+    30 s pass with none of the open ones closing."""
+    still_open = set(sockets)
+    while still_open:
+        readable, _, _ = select.select(list(still_open), [], [], 30)
+        assert readable, f"{len(still_open)} connections were never closed"
+        for sock in readable:
+            try:
+                if not sock.recv(65536):
+                    still_open.discard(sock)
+            except ConnectionResetError:
+                still_open.discard(sock)

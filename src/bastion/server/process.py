@@ -5,33 +5,26 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 
 import uvloop
 
 from bastion.server._state import App
-from bastion.server.server import Server, bind_socket
+from bastion.server.server import Server
 from bastion.settings import ServerSettings
 
 __all__ = ["serve_process"]
 
 
 def serve_process(
-    app: App,
-    settings: ServerSettings,
-    *,
-    host: str,
-    port: int,
-    reuse_port: bool = False,
-    parent_fd: int | None = None,
+    app: App, settings: ServerSettings, sock: socket.socket, *, parent_fd: int | None = None
 ) -> int:
-    """Serve ``app`` on ``host:port`` until SIGTERM/SIGINT; the exit code.
+    """Serve ``app`` on the listening ``sock`` until SIGTERM/SIGINT; the exit code.
 
-    A worker of ``--workers N`` listens with ``reuse_port`` (the kernel spreads connections over
-    the workers) and watches ``parent_fd``, the read end of a pipe its supervisor holds open:
-    when the supervisor dies, even by SIGKILL, the worker stops gracefully instead of living on.
-    Raises OSError when the port cannot be bound.
+    A worker of ``--workers N`` (its socket bound with SO_REUSEPORT) watches ``parent_fd``, the
+    read end of a pipe its supervisor holds open: when the supervisor dies, even by SIGKILL, the
+    worker stops gracefully instead of living on.
     """
-    sock = bind_socket(host, port, reuse_port=reuse_port)
     server = Server(app, settings)
     signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT)
     if parent_fd is not None:

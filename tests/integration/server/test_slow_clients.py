@@ -4,10 +4,9 @@ server's close, never a sleep."""
 
 from __future__ import annotations
 
-import select
 import socket
 
-from support.http_server import RawClient, ServerThread
+from support.http_server import RawClient, ServerThread, wait_all_closed
 
 GET = b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"
 HEADERS = b"GET /echo HTTP/1.1\r\nHost: x\r\nUser-Agent: slowloris\r\nX-Padding: " + b"a" * 4000 + b"\r\n\r\n"
@@ -106,16 +105,7 @@ def test_hundreds_of_slow_clients_are_all_cut_off_and_a_normal_client_is_served(
                 sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nX-Slow: ")
                 slow.append(sock)
             assert served(server.port)
-            open_ = set(slow)
-            while open_:
-                readable, _, _ = select.select(list(open_), [], [], 30)
-                assert readable, f"{len(open_)} slow connections still open"
-                for sock in readable:
-                    try:
-                        if not sock.recv(65536):
-                            open_.discard(sock)
-                    except ConnectionResetError:
-                        open_.discard(sock)
+            wait_all_closed(slow)
         finally:
             for sock in slow:
                 sock.close()
