@@ -23,6 +23,7 @@ from typing import Any
 from bench.procfs import memory_kib, process_tree
 
 __all__ = [
+    "BASTION",
     "GRANIAN",
     "MASTER_KEY",
     "SERVER_TARGETS",
