@@ -111,9 +111,15 @@ def _progress(scenario: Scenario, target: Target, result: dict[str, Any]) -> Non
 
 
 def _wanted(patterns: str | None) -> Callable[[str], bool]:
-    """Whether a target is chosen by ``--targets`` (names or parts of names; all when None)."""
+    """Whether a target is chosen by ``--targets`` (names or parts of names, ``=name`` for exactly
+    that name; all when None)."""
     wanted = [p.strip().lower() for p in patterns.split(",") if p.strip()] if patterns else []
-    return lambda name: not wanted or any(p in name.lower() for p in wanted)
+
+    def chosen(name: str) -> bool:
+        name = name.lower()
+        return not wanted or any(name == p[1:] if p.startswith("=") else p in name for p in wanted)
+
+    return chosen
 
 
 def _start_targets(
@@ -203,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", help="comma-separated scenario names or prefixes (e.g. stream)")
     parser.add_argument(
         "--targets",
-        help="comma-separated target names or parts of names (e.g. bastion,sqlite); direct always runs",
+        help="comma-separated target names or parts of names (e.g. bastion,sqlite; =bastion for that "
+        "name only); direct always runs",
     )
     parser.add_argument("--token-delay", type=float, default=0.002, help="mock seconds between tokens")
     parser.add_argument("--no-peers", action="store_true", help="skip LiteLLM even when installed")

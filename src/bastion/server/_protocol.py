@@ -106,8 +106,10 @@ class HttpProtocol(asyncio.Protocol):
             transport.close()
             return
         state.connections.add(self)
-        self._server_addr = transport.get_extra_info("sockname")
+        local = transport.get_extra_info("sockname")
         peer = transport.get_extra_info("peername")
+        # ASGI wants (host, port); IPv6 addresses come with flow info and scope id too.
+        self._server_addr = (local[0], local[1]) if isinstance(local, tuple) else None
         self._client_addr = (peer[0], peer[1]) if isinstance(peer, tuple) else None
         self._since = self._now = self.loop.time()
         self._arm()
