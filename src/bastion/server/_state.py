@@ -24,15 +24,16 @@ log = logging.getLogger("bastion.server")
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """The limits and timeouts in force (seconds and bytes); see ``ServerSettings``."""
+    """The limits and timeouts in force, in seconds and bytes: ``ServerSettings`` (which holds the
+    defaults) as :func:`bastion.server.server.limits_from` reads it."""
 
-    header_timeout: float = 10.0
-    body_timeout: float = 30.0
-    body_min_rate: float = 64 * 1024.0
-    keepalive_timeout: float = 30.0
-    send_timeout: float = 60.0
-    max_header_bytes: int = 64 * 1024
-    max_connections: int = 10_000
+    header_timeout: float
+    body_timeout: float
+    body_min_rate: float
+    keepalive_timeout: float
+    send_timeout: float
+    max_header_bytes: int
+    max_connections: int
 
 
 @dataclass(eq=False, slots=True)
