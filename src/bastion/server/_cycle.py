@@ -2,8 +2,9 @@
 
 ``send`` frames the response (content-length or chunked, nothing for HEAD) into the connection's
 output buffer; what a handler sends within one turn of the event loop reaches the socket as one
-write, without copying the body (``writelines``). A client that stops reading makes ``send`` wait
-(the transport's high-water mark), so a stream is never buffered whole for it.
+write (small pieces joined, large bodies passed to ``writelines`` without a copy). A client that
+stops reading makes ``send`` wait (the transport's high-water mark), so a stream is never
+buffered whole for it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
 _CRLF = b"\r\n"
 _NO_BODY_STATUSES = frozenset({204, 304})
+#: Bodies up to this size are copied into one buffer with their framing (a copy of a few KiB costs
+#: less than writing several buffers); larger ones are written as they are, without a copy.
+_COPY_LIMIT = 16 * 1024
 
 
 class RequestCycle:
@@ -130,8 +134,10 @@ class RequestCycle:
         if self.head:
             pass
         elif self.chunked:
-            if body:
+            if len(body) > _COPY_LIMIT:
                 conn.buffer_chunk(b"%x\r\n" % len(body), body, _CRLF)
+            elif body:  # an SSE frame: framing it in one small bytes is cheaper than a writev of three
+                conn.buffer(b"%x\r\n%b\r\n" % (len(body), body))
             if not more:
                 conn.buffer(_LAST_CHUNK)
         elif body:
@@ -179,4 +185,6 @@ class RequestCycle:
         head.append(_CRLF)
         conn = self._conn
         conn.buffer(b"".join(head))
-        conn.flush_soon()
+        if self._remaining is None:
+            conn.flush_soon()  # a stream: its head must not wait for the first frame
+        # else the body follows (and is written with the head): the head alone is of no use
