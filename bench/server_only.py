@@ -63,10 +63,10 @@ def _serve(kind: str, port: int) -> None:
         )  # fmt: skip
     else:
         from bastion.server.process import serve_process
-        from bastion.server.server import bind_socket
+        from bastion.server.sockets import listen
         from bastion.settings import ServerSettings
 
-        serve_process(app, ServerSettings(), bind_socket("127.0.0.1", port))
+        serve_process(app, ServerSettings(), listen("127.0.0.1", port))
 
 
 def _start(kind: str, port: int) -> subprocess.Popen[bytes]:

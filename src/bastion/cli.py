@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from bastion import __version__
 from bastion.domain.errors import ConfigError
-
-if TYPE_CHECKING:
-    from bastion.settings import Settings
 
 __all__ = ["build_parser", "main"]
 
@@ -31,8 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (default 1)")
 
     serve.add_argument("--no-migrate", action="store_true", help="do not apply database migrations at start")
-    # A worker of ``--workers N``: the read end of its supervisor's pipe (bastion.server.supervisor).
+    # A worker of ``--workers N`` (bastion.server.supervisor): the read end of the pipe it watches
+    # for its supervisor's death, and the write end of the pipe it reports its start on.
     serve.add_argument("--worker-of", type=int, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
 
     check = commands.add_parser("check-config", help="load a config file and report problems")
     check.add_argument("--config", required=True)
@@ -108,16 +104,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        return _serve(
+        from bastion.commands.serving import serve
+
+        return serve(
             args.config,
             host=args.host,
             port=args.port,
             workers=args.workers,
             migrate=not args.no_migrate,
-            worker_of=args.worker_of,
+            worker_of=None if args.worker_of is None else (args.worker_of, args.ready_fd),
         )
     if args.command == "check-config":
-        return _check(args.config)
+        from bastion.commands.check_config import check_config
+
+        return check_config(args.config)
     if args.command == "opencode-config":
         from bastion.commands.sandbox import print_sandbox_config
 
@@ -159,102 +159,9 @@ def _with_settings(args: argparse.Namespace) -> int:
 
         return create_key(settings, vars(args))
     except (ConfigError, BastionError) as exc:
-        print(f"bastion: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"bastion: {line}", file=sys.stderr)
         return 2
-
-
-def _check(path: str) -> int:
-    from bastion.settings import load_settings
-
-    try:
-        settings = load_settings(path)
-    except ConfigError as exc:
-        print(f"bastion: {exc}", file=sys.stderr)
-        return 2
-    print(f"{path}: OK ({len(settings.model_list)} deployments in {len(settings.model_groups)} model groups)")
-    return 0
-
-
-def _serve(
-    path: str, *, host: str | None, port: int | None, workers: int, migrate: bool, worker_of: int | None
-) -> int:
-    from bastion.settings import load_settings
-
-    try:
-        settings = load_settings(path)
-    except ConfigError as exc:
-        print(f"bastion: {exc}", file=sys.stderr)
-        return 2
-    host = host or settings.bastion.host
-    port = port if port is not None else settings.bastion.port
-    if worker_of is None:
-        _banner(settings.group_names(), host, port, has_key=settings.master_key is not None)
-    if workers > 1:
-        return _supervise(settings, path, host=host, port=port, workers=workers, migrate=migrate)
-    from bastion.app import METRICS_DIR_ENV, build_app, secret_values
-    from bastion.observability.logging import configure_logging, shutdown_logging
-    from bastion.observability.metrics import Metrics
-    from bastion.server.process import serve_process
-    from bastion.server.server import bind_socket
-
-    try:
-        sock = bind_socket(host, port, reuse_port=worker_of is not None)
-    except OSError as exc:
-        print(f"bastion: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    configure_logging(
-        level=settings.bastion.log_level,
-        json_logs=settings.bastion.json_logs,
-        secrets=secret_values(settings),
-    )
-    try:
-        if worker_of is None:
-            app = build_app(settings, migrate=migrate)
-        else:  # the supervisor migrated; metrics go to the directory all workers share
-            metrics = Metrics(multiprocess_dir=os.environ.get(METRICS_DIR_ENV))
-            app = build_app(settings, metrics=metrics, migrate=False)
-        return serve_process(app, settings.bastion.server, sock, parent_fd=worker_of)
-    finally:
-        shutdown_logging()
-
-
-def _supervise(settings: Settings, path: str, *, host: str, port: int, workers: int, migrate: bool) -> int:
-    """Migrate once, then become the lean supervisor (``exec``: nothing imported here stays)."""
-    from bastion.app import METRICS_DIR_ENV
-
-    if migrate:
-        import asyncio
-
-        from bastion.store.migrate import migrate as apply
-
-        asyncio.run(apply(settings.database_url, default_path=settings.state_dir() / "bastion.db"))
-    metrics_dir = tempfile.mkdtemp(prefix="bastion-metrics-")
-    os.environ[METRICS_DIR_ENV] = metrics_dir
-    argv = [sys.executable, "-m", "bastion.server.supervisor", "--workers", str(workers)]
-    argv += ["--host", host, "--port", str(port), "--config", os.path.abspath(path)]
-    argv += ["--shutdown-timeout", str(settings.bastion.server.shutdown_timeout_seconds)]
-    argv += ["--metrics-dir", metrics_dir, "--log-level", settings.bastion.log_level]
-    if not settings.bastion.json_logs:
-        argv.append("--text-logs")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, argv)
-
-
-def _banner(groups: list[str], host: str, port: int, *, has_key: bool) -> None:
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
-    base = f"http://{shown}:{port}"
-    model = groups[0] if groups else "<model>"
-    key = "$BASTION_KEY" if has_key else "anything"
-    print(
-        f"Bastion {__version__} listening on {base} with models: {', '.join(groups)}\n"
-        f"  curl:   curl {base}/v1/chat/completions -H 'Authorization: Bearer {key}' "
-        f"-H 'Content-Type: application/json' "
-        f'-d \'{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello"}}]}}\'\n'
-        f"  OpenAI: OpenAI(base_url='{base}/v1', api_key='{key}')"
-        f".chat.completions.create(model='{model}', messages=[{{'role': 'user', 'content': 'Hello'}}])",
-        flush=True,
-    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,7 +20,8 @@ from typing import Any
 
 import uvloop
 
-from bastion.server.server import Server, bind_socket
+from bastion.server.server import Server
+from bastion.server.sockets import listen
 from bastion.settings import ServerSettings
 
 __all__ = ["Observed", "RawClient", "ServerThread", "scripted_app", "wait_all_closed"]
@@ -126,7 +127,7 @@ class ServerThread:
     def __init__(self, **limits: Any) -> None:
         self.seen = Observed()
         self.server = Server(scripted_app(self.seen), ServerSettings(**limits))
-        self.sock = bind_socket("127.0.0.1", 0)
+        self.sock = listen("127.0.0.1", 0)
         self.port: int = self.sock.getsockname()[1]
         self._ready = threading.Event()
         self.exit_code: int | None = None

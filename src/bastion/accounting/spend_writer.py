@@ -25,6 +25,8 @@ from typing import Any
 
 import orjson
 
+from bastion.tasks import spawn_service
+
 __all__ = ["SpendWriter"]
 
 _log = logging.getLogger("bastion.spend")
@@ -87,7 +89,7 @@ class SpendWriter:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="spend-writer")
+            self._task = spawn_service(self._run(), name="spend-writer")
 
     async def drain(self) -> None:
         """Stop the background task and write (or spool) everything still queued."""

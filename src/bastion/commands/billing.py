@@ -25,6 +25,7 @@ from bastion.settings import Settings
 from bastion.settings.billing import BillingSettings
 from bastion.store.billing_records import BillingFilter
 from bastion.store.database import Database
+from bastion.tasks import spawn_service
 
 __all__ = ["run_billing_command", "run_worker"]
 
@@ -76,7 +77,7 @@ def _run_worker(settings: Settings, billing: BillingSettings, *, once: bool) -> 
             )
             return 0
         loop = asyncio.get_running_loop()
-        task = asyncio.ensure_future(workers.run_forever())
+        task = spawn_service(workers.run_forever(), name="bastion-worker")
 
         def on_signal() -> None:
             # The first signal lets the passes in progress finish; a second one cancels them.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bastion.accounting.attribution import spend_key_name
 from bastion.commands.store_access import with_database
 from bastion.commands.tables import money, table
 from bastion.limits.durations import parse_duration
@@ -58,8 +59,8 @@ def show_spend(settings: Settings, options: dict[str, Any], *, now: datetime | N
 def _label(value: str | None, group: str, names: dict[str, str]) -> str:
     if value is None or value == "":
         return "(none)"
-    if group == "key":
-        return names.get(value, "(deleted key)")  # never the hash itself
+    if group == "key":  # the master key, a static key's label, else a key's name, never the hash itself
+        return spend_key_name(value) or names.get(value, "(deleted key)")
     return value
 
 

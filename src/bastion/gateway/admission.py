@@ -10,8 +10,6 @@ flight and no counter leaks. The master key and static keys are never limited.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -25,10 +23,9 @@ from bastion.gateway.router import Router
 from bastion.limits import BudgetLimit, BudgetRefusal, Limits, RateLimit, Refusal
 from bastion.limits.estimate import estimate_cost, estimate_tokens
 from bastion.observability.metrics import Metrics
+from bastion.tasks import TaskSet
 
 __all__ = ["Gatekeeper", "estimate_prompt_tokens"]
-
-_log = logging.getLogger("bastion.admission")
 
 
 class Gatekeeper:
@@ -46,7 +43,7 @@ class Gatekeeper:
         self._prices = prices
         self._router = router
         self._default_max_tokens = default_max_tokens
-        self._pending: set[asyncio.Task[None]] = set()
+        self._pending = TaskSet("settle-limits")
         #: Billing's credit check (raises a 402 for an org out of credit); None: not configured.
         self.entitlement: Callable[[Principal], Awaitable[None]] | None = None
 
@@ -92,28 +89,19 @@ class Gatekeeper:
         if ticket is None:
             return
         record = ctx.record
-        task = asyncio.ensure_future(
+        self._pending.spawn(
             self.limits.gate.finish(
                 ticket, actual_tokens=record.usage.total_tokens, actual_cost=record.cost_usd
             )
         )
-        self._pending.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log.error("settling a request's limits failed", exc_info=task.exception())
 
     async def settled(self) -> None:
         """Return once every finished request's limits are settled (tests, shutdown)."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        await self._pending.drain()
 
     async def close(self) -> None:
         """Wait for settlements still running, then close the limits store."""
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self._pending.drain()
         await self.limits.close()
 
 

@@ -25,7 +25,7 @@ from bastion.server._protocol import HttpProtocol
 from bastion.server._state import App, Limits, ServerState, log
 from bastion.settings import ServerSettings
 
-__all__ = ["Server", "bind_socket", "limits_from"]
+__all__ = ["Server", "limits_from"]
 
 #: How long tasks of requests disconnected at the shutdown deadline get to record what they did.
 _AFTER_DEADLINE = 5.0
@@ -58,24 +58,6 @@ def _raise_fd_limit() -> int:
         except (ValueError, OSError):
             pass
     return soft if soft != resource.RLIM_INFINITY else 1 << 20
-
-
-def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (IPv6 when ``host`` has a colon); ``reuse_port``
-    lets several worker processes listen on the same port, the kernel spreading connections."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock
 
 
 class Server:

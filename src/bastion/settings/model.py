@@ -25,6 +25,7 @@ __all__ = [
     "EndUserLimits",
     "JwtAuthSettings",
     "ModelInfo",
+    "OverloadSettings",
     "RouteRule",
     "Secret",
     "ServerSettings",
@@ -243,6 +244,20 @@ class BrowserSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class OverloadSettings:
+    """``bastion_settings.overload``: when a process refuses new calls (503 with ``retry-after``)
+    instead of queueing them (docs/operations.md, "Overload").
+
+    ``max_event_loop_lag_ms``: shed while the event loop runs this late, persistently (0: never);
+    ``max_in_flight``: also refuse beyond this many requests in progress (0: no fixed cap).
+    """
+
+    max_event_loop_lag_ms: float = 50.0
+    max_in_flight: int = 0
+    retry_after_seconds: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSettings:
     """``bastion_settings.server``: the HTTP server's limits and timeouts (docs/operations.md)."""
 
@@ -295,6 +310,8 @@ class BastionSettings:
     otlp_endpoint: str | None = None
     #: The ``service.name`` of the spans.
     otlp_service_name: str = "bastion"
+    #: Overload control: shed new calls with 503 rather than queue them.
+    overload: OverloadSettings = field(default_factory=OverloadSettings)
     #: The HTTP server's limits and timeouts.
     server: ServerSettings = field(default_factory=ServerSettings)
 

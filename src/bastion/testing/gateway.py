@@ -28,7 +28,8 @@ from bastion.api.server import GatewayApp
 from bastion.app import build_app, secret_values
 from bastion.observability.logging import configure_logging, shutdown_logging
 from bastion.observability.metrics import Metrics
-from bastion.server.server import Server, bind_socket
+from bastion.server.server import Server
+from bastion.server.sockets import listen
 from bastion.settings import Settings
 
 __all__ = ["LogCapture", "RunningGateway"]
@@ -79,7 +80,7 @@ class RunningGateway:
             level="info", json_logs=True, secrets=secret_values(self.settings), stream=self.logs
         )
         self.app = build_app(self.settings, metrics=self.metrics, record_sinks=[self.records.put])
-        sock = bind_socket("127.0.0.1", 0)
+        sock = listen("127.0.0.1", 0)
         self._port = sock.getsockname()[1]
         ready = threading.Event()
         self._server = Server(self.app, self.settings.bastion.server)

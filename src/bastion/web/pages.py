@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bastion.accounting.attribution import spend_key_name
 from bastion.gateway.router import Router
 from bastion.store import Database
 from bastion.store.spend import SPEND_GROUPS, SpendFilter
@@ -349,6 +350,9 @@ class ReadPages:
         names: dict[str, str] = {}
         for token in list(tokens)[:200]:
             if not token:
+                continue
+            if (named := spend_key_name(token)) is not None:  # the master key or a static key
+                names[token] = named
                 continue
             record = await self._db.keys.get(token)
             if record is None:

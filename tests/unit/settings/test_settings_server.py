@@ -9,6 +9,7 @@ import pytest
 
 from bastion.domain.errors import ConfigError
 from bastion.settings import ServerSettings, load_settings
+from bastion.settings._problems import ConfigProblems
 
 Write = Callable[..., Path]
 MODELS = "model_list:\n  - model_name: m\n    litellm_params: {model: mock/a}\n"
@@ -62,3 +63,20 @@ def test_bad_values_stop_start_up_with_the_key_named(write_config: Write, line: 
     path = write_config(MODELS + f"bastion_settings:\n  server:\n    {line}\n")
     with pytest.raises(ConfigError, match=expected):
         load_settings(path, environ={})
+
+
+def test_every_bad_key_is_reported_at_once(write_config: Write) -> None:
+    """Three bad keys under ``server`` and a bad port beside it: four lines, in file order."""
+    path = write_config(
+        MODELS + "bastion_settings:\n  server:\n    header_timeout_seconds: 0\n    max_connections: 0\n"
+        "    max_header_kb: 5\n  port: 0\n"
+    )
+    with pytest.raises(ConfigProblems) as caught:
+        load_settings(path, environ={})
+    keys = [line.split(": ", 2)[1] for line in caught.value.lines]
+    assert keys == [
+        "bastion_settings.server.header_timeout_seconds",
+        "bastion_settings.server.max_connections",
+        "bastion_settings.server.max_header_kb",
+        "bastion_settings.port",
+    ]

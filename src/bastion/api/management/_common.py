@@ -1,9 +1,9 @@
 """What every management endpoint shares: the services, the guard around a handler, key lookup.
 
-A handler here is ``work(request, principal) -> JSON-able data``; :meth:`Management.handler`
-wraps it into an ASGI ``handler(request, send)`` that authenticates, checks the caller is the
-admin, renders any :class:`~bastion.domain.errors.BastionError` as OpenAI's ``{"error": {...}}``
-body (LiteLLM's management API uses that shape) and sends the data with status 200.
+A handler here is ``work(request, principal) -> JSON-able data``; the route table runs the
+audience's guard first (the master key, or any key for ``GET /key/info``), sends the data with
+status 200 and renders any :class:`~bastion.domain.errors.BastionError` as OpenAI's
+``{"error": {...}}`` body (LiteLLM's management API uses that shape).
 """
 
 from __future__ import annotations
@@ -13,18 +13,14 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from bastion.api.asgi import Request, Send, send_bytes, send_json
+from bastion.api.asgi import Request, Send
 from bastion.auth.keys import hash_key
 from bastion.auth.virtual_keys import key_name
 from bastion.domain.errors import (
-    BastionError,
-    InternalError,
     InvalidRequestError,
     NotFoundError,
-    PermissionDeniedError,
 )
 from bastion.domain.principal import Principal
-from bastion.gateway.surfaces import OPENAI
 from bastion.store import Database, KeyRecord
 
 __all__ = [
@@ -48,11 +44,6 @@ Work = Callable[[Request, Principal], Awaitable[Any]]
 
 _PAGE = 500
 
-_ADMIN_ONLY = (
-    "This endpoint needs the gateway's master key (general_settings.master_key). "
-    "A virtual key may only read its own GET /key/info."
-)
-
 
 def token_of(value: str) -> str:
     """The token (SHA-256 hex) of a key given raw (``sk-...``) or already hashed, as LiteLLM reads it."""
@@ -70,7 +61,6 @@ class Management:
     def __init__(
         self,
         db: Database,
-        authenticate: Authenticate,
         on_revoke: Revoke,
         *,
         on_change: Revoke | None = None,
@@ -79,32 +69,11 @@ class Management:
         budget_tz: tzinfo = UTC,
     ) -> None:
         self.db = db
-        self._authenticate = authenticate
         self._on_revoke = on_revoke
         self._on_change = on_change or on_revoke
         self.body_limit = body_limit
         self.clock = clock
         self.budget_tz = budget_tz
-
-    def handler(self, work: Work, *, admin_only: bool = True) -> Handler:
-        """``work`` as an ASGI handler; ``admin_only=False`` leaves the permission check to ``work``."""
-
-        async def handle(request: Request, send: Send) -> None:
-            try:
-                principal = await self._authenticate(request)
-                if admin_only and not principal.is_admin:
-                    raise PermissionDeniedError(_ADMIN_ONLY, code="admin_only")
-                data = await work(request, principal)
-            except BastionError as err:
-                await _send_error(send, err)
-                return
-            except Exception:
-                _log.exception("management endpoint %s %s failed", request.method, _loggable(request.path))
-                await _send_error(send, InternalError("Bastion failed while handling this request."))
-                return
-            await send_json(send, 200, data)
-
-        return handle
 
     async def body(self, request: Request, *, optional: bool = False) -> dict[str, Any]:
         """The JSON object sent; ``{}`` for an empty body when ``optional``."""
@@ -165,14 +134,3 @@ async def _announce(callback: Revoke, tokens: Iterable[str]) -> None:
             await callback(token)
         except Exception:
             _log.exception("could not announce a change of key hash %s...", token[:12])
-
-
-def _loggable(path: str) -> str:
-    """The path with any key in it (``/key/{key}/regenerate``) shown as ``sk-...abcd``."""
-    return "/".join(key_name(part) if part.startswith("sk-") else part for part in path.split("/"))
-
-
-async def _send_error(send: Send, err: BastionError) -> None:
-    status, body, headers = OPENAI.render_error(err)
-    raw = [(name.encode(), value.encode()) for name, value in headers.items()]
-    await send_bytes(send, status, body, headers=raw)
