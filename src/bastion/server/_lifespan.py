@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bastion import tasks
 from bastion.server._state import App, log
 
 __all__ = ["Lifespan"]
@@ -21,7 +22,9 @@ class Lifespan:
 
     async def startup(self) -> str | None:
         """Start the app; the reason it failed, or None."""
-        self._task = asyncio.ensure_future(self._main())
+        # The app's start-up and shut-down run in this task (its shut-down closes the loop's task
+        # supervisor, which leaves the task it runs in alone).
+        self._task = tasks.spawn_awaited(self._main(), name="lifespan")
         answer = await self._ask("lifespan.startup")
         if answer["type"] == "lifespan.startup.complete":
             return None

@@ -26,6 +26,7 @@ from urllib.parse import unquote
 
 import httptools
 
+from bastion import tasks
 from bastion.server._cycle import RequestCycle
 from bastion.server._state import ServerState, log
 from bastion.server._wire import plain_response
@@ -263,10 +264,12 @@ class HttpProtocol(asyncio.Protocol):
 
     def _start(self, cycle: RequestCycle) -> None:
         self._active = cycle
-        task = self.loop.create_task(self._run(cycle))
-        tasks = self._state.tasks
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        # A child of the loop's task supervisor (listed by it, cancelled by its close); the server
+        # awaits it, at shutdown with a deadline, and _run answers 500 for whatever it raises.
+        task = tasks.spawn_awaited(self._run(cycle), name="request")
+        running = self._state.tasks
+        running.add(task)
+        task.add_done_callback(running.discard)
 
     async def _run(self, cycle: RequestCycle) -> None:
         try:

@@ -20,6 +20,7 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bastion import tasks
 from bastion.server._lifespan import Lifespan
 from bastion.server._protocol import HttpProtocol
 from bastion.server._state import App, Limits, ServerState, log
@@ -138,9 +139,9 @@ class Server:
         state.drained = asyncio.Event()
         for connection in list(state.connections):
             connection.shutdown()
-        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._force.wait())]
+        waits: list[asyncio.Future[Any]] = [tasks.spawn_awaited(self._force.wait(), name="shutdown-force")]
         if state.connections or state.tasks:
-            everything = asyncio.ensure_future(_all_done(state))
+            everything = tasks.spawn_awaited(_all_done(state), name="shutdown-drain")
             waits.append(everything)
             await asyncio.wait(
                 waits, timeout=self._settings.shutdown_timeout_seconds, return_when=asyncio.FIRST_COMPLETED
