@@ -11,7 +11,7 @@ CONFIG ?= examples/demo.yaml
 PORT ?= 4000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit bench bench-quick bench-peers clean js-deps docs
+.PHONY: help run test lint typecheck unit bench bench-quick bench-servers bench-peers clean js-deps docs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,7 +48,10 @@ bench: $(DEV_STAMP) ## benchmark direct-to-mock against through-Bastion (and Lit
 bench-quick: $(DEV_STAMP) ## a short smoke run of the benchmark
 	$(BIN)/python -m bench --quick
 
-bench-peers: ## install LiteLLM's proxy into bench/.peers/litellm for comparison runs
+bench-servers: $(DEV_STAMP) ## compare HTTP servers: Bastion's own, uvicorn, Granian; one worker and two
+	$(BIN)/python -m bench --servers $(BENCH_ARGS)
+
+bench-peers: ## install LiteLLM's proxy and Granian into bench/.peers/ for comparison runs
 	bash bench/install_peers.sh
 
 docs: $(DEV_STAMP) ## regenerate the configuration reference in docs/configuration.md from the code

@@ -71,7 +71,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CONFIG_ENV", "METRICS_DIR_ENV", "build_app", "create_app_from_env", "secret_values"]
 
-#: How ``bastion serve --workers N`` tells each worker process which config to load.
+#: Which config :func:`create_app_from_env` loads (``bastion serve --workers N`` passes ``--config``
+#: to its workers instead; the benchmark runs the app under other servers' workers with this).
 CONFIG_ENV = "BASTION_CONFIG"
 #: prometheus_client's own variable: where worker processes write their metric values.
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -499,7 +500,8 @@ async def _write_spend(database: Database, rows: list[dict[str, Any]]) -> None:
 
 
 def create_app_from_env() -> GatewayApp:
-    """Factory for uvicorn worker processes (``--workers N``): the config path comes from the environment."""
+    """Factory for other ASGI servers' worker processes (the benchmark runs the gateway under
+    uvicorn's and Granian's ``--workers``): the config path comes from the environment."""
     settings = load_settings(os.environ[CONFIG_ENV])
     configure_logging(
         level=settings.bastion.log_level,

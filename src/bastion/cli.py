@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import logging
-import os
-import shutil
-import signal
-import socket
 import sys
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 
 from bastion import __version__
 from bastion.domain.errors import ConfigError
@@ -32,6 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (default 1)")
 
     serve.add_argument("--no-migrate", action="store_true", help="do not apply database migrations at start")
+    # A worker of ``--workers N`` (bastion.server.supervisor): the read end of the pipe it watches
+    # for its supervisor's death, and the write end of the pipe it reports its start on.
+    serve.add_argument("--worker-of", type=int, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
 
     check = commands.add_parser("check-config", help="load a config file and report problems")
     check.add_argument("--config", required=True)
@@ -128,8 +125,15 @@ def _budget_and_limits(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        return _serve(
-            args.config, host=args.host, port=args.port, workers=args.workers, migrate=not args.no_migrate
+        from bastion.commands.serving import serve
+
+        return serve(
+            args.config,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            migrate=not args.no_migrate,
+            worker_of=None if args.worker_of is None else (args.worker_of, args.ready_fd),
         )
     if args.command == "check-config":
         from bastion.commands.check_config import check_config
@@ -183,108 +187,6 @@ def _with_settings(args: argparse.Namespace) -> int:
         for line in str(exc).splitlines():
             print(f"bastion: {line}", file=sys.stderr)
         return 2
-
-
-def _serve(path: str, *, host: str | None, port: int | None, workers: int, migrate: bool) -> int:
-    import uvicorn
-
-    from bastion.app import CONFIG_ENV, METRICS_DIR_ENV, build_app, secret_values
-    from bastion.commands.check_config import config_problems, config_warnings
-    from bastion.commands.serving import banner, bind_failure, listen
-    from bastion.observability.logging import configure_logging, shutdown_logging
-    from bastion.settings import load_settings
-
-    try:
-        settings = load_settings(path)
-    except ConfigError as exc:
-        for line in str(exc).splitlines():
-            print(f"bastion: {line}", file=sys.stderr)
-        return 2
-    problems = config_problems(settings)  # a route collision stops start-up before anything listens
-    if problems:
-        for line in problems:
-            print(f"bastion: {line}", file=sys.stderr)
-        return 2
-    host = host or settings.bastion.host
-    port = port if port is not None else settings.bastion.port
-    try:
-        # The port first: a busy one is a clear line before anything is loaded, and no banner.
-        sock = listen(host, port)
-    except OSError as exc:
-        print(bind_failure(host, port, exc), file=sys.stderr)
-        return 1
-    configure_logging(
-        level=settings.bastion.log_level,
-        json_logs=settings.bastion.json_logs,
-        secrets=secret_values(settings),
-    )
-    for line in config_warnings(settings):
-        logging.getLogger("bastion").warning(line)
-
-    def say_ready() -> None:
-        print(banner(settings, host, port), flush=True)
-
-    common = {
-        "loop": "uvloop",
-        "http": "httptools",
-        "log_config": None,
-        "access_log": False,
-        "lifespan": "on",
-        "timeout_graceful_shutdown": 30,
-        # Bastion is the edge: no X-Forwarded-* rewriting, and no per-response Date/Server formatting.
-        "proxy_headers": False,
-        "server_header": False,
-        "date_header": False,
-    }
-    try:
-        if workers > 1:
-            from uvicorn.supervisors import Multiprocess
-
-            os.environ[CONFIG_ENV] = os.path.abspath(path)
-            metrics_dir = tempfile.mkdtemp(prefix="bastion-metrics-")
-            os.environ[METRICS_DIR_ENV] = metrics_dir
-            config = uvicorn.Config(
-                "bastion.app:create_app_from_env",
-                factory=True,
-                workers=workers,
-                **common,  # type: ignore[arg-type]
-            )
-            say_ready()  # the workers accept on the socket bound above
-            Multiprocess(config, sockets=[sock]).run()
-        else:
-            config = uvicorn.Config(build_app(settings, migrate=migrate), **common)  # type: ignore[arg-type]
-            _server_class(on_started=say_ready)(config).run(sockets=[sock])
-    finally:
-        sock.close()
-        shutdown_logging()
-        if workers > 1:
-            shutil.rmtree(os.environ.pop(METRICS_DIR_ENV), ignore_errors=True)
-    return 0
-
-
-def _server_class(*, on_started: Callable[[], None]) -> type:
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        """uvicorn's server, but a SIGTERM ends the process normally, so queued log lines are written
-        (uvicorn re-raises the signal after shutting down, which skips our clean-up); ``on_started``
-        runs once the application has started and the socket accepts."""
-
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
-            try:
-                yield
-            finally:
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)
-
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets)
-            if self.started:
-                on_started()
-
-    return Server
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,8 +4,11 @@ answer. Deterministic: the slot is held by a stream still in progress, not by ti
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,6 +16,7 @@ from urllib.parse import urlsplit
 import openai
 import pytest
 
+from bastion import tasks
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
 from support import MASTER_KEY, standard_models
@@ -133,3 +137,46 @@ def test_the_openai_sdk_reads_it_as_a_retryable_overload(
         client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "hi"}])
     assert caught.value.status_code == 503 and "over capacity" in caught.value.message
     assert caught.value.response.headers["retry-after"] == "1"  # the SDK waits that long when it retries
+
+
+def test_event_loop_lag_sheds_new_calls_under_the_gateways_own_server(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """On Bastion's HTTP server the lag sampler runs as a supervised service started by the
+    lifespan, and while the loop is held (each turn blocked, as by CPU-bound handlers) a new call
+    is refused with 503 in its format. Deterministic: the call is sent once shedding has started,
+    and the loop is held until it is answered."""
+    gateway = start_gateway(
+        {
+            "model_list": standard_models(upstream.url),
+            "bastion_settings": {"overload": {"max_event_loop_lag_ms": 20}},
+        }
+    )
+    assert gateway.app is not None
+    overload = gateway.app.overload
+    shedding, answered = threading.Event(), threading.Event()
+    seen: list[list[str]] = []
+
+    async def hold_the_loop() -> None:
+        seen.append(tasks.current().running())
+        for _ in range(300):  # 60 ms a turn: every 10 ms sample is at least 50 ms late
+            time.sleep(0.06)  # noqa: ASYNC251  # the load itself: a turn held, as CPU-bound work would
+            await asyncio.sleep(0)
+            if overload.shedding:
+                shedding.set()
+            if answered.is_set():
+                return
+
+    holder = threading.Thread(target=gateway.call, args=(hold_the_loop(),))
+    holder.start()
+    try:
+        assert shedding.wait(timeout=60), "the lag sampler never saw the loop late"
+        answer = Client(gateway.url).request("POST", "/v1/chat/completions", CHAT, AUTH)
+    finally:
+        answered.set()
+        holder.join()
+    assert {"lifespan", "overload-watch"} <= set(seen[0])
+    assert answer.status == 503 and answer.headers["retry-after"] == "1"
+    assert answer.json()["error"]["code"] == "overloaded"
+    metrics = gateway.metrics.render().decode()
+    assert 'bastion_requests_shed_total{family="openai",reason="event_loop_lag"} 1.0' in metrics

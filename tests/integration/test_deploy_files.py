@@ -135,7 +135,7 @@ def test_the_gateway_pods_probe_real_routes_and_run_without_privileges(tmp_path:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/etc/bastion", "/var/lib/bastion"}
     assert {"name": "BASTION_DATA_DIR", "value": "/var/lib/bastion"} in container["env"]
-    # uvicorn waits up to 30 s for requests in flight; Kubernetes must wait longer before SIGKILL.
+    # bastion serve waits up to 30 s for requests in flight; Kubernetes must wait longer before SIGKILL.
     assert pod["terminationGracePeriodSeconds"] > 30
     # Services and selectors line up.
     selector = manifests["Service"]["spec"]["selector"]

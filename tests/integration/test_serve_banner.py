@@ -114,14 +114,16 @@ def test_a_master_key_from_the_environment_is_never_printed(served: list[Served]
         assert MOCK_ANSWER in _run_line(line, _clean_env(BASTION_KEY=secret))
 
 
-def test_a_busy_port_is_one_line_a_failure_status_and_no_banner(tmp_path: Path) -> None:
-    """Another program on the port: one line saying so, exit status 1, nothing on standard output."""
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_busy_port_is_one_line_a_failure_status_and_no_banner(tmp_path: Path, workers: str) -> None:
+    """Another program on the port: one line saying so, exit status 1, nothing on standard output;
+    with ``--workers 2`` too (the port is taken before the supervisor starts)."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [BASTION, "serve", "--config", "examples/demo.yaml", "--port", str(port)],
+            [BASTION, "serve", "--config", "examples/demo.yaml", "--port", str(port), "--workers", workers],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -133,6 +135,33 @@ def test_a_busy_port_is_one_line_a_failure_status_and_no_banner(tmp_path: Path) 
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(f"bastion: cannot listen on 127.0.0.1:{port}: the port is already in use")
     assert not list(tmp_path.iterdir()), "nothing was started: no database, no secret file"
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_route_collision_stops_serve_before_it_takes_the_port(tmp_path: Path, workers: str) -> None:
+    """A browser path on the OpenAI chat route: the problem line and exit status 2, checked before
+    the port (held here by another program, which would be status 1), with one worker or two."""
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: m\n    litellm_params: {model: mock/x}\n"
+        "bastion_settings:\n  browser:\n    openai_path: /v1/chat/completions\n"
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [BASTION, "serve", "--config", str(config), "--port", str(port), "--workers", workers],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=_clean_env(BASTION_DATA_DIR=str(tmp_path / "data")),
+        )
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("bastion: ") and "openai_path" in line and "POST /v1/chat/completions" in line
+    assert not list((tmp_path / "data").glob("*")), "nothing was started: no database, no secret file"
 
 
 def test_the_demo_secrets_the_banner_may_print_are_the_published_ones() -> None:

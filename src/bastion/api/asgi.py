@@ -82,7 +82,8 @@ class Request:
         while True:
             message = await self.receive()
             if message["type"] == "http.disconnect":
-                break
+                # A body cut short (the client left, or the server's body timeout) is never a request.
+                raise InvalidRequestError("The client closed the connection before sending the whole body.")
             chunk = message.get("body", b"")
             if chunk:
                 size += len(chunk)

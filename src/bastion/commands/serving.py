@@ -1,64 +1,187 @@
-"""What ``bastion serve`` does around the HTTP server: take the port first, then say how to call it.
+"""``bastion serve``: check the config, take the port, start the gateway, then say how to call it.
 
-The port is bound before anything else is loaded, so a busy port is one clear line and exit status 1
-(no banner, no half-started gateway). The banner is printed once the server listens; every line
-of it can be copied and used as it is: the commands are complete, and the rest are ``#`` comments
-(harmless in a shell or in Python) or addresses to open.
+The order is the promise of the first hour. A config with a problem (a route collision included)
+stops before anything listens. The port is taken before the gateway is built, so a busy port is
+one clear line and exit status 1 (no banner, nothing started). The banner is printed once, by the
+process that owns the port, once the gateway has started and accepts connections: this process
+itself, or with ``--workers N`` the supervisor it becomes (:mod:`bastion.server.supervisor`, which
+imports none of the gateway and prints the banner when every worker has started). Every line of
+the banner can be copied and used as it is: the commands are complete, and the rest are ``#``
+comments (harmless in a shell or in Python) or addresses to open.
 """
 
 from __future__ import annotations
 
-import errno
+import logging
+import os
 import shlex
 import socket
+import sys
+import tempfile
+from typing import NoReturn
 
 from bastion import __version__
+from bastion.domain.errors import ConfigError
 from bastion.settings.model import Settings
 
-__all__ = ["DEMO_SECRETS", "banner", "bind_failure", "listen"]
+__all__ = ["DEMO_SECRETS", "banner", "serve"]
 
 #: Secrets published in ``examples/demo.yaml``: printing them gives nothing away, and lets a new
 #: user copy working lines. Any other key or password is never printed.
 DEMO_SECRETS = frozenset({"sk-bastion-demo", "demo-password"})
 
-_BACKLOG = 2048
 _SHOWN_AS_LOCALHOST = ("127.0.0.1", "0.0.0.0", "::", "::1", "")
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` and listening (inheritable, for worker processes).
+def serve(
+    path: str,
+    *,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    migrate: bool,
+    worker_of: tuple[int, int | None] | None = None,
+) -> int:
+    """``bastion serve``: the exit status (2: the config, 1: the port, 3: the gateway's start-up).
 
-    Raises :class:`OSError` when the address is taken or cannot be used; see :func:`bind_failure`.
+    ``worker_of``: this process is a worker of ``--workers N``, given the supervisor's two pipe
+    ends (the one it watches, the one it reports its start on).
     """
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
+    from bastion.server.sockets import bind_failure, hold, listen
+    from bastion.settings import load_settings
+
     try:
-        # As asyncio and uvicorn do: a restart may bind while old connections sit in TIME_WAIT.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(_BACKLOG)
-    except OSError:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        _complain(str(exc).splitlines())
+        return 2
+    host = host or settings.bastion.host
+    port = port if port is not None else settings.bastion.port
+    if worker_of is not None:  # ``bastion serve`` checked the config and took the port already
+        return _serve_worker(settings, host, port, worker_of)
+
+    from bastion.commands.check_config import config_problems, config_warnings
+
+    problems = config_problems(settings)  # a route collision stops start-up before anything listens
+    if problems:
+        _complain(problems)
+        return 2
+    try:
+        # The port first: a busy one is a clear line before anything is loaded, and no banner.
+        sock = hold(host, port) if workers > 1 else listen(host, port)
+    except OSError as exc:
+        print(bind_failure(host, port, exc), file=sys.stderr)
+        return 1
+    text = banner(settings, host, sock.getsockname()[1])
+    _configure_logging(settings)
+    for line in config_warnings(settings):
+        logging.getLogger("bastion").warning(line)
+    if workers > 1:
+        return _supervise(settings, path, sock, host=host, workers=workers, migrate=migrate, banner=text)
+
+    from bastion.app import build_app
+    from bastion.observability.logging import shutdown_logging
+    from bastion.server.process import serve_process
+
+    try:
+        app = build_app(settings, migrate=migrate)
+        return serve_process(app, settings.bastion.server, sock, on_ready=lambda: print(text, flush=True))
+    finally:
         sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
+        shutdown_logging()
 
 
-def bind_failure(host: str, port: int, exc: OSError) -> str:
-    """The one line ``bastion serve`` prints when it cannot listen."""
-    where = f"{host}:{port}"
-    if exc.errno == errno.EADDRINUSE:
-        return (
-            f"bastion: cannot listen on {where}: the port is already in use (another bastion serve, "
-            f"or another program); stop it or choose another port with --port"
-        )
-    if exc.errno == errno.EACCES:
-        return f"bastion: cannot listen on {where}: permission denied (ports below 1024 need privileges)"
-    if isinstance(exc, socket.gaierror):
-        return f"bastion: cannot listen on {where}: unknown host '{host}' (--host or bastion_settings.host)"
-    return f"bastion: cannot listen on {where}: {exc.strerror or exc}"
+def _serve_worker(settings: Settings, host: str, port: int, pipes: tuple[int, int | None]) -> int:
+    """One worker of ``--workers N``: its own socket on the supervisor's port (SO_REUSEPORT)."""
+    from bastion.app import METRICS_DIR_ENV, build_app
+    from bastion.observability.logging import shutdown_logging
+    from bastion.observability.metrics import Metrics
+    from bastion.server.process import serve_process
+    from bastion.server.sockets import bind_failure, listen
+
+    watch_fd, ready_fd = pipes
+    try:
+        sock = listen(host, port, reuse_port=True)
+    except OSError as exc:
+        print(bind_failure(host, port, exc), file=sys.stderr)
+        return 1
+    _configure_logging(settings)
+    try:
+        # The supervisor migrated; metrics go to the directory all workers share.
+        metrics = Metrics(multiprocess_dir=os.environ.get(METRICS_DIR_ENV))
+        app = build_app(settings, metrics=metrics, migrate=False)
+        return serve_process(app, settings.bastion.server, sock, parent_fd=watch_fd, ready_fd=ready_fd)
+    finally:
+        sock.close()
+        shutdown_logging()
+
+
+def _supervise(
+    settings: Settings,
+    path: str,
+    holder: socket.socket,
+    *,
+    host: str,
+    workers: int,
+    migrate: bool,
+    banner: str,
+) -> int:
+    """Migrate once, then become the lean supervisor, handing it the port and the banner; 3 if
+    the migrations failed (as a worker whose gateway failed to start)."""
+    from bastion.observability.logging import shutdown_logging
+
+    if migrate:
+        from bastion.administration.offline import migrate_database
+
+        try:
+            migrate_database(settings)
+        except Exception:
+            logging.getLogger("bastion").exception("start-up failed: the database migrations")
+            holder.close()
+            shutdown_logging()
+            return 3
+    shutdown_logging()  # what was logged is written before this process becomes the supervisor
+    return _exec_supervisor(settings, path, holder, host=host, workers=workers, banner=banner)
+
+
+def _exec_supervisor(
+    settings: Settings, path: str, holder: socket.socket, *, host: str, workers: int, banner: str
+) -> NoReturn:
+    """Replace this process with :mod:`bastion.server.supervisor` (nothing imported here stays)."""
+    from bastion.app import METRICS_DIR_ENV
+    from bastion.server.supervisor import BANNER_ENV
+
+    metrics_dir = tempfile.mkdtemp(prefix="bastion-metrics-")
+    os.environ[METRICS_DIR_ENV] = metrics_dir
+    os.environ[BANNER_ENV] = banner
+    holder.set_inheritable(True)
+    port = holder.getsockname()[1]
+    argv = [sys.executable, "-m", "bastion.server.supervisor", "--workers", str(workers)]
+    argv += ["--host", host, "--port", str(port), "--port-fd", str(holder.fileno())]
+    argv += ["--config", os.path.abspath(path)]
+    argv += ["--shutdown-timeout", str(settings.bastion.server.shutdown_timeout_seconds)]
+    argv += ["--metrics-dir", metrics_dir, "--log-level", settings.bastion.log_level]
+    if not settings.bastion.json_logs:
+        argv.append("--text-logs")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
+
+
+def _configure_logging(settings: Settings) -> None:
+    from bastion.app import secret_values
+    from bastion.observability.logging import configure_logging
+
+    configure_logging(
+        level=settings.bastion.log_level,
+        json_logs=settings.bastion.json_logs,
+        secrets=secret_values(settings),
+    )
+
+
+def _complain(lines: list[str]) -> None:
+    for line in lines:
+        print(f"bastion: {line}", file=sys.stderr)
 
 
 def banner(settings: Settings, host: str, port: int) -> str:

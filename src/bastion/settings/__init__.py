@@ -20,6 +20,7 @@ from bastion.settings.model import (
     ModelInfo,
     OverloadSettings,
     RouteRule,
+    ServerSettings,
     Settings,
     StaticKey,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "OverloadSettings",
     "RouteRule",
     "Secret",
+    "ServerSettings",
     "Settings",
     "StaticKey",
     "load_settings",

@@ -23,6 +23,7 @@ __all__ = [
     "OVERLOAD",
     "ROUTE_RULE",
     "ROUTE_WHEN",
+    "SERVER",
     "STATIC_KEY",
     "STRIPE_SINK",
     "WEBHOOK_SINK",
@@ -140,6 +141,12 @@ BASTION_SETTINGS = Section(
             "mapping",
             "below",
             "when a process refuses new calls with 503 and `retry-after` instead of queueing them (below)",
+        ),
+        Key(
+            "server",
+            "mapping",
+            "below",
+            "the HTTP server's timeouts and limits, per process: slow clients are cut off (below)",
         ),
     ),
     intro="Bastion's own section. Every key here must be known.",
@@ -335,6 +342,55 @@ OVERLOAD = Section(
 )
 
 _SECONDS = "number > 0, seconds"
+
+SERVER = Section(
+    "bastion_settings.server",
+    (
+        Key(
+            "header_timeout_seconds",
+            _SECONDS,
+            "10",
+            "from connecting, or from a request's first byte, to the end of its headers; else 408 "
+            "(or a quiet close when nothing was sent) and the connection is closed",
+        ),
+        Key(
+            "body_timeout_seconds",
+            _SECONDS,
+            "30",
+            "a request body gets this long plus one second per `body_min_rate_kib` KiB received; "
+            "else 408 and close",
+        ),
+        Key("body_min_rate_kib", "number > 0, KiB", "64", "the body's allowance: KiB per extra second"),
+        Key(
+            "keepalive_timeout_seconds",
+            _SECONDS,
+            "30",
+            "an idle keep-alive connection is closed after this long",
+        ),
+        Key(
+            "send_timeout_seconds",
+            _SECONDS,
+            "60",
+            "a client that reads none of its answer for this long is disconnected",
+        ),
+        Key(
+            "shutdown_timeout_seconds",
+            _SECONDS,
+            "30",
+            "on `SIGTERM`, how long requests and streams in progress get to finish",
+        ),
+        Key("max_header_kib", "integer ≥ 1, KiB", "64", "the request line and headers together; more is 431"),
+        Key(
+            "max_connections",
+            "integer ≥ 1",
+            "half the file-descriptor limit, at most 10,000",
+            "open connections per process; a connection over it gets 503 and is closed before "
+            "anything is read",
+        ),
+    ),
+    intro="What happens at each limit: [operations.md](operations.md#limits-and-timeouts).",
+)
+
 
 BILLING_SETTINGS = Section(
     "billing_settings",

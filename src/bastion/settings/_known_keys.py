@@ -26,6 +26,7 @@ from bastion.settings._known_bastion_keys import (
     OVERLOAD,
     ROUTE_RULE,
     ROUTE_WHEN,
+    SERVER,
     STATIC_KEY,
 )
 
@@ -46,6 +47,7 @@ __all__ = [
     "ROUTE_WHEN_KEYS",
     "ROUTING_STRATEGIES",
     "SECTIONS",
+    "SERVER_KEYS",
     "STATIC_KEY_KEYS",
     "TOP_LEVEL_KEYS",
 ]
@@ -549,6 +551,7 @@ SECTIONS: tuple[Section, ...] = (
     JWT_AUTH,
     JWT_USER_LIMITS,
     OVERLOAD,
+    SERVER,
     *BILLING_SECTIONS,
 )
 
@@ -568,3 +571,4 @@ BROWSER_USER_LIMIT_KEYS = BROWSER_USER_LIMITS.names
 JWT_AUTH_KEYS = JWT_AUTH.names
 JWT_USER_LIMIT_KEYS = JWT_USER_LIMITS.names
 OVERLOAD_KEYS = OVERLOAD.names
+SERVER_KEYS = SERVER.names

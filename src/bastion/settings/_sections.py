@@ -25,6 +25,7 @@ from bastion.settings._overload import read_overload
 from bastion.settings._problems import Problems
 from bastion.settings._reader import MapReader, describe
 from bastion.settings._routes import read_routes
+from bastion.settings._server import read_server
 from bastion.settings._where import Where
 from bastion.settings._yaml import Mark
 from bastion.settings.model import BastionSettings, StaticKey
@@ -182,6 +183,7 @@ def read_bastion_settings(
         otlp_endpoint=read(lambda: _otlp_endpoint(section, env or {}), None),
         otlp_service_name=read(lambda: section.string("otlp_service_name"), None) or d.otlp_service_name,
         overload=read_overload(section, noted),
+        server=read_server(section, noted),
     )
     if problems is None:
         noted.raise_if_any()
