@@ -24,6 +24,7 @@ from bastion.accounts.conversations import ConversationService
 from bastion.accounts.provider_keys import ProviderKeyService
 from bastion.accounts.usage import UsageService
 from bastion.accounts.users import AccountService
+from bastion.administration import Administration, Announcer
 from bastion.api.account import AccountApi, AccountServices
 from bastion.api.browser import BrowserApi
 from bastion.api.generation import GenerationHandler
@@ -271,14 +272,18 @@ def build_app(
             stack.push_async_callback(supervisor.drain, _DRAIN_SECONDS)
             yield
 
-    management = ManagementApi(
+    # One service layer for the management API, the dashboard (and, offline, the CLI): key changes
+    # are announced to every process through the limits layer's revocation channel.
+    admin = Administration(
         database,
+        announce=Announcer(limits.revocations.revoke, limits.revocations.unrevoke, forget=virtual.forget),
+    )
+    management = ManagementApi(
+        admin,
         # ?key= on /key/info names the key being looked up; only headers authenticate here.
         lambda request: keyring.authenticate(extract_key(request.headers, None)),
-        limits.revocations.revoke,
         lambda: _model_info(settings),
         limit,
-        on_change=limits.revocations.unrevoke,
     )
     browser_api = None
     if browser is not None and browser_tokens is not None:
@@ -286,9 +291,7 @@ def build_app(
             browser, generation=generation, router=router, tokens=browser_tokens, metrics=metrics
         )
     dashboard = build_dashboard(
-        database=database,
-        keys=management.keys,
-        teams=management.teams,
+        admin=admin,
         accounts=accounts,
         router=router,
         master_key=settings.master_key,

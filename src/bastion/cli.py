@@ -44,29 +44,41 @@ def build_parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="manage virtual keys").add_subparsers(
         dest="action", required=True
     )
-    create = keys.add_parser("create", help="create a virtual key and print it (once)")
+    create = keys.add_parser(
+        "create",
+        help="create a virtual key and print it (once); checked as POST /key/generate checks it",
+    )
     create.add_argument("--config", required=True)
-    create.add_argument("--alias", dest="alias")
-    create.add_argument("--team", dest="team_id", help="team (org) id; created if missing")
+    create.add_argument("--alias", dest="key_alias", help="a unique name for the key, such as ci-bot")
+    create.add_argument(
+        "--team", dest="team_id", help="team (org) id; the team must exist (bastion teams create)"
+    )
     create.add_argument("--user", dest="user_id", help="user (session) id")
     create.add_argument("--duration", help="lifetime such as 30m, 24h, 30d (default: never expires)")
-    create.add_argument("--max-budget", dest="max_budget", type=float)
-    create.add_argument("--budget-duration", dest="budget_duration")
-    create.add_argument("--models", type=lambda v: [m for m in v.split(",") if m], help="comma-separated")
-    create.add_argument("--rpm", dest="rpm_limit", type=int)
-    create.add_argument("--tpm", dest="tpm_limit", type=int)
-    create.add_argument("--max-parallel", dest="max_parallel_requests", type=int)
+    create.add_argument("--models", help="comma-separated model groups (default: all, or the team's)")
+    _budget_and_limits(create)
 
     listed = keys.add_parser("list", help="the keys as a table (masked names, never the keys)")
     listed.add_argument("--config", required=True)
     listed.add_argument("--team", dest="team_id")
     listed.add_argument("--user", dest="user_id")
     listed.add_argument("--limit", type=int, default=50)
+    nouns: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
     for noun, text in (("teams", "teams (orgs)"), ("users", "users")):
-        sub = commands.add_parser(noun, help=f"see {text}").add_subparsers(dest="action", required=True)
+        nouns[noun] = sub = commands.add_parser(noun, help=f"see {text}").add_subparsers(
+            dest="action", required=True
+        )
         listed = sub.add_parser("list", help=f"the {text} as a table")
         listed.add_argument("--config", required=True)
         listed.add_argument("--limit", type=int, default=50)
+    team = nouns["teams"].add_parser(
+        "create", help="create a team and print it; checked as POST /team/new checks it"
+    )
+    team.add_argument("--config", required=True)
+    team.add_argument("--id", dest="team_id", help="the team's id (default: generated)")
+    team.add_argument("--alias", dest="team_alias", help="a display name, such as 'Acme Inc'")
+    team.add_argument("--models", help="comma-separated model groups the team's keys may use (default: all)")
+    _budget_and_limits(team)
 
     spend = commands.add_parser("spend", help="spend by team, user, key or model as a table")
     spend.add_argument("--config", required=True)
@@ -99,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--url", default="http://localhost:4000", help="the gateway's public URL")
     sandbox.add_argument("--model", default="anthropic/claude-sonnet-4-5")
     return parser
+
+
+def _budget_and_limits(parser: argparse.ArgumentParser) -> None:
+    """The options keys and teams share; text, read as the API reads the same JSON fields."""
+    parser.add_argument("--max-budget", dest="max_budget", help="USD")
+    parser.add_argument("--budget-duration", dest="budget_duration", help="budget period such as 30d or 1mo")
+    parser.add_argument("--rpm", dest="rpm_limit", help="requests per minute")
+    parser.add_argument("--tpm", dest="tpm_limit", help="tokens per minute")
+    parser.add_argument("--max-parallel", dest="max_parallel_requests", help="requests at once")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -155,6 +176,10 @@ def _with_settings(args: argparse.Namespace) -> int:
 
             show = {"keys": listing.list_keys, "teams": listing.list_teams, "users": listing.list_users}
             return show[args.command](settings, vars(args))
+        if args.command == "teams":
+            from bastion.commands.teams import create_team
+
+            return create_team(settings, vars(args))
         from bastion.commands.keys import create_key
 
         return create_key(settings, vars(args))

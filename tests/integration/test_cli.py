@@ -168,7 +168,8 @@ def test_check_config_accepts_the_seed_config() -> None:
 
 
 def test_migrate_and_create_a_key_then_use_it(tmp_path: Path, serve: list[subprocess.Popen[str]]) -> None:
-    """``bastion migrate`` and ``bastion keys create`` work without a server; the key then works."""
+    """``bastion migrate``, ``bastion teams create`` and ``bastion keys create`` work without a
+    server; the key then works."""
     config = tmp_path / "gw.yaml"
     config.write_text(
         "model_list:\n  - model_name: mock-gpt\n    litellm_params:\n      model: mock/echo\n"
@@ -179,6 +180,14 @@ def test_migrate_and_create_a_key_then_use_it(tmp_path: Path, serve: list[subpro
     )
     assert migrated.returncode == 0, migrated.stderr
     assert "up to date" in migrated.stdout and (tmp_path / "bastion.db").exists()
+    team = subprocess.run(
+        [BASTION, "teams", "create", "--config", str(config), "--id", "org-1", "--models", "mock-gpt"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert team.returncode == 0, team.stderr
+    assert json.loads(team.stdout)["models"] == ["mock-gpt"]
     made = subprocess.run(
         [
             BASTION,
@@ -217,7 +226,7 @@ def test_state_goes_to_the_data_dir(tmp_path: Path) -> None:
         "general_settings:\n  master_key: sk-cli-master-000\n"
     )
     env = {**os.environ, "BASTION_DATA_DIR": str(data_dir)}
-    for command in (["migrate"], ["keys", "create", "--team", "org-1"]):
+    for command in (["migrate"], ["teams", "create", "--id", "org-1"], ["keys", "create", "--team", "org-1"]):
         done = subprocess.run(
             [BASTION, *command, "--config", str(config)], capture_output=True, text=True, timeout=60, env=env
         )

@@ -12,7 +12,6 @@ comments (harmless in a shell or in Python) or addresses to open.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import shlex
@@ -132,10 +131,10 @@ def _supervise(
     from bastion.observability.logging import shutdown_logging
 
     if migrate:
-        from bastion.store.migrate import migrate as apply
+        from bastion.administration.offline import migrate_database
 
         try:
-            asyncio.run(apply(settings.database_url, default_path=settings.state_dir() / "bastion.db"))
+            migrate_database(settings)
         except Exception:
             logging.getLogger("bastion").exception("start-up failed: the database migrations")
             holder.close()

@@ -4,7 +4,10 @@ Who may look: the master key, or an active superuser account (``/v2`` accounts).
 a valid session cookie (see :mod:`bastion.web.sessions`); without one, a GET is redirected to the
 login page and a POST is refused. Every POST carries the session's CSRF token. Sessions are
 re-checked on each request: a changed master key, a changed password, a deactivated account or
-one that lost its superuser flag ends them.
+one that lost its superuser flag ends them, and so does logging out, on every process: the
+logout is recorded in the shared database
+(:class:`~bastion.administration.sessions.SessionRevocations`), so a copy of the cookie is refused
+too.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from bastion.accounts.users import AccountService
+from bastion.administration import SessionRevocations
 from bastion.api.asgi import Request, Send, send_bytes
 from bastion.api.endpoints import DASHBOARD, PUBLIC, Audience, Endpoint, Guard
 from bastion.api.error_formats import ErrorReply
@@ -34,7 +38,6 @@ from bastion.domain.errors import (
 from bastion.domain.principal import Principal
 from bastion.domain.secret import Secret
 from bastion.limits.login import LoginThrottle
-from bastion.store.users import UserRepository
 from bastion.web._html import Markup, csrf_field, e, page
 from bastion.web.sessions import (
     LOGIN_COOKIE,
@@ -109,7 +112,7 @@ class Dashboard:
         master_key: Secret | None,
         accounts: AccountService,
         throttle: LoginThrottle,
-        users: UserRepository,
+        sessions: SessionRevocations,
         pages: dict[tuple[str, str], Page],
     ) -> None:
         self._secret = signing_secret
@@ -117,7 +120,7 @@ class Dashboard:
         self._master = master_key
         self._accounts = accounts
         self._throttle = throttle
-        self._users = users
+        self._sessions = sessions
         self._pages = pages
 
     @property
@@ -244,6 +247,9 @@ class Dashboard:
         )
 
     async def _logout(self, ctx: PageContext) -> Reply:
+        # The cookie is deleted in the browser, but a copy of it would still be signed and unexpired:
+        # recording the logout makes every process refuse it.
+        await self._sessions.end(ctx.session.nonce, expires_at=ctx.session.expires_at)
         return Reply(location="/ui/login")
 
     # ------------------------------------------------------------------ the guard
@@ -282,6 +288,8 @@ class Dashboard:
 
     async def _identity(self, session: Session) -> tuple[Principal, str] | None:
         signer = self.signer
+        if await self._sessions.ended(session.nonce):
+            return None
         if session.kind == "master":
             if self._master is None or not hmac.compare_digest(
                 session.stamp, signer.stamp(self._master.reveal())
@@ -290,7 +298,7 @@ class Dashboard:
             return Principal("master", "dashboard:master", ""), "master key"
         if session.kind != "user":
             return None
-        user = await self._users.get(session.user_id)
+        user = await self._accounts.find(session.user_id)
         if user is None or not user.is_active or not user.is_superuser or user.password_hash is None:
             return None
         if not hmac.compare_digest(session.stamp, signer.stamp(password_stamp(user.password_hash))):

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 import orjson
 
+from bastion.administration import Administration, Announcer
 from bastion.api.asgi import Request
 from bastion.api.dispatch import Dispatcher
 from bastion.api.endpoints import EndpointTable
@@ -65,15 +66,10 @@ class Harness:
 
     def __post_init__(self) -> None:
         self.virtual = VirtualKeys(self.db.keys, self.db.teams, ttl=0)
-        self.api = ManagementApi(
-            self.db,
-            self.authenticate,
-            self.on_revoke,
-            lambda: self.model_info(),
-            1024 * 1024,
-            on_change=self.on_change,
-            clock=lambda: self.now,
+        self.admin = Administration(
+            self.db, announce=Announcer(self.on_revoke, self.on_change), clock=lambda: self.now
         )
+        self.api = ManagementApi(self.admin, self.authenticate, lambda: self.model_info(), 1024 * 1024)
         self.dispatch = Dispatcher(EndpointTable(self.api.endpoints(), self.api.guards()))
 
     async def authenticate(self, request: Request) -> Principal:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from bastion.administration.key_fields import GENERATE_FIELDS, IGNORED_LITELLM_KEY_FIELDS
+from bastion.administration.teams import TEAM_FIELDS
 from bastion.api.endpoints import PUBLIC
-from bastion.api.management._key_fields import GENERATE_FIELDS, IGNORED_LITELLM_KEY_FIELDS
-from bastion.api.management.teams import TEAM_FIELDS
 from bastion.api.openapi import openapi_document
 from bastion.api.server import GatewayApp
 from bastion.app import build_app

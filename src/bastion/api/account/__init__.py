@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bastion.accounts.records import UserRecord
 from bastion.api.account._bodies import BODIES, SUMMARIES
 from bastion.api.account._errors import ACCOUNT_ERRORS
 from bastion.api.account._room import AccountServices, Handler, Room, Work
@@ -22,7 +23,6 @@ from bastion.api.account.users import UserEndpoints
 from bastion.api.asgi import Request, Send, send_json
 from bastion.api.endpoints import ACCOUNT_SUPERUSER, ACCOUNT_USER, PUBLIC, Audience, Endpoint, Guard
 from bastion.api.guards import bearer_token, superuser_guard
-from bastion.store import UserRecord
 
 __all__ = ["ACCOUNT_ERRORS", "ROUTES", "AccountApi", "AccountServices"]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bastion.gateway.credentials import ACCOUNT_PROVIDERS
+
 __all__ = ["BODIES", "SUMMARIES"]
 
 SUMMARIES = {
@@ -55,7 +57,8 @@ BODIES: dict[tuple[str, str], Mapping[str, Any]] = {
     },
     ("PATCH", "/v2/users/me/api-key"): {
         "type": "object",
-        "properties": {"anthropic": _TEXT, "openai": _TEXT, "google": _TEXT},
+        "description": "A string stores the provider's key; null or an empty string removes it.",
+        "properties": {f"{provider}_api_key": {"type": ["string", "null"]} for provider in ACCOUNT_PROVIDERS},
     },
     ("POST", "/v2/users"): {
         "type": "object",

@@ -16,13 +16,13 @@ from typing import Any
 from bastion.accounts.catalog import ModelCatalog
 from bastion.accounts.conversations import ConversationService
 from bastion.accounts.provider_keys import ProviderKeyService
+from bastion.accounts.records import UserRecord
 from bastion.accounts.usage import UsageService
 from bastion.accounts.users import AccountService
 from bastion.api.asgi import Request, Send
 from bastion.domain.errors import (
     InvalidRequestError,
 )
-from bastion.store import UserRecord
 
 __all__ = ["AccountServices", "Handler", "Room", "Work", "int_query"]
 
@@ -58,7 +58,8 @@ def int_query(request: Request, name: str, default: int, *, low: int = 1, high: 
     value = request.query.get(name)
     if value is None or value == "":
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    # isdigit() alone takes "²" and other digits int() cannot read.
+    if not (value.isascii() and value.isdigit()) or len(value) > 12 or not low <= int(value) <= high:
         raise InvalidRequestError(f"'{name}' must be a whole number from {low} to {high}.", param=name)
     return int(value)
 

@@ -9,17 +9,17 @@ as LiteLLM's are.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, tzinfo
+from collections.abc import Mapping
 from typing import Any
 
+from bastion.administration import Administration
+from bastion.administration.key_fields import IGNORED_LITELLM_KEY_FIELDS
 from bastion.api.asgi import Request, Send, send_json
 from bastion.api.endpoints import KEY_HOLDER, MASTER, Audience, Endpoint, Guard
 from bastion.api.error_formats import OPENAI_ERRORS
 from bastion.api.guards import master_guard
 from bastion.api.management import _bodies as bodies
-from bastion.api.management._common import Authenticate, Handler, Management, Revoke, Work
-from bastion.api.management._key_fields import IGNORED_LITELLM_KEY_FIELDS
+from bastion.api.management._common import Authenticate, Handler, Management, Work
 from bastion.api.management.billing import BillingEndpoints
 from bastion.api.management.keys import KeyEndpoints
 from bastion.api.management.models import ModelEndpoints, ModelInfo
@@ -27,46 +27,31 @@ from bastion.api.management.spend import SpendEndpoints
 from bastion.api.management.teams import TeamEndpoints
 from bastion.api.management.users import UserEndpoints
 from bastion.domain.principal import Principal
-from bastion.store import Database
 
 __all__ = ["IGNORED_LITELLM_KEY_FIELDS", "Handler", "ManagementApi"]
 
 
 class ManagementApi:
-    """The management routes over one database.
+    """The management routes over the administration services.
 
     ``authenticate`` raises :class:`~bastion.domain.errors.AuthenticationError` (401) for a bad
-    key. ``on_revoke(hash)`` is awaited for keys that must stop working (deleted, blocked, their
-    team deleted or blocked, regenerated without a grace period); ``on_change(hash)`` (default:
-    ``on_revoke``) for keys that still work but changed (updated, unblocked, their team updated,
-    regenerated with a grace period). Neither should raise: a failure is logged, the change stays.
-    ``model_info()`` is what ``/model/info`` lists; ``budget_tz`` is the calendar of budget resets.
+    key. ``model_info()`` is what ``/model/info`` lists. Validation, revocation and every other
+    rule of keys, teams, users, spend and billing are the services' (``admin``), which the
+    dashboard and the CLI call too.
     """
 
     def __init__(
         self,
-        db: Database,
+        admin: Administration,
         authenticate: Authenticate,
-        on_revoke: Revoke,
         model_info: ModelInfo,
         body_limit: int,
-        *,
-        on_change: Revoke | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        budget_tz: tzinfo = UTC,
     ) -> None:
         self._authenticate = authenticate
-        self._m = Management(
-            db,
-            on_revoke,
-            on_change=on_change,
-            body_limit=body_limit,
-            clock=clock,
-            budget_tz=budget_tz,
-        )
+        self._m = Management(admin, body_limit=body_limit)
         self.keys = KeyEndpoints(self._m)
         self.teams = TeamEndpoints(self._m)
-        self.users = UserEndpoints(self._m, self.keys)
+        self.users = UserEndpoints(self._m)
         self.spend = SpendEndpoints(self._m)
         self.models = ModelEndpoints(model_info)
         self.billing = BillingEndpoints(self._m)

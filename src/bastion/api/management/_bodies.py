@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from bastion.api.management._key_fields import GENERATE_FIELDS, IGNORED_LITELLM_KEY_FIELDS
-from bastion.api.management.teams import TEAM_FIELDS
-from bastion.api.management.users import USER_FIELDS, USER_ROLES
+from bastion.administration.key_fields import GENERATE_FIELDS, IGNORED_LITELLM_KEY_FIELDS
+from bastion.administration.teams import TEAM_FIELDS
+from bastion.administration.users import USER_FIELDS, USER_ROLES
 
 __all__ = [
     "BILLING_EVENTS_QUERY",
