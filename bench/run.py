@@ -37,7 +37,18 @@ from bench.keyed import (
 )
 from bench.report import markdown
 from bench.scenarios import Scenario, select
-from bench.targets import LITELLM, ROOT, Target, gateway_config, start_gateway, start_mock, stop
+from bench.targets import (
+    BASTION,
+    GRANIAN,
+    LITELLM,
+    ROOT,
+    SERVER_TARGETS,
+    Target,
+    gateway_config,
+    start_gateway,
+    start_mock,
+    stop,
+)
 
 __all__ = ["main"]
 
@@ -110,9 +121,15 @@ def _progress(scenario: Scenario, target: Target, result: dict[str, Any]) -> Non
 
 
 def _wanted(patterns: str | None) -> Callable[[str], bool]:
-    """Whether a target is chosen by ``--targets`` (names or parts of names; all when None)."""
+    """Whether a target is chosen by ``--targets`` (names or parts of names, ``=name`` for exactly
+    that name; all when None)."""
     wanted = [p.strip().lower() for p in patterns.split(",") if p.strip()] if patterns else []
-    return lambda name: not wanted or any(p in name.lower() for p in wanted)
+
+    def chosen(name: str) -> bool:
+        name = name.lower()
+        return not wanted or any(name == p[1:] if p.startswith("=") else p in name for p in wanted)
+
+    return chosen
 
 
 def _start_targets(
@@ -128,6 +145,9 @@ def _start_targets(
     print("starting the mock upstream and the gateways", file=sys.stderr)
     mock, mock_url = start_mock(workdir, args.token_delay)
     targets.append(mock)
+    if args.servers:
+        _start_servers(chosen, mock_url, workdir, notes, targets)
+        return
     if chosen("bastion"):
         targets.append(start_gateway("bastion", mock_url, workdir))
     if chosen("bastion+cache"):
@@ -158,6 +178,29 @@ def _start_targets(
                 targets.append(start_keyed(found, mock_url, workdir))
 
 
+def _start_servers(
+    chosen: Callable[[str], bool], mock_url: str, workdir: Path, notes: list[str], targets: list[Target]
+) -> None:
+    """The server comparison: Bastion's app with the master key under its own server, uvicorn and
+    Granian (when ``make bench-peers`` installed it), with one worker and with two."""
+    config = workdir / "bastion.yaml"
+    config.write_text(gateway_config(mock_url))
+    # The targets share the config's SQLite store: migrate it first, so no target's start-up
+    # includes the migrations (the first one started would otherwise pay for them).
+    subprocess.run([str(BASTION), "migrate", "--config", str(config)], capture_output=True, check=True)
+    for name in ("bastion", *SERVER_TARGETS):
+        if not chosen(name):
+            continue
+        if "@granian" in name and not GRANIAN.exists():
+            notes.append(f"{name} not run: Granian not installed (make bench-peers).")
+            continue
+        target = start_gateway(name, mock_url, workdir, config=config)
+        targets.append(target)
+        if name.endswith(" x2") and target.process is not None and not target.error:
+            supervisor = target.memory_of_root()
+            notes.append(f"{name}: supervisor process RSS {supervisor / 1024:.1f} MiB at idle.")
+
+
 def _spend_check(run: dict[str, Any], target: Target, store: KeyedStore) -> dict[str, Any]:
     """Rows in the stopped gateway's spend log against the requests sent with its key."""
     sent = target.setup_requests
@@ -178,10 +221,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", help="comma-separated scenario names or prefixes (e.g. stream)")
     parser.add_argument(
         "--targets",
-        help="comma-separated target names or parts of names (e.g. bastion,sqlite); direct always runs",
+        help="comma-separated target names or parts of names (e.g. bastion,sqlite; =bastion for that "
+        "name only); direct always runs",
     )
     parser.add_argument("--token-delay", type=float, default=0.002, help="mock seconds between tokens")
     parser.add_argument("--no-peers", action="store_true", help="skip LiteLLM even when installed")
+    parser.add_argument(
+        "--servers",
+        action="store_true",
+        help="compare HTTP servers instead: Bastion's own, uvicorn and Granian, one worker and two",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.md/.json go")
     parser.add_argument(
         "--soak", action="store_true", help="only the soak: memory over --soak-requests per keyed gateway"

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -22,7 +23,10 @@ from typing import Any
 from bench.procfs import memory_kib, process_tree
 
 __all__ = [
+    "BASTION",
+    "GRANIAN",
     "MASTER_KEY",
+    "SERVER_TARGETS",
     "Target",
     "file_stem",
     "first_request",
@@ -38,7 +42,17 @@ ROOT = Path(__file__).resolve().parent.parent
 MASTER_KEY = "sk-bench-master"
 UPSTREAM_KEY = "sk-upstream-bench"
 LITELLM = ROOT / "bench" / ".peers" / "litellm" / "bin" / "litellm"
+GRANIAN = ROOT / "bench" / ".peers" / "granian" / "bin" / "granian"
 BASTION = ROOT / ".venv" / "bin" / "bastion"
+#: The server comparison's targets (``--servers``): Bastion's app under another server, or with
+#: two workers. The name says which: ``@uvicorn``, ``@granian``, `` x2``.
+SERVER_TARGETS = (
+    "bastion x2",
+    "bastion@uvicorn",
+    "bastion@uvicorn x2",
+    "bastion@granian",
+    "bastion@granian x2",
+)
 _READY_TIMEOUT = 120.0
 _MOCK = [sys.executable, "-m", "bastion.testing.upstream"]
 
@@ -69,6 +83,10 @@ class Target:
     def memory(self) -> tuple[int, int]:
         """(RSS, peak RSS) in KiB."""
         return memory_kib(self.pids())
+
+    def memory_of_root(self) -> int:
+        """RSS in KiB of the process started (a supervisor, without its workers)."""
+        return memory_kib(self.pids()[:1])[0]
 
 
 def free_port() -> int:
@@ -133,8 +151,8 @@ def start_gateway(name: str, mock_url: str, workdir: Path, *, config: Path | Non
     )
     target.base_url = base
     env = dict(os.environ)
-    if name != "litellm":
-        argv = [str(BASTION), "serve", "--config", str(config), "--port", str(port)]
+    if name.startswith("bastion"):
+        argv = _bastion_argv(name, config, port, env)
     else:
         argv = [str(LITELLM), "--config", str(config), "--port", str(port), "--num_workers", "1"]
         # No network at start-up (cost map download) and no chatter on stdout.
@@ -151,6 +169,32 @@ def start_gateway(name: str, mock_url: str, workdir: Path, *, config: Path | Non
         target.error = str(exc)
         stop(target)
     return target
+
+
+def _bastion_argv(name: str, config: Path, port: int, env: dict[str, str]) -> list[str]:
+    """How to run Bastion for target ``name``: its own server (``bastion serve``), uvicorn or
+    Granian, with one worker or two (`` x2``)."""
+    workers = "2" if name.endswith(" x2") else "1"
+    if "@uvicorn" in name:
+        env["PYTHONPATH"] = str(ROOT)  # the bench package, from the gateway's working directory
+        return [
+            str(ROOT / ".venv" / "bin" / "python"),
+            "-m",
+            "bench.uvicorn_serve",
+            str(config),
+            str(port),
+            workers,
+        ]
+    if "@granian" in name:
+        env["BASTION_CONFIG"] = str(config.resolve())
+        if workers != "1":
+            env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bench-metrics-")
+        return [
+            str(GRANIAN), "--interface", "asgi", "--factory", "bastion.app:create_app_from_env",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", workers, "--loop", "uvloop",
+            "--http", "1", "--no-ws", "--log-level", "warning",
+        ]  # fmt: skip
+    return [str(BASTION), "serve", "--config", str(config), "--port", str(port), "--workers", workers]
 
 
 def file_stem(name: str) -> str:

@@ -7,21 +7,44 @@ const params = new URLSearchParams(location.hash.slice(1) || location.search.sli
 const $ = (id) => document.getElementById(id);
 $('model').value = params.get('model') ?? 'mock-claude';
 $('runtime').value = params.get('runtime') ?? 'anthropic';
+$('token').value = params.get('token') ?? '';
+const gateway = params.get('proxy') ?? location.origin;
+$('mint-command').textContent =
+  `curl ${gateway}/api/token -H "Authorization: Bearer $BASTION_KEY" -H "Content-Type: application/json" ` +
+  `-d '{"models": ["${$('model').value}"], "ttl_seconds": 600}'`;
 
 let controller = null;
 
-function status(text, state) {
+function status(text, state, kind = '') {
   $('status').textContent = text;
   $('status').dataset.state = state;
+  $('status').dataset.error = kind;
+}
+
+// What went wrong, said as a person would: a refusal by the gateway is not a provider failure.
+function describe(error) {
+  if (error.name === 'AbortError') return 'Stopped.';
+  if (error.name === 'ProviderNetworkError') return `Could not reach Bastion at ${gateway}: ${error.message}`;
+  if (error.name === 'ProviderTimeoutError') return `No answer in time: ${error.message}`;
+  if (error.name === 'ProviderAPIError' && error.status < 500) {
+    return `Bastion refused the request (${error.status}): ${error.message}`;
+  }
+  if (error.name === 'ProviderAPIError') return `The call failed upstream (${error.status}): ${error.message}`;
+  return `${error.name}: ${error.message}`;
 }
 
 async function ask(event) {
   event.preventDefault();
   const runtime = $('runtime').value;
-  const gateway = params.get('proxy') ?? location.origin;
+  const token = $('token').value.trim();
+  if (!token) {
+    $('mint').open = true;
+    status('This page needs a browser token: mint one with the command above and paste it.', 'error', 'NoToken');
+    return;
+  }
   const session = await createSession({
     models: [{ runtime, proxyUrl: `${gateway}/api/${runtime}`, model: $('model').value }],
-    token: params.get('token') ?? undefined,
+    token,
   });
   $('answer').textContent = '';
   $('ttft').textContent = '–';
@@ -51,7 +74,7 @@ async function ask(event) {
     }
     status('Done.', 'done');
   } catch (error) {
-    status(`${error.name}: ${error.message}`, 'error');
+    status(describe(error), 'error', error.name);
   } finally {
     $('send').disabled = false;
     $('stop').disabled = true;

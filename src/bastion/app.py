@@ -6,11 +6,12 @@ import asyncio
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bastion import __version__
+from bastion import __version__, tasks
 from bastion.accounting.pricing import PriceBook
 from bastion.accounting.recorder import UsageRecorder
 from bastion.accounting.records import UsageRecord
@@ -22,12 +23,13 @@ from bastion.accounts.conversations import ConversationService
 from bastion.accounts.provider_keys import ProviderKeyService
 from bastion.accounts.usage import UsageService
 from bastion.accounts.users import AccountService
+from bastion.administration import Administration, Announcer
 from bastion.api.account import AccountApi, AccountServices
 from bastion.api.browser import BrowserApi
 from bastion.api.generation import GenerationHandler
 from bastion.api.management import ManagementApi
 from bastion.api.routing import RoutingDryRun
-from bastion.api.server import GatewayApp
+from bastion.api.server import EndpointSource, GatewayApp
 from bastion.auth.access_tokens import AccessTokenIssuer
 from bastion.auth.browser_tokens import BrowserTokens
 from bastion.auth.jwt_tokens import TokenVerifier
@@ -48,10 +50,10 @@ from bastion.limits.login import FailureCounter, LoginThrottle, MemoryFailureCou
 from bastion.limits.seeds import spend_loader
 from bastion.observability.logging import configure_logging
 from bastion.observability.metrics import Metrics
+from bastion.outbound.clients import OutboundClients
 from bastion.providers.anthropic import AnthropicAdapter
 from bastion.providers.base import ProviderAdapter
 from bastion.providers.gemini import GeminiAdapter
-from bastion.providers.http import HttpPool
 from bastion.providers.openai import OpenAIAdapter
 from bastion.secrets import Vault
 from bastion.settings import Settings, load_settings
@@ -61,9 +63,13 @@ from bastion.store.errors import StoreUnavailableError
 from bastion.store.migrate import apply_migrations
 from bastion.web import build_dashboard
 
+if TYPE_CHECKING:
+    from bastion.outbound.resp import RespClient
+
 __all__ = ["CONFIG_ENV", "METRICS_DIR_ENV", "build_app", "create_app_from_env", "secret_values"]
 
-#: How ``bastion serve --workers N`` tells each worker process which config to load.
+#: Which config :func:`create_app_from_env` loads (``bastion serve --workers N`` passes ``--config``
+#: to its workers instead; the benchmark runs the app under other servers' workers with this).
 CONFIG_ENV = "BASTION_CONFIG"
 #: prometheus_client's own variable: where worker processes write their metric values.
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -136,13 +142,15 @@ def build_app(
         ttl=settings.bastion.key_cache_ttl,
         serve_known_keys=settings.bastion.allow_requests_on_db_unavailable,
     )
+    # One HTTP client, one Redis client and one pub/sub connection for the whole process.
+    clients = OutboundClients(redis_url=settings.bastion.redis_url)
+    http = clients.http
     jwt_auth = settings.bastion.jwt_auth
-    tokens = TokenVerifier.from_settings(jwt_auth) if jwt_auth is not None else None
+    tokens = TokenVerifier.from_settings(jwt_auth, http=http) if jwt_auth is not None else None
     browser = settings.bastion.browser
     browser_tokens = BrowserTokens.from_settings(browser, settings.master_key) if browser else None
     keyring = KeyRing(settings, virtual=virtual, tokens=tokens, browser=browser_tokens)
     router = Router(settings)
-    http = HttpPool()
     adapters: dict[str, ProviderAdapter] = {
         "openai": OpenAIAdapter(),
         "anthropic": AnthropicAdapter(default_max_tokens=settings.bastion.default_max_tokens),
@@ -156,12 +164,10 @@ def build_app(
         unwritten=spend.with_unwritten,
         end_user_budget=jwt_auth.user_limits.budget_duration if jwt_auth else None,
     )
-    redis_url = settings.bastion.redis_url
-    if redis_url:
-        # redis-py is loaded only by gateways that share their limits (a few MiB saved otherwise).
-        from bastion.limits.redis import redis_limits
+    if clients.redis is not None and clients.subscriber is not None:
+        from bastion.limits.redis import redis_limits  # the Redis stores only when shared
 
-        limits = redis_limits(redis_url, loader=loader)
+        limits = redis_limits(client=clients.redis, subscriber=clients.subscriber, loader=loader)
     else:
         limits = memory_limits(loader=loader)
     virtual.is_revoked = limits.revocations.is_revoked  # checked before a key is served in an outage
@@ -178,20 +184,21 @@ def build_app(
     if settings.billing is not None:
         from bastion.billing.service import BillingService
 
-        billing = BillingService(settings.billing, database.billing)
+        billing = BillingService(settings.billing, database.billing, http=http)
     if billing is not None:
         chat.gatekeeper.entitlement = billing.entitlement
     if settings.cache.enabled:
-        chat.cache = ResponseCache(settings.cache, build_cache_store(settings.cache), metrics)
+        cache_redis = clients.redis_at(settings.cache.redis_url) if settings.cache.redis_url else None
+        chat.cache = ResponseCache(settings.cache, build_cache_store(settings.cache, cache_redis), metrics)
     routes = RouteTable(settings)
     shared_health = None
     cooldowns = settings.router.get("disable_cooldowns") is not True
     usage = settings.routing_strategy.startswith("usage-based-routing")
-    if redis_url and (cooldowns or usage):
+    if clients.redis is not None and (cooldowns or usage):
         from bastion.gateway.health_shared import SharedHealth  # Redis only when used
 
         shared_health = SharedHealth(
-            redis_url,
+            clients.redis,
             router.health,
             [dep.deployment_id for dep in settings.model_list],
             cooldowns=cooldowns,
@@ -208,63 +215,67 @@ def build_app(
     )
 
     account_api, accounts, provider_keys, signing_secret, throttle = _account_api(
-        settings, database, chat, prices, data_dir=data_dir, body_limit=limit
+        settings, database, chat, prices, data_dir=data_dir, body_limit=limit, redis=clients.redis
     )
 
-    async def startup() -> None:
-        if migrate:
-            await apply_migrations(engine)
-        await provider_keys.reload_system_keys()
-        provider_keys.start()
-        first = settings.bastion.accounts
-        if first.first_superuser is not None and first.first_superuser_password is not None:
-            await accounts.ensure_first_superuser(first.first_superuser, first.first_superuser_password)
-        # Another process deleted, blocked or changed a key: forget it here too (None: forget all).
-        await limits.revocations.subscribe(virtual.forget)
-        spend.start()
-        if billing is not None:
-            await billing.start()
-        if tokens is not None:
-            await tokens.keys.refresh()  # a JWKS URL is fetched now; failing here is logged, not fatal
-        if shared_health is not None:
-            shared_health.start()
-        prices.warm(settings.model_list)  # the price table loads now, off the request path
-        if browser is not None and browser.token_secret is None and settings.master_key is None:
-            _log.warning(
-                "bastion_settings.browser has no token_secret and there is no master key: browser "
-                "tokens are signed with a random secret and work only in this process"
-            )
-        if keyring.open:
-            _log.warning(
-                "no master_key and no static keys are configured: this gateway accepts calls from anyone"
-            )
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        """Start-up in order; shut-down in the reverse order, however far start-up got."""
+        async with AsyncExitStack() as stack:
+            supervisor = tasks.current()
+            stack.push_async_callback(supervisor.close)  # last: cancel whatever still runs
+            # One HTTP client, the Redis client(s) and the pub/sub connection: closed after their users.
+            stack.push_async_callback(clients.close)
+            if spans is not None:  # the last spans are sent before the process ends
+                stack.push_async_callback(asyncio.to_thread, spans.close)
+            stack.push_async_callback(database.close)
+            if migrate:
+                await apply_migrations(engine)
+            if tokens is not None:
+                stack.push_async_callback(tokens.keys.close)
+            spend.start()
+            # Before the database closes: every row written, or left in the journal for the next start.
+            stack.push_async_callback(spend.drain)
+            stack.push_async_callback(provider_keys.close)
+            await provider_keys.reload_system_keys()
+            provider_keys.start()
+            stack.push_async_callback(accounts.close)
+            first = settings.bastion.accounts
+            if first.first_superuser is not None and first.first_superuser_password is not None:
+                await accounts.ensure_first_superuser(first.first_superuser, first.first_superuser_password)
+            gatekeeper = chat.gatekeeper
+            if gatekeeper is not None:
+                stack.push_async_callback(gatekeeper.close)  # settles what is left, closes the limits
+            # Another process deleted, blocked or changed a key: forget it here too (None: forget all).
+            await limits.revocations.subscribe(virtual.forget)
+            if chat.cache is not None:
+                stack.push_async_callback(chat.cache.close)
+            if shared_health is not None:
+                stack.push_async_callback(shared_health.close)
+                shared_health.start()
+            if billing is not None:
+                stack.push_async_callback(billing.stop)  # passes in progress finish; the rest waits
+                await billing.start()
+            if tokens is not None:
+                await tokens.keys.refresh()  # a JWKS URL is fetched now; failing here is logged, not fatal
+            prices.warm(settings.model_list)  # the price table loads now, off the request path
+            _start_up_warnings(settings, keyring)
+            # First at shut-down: the jobs requests started (settlements, cache writes) finish.
+            stack.push_async_callback(supervisor.drain, _DRAIN_SECONDS)
+            yield
 
-    async def shutdown() -> None:
-        if chat.gatekeeper is not None:
-            await chat.gatekeeper.close()
-        if billing is not None:
-            await billing.stop()  # the passes in progress finish; the rest waits for the next run
-        await provider_keys.close()
-        await accounts.close()
-        if chat.cache is not None:
-            await chat.cache.close()
-        if shared_health is not None:
-            await shared_health.close()
-        await spend.drain()  # every row written, or left in the journal for the next start
-        if tokens is not None:
-            await tokens.keys.close()
-        await database.close()
-        if spans is not None:
-            await asyncio.to_thread(spans.close)  # the last spans are sent before the process ends
-
-    management = ManagementApi(
+    # One service layer for the management API, the dashboard (and, offline, the CLI): key changes
+    # are announced to every process through the limits layer's revocation channel.
+    admin = Administration(
         database,
+        announce=Announcer(limits.revocations.revoke, limits.revocations.unrevoke, forget=virtual.forget),
+    )
+    management = ManagementApi(
+        admin,
         # ?key= on /key/info names the key being looked up; only headers authenticate here.
         lambda request: keyring.authenticate(extract_key(request.headers, None)),
-        limits.revocations.revoke,
         lambda: _model_info(settings, prices),
         limit,
-        on_change=limits.revocations.unrevoke,
     )
     browser_api = None
     if browser is not None and browser_tokens is not None:
@@ -272,9 +283,7 @@ def build_app(
             browser, generation=generation, router=router, tokens=browser_tokens, metrics=metrics
         )
     dashboard = build_dashboard(
-        database=database,
-        keys=management.keys,
-        teams=management.teams,
+        admin=admin,
         accounts=accounts,
         router=router,
         master_key=settings.master_key,
@@ -282,21 +291,20 @@ def build_app(
         throttle=throttle,
         billing=billing is not None,
     )
+    routers: list[EndpointSource] = [management, account_api, dashboard]
+    if browser_api is not None:
+        routers.append(browser_api)
     app = GatewayApp(
-        management=management,
-        dashboard=dashboard,
-        account=account_api,
-        browser=browser_api,
+        routers=routers,
         generation=generation,
         embeddings=EmbeddingsService(chat, http),
         tokens=TokenCounter(chat, http, router_groups=router.group),
         router=router,
         metrics=metrics,
-        http=http,
         body_limit=limit,
-        on_startup=startup,
-        on_shutdown=shutdown,
+        lifespan=lifespan,
         dry_run=RoutingDryRun(generation, routes, router, limit).handle,
+        overload=settings.bastion.overload,
     )
     app.gatekeeper = chat.gatekeeper
     app.cache = chat.cache
@@ -307,6 +315,23 @@ def build_app(
     return app
 
 
+#: How long shut-down waits for the background jobs requests started before cancelling them.
+_DRAIN_SECONDS = 10.0
+
+
+def _start_up_warnings(settings: Settings, keyring: KeyRing) -> None:
+    browser = settings.bastion.browser
+    if browser is not None and browser.token_secret is None and settings.master_key is None:
+        _log.warning(
+            "bastion_settings.browser has no token_secret and there is no master key: browser "
+            "tokens are signed with a random secret and work only in this process"
+        )
+    if keyring.open:
+        _log.warning(
+            "no master_key and no static keys are configured: this gateway accepts calls from anyone"
+        )
+
+
 def _account_api(
     settings: Settings,
     database: Database,
@@ -315,6 +340,7 @@ def _account_api(
     *,
     data_dir: Path,
     body_limit: int,
+    redis: RespClient | None,
 ) -> tuple[AccountApi, AccountService, ProviderKeyService, Callable[[], Secret], LoginThrottle]:
     """The ``/v2`` account API and the services behind it."""
     options = settings.bastion.accounts
@@ -336,15 +362,14 @@ def _account_api(
         options.jwt_secret or (lambda: load_or_create_signing_secret(data_dir)),
         lifetime_seconds=options.access_token_minutes * 60,
     )
-    redis_url = settings.bastion.redis_url
     counter: FailureCounter = MemoryFailureCounter()
-    if redis_url:
+    if redis is not None:
         # Gateways sharing a database share login counters; other deployments on the same Redis don't.
         place = settings.database_url or str(data_dir / "bastion.db")
-        from bastion.limits.login import RedisFailureCounter
+        from bastion.limits.redis import RedisFailureCounter
 
         counter = RedisFailureCounter(
-            redis_url, prefix=f"bastion:{hashlib.sha256(place.encode()).hexdigest()[:12]}:"
+            redis, prefix=f"bastion:{hashlib.sha256(place.encode()).hexdigest()[:12]}:"
         )
     throttle = LoginThrottle(
         counter,
@@ -403,7 +428,8 @@ async def _write_spend(database: Database, rows: list[dict[str, Any]]) -> None:
 
 
 def create_app_from_env() -> GatewayApp:
-    """Factory for uvicorn worker processes (``--workers N``): the config path comes from the environment."""
+    """Factory for other ASGI servers' worker processes (the benchmark runs the gateway under
+    uvicorn's and Granian's ``--workers``): the config path comes from the environment."""
     settings = load_settings(os.environ[CONFIG_ENV])
     configure_logging(
         level=settings.bastion.log_level,

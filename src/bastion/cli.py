@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import shutil
-import signal
 import sys
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from bastion import __version__
 from bastion.domain.errors import ConfigError
@@ -30,6 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (default 1)")
 
     serve.add_argument("--no-migrate", action="store_true", help="do not apply database migrations at start")
+    # A worker of ``--workers N`` (bastion.server.supervisor): the read end of the pipe it watches
+    # for its supervisor's death, and the write end of the pipe it reports its start on.
+    serve.add_argument("--worker-of", type=int, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
 
     check = commands.add_parser("check-config", help="load a config file and report problems")
     check.add_argument("--config", required=True)
@@ -45,29 +44,41 @@ def build_parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="manage virtual keys").add_subparsers(
         dest="action", required=True
     )
-    create = keys.add_parser("create", help="create a virtual key and print it (once)")
+    create = keys.add_parser(
+        "create",
+        help="create a virtual key and print it (once); checked as POST /key/generate checks it",
+    )
     create.add_argument("--config", required=True)
-    create.add_argument("--alias", dest="alias")
-    create.add_argument("--team", dest="team_id", help="team (org) id; created if missing")
+    create.add_argument("--alias", dest="key_alias", help="a unique name for the key, such as ci-bot")
+    create.add_argument(
+        "--team", dest="team_id", help="team (org) id; the team must exist (bastion teams create)"
+    )
     create.add_argument("--user", dest="user_id", help="user (session) id")
     create.add_argument("--duration", help="lifetime such as 30m, 24h, 30d (default: never expires)")
-    create.add_argument("--max-budget", dest="max_budget", type=float)
-    create.add_argument("--budget-duration", dest="budget_duration")
-    create.add_argument("--models", type=lambda v: [m for m in v.split(",") if m], help="comma-separated")
-    create.add_argument("--rpm", dest="rpm_limit", type=int)
-    create.add_argument("--tpm", dest="tpm_limit", type=int)
-    create.add_argument("--max-parallel", dest="max_parallel_requests", type=int)
+    create.add_argument("--models", help="comma-separated model groups (default: all, or the team's)")
+    _budget_and_limits(create)
 
     listed = keys.add_parser("list", help="the keys as a table (masked names, never the keys)")
     listed.add_argument("--config", required=True)
     listed.add_argument("--team", dest="team_id")
     listed.add_argument("--user", dest="user_id")
     listed.add_argument("--limit", type=int, default=50)
+    nouns: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
     for noun, text in (("teams", "teams (orgs)"), ("users", "users")):
-        sub = commands.add_parser(noun, help=f"see {text}").add_subparsers(dest="action", required=True)
+        nouns[noun] = sub = commands.add_parser(noun, help=f"see {text}").add_subparsers(
+            dest="action", required=True
+        )
         listed = sub.add_parser("list", help=f"the {text} as a table")
         listed.add_argument("--config", required=True)
         listed.add_argument("--limit", type=int, default=50)
+    team = nouns["teams"].add_parser(
+        "create", help="create a team and print it; checked as POST /team/new checks it"
+    )
+    team.add_argument("--config", required=True)
+    team.add_argument("--id", dest="team_id", help="the team's id (default: generated)")
+    team.add_argument("--alias", dest="team_alias", help="a display name, such as 'Acme Inc'")
+    team.add_argument("--models", help="comma-separated model groups the team's keys may use (default: all)")
+    _budget_and_limits(team)
 
     spend = commands.add_parser("spend", help="spend by team, user, key or model as a table")
     spend.add_argument("--config", required=True)
@@ -102,14 +113,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _budget_and_limits(parser: argparse.ArgumentParser) -> None:
+    """The options keys and teams share; text, read as the API reads the same JSON fields."""
+    parser.add_argument("--max-budget", dest="max_budget", help="USD")
+    parser.add_argument("--budget-duration", dest="budget_duration", help="budget period such as 30d or 1mo")
+    parser.add_argument("--rpm", dest="rpm_limit", help="requests per minute")
+    parser.add_argument("--tpm", dest="tpm_limit", help="tokens per minute")
+    parser.add_argument("--max-parallel", dest="max_parallel_requests", help="requests at once")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        return _serve(
-            args.config, host=args.host, port=args.port, workers=args.workers, migrate=not args.no_migrate
+        from bastion.commands.serving import serve
+
+        return serve(
+            args.config,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            migrate=not args.no_migrate,
+            worker_of=None if args.worker_of is None else (args.worker_of, args.ready_fd),
         )
     if args.command == "check-config":
-        return _check(args.config)
+        from bastion.commands.check_config import check_config
+
+        return check_config(args.config)
     if args.command == "opencode-config":
         from bastion.commands.sandbox import print_sandbox_config
 
@@ -147,109 +176,17 @@ def _with_settings(args: argparse.Namespace) -> int:
 
             show = {"keys": listing.list_keys, "teams": listing.list_teams, "users": listing.list_users}
             return show[args.command](settings, vars(args))
+        if args.command == "teams":
+            from bastion.commands.teams import create_team
+
+            return create_team(settings, vars(args))
         from bastion.commands.keys import create_key
 
         return create_key(settings, vars(args))
     except (ConfigError, BastionError) as exc:
-        print(f"bastion: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"bastion: {line}", file=sys.stderr)
         return 2
-
-
-def _check(path: str) -> int:
-    from bastion.settings import load_settings
-
-    try:
-        settings = load_settings(path)
-    except ConfigError as exc:
-        print(f"bastion: {exc}", file=sys.stderr)
-        return 2
-    print(f"{path}: OK ({len(settings.model_list)} deployments in {len(settings.model_groups)} model groups)")
-    return 0
-
-
-def _serve(path: str, *, host: str | None, port: int | None, workers: int, migrate: bool) -> int:
-    import uvicorn
-
-    _Server = _server_class()
-    from bastion.app import CONFIG_ENV, METRICS_DIR_ENV, build_app, secret_values
-    from bastion.observability.logging import configure_logging, shutdown_logging
-    from bastion.settings import load_settings
-
-    try:
-        settings = load_settings(path)
-    except ConfigError as exc:
-        print(f"bastion: {exc}", file=sys.stderr)
-        return 2
-    host = host or settings.bastion.host
-    port = port if port is not None else settings.bastion.port
-    configure_logging(
-        level=settings.bastion.log_level,
-        json_logs=settings.bastion.json_logs,
-        secrets=secret_values(settings),
-    )
-    _banner(settings.group_names(), host, port, has_key=settings.master_key is not None)
-    common = {
-        "host": host,
-        "port": port,
-        "loop": "uvloop",
-        "http": "httptools",
-        "log_config": None,
-        "access_log": False,
-        "lifespan": "on",
-        "timeout_graceful_shutdown": 30,
-        # Bastion is the edge: no X-Forwarded-* rewriting, and no per-response Date/Server formatting.
-        "proxy_headers": False,
-        "server_header": False,
-        "date_header": False,
-    }
-    try:
-        if workers > 1:
-            os.environ[CONFIG_ENV] = os.path.abspath(path)
-            metrics_dir = tempfile.mkdtemp(prefix="bastion-metrics-")
-            os.environ[METRICS_DIR_ENV] = metrics_dir
-            uvicorn.run("bastion.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
-        else:
-            _Server(uvicorn.Config(build_app(settings, migrate=migrate), **common)).run()  # type: ignore[arg-type]
-    finally:
-        shutdown_logging()
-        if workers > 1:
-            shutil.rmtree(os.environ.pop(METRICS_DIR_ENV), ignore_errors=True)
-    return 0
-
-
-def _server_class() -> type:
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        """uvicorn's server, but a SIGTERM ends the process normally, so queued log lines are written
-        (uvicorn re-raises the signal after shutting down, which skips our clean-up)."""
-
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
-            try:
-                yield
-            finally:
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)
-
-    return Server
-
-
-def _banner(groups: list[str], host: str, port: int, *, has_key: bool) -> None:
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
-    base = f"http://{shown}:{port}"
-    model = groups[0] if groups else "<model>"
-    key = "$BASTION_KEY" if has_key else "anything"
-    print(
-        f"Bastion {__version__} listening on {base} with models: {', '.join(groups)}\n"
-        f"  curl:   curl {base}/v1/chat/completions -H 'Authorization: Bearer {key}' "
-        f"-H 'Content-Type: application/json' "
-        f'-d \'{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello"}}]}}\'\n'
-        f"  OpenAI: OpenAI(base_url='{base}/v1', api_key='{key}')"
-        f".chat.completions.create(model='{model}', messages=[{{'role': 'user', 'content': 'Hello'}}])",
-        flush=True,
-    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,7 +3,9 @@ on every form, the key actions doing what the management API does, and no page s
 
 from __future__ import annotations
 
+import asyncio
 import re
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +20,7 @@ from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
 from support import MASTER_KEY, UPSTREAM_KEY, standard_models
 from support.accounts import SUPERUSER, SUPERUSER_PASSWORD, V2, accounts_config
+from support.backends import PG, drop_schema, require
 from support.dashboard import Browser, Page
 from support.fake_billing import FakeBilling
 
@@ -93,6 +96,43 @@ def test_master_key_login_sets_a_strict_http_only_session(dash_gateway: RunningG
     out = browser.post("/ui/logout", {"csrf_token": overview.csrf})
     assert out.status == 303
     assert browser.get("/ui").status == 303
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_logged_out_session_is_refused_by_every_process(
+    backend: str, start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """Two gateway processes on one database: a session cookie works on both; after logging out on
+    one, a copy of the cookie is refused by both (the logout is recorded server-side)."""
+    config: dict[str, Any] = {"model_list": standard_models(upstream.url)}
+    schema = None
+    if backend == "postgresql":
+        require(5432, "PostgreSQL")
+        schema = "dash_" + secrets.token_hex(6)
+        config["general_settings"] = {"database_url": f"{PG}?schema={schema}"}
+    gateways: list[RunningGateway] = []
+    try:
+        # The same config twice: the same database and the same signing secret.
+        gateways += [start_gateway(config), start_gateway(config)]
+        first, second = gateways
+        browser = _logged_in(first)
+        cookie = next(c.value for c in browser.jar if c.name == "bastion_session")
+        copy = Browser(second.url, headers={"cookie": f"bastion_session={cookie}"})
+        assert copy.get("/ui/keys").status == 200
+        page = browser.get("/ui")
+        assert browser.post("/ui/logout", {"csrf_token": page.csrf}).status == 303
+        for gateway in (first, second):
+            replayed = Browser(gateway.url, headers={"cookie": f"bastion_session={cookie}"})
+            refused = replayed.get("/ui/keys")
+            assert refused.status == 303 and refused.headers["location"].startswith("/ui/login")
+            assert replayed.post("/ui/keys/create", {"key_alias": "after-logout"}).status == 401
+        again = _logged_in(second)  # logging in again makes a new session, which works
+        assert again.get("/ui/keys").status == 200
+    finally:
+        if schema is not None:
+            for gateway in gateways:
+                gateway.stop()
+            asyncio.run(drop_schema(schema))
 
 
 def test_every_form_needs_its_csrf_token(dash_gateway: RunningGateway) -> None:

@@ -74,6 +74,24 @@ def test_generate_shape_and_delete(keyed_gateway: RunningGateway) -> None:
         )
 
 
+def test_an_old_key_in_its_grace_period_can_be_revoked_early(keyed_gateway: RunningGateway) -> None:
+    """/key/regenerate with a grace period keeps the old value working; /key/delete of the old value
+    stops it at once (cached or not) while the new value keeps working."""
+    old = post(keyed_gateway, "/key/generate", {"models": ["mock"]})["key"]
+    ask = [{"role": "user", "content": "x"}]
+    old_client = openai_client(keyed_gateway, old)
+    old_client.chat.completions.create(model="mock", messages=ask, max_tokens=1)  # cached now
+    new = post(keyed_gateway, "/key/regenerate", {"key": old, "grace_period": "24h"})["key"]
+    old_client.chat.completions.create(model="mock", messages=ask, max_tokens=1)
+    assert post(keyed_gateway, "/key/delete", {"keys": [old]})["deleted_keys"] == [old]
+    with pytest.raises(openai.AuthenticationError):
+        old_client.chat.completions.create(model="mock", messages=ask, max_tokens=1)
+    reply = openai_client(keyed_gateway, new).chat.completions.create(
+        model="mock", messages=ask, max_tokens=1
+    )
+    assert reply.choices[0].message.content is not None
+
+
 def test_management_needs_the_master_key(keyed_gateway: RunningGateway) -> None:
     """A virtual key cannot mint keys."""
     key = post(keyed_gateway, "/key/generate", {})["key"]

@@ -27,20 +27,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_log(proc: subprocess.Popen[str], text: str, count: int = 1) -> list[str]:
-    """Read the server's log lines until ``text`` appeared ``count`` times (the server says it is ready)."""
-    assert proc.stderr is not None
-    seen: list[str] = []
-    found = 0
-    for line in proc.stderr:
-        seen.append(line)
-        if text in line:
-            found += 1
-            if found == count:
-                return seen
-    raise AssertionError("the server exited before it started:\n" + "".join(seen))
-
-
 def chat(port: int, key: str = DEMO_KEY) -> dict[str, object]:
     body = json.dumps({"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}]}).encode()
     request = urllib.request.Request(
@@ -79,26 +65,36 @@ def start(args: list[str], procs: list[subprocess.Popen[str]]) -> subprocess.Pop
     return proc
 
 
-def test_serve_demo_prints_how_to_call_and_answers(serve: list[subprocess.Popen[str]]) -> None:
-    """``bastion serve`` on the demo config serves the mock models and prints curl and SDK lines."""
+def wait_for_banner(proc: subprocess.Popen[str]) -> list[str]:
+    """Read ``bastion serve``'s standard output until its banner is complete (it is listening)."""
+    assert proc.stdout is not None
+    seen: list[str] = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("# stop with"):
+            return seen
+    raise AssertionError("the server exited before it listened:\n" + "".join(seen))
+
+
+def test_serve_demo_answers_and_stops_cleanly(serve: list[subprocess.Popen[str]]) -> None:
+    """``bastion serve`` on the demo config serves the mock models and a SIGTERM stops it cleanly."""
     port = free_port()
     proc = start(["serve", "--config", "examples/demo.yaml", "--port", str(port)], serve)
-    wait_for_log(proc, "Uvicorn running on")
+    wait_for_banner(proc)
     answer = chat(port)
     assert answer["object"] == "chat.completion"
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0  # a graceful stop, with every queued log line written
-    assert "Application shutdown complete" in err
-    assert "curl http://localhost:" in out and "OpenAI(base_url=" in out
-    assert DEMO_KEY not in out + err  # the banner shows a placeholder, never the key
+    assert "shutdown complete" in err
 
 
 def test_workers_share_one_port(serve: list[subprocess.Popen[str]]) -> None:
-    """``--workers 2`` starts two processes on one port; /metrics sums what both served."""
+    """``--workers 2`` starts two processes on one port; /metrics sums what both served; the banner
+    is printed once, when both workers have started."""
     port = free_port()
     proc = start(["serve", "--config", "examples/demo.yaml", "--port", str(port), "--workers", "2"], serve)
-    wait_for_log(proc, "Application startup complete", count=2)  # the parent listens before forking
+    wait_for_banner(proc)  # the supervisor prints it once both workers accept
     for _ in range(6):
         chat(port)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
@@ -108,8 +104,10 @@ def test_workers_share_one_port(serve: list[subprocess.Popen[str]]) -> None:
     )
     assert line.endswith(" 6.0")
     proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=30)
-    assert proc.returncode in (0, -signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert err.count("accepting connections on") == 2 and err.count("shutdown complete") == 2
+    assert "# stop with" not in out  # not a second time
 
 
 def test_bad_config_stops_start_up_with_one_clear_line(tmp_path: Path) -> None:
@@ -170,7 +168,8 @@ def test_check_config_accepts_the_seed_config() -> None:
 
 
 def test_migrate_and_create_a_key_then_use_it(tmp_path: Path, serve: list[subprocess.Popen[str]]) -> None:
-    """``bastion migrate`` and ``bastion keys create`` work without a server; the key then works."""
+    """``bastion migrate``, ``bastion teams create`` and ``bastion keys create`` work without a
+    server; the key then works."""
     config = tmp_path / "gw.yaml"
     config.write_text(
         "model_list:\n  - model_name: mock-gpt\n    litellm_params:\n      model: mock/echo\n"
@@ -181,6 +180,14 @@ def test_migrate_and_create_a_key_then_use_it(tmp_path: Path, serve: list[subpro
     )
     assert migrated.returncode == 0, migrated.stderr
     assert "up to date" in migrated.stdout and (tmp_path / "bastion.db").exists()
+    team = subprocess.run(
+        [BASTION, "teams", "create", "--config", str(config), "--id", "org-1", "--models", "mock-gpt"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert team.returncode == 0, team.stderr
+    assert json.loads(team.stdout)["models"] == ["mock-gpt"]
     made = subprocess.run(
         [
             BASTION,
@@ -205,7 +212,7 @@ def test_migrate_and_create_a_key_then_use_it(tmp_path: Path, serve: list[subpro
     assert created["team_id"] == "org-1" and created["expires"] is not None
     port = free_port()
     proc = start(["serve", "--config", str(config), "--port", str(port)], serve)
-    wait_for_log(proc, "Uvicorn running on")
+    wait_for_banner(proc)
     assert chat(port, key=created["key"])["object"] == "chat.completion"
 
 
@@ -219,7 +226,7 @@ def test_state_goes_to_the_data_dir(tmp_path: Path) -> None:
         "general_settings:\n  master_key: sk-cli-master-000\n"
     )
     env = {**os.environ, "BASTION_DATA_DIR": str(data_dir)}
-    for command in (["migrate"], ["keys", "create", "--team", "org-1"]):
+    for command in (["migrate"], ["teams", "create", "--id", "org-1"], ["keys", "create", "--team", "org-1"]):
         done = subprocess.run(
             [BASTION, *command, "--config", str(config)], capture_output=True, text=True, timeout=60, env=env
         )
@@ -243,3 +250,19 @@ def test_opencode_config_prints_the_seed_config() -> None:
         "ANTHROPIC_BASE_URL=https://gw.example.com\n" in out
         and "ANTHROPIC_AUTH_TOKEN=sk-abc-123456789" in out
     )
+
+
+def test_check_config_refuses_a_browser_path_that_takes_over_an_openai_route(tmp_path: Path) -> None:
+    """``browser.openai_path: /v1/chat/completions`` would answer plain OpenAI calls with a token
+    stream: check-config refuses it, naming the setting and the route it collides with."""
+    config = tmp_path / "collide.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: m\n    litellm_params:\n      model: mock/x\n"
+        "bastion_settings:\n  browser:\n    openai_path: /v1/chat/completions\n"
+    )
+    result = subprocess.run(
+        [BASTION, "check-config", "--config", str(config)], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2, result.stdout
+    assert "bastion_settings.browser.openai_path" in result.stderr
+    assert "POST /v1/chat/completions" in result.stderr

@@ -46,6 +46,8 @@ def test_lists_and_spend_tables(tmp_path: Path) -> None:
         "model_list:\n  - model_name: m\n    litellm_params: {model: mock/echo}\n"
         "general_settings:\n  master_key: sk-cli-master-000\n"
     )
+    for team in ("org-1", "org-2"):
+        run(config, "teams", "create", "--id", team)
     made = [
         json.loads(run(config, "keys", "create", "--team", team, "--alias", alias, "--rpm", "7"))
         for team, alias in (("org-1", "ci-bot"), ("org-2", "web"))

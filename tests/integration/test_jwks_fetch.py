@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
+import orjson
 import pytest
 
 from bastion.auth.jwt_keys import KeysUnavailableError, RemoteKeys
 from bastion.auth.jwt_tokens import TokenVerifier
 from bastion.domain.errors import AuthenticationError
+from bastion.outbound.http import HttpPool
 from bastion.settings import JwtAuthSettings
 from bastion.settings.jwk_rules import ASYMMETRIC_ALGORITHMS
 from support.identity import AUDIENCE, ISSUER, JwksServer, SigningKey, claims
+from support.test_ca import TestCA
 
 
 class Clock:
@@ -31,11 +34,20 @@ def idp() -> Iterator[JwksServer]:
         yield server
 
 
-def verifier(server: JwksServer, clock: Clock, *, floor: float = 60, cache: float = 300) -> TokenVerifier:
+def verifier(
+    server: JwksServer, clock: Clock, *, floor: float = 60, cache: float = 300, http: HttpPool | None = None
+) -> TokenVerifier:
     config = JwtAuthSettings(
         issuer=ISSUER, audiences=(AUDIENCE,), algorithms=ASYMMETRIC_ALGORITHMS, jwks_url=server.url
     )
-    keys = RemoteKeys(server.url, cache_seconds=cache, min_refresh_seconds=floor, timeout=5, clock=clock)
+    keys = RemoteKeys(
+        server.url,
+        cache_seconds=cache,
+        min_refresh_seconds=floor,
+        timeout=5,
+        http=http or HttpPool(),
+        clock=clock,
+    )
     return TokenVerifier(config, keys)
 
 
@@ -169,3 +181,56 @@ def test_unusable_keys_in_the_document_are_skipped() -> None:
             await check.keys.close()
 
         asyncio.run(run())
+
+
+def test_keys_over_https_from_a_provider_with_a_private_ca() -> None:
+    """The identity provider's certificate is checked against the CA (and its name against the URL)."""
+    ca = TestCA()
+    with JwksServer(SigningKey("rsa", kid="one"), tls=ca.server_context("localhost")).running() as idp:
+        assert idp.url.startswith("https://localhost:")
+
+        async def run() -> None:
+            trusted = verifier(idp, Clock(), http=HttpPool(tls=ca.client_context()))
+            assert (await trusted.principal(idp.keys[0].sign(claims()))).user_id == "alice"
+            await trusted.keys.close()
+            untrusted = verifier(idp, Clock())  # the system's CAs: the test CA is unknown
+            with pytest.raises(KeysUnavailableError):
+                await untrusted.principal(idp.keys[0].sign(claims()))
+            await untrusted.keys.close()
+
+        asyncio.run(run())
+        assert idp.fetches == 1  # the refused handshake never reached the document
+
+
+def test_a_moved_document_is_followed(idp: JwksServer) -> None:
+    """The identity provider redirects (a new path, a CDN): up to three hops are followed."""
+    idp.redirects["/.well-known/jwks.json"] = "/v2/keys"
+    idp.redirects["/v2/keys"] = "/v3/keys"
+
+    async def run() -> None:
+        check = verifier(idp, Clock())
+        assert (await check.principal(idp.keys[0].sign(claims()))).user_id == "alice"
+        await check.keys.close()
+
+    asyncio.run(run())
+    assert idp.paths == ["/.well-known/jwks.json", "/v2/keys", "/v3/keys"]
+
+
+def test_an_oversized_document_is_refused(caplog: pytest.LogCaptureFixture) -> None:
+    """A document over 1 MiB is not read past the limit: no keys, a 503, and a log line saying why."""
+
+    class Huge(JwksServer):
+        def document(self) -> bytes:
+            keys = [self.keys[0].public_jwk()] + [{"kty": "oct", "k": "x" * 1000}] * 1100
+            return orjson.dumps({"keys": keys})
+
+    with Huge(SigningKey("rsa", kid="one")).running() as server:
+
+        async def run() -> None:
+            check = verifier(server, Clock())
+            with pytest.raises(KeysUnavailableError):
+                await check.principal(server.keys[0].sign(claims()))
+            await check.keys.close()
+
+        asyncio.run(run())
+    assert "larger than 1048576 bytes" in caplog.text

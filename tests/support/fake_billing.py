@@ -18,6 +18,7 @@ Autumn's ``/v1/check`` answers ``allowed`` from :attr:`FakeBilling.credit`.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections import deque
@@ -47,8 +48,10 @@ class SinkCall:
 
 
 class FakeBilling:
-    def __init__(self, *, webhook_secret: str = "whsec-test") -> None:
+    def __init__(self, *, webhook_secret: str = "whsec-test", tls: ssl.SSLContext | None = None) -> None:
+        """``tls`` (a server-side context) serves HTTPS on ``localhost`` instead of HTTP on 127.0.0.1."""
         self.webhook_secret = webhook_secret
+        self._tls = tls
         #: team_id -> whether Autumn's check allows it (absent: allowed).
         self.credit: dict[str, bool] = {}
         self.checks: list[dict[str, Any]] = []
@@ -68,7 +71,7 @@ class FakeBilling:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://localhost:{self.port}" if self._tls is not None else f"http://127.0.0.1:{self.port}"
 
     # -- control -------------------------------------------------------------------------
     def fail(self, sink: str, fault: str, *, times: int = 1) -> None:
@@ -149,7 +152,7 @@ class FakeBilling:
         app.router.add_post("/webhook", self._webhook)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._tls)
         await site.start()
         server = site._server
         assert server is not None

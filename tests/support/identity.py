@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -93,12 +94,19 @@ def forge(header: dict[str, Any], payload: dict[str, Any], secret: bytes | None 
 
 
 class JwksServer:
-    """A JWKS document on a loopback port; ``fetches`` counts the GETs, ``status`` can be set to fail."""
+    """A JWKS document on a loopback port; ``fetches`` counts the GETs, ``status`` can be set to fail.
 
-    def __init__(self, *keys: SigningKey) -> None:
+    ``redirects`` maps a path to where it answers 302; ``tls`` (a server-side context) serves HTTPS
+    on ``localhost`` instead of HTTP on 127.0.0.1.
+    """
+
+    def __init__(self, *keys: SigningKey, tls: ssl.SSLContext | None = None) -> None:
         self.keys = list(keys)
         self.fetches = 0
         self.status = 200
+        self.redirects: dict[str, str] = {}
+        self.paths: list[str] = []
+        self._tls = tls
         #: Set to hold every answer until it is set again (proves a slow fetch blocks nothing).
         self.gate = threading.Event()
         self.gate.set()
@@ -108,7 +116,9 @@ class JwksServer:
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/.well-known/jwks.json"
+        port = self._server.server_address[1]
+        origin = f"https://localhost:{port}" if self._tls is not None else f"http://127.0.0.1:{port}"
+        return origin + "/.well-known/jwks.json"
 
     def document(self) -> bytes:
         return orjson.dumps({"keys": [key.public_jwk() for key in self.keys]})
@@ -119,6 +129,14 @@ class JwksServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                owner.paths.append(self.path)
+                moved = owner.redirects.get(self.path)
+                if moved is not None:
+                    self.send_response(302)
+                    self.send_header("location", moved)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
                 owner.fetches += 1
                 owner.waiting.set()
                 owner.gate.wait(timeout=30)
@@ -133,6 +151,8 @@ class JwksServer:
                 return None
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if self._tls is not None:
+            self._server.socket = self._tls.wrap_socket(self._server.socket, server_side=True)
         thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         thread.start()
         try:

@@ -3,13 +3,13 @@
 ::
 
     server = ServeProcess(config_path)
-    server.start()          # returns once uvicorn says it is listening (a log line, not a sleep)
+    server.start()          # returns once its banner says it is listening (a line, not a sleep)
     ...
     server.terminate()      # SIGTERM: a graceful stop
     assert server.wait() == 0
 
-The server's log is read in a background thread from the start, so a busy server never blocks on
-a full pipe; ``log()`` returns what it wrote so far.
+The server's output (its log and the banner) is read in a background thread from the start, so a
+busy server never blocks on a full pipe; ``log()`` returns what it wrote so far.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from pathlib import Path
 __all__ = ["ServeProcess", "free_port"]
 
 BASTION = str(Path(sys.executable).with_name("bastion"))
+#: The last line of the banner ``bastion serve`` prints once it listens.
+READY = "# stop with Ctrl+C"
 
 
 def free_port() -> int:
@@ -46,12 +48,12 @@ class ServeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, ready: str = "Uvicorn running on") -> None:
+    def start(self, ready: str = READY) -> None:
         """Start the server and return once a log line contains ``ready``."""
         self._proc = subprocess.Popen(
             [BASTION, "serve", "--config", str(self.config), "--port", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
             env=dict(os.environ),
         )
@@ -83,8 +85,8 @@ class ServeProcess:
             return "".join(self._lines)
 
     def _read(self, ready: str, started: threading.Event) -> None:
-        assert self._proc is not None and self._proc.stderr is not None
-        for line in self._proc.stderr:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
             with self._lock:
                 self._lines.append(line)
             if ready in line:

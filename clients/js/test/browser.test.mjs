@@ -32,11 +32,11 @@ describe('the example page in Chromium', { skip }, () => {
     await browser?.close();
   });
 
-  async function ask(origin, { runtime = 'anthropic', proxy } = {}) {
+  async function ask(origin, { runtime = 'anthropic', proxy, model = 'claude' } = {}) {
     const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
     const console = [];
     page.on('console', (message) => console.push(message.text()));
-    const hash = new URLSearchParams({ token, model: 'claude', runtime, ...(proxy ? { proxy } : {}) });
+    const hash = new URLSearchParams({ token, model, runtime, ...(proxy ? { proxy } : {}) });
     await page.goto(`${origin}/examples/browser/#${hash}`);
     await page.fill('#max-tokens', '8');
     await page.click('#send');
@@ -68,11 +68,37 @@ describe('the example page in Chromium', { skip }, () => {
     await page.close();
   });
 
+  test('without a browser token: the page says where one comes from and sends nothing', async () => {
+    const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
+    const sent = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname.startsWith('/api/')) sent.push(request.url());
+    });
+    await page.goto(`${env.BASTION_URL}/examples/browser/`);
+    await page.click('#send');
+    await page.waitForSelector('#status[data-state="error"]', { timeout: 20000 });
+    assert.equal(await page.getAttribute('#status', 'data-error'), 'NoToken');
+    assert.match(await page.textContent('#status'), /needs a browser token/);
+    assert.match(await page.textContent('#mint-command'), /\/api\/token/);
+    assert.doesNotMatch(await page.textContent('body'), /send your Bastion key/i);
+    assert.deepEqual(sent, []);
+    await page.close();
+  });
+
+  test('a refusal by the gateway is shown as a refusal, with its status and message', async () => {
+    const { page } = await ask(env.BASTION_URL, { model: 'not-in-the-allowlist' });
+    assert.equal(await page.getAttribute('#status', 'data-error'), 'ProviderAPIError');
+    assert.match(await page.textContent('#status'), /^Bastion refused the request \(400\): /);
+    assert.equal(await page.textContent('#answer'), '');
+    await page.close();
+  });
+
   test('from an origin not in the allowlist: refused by CORS, nothing streamed', async () => {
     const before = await refusals();
     const { page, console } = await ask(env.PAGE_ORIGIN_DENIED, { proxy: env.BASTION_URL });
     assert.equal(await page.getAttribute('#status', 'data-state'), 'error');
-    assert.match(await page.textContent('#status'), /^ProviderNetworkError/);
+    assert.equal(await page.getAttribute('#status', 'data-error'), 'ProviderNetworkError');
+    assert.match(await page.textContent('#status'), /^Could not reach Bastion at /);
     assert.equal(await page.textContent('#answer'), '');
     assert.ok(
       console.some((line) => line.includes('blocked by CORS policy')),

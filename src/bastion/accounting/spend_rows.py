@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import String
 
+from bastion.accounting.attribution import spend_key
 from bastion.accounting.records import UsageRecord
 from bastion.store.records import SpendLogRecord
 from bastion.store.schema import spend_logs
@@ -76,7 +77,7 @@ def spend_row(rec: UsageRecord) -> Row:
     u = rec.usage
     return {
         "request_id": rec.request_id,
-        "api_key": rec.key_hash or "",
+        "api_key": spend_key(rec),
         "start_time": rec.started_at,
         "end_time": rec.started_at + rec.latency_ms / 1000,
         "completion_start_time": None if rec.ttft_ms is None else rec.started_at + rec.ttft_ms / 1000,

@@ -33,6 +33,7 @@ from typing import TypeVar
 from bastion.accounting.spend_journal import SpendJournal, read_segment
 from bastion.accounting.spend_rows import Row, reduce_row
 from bastion.observability.metrics import Metrics
+from bastion.tasks import spawn_service
 
 __all__ = ["SpendWriter"]
 
@@ -133,7 +134,7 @@ class SpendWriter:
         """Adopt what dead processes left, and start the background task."""
         self._adopt()
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="spend-writer")
+            self._task = spawn_service(self._run(), name="spend-writer")
 
     async def drain(self) -> None:
         """Stop the background task, write what can be written, and leave the rest on disk."""

@@ -30,6 +30,7 @@ from bastion.gateway.context import CallContext, new_request_id
 from bastion.gateway.surfaces import OPENAI
 from bastion.protocols.sse import FrameSplitter, encode_event, parse_frame
 from bastion.store import ConversationRecord, Database, MessageRecord, UserRecord
+from bastion.store.bounds import findable
 
 __all__ = ["ChatStream", "ChatTurn", "ConversationService"]
 
@@ -79,7 +80,8 @@ class ConversationService:
 
     async def get_own(self, user: UserRecord, conversation_id: str) -> ConversationRecord:
         """The user's own conversation; 404 for anyone else's (its existence is not revealed)."""
-        found = await self._db.conversations.get(conversation_id)
+        # An id no row could hold (a NUL, too long) is not looked up: PostgreSQL would refuse it.
+        found = await self._db.conversations.get(conversation_id) if findable(conversation_id) else None
         if found is None or found.user_id != user.user_id:
             raise NotFoundError(
                 f"There is no conversation '{conversation_id}' of yours.", code="conversation_not_found"

@@ -23,6 +23,7 @@ from bastion.gateway.credentials import ACCOUNT_PROVIDERS, SystemKeys, account_p
 from bastion.secrets import DecryptionError, Vault, mask_key
 from bastion.settings import Deployment
 from bastion.store import Database, SealedKeyRecord
+from bastion.tasks import spawn_service
 
 __all__ = ["KeyStatus", "ProviderKeyService", "RotationReport", "check_provider"]
 
@@ -197,7 +198,7 @@ class ProviderKeyService:
     def start(self) -> None:
         """Reload the system keys every ``refresh_seconds`` (changes made by other processes)."""
         if self._task is None and self._refresh_seconds > 0:
-            self._task = asyncio.get_running_loop().create_task(self._refresh(), name="system-keys")
+            self._task = spawn_service(self._refresh(), name="system-keys")
 
     async def _refresh(self) -> None:
         while True:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bastion.store import DailyUsage, Database, SpendFilter
+from bastion.store.bounds import findable
 
 __all__ = ["UsageQuery", "UsageService"]
 
@@ -37,7 +38,9 @@ class UsageService:
 
     async def report(self, query: UsageQuery, *, per_user: bool) -> dict[str, Any]:
         where = SpendFilter(user=query.user_id, model_group=query.model, start=query.start, end=query.end)
-        rows = await self._db.spend.daily_usage(where)
+        # A filter no spend log could hold (a NUL, longer than its column) matches nothing.
+        matchable = all(findable(value) for value in (query.user_id, query.model) if value is not None)
+        rows = await self._db.spend.daily_usage(where) if matchable else []
         report: dict[str, Any] = {
             "start": query.start.isoformat(),
             "end": query.end.isoformat() if query.end else None,

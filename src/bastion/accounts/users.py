@@ -23,17 +23,35 @@ from bastion.domain.errors import (
 from bastion.domain.secret import Secret
 from bastion.limits.login import LoginThrottle
 from bastion.store import AlreadyExistsError, Database, Page, UserRecord
+from bastion.store.bounds import findable, text_problem
 
-__all__ = ["AccessToken", "AccountService", "normalize_email"]
+__all__ = ["AccessToken", "AccountService", "check_full_name", "normalize_email"]
 
 _log = logging.getLogger("bastion.accounts")
 _BAD_LOGIN = "Incorrect email or password."
 
 
 def normalize_email(value: Any, *, param: str = "email") -> str:
-    if not isinstance(value, str) or "@" not in value or len(value) > 255 or any(c.isspace() for c in value):
+    if (
+        not isinstance(value, str)
+        or "@" not in value
+        or text_problem(value) is not None
+        or any(c.isspace() or not c.isprintable() for c in value)
+    ):
         raise InvalidRequestError("Give a valid email address.", param=param)
     return value.strip().lower()
+
+
+def check_full_name(value: Any, *, param: str = "full_name") -> str | None:
+    """A person's name as shown (``None`` clears it): text of at most 255 characters, no NUL."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequestError("full_name must be a string.", param=param)
+    problem = text_problem(value)
+    if problem is not None:
+        raise InvalidRequestError(f"full_name {problem}.", param=param)
+    return value
 
 
 def check_password(value: Any, *, minimum: int = MIN_PASSWORD_LENGTH, param: str = "password") -> str:
@@ -87,8 +105,7 @@ class AccountService:
     ) -> UserRecord:
         login = normalize_email(email)
         secret = check_password(password, minimum=self._min_password)
-        if full_name is not None and not isinstance(full_name, str):
-            raise InvalidRequestError("full_name must be a string.", param="full_name")
+        full_name = check_full_name(full_name)
         if await self._db.users.get_by_login(login) is not None:
             raise _email_taken(login)
         record = UserRecord(
@@ -106,7 +123,7 @@ class AccountService:
 
     async def log_in(self, email: str, password: str, address: str | None) -> AccessToken:
         await self._throttle.check(email, address)
-        user = await self._db.users.get_by_login(email) if "@" in email else None
+        user = await self._db.users.get_by_login(email) if "@" in email and findable(email) else None
         ok = await verify_password(password, user.password_hash if user is not None else None)
         if user is None or not ok or not user.is_active:
             delay = await self._throttle.failed(email, address)
@@ -137,10 +154,15 @@ class AccountService:
         return user
 
     async def get(self, user_id: str) -> UserRecord:
-        user = await self._db.users.get(user_id)
-        if user is None or user.password_hash is None:
+        user = await self.find(user_id)
+        if user is None:
             raise NotFoundError(f"There is no account with id '{user_id}'.", code="user_not_found")
         return user
+
+    async def find(self, user_id: str) -> UserRecord | None:
+        """The account (a user who logs in) with this id, or ``None``."""
+        user = await self._db.users.get(user_id) if findable(user_id) else None
+        return None if user is None or user.password_hash is None else user
 
     async def list(self, *, page: int, size: int) -> Page[UserRecord]:
         return await self._db.users.list_accounts(page=page, size=size)
@@ -156,9 +178,7 @@ class AccountService:
                 raise _email_taken(login)
             changes["user_email"] = login
         if "full_name" in body:
-            if body["full_name"] is not None and not isinstance(body["full_name"], str):
-                raise InvalidRequestError("full_name must be a string.", param="full_name")
-            changes["full_name"] = body["full_name"]
+            changes["full_name"] = check_full_name(body["full_name"])
         if "password" in body:
             password = check_password(body["password"], minimum=self._min_password)
             changes["password_hash"] = await hash_password(password)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
 
 from bastion.domain.errors import InvalidRequestError, RequestTooLargeError
+from bastion.tasks import spawn_awaited
 
 __all__ = [
     "Receive",
@@ -38,8 +40,14 @@ SSE_HEADERS = [
 ]
 
 
+_NO_PARAMS: Mapping[str, str] = MappingProxyType({})
+
+
 class Request:
-    __slots__ = ("_headers", "_query", "method", "path", "receive", "scope")
+    """One HTTP request. ``params`` are the path template's parameters (``/key/{key}/regenerate``);
+    ``caller`` is what the endpoint's audience guard found (a principal, an account, a session)."""
+
+    __slots__ = ("_headers", "_query", "caller", "method", "params", "path", "receive", "scope")
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
@@ -48,6 +56,8 @@ class Request:
         self.path: str = scope["path"]
         self._headers: dict[str, str] | None = None
         self._query: dict[str, str] | None = None
+        self.params: Mapping[str, str] = _NO_PARAMS
+        self.caller: Any = None
 
     @property
     def headers(self) -> Mapping[str, str]:
@@ -72,7 +82,8 @@ class Request:
         while True:
             message = await self.receive()
             if message["type"] == "http.disconnect":
-                break
+                # A body cut short (the client left, or the server's body timeout) is never a request.
+                raise InvalidRequestError("The client closed the connection before sending the whole body.")
             chunk = message.get("body", b"")
             if chunk:
                 size += len(chunk)
@@ -150,7 +161,7 @@ async def stream_response(
 
     async def pump() -> None:
         nonlocal last_sent
-        keeper = asyncio.ensure_future(keep_alive())
+        keeper = spawn_awaited(keep_alive(), name="stream-keepalive")
         try:
             async for chunk in chunks:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -179,8 +190,8 @@ async def stream_response(
             if message["type"] == "http.disconnect":
                 return
 
-    pump_task = asyncio.ensure_future(pump())
-    watch_task = asyncio.ensure_future(watch())
+    pump_task = spawn_awaited(pump(), name="stream-pump")
+    watch_task = spawn_awaited(watch(), name="stream-watch")
     try:
         await asyncio.wait((pump_task, watch_task), return_when=asyncio.FIRST_COMPLETED)
     finally:

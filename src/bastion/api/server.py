@@ -1,75 +1,99 @@
-"""The ASGI application: routes every path to a thin handler.
+"""The ASGI application: the client surfaces' handlers and the gateway's one route table.
 
-Routing is a dict lookup for fixed paths and one prefix check for Gemini's
-``/v1beta/models/{model}:{action}``; a trailing slash and a query string never matter.
+Every router's endpoints go into one :class:`~bastion.api.endpoints.EndpointTable` built here;
+:class:`~bastion.api.dispatch.Dispatcher` serves HTTP from it (fixed paths by one dict lookup,
+405s, 404s in the family's format, overload control, the audience guards, the error boundary).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import unquote
 
 import orjson
 
+from bastion import tasks
 from bastion.accounting.spend_writer import SpendWriter
-from bastion.api import catalog, health
-from bastion.api.account import AccountApi
+from bastion.api import catalog, health, schemas
 from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_json
-from bastion.api.browser import BrowserApi
+from bastion.api.dispatch import Dispatcher
+from bastion.api.endpoints import CLIENT, MASTER, PUBLIC, Audience, Endpoint, EndpointTable, Guard, Handler
+from bastion.api.error_formats import (
+    ANTHROPIC_ERRORS,
+    GEMINI_ERRORS,
+    LISTING_ERRORS,
+    OPENAI_ERRORS,
+    SurfaceErrors,
+    caller_surface,
+)
 from bastion.api.generation import GenerationHandler, request_id_headers
-from bastion.api.management import ManagementApi
-from bastion.domain.errors import BastionError, InternalError, NotFoundError
+from bastion.api.openapi import openapi_document
+from bastion.api.overload import Overload
+from bastion.domain.errors import BastionError, ConfigError, InternalError, NotFoundError
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache
-from bastion.gateway.context import CallContext, new_request_id
+from bastion.gateway.context import CallContext
 from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.router import Router
 from bastion.gateway.surfaces import ANTHROPIC, GEMINI, OPENAI, Surface
 from bastion.gateway.tokens import TokenCounter
 from bastion.observability.metrics import CONTENT_TYPE, Metrics
-from bastion.providers.http import HttpPool
+from bastion.settings import OverloadSettings
 from bastion.store.database import Database
 
 if TYPE_CHECKING:
     from bastion.billing.service import BillingService
     from bastion.gateway.health_shared import SharedHealth
 
-__all__ = ["GatewayApp"]
+__all__ = ["EndpointSource", "GatewayApp"]
 
 _log = logging.getLogger("bastion.api")
-Handler = Callable[[Request, Send], Awaitable[None]]
 
 
-class Routes(Protocol):
-    """Something with fixed routes to merge in (the admin dashboard, which sits above this layer)."""
+class EndpointSource(Protocol):
+    """A router that lists its endpoints and the guards of the audiences it owns."""
 
-    def routes(self) -> dict[str, dict[str, Handler]]: ...
+    def endpoints(self) -> list[Endpoint]: ...
 
+    def guards(self) -> Mapping[Audience, Guard]: ...
+
+
+Lifespan = Callable[[], AbstractAsyncContextManager[None]]
 
 _GEMINI_PREFIXES = ("/v1beta/models/", "/v1/models/", "/gemini/v1beta/models/")
+_GEMINI_ACTIONS = (
+    "generateContent",
+    "streamGenerateContent",
+    "countTokens",
+    "embedContent",
+    "batchEmbedContents",
+)
 
 
 class GatewayApp:
+    """The ASGI app: the client surfaces, health and metrics, and every other router's endpoints in
+    one :class:`~bastion.api.endpoints.EndpointTable` (collisions refused here, at start-up).
+
+    ``lifespan`` is the composition root's start-up and shut-down (an async context manager);
+    ``overload`` the admission control that sheds new calls when the process is over capacity.
+    """
+
     def __init__(
         self,
         *,
         generation: GenerationHandler,
         embeddings: EmbeddingsService,
-        management: ManagementApi | None = None,
-        account: AccountApi | None = None,
-        browser: BrowserApi | None = None,
-        dashboard: Routes | None = None,
+        routers: Sequence[EndpointSource] = (),
         tokens: TokenCounter,
         router: Router,
         metrics: Metrics,
-        http: HttpPool,
         body_limit: int,
-        on_startup: Callable[[], Awaitable[None]] | None = None,
-        on_shutdown: Callable[[], Awaitable[None]] | None = None,
+        lifespan: Lifespan | None = None,
         dry_run: Handler | None = None,
+        overload: OverloadSettings | None = None,
     ) -> None:
         self._gen = generation
         self._embeddings = embeddings
@@ -78,10 +102,9 @@ class GatewayApp:
         self.router = router
         self._router = router
         self._metrics = metrics
-        self._http = http
         self._limit = body_limit
-        self._on_startup = on_startup
-        self._on_shutdown = on_shutdown
+        self._lifespan_context = lifespan
+        self._dry_run = dry_run
         self.ready = False
         #: Set by the composition root; tests reach the admission state and the store through them.
         self.gatekeeper: Gatekeeper | None = None
@@ -90,81 +113,172 @@ class GatewayApp:
         self.database: Database | None = None
         self.spend_writer: SpendWriter | None = None
         self.billing: BillingService | None = None
-        post: dict[str, Handler] = {}
-        for path in ("/v1/chat/completions", "/chat/completions", "/openai/v1/chat/completions"):
-            post[path] = self._openai_chat
-        for path in ("/v1/embeddings", "/embeddings"):
-            post[path] = self._openai_embeddings
-        for path in ("/v1/messages", "/messages", "/anthropic/v1/messages"):
-            post[path] = self._anthropic_messages
-        for path in (
-            "/v1/messages/count_tokens",
-            "/messages/count_tokens",
-            "/anthropic/v1/messages/count_tokens",
+        guards: dict[Audience, Guard] = {CLIENT: generation.authenticate}
+        endpoints = self.endpoints()
+        for source in routers:
+            endpoints.extend(source.endpoints())
+            for audience, guard in source.guards().items():
+                if audience in guards:
+                    raise ConfigError(f"two guards for the '{audience.name}' audience")
+                guards[audience] = guard
+        #: Every route of the gateway (raises ConfigError on a collision).
+        self.table = EndpointTable(endpoints, guards)
+        self.overload = Overload(overload or OverloadSettings(), metrics)
+        self._dispatch = Dispatcher(self.table, overload=self.overload)
+        self._openapi_document: bytes | None = None
+
+    def endpoints(self) -> list[Endpoint]:
+        """The client surfaces' endpoints, the model listings, health and metrics."""
+        found: list[Endpoint] = []
+
+        def add(paths: Sequence[str], method: str, handler: Handler, audience: Audience, **kw: Any) -> None:
+            found.extend(Endpoint(method, path, handler, audience, **kw) for path in paths)
+
+        def generation(paths: Sequence[str], handler: Handler, errors: SurfaceErrors, **kw: Any) -> None:
+            tag = errors.surface.name
+            add(paths, "POST", handler, CLIENT, errors=errors, tag=tag, inline_auth=True, **kw)
+
+        s = schemas
+        chat = ("/v1/chat/completions", "/chat/completions", "/openai/v1/chat/completions")
+        messages = ("/v1/messages", "/messages", "/anthropic/v1/messages")
+        generation(
+            chat,
+            self._openai_chat,
+            OPENAI_ERRORS,
+            summary="OpenAI chat completions",
+            body=s.OPENAI_CHAT,
+            produces=s.JSON_OR_SSE,
+        )
+        generation(
+            ("/v1/embeddings", "/embeddings"),
+            self._openai_embeddings,
+            OPENAI_ERRORS,
+            summary="OpenAI embeddings",
+            body=s.OPENAI_EMBEDDINGS,
+        )
+        generation(
+            messages,
+            self._anthropic_messages,
+            ANTHROPIC_ERRORS,
+            summary="Anthropic messages",
+            body=s.ANTHROPIC_MESSAGES,
+            produces=s.JSON_OR_SSE,
+        )
+        generation(
+            [path + "/count_tokens" for path in messages],
+            self._anthropic_count_tokens,
+            ANTHROPIC_ERRORS,
+            summary="Anthropic count_tokens",
+            body=s.ANTHROPIC_COUNT_TOKENS,
+        )
+        for action in _GEMINI_ACTIONS:
+            generation(
+                [f"{prefix}{{model:path}}:{action}" for prefix in _GEMINI_PREFIXES],
+                self._gemini_action(action),
+                GEMINI_ERRORS,
+                summary=f"Gemini {action}",
+                body=s.GEMINI_BODIES[action],
+                produces=s.SSE if action == "streamGenerateContent" else s.JSON,
+            )
+        add(
+            ("/v1/models", "/models"),
+            "GET",
+            self._list_models,
+            CLIENT,
+            errors=LISTING_ERRORS,
+            tag="openai",
+            summary="Model groups the caller may use (Anthropic's shape with anthropic-version)",
+        )
+        add(
+            ("/v1/models/{model:path}",),
+            "GET",
+            self._get_model,
+            CLIENT,
+            errors=OPENAI_ERRORS,
+            tag="openai",
+            summary="One model group",
+        )
+        add(
+            ("/v1beta/models",),
+            "GET",
+            self._gemini_models,
+            CLIENT,
+            errors=GEMINI_ERRORS,
+            tag="gemini",
+            summary="Model groups the caller may use",
+        )
+        if self._dry_run is not None:
+            add(
+                ("/routing/dry-run",),
+                "POST",
+                self._dry_run,
+                MASTER,
+                errors=OPENAI_ERRORS,
+                tag="management",
+                summary="Where a request would be routed, without sending it",
+                body=s.DRY_RUN,
+            )
+        for path, handler, summary in (
+            ("/health/liveliness", self._liveliness, "Liveness (LiteLLM's path)"),
+            ("/health/liveness", self._liveliness, "Liveness"),
+            ("/health/readiness", self._readiness, "Readiness: 503 until started"),
+            ("/metrics", self._metrics_page, "Prometheus metrics"),
+            ("/", self._root, "What this server is"),
         ):
-            post[path] = self._anthropic_count_tokens
-        if dry_run is not None:
-            post["/routing/dry-run"] = dry_run
-        get: dict[str, Handler] = {
-            "/v1/models": self._list_models,
-            "/models": self._list_models,
-            "/v1beta/models": self._gemini_models,
-            "/health/liveliness": self._liveliness,
-            "/health/liveness": self._liveliness,
-            "/health/readiness": self._readiness,
-            "/metrics": self._metrics_page,
-            "/": self._root,
-        }
-        self._routes: dict[str, dict[str, Handler]] = {"POST": post, "GET": get, "HEAD": {"/": self._root}}
-        self._management = management
-        if management is not None:
-            for method, table in management.routes().items():
-                self._routes.setdefault(method, {}).update(table)
-        self._account = account
-        if account is not None:
-            for method, table in account.routes().items():
-                self._routes.setdefault(method, {}).update(table)
-        if dashboard is not None:
-            for method, table in dashboard.routes().items():
-                self._routes.setdefault(method, {}).update(table)
-        self._browser = browser
-        if browser is not None:
-            for method, table in browser.routes().items():
-                self._routes.setdefault(method, {}).update(table)
+            add(
+                (path,),
+                "GET",
+                handler,
+                PUBLIC,
+                errors=OPENAI_ERRORS,
+                tag="health",
+                summary=summary,
+                shed=False,
+                produces="text/plain" if path == "/metrics" else s.JSON,
+            )
+        add(
+            ("/openapi.json",),
+            "GET",
+            self._openapi,
+            PUBLIC,
+            errors=OPENAI_ERRORS,
+            tag="meta",
+            summary="This API's OpenAPI document",
+        )
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            request = Request(scope, receive)
-            path = request.path
-            if len(path) > 1 and path.endswith("/"):
-                path = request.path = path.rstrip("/")
-            handler = self._routes.get(request.method, {}).get(path)
-            if handler is not None:
-                await handler(request, send)
-                return
-            await self._dynamic(request, send)
+            await self._dispatch(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """Start-up and shut-down: the composition root's context, then the overload watch."""
+        stack = AsyncExitStack()
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    if self._on_startup is not None:
-                        await self._on_startup()
+                    if self._lifespan_context is not None:
+                        await stack.enter_async_context(self._lifespan_context())
+                    if self.overload.watches_lag:
+                        watch = tasks.spawn_service(self.overload.watch(), name="overload-watch")
+                        stack.callback(watch.cancel)
                 except Exception as exc:
                     _log.exception("start-up failed")
+                    await stack.aclose()
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 self.ready = True
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.ready = False
-                if self._on_shutdown is not None:
-                    await self._on_shutdown()
-                await self._http.close()
+                try:
+                    await stack.aclose()
+                except Exception:
+                    _log.exception("shut-down failed")
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -176,39 +290,11 @@ class GatewayApp:
     async def _anthropic_messages(self, request: Request, send: Send) -> None:
         await self._gen.handle(request, send, ANTHROPIC)
 
-    async def _dynamic(self, request: Request, send: Send) -> None:
-        path = request.path
-        for prefix in _GEMINI_PREFIXES:
-            if path.startswith(prefix) and ":" in path:
-                model, _, action = unquote(path[len(prefix) :]).rpartition(":")
-                if request.method == "POST" and model:
-                    await self._gemini(request, send, model, action)
-                    return
-        if (
-            self._browser is not None
-            and request.method in ("GET", "HEAD")
-            and await self._browser.static(request, send)
-        ):
-            return
-        if self._management is not None:
-            handler = self._management.find(request.method, path)
-            if handler is not None:
-                await handler(request, send)
-                return
-        if self._account is not None:
-            handler = self._account.find(request.method, path)
-            if handler is not None:
-                await handler(request, send)
-                return
-        if request.method == "GET" and path.startswith("/v1/models/"):
-            await self._get_model(request, send, unquote(path[len("/v1/models/") :]))
-            return
-        surface = _listing_surface(request)
-        await self._error(
-            send,
-            surface,
-            NotFoundError(f"There is no endpoint {request.method} {request.path} on this gateway."),
-        )
+    def _gemini_action(self, action: str) -> Handler:
+        async def handle(request: Request, send: Send) -> None:
+            await self._gemini(request, send, request.params["model"], action)
+
+        return handle
 
     async def _gemini(self, request: Request, send: Send, model: str, action: str) -> None:
         if action == "generateContent":
@@ -227,7 +313,7 @@ class GatewayApp:
         elif action == "countTokens":
             await self._guarded(request, send, GEMINI, model, self._gemini_count, limited=False)
         else:
-            await self._error(send, GEMINI, NotFoundError(f"Unknown Gemini method ':{action}'."))
+            raise NotFoundError(f"Unknown Gemini method ':{action}'.")
 
     async def _openai_embeddings(self, request: Request, send: Send) -> None:
         await self._guarded(request, send, OPENAI, None, self._embeddings.openai)
@@ -286,36 +372,21 @@ class GatewayApp:
     # ------------------------------------------------------------------ catalog, health, metrics
 
     async def _list_models(self, request: Request, send: Send) -> None:
-        surface = _listing_surface(request)
+        surface = caller_surface(request).surface
         if surface is GEMINI:
             await self._gemini_models(request, send)
-            return
-        try:
-            principal = await self._gen.authenticate(request)
-        except BastionError as err:
-            await self._error(send, surface, err)
-            return
-        if surface is ANTHROPIC:
-            await send_json(send, 200, catalog.anthropic_models(self._router, principal))
+        elif surface is ANTHROPIC:
+            await send_json(send, 200, catalog.anthropic_models(self._router, request.caller))
         else:
-            await send_json(send, 200, catalog.openai_models(self._router, principal))
+            await send_json(send, 200, catalog.openai_models(self._router, request.caller))
 
-    async def _get_model(self, request: Request, send: Send, name: str) -> None:
-        try:
-            principal = await self._gen.authenticate(request)
-            self._gen.admit(principal, name)
-        except BastionError as err:
-            await self._error(send, OPENAI, err)
-            return
+    async def _get_model(self, request: Request, send: Send) -> None:
+        name = request.params["model"]
+        self._gen.admit(request.caller, name)
         await send_json(send, 200, catalog.openai_model(name))
 
     async def _gemini_models(self, request: Request, send: Send) -> None:
-        try:
-            principal = await self._gen.authenticate(request)
-        except BastionError as err:
-            await self._error(send, GEMINI, err)
-            return
-        await send_json(send, 200, catalog.gemini_models(self._router, principal))
+        await send_json(send, 200, catalog.gemini_models(self._router, request.caller))
 
     async def _liveliness(self, request: Request, send: Send) -> None:
         await send_json(send, 200, health.liveliness())
@@ -340,18 +411,7 @@ class GatewayApp:
             send, 200, {"name": "bastion", "docs": "see README.md", "health": "/health/readiness"}
         )
 
-    async def _error(self, send: Send, surface: Surface, err: BastionError) -> None:
-        status, body, headers = surface.render_error(err)
-        rid = new_request_id()
-        raw = [(k.encode(), v.encode()) for k, v in headers.items()] + request_id_headers(surface, rid)
-        await send_bytes(send, status, body, headers=raw)
-
-
-def _listing_surface(request: Request) -> Surface:
-    """``/v1/models`` is shared: Anthropic clients send anthropic-version, Google's send x-goog-* headers."""
-    headers = request.headers
-    if "anthropic-version" in headers:
-        return ANTHROPIC
-    if "x-goog-api-client" in headers or "x-goog-api-key" in headers:
-        return GEMINI
-    return OPENAI
+    async def _openapi(self, request: Request, send: Send) -> None:
+        if self._openapi_document is None:
+            self._openapi_document = orjson.dumps(openapi_document(self.table))
+        await send_bytes(send, 200, self._openapi_document)

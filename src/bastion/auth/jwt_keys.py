@@ -5,6 +5,11 @@ fetched again early when a token names a ``kid`` it does not hold (the identity 
 its keys). Fetches are asynchronous, one at a time (every request waiting for keys shares the one
 fetch), and never closer together than ``min_refresh_seconds``, so tokens with made-up ``kid``
 values cannot make the gateway hammer the identity provider. A failed fetch keeps the keys it had.
+
+The fetch is a GET on the process's HTTP client (:mod:`bastion.outbound.http`): HTTPS verified
+with SNI, ``timeout`` seconds in all, at most three redirects (an identity provider may move its
+document; never from https to http, and the operator chose the first host, which decides where
+the keys come from anyway), and a document over 1 MiB is refused.
 """
 
 from __future__ import annotations
@@ -17,11 +22,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-if TYPE_CHECKING:
-    import aiohttp
-
-from bastion.domain.errors import AuthenticationError, BastionError
+from bastion import __version__
+from bastion.domain.errors import (
+    AuthenticationError,
+    BastionError,
+    UpstreamConnectionError,
+    UpstreamTimeoutError,
+)
 from bastion.settings.jwk_rules import jwk_problem
+from bastion.tasks import spawn_awaited
+
+if TYPE_CHECKING:
+    from bastion.outbound.http import HttpPool
 
 __all__ = ["KeySource", "KeysUnavailableError", "RemoteKeys", "StaticKeys"]
 
@@ -29,6 +41,8 @@ _log = logging.getLogger("bastion.auth")
 
 #: A JWKS document larger than this is refused (a few hundred keys fit in far less).
 _MAX_DOCUMENT = 1024 * 1024
+_MAX_REDIRECTS = 3
+_HEADERS = {"accept": "application/json", "user-agent": f"bastion/{__version__}"}
 
 Jwk = Mapping[str, Any]
 
@@ -112,16 +126,20 @@ class RemoteKeys:
         cache_seconds: float,
         min_refresh_seconds: float,
         timeout: float,
+        http: HttpPool | None = None,
         clock: Callable[[], float] = time.monotonic,
         fetch: Fetch | None = None,
     ) -> None:
+        """``http`` is the process's HTTP client (required unless ``fetch`` replaces the fetch)."""
+        if http is None and fetch is None:
+            raise ValueError("RemoteKeys needs the HTTP client (or a fetch function)")
         self._url = url
+        self._http = http
         self._cache_seconds = cache_seconds
         self._floor = min_refresh_seconds
         self._timeout = timeout
         self._clock = clock
         self._fetch = fetch or self._http_get
-        self._session: aiohttp.ClientSession | None = None
         self._keys: list[Jwk] = []
         self._fetched_at: float | None = None
         self._tried_at: float | None = None
@@ -159,7 +177,7 @@ class RemoteKeys:
                 return
             self._tried_at = now
             self.fetches += 1
-            running = self._running = asyncio.ensure_future(self._load())
+            running = self._running = spawn_awaited(self._load(), name="jwks-load")
             running.add_done_callback(self._finished)
         await asyncio.shield(running)
 
@@ -168,16 +186,16 @@ class RemoteKeys:
             self._running = None
 
     async def _load(self) -> None:
-        import aiohttp  # only gateways with a jwks_url load the HTTP client
-
         try:
             body = await self._fetch()
             keys = _usable_keys(orjson.loads(body), self._url)
-        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError, ValueError) as exc:
+        except (UpstreamConnectionError, UpstreamTimeoutError, orjson.JSONDecodeError, ValueError) as exc:
+            reason = exc.message if isinstance(exc, BastionError) else str(exc)
             _log.warning(
-                "fetching the JWKS from %s failed (%s); keeping %d known keys",
+                "fetching the JWKS from %s failed (%s: %s); keeping %d known keys",
                 self._url,
                 type(exc).__name__,
+                reason[:200],
                 len(self._keys),
             )
             return
@@ -185,26 +203,19 @@ class RemoteKeys:
         self._fetched_at = self._clock()
 
     async def _http_get(self) -> bytes:
-        import aiohttp
-
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
-        async with self._session.get(self._url, headers={"accept": "application/json"}) as response:
-            if response.status != 200:
-                raise ValueError(f"status {response.status}")
-            body = await response.content.read(_MAX_DOCUMENT + 1)
-            if len(body) > _MAX_DOCUMENT:
-                raise ValueError("document too large")
-            return body
+        assert self._http is not None
+        status, _, body = await self._http.get(
+            self._url, _HEADERS, timeout=self._timeout, max_bytes=_MAX_DOCUMENT, redirects=_MAX_REDIRECTS
+        )
+        if status != 200:
+            raise ValueError(f"the identity provider answered {status}")
+        return body
 
     async def close(self) -> None:
         if self._running is not None:
             self._running.cancel()
             await asyncio.gather(self._running, return_exceptions=True)
             self._running = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
 
 def _usable_keys(document: Any, url: str) -> list[Jwk]:

@@ -36,6 +36,7 @@ from jwt.exceptions import (
 from bastion.auth.jwt_keys import KeySource, RemoteKeys, StaticKeys
 from bastion.domain.errors import AuthenticationError
 from bastion.domain.principal import Principal, ScopeLimits
+from bastion.outbound.http import HttpPool
 from bastion.settings import JwtAuthSettings
 from bastion.settings.jwk_rules import algorithm_problem
 
@@ -86,7 +87,8 @@ class TokenVerifier:
         )
 
     @classmethod
-    def from_settings(cls, config: JwtAuthSettings) -> TokenVerifier:
+    def from_settings(cls, config: JwtAuthSettings, *, http: HttpPool) -> TokenVerifier:
+        """``http`` is the process's HTTP client, for a ``jwks_url``."""
         keys: KeySource
         if config.jwks_url is not None:
             keys = RemoteKeys(
@@ -94,6 +96,7 @@ class TokenVerifier:
                 cache_seconds=config.jwks_cache_seconds,
                 min_refresh_seconds=config.jwks_min_refresh_seconds,
                 timeout=config.jwks_timeout_seconds,
+                http=http,
             )
         else:
             keys = StaticKeys(config.keys)

@@ -30,6 +30,7 @@ from bastion.store.keys import KeyRepository
 from bastion.store.records import KeyRecord, TeamRecord, UserRecord
 from bastion.store.teams import TeamRepository
 from bastion.store.users import UserRepository
+from bastion.tasks import spawn_awaited
 
 __all__ = ["KeyMaterial", "VirtualKeys", "key_name", "mint_key"]
 
@@ -147,7 +148,7 @@ class VirtualKeys:
         loading = self._loading.get(token)
         if loading is not None:
             return await asyncio.shield(loading)  # a waiter's cancellation must not end the load
-        loading = asyncio.ensure_future(self._load(token))
+        loading = spawn_awaited(self._load(token), name="key-load")
         loading.add_done_callback(_retrieve)
         self._loading[token] = loading
         try:

@@ -14,13 +14,14 @@ import logging
 import time
 from collections.abc import Callable
 
-import aiohttp
 import orjson
 
 from bastion.billing.errors import BillingUnavailableError, DeliveryError, OutOfCreditError
 from bastion.billing.sinks._http import post
 from bastion.domain.principal import Principal
+from bastion.outbound.http import HttpPool
 from bastion.settings.billing import AutumnSink, EntitlementSettings
+from bastion.tasks import spawn_awaited
 
 __all__ = ["CreditCheck"]
 
@@ -34,6 +35,7 @@ class CreditCheck:
         autumn: AutumnSink,
         settings: EntitlementSettings,
         *,
+        http: HttpPool,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._autumn = autumn
@@ -41,7 +43,7 @@ class CreditCheck:
         self._clock = clock
         self._cache: dict[str, tuple[bool, float]] = {}
         self._asking: dict[str, asyncio.Task[bool]] = {}
-        self._session: aiohttp.ClientSession | None = None
+        self._http = http
 
     async def check(self, principal: Principal) -> None:
         """Raise OutOfCreditError if the principal's org has no credit left."""
@@ -60,7 +62,7 @@ class CreditCheck:
         """One question per org at a time; a caller that goes away does not cancel it for others."""
         task = self._asking.get(team)
         if task is None:
-            task = asyncio.ensure_future(self._ask(team))
+            task = spawn_awaited(self._ask(team), name="credit-check")
             self._asking[team] = task
             task.add_done_callback(lambda done: self._forget(team, done))
         return await asyncio.shield(task)
@@ -71,12 +73,10 @@ class CreditCheck:
             task.exception()  # retrieved: the callers that still wait re-raise it
 
     async def _ask(self, team: str) -> bool:
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
         s = self._autumn
         try:
             answer = await post(
-                self._session,
+                self._http,
                 "autumn",
                 f"{s.api_url}/v1/check",
                 headers={"Authorization": f"Bearer {s.api_key.reveal()}"},
@@ -102,6 +102,6 @@ class CreditCheck:
         self._cache[team] = (allowed, self._clock() + self._settings.cache_seconds)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Wait for the questions in flight (the HTTP client is its owner's to close)."""
+        if self._asking:
+            await asyncio.gather(*self._asking.values(), return_exceptions=True)

@@ -3,7 +3,7 @@
 Pure functions of the settings and the record: the billing worker calls :meth:`BillingRules.decide`
 inside its transaction. Not billed (unless the settings say otherwise): calls paid with the
 caller's own provider key (``user_key``), cache hits, calls of the master key, static keys or an
-open gateway (no key hash, team or user; billed to ``master_key_team`` with ``bill_master_key``),
+open gateway (no virtual key, team or user; billed to ``master_key_team`` with ``bill_master_key``),
 records with no org (``team_id``) to charge, and records that cost nothing (failures before the
 provider charged anything). Calls with a team but no key hash (end users vouched for by a JWT)
 are billed to their team.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from bastion.accounting.attribution import holds_virtual_key
 from bastion.settings.billing import BillingSettings
 from bastion.store.billing_records import NewEvent
 from bastion.store.records import SpendLogRecord
@@ -52,9 +53,9 @@ class BillingRules:
             return "cache_hit"
         team = record.team_id
         if not team:
-            if record.api_key or record.user:  # a key or a person (token, login) without an org
+            if holds_virtual_key(record.api_key) or record.user:  # a key or a person without an org
                 return "no_team"
-            # No key hash and no user: the master key, a static key or an open gateway.
+            # No virtual key and no user: the master key, a static key or an open gateway.
             if not s.bill_master_key or not s.master_key_team:
                 return "master_key"
             team = s.master_key_team

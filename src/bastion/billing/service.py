@@ -2,7 +2,7 @@
 
 The composition root builds one :class:`BillingService` when ``billing_settings`` is present::
 
-    billing = BillingService(settings.billing, database.billing)
+    billing = BillingService(settings.billing, database.billing, http=http)
     gatekeeper.entitlement = billing.entitlement   # None unless an entitlement check is set
     await billing.start()                          # workers, if run_in_process
     ...
@@ -17,6 +17,7 @@ from bastion.billing.entitlement import CreditCheck
 from bastion.billing.workers import BillingWorkers
 from bastion.domain.principal import Principal
 from bastion.domain.secret import Secret
+from bastion.outbound.http import HttpPool
 from bastion.settings.billing import BillingSettings
 from bastion.store.billing import BillingRepository
 
@@ -38,11 +39,12 @@ def billing_secrets(settings: BillingSettings | None) -> list[str]:
 
 
 class BillingService:
-    def __init__(self, settings: BillingSettings, repository: BillingRepository) -> None:
+    def __init__(self, settings: BillingSettings, repository: BillingRepository, *, http: HttpPool) -> None:
+        """``http`` is the process's HTTP client: the credit check and the sinks send on it."""
         self._credit: CreditCheck | None = None
         if settings.entitlement is not None and settings.autumn is not None:
-            self._credit = CreditCheck(settings.autumn, settings.entitlement)
-        self.workers = BillingWorkers(repository, settings) if settings.run_in_process else None
+            self._credit = CreditCheck(settings.autumn, settings.entitlement, http=http)
+        self.workers = BillingWorkers(repository, settings, http=http) if settings.run_in_process else None
 
     @property
     def entitlement(self) -> Callable[[Principal], Awaitable[None]] | None:

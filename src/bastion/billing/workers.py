@@ -5,7 +5,7 @@
     workers = BillingWorkers(database.billing, settings.billing)
     await workers.drain()      # bill every unseen spend log, deliver every due event, return
     workers.start()            # or: loop every billing_interval / outbox_interval seconds
-    await workers.stop()       # finish the current pass, close the HTTP session
+    await workers.stop()       # finish the current pass (and close the HTTP client if it is ours)
 
 A pass that fails (database down, a bug) is logged and tried again at the next interval; nothing
 is lost, because the spend marks and the events change only in committed transactions.
@@ -22,13 +22,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import aiohttp
-
 from bastion.billing.outbox import Outbox
 from bastion.billing.rules import BillingRules
 from bastion.billing.sinks.base import Sink, build_sinks
+from bastion.outbound.http import HttpPool
 from bastion.settings.billing import BillingSettings
 from bastion.store.billing import BillingRepository
+from bastion.tasks import spawn_service
 
 __all__ = ["BillingWorkers", "DrainReport", "worker_id"]
 
@@ -57,14 +57,18 @@ class BillingWorkers:
         settings: BillingSettings,
         *,
         sinks: Sequence[Sink] | None = None,
+        http: HttpPool | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``http`` is the process's HTTP client; without one (``bastion worker``) the workers
+        open their own and close it on :meth:`stop`."""
         self._repo = repository
         self._settings = settings
         self._rules = BillingRules(settings)
         self._given_sinks = sinks
         self._clock = clock
-        self._session: aiohttp.ClientSession | None = None
+        self._http = http
+        self._owned_http: HttpPool | None = None
         self._outbox: Outbox | None = None
         self._owner = worker_id()
         self._stopping = asyncio.Event()
@@ -74,8 +78,10 @@ class BillingWorkers:
         if self._outbox is None:
             sinks = self._given_sinks
             if sinks is None:
-                self._session = aiohttp.ClientSession()
-                sinks = build_sinks(self._settings, self._session)
+                http = self._http
+                if http is None:
+                    http = self._owned_http = HttpPool()
+                sinks = build_sinks(self._settings, http)
             self._outbox = Outbox(self._repo, sinks, self._settings, owner=self._owner, clock=self._clock)
         return self._outbox
 
@@ -110,8 +116,12 @@ class BillingWorkers:
         """Run both loops in the background until :meth:`stop`."""
         self._stopping.clear()
         self._tasks = [
-            asyncio.ensure_future(self._loop("billing", self.bill, self._settings.billing_interval_seconds)),
-            asyncio.ensure_future(self._loop("outbox", self.deliver, self._settings.outbox_interval_seconds)),
+            spawn_service(
+                self._loop("billing", self.bill, self._settings.billing_interval_seconds), name="billing"
+            ),
+            spawn_service(
+                self._loop("outbox", self.deliver, self._settings.outbox_interval_seconds), name="outbox"
+            ),
         ]
 
     @property
@@ -132,7 +142,7 @@ class BillingWorkers:
 
     async def stop(self, *, grace_seconds: float = 10.0) -> None:
         """Let the passes in progress finish (cancelled after ``grace_seconds``: safe, as nothing
-        is marked done before it is committed), then close the sinks' HTTP session."""
+        is marked done before it is committed), then close the HTTP client if it is ours."""
         self._stopping.set()
         if self._tasks:
             _, late = await asyncio.wait(self._tasks, timeout=grace_seconds)
@@ -140,9 +150,9 @@ class BillingWorkers:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks = []
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._owned_http is not None:
+            await self._owned_http.close()
+            self._owned_http = None
             self._outbox = None
 
     async def _loop(self, name: str, work: Callable[[], Awaitable[DrainReport]], interval: float) -> None:

@@ -16,15 +16,14 @@ from typing import Any
 
 import orjson
 
-from bastion.billing.status import billing_status, cancel_event, retry_event
-from bastion.billing.workers import BillingWorkers, DrainReport
-from bastion.commands.store_access import with_database
+from bastion.administration import BillingFilter
+from bastion.administration.offline import Offline, offline
+from bastion.billing.workers import DrainReport
 from bastion.commands.tables import table
 from bastion.domain.errors import ConfigError
 from bastion.settings import Settings
 from bastion.settings.billing import BillingSettings
-from bastion.store.billing_records import BillingFilter
-from bastion.store.database import Database
+from bastion.tasks import spawn_service
 
 __all__ = ["run_billing_command", "run_worker"]
 
@@ -54,10 +53,10 @@ def run_worker(settings: Settings, *, once: bool) -> int:
 
 def _run_worker(settings: Settings, billing: BillingSettings, *, once: bool) -> int:
 
-    async def work(database: Database) -> int:
-        workers = BillingWorkers(database.billing, billing)
+    async def work(services: Offline) -> int:
+        workers = services.billing_workers(billing)
         if once:
-            unseen = await database.billing.count_unseen()
+            unseen = await services.count_unbilled()
 
             def progress(report: DrainReport) -> None:  # a backlog is billed batch by batch
                 print(f"\rbilling spend logs: {report.seen}/{unseen}", end="", flush=True)
@@ -76,7 +75,7 @@ def _run_worker(settings: Settings, billing: BillingSettings, *, once: bool) -> 
             )
             return 0
         loop = asyncio.get_running_loop()
-        task = asyncio.ensure_future(workers.run_forever())
+        task = spawn_service(workers.run_forever(), name="bastion-worker")
 
         def on_signal() -> None:
             # The first signal lets the passes in progress finish; a second one cancels them.
@@ -92,7 +91,7 @@ def _run_worker(settings: Settings, billing: BillingSettings, *, once: bool) -> 
             await task
         return 0
 
-    return with_database(settings, work)
+    return offline(settings, work)
 
 
 def run_billing_command(settings: Settings, action: str, options: dict[str, Any]) -> int:
@@ -100,14 +99,18 @@ def run_billing_command(settings: Settings, action: str, options: dict[str, Any]
     _billing(settings)
     if action == "status":
         where = BillingFilter(team_id=options.get("team_id"), status=options.get("status"))
-        report = with_database(settings, lambda db: billing_status(db.billing, where, limit=options["limit"]))
+        report = offline(settings, lambda found: found.admin.billing.status(where, limit=options["limit"]))
         if options.get("json"):
             print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
         else:
             print(render_status(report))
         return 0
-    act = retry_event if action == "retry" else cancel_event
-    event = with_database(settings, lambda db: act(db.billing, options["id"]))
+
+    async def act(services: Offline) -> dict[str, Any]:
+        billing = services.admin.billing
+        return await (billing.retry if action == "retry" else billing.cancel)(options["id"])
+
+    event = offline(settings, act)
     print(f"billing event {event['id']} is now {event['status']}")
     return 0
 

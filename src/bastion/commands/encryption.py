@@ -8,14 +8,11 @@ while it runs are left as they are: they were just written with the new key.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
-from bastion.accounts.provider_keys import ProviderKeyService
-from bastion.gateway.credentials import SystemKeys
+from bastion.administration.offline import Offline, offline
 from bastion.secrets import Vault
 from bastion.settings import Settings
-from bastion.store.database import Database
 
 __all__ = ["rotate_encryption_key"]
 
@@ -33,15 +30,8 @@ def rotate_encryption_key(settings: Settings) -> int:
     def progress(done: int, total: int) -> None:
         print(f"\rre-encrypting stored provider keys: {done}/{total}", end="", flush=True)
 
-    async def run() -> int:
-        database = await Database.open(
-            settings.database_url, default_path=settings.state_dir() / "bastion.db"
-        )
-        try:
-            service = ProviderKeyService(database, vault, SystemKeys(), settings.model_list)
-            report = await service.reencrypt_all(progress)
-        finally:
-            await database.close()
+    async def run(services: Offline) -> int:
+        report = await services.reencrypt_provider_keys(vault, progress)
         if report.total:
             print()
         print(
@@ -51,4 +41,4 @@ def rotate_encryption_key(settings: Settings) -> int:
         )
         return 0
 
-    return asyncio.run(run())
+    return offline(settings, run)

@@ -7,22 +7,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from bastion.commands.store_access import with_database
+from bastion.administration import KeyRecord, Page, TeamRecord, UserRecord
+from bastion.administration.offline import Offline, offline
 from bastion.commands.tables import cell, money, table, when
 from bastion.settings import Settings
-from bastion.store.database import Database
-from bastion.store.records import KeyRecord, Page, TeamRecord, UserRecord
 
 __all__ = ["list_keys", "list_teams", "list_users"]
 
 
 def list_keys(settings: Settings, options: dict[str, Any]) -> int:
-    async def fetch(db: Database) -> Page[KeyRecord]:
-        return await db.keys.list_keys(
+    async def fetch(services: Offline) -> Page[KeyRecord]:
+        return await services.admin.keys.page(
             team_id=options.get("team_id"), user_id=options.get("user_id"), size=options["limit"]
         )
 
-    page = with_database(settings, fetch)
+    page = offline(settings, fetch)
     header = ["key", "alias", "team", "user", "spend USD", "budget USD", "rpm", "tpm", "expires", "state"]
     rows = [
         [
@@ -44,10 +43,10 @@ def list_keys(settings: Settings, options: dict[str, Any]) -> int:
 
 
 def list_teams(settings: Settings, options: dict[str, Any]) -> int:
-    async def fetch(db: Database) -> Page[TeamRecord]:
-        return await db.teams.list_teams(size=options["limit"])
+    async def fetch(services: Offline) -> Page[TeamRecord]:
+        return await services.admin.teams.page(size=options["limit"])
 
-    page = with_database(settings, fetch)
+    page = offline(settings, fetch)
     header = ["team", "alias", "spend USD", "budget USD", "period", "rpm", "tpm", "models", "state"]
     rows = [
         [
@@ -68,10 +67,10 @@ def list_teams(settings: Settings, options: dict[str, Any]) -> int:
 
 
 def list_users(settings: Settings, options: dict[str, Any]) -> int:
-    async def fetch(db: Database) -> Page[UserRecord]:
-        return await db.users.list_users(size=options["limit"])
+    async def fetch(services: Offline) -> Page[UserRecord]:
+        return await services.admin.users.page(size=options["limit"])
 
-    page = with_database(settings, fetch)
+    page = offline(settings, fetch)
     header = ["user", "email", "role", "teams", "spend USD", "budget USD", "login"]
     rows = [
         [

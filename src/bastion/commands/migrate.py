@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
+from bastion.administration.offline import migrate_database
 from bastion.settings import Settings
-from bastion.store.migrate import migrate
 
 __all__ = ["run_migrate"]
 
@@ -17,7 +15,7 @@ def run_migrate(settings: Settings) -> int:
     def progress(position: int, total: int, name: str) -> None:
         print(f"applying migration {position}/{total}: {name}", flush=True)
 
-    applied = asyncio.run(migrate(settings.database_url, default_path=default, progress=progress))
+    applied = migrate_database(settings, progress)
     done = f"{applied} migration{'' if applied == 1 else 's'} applied" if applied else "nothing to apply"
     print(f"database schema is up to date ({where}; {done})")
     return 0

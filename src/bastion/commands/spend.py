@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bastion.commands.store_access import with_database
+from bastion.accounting.attribution import spend_key_name
+from bastion.administration import GroupedSpend, SpendFilter
+from bastion.administration.offline import Offline, offline
 from bastion.commands.tables import money, table
 from bastion.limits.durations import parse_duration
 from bastion.settings import Settings
-from bastion.store.database import Database
-from bastion.store.records import GroupedSpend
-from bastion.store.spend import SpendFilter
 
 __all__ = ["show_spend"]
 
@@ -21,16 +20,15 @@ def show_spend(settings: Settings, options: dict[str, Any], *, now: datetime | N
     start = _since(options.get("since"), now or datetime.now(UTC))
     where = SpendFilter(team_id=options.get("team_id"), model_group=options.get("model"), start=start)
 
-    async def fetch(db: Database) -> tuple[list[GroupedSpend], dict[str, str]]:
-        rows = await db.spend.spend_by(group, where, limit=options["limit"])
+    async def fetch(services: Offline) -> tuple[list[GroupedSpend], dict[str, str]]:
+        rows = await services.admin.spend.by(group, where, limit=options["limit"])
         names: dict[str, str] = {}
         if group == "key":  # spend logs hold the key's hash: show its alias or masked name instead
-            for row in rows:
-                if row.group and (key := await db.keys.get(row.group)) is not None:
-                    names[row.group] = key.key_alias or key.key_name
+            keys = await services.admin.keys.by_tokens([row.group for row in rows if row.group])
+            names = {token: key.key_alias or key.key_name for token, key in keys.items()}
         return rows, names
 
-    rows, names = with_database(settings, fetch)
+    rows, names = offline(settings, fetch)
     period = f"since {start:%Y-%m-%d %H:%M} UTC" if start else "all time"
     if not rows:
         print(f"no spend ({period})")
@@ -58,8 +56,8 @@ def show_spend(settings: Settings, options: dict[str, Any], *, now: datetime | N
 def _label(value: str | None, group: str, names: dict[str, str]) -> str:
     if value is None or value == "":
         return "(none)"
-    if group == "key":
-        return names.get(value, "(deleted key)")  # never the hash itself
+    if group == "key":  # the master key, a static key's label, else a key's name, never the hash itself
+        return spend_key_name(value) or names.get(value, "(deleted key)")
     return value
 
 

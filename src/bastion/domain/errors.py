@@ -17,8 +17,10 @@ __all__ = [
     "ConfigError",
     "InternalError",
     "InvalidRequestError",
+    "MethodNotAllowedError",
     "ModelNotFoundError",
     "NotFoundError",
+    "OverloadedError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTooLargeError",
@@ -95,6 +97,17 @@ class NotFoundError(BastionError):
     kind = "not_found"
 
 
+class MethodNotAllowedError(BastionError):
+    """The path exists, but not for this HTTP method; ``allowed`` goes in the ``Allow`` header."""
+
+    status = 405
+    kind = "invalid_request"
+
+    def __init__(self, message: str, *, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
 class ModelNotFoundError(NotFoundError):
     """The requested model group is not configured."""
 
@@ -120,6 +133,14 @@ class RateLimitError(BastionError):
 
     status = 429
     kind = "rate_limit"
+    retryable = True
+
+
+class OverloadedError(BastionError):
+    """This process is over capacity and refuses new calls; ``retry_after`` says when to retry."""
+
+    status = 503
+    kind = "overloaded"
     retryable = True
 
 

@@ -16,8 +16,6 @@ allow_unpriced_models_with_budgets``) lets it through at no cost.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -33,10 +31,9 @@ from bastion.limits.errors import UnpricedModelError
 from bastion.limits.estimate import estimate_cost, estimate_tokens
 from bastion.observability.metrics import Metrics
 from bastion.settings import Deployment
+from bastion.tasks import TaskSet
 
 __all__ = ["Gatekeeper", "estimate_prompt_tokens"]
-
-_log = logging.getLogger("bastion.admission")
 
 
 class Gatekeeper:
@@ -58,7 +55,7 @@ class Gatekeeper:
         self._allow_unpriced = allow_unpriced
         #: Per model group (without wildcards): the deployments that may serve it, with their prices.
         self._candidates: dict[str, tuple[tuple[Deployment, Price | None], ...]] = {}
-        self._pending: set[asyncio.Task[None]] = set()
+        self._pending = TaskSet("settle-limits")
         #: Billing's credit check (raises a 402 for an org out of credit); None: not configured.
         self.entitlement: Callable[[Principal], Awaitable[None]] | None = None
 
@@ -133,28 +130,19 @@ class Gatekeeper:
         if ticket is None:
             return
         record = ctx.record
-        task = asyncio.ensure_future(
+        self._pending.spawn(
             self.limits.gate.finish(
                 ticket, actual_tokens=record.usage.total_tokens, actual_cost=record.cost_usd
             )
         )
-        self._pending.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log.error("settling a request's limits failed", exc_info=task.exception())
 
     async def settled(self) -> None:
         """Return once every finished request's limits are settled (tests, shutdown)."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        await self._pending.drain()
 
     async def close(self) -> None:
         """Wait for settlements still running, then close the limits store."""
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self._pending.drain()
         await self.limits.close()
 
 

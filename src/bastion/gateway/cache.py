@@ -15,8 +15,6 @@ Stores happen in the background; :meth:`ResponseCache.settled` waits for them (t
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -31,13 +29,14 @@ from bastion.observability.metrics import Metrics
 from bastion.protocols.canonical import ChatResponse, StreamEvent
 from bastion.providers.base import EventDecoder
 from bastion.settings import CacheSettings
+from bastion.tasks import TaskSet
 
 if TYPE_CHECKING:
     from bastion.gateway.context import CallContext
+    from bastion.outbound.resp import RespClient
 
 __all__ = ["CACHE_HEADER", "CacheTicket", "FrameObserver", "ResponseCache", "build_cache_store"]
 
-_log = logging.getLogger("bastion.cache")
 
 #: Says whether the answer came from the cache (``hit``) or not (``miss``).
 CACHE_HEADER = b"x-bastion-cache"
@@ -57,11 +56,15 @@ class CacheTicket:
     max_age: float | None = None
 
 
-def build_cache_store(settings: CacheSettings) -> CacheStore:
-    if settings.type == "redis" and settings.redis_url is not None:
+def build_cache_store(settings: CacheSettings, redis: RespClient | None = None) -> CacheStore:
+    """The store the settings name; a Redis cache sends its commands on ``redis``, the process's
+    client for ``settings.redis_url``."""
+    if settings.type == "redis":
+        if redis is None:
+            raise ValueError("a Redis cache needs the Redis client of its redis_url")
         from bastion.gateway.cache_redis import RedisCacheStore  # Redis only when used
 
-        return RedisCacheStore(settings.redis_url)
+        return RedisCacheStore(redis)
     return MemoryCacheStore(settings.max_entries)
 
 
@@ -70,7 +73,7 @@ class ResponseCache:
         self._settings = settings
         self._store = store
         self._metrics = metrics
-        self._pending: set[asyncio.Task[None]] = set()
+        self._pending = TaskSet("cache-store")
 
     async def begin(self, ctx: CallContext, body: dict[str, Any], group: str) -> ChatResponse | None:
         """Decide for this request; on a hit, note it on the record and return the answer."""
@@ -183,19 +186,11 @@ class ResponseCache:
         """Keep ``resp`` for ``ticket`` (in the background)."""
         if not ticket.store or not cacheable(resp):
             return
-        task = asyncio.ensure_future(self._store.set(ticket.key, encode_answer(resp), ticket.ttl))
-        self._pending.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log.error("storing an answer in the cache failed", exc_info=task.exception())
+        self._pending.spawn(self._store.set(ticket.key, encode_answer(resp), ticket.ttl))
 
     async def settled(self) -> None:
         """Return once every store started so far is done."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        await self._pending.drain()
 
     async def close(self) -> None:
         await self.settled()

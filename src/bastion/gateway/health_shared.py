@@ -4,11 +4,11 @@
 A process that cools a deployment down writes ``<namespace>:cooldown:<deployment id>`` with the
 cooldown as its expiry (``SET ... PX``). With ``usage-based-routing``, each request and its tokens
 are added to ``<namespace>:usage:<deployment id>:<minute>`` (a hash: ``INCRBY``-style ``HINCRBY``,
-expiring after two minutes). Every process reads those keys once a second (pipelined on the lean
-client the limits use), cools down locally whatever another process cooled down for the time
+expiring after two minutes). Every process reads those keys once a second (pipelined on the
+process's one Redis client), cools down locally whatever another process cooled down for the time
 left, and takes the shared usage counts. The request path never waits on Redis: writes are sent
 without waiting and picks read only the local state. Redis being down leaves each process with its
-own view (logged once per outage).
+own view (logged once per outage); a read waits at most ``timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from bastion.gateway.health import DeploymentHealth
-from bastion.limits._resp import RespClient, RespConnectionError, RespError, RespTarget
+from bastion.outbound.resp import RespClient, RespConnectionError, RespError
+from bastion.tasks import TaskSet, spawn_service
 
 __all__ = ["SharedHealth"]
 
@@ -30,7 +31,7 @@ _USAGE_TTL_MS = 120_000
 class SharedHealth:
     def __init__(
         self,
-        url: str,
+        client: RespClient,
         health: DeploymentHealth,
         deployments: Sequence[str],
         *,
@@ -38,8 +39,10 @@ class SharedHealth:
         usage: bool = False,
         namespace: str = "bastion",
         interval: float = 1.0,
+        timeout: float = 1.0,
     ) -> None:
-        self._client = RespClient(RespTarget.from_url(url), command_timeout=1.0)
+        self._client = client
+        self._timeout = timeout
         self._health = health
         self._deployments = list(deployments)
         self._namespace = namespace
@@ -47,7 +50,7 @@ class SharedHealth:
         self._usage = usage
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
-        self._pending: set[asyncio.Task[None]] = set()
+        self._pending = TaskSet("shared-health-write")
         self._failing = False
         if cooldowns:
             health.on_cooldown = self.announce
@@ -80,9 +83,7 @@ class SharedHealth:
         self._send(self._client.execute("PEXPIRE", key, _USAGE_TTL_MS))
 
     def _send(self, command: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(self._guard(command))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._pending.spawn(self._guard(command))
 
     async def _guard(self, command: Awaitable[Any]) -> None:
         try:
@@ -102,7 +103,11 @@ class SharedHealth:
         if self._usage:
             commands += [self._client.execute("HMGET", self._usage_key(d, minute), "r", "t") for d in deps]
         try:
-            replies = await asyncio.gather(*commands)
+            async with asyncio.timeout(self._timeout):
+                replies = await asyncio.gather(*commands)
+        except TimeoutError:
+            self._report(RespConnectionError(f"Redis did not answer within {self._timeout:g} s"))
+            return
         except (RespConnectionError, RespError) as err:
             self._report(err)
             return
@@ -126,7 +131,7 @@ class SharedHealth:
 
     def start(self) -> None:
         if self._task is None and self._deployments:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="bastion-shared-health")
+            self._task = spawn_service(self._run(), name="bastion-shared-health")
 
     async def _run(self) -> None:
         while True:
@@ -135,8 +140,7 @@ class SharedHealth:
 
     async def settled(self) -> None:
         """Return once every write started so far is done (tests)."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        await self._pending.drain()
 
     async def close(self) -> None:
         if self._task is not None:
@@ -144,4 +148,3 @@ class SharedHealth:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await self.settled()
-        await self._client.close()

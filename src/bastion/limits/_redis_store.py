@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
 from bastion.limits import _lua
-from bastion.limits._resp import RespClient, RespConnectionError, RespError
 from bastion.limits.errors import LimitsUnavailableError
+from bastion.outbound.resp import Arg, RespClient, RespConnectionError, RespError
+from bastion.tasks import TaskSet
 
 __all__ = ["Args", "Clock", "RedisLimitsStore", "Script"]
 
-_log = logging.getLogger("bastion.limits")
 Clock = Callable[[], float]
-#: Script arguments as redis-py sends them.
+#: Script arguments.
 Args = list[str | int | float]
 
 
@@ -46,18 +42,14 @@ class RedisLimitsStore:
     ADMIT = Script(_lua.ADMIT)
     FINISH = Script(_lua.FINISH)
 
-    def __init__(
-        self, client: Redis, resp: RespClient, *, prefix: str = "bastion:", clock: Clock | None = None
-    ) -> None:
+    def __init__(self, resp: RespClient, *, prefix: str = "bastion:", clock: Clock | None = None) -> None:
         if not prefix.startswith("bastion:"):
             raise ValueError(f"Redis key prefix must start with 'bastion:', got {prefix!r}")
-        #: redis-py, for pub/sub and the rare plain operations (revocations).
-        self.client = client
-        #: The lean pipelined client every script runs on (the request path).
+        #: The process's Redis client (:mod:`bastion.outbound.resp`); not closed here.
         self.resp = resp
         self.prefix = prefix
         self._clock = clock
-        self._pending: set[asyncio.Task[Any]] = set()
+        self._pending = TaskSet("limits-release")
 
     def key(self, kind: str, name: str) -> str:
         return f"{self.prefix}{kind}:{name}"
@@ -79,33 +71,20 @@ class RedisLimitsStore:
         except (RespError, RespConnectionError) as err:
             raise _unavailable(err) from err
 
-    async def call(self, operation: Callable[[], Awaitable[Any]]) -> Any:
-        """Run a plain Redis operation, mapping Redis errors like :meth:`run`."""
+    async def execute(self, *args: Arg) -> Any:
+        """One plain command, mapping Redis errors like :meth:`run`."""
         try:
-            return await operation()
-        except RedisError as err:
+            return await self.resp.execute(*args)
+        except (RespError, RespConnectionError) as err:
             raise _unavailable(err) from err
 
     async def shielded(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run ``work`` to completion even if the caller is cancelled while awaiting it."""
-        task = asyncio.ensure_future(work)
-        self._pending.add(task)
-        task.add_done_callback(self._finished)
-        await asyncio.shield(task)
+        await asyncio.shield(self._pending.spawn(work))  # a failure is logged by the supervisor
 
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._pending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # Seen by the caller too unless it was cancelled; then this log line is all there is.
-            _log.warning("limits release failed: %s", task.exception())
-
-    async def close(self, *, close_client: bool) -> None:
-        """Wait for releases still running, then close the client if it is ours."""
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
-        await self.resp.close()
-        if close_client:
-            await self.client.aclose()
+    async def close(self) -> None:
+        """Wait for the releases still running (the client is its owner's to close)."""
+        await self._pending.drain()
 
 
 def _unavailable(err: Exception) -> LimitsUnavailableError:

@@ -6,7 +6,8 @@ at 5 s); at the maximum, logins for that account (or from that address) are refu
 ``Retry-After`` until the counter expires, even with the right password. A successful login
 clears the account's counter. An address gets four times the account's allowance (many people
 may share one address). Counters are in memory by default, or in the shared Redis when
-``redis_url`` is configured, so every gateway process sees the same failures.
+``redis_url`` is configured (:class:`bastion.limits.redis.RedisFailureCounter`), so every gateway
+process sees the same failures.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from bastion.domain.errors import RateLimitError
-from bastion.limits.errors import LimitsUnavailableError
 
-__all__ = ["FailureCounter", "LoginThrottle", "MemoryFailureCounter", "RedisFailureCounter"]
+__all__ = ["FailureCounter", "LoginThrottle", "MemoryFailureCounter"]
 
 _MAX_DELAY = 5.0
 
@@ -65,51 +65,6 @@ class MemoryFailureCounter:
 
     async def close(self) -> None:
         return None
-
-
-class RedisFailureCounter:
-    """Counters in Redis under ``<prefix>login:<hash>``, each with a TTL. Redis failures are
-    :class:`LimitsUnavailableError` (503): logins fail closed rather than unthrottled."""
-
-    def __init__(self, url: str, *, prefix: str = "bastion:") -> None:
-        from redis.asyncio import Redis
-
-        self._client = Redis.from_url(url, decode_responses=True)
-        self._prefix = prefix
-
-    def _key(self, key: str) -> str:
-        return f"{self._prefix}login:{key}"
-
-    async def count(self, key: str) -> tuple[int, float]:
-        try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                pipe.get(self._key(key))
-                pipe.pttl(self._key(key))
-                value, ttl_ms = await pipe.execute()
-        except _redis_error() as exc:
-            raise _unavailable() from exc
-        if value is None or ttl_ms is None or int(ttl_ms) <= 0:
-            return 0, 0.0
-        return int(value), int(ttl_ms) / 1000
-
-    async def add(self, key: str, ttl: float) -> int:
-        try:
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.incr(self._key(key))
-                pipe.pexpire(self._key(key), max(int(ttl * 1000), 1))
-                count, _ = await pipe.execute()
-        except _redis_error() as exc:
-            raise _unavailable() from exc
-        return int(count)
-
-    async def clear(self, key: str) -> None:
-        try:
-            await self._client.delete(self._key(key))
-        except _redis_error() as exc:
-            raise _unavailable() from exc
-
-    async def close(self) -> None:
-        await self._client.aclose()
 
 
 class LoginThrottle:
@@ -158,16 +113,5 @@ class LoginThrottle:
         await self._counter.close()
 
 
-def _unavailable() -> LimitsUnavailableError:
-    return LimitsUnavailableError("Logins are paused: the shared limits store (Redis) is unavailable.")
-
-
 def _hashed(kind: str, value: str) -> str:
     return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
-
-
-def _redis_error() -> type[Exception]:
-    # Imported here: only gateways with redis_url load redis-py.
-    from redis.exceptions import RedisError
-
-    return RedisError

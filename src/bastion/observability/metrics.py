@@ -168,6 +168,20 @@ class Metrics:
             "Spend rows that could not be appended to the local journal (disk full...).",
             registry=r,
         )
+        self.shed = Counter(
+            "bastion_requests_shed",
+            "Requests refused with 503 before any work because this process was overloaded, by "
+            "reason (event_loop_lag, in_flight) and API family (openai, anthropic, gemini, "
+            "tokenstream, management, account, dashboard).",
+            ["reason", "family"],
+            registry=r,
+        )
+        self.event_loop_lag = Gauge(
+            "bastion_event_loop_lag_seconds",
+            "How late the event loop ran its last lag probe (the wait of any ready task).",
+            registry=r,
+            multiprocess_mode="max",
+        )
         self.in_flight = Gauge(
             "bastion_in_flight_requests",
             "Requests being served now.",

@@ -13,6 +13,14 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from bastion.domain.secret import Secret
+from bastion.settings._known_bastion_keys import (
+    AUTUMN_SINK,
+    BILLING_SETTINGS,
+    BILLING_SINKS,
+    ENTITLEMENT,
+    STRIPE_SINK,
+    WEBHOOK_SINK,
+)
 from bastion.settings._reader import MapReader
 from bastion.settings.billing import (
     AutumnSink,
@@ -24,33 +32,12 @@ from bastion.settings.billing import (
 
 __all__ = ["BILLING_SETTINGS_KEYS", "read_billing_settings"]
 
-BILLING_SETTINGS_KEYS = frozenset(
-    {
-        "markup",
-        "team_markup",
-        "bill_user_key",
-        "bill_cache_hits",
-        "bill_master_key",
-        "master_key_team",
-        "billing_interval_seconds",
-        "outbox_interval_seconds",
-        "batch_size",
-        "max_attempts",
-        "retry_base_seconds",
-        "retry_max_seconds",
-        "lease_seconds",
-        "run_in_process",
-        "sinks",
-        "entitlement",
-    }
-)
-_SINKS = frozenset({"autumn", "stripe", "webhook"})
-_AUTUMN_KEYS = frozenset({"api_key", "api_url", "feature_id", "value_scale", "timeout"})
-_STRIPE_KEYS = frozenset(
-    {"api_key", "api_url", "event_name", "value_scale", "customer_key", "value_key", "customers", "timeout"}
-)
-_WEBHOOK_KEYS = frozenset({"url", "secret", "timeout"})
-_ENTITLEMENT_KEYS = frozenset({"source", "cache_seconds", "fail_open"})
+BILLING_SETTINGS_KEYS = BILLING_SETTINGS.names
+_SINKS = BILLING_SINKS.names
+_AUTUMN_KEYS = AUTUMN_SINK.names
+_STRIPE_KEYS = STRIPE_SINK.names
+_WEBHOOK_KEYS = WEBHOOK_SINK.names
+_ENTITLEMENT_KEYS = ENTITLEMENT.names
 
 
 def read_billing_settings(section: MapReader | None, env: Mapping[str, str]) -> BillingSettings | None:

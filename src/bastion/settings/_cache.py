@@ -4,31 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from bastion.settings._known_keys import CACHE_PARAMS_KEYS
 from bastion.settings._reader import MapReader
 from bastion.settings.model import CacheSettings
 
 __all__ = ["read_cache_settings"]
 
-#: LiteLLM's ``cache_params`` keys Bastion reads, plus ``scope``, ``max_entries`` and ``redis_url``
-#: (Bastion's). ``supported_call_types`` is accepted: only chat-style generation is cached.
-_KEYS = frozenset(
-    {
-        "type",
-        "host",
-        "port",
-        "password",
-        "redis_url",
-        "namespace",
-        "ttl",
-        "default_in_memory_ttl",
-        "default_in_redis_ttl",
-        "mode",
-        "scope",
-        "max_entries",
-        "max_size_in_memory",
-        "supported_call_types",
-    }
-)
 _TYPES = ("local", "redis")
 _MODES = ("default_on", "default_off")
 _SCOPES = ("global", "team", "key")
@@ -39,7 +20,7 @@ def read_cache_settings(litellm: MapReader, redis_url: str | None) -> CacheSetti
     gateway's own Redis (``bastion_settings.redis_url``), used when ``cache_params`` names none."""
     enabled = bool(litellm.boolean("cache"))
     params = MapReader.of(litellm.get("cache_params"), litellm.at("cache_params"))
-    params.reject_unknown(_KEYS)
+    params.reject_unknown(CACHE_PARAMS_KEYS)
     kind = params.string("type")
     if kind is not None and kind not in _TYPES:
         raise params.at("type").error(

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
 from bastion.domain.secret import Secret
 from bastion.settings._known_keys import MODEL_ENTRY_KEYS
+from bastion.settings._problems import Problems
 from bastion.settings._providers import ProviderAlias, normalize_api_base, split_model
 from bastion.settings._reader import ListReader, MapReader, freeze, read_bool, read_int, read_number
 from bastion.settings._where import Where
@@ -67,28 +69,46 @@ _DEFAULT_CHECKS: Mapping[str, _Check] = MappingProxyType(
 )
 
 
-def read_model_list(entries: ListReader, environ: Mapping[str, str]) -> tuple[Deployment, ...]:
-    """Every deployment of ``model_list``, in order; deployment ids must be unique."""
+def read_model_list(
+    entries: ListReader, environ: Mapping[str, str], problems: Problems | None = None
+) -> tuple[Deployment, ...]:
+    """Every deployment of ``model_list``, in order; deployment ids must be unique.
+
+    With ``problems``, a deployment with a problem is noted there and left out, and the others are
+    still read; without, the first problem is raised.
+    """
     if len(entries) == 0:
         raise entries.where.error("is empty (a gateway needs at least one model)")
+    noted = problems if problems is not None else Problems()
     deployments: list[Deployment] = []
     seen: dict[str, int] = {}
     for index, (where, raw) in enumerate(entries):
-        entry = MapReader.of(raw, where)
-        deployment = _read_deployment(index, entry, environ)
+        deployment = noted.attempt(partial(_read_entry, index, where, raw, environ, noted), None)
+        if deployment is None:
+            continue
         if deployment.deployment_id in seen:
-            info = entry.mapping("model_info")
+            info = MapReader.of(raw, where).mapping("model_info")
             blame = info.at("id") if info is not None else where
             first = seen[deployment.deployment_id]
             used = f"deployment id '{deployment.deployment_id}' is already used by model_list[{first}]"
-            raise blame.error(used)
+            noted.add(blame.error(used))
+            continue
         seen[deployment.deployment_id] = index
         deployments.append(deployment)
+    if problems is None:
+        noted.raise_if_any()
     return tuple(deployments)
 
 
+def _read_entry(
+    index: int, where: Where, raw: Any, environ: Mapping[str, str], problems: Problems
+) -> Deployment:
+    entry = MapReader.of(raw, where)
+    problems.run(partial(entry.reject_unknown, MODEL_ENTRY_KEYS))
+    return _read_deployment(index, entry, environ)
+
+
 def _read_deployment(index: int, entry: MapReader, environ: Mapping[str, str]) -> Deployment:
-    entry.reject_unknown(MODEL_ENTRY_KEYS)
     group = entry.require_string("model_name")
     params = entry.require_mapping("litellm_params")
     model = params.require_string("model")

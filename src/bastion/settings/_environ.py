@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bastion.domain.errors import ConfigError
+from bastion.settings._problems import ConfigProblems
 from bastion.settings._where import Where
 from bastion.settings._yaml import YamlList, YamlMap
 
@@ -30,15 +32,36 @@ class EnvString(str):
 
 
 def resolve_env_references(value: Any, where: Where, environ: Mapping[str, str]) -> Any:
-    """Replace every ``os.environ/NAME`` string under ``value`` (in place) and return ``value``."""
+    """Replace every ``os.environ/NAME`` string under ``value`` (in place) and return ``value``.
+
+    Every reference that cannot be resolved is reported, not only the first: the error raised then
+    names them all, and each of them has been replaced by ``None`` (absent), so the caller may go on
+    reading the rest.
+    """
+    problems: list[ConfigError] = []
+    resolved = _resolve(value, where, environ, problems)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ConfigProblems(problems)
+    return resolved
+
+
+def _resolve(value: Any, where: Where, environ: Mapping[str, str], problems: list[ConfigError]) -> Any:
     if isinstance(value, str):
-        return _resolve_one(value, where, environ) if value.startswith(ENV_PREFIX) else value
+        if not value.startswith(ENV_PREFIX):
+            return value
+        try:
+            return _resolve_one(value, where, environ)
+        except ConfigError as error:
+            problems.append(error)
+            return None
     if isinstance(value, YamlMap):
         for key, item in value.items():
-            value[key] = resolve_env_references(item, where.key(key, value.key_mark(key)), environ)
+            value[key] = _resolve(item, where.key(key, value.key_mark(key)), environ, problems)
     elif isinstance(value, YamlList):
         for index, item in enumerate(value):
-            value[index] = resolve_env_references(item, where.item(index, value.item_mark(index)), environ)
+            value[index] = _resolve(item, where.item(index, value.item_mark(index)), environ, problems)
     return value
 
 

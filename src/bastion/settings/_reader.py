@@ -14,6 +14,7 @@ from typing import Any
 
 from bastion.domain.errors import ConfigError
 from bastion.settings._environ import EnvString
+from bastion.settings._problems import ConfigProblems
 from bastion.settings._where import Where
 from bastion.settings._yaml import YamlList, YamlMap
 
@@ -135,16 +136,23 @@ class MapReader:
         return self.data.get(key) is not None
 
     def reject_unknown(self, known: frozenset[str]) -> None:
-        """Raise on the first key not in ``known``, suggesting the closest known one."""
-        for key in self.data:
-            if key in known:
-                continue
-            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-            if close:
-                raise self.at(key).error(f"unknown key (did you mean '{close[0]}'?)")
-            if len(known) <= 19:  # Bastion's own sections; LiteLLM's (and the top level) are longer
-                raise self.at(key).error(f"unknown key (expected one of: {', '.join(sorted(known))})")
-            raise self.at(key).error("unknown key (not a LiteLLM or Bastion setting)")
+        """Raise naming every key not in ``known``, each with the closest known one suggested."""
+        unknown = [self._unknown(key, known) for key in self.data if key not in known]
+        if len(unknown) == 1:
+            raise unknown[0]
+        if unknown:
+            raise ConfigProblems(unknown)
+
+    def _unknown(self, key: str, known: frozenset[str]) -> ConfigError:
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+        if close:
+            problem = self.at(key).error(f"unknown key (did you mean '{close[0]}'?)")
+            # A misspelt key explains the intended one's absence: "litellm_params is required".
+            problem.covers = (self.where.key(close[0], self.where.mark).path,)
+            return problem
+        if len(known) <= 19:  # Bastion's own sections; LiteLLM's (and the top level) are longer
+            return self.at(key).error(f"unknown key (expected one of: {', '.join(sorted(known))})")
+        return self.at(key).error("unknown key (not a LiteLLM or Bastion setting)")
 
     def string(self, key: str) -> str | None:
         value = self.data.get(key)

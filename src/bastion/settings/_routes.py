@@ -6,6 +6,7 @@ import re
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from bastion.settings._known_keys import ROUTE_RULE_KEYS, ROUTE_WHEN_KEYS
 from bastion.settings._reader import ListReader, MapReader, describe
 from bastion.settings._where import Where
 from bastion.settings.model import RouteRule
@@ -15,10 +16,6 @@ if TYPE_CHECKING:
 
 __all__ = ["read_routes"]
 
-_RULE_KEYS = frozenset({"name", "model", "to", "when"})
-_WHEN_KEYS = frozenset(
-    {"prompt_tokens_above", "prompt_tokens_below", "tools", "images", "tag", "header", "team", "time"}
-)
 _TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
@@ -28,7 +25,7 @@ def read_routes(entries: ListReader | None, groups: GroupNames) -> tuple[RouteRu
     rules: list[RouteRule] = []
     for n, (where, raw) in enumerate(entries):
         entry = MapReader.of(raw, where)
-        entry.reject_unknown(_RULE_KEYS)
+        entry.reject_unknown(ROUTE_RULE_KEYS)
         name = entry.string("name") or f"route-{n + 1}"
         if any(rule.name == name for rule in rules):
             raise entry.at("name").error(f"two routes are named '{name}'")
@@ -38,7 +35,7 @@ def read_routes(entries: ListReader | None, groups: GroupNames) -> tuple[RouteRu
         for model in models:
             groups.check(model, entry.at("model"))
         when = MapReader.of(entry.get("when"), entry.at("when"))
-        when.reject_unknown(_WHEN_KEYS)
+        when.reject_unknown(ROUTE_WHEN_KEYS)
         headers = when.string_map("header") or {}
         rules.append(
             RouteRule(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -21,9 +21,13 @@ from bastion.settings._browser import read_browser
 from bastion.settings._environ import EnvString
 from bastion.settings._jwt_auth import read_jwt_auth
 from bastion.settings._known_keys import BASTION_SETTINGS_KEYS, ROUTING_STRATEGIES, STATIC_KEY_KEYS
+from bastion.settings._overload import read_overload
+from bastion.settings._problems import Problems
 from bastion.settings._reader import MapReader, describe
 from bastion.settings._routes import read_routes
+from bastion.settings._server import read_server
 from bastion.settings._where import Where
+from bastion.settings._yaml import Mark
 from bastion.settings.model import BastionSettings, StaticKey
 
 __all__ = ["GroupNames", "RouterChoices", "read_bastion_settings", "read_fallbacks", "read_router_choices"]
@@ -135,51 +139,92 @@ def read_bastion_settings(
     master_key: Secret | None,
     config_dir: Path,
     env: Mapping[str, str] | None = None,
+    *,
+    problems: Problems | None = None,
 ) -> BastionSettings:
-    """``bastion_settings``: unlike LiteLLM's sections, every key here must be known."""
-    section.reject_unknown(BASTION_SETTINGS_KEYS)
-    size = section.number("max_request_size_mb", exclusive=True)
+    """``bastion_settings``: unlike LiteLLM's sections, every key here must be known.
+
+    With ``problems``, each part with a problem is noted there and takes its default; without, the
+    first problem is raised.
+    """
+    noted = problems if problems is not None else Problems()
+    d = BastionSettings()
+
+    def read(part: Callable[[], _T], default: _T) -> _T:
+        return noted.attempt(part, default)
+
+    noted.run(lambda: section.reject_unknown(BASTION_SETTINGS_KEYS))
+    size = read(lambda: section.number("max_request_size_mb", exclusive=True), None)
     if size is None:
-        size = general.number("max_request_size_mb", exclusive=True)
+        size = read(lambda: general.number("max_request_size_mb", exclusive=True), None)
+    accounts = read(lambda: MapReader.of(section.get("accounts"), section.at("accounts")), None)
+    settings = BastionSettings(
+        static_keys=read(lambda: _read_static_keys(section, groups, master_key), d.static_keys),
+        max_request_size_mb=32.0 if size is None else size,
+        default_max_tokens=_default(
+            read(lambda: section.integer("default_max_tokens", minimum=1), None), d.default_max_tokens
+        ),
+        log_level=read(lambda: _log_level(section), d.log_level),
+        json_logs=_default(read(lambda: section.boolean("json_logs"), None), d.json_logs),
+        log_requests=_default(read(lambda: section.boolean("log_requests"), None), d.log_requests),
+        stream_keepalive_seconds=_default(
+            read(lambda: section.number("stream_keepalive_seconds", exclusive=True), None),
+            d.stream_keepalive_seconds,
+        ),
+        host=read(lambda: section.string("host"), None) or d.host,
+        port=read(lambda: _port(section), d.port),
+        redis_url=read(lambda: _redis_url(section, general, router), None),
+        jwt_auth=read(lambda: read_jwt_auth(section, groups, config_dir), None),
+        accounts=d.accounts
+        if accounts is None
+        else read(lambda: read_account_settings(accounts, env or {}), d.accounts),
+        routes=read(lambda: read_routes(section.sequence("routes"), groups), d.routes),
+        browser=read(lambda: read_browser(section, groups, config_dir), None),
+        otlp_endpoint=read(lambda: _otlp_endpoint(section, env or {}), None),
+        otlp_service_name=read(lambda: section.string("otlp_service_name"), None) or d.otlp_service_name,
+        overload=read_overload(section, noted),
+        server=read_server(section, noted),
+        allow_unpriced_models_with_budgets=_default(
+            read(lambda: section.boolean("allow_unpriced_models_with_budgets"), None),
+            d.allow_unpriced_models_with_budgets,
+        ),
+        spend_journal=_default(read(lambda: section.boolean("spend_journal"), None), d.spend_journal),
+        allow_requests_on_db_unavailable=_default(
+            read(lambda: general.boolean("allow_requests_on_db_unavailable"), None),
+            d.allow_requests_on_db_unavailable,
+        ),
+        key_cache_ttl=_default(read(lambda: general.number("user_api_key_cache_ttl"), None), d.key_cache_ttl),
+    )
+    if problems is None:
+        noted.raise_if_any()
+    return settings
+
+
+def _log_level(section: MapReader) -> str:
     log_level = (section.string("log_level") or "info").lower()
     if log_level not in _LOG_LEVELS:
         raise section.at("log_level").error(f"must be one of: {', '.join(_LOG_LEVELS)}")
+    return log_level
+
+
+def _port(section: MapReader) -> int:
     port = section.integer("port", minimum=1)
     if port is not None and port > 65535:
         raise section.at("port").error(f"must be at most 65535, got {port}")
-    return BastionSettings(
-        static_keys=_read_static_keys(section, groups, master_key),
-        max_request_size_mb=32.0 if size is None else size,
-        default_max_tokens=_default(section.integer("default_max_tokens", minimum=1), 4096),
-        log_level=log_level,
-        json_logs=_default(section.boolean("json_logs"), True),
-        log_requests=_default(section.boolean("log_requests"), True),
-        stream_keepalive_seconds=_default(section.number("stream_keepalive_seconds", exclusive=True), 15.0),
-        host=section.string("host") or "127.0.0.1",
-        port=4000 if port is None else port,
-        redis_url=_redis_url(section, general, router),
-        jwt_auth=read_jwt_auth(section, groups, config_dir),
-        accounts=read_account_settings(
-            MapReader.of(section.get("accounts"), section.at("accounts")), env or {}
-        ),
-        routes=read_routes(section.sequence("routes"), groups),
-        browser=read_browser(section, groups, config_dir),
-        otlp_endpoint=_otlp_endpoint(section),
-        otlp_service_name=section.string("otlp_service_name") or "bastion",
-        allow_unpriced_models_with_budgets=_default(
-            section.boolean("allow_unpriced_models_with_budgets"), False
-        ),
-        spend_journal=_default(section.boolean("spend_journal"), True),
-        allow_requests_on_db_unavailable=_default(general.boolean("allow_requests_on_db_unavailable"), True),
-        key_cache_ttl=_default(general.number("user_api_key_cache_ttl"), 5.0),
-    )
+    return 4000 if port is None else port
 
 
-def _otlp_endpoint(section: MapReader) -> str | None:
+def _otlp_endpoint(section: MapReader, env: Mapping[str, str]) -> str | None:
+    """``otlp_endpoint``, else OpenTelemetry's own ``OTEL_EXPORTER_OTLP_ENDPOINT``."""
     endpoint = section.string("otlp_endpoint")
+    where = section.at("otlp_endpoint")
+    if endpoint is None and env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        endpoint = env["OTEL_EXPORTER_OTLP_ENDPOINT"]
+        where = section.where.key("otlp_endpoint", Mark(section.where.mark.file, None))
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-        raise section.at("otlp_endpoint").error(
+        raise where.error(
             f"must be an http:// or https:// URL of an OTLP/HTTP collector, got '{endpoint}'"
+            + ("" if section.string("otlp_endpoint") else " (from OTEL_EXPORTER_OTLP_ENDPOINT)")
         )
     return endpoint or None
 

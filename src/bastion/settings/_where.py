@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bastion.domain.errors import ConfigError
+from bastion.settings._problems import ConfigProblem
 from bastion.settings._yaml import Mark
 
 __all__ = ["Where"]
@@ -23,8 +23,8 @@ class Where:
     def item(self, index: int, mark: Mark) -> Where:
         return Where(mark, f"{self.path}[{index}]")
 
-    def error(self, message: str) -> ConfigError:
+    def error(self, message: str) -> ConfigProblem:
         """The one-line error every configuration problem becomes: ``file:line: path: message``."""
         if self.path:
-            return ConfigError(f"{self.mark}: {self.path}: {message}")
-        return ConfigError(f"{self.mark}: {message}")
+            return ConfigProblem(f"{self.mark}: {self.path}: {message}", self.path, self.mark)
+        return ConfigProblem(f"{self.mark}: {message}", mark=self.mark)

@@ -25,8 +25,10 @@ __all__ = [
     "EndUserLimits",
     "JwtAuthSettings",
     "ModelInfo",
+    "OverloadSettings",
     "RouteRule",
     "Secret",
+    "ServerSettings",
     "Settings",
     "StaticKey",
 ]
@@ -242,6 +244,44 @@ class BrowserSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class OverloadSettings:
+    """``bastion_settings.overload``: when a process refuses new calls (503 with ``retry-after``)
+    instead of queueing them (docs/operations.md, "Overload").
+
+    ``max_event_loop_lag_ms``: shed while the event loop runs this late, persistently (0: never);
+    ``max_in_flight``: also refuse beyond this many requests in progress (0: no fixed cap).
+    """
+
+    max_event_loop_lag_ms: float = 50.0
+    max_in_flight: int = 0
+    retry_after_seconds: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """``bastion_settings.server``: the HTTP server's limits and timeouts (docs/operations.md)."""
+
+    #: A connection must deliver a request's whole header block within this many seconds of its
+    #: first byte (or of connecting); else 408 and close.
+    header_timeout_seconds: float = 10.0
+    #: A request body may take this many seconds, plus one second per ``body_min_rate_kib`` KiB
+    #: received (a slow upload keeps going, a dribbler does not); else 408 and close.
+    body_timeout_seconds: float = 30.0
+    body_min_rate_kib: float = 64.0
+    #: An idle keep-alive connection is closed after this many seconds.
+    keepalive_timeout_seconds: float = 30.0
+    #: A client that reads none of a response for this many seconds is disconnected.
+    send_timeout_seconds: float = 60.0
+    #: On SIGTERM, requests and streams in progress get this long to finish.
+    shutdown_timeout_seconds: float = 30.0
+    #: The request line and headers together; larger is 431.
+    max_header_kib: int = 64
+    #: Open connections per process; beyond it new ones get a 503 and are closed. ``None``: half of
+    #: the process's file-descriptor limit, at most 10,000.
+    max_connections: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BastionSettings:
     """The ``bastion_settings`` section: what Bastion adds to LiteLLM's format."""
 
@@ -281,6 +321,10 @@ class BastionSettings:
     #: ``general_settings.user_api_key_cache_ttl``: seconds a virtual key is served from the
     #: in-process cache before it is read again (revocations are seen at once regardless).
     key_cache_ttl: float = 5.0
+    #: Overload control: shed new calls with 503 rather than queue them.
+    overload: OverloadSettings = field(default_factory=OverloadSettings)
+    #: The HTTP server's limits and timeouts.
+    server: ServerSettings = field(default_factory=ServerSettings)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from bastion.store.engine import create_store_engine, ping
 from bastion.store.keys import KeyRepository
 from bastion.store.migrate import apply_migrations
 from bastion.store.provider_keys import ProviderKeyRepository
+from bastion.store.sessions import SessionRepository
 from bastion.store.spend import SpendRepository
 from bastion.store.teams import TeamRepository
 from bastion.store.users import UserRepository
@@ -29,7 +30,7 @@ __all__ = ["Database"]
 
 class Database:
     """An engine plus the repositories that share it: keys, teams, users, spend, billing, provider
-    keys and conversations."""
+    keys, conversations and logged-out dashboard sessions."""
 
     def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
         self.engine = engine
@@ -40,6 +41,7 @@ class Database:
         self.billing = BillingRepository(engine, clock=clock)
         self.provider_keys = ProviderKeyRepository(engine, clock=clock)
         self.conversations = ConversationRepository(engine, clock=clock)
+        self.sessions = SessionRepository(engine, clock=clock)
 
     @classmethod
     async def open(

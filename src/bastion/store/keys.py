@@ -88,6 +88,33 @@ class KeyRepository:
         )
         return await self._one(or_(_keys.c.token == token, _keys.c.token.in_(graced)))
 
+    async def graced_tokens(self, tokens: Sequence[str], *, now: datetime | None = None) -> list[str]:
+        """The old tokens of these keys that still authenticate (a regeneration's grace period)."""
+        if not tokens:
+            return []
+        now = now or self._clock()
+        query = (
+            select(deprecated_tokens.c.token)
+            .where(deprecated_tokens.c.active_token.in_(list(tokens)), deprecated_tokens.c.revoke_at > now)
+            .order_by(deprecated_tokens.c.token)
+        )
+        async with reading(self._engine) as conn:
+            return list((await conn.execute(query)).scalars())
+
+    async def end_grace(self, token: str) -> bool:
+        """Stop the old token ``token`` authenticating now; whether it was still in its grace period.
+
+        The row stays (as after any grace period), so late spend records still find their key.
+        """
+        now = self._clock()
+        query = (
+            update(deprecated_tokens)
+            .where(deprecated_tokens.c.token == token, deprecated_tokens.c.revoke_at > now)
+            .values(revoke_at=now)
+        )
+        async with writing(self._engine) as conn:
+            return bool((await conn.execute(query)).rowcount)
+
     async def was_deleted(self, token: str) -> bool:
         """Whether a key with this token was deleted (to say so in the 401 message)."""
         query = select(deleted_tokens.c.id).where(deleted_tokens.c.token == token).limit(1)

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 
 from bastion.store._types import JSON_DOCUMENT, Money, UtcDateTime
+from bastion.store.bounds import MAX_ID_LENGTH
 
 __all__ = [
     "VERSION_TABLE",
@@ -38,6 +39,7 @@ __all__ = [
     "deleted_tokens",
     "deprecated_tokens",
     "metadata",
+    "revoked_sessions",
     "spend_logs",
     "system_provider_keys",
     "teams",
@@ -56,7 +58,7 @@ metadata = MetaData(
     }
 )
 
-_ID = 255  # length of ids and aliases chosen by callers (LiteLLM allows up to 255)
+_ID = MAX_ID_LENGTH  # length of ids and aliases chosen by callers (LiteLLM allows up to 255)
 
 
 def _limits() -> list[Column[Any]]:
@@ -330,6 +332,15 @@ billing_events = Table(
     Index(None, "status", "next_attempt_at"),
     Index(None, "team_id", "occurred_at"),
     Index(None, "occurred_at"),
+)
+
+revoked_sessions = Table(
+    "revoked_sessions",
+    metadata,
+    # SHA-256 hex of a dashboard session's nonce: logged out, so refused by every process until the
+    # cookie would have expired anyway (then the row is purged).
+    Column("session_id", String(64), primary_key=True),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
 
 #: Alembic's bookkeeping table; our own name, so a database shared with another Alembic app is safe.

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from bastion.tasks import spawn_awaited
 from bastion.testing import _upstream_anthropic as anthropic
 from bastion.testing import _upstream_gemini as gemini
 from bastion.testing import _upstream_openai as openai
@@ -182,8 +183,8 @@ class MockApp:
 
     async def _hang(self, receive: Receive, send: Send) -> None:
         """Answer nothing until the client disconnects (or the mock stops: then drop the connection)."""
-        left = asyncio.ensure_future(receive())
-        stopping = asyncio.ensure_future(self.closing.wait())
+        left = spawn_awaited(receive(), name="mock-receive")
+        stopping = spawn_awaited(self.closing.wait(), name="mock-stopping")
         done, pending = await asyncio.wait({left, stopping}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()

@@ -6,8 +6,8 @@
         OpenAI(base_url=gw.url + "/v1", api_key=...).chat.completions.create(...)
         gw.log_lines()   # every JSON log line the gateway wrote (already redacted)
 
-``start()`` returns once the server accepts connections (it waits on uvicorn's start-up, never on
-a sleep).
+``start()`` returns once the server accepts connections (it waits on the server's start-up, never
+on a sleep). The server is Bastion's own (:mod:`bastion.server`), with the limits of the settings.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import orjson
-import uvicorn
 import uvloop
 
 from bastion.accounting.records import UsageRecord
@@ -29,6 +28,8 @@ from bastion.api.server import GatewayApp
 from bastion.app import build_app, secret_values
 from bastion.observability.logging import configure_logging, shutdown_logging
 from bastion.observability.metrics import Metrics
+from bastion.server.server import Server
+from bastion.server.sockets import listen
 from bastion.settings import Settings
 
 __all__ = ["LogCapture", "RunningGateway"]
@@ -56,16 +57,6 @@ class LogCapture:
             return "".join(self._parts)
 
 
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
-        super().__init__(config)
-        self._ready = ready
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        self._ready.set()
-
-
 class RunningGateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -74,7 +65,7 @@ class RunningGateway:
         #: Every finished request's usage record, as the gateway recorded it (thread-safe queue).
         self.records: queue.Queue[UsageRecord] = queue.Queue()
         self.app: GatewayApp | None = None
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._port = 0
         self._failure: BaseException | None = None
@@ -89,20 +80,10 @@ class RunningGateway:
             level="info", json_logs=True, secrets=secret_values(self.settings), stream=self.logs
         )
         self.app = build_app(self.settings, metrics=self.metrics, record_sinks=[self.records.put])
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock = listen("127.0.0.1", 0)
         self._port = sock.getsockname()[1]
         ready = threading.Event()
-        config = uvicorn.Config(
-            self.app,
-            http="httptools",
-            lifespan="on",
-            access_log=False,
-            log_config=None,
-            timeout_graceful_shutdown=5,
-        )
-        self._server = _Server(config, ready)
+        self._server = Server(self.app, self.settings.bastion.server)
         self._thread = threading.Thread(
             target=self._run, args=(sock, ready), name="bastion-gateway", daemon=True
         )
@@ -130,7 +111,7 @@ class RunningGateway:
         assert self._server is not None
         loop = self._loop = uvloop.new_event_loop()
         try:
-            loop.run_until_complete(self._server.serve(sockets=[sock]))
+            loop.run_until_complete(self._server.serve([sock], on_ready=ready.set, signals=()))
         except BaseException as exc:  # surfaced by start(); the thread must end
             self._failure = exc
         finally:
@@ -141,7 +122,8 @@ class RunningGateway:
     def stop(self) -> None:
         if self._server is None or self._thread is None:
             return
-        self._server.should_exit = True
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._server.stop)
         self._thread.join()
         self._thread = None
         shutdown_logging()

@@ -1,7 +1,8 @@
 """The admin dashboard at ``/ui``: server-rendered pages over the same services as the management API.
 
 :func:`build_dashboard` assembles it; :class:`~bastion.web.dashboard.Dashboard` routes, logs in and
-guards every page. See docs/dashboard.md.
+guards every page. Every page reads and changes through the administration services
+(:mod:`bastion.administration`), never the store. See docs/dashboard.md.
 """
 
 from __future__ import annotations
@@ -9,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bastion.accounts.users import AccountService
-from bastion.api.management.keys import KeyEndpoints
-from bastion.api.management.teams import TeamEndpoints
+from bastion.administration import Administration
 from bastion.domain.secret import Secret
 from bastion.gateway.router import Router
 from bastion.limits.login import LoginThrottle
-from bastion.store import Database
 from bastion.web.dashboard import Dashboard
 from bastion.web.keys import KeyPages
 from bastion.web.pages import ReadPages
@@ -25,9 +24,7 @@ __all__ = ["Dashboard", "build_dashboard"]
 
 def build_dashboard(
     *,
-    database: Database,
-    keys: KeyEndpoints,
-    teams: TeamEndpoints,
+    admin: Administration,
     accounts: AccountService,
     router: Router,
     master_key: Secret | None,
@@ -36,15 +33,15 @@ def build_dashboard(
     billing: bool,
 ) -> Dashboard:
     pages = {
-        **ReadPages(database, router, billing=billing).pages(),
-        **KeyPages(database, keys).pages(),
-        **TeamPages(database, teams).pages(),
+        **ReadPages(admin, router, billing=billing).pages(),
+        **KeyPages(admin.keys).pages(),
+        **TeamPages(admin.teams).pages(),
     }
     return Dashboard(
         signing_secret=signing_secret,
         master_key=master_key,
         accounts=accounts,
         throttle=throttle,
-        users=database.users,
+        sessions=admin.sessions,
         pages=pages,
     )

@@ -4,7 +4,10 @@ Who may look: the master key, or an active superuser account (``/v2`` accounts).
 a valid session cookie (see :mod:`bastion.web.sessions`); without one, a GET is redirected to the
 login page and a POST is refused. Every POST carries the session's CSRF token. Sessions are
 re-checked on each request: a changed master key, a changed password, a deactivated account or
-one that lost its superuser flag ends them.
+one that lost its superuser flag ends them, and so does logging out, on every process: the
+logout is recorded in the shared database
+(:class:`~bastion.administration.sessions.SessionRevocations`), so a copy of the cookie is refused
+too.
 """
 
 from __future__ import annotations
@@ -12,21 +15,29 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import math
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
 
 from bastion.accounts.users import AccountService
+from bastion.administration import SessionRevocations
 from bastion.api.asgi import Request, Send, send_bytes
+from bastion.api.endpoints import DASHBOARD, PUBLIC, Audience, Endpoint, Guard
+from bastion.api.error_formats import ErrorReply
 from bastion.auth.access_tokens import password_stamp
-from bastion.domain.errors import BastionError, InvalidRequestError
+from bastion.domain.errors import (
+    AuthenticationError,
+    BastionError,
+    InvalidRequestError,
+    PermissionDeniedError,
+)
 from bastion.domain.principal import Principal
 from bastion.domain.secret import Secret
 from bastion.limits.login import LoginThrottle
-from bastion.store.users import UserRepository
 from bastion.web._html import Markup, csrf_field, e, page
 from bastion.web.sessions import (
     LOGIN_COOKIE,
@@ -37,7 +48,7 @@ from bastion.web.sessions import (
     read_cookie,
 )
 
-__all__ = ["Dashboard", "PageContext", "Reply"]
+__all__ = ["DASHBOARD_ERRORS", "Dashboard", "PageContext", "Reply"]
 
 _log = logging.getLogger("bastion.web")
 _STATIC = Path(__file__).parent / "static"
@@ -101,7 +112,7 @@ class Dashboard:
         master_key: Secret | None,
         accounts: AccountService,
         throttle: LoginThrottle,
-        users: UserRepository,
+        sessions: SessionRevocations,
         pages: dict[tuple[str, str], Page],
     ) -> None:
         self._secret = signing_secret
@@ -109,7 +120,7 @@ class Dashboard:
         self._master = master_key
         self._accounts = accounts
         self._throttle = throttle
-        self._users = users
+        self._sessions = sessions
         self._pages = pages
 
     @property
@@ -118,14 +129,33 @@ class Dashboard:
             self._signer = SessionSigner(self._secret().reveal().encode())
         return self._signer
 
-    def routes(self) -> dict[str, dict[str, Handler]]:
-        table: dict[str, dict[str, Handler]] = {
-            "GET": {"/ui/login": self._login_page, "/ui/static/dashboard.css": self._css},
-            "POST": {"/ui/login": self._login, "/ui/logout": self._guard(self._logout)},
-        }
+    def guards(self) -> Mapping[Audience, Guard]:
+        return {DASHBOARD: self._session}
+
+    def endpoints(self) -> list[Endpoint]:
+        """The login pages (public) and every page behind a session."""
+
+        def route(method: str, path: str, handler: Handler, audience: Audience, summary: str) -> Endpoint:
+            return Endpoint(
+                method,
+                path,
+                handler,
+                audience,
+                DASHBOARD_ERRORS,
+                summary,
+                tag="dashboard",
+                produces="text/html",
+            )
+
+        found = [
+            route("GET", "/ui/login", self._login_page, PUBLIC, "The login page"),
+            route("POST", "/ui/login", self._login, PUBLIC, "Log in (form)"),
+            route("GET", "/ui/static/dashboard.css", self._css, PUBLIC, "The dashboard's style sheet"),
+            route("POST", "/ui/logout", self._page(self._logout), DASHBOARD, "Log out"),
+        ]
         for (method, path), handler in self._pages.items():
-            table.setdefault(method, {})[path] = self._guard(handler)
-        return table
+            found.append(route(method, path, self._page(handler), DASHBOARD, _summary(path)))
+        return found
 
     # ------------------------------------------------------------------ login and logout
 
@@ -217,52 +247,33 @@ class Dashboard:
         )
 
     async def _logout(self, ctx: PageContext) -> Reply:
+        # The cookie is deleted in the browser, but a copy of it would still be signed and unexpired:
+        # recording the logout makes every process refuse it.
+        await self._sessions.end(ctx.session.nonce, expires_at=ctx.session.expires_at)
         return Reply(location="/ui/login")
 
     # ------------------------------------------------------------------ the guard
 
-    def _guard(self, handler: Page) -> Handler:
+    async def _session(self, request: Request) -> tuple[Session, Principal, str]:
+        """The DASHBOARD audience's guard: a valid session of someone still allowed in."""
+        session = self.signer.read(read_cookie(request.headers.get("cookie"), SESSION_COOKIE))
+        identity = await self._identity(session) if session is not None else None
+        if session is None or identity is None:
+            raise AuthenticationError("Your session ended.")
+        return session, *identity
+
+    def _page(self, handler: Page) -> Handler:
+        """A page behind the session guard: the form and its CSRF token checked on a POST."""
+
         async def handle(request: Request, send: Send) -> None:
-            session = self.signer.read(read_cookie(request.headers.get("cookie"), SESSION_COOKIE))
-            identity = await self._identity(session) if session is not None else None
-            if session is None or identity is None:
-                if request.method == "GET":
-                    await _redirect(send, "/ui/login?next=" + quote(request.path, safe="/"), [])
-                else:
-                    await _send_page(send, 401, page("Log in", _login_link("Your session ended.")))
-                return
-            principal, who = identity
+            session, principal, who = request.caller
             csrf = self.signer.csrf(session)
             form: dict[str, str] = {}
             if request.method == "POST":
-                try:
-                    form = await _form(request)
-                except BastionError as err:
-                    await _send_page(
-                        send, err.status, page("Error", f'<div class="error">{e(err.message)}</div>')
-                    )
-                    return
+                form = await _form(request)
                 if not self.signer.check_csrf(session, form.get("csrf_token")):
-                    await _send_page(
-                        send,
-                        403,
-                        page(
-                            "Refused",
-                            _login_link("The form's CSRF token is missing or wrong; reload the page."),
-                        ),
-                    )
-                    return
-            ctx = PageContext(request, session, principal, who, csrf, form)
-            try:
-                reply = await handler(ctx)
-            except Exception:
-                _log.exception("dashboard page %s %s failed", request.method, request.path)
-                reply = ctx.render(
-                    "Error",
-                    '<div class="error">Bastion failed while building this page.</div>',
-                    current="",
-                    status=500,
-                )
+                    raise PermissionDeniedError("The form's CSRF token is missing or wrong; reload the page.")
+            reply = await handler(PageContext(request, session, principal, who, csrf, form))
             if handler == self._logout:
                 secure = _is_https(request)
                 await _redirect(
@@ -277,6 +288,8 @@ class Dashboard:
 
     async def _identity(self, session: Session) -> tuple[Principal, str] | None:
         signer = self.signer
+        if await self._sessions.ended(session.nonce):
+            return None
         if session.kind == "master":
             if self._master is None or not hmac.compare_digest(
                 session.stamp, signer.stamp(self._master.reveal())
@@ -285,7 +298,7 @@ class Dashboard:
             return Principal("master", "dashboard:master", ""), "master key"
         if session.kind != "user":
             return None
-        user = await self._users.get(session.user_id)
+        user = await self._accounts.find(session.user_id)
         if user is None or not user.is_active or not user.is_superuser or user.password_hash is None:
             return None
         if not hmac.compare_digest(session.stamp, signer.stamp(password_stamp(user.password_hash))):
@@ -303,6 +316,39 @@ class Dashboard:
             content_type=b"text/css; charset=utf-8",
             headers=[(b"cache-control", b"max-age=300")],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _DashboardErrors:
+    """Errors as pages: a GET without a session goes to the login page; the rest is an HTML page
+    with the status (and a login link for 401 and 403)."""
+
+    schema_name: str = "DashboardPage"
+    media_type: str = "text/html"
+    schema: Mapping[str, Any] = field(
+        default_factory=lambda: {"type": "string", "description": "An HTML page."}
+    )
+
+    def render(self, request: Request, err: BastionError, request_id: str) -> ErrorReply:
+        headers = [*_SECURITY_HEADERS, (b"x-request-id", request_id.encode())]
+        if err.retry_after is not None:
+            headers.append((b"retry-after", str(max(math.ceil(err.retry_after), 1)).encode()))
+        if isinstance(err, AuthenticationError) and request.method in ("GET", "HEAD"):
+            headers.append((b"location", ("/ui/login?next=" + quote(request.path, safe="/")).encode()))
+            return ErrorReply(303, b"", _HTML, tuple(headers))
+        if err.status in (401, 403):
+            body = page("Log in" if err.status == 401 else "Refused", _login_link(err.message))
+        else:
+            body = page("Error", f'<div class="error">{e(err.message)}</div>')
+        return ErrorReply(err.status, body, _HTML, tuple(headers))
+
+
+DASHBOARD_ERRORS = _DashboardErrors()
+
+
+def _summary(path: str) -> str:
+    """``/ui/keys/edit`` -> ``Dashboard: keys edit``."""
+    return "Dashboard: " + (" ".join(path.split("/")[2:]) or "overview")
 
 
 def _login_link(message: str) -> Markup:

@@ -1,24 +1,26 @@
 """The keys page: list, create and rotate (the new key shown once), block, unblock, edit, delete.
 
-It calls the same services as ``/key/*`` (:class:`~bastion.api.management.keys.KeyEndpoints`), so
-validation, team checks and cache announcements are the API's. A key is named in forms by the
-first 16 hex characters of its hash: the page never shows a stored hash whole.
+It calls the same service as ``/key/*`` and ``bastion keys`` (:class:`~bastion.administration.keys.
+KeyService`), with the form's text read as the API's JSON would be
+(:func:`~bastion.administration.text_input.body_from_text`), so validation, team checks and cache
+announcements are the same everywhere. A key is named in forms by the first 16 hex characters of
+its hash: the page never shows a stored hash whole.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bastion.api.management._fields import Fields
-from bastion.api.management.keys import KeyEndpoints
-from bastion.domain.errors import BastionError, InvalidRequestError, NotFoundError
-from bastion.store import Database, KeyRecord
+from bastion.administration import KeyRecord, actor
+from bastion.administration.key_fields import KEY_TEXT_FIELDS
+from bastion.administration.keys import REF_LENGTH, KeyService
+from bastion.administration.text_input import body_from_text
+from bastion.domain.errors import BastionError
 from bastion.web._html import Markup, csrf_field, e, money, table, when
 from bastion.web.dashboard import PageContext, Reply
 
-__all__ = ["KeyPages", "form_fields", "key_ref"]
+__all__ = ["KeyPages", "key_ref", "page_number"]
 
-_PREFIX = 16
 _PAGE = 50
 _DONE = {
     "blocked": "Key blocked.",
@@ -30,12 +32,11 @@ _DONE = {
 
 def key_ref(token: str) -> str:
     """How forms name a key: a prefix of its hash."""
-    return token[:_PREFIX]
+    return token[:REF_LENGTH]
 
 
 class KeyPages:
-    def __init__(self, db: Database, keys: KeyEndpoints) -> None:
-        self._db = db
+    def __init__(self, keys: KeyService) -> None:
         self._keys = keys
 
     def pages(self) -> dict[tuple[str, str], Any]:
@@ -53,8 +54,8 @@ class KeyPages:
     async def list_page(
         self, ctx: PageContext, *, notice: str = "", error: str = "", status: int = 200
     ) -> Reply:
-        page_no = _int(ctx.query.get("page"), 1)
-        found = await self._db.keys.list_keys(page=page_no, size=_PAGE)
+        page_no = page_number(ctx.query.get("page"))
+        found = await self._keys.page(page=page_no, size=_PAGE)
         done = _DONE.get(ctx.query.get("done", ""), "")
         rows = [_row(key, ctx.csrf) for key in found.items]
         body = (
@@ -90,7 +91,7 @@ class KeyPages:
 
     async def create(self, ctx: PageContext) -> Reply:
         try:
-            material, record = await self._keys.create(Fields(_key_fields(ctx.form)), ctx.principal)
+            material, record = await self._keys.create(_key_body(ctx.form), actor=actor(ctx.principal))
         except BastionError as err:
             return await self.list_page(ctx, error=err.message, status=err.status)
         notice = (
@@ -105,10 +106,10 @@ class KeyPages:
     async def rotate(self, ctx: PageContext) -> Reply:
         """A new value for the key, shown once; the old value stops working now or after the grace period."""
         try:
-            record = await self._find(ctx.form.get("key", ""))
+            record = await self._keys.find_by_ref(ctx.form.get("key", ""))
             grace = ctx.form.get("grace_period", "").strip()
-            material, updated = await self._keys.rotate(
-                record, Fields({"grace_period": grace} if grace else {}), ctx.principal
+            material, updated = await self._keys.regenerate(
+                record, {"grace_period": grace} if grace else {}, actor=actor(ctx.principal)
             )
         except BastionError as err:
             return await self.list_page(ctx, error=err.message, status=err.status)
@@ -138,7 +139,7 @@ class KeyPages:
 
     async def edit_page(self, ctx: PageContext, *, error: str = "", status: int = 200) -> Reply:
         try:
-            record = await self._find(ctx.query.get("key", "") or ctx.form.get("key", ""))
+            record = await self._keys.find_by_ref(ctx.query.get("key", "") or ctx.form.get("key", ""))
         except BastionError as err:
             return await self.list_page(ctx, error=err.message, status=err.status)
         fields = [
@@ -169,65 +170,34 @@ class KeyPages:
 
     async def edit(self, ctx: PageContext) -> Reply:
         try:
-            record = await self._find(ctx.form.get("key", ""))
-            await self._keys.change(record, Fields(_key_fields(ctx.form)), ctx.principal, keep_alias=False)
+            record = await self._keys.find_by_ref(ctx.form.get("key", ""))
+            await self._keys.update(record, _key_body(ctx.form), actor=actor(ctx.principal))
         except BastionError as err:
             return await self.edit_page(ctx, error=err.message, status=err.status)
         return Reply(location="/ui/keys?done=saved")
 
     async def _act(self, ctx: PageContext, done: str) -> Reply:
         try:
-            record = await self._find(ctx.form.get("key", ""))
+            record = await self._keys.find_by_ref(ctx.form.get("key", ""))
             if done == "deleted":
-                await self._keys.remove(record, ctx.principal)
+                await self._keys.remove(record, actor=actor(ctx.principal))
             else:
-                await self._keys.set_blocked(record, ctx.principal, blocked=done == "blocked")
+                await self._keys.set_blocked(record, blocked=done == "blocked", actor=actor(ctx.principal))
         except BastionError as err:
             return await self.list_page(ctx, error=err.message, status=err.status)
         return Reply(location=f"/ui/keys?done={done}")
 
-    async def _find(self, ref: str) -> KeyRecord:
-        ref = ref.strip().lower()
-        if len(ref) < _PREFIX:
-            raise InvalidRequestError("Name the key by the first 16 characters of its hash.", param="key")
-        found = await self._db.keys.find_by_prefix(ref)
-        if len(found) != 1:
-            raise NotFoundError("No single key has that hash prefix; reload the keys page.", param="key")
-        return found[0]
+
+def _key_body(form: dict[str, str]) -> dict[str, Any]:
+    """A key form as the body ``/key/generate`` and ``/key/update`` take (empty fields: unchanged)."""
+    return body_from_text(form, fields=KEY_TEXT_FIELDS)
 
 
-def _key_fields(form: dict[str, str]) -> dict[str, Any]:
-    """A form's key fields as the JSON body ``/key/generate`` and ``/key/update`` take."""
-    return form_fields(form, texts=("key_alias", "team_id", "user_id", "budget_duration"))
-
-
-def form_fields(form: dict[str, str], *, texts: tuple[str, ...]) -> dict[str, Any]:
-    """A form as the JSON body of the management API: ``texts`` as strings, ``models`` as a list,
-    budgets and limits as numbers; empty fields are left out (unchanged)."""
-    out: dict[str, Any] = {}
-    for name in texts:
-        value = form.get(name, "").strip()
-        if value:
-            out[name] = value
-    models = [m.strip() for m in form.get("models", "").split(",") if m.strip()]
-    if models:
-        out["models"] = models
-    for name in ("max_budget", "rpm_limit", "tpm_limit", "max_parallel_requests"):
-        value = form.get(name, "").strip()
-        if value:
-            out[name] = _number(name, value)
-    return out
-
-
-def _number(name: str, value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise InvalidRequestError(f"{name} must be a number.", param=name) from None
-
-
-def _int(value: str | None, default: int) -> int:
-    return int(value) if value and value.isdigit() and 0 < int(value) < 1_000_000 else default
+def page_number(value: str | None) -> int:
+    """The ``?page=`` of a listing: a whole number from 1, else the first page."""
+    if value and value.isascii() and value.isdigit() and 0 < int(value) < 1_000_000:
+        return int(value)
+    return 1
 
 
 def _create_form(csrf: str) -> Markup:
@@ -235,11 +205,13 @@ def _create_form(csrf: str) -> Markup:
         ("key_alias", "Alias", "text"),
         ("team_id", "Team id", "text"),
         ("user_id", "User id", "text"),
+        ("duration", "Expires after (24h, 30d...; empty: never)", "text"),
         ("models", "Models (comma-separated; empty: all)", "text"),
         ("max_budget", "Max budget (USD)", "number"),
         ("budget_duration", "Budget period (30d, 1mo...)", "text"),
         ("rpm_limit", "Requests per minute", "number"),
         ("tpm_limit", "Tokens per minute", "number"),
+        ("max_parallel_requests", "Parallel requests", "number"),
     ]
     inputs = "".join(
         f'<label>{e(label)}<input type="{kind}" step="any" name="{name}" id="create-{name}"></label>'

@@ -10,9 +10,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bastion.accounting.attribution import spend_key_name
+from bastion.administration import Administration, BillingFilter, SpendFilter
+from bastion.administration.spend import SPEND_GROUPS
+from bastion.domain.errors import BastionError
 from bastion.gateway.router import Router
-from bastion.store import Database
-from bastion.store.spend import SPEND_GROUPS, SpendFilter
 from bastion.web._html import Markup, e, link, money, table, when
 from bastion.web.charts import bar_chart, ranking_chart
 from bastion.web.dashboard import PageContext, Reply
@@ -33,13 +35,13 @@ _RANGES = {
 class ReadPages:
     def __init__(
         self,
-        db: Database,
+        admin: Administration,
         router: Router,
         *,
         billing: bool,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._db = db
+        self._admin = admin
         self._router = router
         self._billing = billing
         self._clock = clock
@@ -57,7 +59,7 @@ class ReadPages:
     async def overview(self, ctx: PageContext) -> Reply:
         window = WINDOWS.get(ctx.query.get("window", "day"), WINDOWS["day"])
         now = self._clock()
-        rows = await self._db.spend.request_timings(SpendFilter(start=now - window.span), limit=_SAMPLE)
+        rows = await self._admin.spend.timings(SpendFilter(start=now - window.span), limit=_SAMPLE)
         o = summarize(rows, window, now, sampled=len(rows) >= _SAMPLE)
 
         def secs(value: float | None) -> str:
@@ -95,7 +97,7 @@ class ReadPages:
         return ctx.render(f"Overview · {window.label}", body, current="/ui")
 
     async def requests(self, ctx: PageContext) -> Reply:
-        logs = await self._db.spend.query_spend_logs(limit=100)
+        logs = await self._admin.spend.logs(SpendFilter(), limit=100)
         names = await self._key_names({log.api_key for log in logs})
         rows = []
         for log in logs:
@@ -163,7 +165,7 @@ class ReadPages:
         if start is None and _RANGES[span] is not None:
             start = now - _RANGES[span]  # type: ignore[operator]
         where = SpendFilter(start=start, end=None if end is None else end + timedelta(days=1))
-        groups = await self._db.spend.spend_by(by, where)
+        groups = await self._admin.spend.by(by, where)
         names = await self._key_names({g.group for g in groups if g.group}) if by == "key" else {}
 
         def label(name: str | None) -> str:
@@ -216,7 +218,7 @@ class ReadPages:
         return ctx.render("Spend", body, current="/ui/spend")
 
     async def users(self, ctx: PageContext) -> Reply:
-        found = await self._db.users.list_users(page=1, size=100)
+        found = await self._admin.users.page(page=1, size=100)
         rows = (
             [
                 u.user_id,
@@ -294,11 +296,12 @@ class ReadPages:
         if not self._billing:
             body = '<p class="muted">Billing is not configured (billing_settings).</p>'
             return ctx.render("Billing outbox", body, current="/ui/billing")
-        from bastion.billing.status import billing_status
-        from bastion.store.billing_records import BillingFilter
-
         status = ctx.query.get("status") or None
-        data = await billing_status(self._db.billing, BillingFilter(status=status), limit=100)
+        try:
+            data = await self._admin.billing.status(BillingFilter(status=status), limit=100)
+        except BastionError as err:
+            body = f'<div class="error" id="error">{e(err.message)}</div>'
+            return ctx.render("Billing outbox", body, current="/ui/billing", status=err.status)
         totals = table(
             ["Team", "Events", "Cost", "Amount"],
             (
@@ -346,11 +349,14 @@ class ReadPages:
 
     async def _key_names(self, tokens: Iterable[str]) -> dict[str, str]:
         """``sk-...abcd`` (and the alias) of each key hash, or the hash's first characters."""
+        wanted = [token for token in list(tokens)[:200] if token]
+        found = await self._admin.keys.by_tokens(wanted)
         names: dict[str, str] = {}
-        for token in list(tokens)[:200]:
-            if not token:
+        for token in wanted:
+            if (named := spend_key_name(token)) is not None:  # the master key or a static key
+                names[token] = named
                 continue
-            record = await self._db.keys.get(token)
+            record = found.get(token)
             if record is None:
                 names[token] = f"{token[:12]}…"
             else:
@@ -366,9 +372,12 @@ def _limits(rpm: int | None, tpm: int | None) -> str:
 
 
 def _date(value: str | None) -> datetime | None:
+    """A ``YYYY-MM-DD`` of the spend page's range; ``None`` for anything else (and for the last
+    day of the calendar, whose end could not be written)."""
     if not value:
         return None
     try:
-        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         return None
+    return day if day < datetime.max.replace(tzinfo=UTC) - timedelta(days=1) else None

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bastion.store.spend import RequestTiming
+from bastion.administration import RequestTiming
 
 __all__ = ["WINDOWS", "Overview", "Window", "percentile", "summarize"]
 

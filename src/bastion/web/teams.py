@@ -1,20 +1,20 @@
 """The teams page: list, create, block, unblock, edit limits and budget, delete.
 
-It calls the same services as ``/team/*`` (:class:`~bastion.api.management.teams.TeamEndpoints`):
-blocking a team stops every key of the team, deleting it deletes them.
+It calls the same service as ``/team/*`` and ``bastion teams`` (:class:`~bastion.administration.
+teams.TeamService`), the form read as the API's JSON would be: blocking a team stops every key of
+the team, deleting it deletes them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bastion.api.management._fields import Fields
-from bastion.api.management.teams import TeamEndpoints
+from bastion.administration import TeamRecord, actor
+from bastion.administration.teams import TEAM_TEXT_FIELDS, TeamService
+from bastion.administration.text_input import body_from_text
 from bastion.domain.errors import BastionError, NotFoundError
-from bastion.store import Database, TeamRecord
 from bastion.web._html import Markup, csrf_field, e, money, table
 from bastion.web.dashboard import PageContext, Reply
-from bastion.web.keys import form_fields
 
 __all__ = ["TeamPages"]
 
@@ -32,12 +32,12 @@ _EDITABLE = [
     ("budget_duration", "Budget period (30d, 1mo...)", "text"),
     ("rpm_limit", "Requests per minute", "number"),
     ("tpm_limit", "Tokens per minute", "number"),
+    ("max_parallel_requests", "Parallel requests", "number"),
 ]
 
 
 class TeamPages:
-    def __init__(self, db: Database, teams: TeamEndpoints) -> None:
-        self._db = db
+    def __init__(self, teams: TeamService) -> None:
         self._teams = teams
 
     def pages(self) -> dict[tuple[str, str], Any]:
@@ -52,7 +52,7 @@ class TeamPages:
         }
 
     async def list_page(self, ctx: PageContext, *, error: str = "", status: int = 200) -> Reply:
-        found = await self._db.teams.list_teams(page=1, size=200)
+        found = await self._teams.page(page=1, size=200)
         done = _DONE.get(ctx.query.get("done", ""), "")
         inputs = (
             '<label>Team id (empty: generated)<input type="text" name="team_id" id="team-team_id"></label>'
@@ -89,8 +89,7 @@ class TeamPages:
 
     async def create(self, ctx: PageContext) -> Reply:
         try:
-            fields = form_fields(ctx.form, texts=("team_id", "team_alias", "budget_duration"))
-            await self._teams.create(Fields(fields))
+            await self._teams.create(body_from_text(ctx.form, fields=TEAM_TEXT_FIELDS))
         except BastionError as err:
             return await self.list_page(ctx, error=err.message, status=err.status)
         return Reply(location="/ui/teams?done=created")
@@ -106,7 +105,7 @@ class TeamPages:
 
     async def edit_page(self, ctx: PageContext, *, error: str = "", status: int = 200) -> Reply:
         team_id = ctx.query.get("team_id", "") or ctx.form.get("team_id", "")
-        team = await self._db.teams.get(team_id)
+        team = await self._teams.find(team_id)
         if team is None:
             return await self.list_page(ctx, error=f"Team '{team_id}' does not exist.", status=404)
         values = {
@@ -116,6 +115,7 @@ class TeamPages:
             "budget_duration": team.budget_duration,
             "rpm_limit": team.rpm_limit,
             "tpm_limit": team.tpm_limit,
+            "max_parallel_requests": team.max_parallel_requests,
         }
         inputs = "".join(
             f'<label>{e(label)}<input type="{kind}" step="any" name="{name}" id="edit-{name}" '
@@ -133,8 +133,8 @@ class TeamPages:
 
     async def edit(self, ctx: PageContext) -> Reply:
         try:
-            fields = form_fields(ctx.form, texts=("team_alias", "budget_duration"))
-            await self._teams.change(ctx.form.get("team_id", ""), Fields(fields))
+            body = body_from_text(ctx.form, fields=[f for f in TEAM_TEXT_FIELDS if f != "team_id"])
+            await self._teams.update(ctx.form.get("team_id", ""), body)
         except BastionError as err:
             return await self.edit_page(ctx, error=err.message, status=err.status)
         return Reply(location="/ui/teams?done=saved")
@@ -145,9 +145,9 @@ class TeamPages:
             if not team_id:
                 raise NotFoundError("Name the team.", param="team_id")
             if done == "deleted":
-                await self._teams.remove(team_id, ctx.principal)
+                await self._teams.remove(team_id, actor=actor(ctx.principal))
             else:
-                await self._teams.change(team_id, Fields({"blocked": done == "blocked"}))
+                await self._teams.set_blocked(team_id, blocked=done == "blocked")
         except BastionError as err:
             return await self.list_page(ctx, error=err.message, status=err.status)
         return Reply(location=f"/ui/teams?done={done}")

@@ -10,6 +10,7 @@ from billing_harness import AUTUMN_KEY
 from bastion.billing import BillingUnavailableError, CreditCheck, OutOfCreditError
 from bastion.domain.principal import Principal
 from bastion.domain.secret import Secret
+from bastion.outbound.http import HttpPool
 from bastion.settings.billing import AutumnSink, EntitlementSettings
 from support.fake_billing import FakeBilling
 
@@ -28,7 +29,8 @@ class Ticks:
 
 def check(fake: FakeBilling, clock: Ticks, *, fail_open: bool = True) -> CreditCheck:
     autumn = AutumnSink(api_key=Secret(AUTUMN_KEY), api_url=fake.url + "/autumn", timeout=2.0)
-    return CreditCheck(autumn, EntitlementSettings(cache_seconds=10, fail_open=fail_open), clock=clock)
+    settings = EntitlementSettings(cache_seconds=10, fail_open=fail_open)
+    return CreditCheck(autumn, settings, http=HttpPool(), clock=clock)
 
 
 def test_out_of_credit_is_refused_and_answers_are_cached(fake: FakeBilling) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import pytest
-from limits_backends import Backend
+from limits_backends import REDIS_URL, Backend
 
 from bastion.limits.backend import Limits
 from bastion.limits.redis import redis_limits
+from bastion.outbound.pubsub import Subscriber
+from bastion.outbound.resp import RespClient, RespTarget
 
 
 class _Seen:
@@ -81,33 +82,38 @@ def test_failing_listener_does_not_silence_the_others(backend: Backend) -> None:
 @pytest.mark.redis
 def test_subscriber_flushes_and_recovers_after_losing_its_connection(redis_backend: Backend) -> None:
     """When the subscription's connection dies, listeners are told to drop everything (notices may
-    have been missed), and notices flow again once redis-py has reconnected."""
+    have been missed), again once it is subscribed anew, and notices flow again."""
 
     async def main(limits: Limits) -> None:
         name = f"revocations-{redis_backend.prefix(limits).split(':')[1]}"
+        target = RespTarget.from_url(REDIS_URL)
+        client, pubsub = RespClient(target), Subscriber(target, name=name)
         subscriber = redis_limits(
-            client=redis_backend.client(client_name=name),
-            prefix=redis_backend.prefix(limits),
-            clock=redis_backend.clock,
+            client=client, subscriber=pubsub, prefix=redis_backend.prefix(limits), clock=redis_backend.clock
         )
         try:
             seen = _Seen()
             await subscriber.revocations.subscribe(seen)
-            flushed = seen.expect(None)
             admin = redis_backend.client()
             ids = [entry["id"] for entry in await admin.client_list(_type="pubsub") if entry["name"] == name]
             assert len(ids) == 1
             await admin.client_kill_filter(_id=ids[0])
-            await asyncio.wait_for(flushed.wait(), timeout=1.0)
-            # A notice published while redis-py is still re-subscribing is lost (the flush covers
-            # that), so publish until one lands.
+            resubscribed = asyncio.Event()
+            while not resubscribed.is_set():  # one None when the connection is lost, one when back
+                await asyncio.wait_for(seen.expect(None).wait(), timeout=2.0)
+                if seen.hashes.count(None) == 2:
+                    resubscribed.set()
+                else:
+                    seen.expect(None).clear()
+            assert seen.hashes == [None, None]
+            # Subscribed again before the second None: the next notice arrives.
             arrived = seen.expect("h1")
-            async with asyncio.timeout(2.0):
-                while not arrived.is_set():
-                    await limits.revocations.revoke("h1")
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(arrived.wait(), timeout=0.1)
+            await limits.revocations.revoke("h1")
+            await asyncio.wait_for(arrived.wait(), timeout=1.0)
+            assert pubsub.connections == 2
         finally:
             await subscriber.close()
+            await pubsub.close()
+            await client.close()
 
     redis_backend.run(main)

@@ -1,7 +1,8 @@
 """Drive the management API's handlers without a server: a fake ASGI request and a real database.
 
-``Harness.call`` builds the ASGI scope, feeds the body through ``receive``, collects what the
-handler ``send``s and decodes it. Authentication is the real virtual-key lookup (no cache) plus
+``Harness.call`` builds the ASGI scope, feeds the body through ``receive``, sends it through the
+management API's route table (its guards and error boundary included), collects what is sent and
+decodes it. Authentication is the real virtual-key lookup (no cache) plus
 the master key, so a generated key can be used in the next call; ``revoked`` and ``changed``
 record every ``on_revoke`` and ``on_change`` the API made.
 """
@@ -19,7 +20,10 @@ from urllib.parse import urlencode
 
 import orjson
 
+from bastion.administration import Administration, Announcer
 from bastion.api.asgi import Request
+from bastion.api.dispatch import Dispatcher
+from bastion.api.endpoints import EndpointTable
 from bastion.api.management import ManagementApi
 from bastion.auth.keys import extract_key, hash_key
 from bastion.auth.virtual_keys import VirtualKeys
@@ -62,16 +66,11 @@ class Harness:
 
     def __post_init__(self) -> None:
         self.virtual = VirtualKeys(self.db.keys, self.db.teams, ttl=0)
-        self.api = ManagementApi(
-            self.db,
-            self.authenticate,
-            self.on_revoke,
-            lambda: self.model_info(),
-            1024 * 1024,
-            on_change=self.on_change,
-            clock=lambda: self.now,
+        self.admin = Administration(
+            self.db, announce=Announcer(self.on_revoke, self.on_change), clock=lambda: self.now
         )
-        self.routes = self.api.routes()
+        self.api = ManagementApi(self.admin, self.authenticate, lambda: self.model_info(), 1024 * 1024)
+        self.dispatch = Dispatcher(EndpointTable(self.api.endpoints(), self.api.guards()))
 
     async def authenticate(self, request: Request) -> Principal:
         key = extract_key(request.headers, None)
@@ -104,8 +103,6 @@ class Harness:
         query: dict[str, Any] | None = None,
         raw: bytes | None = None,
     ) -> Response:
-        handler = self.routes.get(method, {}).get(path) or self.api.find(method, path)
-        assert handler is not None, f"no route {method} {path}"
         payload = raw if raw is not None else (b"" if body is None else orjson.dumps(body))
         headers = [(b"content-type", b"application/json")]
         if auth is not None:
@@ -127,7 +124,7 @@ class Harness:
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
 
-        await handler(Request(scope, receive), send)
+        await self.dispatch(scope, receive, send)
         start, body_message = sent
         response_headers = {k.decode(): v.decode() for k, v in start["headers"]}
         return Response(start["status"], orjson.loads(body_message["body"]), response_headers)

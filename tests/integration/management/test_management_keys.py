@@ -294,3 +294,69 @@ def test_list_pages_hashes_or_full_objects_with_filters(backend: Backend) -> Non
     assert all(k["team_id"] == "t" and "key_name" in k for k in team.body["keys"])
     assert by_hash.body["keys"] == [made[0]["token"]]
     assert too_big.status == 400 and too_big.error["param"] == "size"
+
+
+def test_an_old_value_in_its_grace_period_can_be_retired_early(backend: Backend) -> None:
+    """After /key/regenerate with a grace period, /key/delete of the old value ends its grace now
+    (revoked everywhere); the key lives on under its new value. A second delete finds nothing."""
+
+    async def scenario(h: Harness) -> list[Any]:
+        made = await h.generate(key_alias="rotating")
+        new = await h.post("/key/regenerate", {"key": made["key"], "grace_period": "24h"})
+        before = await h.get("/key/info", auth=made["key"])
+        deleted = await h.post("/key/delete", {"keys": [made["key"]]})
+        old_works = await h.get("/key/info", auth=made["key"])
+        new_works = await h.get("/key/info", auth=new.body["key"])
+        again = await h.post("/key/delete", {"keys": [made["key"]]})
+        by_master = await h.get("/key/info", key=made["key"])
+        return [made, before, deleted, old_works, new_works, again, by_master, list(h.revoked)]
+
+    made, before, deleted, old_works, new_works, again, by_master, revoked = backend.run(scenario)
+    assert before.status == 200
+    assert deleted.status == 200 and deleted.body["deleted_keys"] == [made["key"]]
+    assert old_works.status == 401 and new_works.status == 200
+    assert new_works.body["info"]["key_alias"] == "rotating"
+    assert again.status == 404 and by_master.status == 404
+    assert revoked == [made["token"]]
+
+
+def test_the_old_value_names_its_key_during_the_grace_period(backend: Backend) -> None:
+    """Within the grace period the old value names the key: /key/block with it blocks the key (both
+    values refused, both announced), /key/info with it reads the key; /key/unblock restores both."""
+
+    async def scenario(h: Harness) -> list[Any]:
+        made = await h.generate()
+        new = await h.post("/key/regenerate", {"key": made["key"], "grace_period": "1h"})
+        info = await h.get("/key/info", key=made["key"])
+        blocked = await h.post("/key/block", {"key": made["key"]})
+        old_blocked = await h.get("/key/info", auth=made["key"])
+        new_blocked = await h.get("/key/info", auth=new.body["key"])
+        revoked = list(h.revoked)
+        await h.post("/key/unblock", {"key": new.body["key"]})
+        old_back = await h.get("/key/info", auth=made["key"])
+        return [made, new, info, blocked, old_blocked, new_blocked, revoked, old_back, list(h.changed)]
+
+    made, new, info, blocked, old_blocked, new_blocked, revoked, old_back, changed = backend.run(scenario)
+    assert info.status == 200 and info.body["key"] == new.body["token"]
+    assert blocked.status == 200 and blocked.body["blocked"] is True
+    assert old_blocked.status == 401 and new_blocked.status == 401
+    assert sorted(revoked) == sorted([new.body["token"], made["token"]])
+    assert old_back.status == 200
+    assert new.body["token"] in changed and made["token"] in changed
+
+
+def test_deleting_a_key_revokes_its_old_values_in_their_grace_period(backend: Backend) -> None:
+    """Deleting a key (by its new value) also announces the old value still in its grace period,
+    so no cache keeps it working."""
+
+    async def scenario(h: Harness) -> list[Any]:
+        made = await h.generate()
+        new = await h.post("/key/regenerate", {"key": made["key"], "grace_period": "1h"})
+        deleted = await h.post("/key/delete", {"keys": [new.body["key"]]})
+        old_works = await h.get("/key/info", auth=made["key"])
+        return [made, new, deleted, old_works, list(h.revoked)]
+
+    made, new, deleted, old_works, revoked = backend.run(scenario)
+    assert deleted.body["deleted_keys"] == [new.body["key"]]
+    assert old_works.status == 401
+    assert sorted(revoked) == sorted([new.body["token"], made["token"]])

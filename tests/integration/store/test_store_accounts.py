@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 import pytest
 from store_backends import Backend
 
+from bastion.accounts.catalog import ModelCatalog
+from bastion.accounts.conversations import ConversationService
+from bastion.accounts.provider_keys import ProviderKeyService
+from bastion.domain.errors import NotFoundError
+from bastion.gateway.chat import ChatService
 from bastion.store import (
     AlreadyExistsError,
     ConversationRecord,
@@ -103,6 +109,25 @@ def test_conversations_list_newest_first_and_keep_message_order(backend: Backend
         assert [m.content for m in messages] == [*(f"text {i}" for i in range(5)), "last"]
         assert (messages[-1].input_tokens, messages[-1].output_tokens, messages[-1].cost) == (3, 4, 0.25)
         assert (await db.conversations.list_for("someone-else")).total_count == 0
+
+    backend.run(scenario)
+
+
+def test_a_conversation_id_no_row_can_hold_is_not_found_on_both_backends(backend: Backend) -> None:
+    """GET /v2/llm/conversations/{id} (and chat's conversation_id) with a NUL in the id: a 404 on
+    SQLite and on PostgreSQL, which refuses NUL in a query parameter (the fuzz found the 500)."""
+
+    async def scenario(db: Database) -> None:
+        user = UserRecord("u1", password_hash="h")
+        await db.users.create(user)
+        await db.conversations.create(ConversationRecord("c1", "u1", "m"))
+        service = ConversationService(
+            db, cast(ChatService, None), cast(ModelCatalog, None), cast(ProviderKeyService, None)
+        )
+        assert (await service.get_own(user, "c1")).conversation_id == "c1"
+        for hostile in ("\x00", "c1\x00", "x" * 5000):
+            with pytest.raises(NotFoundError):
+                await service.get_own(user, hostile)
 
     backend.run(scenario)
 

@@ -16,7 +16,11 @@ from bastion.store.billing_records import NewEvent
 from bastion.store.records import SpendLogRecord
 
 RECORD = SpendLogRecord(
-    request_id="req_1", api_key="h" * 64, team_id="org", spend=0.0123456789, start_time=datetime.now(UTC)
+    request_id="req_1",
+    api_key="0123abcd" * 8,
+    team_id="org",
+    spend=0.0123456789,
+    start_time=datetime.now(UTC),
 )
 
 
@@ -41,6 +45,17 @@ def test_team_markup_overrides_the_global_one() -> None:
         ({"cache_hit": True}, "cache_hit", {"bill_cache_hits": True}),
         (
             {"api_key": "", "team_id": None, "user": None},
+            "master_key",
+            {"bill_master_key": True, "master_key_team": "ops"},
+        ),
+        # Spend rows name the master key and static keys by label (bastion.accounting.attribution).
+        (
+            {"api_key": "litellm_proxy_master_key", "team_id": None, "user": None},
+            "master_key",
+            {"bill_master_key": True, "master_key_team": "ops"},
+        ),
+        (
+            {"api_key": "sandboxes", "team_id": None, "user": None},
             "master_key",
             {"bill_master_key": True, "master_key_team": "ops"},
         ),

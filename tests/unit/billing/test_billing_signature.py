@@ -29,12 +29,20 @@ def test_the_documented_receiver_recipe_verifies_what_bastion_sends() -> None:
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parents[3] / "docs" / "billing.md").read_text()
-    [code] = re.findall(r"^```py\n(.*?)^```", doc, re.MULTILINE | re.DOTALL)
+    [code] = [
+        block
+        for block in re.findall(r"^```python\n(.*?)^```", doc, re.MULTILINE | re.DOTALL)
+        if "def verify(" in block
+    ]
     namespace: dict[str, object] = {}
     exec(compile(code, "docs/billing.md", "exec"), namespace)
     documented = namespace["verify"]
     assert callable(documented)
     now = int(time.time())
-    assert documented("whsec", sign("whsec", BODY, now), BODY)
-    assert not documented("whsec", sign("whsec", BODY, now - 301), BODY)
-    assert not documented("other", sign("whsec", BODY, now), BODY)
+    assert documented("whsec", sign("whsec", BODY, now), BODY, now=now)
+    assert not documented("whsec", sign("whsec", BODY, now - 301), BODY, now=now)
+    assert not documented("other", sign("whsec", BODY, now), BODY, now=now)
+    # The same arguments as Bastion's own, so a receiver can switch to it.
+    assert documented("whsec", sign("whsec", BODY, now), BODY, now=now) == verify(
+        "whsec", sign("whsec", BODY, now), BODY, now=now
+    )

@@ -1,26 +1,30 @@
 """The account API (``/v2``): people log in, keep their provider keys, list models, chat, see usage.
 
 :data:`ROUTES` lists every route with who may call it (``anonymous``, ``user``, ``superuser``);
-the permission test walks it. The composition root merges :meth:`AccountApi.routes` (fixed
-paths) into the gateway's table and asks :meth:`AccountApi.find` for paths with an id in them.
+the permission test walks it. :meth:`AccountApi.endpoints` gives them to the gateway's route
+table, :meth:`AccountApi.guards` the guards of the two logged-in audiences, and
+:data:`ACCOUNT_ERRORS` is this API's error body.
 """
 
 from __future__ import annotations
 
-from functools import partial
-from urllib.parse import unquote
+from collections.abc import Mapping
 
-from bastion.api.account._room import AccountServices, Handler, Room, Work, send_error
+from bastion.accounts.records import UserRecord
+from bastion.api.account._bodies import BODIES, SUMMARIES
+from bastion.api.account._errors import ACCOUNT_ERRORS
+from bastion.api.account._room import AccountServices, Handler, Room, Work
 from bastion.api.account.billing import BillingEndpoints
 from bastion.api.account.chat import ChatEndpoints
 from bastion.api.account.keys import KeyEndpoints
 from bastion.api.account.login import LoginEndpoints
 from bastion.api.account.models import ModelEndpoints
 from bastion.api.account.users import UserEndpoints
-from bastion.api.asgi import Request, Send
-from bastion.domain.errors import NotFoundError
+from bastion.api.asgi import Request, Send, send_json
+from bastion.api.endpoints import ACCOUNT_SUPERUSER, ACCOUNT_USER, PUBLIC, Audience, Endpoint, Guard
+from bastion.api.guards import bearer_token, superuser_guard
 
-__all__ = ["ROUTES", "AccountApi", "AccountServices"]
+__all__ = ["ACCOUNT_ERRORS", "ROUTES", "AccountApi", "AccountServices"]
 
 #: (method, path template, audience): every route of the account API.
 ROUTES: tuple[tuple[str, str, str], ...] = (
@@ -78,46 +82,54 @@ class AccountApi:
             ("POST", "/v2/admin/llm-keys/{provider}/rotate"): keys.rotate_system,
             ("DELETE", "/v2/admin/llm-keys/{provider}"): keys.remove_system,
         }
-        self._audience = {(method, path): audience for method, path, audience in ROUTES}
 
-    def routes(self) -> dict[str, dict[str, Handler]]:
-        """method -> path -> handler, for the paths without an id in them."""
-        table: dict[str, dict[str, Handler]] = {}
+    def guards(self) -> Mapping[Audience, Guard]:
+        """The account audiences: a logged-in account, and a superuser one."""
+        accounts = self._room.s.accounts
+
+        async def user(request: Request) -> UserRecord:
+            return await accounts.authenticate(bearer_token(request))
+
+        return {ACCOUNT_USER: user, ACCOUNT_SUPERUSER: superuser_guard(user)}
+
+    def endpoints(self) -> list[Endpoint]:
+        """Every route of :data:`ROUTES`, with the audience it names."""
+        found = []
         for method, path, audience in ROUTES:
-            if "{" in path:
-                continue
+            handler: Handler
             if path == "/v2/llm/chat/completions/stream":
-                table.setdefault(method, {})[path] = self._stream
+                handler = self._stream
             else:
-                table.setdefault(method, {})[path] = self._room.handler(self._work[method, path], audience)
-        return table
-
-    def find(self, method: str, path: str) -> Handler | None:
-        """The handler of a ``/v2`` path with an id in it (or a 404 in this API's format)."""
-        if not path.startswith("/v2/"):
-            return None
-        parts = path.split("/")
-        for route_method, template, audience in ROUTES:
-            if route_method != method or "{" not in template:
-                continue
-            pattern = template.split("/")
-            if len(pattern) != len(parts):
-                continue
-            params: dict[str, str] = {}
-            for want, got in zip(pattern, parts, strict=True):
-                if want.startswith("{"):
-                    if not got:
-                        break
-                    params[want[1:-1]] = unquote(got)
-                elif want != got:
-                    break
-            else:
-                return self._room.handler(self._work[method, template], audience, params)
-        return partial(self._not_found, method, path)
-
-    @staticmethod
-    async def _not_found(method: str, path: str, request: Request, send: Send) -> None:
-        await send_error(send, NotFoundError(f"There is no endpoint {method} {path} in the account API."))
+                handler = _json(self._work[method, path])
+            found.append(
+                Endpoint(
+                    method,
+                    path,
+                    handler,
+                    _AUDIENCES[audience],
+                    ACCOUNT_ERRORS,
+                    SUMMARIES.get((method, path), ""),
+                    tag="account",
+                    body=BODIES.get((method, path)),
+                    produces="text/event-stream" if handler == self._stream else "application/json",
+                )
+            )
+        return found
 
     async def _stream(self, request: Request, send: Send) -> None:
-        await self._room.handler(self._chat.streamer(send), "user")(request, send)
+        await self._chat.streamer(send)(request, request.caller, request.params)
+
+
+def _json(work: Work) -> Handler:
+    """``work(request, user, params)``'s ``(status, data)`` as a JSON response (the guard ran first)."""
+
+    async def handle(request: Request, send: Send) -> None:
+        answer = await work(request, request.caller, request.params)
+        if answer is not None:  # None: the work sent its own response
+            status, data = answer
+            await send_json(send, status, data)
+
+    return handle
+
+
+_AUDIENCES = {"anonymous": PUBLIC, "user": ACCOUNT_USER, "superuser": ACCOUNT_SUPERUSER}

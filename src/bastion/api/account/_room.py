@@ -1,16 +1,14 @@
 """What every ``/v2`` handler shares: the services, authentication by access token, the error body.
 
-A handler is ``work(request, user, params) -> (status, JSON-able data)``; :meth:`Room.handler`
-wraps it into an ASGI handler that authenticates the caller (``anonymous``, ``user`` or
-``superuser`` routes), and renders any :class:`~bastion.domain.errors.BastionError` as
-``{"detail": message, "code": code}`` (the shape FastAPI apps, where the seeds come from, use),
-with ``WWW-Authenticate: Bearer`` on 401 and ``Retry-After`` on 429.
+A handler is ``work(request, user, params) -> (status, JSON-able data)``; the route table runs the
+audience's guard first (``anonymous``, ``user`` or ``superuser`` routes, see ``ROUTES``) and
+renders any :class:`~bastion.domain.errors.BastionError` in this API's format
+(``ACCOUNT_ERRORS`` in :mod:`bastion.api.account`).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,19 +16,15 @@ from typing import Any
 from bastion.accounts.catalog import ModelCatalog
 from bastion.accounts.conversations import ConversationService
 from bastion.accounts.provider_keys import ProviderKeyService
+from bastion.accounts.records import UserRecord
 from bastion.accounts.usage import UsageService
 from bastion.accounts.users import AccountService
-from bastion.api.asgi import Request, Send, send_json
+from bastion.api.asgi import Request, Send
 from bastion.domain.errors import (
-    AuthenticationError,
-    BastionError,
-    InternalError,
     InvalidRequestError,
-    PermissionDeniedError,
 )
-from bastion.store import UserRecord
 
-__all__ = ["AccountServices", "Handler", "Room", "Work", "int_query", "send_error"]
+__all__ = ["AccountServices", "Handler", "Room", "Work", "int_query"]
 
 _log = logging.getLogger("bastion.api.account")
 
@@ -56,61 +50,18 @@ class Room:
     def __init__(self, services: AccountServices) -> None:
         self.s = services
 
-    def handler(self, work: Work, audience: str, params: Params | None = None) -> Handler:
-        fixed = params or {}
-
-        async def handle(request: Request, send: Send) -> None:
-            try:
-                user = None
-                if audience != "anonymous":
-                    user = await self.s.accounts.authenticate(_bearer(request))
-                    if audience == "superuser" and not user.is_superuser:
-                        raise PermissionDeniedError("This needs a superuser account.", code="not_superuser")
-                answer = await work(request, user, fixed)
-            except BastionError as err:
-                await send_error(send, err)
-                return
-            except Exception:
-                _log.exception("account endpoint %s %s failed", request.method, audience)
-                await send_error(send, InternalError("Bastion failed while handling this request."))
-                return
-            if answer is not None:  # None: the work sent its own response (a stream)
-                status, data = answer
-                await send_json(send, status, data)
-
-        return handle
-
     async def body(self, request: Request) -> dict[str, Any]:
         return await request.json(self.s.body_limit)
-
-
-def _bearer(request: Request) -> str | None:
-    auth = request.headers.get("authorization", "")
-    scheme, _, value = auth.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return None
 
 
 def int_query(request: Request, name: str, default: int, *, low: int = 1, high: int = 10_000) -> int:
     value = request.query.get(name)
     if value is None or value == "":
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    # isdigit() alone takes "²" and other digits int() cannot read.
+    if not (value.isascii() and value.isdigit()) or len(value) > 12 or not low <= int(value) <= high:
         raise InvalidRequestError(f"'{name}' must be a whole number from {low} to {high}.", param=name)
     return int(value)
-
-
-async def send_error(send: Send, err: BastionError) -> None:
-    headers: list[tuple[bytes, bytes]] = []
-    if isinstance(err, AuthenticationError):
-        headers.append((b"www-authenticate", b"Bearer"))
-    if err.retry_after is not None:
-        headers.append((b"retry-after", str(max(math.ceil(err.retry_after), 1)).encode()))
-    body: dict[str, Any] = {"detail": err.message, "code": err.code or err.kind}
-    if err.param:
-        body["param"] = err.param
-    await send_json(send, err.status, body, headers=headers)
 
 
 def user_view(user: UserRecord) -> dict[str, Any]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bastion.accounts.records import UserRecord
 from bastion.accounts.usage import UsageQuery, UsageService
 from bastion.api.account._room import Room, int_query
 from bastion.api.asgi import Request
 from bastion.domain.errors import InvalidRequestError
-from bastion.store import UserRecord
 
 __all__ = ["BillingEndpoints"]
 

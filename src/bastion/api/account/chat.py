@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from bastion.accounts.conversations import message_view
+from bastion.accounts.records import ConversationRecord, UserRecord
 from bastion.api.account._room import Room, int_query
 from bastion.api.asgi import Request, Send, stream_response
-from bastion.store import ConversationRecord, UserRecord
 
 __all__ = ["ChatEndpoints"]
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from bastion.accounts.provider_keys import KeyStatus, check_provider
+from bastion.accounts.records import UserRecord
 from bastion.api.account._room import Room
 from bastion.api.asgi import Request
-from bastion.store import UserRecord
 
 __all__ = ["KeyEndpoints"]
 

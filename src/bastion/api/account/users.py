@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from bastion.accounts.records import UserRecord
 from bastion.api.account._room import Room, int_query, user_view
 from bastion.api.asgi import Request
 from bastion.domain.errors import InvalidRequestError
-from bastion.store import UserRecord
 
 __all__ = ["UserEndpoints"]
 

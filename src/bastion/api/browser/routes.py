@@ -1,5 +1,6 @@
-"""The browser room's routes: ``POST /api/anthropic``, ``POST /api/openai`` (token streams, with
-CORS and their preflights), ``POST /api/token`` (minting) and the demo's static files.
+"""The browser room's endpoints: ``POST /api/anthropic``, ``POST /api/openai`` (token streams, with
+CORS and their preflights), ``POST /api/token`` (minting) and the demo's static files, at the paths
+``bastion_settings.browser`` names (the route table refuses one that another route already has).
 
 Thin: each handler checks the origin, then hands the call to the shared generation pipeline with
 the browser's own admission rules (allowlisted models, capped ``max_tokens``, a small body).
@@ -8,16 +9,20 @@ the browser's own admission rules (allowlisted models, capped ``max_tokens``, a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
+from bastion.api import schemas
 from bastion.api.asgi import Request, Send, send_bytes, send_json
 from bastion.api.browser.admission import BodyRules
 from bastion.api.browser.cors import CorsPolicy
 from bastion.api.browser.minting import TokenMint
 from bastion.api.browser.static import StaticFiles
+from bastion.api.endpoints import CLIENT, PUBLIC, Audience, Endpoint, Guard
+from bastion.api.error_formats import TOKENSTREAM_ERRORS
 from bastion.api.generation import Admitter, GenerationHandler, request_id_headers
 from bastion.auth.browser_tokens import BrowserTokens
-from bastion.domain.errors import BastionError, InternalError, PermissionDeniedError, RequestTooLargeError
+from bastion.domain.errors import BastionError, NotFoundError, PermissionDeniedError, RequestTooLargeError
 from bastion.gateway.context import new_request_id
 from bastion.gateway.router import Router
 from bastion.gateway.surfaces import TOKENSTREAM_ANTHROPIC, TOKENSTREAM_OPENAI, Surface
@@ -29,6 +34,17 @@ __all__ = ["BrowserApi"]
 _log = logging.getLogger("bastion.api")
 Handler = Callable[[Request, Send], Awaitable[None]]
 _TOKEN_BODY_LIMIT = 16 * 1024
+_TOKEN_BODY = {
+    "type": "object",
+    "description": "Who the token is for and what it may do (docs/browser.md).",
+    "properties": {
+        "user": {"type": "string"},
+        "models": {"type": "array", "items": {"type": "string"}},
+        "max_budget": {"type": "number"},
+        "ttl_seconds": {"type": "number"},
+    },
+    "additionalProperties": False,
+}
 
 
 class BrowserApi:
@@ -54,16 +70,78 @@ class BrowserApi:
         self._mint = TokenMint(settings, tokens, self._rules)
         self._static = StaticFiles(settings.static_files)
 
-    def routes(self) -> dict[str, dict[str, Handler]]:
+    def guards(self) -> Mapping[Audience, Guard]:
+        return {}  # its callers are the client surfaces' (the pipeline authenticates the streams)
+
+    def endpoints(self) -> list[Endpoint]:
+        """The token streams and their preflights, minting, and the demo's static files; every
+        path comes from ``bastion_settings.browser``, which the collision message names."""
         s = self._settings
-        return {
-            "POST": {
-                s.anthropic_path: self._anthropic,
-                s.openai_path: self._openai,
-                s.token_path: self._token,
-            },
-            "OPTIONS": {s.anthropic_path: self._preflight, s.openai_path: self._preflight},
-        }
+        where = "bastion_settings.browser."
+
+        def route(
+            method: str, path: str, handler: Handler, setting: str, summary: str, **kw: Any
+        ) -> Endpoint:
+            kw.setdefault("audience", CLIENT)
+            return Endpoint(
+                method,
+                path,
+                handler,
+                errors=TOKENSTREAM_ERRORS,
+                summary=summary,
+                tag="tokenstream",
+                source=where + setting,
+                **kw,
+            )
+
+        found = [
+            route(
+                "POST",
+                s.anthropic_path,
+                self._anthropic,
+                "anthropic_path",
+                "Token stream, Anthropic-shaped body",
+                inline_auth=True,
+                body=schemas.ANTHROPIC_MESSAGES,
+                produces=schemas.SSE,
+            ),
+            route(
+                "POST",
+                s.openai_path,
+                self._openai,
+                "openai_path",
+                "Token stream, OpenAI-shaped body",
+                inline_auth=True,
+                body=schemas.OPENAI_CHAT,
+                produces=schemas.SSE,
+            ),
+            route(
+                "OPTIONS",
+                s.anthropic_path,
+                self._preflight,
+                "anthropic_path",
+                "CORS preflight",
+                audience=PUBLIC,
+            ),
+            route(
+                "OPTIONS", s.openai_path, self._preflight, "openai_path", "CORS preflight", audience=PUBLIC
+            ),
+            route("POST", s.token_path, self._token, "token_path", "Mint a browser token", body=_TOKEN_BODY),
+        ]
+        found.extend(
+            route(
+                "GET",
+                path,
+                self._static_file,
+                "static_files",
+                "The demo's files",
+                audience=PUBLIC,
+                produces="text/html, text/javascript, text/css",
+            )
+            for prefix in self._static.prefixes
+            for path in (prefix, prefix + "/{file:path}")
+        )
+        return found
 
     async def _anthropic(self, request: Request, send: Send) -> None:
         await self._stream(request, send, TOKENSTREAM_ANTHROPIC)
@@ -119,25 +197,16 @@ class BrowserApi:
         await send({"type": "http.response.body", "body": b""})
 
     async def _token(self, request: Request, send: Send) -> None:
-        try:
-            minter = await self._gen.authenticate(request)
-            body = await request.json(_TOKEN_BODY_LIMIT)
-            answer = self._mint.mint(minter, body)
-        except BastionError as err:
-            await self._error(send, err, [])
-            return
-        except Exception:
-            _log.exception("minting a browser token failed")
-            await self._error(send, InternalError("Minting the browser token failed."), [])
-            return
+        minter = request.caller
+        answer = self._mint.mint(minter, await request.json(_TOKEN_BODY_LIMIT))
         self._metrics.browser_tokens.labels(minter.kind).inc()
         await send_json(send, 200, answer, headers=[(b"cache-control", b"no-store")])
 
-    async def static(self, request: Request, send: Send) -> bool:
-        """Serve a demo file if the path is under a ``static_files`` prefix; False if it is not."""
+    async def _static_file(self, request: Request, send: Send) -> None:
+        """A demo file (``/prefix/`` serves ``index.html``; ``/prefix`` redirects there)."""
         found = self._static.find(request.scope["path"])
-        if found is None:
-            return False
+        if found is None:  # the table only sends paths under a prefix; the raw path agrees
+            raise NotFoundError(f"There is no file {request.path} here.")
         status, body, kind = found
         if status == 308:
             await send(
@@ -148,12 +217,11 @@ class BrowserApi:
                 }
             )
             await send({"type": "http.response.body", "body": b""})
-            return True
+            return
         headers = [(b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-cache")]
         await send_bytes(
             send, status, body if request.method == "GET" else b"", content_type=kind, headers=headers
         )
-        return True
 
     async def _error(self, send: Send, err: BastionError, extra: list[tuple[bytes, bytes]]) -> None:
         status, body, headers = TOKENSTREAM_OPENAI.render_error(err)

@@ -1,23 +1,25 @@
 """The LiteLLM-compatible management API: keys, teams, users, spend logs and model info.
 
-:class:`ManagementApi` builds the handlers; the composition root merges :meth:`ManagementApi.routes`
-into the gateway's route table and sends paths no fixed route matches through
-:meth:`ManagementApi.find` (for ``POST /key/{key}/regenerate``). Every route needs the master key
-except ``GET /key/info``, where a virtual key may read its own row. Errors are OpenAI-shaped
-(``{"error": {"message", "type", "param", "code"}}``), as LiteLLM's are.
+:class:`ManagementApi` builds the handlers and lists them with :meth:`ManagementApi.endpoints`
+for the gateway's route table. Every route needs the master key except ``GET /key/info``, where
+any key may read (a virtual key only its own row): :meth:`ManagementApi.guards` gives those two
+audiences' guards. Errors are OpenAI-shaped (``{"error": {"message", "type", "param", "code"}}``),
+as LiteLLM's are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, tzinfo
-from functools import partial
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote
 
-from bastion.api.asgi import Request
-from bastion.api.management._common import Authenticate, Handler, Management, Revoke
-from bastion.api.management._key_fields import IGNORED_LITELLM_KEY_FIELDS
+from bastion.administration import Administration
+from bastion.administration.key_fields import IGNORED_LITELLM_KEY_FIELDS
+from bastion.api.asgi import Request, Send, send_json
+from bastion.api.endpoints import KEY_HOLDER, MASTER, Audience, Endpoint, Guard
+from bastion.api.error_formats import OPENAI_ERRORS
+from bastion.api.guards import master_guard
+from bastion.api.management import _bodies as bodies
+from bastion.api.management._common import Authenticate, Handler, Management, Work
 from bastion.api.management.billing import BillingEndpoints
 from bastion.api.management.keys import KeyEndpoints
 from bastion.api.management.models import ModelEndpoints, ModelInfo
@@ -25,95 +27,119 @@ from bastion.api.management.spend import SpendEndpoints
 from bastion.api.management.teams import TeamEndpoints
 from bastion.api.management.users import UserEndpoints
 from bastion.domain.principal import Principal
-from bastion.store import Database
 
 __all__ = ["IGNORED_LITELLM_KEY_FIELDS", "Handler", "ManagementApi"]
 
-_REGENERATE_PREFIX = "/key/"
-_REGENERATE_SUFFIX = "/regenerate"
-
 
 class ManagementApi:
-    """The management routes over one database.
+    """The management routes over the administration services.
 
     ``authenticate`` raises :class:`~bastion.domain.errors.AuthenticationError` (401) for a bad
-    key. ``on_revoke(hash)`` is awaited for keys that must stop working (deleted, blocked, their
-    team deleted or blocked, regenerated without a grace period); ``on_change(hash)`` (default:
-    ``on_revoke``) for keys that still work but changed (updated, unblocked, their team updated,
-    regenerated with a grace period). Neither should raise: a failure is logged, the change stays.
-    ``model_info()`` is what ``/model/info`` lists; ``budget_tz`` is the calendar of budget resets.
+    key. ``model_info()`` is what ``/model/info`` lists. Validation, revocation and every other
+    rule of keys, teams, users, spend and billing are the services' (``admin``), which the
+    dashboard and the CLI call too.
     """
 
     def __init__(
         self,
-        db: Database,
+        admin: Administration,
         authenticate: Authenticate,
-        on_revoke: Revoke,
         model_info: ModelInfo,
         body_limit: int,
-        *,
-        on_change: Revoke | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        budget_tz: tzinfo = UTC,
     ) -> None:
-        self._m = Management(
-            db,
-            authenticate,
-            on_revoke,
-            on_change=on_change,
-            body_limit=body_limit,
-            clock=clock,
-            budget_tz=budget_tz,
-        )
+        self._authenticate = authenticate
+        self._m = Management(admin, body_limit=body_limit)
         self.keys = KeyEndpoints(self._m)
         self.teams = TeamEndpoints(self._m)
-        self.users = UserEndpoints(self._m, self.keys)
+        self.users = UserEndpoints(self._m)
         self.spend = SpendEndpoints(self._m)
         self.models = ModelEndpoints(model_info)
         self.billing = BillingEndpoints(self._m)
 
-    def routes(self) -> dict[str, dict[str, Handler]]:
-        """method -> path -> handler, for the fixed paths."""
-        guard = self._m.handler
-        model_info = guard(self.models.info)
-        return {
-            "POST": {
-                "/key/generate": guard(self.keys.generate),
-                "/key/update": guard(self.keys.update),
-                "/key/delete": guard(self.keys.delete),
-                "/key/regenerate": guard(self.keys.regenerate),
-                "/key/block": guard(self.keys.block),
-                "/key/unblock": guard(self.keys.unblock),
-                "/team/new": guard(self.teams.new),
-                "/team/update": guard(self.teams.update),
-                "/team/delete": guard(self.teams.delete),
-                "/user/new": guard(self.users.new),
-                "/user/update": guard(self.users.update),
-                "/user/delete": guard(self.users.delete),
-                "/billing/events/retry": guard(self.billing.retry),
-                "/billing/events/cancel": guard(self.billing.cancel),
-            },
-            "GET": {
-                "/key/info": guard(self.keys.info, admin_only=False),
-                "/key/list": guard(self.keys.list_keys),
-                "/team/info": guard(self.teams.info),
-                "/team/list": guard(self.teams.list_teams),
-                "/user/info": guard(self.users.info),
-                "/user/list": guard(self.users.list_users),
-                "/spend/logs": guard(self.spend.logs),
-                "/billing/events": guard(self.billing.events),
-                "/model/info": model_info,
-                "/v1/model/info": model_info,
-            },
-        }
+    def guards(self) -> Mapping[Audience, Guard]:
+        """The management audiences: the master key, and any key (``GET /key/info``)."""
+        return {MASTER: master_guard(self._authenticate), KEY_HOLDER: self._authenticate}
 
-    def find(self, method: str, path: str) -> Handler | None:
-        """The handler of a path with a parameter in it (``POST /key/{key}/regenerate``), if any."""
-        if method == "POST" and path.startswith(_REGENERATE_PREFIX) and path.endswith(_REGENERATE_SUFFIX):
-            key = unquote(path[len(_REGENERATE_PREFIX) : -len(_REGENERATE_SUFFIX)])
-            if key and "/" not in key:
-                return self._m.handler(partial(self._regenerate_path, key))
-        return None
+    def endpoints(self) -> list[Endpoint]:
+        """Every management route: LiteLLM's paths, methods and bodies."""
 
-    async def _regenerate_path(self, key: str, request: Request, principal: Principal) -> Any:
-        return await self.keys.regenerate(request, principal, key)
+        def route(method: str, path: str, work: Work, summary: str, **options: Any) -> Endpoint:
+            options.setdefault("audience", MASTER)
+            return Endpoint(
+                method, path, _json(work), errors=OPENAI_ERRORS, summary=summary, tag="management", **options
+            )
+
+        model_info = self.models.info
+        k, t, u = self.keys, self.teams, self.users
+        return [
+            route("POST", "/key/generate", k.generate, "Create a virtual key", body=bodies.KEY_GENERATE),
+            route("POST", "/key/update", k.update, "Change a key", body=bodies.KEY_UPDATE),
+            route("POST", "/key/delete", k.delete, "Delete keys", body=bodies.KEY_DELETE),
+            route(
+                "POST", "/key/regenerate", k.regenerate, "Replace a key's value", body=bodies.KEY_REGENERATE
+            ),
+            route(
+                "POST",
+                "/key/{key}/regenerate",
+                self._regenerate_path,
+                "Replace the value of the key in the path",
+                body=bodies.KEY_REGENERATE,
+            ),
+            route("POST", "/key/block", k.block, "Block a key", body=bodies.KEY_REF),
+            route("POST", "/key/unblock", k.unblock, "Unblock a key", body=bodies.KEY_REF),
+            route(
+                "GET",
+                "/key/info",
+                k.info,
+                "One key (a virtual key may read its own)",
+                audience=KEY_HOLDER,
+                query=("key",),
+            ),
+            route("GET", "/key/list", k.list_keys, "Keys, by page", query=bodies.KEY_LIST_QUERY),
+            route("POST", "/team/new", t.new, "Create a team", body=bodies.TEAM_NEW),
+            route("POST", "/team/update", t.update, "Change a team", body=bodies.TEAM_UPDATE),
+            route("POST", "/team/delete", t.delete, "Delete teams", body=bodies.TEAM_DELETE),
+            route("GET", "/team/info", t.info, "One team", query=("team_id",)),
+            route("GET", "/team/list", t.list_teams, "Every team"),
+            route("POST", "/user/new", u.new, "Create a user", body=bodies.USER_NEW),
+            route("POST", "/user/update", u.update, "Change a user", body=bodies.USER_UPDATE),
+            route("POST", "/user/delete", u.delete, "Delete users", body=bodies.USER_DELETE),
+            route("GET", "/user/info", u.info, "One user", query=("user_id",)),
+            route("GET", "/user/list", u.list_users, "Users, by page", query=("page", "page_size")),
+            route("GET", "/spend/logs", self.spend.logs, "Spend log rows", query=bodies.SPEND_LOGS_QUERY),
+            route(
+                "GET",
+                "/billing/events",
+                self.billing.events,
+                "Billing events",
+                query=bodies.BILLING_EVENTS_QUERY,
+            ),
+            route(
+                "POST",
+                "/billing/events/retry",
+                self.billing.retry,
+                "Retry failed billing events",
+                body=bodies.BILLING_EVENT_IDS,
+            ),
+            route(
+                "POST",
+                "/billing/events/cancel",
+                self.billing.cancel,
+                "Cancel billing events",
+                body=bodies.BILLING_EVENT_IDS,
+            ),
+            route("GET", "/model/info", model_info, "The deployments, without credentials"),
+            route("GET", "/v1/model/info", model_info, "The deployments, without credentials"),
+        ]
+
+    async def _regenerate_path(self, request: Request, principal: Principal) -> Any:
+        return await self.keys.regenerate(request, principal, request.params["key"])
+
+
+def _json(work: Work) -> Handler:
+    """``work(request, principal)``'s answer as a 200 JSON response (the guard ran first)."""
+
+    async def handle(request: Request, send: Send) -> None:
+        await send_json(send, 200, await work(request, request.caller))
+
+    return handle

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bastion.store import KeyRecord, SpendLogRecord, TeamRecord, UserRecord
+from bastion.administration import KeyRecord, SpendLogRecord, TeamRecord, UserRecord
 
 __all__ = ["iso", "key_info", "key_object", "spend_row", "team_info", "user_info"]
 

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from bastion.administration import BillingFilter
 from bastion.api.asgi import Request
 from bastion.api.management._common import Management
-from bastion.api.management._fields import query_int, query_time
-from bastion.billing.status import billing_status, cancel_event, retry_event
-from bastion.domain.errors import InvalidRequestError
+from bastion.api.management._query import query_int, query_time
 from bastion.domain.principal import Principal
-from bastion.store.billing_records import EVENT_STATUSES, BillingFilter
 
 __all__ = ["BillingEndpoints"]
 
@@ -26,33 +24,25 @@ __all__ = ["BillingEndpoints"]
 class BillingEndpoints:
     def __init__(self, management: Management) -> None:
         self._m = management
+        self._billing = management.admin.billing
 
     async def events(self, request: Request, principal: Principal) -> dict[str, Any]:
         """``GET /billing/events``."""
         query = request.query
-        status = query.get("status") or None
-        if status is not None and status not in EVENT_STATUSES:
-            raise InvalidRequestError(f"status must be one of: {', '.join(EVENT_STATUSES)}.", param="status")
         where = BillingFilter(
             team_id=query.get("team_id") or None,
-            status=status,
+            status=query.get("status") or None,
             start=query_time(request, "start_date"),
             end=query_time(request, "end_date", end=True),
         )
         limit = query_int(request, "limit", 100, low=1, high=1000)
         offset = query_int(request, "offset", 0, low=0, high=1_000_000_000)
-        return await billing_status(self._m.db.billing, where, limit=limit, offset=offset)
+        return await self._billing.status(where, limit=limit, offset=offset)
 
     async def retry(self, request: Request, principal: Principal) -> dict[str, Any]:
         """``POST /billing/events/retry``."""
-        return await retry_event(self._m.db.billing, await self._event_id(request))
+        return await self._billing.retry((await self._m.body(request)).get("id"))
 
     async def cancel(self, request: Request, principal: Principal) -> dict[str, Any]:
         """``POST /billing/events/cancel``."""
-        return await cancel_event(self._m.db.billing, await self._event_id(request))
-
-    async def _event_id(self, request: Request) -> int:
-        value = (await self._m.body(request)).get("id")
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidRequestError('Send {"id": <billing event id>} (a positive integer).', param="id")
-        return value
+        return await self._billing.cancel((await self._m.body(request)).get("id"))

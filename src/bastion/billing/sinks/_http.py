@@ -1,20 +1,26 @@
-"""One POST to a sink, with network failures and timeouts mapped to :class:`DeliveryError`."""
+"""One POST to a sink on the process's HTTP client, failures and timeouts mapped to :class:`DeliveryError`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
-import aiohttp
 import orjson
 
+from bastion import __version__
 from bastion.billing.errors import DeliveryError
+from bastion.domain.errors import UpstreamConnectionError, UpstreamTimeoutError
+from bastion.outbound.http import HttpPool
 
 __all__ = ["Answer", "post", "sink_message"]
 
 #: Statuses after which the same event can never succeed: the event itself is wrong.
 _PERMANENT = frozenset({400, 404, 405, 410, 413, 422})
 _EXCERPT = 300
+#: A sink's answer is a small JSON document; anything bigger is refused (and retried later).
+_MAX_ANSWER = 1024 * 1024
+_USER_AGENT = f"bastion/{__version__}"
 
 
 class Answer:
@@ -51,7 +57,7 @@ def sink_message(answer: Answer) -> str:
 
 
 async def post(
-    session: aiohttp.ClientSession,
+    http: HttpPool,
     sink: str,
     url: str,
     *,
@@ -61,17 +67,18 @@ async def post(
     form: Mapping[str, str] | None = None,
 ) -> Answer:
     """POST and read the whole answer; a broken connection or a timeout is a retryable failure."""
-    data: Any = json_body if json_body is not None else dict(form or {})
-    all_headers = dict(headers)
+    all_headers = {"user-agent": _USER_AGENT, **headers}
     if json_body is not None:
-        all_headers["Content-Type"] = "application/json"
+        body = json_body
+        all_headers["content-type"] = "application/json"
+    else:
+        body = urlencode(dict(form or {})).encode()
+        all_headers["content-type"] = "application/x-www-form-urlencoded"
     try:
-        async with session.post(
-            url, data=data, headers=all_headers, timeout=aiohttp.ClientTimeout(total=timeout)
-        ) as response:
-            return Answer(response.status, await response.read())
-    except TimeoutError as exc:
+        status, _, data = await http.post(url, body, all_headers, timeout=timeout, max_bytes=_MAX_ANSWER)
+    except UpstreamTimeoutError as exc:
         raise DeliveryError(f"{sink} did not answer within {timeout:g}s") from exc
-    except aiohttp.ClientError as exc:
-        # The exception text names the host and the OS error, never the request's headers.
-        raise DeliveryError(f"{sink} could not be reached: {type(exc).__name__}: {exc}"[:_EXCERPT]) from exc
+    except UpstreamConnectionError as exc:
+        # The message names the host and the network error, never the request's headers.
+        raise DeliveryError(f"{sink} could not be reached: {exc.message}"[:_EXCERPT]) from exc
+    return Answer(status, data)

@@ -7,11 +7,11 @@ Autumn defines it, and Autumn drops a repeated key.
 
 from __future__ import annotations
 
-import aiohttp
 import orjson
 
 from bastion.billing.rules import money
 from bastion.billing.sinks._http import post
+from bastion.outbound.http import HttpPool
 from bastion.settings.billing import AutumnSink as AutumnSettings
 from bastion.store.billing_records import BillingEventRecord
 
@@ -23,9 +23,9 @@ _DUPLICATE_CODES = frozenset({"duplicate_idempotency_key", "idempotency_key_alre
 class AutumnSink:
     name = "autumn"
 
-    def __init__(self, settings: AutumnSettings, session: aiohttp.ClientSession) -> None:
+    def __init__(self, settings: AutumnSettings, http: HttpPool) -> None:
         self._settings = settings
-        self._session = session
+        self._http = http
 
     def body(self, event: BillingEventRecord) -> dict[str, object]:
         """The track request for ``event``."""
@@ -52,7 +52,7 @@ class AutumnSink:
     async def send(self, event: BillingEventRecord) -> None:
         s = self._settings
         answer = await post(
-            self._session,
+            self._http,
             self.name,
             f"{s.api_url}/v1/track",
             headers={

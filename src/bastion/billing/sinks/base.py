@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-import aiohttp
-
+from bastion.outbound.http import HttpPool
 from bastion.settings.billing import BillingSettings
 from bastion.store.billing_records import BillingEventRecord
 
@@ -22,17 +21,17 @@ class Sink(Protocol):
         ...
 
 
-def build_sinks(settings: BillingSettings, session: aiohttp.ClientSession) -> list[Sink]:
-    """The configured sinks, in delivery order, sharing one HTTP session."""
+def build_sinks(settings: BillingSettings, http: HttpPool) -> list[Sink]:
+    """The configured sinks, in delivery order, on the process's HTTP client."""
     from bastion.billing.sinks.autumn import AutumnSink
     from bastion.billing.sinks.stripe import StripeSink
     from bastion.billing.sinks.webhook import WebhookSink
 
     sinks: list[Sink] = []
     if settings.autumn is not None:
-        sinks.append(AutumnSink(settings.autumn, session))
+        sinks.append(AutumnSink(settings.autumn, http))
     if settings.stripe is not None:
-        sinks.append(StripeSink(settings.stripe, session))
+        sinks.append(StripeSink(settings.stripe, http))
     if settings.webhook is not None:
-        sinks.append(WebhookSink(settings.webhook, session))
+        sinks.append(WebhookSink(settings.webhook, http))
     return sinks

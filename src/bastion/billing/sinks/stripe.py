@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN
 
-import aiohttp
-
 from bastion.billing.rules import money
 from bastion.billing.sinks._http import Answer, post
+from bastion.outbound.http import HttpPool
 from bastion.settings.billing import StripeSink as StripeSettings
 from bastion.store.billing_records import BillingEventRecord
 
@@ -23,9 +22,9 @@ __all__ = ["StripeSink"]
 class StripeSink:
     name = "stripe"
 
-    def __init__(self, settings: StripeSettings, session: aiohttp.ClientSession) -> None:
+    def __init__(self, settings: StripeSettings, http: HttpPool) -> None:
         self._settings = settings
-        self._session = session
+        self._http = http
 
     def form(self, event: BillingEventRecord) -> dict[str, str]:
         """The meter event's form fields for ``event``."""
@@ -42,7 +41,7 @@ class StripeSink:
     async def send(self, event: BillingEventRecord) -> None:
         s = self._settings
         answer = await post(
-            self._session,
+            self._http,
             self.name,
             f"{s.api_url}/v1/billing/meter_events",
             headers={

@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import aiohttp
 import orjson
 
 from bastion.billing.rules import money
 from bastion.billing.signature import SIGNATURE_HEADER, sign
 from bastion.billing.sinks._http import post
+from bastion.outbound.http import HttpPool
 from bastion.settings.billing import WebhookSink as WebhookSettings
 from bastion.store.billing_records import BillingEventRecord
 
@@ -47,15 +47,15 @@ def event_document(event: BillingEventRecord) -> dict[str, Any]:
 class WebhookSink:
     name = "webhook"
 
-    def __init__(self, settings: WebhookSettings, session: aiohttp.ClientSession) -> None:
+    def __init__(self, settings: WebhookSettings, http: HttpPool) -> None:
         self._settings = settings
-        self._session = session
+        self._http = http
 
     async def send(self, event: BillingEventRecord) -> None:
         s = self._settings
         body = orjson.dumps(event_document(event))
         answer = await post(
-            self._session,
+            self._http,
             self.name,
             s.url,
             headers={

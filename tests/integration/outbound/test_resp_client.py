@@ -1,4 +1,4 @@
-"""The limits' lean Redis client: pipelining, errors, lost connections, timeouts, the handshake.
+"""The process's Redis client: pipelining, errors, lost connections, timeouts, the handshake.
 
 Real Redis for what Redis does; a scripted server on loopback for what Redis will not do on demand
 (hold a reply, refuse a password, go silent).
@@ -8,34 +8,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import hiredis
 import pytest
-from limits_backends import redis_problem
 
-from bastion.limits._resp import RespClient, RespConnectionError, RespError, RespTarget
-from support.backends import REDIS
-
-pytestmark = pytest.mark.redis
+from bastion.outbound.resp import RespClient, RespConnectionError, RespError, RespTarget
+from support.backends import REDIS, require
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def _needs_redis() -> None:
-    problem = redis_problem()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(problem)
-        pytest.skip(problem)
+    require(6379, "Redis")
 
 
 def _key() -> str:
     return f"bastion:test-resp:{secrets.token_hex(6)}"
 
 
+@pytest.mark.redis
+@pytest.mark.usefixtures("_needs_redis")
 def test_concurrent_commands_get_their_own_replies() -> None:
     """Hundreds of commands from concurrent tasks share one connection; each gets its own reply."""
 
@@ -61,6 +55,8 @@ def test_concurrent_commands_get_their_own_replies() -> None:
     asyncio.run(main())
 
 
+@pytest.mark.redis
+@pytest.mark.usefixtures("_needs_redis")
 def test_error_reply_raises_and_the_connection_stays_usable() -> None:
     async def main() -> None:
         client = RespClient(RespTarget.from_url(REDIS))
@@ -74,6 +70,8 @@ def test_error_reply_raises_and_the_connection_stays_usable() -> None:
     asyncio.run(main())
 
 
+@pytest.mark.redis
+@pytest.mark.usefixtures("_needs_redis")
 def test_a_killed_connection_fails_its_commands_and_the_next_one_reconnects() -> None:
     async def main() -> None:
         client = RespClient(RespTarget.from_url(REDIS))

@@ -1,17 +1,22 @@
-"""A lean Redis client for the limits' hot path: commands pipelined on a few connections.
+"""The process's Redis client: commands pipelined on one connection, replies read by hiredis.
 
-Every admitted request runs one script at admission and one at completion. redis-py's asyncio
-client spends about 200 µs of CPU on each (connection checkout, command packing, response
-callbacks); here a command is one write of pre-encoded RESP and one future, and hiredis (the C
-parser redis-py itself uses) reads the replies, so the same script costs about a quarter of that.
-Commands issued by concurrent requests in the same event-loop turn go out in one write, and
-replies are matched to callers in order (Redis answers a connection's commands in order).
+Every user of Redis in a gateway process (limits and budgets, revocation markers, the login
+throttle, shared deployment health, the response cache) sends its commands through the one
+:class:`RespClient` the composition root creates. Every admitted request runs one limits script at
+admission and one at completion: redis-py's asyncio client spends about 200 µs of CPU on each
+(connection checkout, command packing, response callbacks); here a command is one write of
+pre-encoded RESP and one future, and hiredis (the C parser redis-py itself uses) reads the replies,
+so the same script costs about a quarter of that. Commands issued by concurrent requests in the
+same event-loop turn go out in one write, and replies are matched to callers in order (Redis
+answers a connection's commands in order).
 
-Only what the limits scripts need: ``EVALSHA``/``SCRIPT LOAD`` and plain commands with bulk
-replies. Pub/sub and administration stay on redis-py, which is not on the request path.
+Commands only, one reply each: no ``MULTI`` (other callers' commands would land inside the
+transaction), no blocking commands on the shared connection; atomic groups are Lua scripts.
+Pub/sub has its own connection (:mod:`bastion.outbound.pubsub`).
 
 A connection that fails, or whose command times out, is closed: every command waiting on it fails
-with :class:`RespConnectionError`, and the next command opens a new connection.
+with :class:`RespConnectionError`, and the next command opens a new connection (so a restarted
+Redis is picked up by the first command after it is back).
 """
 
 from __future__ import annotations
@@ -19,12 +24,24 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
+from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import hiredis
 
-__all__ = ["RespClient", "RespConnectionError", "RespError", "RespTarget"]
+from bastion.tasks import spawn_awaited
+
+__all__ = [
+    "Arg",
+    "RespClient",
+    "RespConnection",
+    "RespConnectionError",
+    "RespError",
+    "RespTarget",
+    "encode",
+    "open_connection",
+]
 
 _CONNECT_TIMEOUT = 5.0
 _COMMAND_TIMEOUT = 5.0
@@ -115,10 +132,21 @@ def encode(args: tuple[Arg, ...]) -> bytes:
     return b"".join(out)
 
 
-class _Connection(asyncio.Protocol):
-    """One socket: queued writes flushed once per loop turn, replies handed out in order."""
+class RespConnection(asyncio.Protocol):
+    """One socket: queued writes flushed once per loop turn, replies handed out in order.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+    A reply that no command waits for is a push (pub/sub): it goes to ``on_push``, or, without
+    one, it means the stream is out of step and the connection is closed.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        timeout: float,
+        *,
+        on_push: Callable[[Any], None] | None = None,
+        on_lost: Callable[[RespConnectionError], None] | None = None,
+    ) -> None:
         self._loop = loop
         self._timeout = timeout
         self._reader = hiredis.Reader(encoding="utf-8", errors="replace")
@@ -127,6 +155,10 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._answered = 0
+        self._on_push = on_push
+        self._on_lost = on_lost
+        #: Replies and pushes read so far (a pub/sub connection's liveness check reads it).
+        self.received = 0
         self.closed = False
 
     @property
@@ -153,6 +185,12 @@ class _Connection(asyncio.Protocol):
         self._out.append(payload)
         return future
 
+    def post(self, payload: bytes) -> None:
+        """Write a command whose answer arrives as a push (``SUBSCRIBE``, ``PING`` in pub/sub mode)."""
+        if self.closed or self._transport is None:
+            raise RespConnectionError("the Redis connection is closed")
+        self._transport.write(payload)
+
     def _flush(self) -> None:
         out, self._out = self._out, []
         if self._transport is not None and not self.closed:
@@ -176,6 +214,10 @@ class _Connection(asyncio.Protocol):
         self._reader.feed(data)
         try:
             while (reply := self._reader.gets()) is not False:
+                self.received += 1
+                if not self._waiting and self._on_push is not None:
+                    self._on_push(reply)
+                    continue
                 self._answered += 1
                 future = self._waiting.popleft()
                 if future.done():  # its caller gave up (timeout, cancellation)
@@ -196,6 +238,8 @@ class _Connection(asyncio.Protocol):
             self._transport.abort()
 
     def _fail(self, error: RespConnectionError) -> None:
+        if self.closed:
+            return
         self.closed = True
         if self._watchdog is not None:
             self._watchdog.cancel()
@@ -205,27 +249,94 @@ class _Connection(asyncio.Protocol):
             future = self._waiting.popleft()
             if not future.done():
                 future.set_exception(error)
+        if self._on_lost is not None:
+            self._on_lost(error)
+
+
+async def open_connection(
+    target: RespTarget,
+    *,
+    name: str | None = None,
+    select: bool = True,
+    connect_timeout: float = _CONNECT_TIMEOUT,
+    command_timeout: float = _COMMAND_TIMEOUT,
+    on_push: Callable[[Any], None] | None = None,
+    on_lost: Callable[[RespConnectionError], None] | None = None,
+) -> RespConnection:
+    """Connect and log in (``AUTH``, ``SELECT`` unless ``select`` is false, ``CLIENT SETNAME``).
+
+    The name is best effort: a Redis that refuses ``CLIENT SETNAME`` (renamed commands, a
+    restrictive ACL) still serves the connection. Failures are :class:`RespConnectionError`, and
+    never carry the password.
+    """
+    loop = asyncio.get_running_loop()
+    context = ssl.create_default_context() if target.tls else None
+    connection: RespConnection | None = None
+    try:
+        async with asyncio.timeout(connect_timeout):
+
+            def made() -> RespConnection:
+                return RespConnection(loop, command_timeout, on_push=on_push, on_lost=on_lost)
+
+            if target.socket is not None:
+                _, connection = await loop.create_unix_connection(made, target.socket)
+            else:
+                _, connection = await loop.create_connection(made, target.host, target.port, ssl=context)
+            for command in _login(target, select=select):
+                await connection.send(encode(command))
+            if name is not None:
+                try:
+                    await connection.send(encode(("CLIENT", "SETNAME", name)))
+                except RespError:
+                    pass
+    except (OSError, TimeoutError, RespError, RespConnectionError) as err:
+        if connection is not None:
+            connection.abort(RespConnectionError("the Redis handshake failed"))
+        reason = "timed out" if isinstance(err, TimeoutError) else type(err).__name__
+        if isinstance(err, RespError):
+            reason = str(err).split(" ", 1)[0]  # WRONGPASS, NOAUTH...: never the password
+        raise RespConnectionError(f"could not connect to Redis at {target!r} ({reason})") from None
+    except BaseException:  # cancelled mid-handshake (a shutdown): the socket must not outlive it
+        if connection is not None:
+            connection.abort(RespConnectionError("the Redis handshake was cancelled"))
+        raise
+    return connection
+
+
+def _login(target: RespTarget, *, select: bool) -> list[tuple[Arg, ...]]:
+    commands: list[tuple[Arg, ...]] = []
+    if target.password is not None:
+        auth: tuple[Arg, ...] = ("AUTH", target.password)
+        commands.append(auth if target.username is None else ("AUTH", target.username, target.password))
+    if target.db and select:
+        commands.append(("SELECT", target.db))
+    return commands
 
 
 class RespClient:
-    """Commands to one Redis over up to ``size`` pipelined connections, opened on first use."""
+    """Commands to one Redis over up to ``size`` pipelined connections, opened on first use.
+
+    ``name`` is set on each connection (``CLIENT SETNAME``), so ``CLIENT LIST`` shows whose it is.
+    """
 
     def __init__(
         self,
         target: RespTarget,
         *,
         size: int = 1,
+        name: str | None = None,
         connect_timeout: float = _CONNECT_TIMEOUT,
         command_timeout: float = _COMMAND_TIMEOUT,
     ) -> None:
         if size < 1:
             raise ValueError("a Redis client needs at least one connection")
-        self._target = target
+        self.target = target
         self._size = size
+        self._name = name
         self._connect_timeout = connect_timeout
         self._command_timeout = command_timeout
-        self._connections: list[_Connection] = []
-        self._opening: asyncio.Future[_Connection] | None = None
+        self._connections: list[RespConnection] = []
+        self._opening: asyncio.Future[RespConnection] | None = None
         self._closed = False
 
     async def execute(self, *args: Arg) -> Any:
@@ -233,8 +344,8 @@ class RespClient:
         connection = self._pick() or await self._open()
         return await connection.send(encode(args))
 
-    def _pick(self) -> _Connection | None:
-        best: _Connection | None = None
+    def _pick(self) -> RespConnection | None:
+        best: RespConnection | None = None
         for connection in self._connections:
             if not connection.closed and (best is None or connection.load < best.load):
                 best = connection
@@ -242,11 +353,19 @@ class RespClient:
             return None  # none open, or all busy and room for another
         return best
 
-    async def _open(self) -> _Connection:
+    async def _open(self) -> RespConnection:
         if self._closed:
             raise RespConnectionError("the Redis client is closed")
         if self._opening is None:
-            self._opening = asyncio.ensure_future(self._connect())
+            self._opening = spawn_awaited(
+                open_connection(
+                    self.target,
+                    name=self._name,
+                    connect_timeout=self._connect_timeout,
+                    command_timeout=self._command_timeout,
+                ),
+                name="redis-connect",
+            )
             self._opening.add_done_callback(self._opened)
         try:
             return await asyncio.shield(self._opening)
@@ -256,7 +375,7 @@ class RespClient:
                 return live[0]
             raise
 
-    def _opened(self, opening: asyncio.Future[_Connection]) -> None:
+    def _opened(self, opening: asyncio.Future[RespConnection]) -> None:
         self._opening = None
         self._connections = [c for c in self._connections if not c.closed]
         if opening.cancelled() or opening.exception() is not None:
@@ -265,39 +384,6 @@ class RespClient:
             opening.result().abort(RespConnectionError("the Redis client is closed"))
         else:
             self._connections.append(opening.result())
-
-    async def _connect(self) -> _Connection:
-        target = self._target
-        loop = asyncio.get_running_loop()
-        context = ssl.create_default_context() if target.tls else None
-        connection: _Connection | None = None
-        try:
-            async with asyncio.timeout(self._connect_timeout):
-                made = lambda: _Connection(loop, self._command_timeout)  # noqa: E731
-                if target.socket is not None:
-                    _, connection = await loop.create_unix_connection(made, target.socket)
-                else:
-                    _, connection = await loop.create_connection(made, target.host, target.port, ssl=context)
-                for command in self._handshake():
-                    await connection.send(encode(command))
-        except (OSError, TimeoutError, RespError) as err:
-            if connection is not None:
-                connection.abort(RespConnectionError("the Redis handshake failed"))
-            reason = "timed out" if isinstance(err, TimeoutError) else type(err).__name__
-            if isinstance(err, RespError):
-                reason = str(err).split(" ", 1)[0]  # WRONGPASS, NOAUTH...: never the password
-            raise RespConnectionError(f"could not connect to Redis at {target!r} ({reason})") from None
-        return connection
-
-    def _handshake(self) -> list[tuple[Arg, ...]]:
-        target = self._target
-        commands: list[tuple[Arg, ...]] = []
-        if target.password is not None:
-            auth: tuple[Arg, ...] = ("AUTH", target.password)
-            commands.append(auth if target.username is None else ("AUTH", target.username, target.password))
-        if target.db:
-            commands.append(("SELECT", target.db))
-        return commands
 
     async def close(self) -> None:
         self._closed = True

@@ -1,4 +1,4 @@
-"""The upstream HTTP client against raw HTTP servers on loopback that answer exactly as scripted."""
+"""The outbound HTTP client against raw HTTP servers on loopback that answer exactly as scripted."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from bastion.domain.errors import UpstreamConnectionError, UpstreamTimeoutError
-from bastion.providers.http import HttpPool
+from bastion.outbound.http import HttpPool
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -174,5 +174,144 @@ def test_unreachable_upstream_and_header_injection() -> None:
         with pytest.raises(UpstreamConnectionError, match="Could not connect"):
             await HttpPool().post(url, b"{}", {}, timeout=5)
         del connections
+
+    run(main())
+
+
+def test_get_sends_no_body_and_shares_the_kept_connection_with_post() -> None:
+    """A GET carries no body and no content-length; the same kept connection then serves a POST."""
+    seen: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            seen.append(await read_request(reader))
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            await writer.drain()
+
+    async def main() -> None:
+        server, url, connections = await serve(handler)
+        pool = HttpPool()
+        assert await pool.get(url + "?a=1", {"accept": "application/json"}, timeout=5) == (
+            200,
+            {"content-length": "2"},
+            b"ok",
+        )
+        assert (await pool.post(url, b"{}", {}, timeout=5))[2] == b"ok"
+        assert len(connections) == 1
+        server.close()
+
+    run(main())
+    assert seen[0].startswith(b"GET /v1/x?a=1 HTTP/1.1\r\nhost: 127.0.0.1:")
+    assert b"content-length" not in seen[0].lower() and seen[0].endswith(b"accept: application/json\r\n\r\n")
+    assert seen[1].startswith(b"POST /v1/x HTTP/1.1") and seen[1].endswith(b"content-length: 2\r\n\r\n{}")
+
+
+def _redirecting(location: bytes, *, status: int = 302) -> Handler:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await read_request(reader)
+            if head.startswith(b"GET /final"):
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfinal")
+            else:
+                writer.write(
+                    b"HTTP/1.1 %d Moved\r\nlocation: %s\r\ncontent-length: 0\r\n\r\n" % (status, location)
+                )
+            await writer.drain()
+
+    return handler
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_get_follows_redirects_when_asked(status: int) -> None:
+    async def main() -> None:
+        server, url, _ = await serve(_redirecting(b"/final", status=status))
+        pool = HttpPool()
+        assert await pool.get(url, {}, timeout=5, redirects=3) == (200, {"content-length": "5"}, b"final")
+        moved = await pool.get(url, {}, timeout=5)  # not asked: the redirect is the answer
+        assert (moved[0], moved[1]["location"]) == (status, "/final")
+        server.close()
+
+    run(main())
+
+
+def test_redirects_are_bounded() -> None:
+    """A redirect loop ends after the allowed hops, with the last redirect as the answer."""
+
+    async def main() -> None:
+        server, url, _ = await serve(_redirecting(b"/v1/again"))
+        status, headers, _ = await HttpPool().get(url, {}, timeout=5, redirects=3)
+        assert (status, headers["location"]) == (302, "/v1/again")
+        server.close()
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2048\r\n\r\n" + b"x" * 2048,
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+        + b"400\r\n"
+        + b"x" * 1024
+        + b"\r\n" * 1
+        + b"400\r\n"
+        + b"y" * 1024
+        + b"\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n" + b"z" * 2048,
+        b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n"
+        % len(gzip.compress(b"0" * 10**7))
+        + gzip.compress(b"0" * 10**7),
+    ],
+    ids=["content-length", "chunked", "close-delimited", "gzip-bomb"],
+)
+def test_an_answer_over_the_size_limit_is_refused(raw: bytes) -> None:
+    """Past ``max_bytes`` (counted after decompression) the answer is an error and the connection
+    is closed; within it, the same answer reads whole."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(raw)
+        await writer.drain()
+
+    async def main() -> None:
+        server, url, _ = await serve(handler)
+        with pytest.raises(UpstreamConnectionError, match="larger than 1024 bytes"):
+            await HttpPool().get(url, {}, timeout=5, max_bytes=1024)
+        assert len((await HttpPool().post(url, b"{}", {}, timeout=5, max_bytes=10**8))[2]) >= 2048
+        server.close()
+
+    run(main())
+
+
+def test_head_and_unknown_methods_are_refused() -> None:
+    async def main() -> None:
+        for method in ("HEAD", "CONNECT", "post"):
+            with pytest.raises(ValueError, match="unsupported HTTP method"):
+                await HttpPool().request(method, "http://127.0.0.1:9/", headers={}, timeout=1)
+
+    run(main())
+
+
+def test_a_too_large_answer_on_a_kept_connection_is_not_asked_again() -> None:
+    """Refusing an answer is not a dropped connection: the request is not sent a second time."""
+    requests: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            requests.append(await read_request(reader))
+            if len(requests) == 1:
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            else:
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 4096\r\n\r\n" + b"x" * 4096)
+            await writer.drain()
+
+    async def main() -> None:
+        server, url, connections = await serve(handler)
+        pool = HttpPool()
+        await pool.get(url, {}, timeout=5)
+        with pytest.raises(UpstreamConnectionError, match="larger than 1024 bytes"):
+            await pool.get(url, {}, timeout=5, max_bytes=1024)
+        assert (len(requests), len(connections)) == (2, 1)
+        server.close()
 
     run(main())

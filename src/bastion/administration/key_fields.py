@@ -1,5 +1,5 @@
-"""The fields of ``/key/generate``, ``/key/update`` and ``/key/regenerate`` bodies, read into the
-columns of a key row.
+"""The fields of a key (``/key/generate``, ``/key/update``, ``/key/regenerate``, the dashboard's
+key forms, ``bastion keys create``), read into the columns of a key row.
 
 Fields LiteLLM has but Bastion does not act on are accepted and ignored, never echoed: see
 :data:`IGNORED_LITELLM_KEY_FIELDS`. ``spend`` is one of them on purpose: a key's spend is the sum
@@ -10,26 +10,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Mapping
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import Any
 
-from bastion.api.management._fields import Fields
+from bastion.administration.budgets import Budgets
+from bastion.administration.fields import Fields, checked_time
 from bastion.domain.errors import InvalidRequestError
-from bastion.domain.principal import Principal
-from bastion.limits.durations import parse_duration
 
 __all__ = [
     "ALL_TEAM_MODELS",
     "GENERATE_FIELDS",
     "IGNORED_LITELLM_KEY_FIELDS",
-    "actor",
-    "budget_changes",
+    "KEY_TEXT_FIELDS",
+    "SHARED_TEXT_FIELDS",
     "expiry_change",
     "key_changes",
+    "limit_changes",
     "note_ignored",
 ]
 
-_log = logging.getLogger("bastion.api.management")
+_log = logging.getLogger("bastion.administration")
 
 #: LiteLLM's "every model of the key's team" sentinel; an empty list means the same here.
 ALL_TEAM_MODELS = "all-team-models"
@@ -52,6 +52,18 @@ GENERATE_FIELDS = frozenset(
         "blocked",
     }
 )
+
+#: What keys and teams share among the fields forms and options set as text.
+SHARED_TEXT_FIELDS = (
+    "models",
+    "max_budget",
+    "budget_duration",
+    "rpm_limit",
+    "tpm_limit",
+    "max_parallel_requests",
+)
+#: The fields the dashboard's key forms and ``bastion keys create`` may set, as text.
+KEY_TEXT_FIELDS = ("key_alias", "team_id", "user_id", "duration", *SHARED_TEXT_FIELDS)
 
 #: Fields of LiteLLM's ``GenerateKeyRequest``/``UpdateKeyRequest`` accepted and ignored.
 IGNORED_LITELLM_KEY_FIELDS = frozenset(
@@ -116,7 +128,7 @@ def limit_changes(body: Fields, *, blockable: bool) -> dict[str, Any]:
     return changes
 
 
-def key_changes(body: Fields, *, now: datetime, tz: tzinfo) -> dict[str, Any]:
+def key_changes(body: Fields, budgets: Budgets) -> dict[str, Any]:
     """The key columns ``body`` sets; fields absent or ``null`` are left out (unchanged)."""
     changes: dict[str, Any] = {}
     for name in ("key_alias", "team_id", "user_id"):
@@ -127,20 +139,7 @@ def key_changes(body: Fields, *, now: datetime, tz: tzinfo) -> dict[str, Any]:
     if models is not None:
         changes["models"] = tuple(model for model in models if model != ALL_TEAM_MODELS)
     changes.update(limit_changes(body, blockable=True))
-    changes.update(budget_changes(body, now=now, tz=tz))
-    return changes
-
-
-def budget_changes(body: Fields, *, now: datetime, tz: tzinfo) -> dict[str, Any]:
-    """``max_budget``, and ``budget_duration`` with the ``budget_reset_at`` it implies."""
-    changes: dict[str, Any] = {}
-    max_budget = body.money("max_budget")
-    if max_budget is not None:
-        changes["max_budget"] = max_budget
-    budget_duration = body.duration("budget_duration")
-    if budget_duration is not None:
-        changes["budget_duration"] = budget_duration
-        changes["budget_reset_at"] = parse_duration(budget_duration).next_reset(now, tz)
+    changes.update(budgets.changes(body))
     return changes
 
 
@@ -154,12 +153,7 @@ def expiry_change(body: Fields, *, now: datetime) -> tuple[bool, datetime | None
     duration = body.duration("duration")
     if duration is None:
         raise InvalidRequestError("duration must be a duration such as '24h'.", param="duration")
-    return True, parse_duration(duration).after(now)
-
-
-def actor(principal: Principal) -> str:
-    """Who made a change, for ``created_by``/``updated_by``: a user id or a safe label."""
-    return principal.user_id or principal.label
+    return True, checked_time("duration", lambda: duration.after(now))
 
 
 def note_ignored(endpoint: str, data: Mapping[str, Any], applied: Collection[str]) -> None:

@@ -1,0 +1,112 @@
+"""Overload control: a process over capacity refuses new calls at once (503 and ``retry-after``)
+instead of queueing them until every caller times out.
+
+A gateway's capacity is event-loop time, not the number of calls waiting on upstreams (a slow
+provider can hold thousands of cheap ones). So the main signal is the event loop's lag: a timer
+asks to wake every few milliseconds and notes how late it runs, which is how long any ready task
+waits for its turn. As in CoDel, a late sample alone (a collector pause, one big body) changes
+nothing; shedding starts when :data:`_SAMPLES` samples in a row are at least the target late,
+stops at the first sample under it, and for a second afterwards one late sample starts it again
+(the queue is known to come back). While shedding, new calls are refused before their body is
+read, which costs almost nothing, so the calls already admitted finish at the normal pace.
+
+``max_in_flight`` adds an optional fixed cap on the requests in progress. Health, readiness and
+metrics are never refused (their endpoints say ``shed=False``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+
+from bastion.domain.errors import OverloadedError
+from bastion.observability.metrics import Metrics
+from bastion.settings import OverloadSettings
+
+__all__ = ["Overload"]
+
+_log = logging.getLogger("bastion.api")
+
+#: How often the lag is sampled, in seconds.
+_PERIOD = 0.010
+#: Consecutive late samples that start shedding from a calm state.
+_SAMPLES = 5
+#: For this long after shedding stopped, one late sample starts it again.
+_MEMORY = 1.0
+
+
+class Overload:
+    """The admission decision of one process. ``try_enter``/``leave`` bracket each call."""
+
+    def __init__(self, settings: OverloadSettings, metrics: Metrics) -> None:
+        self._target = settings.max_event_loop_lag_ms / 1000
+        self._cap = settings.max_in_flight
+        self._retry_after = settings.retry_after_seconds
+        self._shed = metrics.shed
+        self._lag_gauge = metrics.event_loop_lag
+        self._recent: deque[float] = deque(maxlen=_SAMPLES)
+        self._stopped_at = float("-inf")
+        #: Requests in progress (only the ones overload control may refuse).
+        self.in_flight = 0
+        #: Whether new calls are being refused for event-loop lag right now.
+        self.shedding = False
+
+    @property
+    def watches_lag(self) -> bool:
+        return self._target > 0
+
+    def try_enter(self, family: str) -> OverloadedError | None:
+        """Admit one call (counted until :meth:`leave`), or the error refusing it."""
+        if self.shedding:
+            return self._refuse("event_loop_lag", family)
+        if self._cap and self.in_flight >= self._cap:
+            return self._refuse("in_flight", family)
+        self.in_flight += 1
+        return None
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+
+    def observe(self, lag: float, now: float) -> None:
+        """Feed one lag sample (seconds late) taken at ``now`` (seconds, monotonic)."""
+        self._lag_gauge.set(lag)
+        if self._target <= 0:
+            return  # lag shedding is off
+        recent = self._recent
+        recent.append(lag)
+        target = self._target
+        if self.shedding:
+            if lag < target:
+                self.shedding = False
+                self._stopped_at = now
+                _log.info("overload: event loop back under %.0f ms late; admitting new calls", target * 1000)
+            return
+        if lag >= target and (
+            now - self._stopped_at < _MEMORY or (len(recent) == _SAMPLES and min(recent) >= target)
+        ):
+            if now - self._stopped_at >= _MEMORY:
+                _log.warning(
+                    "overload: event loop %.0f ms late for %d samples; refusing new calls with 503",
+                    lag * 1000,
+                    _SAMPLES,
+                )
+            self.shedding = True
+
+    async def watch(self) -> None:
+        """Sample the event loop's lag until cancelled (run as a supervised service)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            asked = loop.time()
+            await asyncio.sleep(_PERIOD)
+            now = loop.time()
+            self.observe(max(now - asked - _PERIOD, 0.0), now)
+
+    def _refuse(self, reason: str, family: str) -> OverloadedError:
+        self._shed.labels(reason, family).inc()
+        return OverloadedError(
+            "This gateway is over capacity right now and did not start your call; retry after "
+            f"{self._retry_after:g} s (another replica may answer sooner).",
+            code="overloaded",
+            retry_after=self._retry_after,
+        )

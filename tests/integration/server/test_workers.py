@@ -1,0 +1,137 @@
+"""``bastion serve --workers 2``: a supervisor that imports none of the gateway, workers on one
+port that it restarts, and workers that do not outlive it."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support.serve import free_port
+
+ROOT = Path(__file__).resolve().parents[3]
+BASTION = str(Path(sys.executable).with_name("bastion"))
+READY = "accepting connections on"
+
+
+class Workers:
+    def __init__(self) -> None:
+        self.port = free_port()
+        env = dict(os.environ, BASTION_DATA_DIR=tempfile.mkdtemp(prefix="bastion-workers-"))
+        self.proc = subprocess.Popen(
+            [BASTION, "serve", "--config", "examples/demo.yaml", "--port", str(self.port), "--workers", "2"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.lines: list[str] = []
+
+    def wait_for(self, text: str, count: int) -> None:
+        """Read the log until ``text`` appeared ``count`` times in all (a log line, not a sleep)."""
+        assert self.proc.stderr is not None
+        while sum(text in line for line in self.lines) < count:
+            line = self.proc.stderr.readline()
+            if not line:
+                raise AssertionError("bastion serve ended:\n" + "".join(self.lines))
+            self.lines.append(line)
+
+    def workers(self) -> list[int]:
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(pid) for pid in path.read_text().split()]
+
+    def chat(self) -> dict[str, object]:
+        body = json.dumps({"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}]}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/v1/chat/completions",
+            data=body,
+            headers={"authorization": "Bearer sk-bastion-demo", "content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def wait_gone(pid: int) -> None:
+    """Wait for a process that is not our child to end (its pidfd becomes readable)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        readable, _, _ = select.select([fd], [], [], 30)
+        assert readable, f"process {pid} still running"
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def workers() -> Iterator[Workers]:
+    running = Workers()
+    try:
+        running.wait_for(READY, 2)
+        yield running
+    finally:
+        for pid in running.workers() if running.proc.poll() is None else []:
+            os.kill(pid, signal.SIGKILL)
+        running.proc.kill()
+        running.proc.wait(timeout=10)
+
+
+def test_the_supervisor_is_small_and_stops_its_workers_gracefully(workers: Workers) -> None:
+    """The supervisor (the process ``bastion serve`` started as, after exec) holds under 25 MiB; on
+    SIGTERM both workers stop gracefully and it exits 0."""
+    assert workers.chat()["object"] == "chat.completion"
+    assert len(workers.workers()) == 2
+    assert rss_kib(workers.proc.pid) < 25 * 1024
+    workers.proc.send_signal(signal.SIGTERM)
+    assert workers.proc.wait(timeout=60) == 0
+    workers.wait_for("shutdown complete", 2)
+
+
+def test_a_dead_worker_is_replaced(workers: Workers) -> None:
+    """A worker killed with SIGKILL is started again; the port answers meanwhile and after."""
+    first = workers.workers()
+    os.kill(first[0], signal.SIGKILL)
+    wait_gone(first[0])  # (a connection queued on the dying worker's socket would be reset)
+    assert workers.chat()["object"] == "chat.completion"  # the other worker answers
+    workers.wait_for(READY, 3)
+    assert first[0] not in workers.workers() and len(workers.workers()) == 2
+    assert workers.chat()["object"] == "chat.completion"
+
+
+def test_workers_stop_when_the_supervisor_is_killed(workers: Workers) -> None:
+    """SIGKILL on the supervisor leaves no worker behind: each sees its pipe close and stops."""
+    pids = workers.workers()
+    workers.proc.kill()
+    workers.proc.wait(timeout=10)
+    for pid in pids:
+        wait_gone(pid)
+
+
+def test_sighup_replaces_every_worker_one_at_a_time(workers: Workers) -> None:
+    """SIGHUP stops each worker in turn and starts a new one in its place, which then serves."""
+    before = set(workers.workers())
+    workers.proc.send_signal(signal.SIGHUP)
+    workers.wait_for(READY, 4)
+    for pid in before:
+        wait_gone(pid)
+    after = set(workers.workers())
+    assert len(after) == 2 and not after & before
+    assert workers.chat()["object"] == "chat.completion"

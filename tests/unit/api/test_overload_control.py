@@ -1,0 +1,82 @@
+"""Overload control's decision, fed samples by hand: no clock, no sleeps."""
+
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+
+from bastion.api.overload import Overload
+from bastion.domain.errors import OverloadedError
+from bastion.observability.metrics import Metrics
+from bastion.settings import OverloadSettings
+
+
+def _overload(**settings: float) -> tuple[Overload, Metrics]:
+    """Overload control with a 30 ms target unless told otherwise."""
+    settings.setdefault("max_event_loop_lag_ms", 30.0)
+    metrics = Metrics()
+    return Overload(OverloadSettings(**settings), metrics), metrics  # type: ignore[arg-type]
+
+
+def _feed(overload: Overload, lags: list[float], start: float = 100.0) -> list[bool]:
+    """Feed one sample every 10 ms; whether it was shedding after each."""
+    states = []
+    for step, lag in enumerate(lags):
+        overload.observe(lag, start + step * 0.01)
+        states.append(overload.shedding)
+    return states
+
+
+def test_one_late_sample_never_sheds_a_healthy_gateway() -> None:
+    """A collector pause or one big body makes one sample late; that is not a queue."""
+    overload, _ = _overload()
+    assert _feed(overload, [0.001, 0.5, 0.001, 0.2, 0.002, 0.04, 0.001]) == [False] * 7
+
+
+def test_five_late_samples_in_a_row_start_shedding_and_one_on_time_stops_it() -> None:
+    overload, _ = _overload()
+    states = _feed(overload, [0.05, 0.04, 0.06, 0.031, 0.05, 0.05, 0.01])
+    assert states == [False, False, False, False, True, True, False]
+
+
+def test_right_after_shedding_one_late_sample_starts_it_again() -> None:
+    """The queue is known to come back within a second: no need to wait for five samples."""
+    overload, _ = _overload()
+    _feed(overload, [0.05] * 5 + [0.01], start=100.0)
+    assert _feed(overload, [0.04], start=100.5) == [True]
+    overload.observe(0.01, 100.6)
+    assert _feed(overload, [0.04, 0.04], start=102.0) == [False, False]  # a second later: calm again
+
+
+def test_while_shedding_new_calls_get_a_503_with_retry_after_and_are_counted() -> None:
+    overload, metrics = _overload(retry_after_seconds=2.0)
+    _feed(overload, [0.1] * 5)
+    refused = overload.try_enter("anthropic")
+    assert isinstance(refused, OverloadedError)
+    assert (refused.status, refused.kind, refused.retry_after, refused.retryable) == (
+        503,
+        "overloaded",
+        2.0,
+        True,
+    )
+    assert "retry after 2 s" in refused.message
+    assert overload.in_flight == 0
+    text = generate_latest(metrics.registry).decode()
+    assert 'bastion_requests_shed_total{family="anthropic",reason="event_loop_lag"} 1.0' in text
+
+
+def test_a_fixed_cap_on_calls_in_progress() -> None:
+    overload, metrics = _overload(max_in_flight=2)
+    assert overload.try_enter("openai") is None and overload.try_enter("openai") is None
+    refused = overload.try_enter("management")
+    assert isinstance(refused, OverloadedError) and overload.in_flight == 2
+    overload.leave()
+    assert overload.try_enter("openai") is None
+    text = generate_latest(metrics.registry).decode()
+    assert 'bastion_requests_shed_total{family="management",reason="in_flight"} 1.0' in text
+
+
+def test_lag_shedding_can_be_turned_off() -> None:
+    overload, _ = _overload(max_event_loop_lag_ms=0)
+    assert overload.watches_lag is False
+    assert _feed(overload, [5.0] * 10)[-1] is False
+    assert overload.try_enter("openai") is None  # and no count cap by default
