@@ -337,7 +337,7 @@ class Settings:
     model_groups: Mapping[str, tuple[Deployment, ...]] = field(repr=False)
     master_key: Secret | None = None
     database_url: str | None = field(default=None, repr=False)
-    #: Where the SQLite file and spend spool files go: ``bastion_settings.data_dir`` or
+    #: Where the SQLite file and the spend journal go: ``bastion_settings.data_dir`` or
     #: ``BASTION_DATA_DIR`` (relative to the config file), else the config file's directory.
     data_dir: Path | None = None
     drop_params: bool = False
@@ -363,7 +363,7 @@ class Settings:
     router: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def state_dir(self) -> Path:
-        """Where Bastion keeps files of its own: the SQLite database, spend spools."""
+        """Where Bastion keeps files of its own: the SQLite database, the spend journal."""
         return self.data_dir or self.source.resolve().parent
 
     def group_names(self) -> list[str]:
