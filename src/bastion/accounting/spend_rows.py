@@ -21,6 +21,7 @@ from sqlalchemy import String
 
 from bastion.accounting.attribution import spend_key
 from bastion.accounting.records import UsageRecord
+from bastion.store.bounds import MAX_COUNT, MAX_ID_LENGTH, MAX_MONEY
 from bastion.store.records import SpendLogRecord
 from bastion.store.schema import spend_logs
 
@@ -28,6 +29,8 @@ __all__ = ["Row", "clean_text", "reduce_row", "sanitize_row", "spend_log", "spen
 
 Row = dict[str, Any]
 
+# The columns' limits are the store's (bastion.store.bounds and the schema), the ones the
+# administration services check their input against: one place says what a column holds.
 #: Text columns and their lengths (PostgreSQL enforces them; SQLite does not, but both get the same).
 _TEXT = {
     str(c.name): int(c.type.length)
@@ -45,10 +48,10 @@ _INTEGERS = (
 )
 _FLAGS = ("usage_estimated", "client_disconnected", "cache_hit", "user_key")
 _TIMES = ("start_time", "end_time", "completion_start_time")
-_INT_MAX = 2**31 - 1  # PostgreSQL's integer
-_MONEY_MAX = 99_999_999.0  # NUMERIC(18, 10) keeps 8 digits before the point
+_INT_MAX = MAX_COUNT  # PostgreSQL's integer
+_MONEY_MAX = float(MAX_MONEY)  # NUMERIC(18, 10) keeps 8 digits before the point
 _META_TEXT = 1024
-_ID = 255  # the length of the id columns (spend_logs.end_user, model)
+_ID = MAX_ID_LENGTH  # the length of the id columns (spend_logs.end_user, model)
 _EARLIEST, _LATEST = -62_135_596_800, 253_402_300_799  # years 1 and 9999, what datetime holds
 
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bastion.accounting.spend_rows import clean_text, reduce_row, sanitize_row, spend_log
+from bastion.store.bounds import MAX_COUNT, MAX_ID_LENGTH, MAX_MONEY, text_problem
 
 
 def row(**values: Any) -> dict[str, Any]:
@@ -51,6 +52,18 @@ def test_numbers_are_kept_in_their_columns_range() -> None:
     assert clean["total_tokens"] == 0 and clean["spend"] == 99_999_999.0
     assert clean["http_status"] is None
     assert sanitize_row(row(spend=math.nan))["spend"] == 0.0
+
+
+def test_the_row_cleaner_and_the_administration_bounds_agree() -> None:
+    """What the administration services accept (store.bounds) a spend row keeps unchanged, and what
+    the row cleaner makes of anything larger is within those bounds: one idea of a column's limits."""
+    longest = "t" * MAX_ID_LENGTH
+    assert text_problem(longest) is None and text_problem(longest + "t") is not None
+    kept = sanitize_row(row(team_id=longest, user=longest, end_user=longest, spend=float(MAX_MONEY)))
+    assert kept["team_id"] == kept["user"] == kept["end_user"] == longest and kept["spend"] == MAX_MONEY
+    cut = sanitize_row(row(team_id=longest + "x\x00", spend=MAX_MONEY * 10.0, total_tokens=MAX_COUNT + 1))
+    assert text_problem(cut["team_id"]) is None and cut["spend"] == MAX_MONEY
+    assert cut["total_tokens"] == MAX_COUNT
 
 
 def test_bad_times_become_now_and_unknown_fields_are_dropped() -> None:
