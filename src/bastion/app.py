@@ -246,7 +246,7 @@ def build_app(
             gatekeeper = chat.gatekeeper
             if gatekeeper is not None:
                 stack.push_async_callback(gatekeeper.close)  # settles what is left, closes the limits
-            # Another process deleted, blocked or changed a key: forget it here too (None: forget all).
+            # Another process deleted, blocked or changed a key: forget it here too (None: all are stale).
             await limits.revocations.subscribe(virtual.forget)
             if chat.cache is not None:
                 stack.push_async_callback(chat.cache.close)
