@@ -10,6 +10,8 @@ that dies mid-load starts one of these::
 
     with PrivateRedis(tmp_path) as redis:   # no persistence: a restart has lost every key
         redis.kill(); redis.start()
+        redis.restart()                     # SIGTERM, then a new server on the same port
+        redis.clients()                     # CLIENT LIST, parsed
 
 ``start()`` returns once the server logs that it accepts connections (read from its output, not a
 sleep). Run as root, PostgreSQL runs as the ``postgres`` user (initdb refuses root).
@@ -30,6 +32,7 @@ from types import TracebackType
 from typing import Self
 
 import pytest
+import redis
 
 from support.serve import free_port
 
@@ -208,10 +211,10 @@ class PrivatePostgres(_Server):
 class PrivateRedis(_Server):
     """A Redis server of the test's own, without persistence: a restart has lost every key."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, port: int | None = None) -> None:
         _require("redis-server", "Redis")
         self.directory = directory
-        self.port = free_port()
+        self.port = port or free_port()
         self._process = _Process("Redis", "Ready to accept connections")
 
     @property
@@ -220,5 +223,23 @@ class PrivateRedis(_Server):
 
     def start(self) -> None:
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        argv += ["--appendonly", "no", "--dir", str(self.directory)]
+        argv += ["--appendonly", "no", "--protected-mode", "no", "--dir", str(self.directory)]
         self._process.launch(argv)
+
+    def restart(self) -> None:
+        """SIGTERM (every client connection is closed by the server), then a new server on the
+        same port."""
+        self.stop()
+        self.start()
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, decode_responses=True, socket_timeout=5)
+
+    def clients(self) -> list[dict[str, str]]:
+        """``CLIENT LIST`` without the connection that asks."""
+        admin = self.client()
+        try:
+            me = admin.client_id()
+            return [c for c in admin.client_list() if str(c["id"]) != str(me)]
+        finally:
+            admin.close()
