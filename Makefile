@@ -11,7 +11,7 @@ CONFIG ?= examples/demo.yaml
 PORT ?= 4000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit bench bench-quick bench-servers bench-peers clean js-deps docs
+.PHONY: help run test lint typecheck unit bench bench-quick bench-soak bench-servers bench-peers clean js-deps docs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ bench: $(DEV_STAMP) ## benchmark direct-to-mock against through-Bastion (and Lit
 
 bench-quick: $(DEV_STAMP) ## a short smoke run of the benchmark
 	$(BIN)/python -m bench --quick
+
+bench-soak: $(DEV_STAMP) ## memory over 300,000 requests per keyed gateway (SQLite, PostgreSQL + Redis)
+	$(BIN)/python -m bench --soak $(BENCH_ARGS)
 
 bench-servers: $(DEV_STAMP) ## compare HTTP servers: Bastion's own, uvicorn, Granian; one worker and two
 	$(BIN)/python -m bench --servers $(BENCH_ARGS)

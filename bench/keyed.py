@@ -5,7 +5,8 @@ schema of its own, dropped afterwards) with the limits shared through Redis. Eac
 virtual key whose limits are generous enough that nothing is refused, so every request still goes
 through admission, reservation, settlement and the spend log; once the gateway has stopped (a
 graceful stop writes every pending record), its spend log must hold one row per request sent with
-that key.
+that key. Each store also runs without the spend journal (``spend_journal: false``), to measure what
+the journal costs.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]  # no stubs; Bastion reaches it through SQLAlchemy
 import redis
 
+from bench.report import NO_JOURNAL
 from bench.targets import Target, file_stem, first_request, gateway_config, post_json, start_gateway, stop
 
 __all__ = [
     "KEY_LIMITS",
+    "NO_JOURNAL",
     "PG_URL",
     "REDIS_URL",
     "KeyedStore",
@@ -65,23 +68,29 @@ class KeyedStore:
     schema: str | None = None
     #: The virtual key's hash, as ``spend_logs.api_key`` holds it (set once the key is minted).
     token: str | None = None
+    #: ``bastion_settings.spend_journal``: off only to measure what the journal costs.
+    journal: bool = True
 
     def settings(self) -> str:
         """The config lines that select this store (none for the default SQLite file)."""
         lines = ""
         if self.database_url:
             lines += f'  database_url: "{self.database_url}"\n'
+        extra = ""
         if self.redis_url:
-            lines += f'bastion_settings:\n  redis_url: "{self.redis_url}"\n'
-        return lines
+            extra += f'  redis_url: "{self.redis_url}"\n'
+        if not self.journal:
+            extra += "  spend_journal: false\n"
+        return lines + (f"bastion_settings:\n{extra}" if extra else "")
 
 
-def sqlite_store() -> KeyedStore:
+def sqlite_store(*, journal: bool = True) -> KeyedStore:
     """The default store: ``bastion.db`` next to the config, in a fresh temporary directory."""
-    return KeyedStore("bastion+keys (sqlite)", Path(tempfile.mkdtemp(prefix="bastion-bench-")))
+    name = "bastion+keys (sqlite" + ("" if journal else NO_JOURNAL) + ")"
+    return KeyedStore(name, Path(tempfile.mkdtemp(prefix="bastion-bench-")), journal=journal)
 
 
-def pg_redis_store() -> KeyedStore | str:
+def pg_redis_store(*, journal: bool = True) -> KeyedStore | str:
     """PostgreSQL (a fresh schema) plus Redis, or why they cannot be used."""
     try:
         client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=_PROBE_TIMEOUT)
@@ -97,11 +106,12 @@ def pg_redis_store() -> KeyedStore | str:
         return f"PostgreSQL at {PG_URL} is unreachable ({exc})"
     schema = f"bench_{secrets.token_hex(6)}"
     return KeyedStore(
-        "bastion+keys (pg+redis)",
+        "bastion+keys (pg+redis" + ("" if journal else NO_JOURNAL) + ")",
         Path(tempfile.mkdtemp(prefix="bastion-bench-")),
         database_url=f"{PG_URL}?schema={schema}",
         redis_url=REDIS_URL,
         schema=schema,
+        journal=journal,
     )
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["markdown"]
+__all__ = ["NO_JOURNAL", "markdown"]
+
+#: Marks a keyed target run without the spend journal (see bench/keyed.py).
+NO_JOURNAL = ", no journal"
 
 
 def _ms(value: float | None) -> str:
@@ -64,16 +67,20 @@ def _intro(names: list[str], targets: dict[str, Any]) -> str:
         text += ", through Bastion with the master key"
     if "litellm" in names:
         text += ", through LiteLLM"
-    stores = [
-        "its default SQLite store" if "sqlite" in name else "PostgreSQL with the limits in Redis"
-        for name, target in targets.items()
-        if target.get("keyed")
-    ]
+    stores = list(
+        dict.fromkeys(
+            "its default SQLite store" if "sqlite" in name else "PostgreSQL with the limits in Redis"
+            for name, target in targets.items()
+            if target.get("keyed")
+        )
+    )
     if stores:
         text += (
-            ", through Bastion with a virtual key (budget, rpm/tpm/parallel limits, spend log; limits"
-            " generous enough that nothing is refused) on " + " and on ".join(stores)
+            ", through Bastion with a virtual key (budget, rpm/tpm/parallel limits, spend log and its"
+            " journal; limits generous enough that nothing is refused) on " + " and on ".join(stores)
         )
+        if any(NO_JOURNAL in name for name in targets):
+            text += " (each also without the spend journal, to measure its cost)"
     return text + ". Latency in ms; CPU is the gateway process's CPU time per request or stream."
 
 
@@ -113,6 +120,43 @@ def _goals(run: dict[str, Any]) -> list[str]:
             rps += f" (**{result['errors']} errors**)" if result["errors"] else ""
         lines.append(f"| {name} | {added} | {rps} | {_rows(target)} |")
     return lines
+
+
+def _journal_cost(run: dict[str, Any]) -> list[str]:
+    """What the spend journal costs: each keyed store with it and without it, in the same run."""
+    steps = {s["name"]: s["results"] for s in run["scenarios"]}
+    c1, c16 = steps.get("nonstream-c1", {}), steps.get("nonstream-c16", {})
+    base = (c1.get("direct") or {}).get("latency_ms")
+    lines = [
+        "",
+        "| spend journal cost | added p50, c1: with / without | req/s, c16: with / without |"
+        " CPU per request, c16: with / without |",
+        "|---|---|---|---|",
+    ]
+    for name in run["targets"]:
+        off = name[:-1] + NO_JOURNAL + ")"
+        if NO_JOURNAL in name or off not in run["targets"]:
+            continue
+        added = []
+        for target in (name, off):
+            measured = (c1.get(target) or {}).get("latency_ms")
+            added.append(None if base is None or measured is None else measured["p50"] - base["p50"])
+        rps = [(c16.get(target) or {}).get("rps") for target in (name, off)]
+        cpu = [(c16.get(target) or {}).get("cpu_ms_per_request") for target in (name, off)]
+        lines.append(
+            f"| {name} | {_pair(added, '+.3f', 'ms')} | {_pair(rps, ',.0f')} | {_pair(cpu, '.3f', 'ms')} |"
+        )
+    return lines if len(lines) > 3 else []
+
+
+def _pair(values: list[float | None], fmt: str, unit: str = "") -> str:
+    """``with / without unit (difference)`` for a measure taken with and without the journal."""
+    on, off = values
+    if on is None or off is None:
+        return "n/a"
+    suffix = f" {unit}" if unit else ""
+    delta = format(on - off, "+" + fmt.lstrip("+"))
+    return f"{format(on, fmt)} / {format(off, fmt)}{suffix} ({delta}{suffix})"
 
 
 def _cache_goal(run: dict[str, Any]) -> list[str]:
@@ -174,6 +218,7 @@ def markdown(run: dict[str, Any]) -> str:
     if any(t.get("keyed") for t in targets.values()):
         lines.append("| spend rows written | " + " | ".join(_rows(t) for t in targets.values()) + " |")
         lines += _goals(run)
+        lines += _journal_cost(run)
     if "bastion+cache" in targets:
         lines += _cache_goal(run)
     failures = [f"- {name}: {t['error']}" for name, t in targets.items() if t.get("error")]

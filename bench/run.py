@@ -2,6 +2,7 @@
 
     python -m bench [--quick] [--scenario stream,nonstream-c16] [--targets bastion,litellm]
                     [--token-delay 0.002] [--no-peers]
+    python -m bench --soak [--soak-requests 300000] [--targets sqlite]    (see bench/soak.py)
 
 Writes bench/results/latest.md and latest.json and prints the markdown table. Each step's load comes
 from a separate process (``python -m bench.load``) so the harness never competes with it for the
@@ -24,7 +25,16 @@ from typing import Any
 if __package__ in (None, ""):  # run as ``python bench/run.py``
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.keyed import KeyedStore, discard, pg_redis_store, spend_rows, sqlite_store, start_keyed, stop_keyed
+from bench.keyed import (
+    NO_JOURNAL,
+    KeyedStore,
+    discard,
+    pg_redis_store,
+    spend_rows,
+    sqlite_store,
+    start_keyed,
+    stop_keyed,
+)
 from bench.report import markdown
 from bench.scenarios import Scenario, select
 from bench.targets import (
@@ -152,18 +162,20 @@ def _start_targets(
             targets.append(start_gateway("litellm", mock_url, workdir))
         else:
             notes.append("LiteLLM not installed (make bench-peers installs it in bench/.peers/litellm).")
-    if chosen("bastion+keys (sqlite)"):
-        store = sqlite_store()
-        stores[store.name] = store
-        targets.append(start_keyed(store, mock_url, workdir))
-    if chosen("bastion+keys (pg+redis)"):
-        found = pg_redis_store()
-        if isinstance(found, str):
-            notes.append(f"bastion+keys (pg+redis) not run: {found}.")
-            print(f"  bastion+keys (pg+redis) not run: {found}", file=sys.stderr)
-        else:
-            stores[found.name] = found
-            targets.append(start_keyed(found, mock_url, workdir))
+    for journal in (True, False):  # each store with and without the spend journal (its cost)
+        suffix = "" if journal else NO_JOURNAL
+        if chosen(f"bastion+keys (sqlite{suffix})"):
+            store = sqlite_store(journal=journal)
+            stores[store.name] = store
+            targets.append(start_keyed(store, mock_url, workdir))
+        if chosen(f"bastion+keys (pg+redis{suffix})"):
+            found = pg_redis_store(journal=journal)
+            if isinstance(found, str):
+                notes.append(f"bastion+keys (pg+redis{suffix}) not run: {found}.")
+                print(f"  bastion+keys (pg+redis{suffix}) not run: {found}", file=sys.stderr)
+            else:
+                stores[found.name] = found
+                targets.append(start_keyed(found, mock_url, workdir))
 
 
 def _start_servers(
@@ -220,7 +232,24 @@ def main(argv: list[str] | None = None) -> int:
         help="compare HTTP servers instead: Bastion's own, uvicorn and Granian, one worker and two",
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.md/.json go")
+    parser.add_argument(
+        "--soak", action="store_true", help="only the soak: memory over --soak-requests per keyed gateway"
+    )
+    parser.add_argument("--soak-requests", type=int, default=300_000, help="requests per gateway in the soak")
     args = parser.parse_args(argv)
+    if args.soak:
+        from bench.soak import soak
+
+        soak(
+            run_step=_step,
+            out=args.out,
+            requests=max(args.soak_requests // 10, 1000) if args.quick else args.soak_requests,
+            wanted=_wanted(args.targets),
+            token_delay=args.token_delay,
+            machine=_machine(),
+            commit=_commit(),
+        )
+        return 0
     scenarios = select(args.scenario, quick=args.quick)
     if not scenarios:
         parser.error(f"no scenario matches {args.scenario!r}")

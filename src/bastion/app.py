@@ -8,16 +8,15 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bastion import __version__, tasks
-from bastion.accounting.pricing import PriceBook, Rates
+from bastion.accounting.pricing import PriceBook
 from bastion.accounting.recorder import UsageRecorder
 from bastion.accounting.records import UsageRecord
-from bastion.accounting.spend_rows import spend_log, spend_row
+from bastion.accounting.spend_journal import SpendJournal
+from bastion.accounting.spend_rows import sanitize_row, spend_row
 from bastion.accounting.spend_writer import SpendWriter
 from bastion.accounts.catalog import ModelCatalog
 from bastion.accounts.conversations import ConversationService
@@ -46,9 +45,9 @@ from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.router import Router
 from bastion.gateway.routes import RouteTable
 from bastion.gateway.tokens import TokenCounter
-from bastion.limits import BudgetSeed, SpendLoader, memory_limits
-from bastion.limits.durations import parse_duration
+from bastion.limits import memory_limits
 from bastion.limits.login import FailureCounter, LoginThrottle, MemoryFailureCounter
+from bastion.limits.seeds import spend_loader
 from bastion.observability.logging import configure_logging
 from bastion.observability.metrics import Metrics
 from bastion.outbound.clients import OutboundClients
@@ -62,8 +61,6 @@ from bastion.store.database import Database
 from bastion.store.engine import create_store_engine
 from bastion.store.errors import StoreUnavailableError
 from bastion.store.migrate import apply_migrations
-from bastion.store.records import KeyRecord, TeamRecord, UserRecord
-from bastion.store.spend import SpendFilter
 from bastion.web import build_dashboard
 
 if TYPE_CHECKING:
@@ -109,31 +106,18 @@ def build_app(
     """Build the gateway. ``record_sinks`` receive every finished request's usage record;
     ``migrate`` applies database migrations at start-up."""
     metrics = metrics or Metrics()
-    prices = PriceBook()
-    for dep in settings.model_list:
-        info = dep.model_info
-        if info.base_model:
-            prices.set_base_model(dep.deployment_id, info.base_model)
-        if info.input_cost_per_token is not None or info.output_cost_per_token is not None:
-            prices.set_override(
-                dep.deployment_id,
-                Rates(
-                    input=info.input_cost_per_token or 0.0,
-                    output=info.output_cost_per_token or 0.0,
-                    cache_read=info.cache_read_input_token_cost,
-                    cache_write=info.cache_creation_input_token_cost,
-                ),
-            )
+    prices = PriceBook(settings.model_list)  # the one price of every deployment
     recorder = UsageRecorder(prices=prices, metrics=metrics, log_requests=settings.bastion.log_requests)
     data_dir = settings.state_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_store_engine(settings.database_url, default_path=data_dir / "bastion.db")
     database = Database(engine)
+    # Each answered request's spend row is journaled before its last byte is sent (SpendWriter.submit).
     spend = SpendWriter(
         lambda rows: _write_spend(database, rows),
-        spool_path=data_dir / f"{_SPOOL_PREFIX}{os.getpid()}.jsonl",
+        journal=SpendJournal(data_dir, durable=settings.bastion.spend_journal),
         is_outage=lambda exc: isinstance(exc, StoreUnavailableError),
-        orphans=lambda: _orphan_spools(data_dir),
+        metrics=metrics,
     )
     recorder.sinks.append(lambda rec: spend.submit(spend_row(rec)))
     recorder.sinks.extend(record_sinks)
@@ -151,7 +135,13 @@ def build_app(
             )
         )
         recorder.sinks.append(spans)
-    virtual = VirtualKeys(database.keys, database.teams, database.users)
+    virtual = VirtualKeys(
+        database.keys,
+        database.teams,
+        database.users,
+        ttl=settings.bastion.key_cache_ttl,
+        serve_known_keys=settings.bastion.allow_requests_on_db_unavailable,
+    )
     # One HTTP client, one Redis client and one pub/sub connection for the whole process.
     clients = OutboundClients(redis_url=settings.bastion.redis_url)
     http = clients.http
@@ -169,8 +159,10 @@ def build_app(
     chat = ChatService(
         settings, router=router, http=http, adapters=adapters, recorder=recorder, metrics=metrics
     )
-    loader = _spend_loader(
-        database, end_user_budget=jwt_auth.user_limits.budget_duration if jwt_auth else None
+    loader = spend_loader(
+        database,
+        unwritten=spend.with_unwritten,
+        end_user_budget=jwt_auth.user_limits.budget_duration if jwt_auth else None,
     )
     if clients.redis is not None and clients.subscriber is not None:
         from bastion.limits.redis import redis_limits  # the Redis stores only when shared
@@ -178,12 +170,14 @@ def build_app(
         limits = redis_limits(client=clients.redis, subscriber=clients.subscriber, loader=loader)
     else:
         limits = memory_limits(loader=loader)
+    virtual.is_revoked = limits.revocations.is_revoked  # checked before a key is served in an outage
     chat.gatekeeper = Gatekeeper(
         limits,
         prices=prices,
         router=router,
         default_max_tokens=settings.bastion.default_max_tokens,
         metrics=metrics,
+        allow_unpriced=settings.bastion.allow_unpriced_models_with_budgets,
     )
     # Billing (billing_settings): the credit check in admission, and the in-process workers.
     billing = None
@@ -240,7 +234,8 @@ def build_app(
             if tokens is not None:
                 stack.push_async_callback(tokens.keys.close)
             spend.start()
-            stack.push_async_callback(spend.drain)  # every record written, or spooled for the next start
+            # Before the database closes: every row written, or left in the journal for the next start.
+            stack.push_async_callback(spend.drain)
             stack.push_async_callback(provider_keys.close)
             await provider_keys.reload_system_keys()
             provider_keys.start()
@@ -251,7 +246,7 @@ def build_app(
             gatekeeper = chat.gatekeeper
             if gatekeeper is not None:
                 stack.push_async_callback(gatekeeper.close)  # settles what is left, closes the limits
-            # Another process deleted, blocked or changed a key: forget it here too (None: forget all).
+            # Another process deleted, blocked or changed a key: forget it here too (None: all are stale).
             await limits.revocations.subscribe(virtual.forget)
             if chat.cache is not None:
                 stack.push_async_callback(chat.cache.close)
@@ -263,10 +258,7 @@ def build_app(
                 await billing.start()
             if tokens is not None:
                 await tokens.keys.refresh()  # a JWKS URL is fetched now; failing here is logged, not fatal
-            # Resolve prices now, off the request path (the pricing data loads on first use).
-            for dep in settings.model_list:
-                if dep.provider != "mock":
-                    prices.rates_for(dep.provider_alias, dep.model_info.base_model or dep.model)
+            prices.warm(settings.model_list)  # the price table loads now, off the request path
             _start_up_warnings(settings, keyring)
             # First at shut-down: the jobs requests started (settlements, cache writes) finish.
             stack.push_async_callback(supervisor.drain, _DRAIN_SECONDS)
@@ -282,7 +274,7 @@ def build_app(
         admin,
         # ?key= on /key/info names the key being looked up; only headers authenticate here.
         lambda request: keyring.authenticate(extract_key(request.headers, None)),
-        lambda: _model_info(settings),
+        lambda: _model_info(settings, prices),
         limit,
     )
     browser_api = None
@@ -400,11 +392,13 @@ def _account_api(
     return AccountApi(services), accounts, keys, signing_secret, throttle
 
 
-def _model_info(settings: Settings) -> list[dict[str, Any]]:
-    """``GET /model/info``: each deployment as LiteLLM shows it, without credentials."""
+def _model_info(settings: Settings, prices: PriceBook) -> list[dict[str, Any]]:
+    """``GET /model/info``: each deployment as LiteLLM shows it, without credentials; the prices
+    are what Bastion charges (``model_info``, else the price table), ``None`` when unpriced."""
     out = []
     for dep in settings.model_list:
         info = dep.model_info
+        price = prices.price_of(dep)
         out.append(
             {
                 "model_name": dep.model_name,
@@ -421,82 +415,16 @@ def _model_info(settings: Settings) -> list[dict[str, Any]]:
                     "base_model": info.base_model,
                     "max_input_tokens": info.max_input_tokens,
                     "max_output_tokens": info.max_output_tokens,
-                    "input_cost_per_token": info.input_cost_per_token,
-                    "output_cost_per_token": info.output_cost_per_token,
+                    "input_cost_per_token": None if price is None else price.input,
+                    "output_cost_per_token": None if price is None else price.output,
                 },
             }
         )
     return out
 
 
-def _spend_loader(database: Database, *, end_user_budget: str | None = None) -> SpendLoader:
-    """Budget counters start from the database (first use, a restart, or after Redis lost them):
-    the all-time total, or with a ``budget_duration`` the spend logged since the window began.
-
-    End users of ``jwt_auth`` have no row: their spend is summed from the logs written under their
-    user id, over ``end_user_budget`` (the ``user_limits.budget_duration``) when one is set."""
-
-    async def load(scopes: Sequence[str]) -> dict[str, BudgetSeed]:
-        seeds: dict[str, BudgetSeed] = {}
-        now = datetime.now(UTC)
-        for scope in scopes:
-            kind, _, ident = scope.partition(":")
-            row: KeyRecord | TeamRecord | UserRecord | None = None
-            owner = SpendFilter()
-            if kind == "key":
-                row, owner = await database.keys.get(ident), SpendFilter(api_key=ident)
-            elif kind == "team":
-                row, owner = await database.teams.get(ident), SpendFilter(team_id=ident)
-            elif kind == "user":
-                row, owner = await database.users.get(ident), SpendFilter(user=ident)
-            elif kind == "end_user":
-                seeds[scope] = await _end_user_seed(database, ident, end_user_budget, now)
-                continue
-            if row is None:
-                continue
-            if row.budget_duration:
-                window = parse_duration(row.budget_duration)
-                since = replace(owner, start=window.window_start(now))
-                spent = (await database.spend.summarize_spend(since)).spend
-                seeds[scope] = BudgetSeed(spent=spent, reset_at=window.next_reset(now).timestamp())
-            else:
-                seeds[scope] = BudgetSeed(spent=row.spend)
-        return seeds
-
-    return load
-
-
-async def _end_user_seed(database: Database, user: str, duration: str | None, now: datetime) -> BudgetSeed:
-    owner = SpendFilter(user=user)
-    if duration is None:
-        return BudgetSeed(spent=(await database.spend.summarize_spend(owner)).spend)
-    window = parse_duration(duration)
-    since = replace(owner, start=window.window_start(now))
-    spent = (await database.spend.summarize_spend(since)).spend
-    return BudgetSeed(spent=spent, reset_at=window.next_reset(now).timestamp())
-
-
-_SPOOL_PREFIX = "bastion-spend-spool-"
-
-
-def _orphan_spools(data_dir: Path) -> list[Path]:
-    """Spool files of gateway processes that no longer run (each process spools to its own file)."""
-    found = []
-    for path in data_dir.glob(_SPOOL_PREFIX + "*.jsonl"):
-        pid = path.name[len(_SPOOL_PREFIX) : -len(".jsonl")]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue  # rejected / adopting files, and our own
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            found.append(path)
-        except PermissionError:
-            continue  # alive, another user's
-    return found
-
-
 async def _write_spend(database: Database, rows: list[dict[str, Any]]) -> None:
-    await database.spend.insert_spend_logs([spend_log(row) for row in rows])
+    await database.spend.insert_spend_rows([sanitize_row(row) for row in rows])
 
 
 def create_app_from_env() -> GatewayApp:

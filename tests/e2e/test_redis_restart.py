@@ -24,7 +24,7 @@ from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
 from support import standard_models
 from support.dashboard import Browser
-from support.private_redis import PrivateRedis
+from support.private_servers import PrivateRedis
 from support.serve import ServeProcess
 
 MESSAGES = [{"role": "user", "content": "hello there"}]

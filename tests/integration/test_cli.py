@@ -51,7 +51,7 @@ def serve() -> Iterator[list[subprocess.Popen[str]]]:
 def start(args: list[str], procs: list[subprocess.Popen[str]]) -> subprocess.Popen[str]:
     env = dict(os.environ)
     if "examples/demo.yaml" in args:
-        # The demo's state (SQLite file, spools, signing secret) goes elsewhere, never in examples/.
+        # The demo's state (SQLite file, spend journal, signing secret) goes elsewhere, never in examples/.
         env["BASTION_DATA_DIR"] = tempfile.mkdtemp(prefix="bastion-cli-state-")
     proc = subprocess.Popen(
         [BASTION, *args],

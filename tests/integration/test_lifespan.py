@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from bastion import tasks
+from bastion.accounting.spend_writer import SpendWriter
 from bastion.accounts.provider_keys import ProviderKeyService
 from bastion.api.server import GatewayApp
 from bastion.app import build_app
 from bastion.settings import Settings
+from bastion.store.database import Database
 
 CONFIG: dict[str, Any] = {"model_list": [{"model_name": "m", "litellm_params": {"model": "mock/x"}}]}
 
@@ -63,6 +67,43 @@ def test_shut_down_waits_for_the_jobs_requests_started_and_stops_every_service(
     assert {"spend-writer", "overload-watch"} <= set(running)
     assert after == ["settled"]  # the job finished; no task is left running
     assert ready is False
+
+
+def test_shut_down_writes_the_last_spend_rows_before_the_database_closes(
+    write_config: Callable[[dict[str, Any]], Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request answered just before the signal: its row, queued and in the journal, is written by
+    the spend writer's drain, which ends before the database closes; the journal is left empty."""
+    settings = write_config(CONFIG)
+    order: list[str] = []
+
+    def noted(cls: type, name: str) -> None:
+        original = getattr(cls, name)
+
+        async def wrapper(self: Any) -> None:
+            await original(self)
+            order.append(f"{cls.__name__}.{name}")
+
+        monkeypatch.setattr(cls, name, wrapper)
+
+    noted(SpendWriter, "drain")
+    noted(Database, "close")
+
+    async def scenario() -> None:
+        app = build_app(settings)
+        lifespan = Lifespan(app)
+        assert await lifespan.send("lifespan.startup") == "lifespan.startup.complete"
+        assert app.spend_writer is not None
+        row = {"request_id": "last-one", "api_key": "", "start_time": time.time(), "spend": 0.5}
+        app.spend_writer.submit(row | {"status": "success", "total_tokens": 7, "metadata": {}})
+        assert await lifespan.send("lifespan.shutdown") == "lifespan.shutdown.complete"
+
+    asyncio.run(scenario())
+    assert order == ["SpendWriter.drain", "Database.close"]
+    with sqlite3.connect(settings.state_dir() / "bastion.db") as db:
+        stored = db.execute("SELECT request_id, spend FROM spend_logs").fetchall()
+    assert stored == [("last-one", 0.5)]
+    assert not list((settings.state_dir() / "spend-journal").rglob("*.jsonl"))
 
 
 def test_a_failed_start_up_undoes_what_it_had_started(

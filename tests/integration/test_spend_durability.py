@@ -2,13 +2,13 @@
 
 Both tests run real load (streaming and not) against a gateway on the local PostgreSQL, keep the
 request id of every request that got a complete 200 answer, and then look in ``spend_logs``: each
-of those requests has exactly one row, and the spool file is gone (everything reached the database).
+of those requests has exactly one row, and the spend journal is empty (everything reached the
+database).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import threading
 import urllib.error
@@ -32,7 +32,7 @@ from support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres
 
-SPOOL_GLOB = "bastion-spend-spool-*.jsonl"  # one file per gateway process
+SEGMENTS = "spend-journal/*/*.jsonl"  # the journal's segments, a directory per gateway process
 #: The mock's answer: one completion token per word, streamed one word at a time.
 ANSWER = "one two three four five six seven eight nine ten"
 ANSWER_TOKENS = len(ANSWER.split())
@@ -171,7 +171,7 @@ def test_sigterm_mid_load_writes_every_spend_record(tmp_path: Path, schema: str)
     # The streams open at the signal were answered in full, and so were billed.
     assert load.in_flight_at_sigterm <= load.completed
     _assert_every_request_logged_once(schema, load.completed)
-    assert not list(tmp_path.glob(SPOOL_GLOB)), "records were spooled though the database was up"
+    assert not list(tmp_path.glob(SEGMENTS)), "rows were left in the journal though the database was up"
 
 
 # ---------------------------------------------------------------------------- database outage
@@ -247,15 +247,19 @@ class _Load:
                 return
 
 
-def _spooled_ids(path: Path) -> set[str]:
-    return {orjson.loads(line)["request_id"] for line in path.read_bytes().splitlines() if line.strip()}
+def _spooled_ids(paths: list[Path]) -> set[str]:
+    return {
+        orjson.loads(line)["request_id"]
+        for path in paths
+        for line in path.read_bytes().splitlines()
+        if line.strip()
+    }
 
 
 def test_database_outage_mid_load_loses_no_spend_record(
     tmp_path: Path, schema: str, write_config: Callable[[dict[str, Any]], Any]
 ) -> None:
-    """Requests are answered while the database is cut off; their records are spooled, then written once."""
-    spool = tmp_path / f"bastion-spend-spool-{os.getpid()}.jsonl"  # the in-process gateway's own
+    """Requests are answered while the database is cut off; their rows wait on disk, then are written once."""
     with TcpProxy(5432) as proxy:
         settings = write_config(
             {
@@ -281,7 +285,7 @@ def test_database_outage_mid_load_loses_no_spend_record(
             load.wait_for(phase=1, count=20)  # still answered: the request path needs no database
             during = load.ids(phase=1)
             gw.call(writer.flush())
-            assert spool.exists() and during <= _spooled_ids(spool)
+            assert writer.backlog and during <= _spooled_ids(writer.backlog)
 
             proxy.restore()
             load.next_phase()
@@ -289,7 +293,7 @@ def test_database_outage_mid_load_loses_no_spend_record(
             load.stop()
             assert not load.errors, load.errors
             gw.call(writer.flush())
-            assert not spool.exists(), "the spool was not replayed once the database was back"
+            assert not writer.backlog, "the backlog was not replayed once the database was back"
             assert writer.spooled >= len(during)
         finally:
             load.stop()

@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 
 from bastion.accounting.records import UsageRecord
+from bastion.store.schema import spend_logs
 
 __all__ = ["MASTER_KEY_ALIAS", "holds_virtual_key", "spend_key", "spend_key_name"]
 
 #: What LiteLLM writes as ``api_key`` for master-key traffic, so neither the key nor its hash is stored.
 MASTER_KEY_ALIAS = "litellm_proxy_master_key"
 #: The ``spend_logs.api_key`` column's width.
-_COLUMN = 64
+_COLUMN: int = spend_logs.c.api_key.type.length  # type: ignore[attr-defined]
 _TOKEN = re.compile(r"[0-9a-f]{64}")
 
 

@@ -1,199 +1,170 @@
-"""What a call cost, from the genai-prices data with per-deployment overrides from ``model_info``.
+"""The one price function: what a deployment charges, for estimates, records, discovery and billing.
 
-genai-prices computes in ``Decimal`` and takes about 150 microseconds a call, too slow to run for
-every request. So each (provider, model) is looked up once and its per-token rates (with the
-prompt-size tiers the data has) are cached as floats. Config overrides (``input_cost_per_token``
-and friends, LiteLLM's names) always win.
+A deployment is priced, in this order, by:
+
+1. its ``model_info`` (``input_cost_per_token``, ``output_cost_per_token`` and the cache rates,
+   LiteLLM's names); a rate it leaves out comes from the table, else 0;
+2. the shipped price table (genai-prices) for its ``model_info.base_model``, when set;
+3. the shipped price table for its own upstream model;
+4. nothing: the built-in ``mock`` provider is free, any other model is *unpriced* (``None``).
+
+Budget reservations (:mod:`bastion.gateway.admission`), the cost recorded for every request (and
+so the spend totals and billing, which read the records), ``/v2/llm-models/`` and ``/model/info``
+all ask :meth:`PriceBook.price`, so they can never disagree about a model's price.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
 
+from bastion.accounting._price_table import ModelFacts, table_facts, table_price
+from bastion.accounting._rates import Rates, TieredRates
 from bastion.domain.usage import Usage
+from bastion.settings import Deployment
 
-__all__ = ["ModelFacts", "PriceBook", "Rates"]
+__all__ = ["ModelFacts", "Price", "PriceBook", "Rates", "TieredRates"]
 
-_log = logging.getLogger("bastion.pricing")
-
-# genai-prices provider ids for the provider names of the config (``provider/model``). A name not
-# listed (vLLM, Ollama...) is looked up without a provider, which finds well-known model names.
-_PROVIDER_IDS = {
-    "openai": "openai",
-    "anthropic": "anthropic",
-    "gemini": "google",
-    "azure": "azure",
-    "groq": "groq",
-    "openrouter": "openrouter",
-    "deepseek": "deepseek",
-    "mistral": "mistral",
-    "together_ai": "together",
-    "fireworks_ai": "fireworks",
-    "xai": "x-ai",
-}
+#: Cached look-ups kept at most; wildcard deployments price models named by clients, so a flood of
+#: made-up names must not grow memory without bound (dropping the cache costs a few look-ups).
+_MAX_CACHED = 10_000
+_CUSTOM, _BASE_MODEL, _TABLE, _FREE = "model_info", "base_model", "table", "free"
 
 
 @dataclass(frozen=True, slots=True)
-class Rates:
-    """USD per token."""
+class Price:
+    """What one deployment charges (USD per token), and where the figure comes from.
 
-    input: float = 0.0
-    output: float = 0.0
-    cache_read: float | None = None
-    cache_write: float | None = None
+    ``source`` is ``model_info``, ``base_model``, ``table`` (genai-prices) or ``free`` (the mock).
+    """
+
+    rates: TieredRates
+    source: str
+
+    @property
+    def input(self) -> float:
+        """USD per input token (the base tier)."""
+        return self.rates.base.input
+
+    @property
+    def output(self) -> float:
+        """USD per output token (the base tier)."""
+        return self.rates.base.output
 
     def cost(self, usage: Usage) -> float:
-        cache_read = self.cache_read if self.cache_read is not None else self.input
-        cache_write = self.cache_write if self.cache_write is not None else self.input
-        return (
-            usage.uncached_input_tokens * self.input
-            + usage.cache_read_tokens * cache_read
-            + usage.cache_write_tokens * cache_write
-            + usage.output_tokens * self.output
+        return self.rates.cost(usage)
+
+
+@dataclass(frozen=True, slots=True)
+class _Custom:
+    """A deployment's own ``model_info`` rates; ``None`` where it sets none."""
+
+    input: float | None
+    output: float | None
+    cache_read: float | None
+    cache_write: float | None
+
+    def complete(self) -> bool:
+        return self.input is not None and self.output is not None
+
+    def over(self, table: Rates) -> Rates:
+        return Rates(
+            input=table.input if self.input is None else self.input,
+            output=table.output if self.output is None else self.output,
+            cache_read=table.cache_read if self.cache_read is None else self.cache_read,
+            cache_write=table.cache_write if self.cache_write is None else self.cache_write,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _TieredRates:
-    """Rates that change with the prompt size (tier applies when input tokens exceed its start)."""
-
-    base: Rates
-    tiers: tuple[tuple[int, Rates], ...]  # highest start first
-
-    def cost(self, usage: Usage) -> float:
-        for start, rates in self.tiers:
-            if usage.input_tokens > start:
-                return rates.cost(usage)
-        return self.base.cost(usage)
-
-
-@dataclass(frozen=True, slots=True)
-class ModelFacts:
-    """What the pricing data says about a model besides its price (for model discovery)."""
-
-    name: str | None = None
-    context_window: int | None = None
-
-
-_UNKNOWN = object()
 
 
 class PriceBook:
-    """Prices per deployment; ``cost()`` returns USD, or 0.0 for a model nobody prices."""
+    """Prices per deployment; build it from the ``model_list`` (``PriceBook(settings.model_list)``)."""
 
-    def __init__(self) -> None:
-        self._resolved: dict[tuple[str, str], Rates | _TieredRates | object] = {}
-        self._overrides: dict[str, Rates] = {}
+    def __init__(self, deployments: Iterable[Deployment] = ()) -> None:
+        self._custom: dict[str, _Custom] = {}
         self._base_models: dict[str, str] = {}
+        self._prices: dict[tuple[str | None, str, str], Price | None] = {}
+        self._tables: dict[tuple[str, str], TieredRates | None] = {}
         self._facts: dict[tuple[str, str], ModelFacts] = {}
+        for dep in deployments:
+            self.add(dep)
 
-    def set_override(self, deployment_id: str, rates: Rates) -> None:
-        self._overrides[deployment_id] = rates
+    def add(self, dep: Deployment) -> None:
+        """Take a deployment's ``model_info`` prices and ``base_model`` into account."""
+        info = dep.model_info
+        if info.base_model:
+            self._base_models[dep.deployment_id] = info.base_model
+        custom = _Custom(
+            info.input_cost_per_token,
+            info.output_cost_per_token,
+            info.cache_read_input_token_cost,
+            info.cache_creation_input_token_cost,
+        )
+        if custom != _Custom(None, None, None, None):
+            self._custom[dep.deployment_id] = custom
+        self._prices.clear()
 
-    def set_base_model(self, deployment_id: str, model: str) -> None:
-        """Price a deployment as another model (LiteLLM's ``model_info.base_model``)."""
-        self._base_models[deployment_id] = model
+    def price(self, provider: str, model: str, deployment_id: str | None = None) -> Price | None:
+        """What a call to ``model`` through ``deployment_id`` costs; ``None``: nobody prices it."""
+        key = (deployment_id, provider, model)
+        try:
+            return self._prices[key]
+        except KeyError:
+            pass
+        found = self._resolve(provider, model, deployment_id)
+        if len(self._prices) >= _MAX_CACHED:
+            self._prices.clear()
+        self._prices[key] = found
+        return found
 
-    def rates_for(self, provider: str, model: str) -> Rates | None:
-        """Flat rates for a model when known (used for budget estimates and model discovery)."""
-        found = self._lookup(provider, model)
-        if isinstance(found, _TieredRates):
-            return found.base
-        return found if isinstance(found, Rates) else None
+    def price_of(self, dep: Deployment) -> Price | None:
+        """:meth:`price` of a deployment as configured (a wildcard's ``*`` is priced as written)."""
+        return self.price(dep.provider_alias, dep.model, dep.deployment_id)
+
+    def cost(self, usage: Usage, *, provider: str, model: str, deployment_id: str | None = None) -> float:
+        """USD for ``usage``; 0.0 for an unpriced model."""
+        found = self.price(provider, model, deployment_id)
+        return found.cost(usage) if found is not None else 0.0
 
     def facts(self, provider: str, model: str) -> ModelFacts:
-        """The model's display name and context window from the pricing data, when it knows them."""
+        """The model's display name and context window from the price table, when it knows them."""
         key = (provider, model)
         found = self._facts.get(key)
         if found is None:
-            found = self._facts[key] = _facts(provider, model)
+            found = ModelFacts() if provider == "mock" else table_facts(provider, model)
+            if len(self._facts) >= _MAX_CACHED:
+                self._facts.clear()
+            self._facts[key] = found
         return found
 
-    def cost(self, usage: Usage, *, provider: str, model: str, deployment_id: str | None = None) -> float:
-        if deployment_id is not None:
-            override = self._overrides.get(deployment_id)
-            if override is not None:
-                return override.cost(usage)
-            model = self._base_models.get(deployment_id, model)
-        found = self._lookup(provider, model)
-        if isinstance(found, Rates | _TieredRates):
-            return found.cost(usage)
-        return 0.0
+    def warm(self, deployments: Iterable[Deployment]) -> None:
+        """Resolve every deployment's price now (start-up), off the request path."""
+        for dep in deployments:
+            if "*" not in dep.model:
+                self.price_of(dep)
 
-    def _lookup(self, provider: str, model: str) -> Rates | _TieredRates | object:
+    def _resolve(self, provider: str, model: str, deployment_id: str | None) -> Price | None:
+        custom = self._custom.get(deployment_id) if deployment_id is not None else None
+        if custom is not None and custom.complete():
+            return Price(TieredRates(custom.over(Rates())), _CUSTOM)
+        base_model = self._base_models.get(deployment_id) if deployment_id is not None else None
+        # The mock's own model names ("echo") are in no table; a base_model it names may be.
+        table = None if provider == "mock" and not base_model else self._table(provider, base_model or model)
+        if custom is not None:
+            return Price(TieredRates(custom.over(table.base if table is not None else Rates())), _CUSTOM)
+        if table is not None:
+            return Price(table, _BASE_MODEL if base_model else _TABLE)
+        if provider == "mock":
+            return Price(TieredRates(Rates()), _FREE)
+        return None
+
+    def _table(self, provider: str, model: str) -> TieredRates | None:
         key = (provider, model)
-        found = self._resolved.get(key)
-        if found is None:
-            found = _resolve(provider, model)
-            self._resolved[key] = found
+        try:
+            return self._tables[key]
+        except KeyError:
+            pass
+        found = table_price(provider, model)
+        if len(self._tables) >= _MAX_CACHED:
+            self._tables.clear()
+        self._tables[key] = found
         return found
-
-
-def _resolve(provider: str, model: str) -> Rates | _TieredRates | object:
-    try:
-        from genai_prices import Usage as PUsage
-        from genai_prices import calc_price
-    except ImportError:  # pragma: no cover - a hard dependency, but pricing must never break serving
-        return _UNKNOWN
-    try:
-        provider_id = _PROVIDER_IDS.get(provider)
-        calc = calc_price(PUsage(input_tokens=1, output_tokens=1), model_ref=model, provider_id=provider_id)
-    except Exception:  # LookupError for unknown models; any data problem means "unpriced"
-        _log.info("no price data for %s/%s; its cost is recorded as 0", provider, model)
-        return _UNKNOWN
-    price = calc.model_price
-    fields = {name: getattr(price, name, None) for name in _RATE_FIELDS}
-    starts = sorted(
-        {tier.start for value in fields.values() for tier in getattr(value, "tiers", ())}, reverse=True
-    )
-    base = _rates_at(fields, None)
-    if not starts:
-        return base
-    return _TieredRates(base, tuple((start, _rates_at(fields, start)) for start in starts))
-
-
-def _facts(provider: str, model: str) -> ModelFacts:
-    try:
-        from genai_prices import Usage as PUsage
-        from genai_prices import calc_price
-
-        calc = calc_price(
-            PUsage(input_tokens=1, output_tokens=1), model_ref=model, provider_id=_PROVIDER_IDS.get(provider)
-        )
-    except Exception:  # unknown model, or a data problem: nothing to say about it
-        return ModelFacts()
-    window = getattr(calc.model, "context_window", None)
-    name = getattr(calc.model, "name", None)
-    return ModelFacts(
-        name=name if isinstance(name, str) else None,
-        context_window=window if isinstance(window, int) else None,
-    )
-
-
-_RATE_FIELDS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
-_PER_MTOK = Decimal(1_000_000)
-
-
-def _rates_at(fields: dict[str, Any], start: int | None) -> Rates:
-    def rate(name: str) -> float | None:
-        value = fields[name]
-        if value is None:
-            return None
-        if not isinstance(value, Decimal):  # TieredPrices: the highest tier at or below `start`
-            chosen = value.base
-            if start is not None:
-                for tier in value.tiers:
-                    if tier.start <= start:
-                        chosen = tier.price
-            value = chosen
-        return float(value / _PER_MTOK)
-
-    return Rates(
-        input=rate("input_mtok") or 0.0,
-        output=rate("output_mtok") or 0.0,
-        cache_read=rate("cache_read_mtok"),
-        cache_write=rate("cache_write_mtok"),
-    )

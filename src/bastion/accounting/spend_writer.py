@@ -1,16 +1,23 @@
-"""Writes spend records to the database in batches, off the request path, without ever losing one.
+"""Writes spend rows to the database in batches, off the request path, without ever losing one.
 
-Requests hand their record to :meth:`SpendWriter.submit` (a deque append; no I/O). A background
-task writes batches through the ``write`` callable (the store's idempotent bulk insert). When the
-database cannot be reached (or does not answer within ``write_timeout``), the batch goes to a local
-spool file (JSON lines, flushed and fsynced) and is replayed, oldest first, once writes succeed
-again. ``drain()`` (graceful shutdown) writes or spools everything still queued; ``flush()``
-writes everything now. Replays are safe because the insert ignores request ids it already has.
+:meth:`SpendWriter.submit` is the request path's only call: it appends the row to the local
+journal (:mod:`bastion.accounting.spend_journal`, a copy into a shared memory mapping of a file: the
+row survives the process being killed from then on) and queues it. A background task writes the
+queue in batches through ``write`` (the store's idempotent bulk insert), sealing the journal's
+segment first and deleting it once the database has its rows.
 
-Two things never block the rest: a batch the database *rejects* (bad data, not an outage) is
-written row by row and the rows it still refuses go to a ``.rejected`` file with a loud log line;
-a spool line that does not parse (a write cut by a crash) goes there too. Each process has a spool
-file of its own (``--workers N``); spools left by processes that are gone are adopted and replayed.
+When the database cannot be reached (or does not answer within ``write_timeout``), the rows stay on
+disk only: the sealed segments (fsynced) become the *backlog*, the memory is freed, and the backlog
+is replayed, oldest first, every ``retry_interval`` until the database is back. Segments left by
+processes that are gone are adopted into the backlog too (at start and every ``adopt_interval``).
+``drain()`` (graceful shutdown) writes what it can and leaves the rest in the backlog for the next
+start; ``flush()`` writes everything now.
+
+A row the database *refuses* (bad data, not an outage) never blocks the others: the batch is split
+until the refused row is alone, and that row is stored in reduced form (:func:`~bastion.accounting.
+spend_rows.reduce_row`: its cost and Bastion's own ids, so spend totals and budgets still count
+it), with an error log line and ``bastion_spend_rows_rejected_total``; its original goes to the
+journal's ``rejected.jsonl``. Replays are safe because the insert ignores request ids it already has.
 """
 
 from __future__ import annotations
@@ -19,19 +26,20 @@ import asyncio
 import collections
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
-import orjson
-
+from bastion.accounting.spend_journal import SpendJournal, read_segment
+from bastion.accounting.spend_rows import Row, reduce_row
+from bastion.observability.metrics import Metrics
 from bastion.tasks import spawn_service
 
 __all__ = ["SpendWriter"]
 
 _log = logging.getLogger("bastion.spend")
 
-Row = dict[str, Any]
+_T = TypeVar("_T")
 WriteBatch = Callable[[list[Row]], Awaitable[None]]
 
 
@@ -40,42 +48,58 @@ class SpendWriter:
         self,
         write: WriteBatch,
         *,
-        spool_path: Path,
+        journal: SpendJournal,
         batch_size: int = 500,
         interval: float = 1.0,
         retry_interval: float = 5.0,
+        adopt_interval: float = 5.0,
         write_timeout: float = 30.0,
         is_outage: Callable[[Exception], bool] = lambda exc: True,
-        orphans: Callable[[], list[Path]] = list,
+        metrics: Metrics | None = None,
     ) -> None:
         self._write = write
-        self._spool = spool_path
-        self._rejected = spool_path.with_name(spool_path.stem + ".rejected.jsonl")
+        self.journal = journal
         self._write_timeout = write_timeout
         self._is_outage = is_outage
-        self._orphans = orphans
+        self._metrics = metrics
         self._batch_size = batch_size
         self._interval = interval
         self._retry_interval = retry_interval
+        self._adopt_interval = adopt_interval
         self._queue: collections.deque[Row] = collections.deque()
+        #: Sealed journal segments whose rows are in memory (queued or being written now).
+        self._sealed: list[Path] = []
+        #: Segments whose rows are on disk only: spilled in an outage, or adopted.
+        self._backlog: list[Path] = []
+        self._journal_failures = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        # One flush at a time: a replay rewrites the spool, which must not race with an append.
+        # One flush at a time: segments move between the lists above only under it.
         self._flushing = asyncio.Lock()
         self._stopping = False
         self._drained = False
         self._retry_at = 0.0
-        #: Counters for metrics and tests.
+        self._adopt_at = 0.0
+        #: Counters for metrics and tests: rows written, rows moved to the backlog in an outage,
+        #: backlog rows written, rows stored reduced, rows set aside unstored.
         self.written = 0
         self.spooled = 0
+        self.replayed = 0
+        self.reduced = 0
+        self.set_aside = 0
 
     # ---------------------------------------------------------------- request path
 
     def submit(self, row: Row) -> None:
-        """Queue one record; never blocks, never does I/O (except after ``drain()``, see below)."""
+        """Journal one row (it survives a kill once this returns) and queue it; never blocks."""
+        failures = self.journal.failures
+        self.journal.append(row)
+        if self.journal.failures != failures and self._metrics is not None:
+            self._metrics.spend_journal_errors.inc()
         if self._drained:
-            # A request that ended after the shutdown drain: nothing will flush the queue again.
-            self._append_spool([row])
+            # A request that ended after the shutdown drain: the journal keeps it for the next start.
+            if not self.journal.durable:
+                self.journal.spill([row])
             return
         self._queue.append(row)
         if len(self._queue) >= self._batch_size:
@@ -83,16 +107,37 @@ class SpendWriter:
 
     @property
     def pending(self) -> int:
+        """Rows queued in memory."""
         return len(self._queue)
+
+    @property
+    def backlog(self) -> list[Path]:
+        """Journal segments waiting for the database (an outage, or adopted from a dead process)."""
+        return list(self._backlog)
+
+    async def with_unwritten(self, read: Callable[[], Awaitable[_T]]) -> tuple[_T, list[Row]]:
+        """``read()`` (of spend totals) while no batch is being written, and the rows that are not
+        in the database yet (queued, or on disk in the backlog): together, every answered request.
+
+        Budget counters are seeded this way (a restart, Redis lost its counters), so rows still on
+        their way, or waiting out an outage, count against the budget all the same."""
+        async with self._flushing:
+            result = await read()
+            rows = list(self._queue)
+            for segment in self._backlog:
+                rows += read_segment(segment)[0]
+        return result, rows
 
     # ---------------------------------------------------------------- background task
 
     def start(self) -> None:
+        """Adopt what dead processes left, and start the background task."""
+        self._adopt()
         if self._task is None:
             self._task = spawn_service(self._run(), name="spend-writer")
 
     async def drain(self) -> None:
-        """Stop the background task and write (or spool) everything still queued."""
+        """Stop the background task, write what can be written, and leave the rest on disk."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
@@ -100,14 +145,17 @@ class SpendWriter:
             self._task = None
         async with self._flushing:
             await self._flush_all()
-            self._spool_queue()  # whatever could not be written is on disk before the process ends
+            if self._queue or self._sealed:
+                await self._spill([])
             self._drained = True
+            self.journal.close()
 
     async def flush(self) -> None:
-        """Write the spool and the queue now, without waiting out the retry delay of an outage;
-        what cannot be written is spooled."""
+        """Write the backlog and the queue now, without waiting out the retry delay of an outage;
+        what cannot be written stays in the backlog."""
         async with self._flushing:
             self._retry_at = 0.0
+            self._adopt_at = 0.0
             await self._flush_all()
 
     async def _run(self) -> None:
@@ -121,116 +169,148 @@ class SpendWriter:
                 async with self._flushing:
                     await self._flush_all()
             except Exception:  # the writer must outlive any one bad batch; it logs and goes on
-                _log.exception("spend writer failed; records stay queued or spooled")
+                _log.exception("spend writer failed; rows stay queued or in the journal")
 
     async def _flush_all(self) -> None:
-        self._adopt_orphans()
-        if self._spool.exists():
-            now = asyncio.get_running_loop().time()
-            # While the database is down, try again every retry_interval, not on every tick.
-            if now < self._retry_at and not self._stopping:
-                self._spool_queue()
+        now = asyncio.get_running_loop().time()
+        if now >= self._adopt_at:
+            self._adopt()
+            self._adopt_at = now + self._adopt_interval
+        if now < self._retry_at and not self._stopping:
+            # The database is down: try again every retry_interval, not on every tick; meanwhile
+            # the rows live on disk only.
+            await self._spill([])
+            return
+        while self._backlog:
+            segment = self._backlog[0]
+            rows, torn = read_segment(segment)
+            if torn:
+                _log.error("%d unreadable lines in %s; kept in %s", len(torn), segment, self.journal.rejected)
+                self.journal.set_aside(torn)
+            if not await self._write_all(rows):
+                await self._outage([])
                 return
-            if not await self._replay_spool():
-                self._retry_at = now + self._retry_interval
-                self._spool_queue()
-                return
+            segment.unlink(missing_ok=True)
+            self._backlog.pop(0)
+            self.replayed += len(rows)
+            _log.info("wrote %d spend rows the database had missed", len(rows))
         while self._queue:
-            batch = [self._queue.popleft() for _ in range(min(self._batch_size, len(self._queue)))]
-            if not await self._try_write(batch):
-                self._retry_at = asyncio.get_running_loop().time() + self._retry_interval
-                self._append_spool(batch)
-                self._spool_queue()
+            self._sealed += self.journal.seal()
+            rows = list(self._queue)
+            self._queue.clear()
+            if not await self._write_all(rows):
+                await self._outage(rows)
                 return
+            for segment in self._sealed:
+                segment.unlink(missing_ok=True)
+            self._sealed.clear()
+
+    async def _outage(self, taken: list[Row]) -> None:
+        self._retry_at = asyncio.get_running_loop().time() + self._retry_interval
+        await self._spill(taken)
+
+    async def _spill(self, taken: list[Row]) -> None:
+        """Move every row in memory to the backlog on disk (``taken``: rows out of the queue)."""
+        self._sealed += self.journal.seal()
+        # Taken synchronously: rows submitted while the fsync below runs go to the next segment
+        # and stay queued.
+        segments, self._sealed = self._sealed, []
+        rows = [*taken, *self._queue]
+        self._queue.clear()
+        unjournaled = self.journal.failures != self._journal_failures or not self.journal.durable
+        try:
+            if unjournaled and rows:  # rows only in memory: written to a segment of their own
+                spilled = self.journal.spill(rows)
+                segments = [*segments, *([spilled] if spilled is not None else [])]
+            await asyncio.to_thread(_fsync_all, segments)
+        except OSError as exc:  # nowhere to put them: they stay in memory for the next try
+            _log.error("could not spool %d spend rows to disk (%s); kept in memory", len(rows), exc)
+            self._queue.extendleft(reversed(rows))
+            self._sealed = [*segments, *self._sealed]
+            return
+        self._journal_failures = self.journal.failures
+        self._backlog.extend(segments)
+        self.spooled += len(rows)
+
+    def _adopt(self) -> None:
+        known = {*self._backlog, *self._sealed}
+        found = [path for path in self.journal.adopt() if path not in known]
+        self._backlog.extend(found)
+
+    # ---------------------------------------------------------------- writing
+
+    async def _write_all(self, rows: Sequence[Row]) -> bool:
+        """Write ``rows`` in batches; False on an outage (already written batches stay written)."""
+        for start in range(0, len(rows), self._batch_size):
+            if not await self._try_write(list(rows[start : start + self._batch_size])):
+                return False
+        return True
 
     async def _try_write(self, batch: list[Row]) -> bool:
-        """Write ``batch``; False on an outage (the caller spools it). Rows the database rejects
-        for their content are set aside, so one bad row never stops the others."""
+        """Write ``batch``; False on an outage. A batch the database refuses for its content is
+        halved until the refused rows are alone, so one bad row never stops the others."""
         try:
             await asyncio.wait_for(self._write(batch), self._write_timeout)
         except TimeoutError:
             _log.warning(
-                "the database did not answer in %gs; spooling %d spend records",
-                self._write_timeout,
-                len(batch),
+                "the database did not answer in %gs; %d spend rows wait", self._write_timeout, len(batch)
             )
             return False
         except Exception as exc:
-            if self._is_outage(exc):  # database down, network cut: spool and retry later
-                _log.warning("could not write %d spend records (%s); spooling them", len(batch), exc)
+            if self._is_outage(exc):  # database down, network cut: retry later
+                _log.warning("could not write %d spend rows (%s); they wait on disk", len(batch), exc)
                 return False
             if len(batch) == 1:
-                _log.error(
-                    "the database rejected spend record %s (%s); kept in %s",
-                    batch[0].get("request_id"),
-                    exc,
-                    self._rejected,
-                )
-                self._append(self._rejected, batch)
-                return True
-            for row in batch:  # find the bad row(s): the others must still be written
-                if not await self._try_write([row]):
-                    return False
-            return True
+                return await self._refused(batch[0], exc)
+            half = len(batch) // 2
+            return await self._try_write(batch[:half]) and await self._try_write(batch[half:])
         self.written += len(batch)
         return True
 
-    # ---------------------------------------------------------------- spool file
-
-    def _spool_queue(self) -> None:
-        if self._queue:
-            batch = list(self._queue)
-            self._queue.clear()
-            self._append_spool(batch)
-
-    def _append_spool(self, batch: list[Row]) -> None:
-        self._append(self._spool, batch)
-        self.spooled += len(batch)
-
-    @staticmethod
-    def _append(path: Path, batch: list[Row]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("ab") as out:
-            out.write(b"".join(orjson.dumps(row, default=str) + b"\n" for row in batch))
-            out.flush()
-            os.fsync(out.fileno())
-
-    def _adopt_orphans(self) -> None:
-        """Append the spools of processes that are gone to ours (rename first: one adopter wins)."""
-        for orphan in self._orphans():
-            claimed = self._spool.with_name(f"{self._spool.stem}.adopting-{orphan.name}")
-            try:
-                orphan.rename(claimed)
-            except OSError:
-                continue  # another process took it
-            with claimed.open("rb") as src, self._spool.open("ab") as out:
-                out.write(src.read())
-                out.flush()
-                os.fsync(out.fileno())
-            claimed.unlink()
-            _log.info("adopted the spend spool %s", orphan.name)
-
-    async def _replay_spool(self) -> bool:
-        """Write the spool's records; True when the spool is gone (all written)."""
-        rows: list[Row] = []
-        for line in self._spool.read_bytes().splitlines():
-            if not line.strip():
-                continue
-            try:
-                rows.append(orjson.loads(line))
-            except orjson.JSONDecodeError:  # a line cut by a crash mid-append: set it aside
-                _log.error("unreadable line in the spend spool; kept in %s", self._rejected)
-                with self._rejected.open("ab") as out:
-                    out.write(line + b"\n")
-        for start in range(0, len(rows), self._batch_size):
-            if not await self._try_write(rows[start : start + self._batch_size]):
-                # Keep what is not written yet (earlier batches were written; a replay of them
-                # would be ignored anyway, but there is no need to send them again).
-                rest = rows[start:]
-                tmp = self._spool.with_suffix(".tmp")
-                tmp.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rest))
-                tmp.replace(self._spool)
+    async def _refused(self, row: Row, exc: Exception) -> bool:
+        """Store a refused row reduced to Bastion's own values; set it aside if even that fails."""
+        self.journal.set_aside([row])  # the original, for whoever looks into it
+        try:
+            await asyncio.wait_for(self._write([reduce_row(row)]), self._write_timeout)
+        except TimeoutError:
+            return False
+        except Exception as again:
+            if self._is_outage(again):
                 return False
-        self._spool.unlink()
-        _log.info("replayed %d spooled spend records", len(rows))
+            self.set_aside += 1
+            self._count("set_aside")
+            _log.error(
+                "the database refused spend row %s (%s), even reduced (%s); its cost %s is NOT in the "
+                "spend totals; the row is kept in %s",
+                row.get("request_id"),
+                exc,
+                again,
+                row.get("spend"),
+                self.journal.rejected,
+            )
+            return True
+        self.reduced += 1
+        self.written += 1
+        self._count("reduced")
+        _log.error(
+            "the database refused spend row %s (%s); stored without the values it refused (its cost "
+            "%s counts); the original is kept in %s",
+            row.get("request_id"),
+            exc,
+            row.get("spend"),
+            self.journal.rejected,
+        )
         return True
+
+    def _count(self, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.spend_rows_rejected.labels(outcome).inc()
+
+
+def _fsync_all(paths: Sequence[Path]) -> None:
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -74,28 +74,20 @@ class ModelCatalog:
 
     def _describe(self, group: str, dep: Deployment, active: bool) -> CatalogModel:
         info = dep.model_info
-        model = info.base_model or dep.model
-        facts = self._prices.facts(dep.provider_alias, model) if dep.provider != "mock" else None
-        input_rate, output_rate = info.input_cost_per_token, info.output_cost_per_token
-        if (input_rate is None or output_rate is None) and dep.provider != "mock":
-            rates = self._prices.rates_for(dep.provider_alias, model)
-            if rates is not None:
-                input_rate = rates.input if input_rate is None else input_rate
-                output_rate = rates.output if output_rate is None else output_rate
+        facts = self._prices.facts(dep.provider_alias, info.base_model or dep.model)
+        price = self._prices.price_of(dep)  # the price calls are charged at, from one function
         display = info.extra.get("display_name")
         return CatalogModel(
             id=model_id(group),
             name=group,
-            display_name=display
-            if isinstance(display, str)
-            else (facts.name if facts and facts.name else group),
+            display_name=display if isinstance(display, str) else (facts.name or group),
             provider=account_provider(dep) or dep.provider_alias,
-            context_window=info.max_input_tokens or (facts.context_window if facts else None),
-            input_price_per_million=_per_million(input_rate),
-            output_price_per_million=_per_million(output_rate),
+            context_window=info.max_input_tokens or facts.context_window,
+            input_price_per_million=None if price is None else _per_million(price.input),
+            output_price_per_million=None if price is None else _per_million(price.output),
             is_active=active,
         )
 
 
-def _per_million(rate: float | None) -> float | None:
-    return None if rate is None else round(rate * _PER_MILLION, 6)
+def _per_million(rate: float) -> float:
+    return round(rate * _PER_MILLION, 6)

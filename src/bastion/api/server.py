@@ -392,7 +392,7 @@ class GatewayApp:
         await send_json(send, 200, health.liveliness())
 
     async def _readiness(self, request: Request, send: Send) -> None:
-        # The database is reported, not required: calls go on (spend rows are spooled) while it is down.
+        # The database is reported, not required: calls go on (spend rows wait in the journal).
         database = "not_configured"
         if self.database is not None:
             try:

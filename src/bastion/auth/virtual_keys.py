@@ -4,18 +4,28 @@ A key is ``sk-`` plus 22 random URL-safe characters (LiteLLM's shape); only its 
 stored. Lookups go through a small in-process cache (``ttl`` seconds, default 5) so a request costs
 no database round trip; a revocation (delete, block, update, regenerate) drops the cached entry at
 once in this process and, through the limits layer's revocation channel, in every other process.
+
+When the database is down, a key seen before the outage keeps working from its last cached value
+(``serve_known_keys``, LiteLLM's ``allow_requests_on_db_unavailable``, on by default), as long as
+no revocation says otherwise: a revocation notice drops the entry, and the revocation markers
+(``is_revoked``, in Redis when shared) are checked before a stale entry is used. The database is
+asked again at most once per ``ttl`` per key meanwhile. A key never seen, or a gateway configured
+to fail closed, gets the database's 503.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from bastion.auth.keys import hash_key
 from bastion.domain.errors import AuthenticationError, InvalidRequestError
 from bastion.domain.principal import Principal, ScopeLimits
+from bastion.store.errors import StoreUnavailableError
 from bastion.store.keys import KeyRepository
 from bastion.store.records import KeyRecord, TeamRecord, UserRecord
 from bastion.store.teams import TeamRepository
@@ -51,6 +61,7 @@ def mint_key(custom: str | None = None) -> KeyMaterial:
 
 
 _MAX_CACHED = 100_000
+_log = logging.getLogger("bastion.auth")
 
 
 class VirtualKeys:
@@ -61,19 +72,28 @@ class VirtualKeys:
         users: UserRepository | None = None,
         *,
         ttl: float = 5.0,
+        serve_known_keys: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._keys = keys
         self._teams = teams
         self._users = users
         self._ttl = ttl
+        self._serve_known_keys = serve_known_keys
+        self._clock = clock
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         #: Loads under way: concurrent requests with one key share one database read.
         self._loading: dict[str, asyncio.Future[Principal | None]] = {}
+        #: Whether a key hash is revoked (the limits layer's markers); checked before a key is
+        #: served from a stale entry during a database outage. ``None``: no markers to check.
+        self.is_revoked: Callable[[str], Awaitable[bool]] | None = None
+        self._outage_logged = False
 
     def forget(self, token: str | None) -> None:
-        """Drop one cached key (``None``: all of them, e.g. after missed revocation notices)."""
+        """Drop one cached key (``None``: every entry is stale, e.g. after missed revocation
+        notices: each is read again, and used in an outage only once its marker is checked)."""
         if token is None:
-            self._cache.clear()
+            self._cache = {cached: (0.0, principal) for cached, (_, principal) in self._cache.items()}
             self._loading.clear()
         else:
             self._cache.pop(token, None)
@@ -81,18 +101,48 @@ class VirtualKeys:
 
     async def principal(self, token: str) -> Principal | None:
         """The principal of a key hash, ``None`` when no such key exists; raises when it may not be used."""
-        now = time.monotonic()
+        now = self._clock()
         cached = self._cache.get(token)
         if cached is not None and cached[0] > now:
             principal = cached[1]
         else:
-            principal = await self._shared_load(token, now)
+            try:
+                principal = await self._shared_load(token, now)
+            except StoreUnavailableError as outage:
+                if cached is None or not self._serve_known_keys:
+                    await self._refuse_if_revoked(token)  # a revoked key is told so, not "try later"
+                    raise
+                principal = await self._during_outage(token, cached[1], now, outage)
+            else:
+                self._outage_logged = False
         if principal is not None and principal.expires is not None and principal.expires <= time.time():
             raise AuthenticationError(
                 "This key has expired. Ask for a new key (POST /key/generate, or /key/regenerate).",
                 code="key_expired",
             )
         return principal
+
+    async def _during_outage(
+        self, token: str, principal: Principal | None, now: float, outage: StoreUnavailableError
+    ) -> Principal | None:
+        """A key seen before the database went away: its last value, unless it has been revoked."""
+        if principal is not None:
+            await self._refuse_if_revoked(token)
+        if token not in self._cache:  # forgotten meanwhile (a revocation notice): cannot tell
+            raise outage
+        self._cache[token] = (now + self._ttl, principal)  # ask the database again in a ttl
+        if not self._outage_logged:
+            self._outage_logged = True
+            _log.warning(
+                "the database is unavailable: keys seen before the outage keep working from the cache "
+                "(allow_requests_on_db_unavailable); their spend waits in the journal"
+            )
+        return principal
+
+    async def _refuse_if_revoked(self, token: str) -> None:
+        if self.is_revoked is not None and await self.is_revoked(token):
+            self._cache.pop(token, None)
+            raise AuthenticationError("This key has been revoked.", code="key_revoked")
 
     async def _shared_load(self, token: str, now: float) -> Principal | None:
         loading = self._loading.get(token)

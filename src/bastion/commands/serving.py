@@ -249,5 +249,5 @@ def _data_holds(settings: Settings) -> str:
     held = [] if settings.database_url else ["the SQLite database bastion.db"]
     if settings.bastion.accounts.jwt_secret is None:
         held.append("bastion-jwt-secret, which signs logins and dashboard sessions")
-    held.append("spend spool files while the database is unreachable")
+    held.append("the spend journal, rows not in the database yet")
     return "; ".join(held)

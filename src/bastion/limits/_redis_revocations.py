@@ -3,8 +3,8 @@
 The marker answers :meth:`RedisRevocations.is_revoked` for any process; the channel makes every
 subscribed process drop the key from its cache at once. Notices arrive on the process's one
 pub/sub connection (:class:`~bastion.outbound.pubsub.Subscriber`), which may miss some while it is
-down: its listeners get ``None`` (drop everything) when the connection drops and again once it is
-subscribed again.
+down: its listeners get ``None`` (trust no cached key as it is) when the connection drops and again
+once it is subscribed again.
 """
 
 from __future__ import annotations

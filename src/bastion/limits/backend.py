@@ -27,7 +27,8 @@ __all__ = [
 ]
 
 #: Called with a revoked (or restored) key hash, or with ``None`` when notices may have been lost
-#: (the subscription dropped): then every cached key must be dropped.
+#: (the subscription dropped): then no cached key may be trusted as it is (the key cache reads each
+#: again, and during a database outage serves one only once its revocation marker is checked).
 RevocationListener = Callable[[str | None], None]
 
 

@@ -155,6 +155,19 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.spend_rows_rejected = Counter(
+            "bastion_spend_rows_rejected",
+            "Spend rows the database refused even cleaned, by outcome: reduced (stored with only "
+            "Bastion's own values, its cost counted) or set_aside (not stored; see the journal's "
+            "rejected.jsonl).",
+            ["outcome"],
+            registry=r,
+        )
+        self.spend_journal_errors = Counter(
+            "bastion_spend_journal_errors",
+            "Spend rows that could not be appended to the local journal (disk full...).",
+            registry=r,
+        )
         self.shed = Counter(
             "bastion_requests_shed",
             "Requests refused with 503 before any work because this process was overloaded, by "

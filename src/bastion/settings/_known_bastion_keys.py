@@ -130,7 +130,22 @@ BASTION_SETTINGS = Section(
             "path (relative to the config file)",
             "`BASTION_DATA_DIR`, else the config file's directory",
             "Bastion's own files: `bastion.db` (without `database_url`), `bastion-jwt-secret` (without "
-            "`BASTION_JWT_SECRET`) and spend spool files",
+            "`BASTION_JWT_SECRET`) and the spend journal `spend-journal/` "
+            "([operations.md](operations.md#the-spend-journal)); keep it on a local file system",
+        ),
+        Key(
+            "spend_journal",
+            "boolean",
+            "true",
+            "append each request's spend row to the local journal before its answer ends, so a killed "
+            "process loses none; `false` only to measure what it costs",
+        ),
+        Key(
+            "allow_unpriced_models_with_budgets",
+            "boolean",
+            "false",
+            "let keys with a budget (theirs, their team's or user's) call models that have no price; such "
+            "calls cost the budget nothing. Off: they are refused with `model_not_priced`",
         ),
         Key("jwt_auth", "mapping", "none", "accept end users' tokens from an identity provider (below)"),
         Key("accounts", "mapping", "", "the account API for people, `/v2` (below)"),

@@ -215,8 +215,10 @@ MODEL_INFO = Section(
             "input_cost_per_token",
             _COST,
             "the pricing data's",
-            "price override: when this or `output_cost_per_token` is set, the pricing data is not used "
-            "(a missing one of the two counts as 0); prices `mock` deployments too",
+            "price override: it wins over the pricing data for this deployment, and a rate left out (the "
+            "output rate, the cache rates) comes from the pricing data for the model (else 0); prices "
+            "`mock` deployments too. A model without any price cannot be called with a budgeted key "
+            "([keys-and-budgets.md](keys-and-budgets.md#prices-one-function))",
         ),
         Key("output_cost_per_token", _COST, "the pricing data's", "price override"),
         Key("cache_read_input_token_cost", _COST, "the input price", "price of a cached input token"),
@@ -266,10 +268,25 @@ GENERAL_SETTINGS = Section(
             "32",
             "used when `bastion_settings.max_request_size_mb` is not set",
         ),
+        Key(
+            "allow_requests_on_db_unavailable",
+            "boolean",
+            "true",
+            "during a database outage, keys this gateway has seen keep working from its cache "
+            "(revocations in Redis still count); `false`: they get a 503 once their cache entry "
+            "expires. LiteLLM's default is `false`, but LiteLLM then serves any key unchecked; Bastion "
+            "never does",
+        ),
+        Key(
+            "user_api_key_cache_ttl",
+            "number ≥ 0, seconds",
+            "5",
+            "how long a virtual key is served from the in-process cache before it is read again "
+            "(revocations and changes are seen at once regardless)",
+        ),
         *accepted(
             "database_connection_pool_limit",
             "database_connection_timeout",
-            "allow_requests_on_db_unavailable",
             "disable_prisma_schema_update",
             "alerting",
             "alerting_threshold",
@@ -291,7 +308,6 @@ GENERAL_SETTINGS = Section(
             "maximum_spend_logs_retention_period",
             "maximum_spend_logs_retention_interval",
             "use_redis_transaction_buffer",
-            "user_api_key_cache_ttl",
             "background_health_checks",
             "health_check_interval",
             "health_check_details",

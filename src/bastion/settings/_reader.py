@@ -135,22 +135,24 @@ class MapReader:
     def __contains__(self, key: str) -> bool:
         return self.data.get(key) is not None
 
-    def reject_unknown(self, known: frozenset[str]) -> None:
-        """Raise naming every key not in ``known``, each with the closest known one suggested."""
-        unknown = [self._unknown(key, known) for key in self.data if key not in known]
+    def reject_unknown(self, known: frozenset[str], *, list_known: bool = True) -> None:
+        """Raise naming every key not in ``known``, each with the closest known one suggested;
+        with no close one, the known keys are listed (``list_known=False``: LiteLLM's long sections,
+        whose keys the reference lists instead)."""
+        unknown = [self._unknown(key, known, list_known) for key in self.data if key not in known]
         if len(unknown) == 1:
             raise unknown[0]
         if unknown:
             raise ConfigProblems(unknown)
 
-    def _unknown(self, key: str, known: frozenset[str]) -> ConfigError:
+    def _unknown(self, key: str, known: frozenset[str], list_known: bool) -> ConfigError:
         close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
         if close:
             problem = self.at(key).error(f"unknown key (did you mean '{close[0]}'?)")
             # A misspelt key explains the intended one's absence: "litellm_params is required".
             problem.covers = (self.where.key(close[0], self.where.mark).path,)
             return problem
-        if len(known) <= 19:  # Bastion's own sections; LiteLLM's (and the top level) are longer
+        if list_known:
             return self.at(key).error(f"unknown key (expected one of: {', '.join(sorted(known))})")
         return self.at(key).error("unknown key (not a LiteLLM or Bastion setting)")
 

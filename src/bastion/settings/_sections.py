@@ -184,6 +184,16 @@ def read_bastion_settings(
         otlp_service_name=read(lambda: section.string("otlp_service_name"), None) or d.otlp_service_name,
         overload=read_overload(section, noted),
         server=read_server(section, noted),
+        allow_unpriced_models_with_budgets=_default(
+            read(lambda: section.boolean("allow_unpriced_models_with_budgets"), None),
+            d.allow_unpriced_models_with_budgets,
+        ),
+        spend_journal=_default(read(lambda: section.boolean("spend_journal"), None), d.spend_journal),
+        allow_requests_on_db_unavailable=_default(
+            read(lambda: general.boolean("allow_requests_on_db_unavailable"), None),
+            d.allow_requests_on_db_unavailable,
+        ),
+        key_cache_ttl=_default(read(lambda: general.number("user_api_key_cache_ttl"), None), d.key_cache_ttl),
     )
     if problems is None:
         noted.raise_if_any()

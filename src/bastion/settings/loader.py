@@ -57,7 +57,7 @@ def load_settings(path: str | Path, *, environ: Mapping[str, str] | None = None)
     source = Path(path)
     problems = Problems()
     top = _load_mapping(source, str(source))
-    problems.run(lambda: top.reject_unknown(TOP_LEVEL_KEYS))
+    problems.run(lambda: top.reject_unknown(TOP_LEVEL_KEYS, list_known=False))
     problems.run(lambda: _merge_includes(top, source, problems))
     base = os.environ if environ is None else environ
     env = problems.attempt(lambda: _environment(top, base), base)
@@ -243,7 +243,7 @@ def _latency_buffer(router: MapReader) -> float:
 
 def _section(top: MapReader, key: str, known: frozenset[str], problems: Problems) -> MapReader:
     section = _mapping(top, key, problems)
-    problems.run(lambda: section.reject_unknown(known))
+    problems.run(lambda: section.reject_unknown(known, list_known=False))  # LiteLLM's
     return section
 
 

@@ -310,6 +310,17 @@ class BastionSettings:
     otlp_endpoint: str | None = None
     #: The ``service.name`` of the spans.
     otlp_service_name: str = "bastion"
+    #: Budgeted keys may call models nobody prices (at no cost against the budget); off: refused.
+    allow_unpriced_models_with_budgets: bool = False
+    #: Each request's spend row is appended to a local journal before its answer ends, so a
+    #: killed process loses none (docs/operations.md); off only to measure what it costs.
+    spend_journal: bool = True
+    #: ``general_settings.allow_requests_on_db_unavailable``: during a database outage, keys seen
+    #: before it keep working (revocations still honoured); ``False``: they stop (fail closed).
+    allow_requests_on_db_unavailable: bool = True
+    #: ``general_settings.user_api_key_cache_ttl``: seconds a virtual key is served from the
+    #: in-process cache before it is read again (revocations are seen at once regardless).
+    key_cache_ttl: float = 5.0
     #: Overload control: shed new calls with 503 rather than queue them.
     overload: OverloadSettings = field(default_factory=OverloadSettings)
     #: The HTTP server's limits and timeouts.
@@ -326,7 +337,7 @@ class Settings:
     model_groups: Mapping[str, tuple[Deployment, ...]] = field(repr=False)
     master_key: Secret | None = None
     database_url: str | None = field(default=None, repr=False)
-    #: Where the SQLite file and spend spool files go: ``bastion_settings.data_dir`` or
+    #: Where the SQLite file and the spend journal go: ``bastion_settings.data_dir`` or
     #: ``BASTION_DATA_DIR`` (relative to the config file), else the config file's directory.
     data_dir: Path | None = None
     drop_params: bool = False
@@ -352,7 +363,7 @@ class Settings:
     router: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def state_dir(self) -> Path:
-        """Where Bastion keeps files of its own: the SQLite database, spend spools."""
+        """Where Bastion keeps files of its own: the SQLite database, the spend journal."""
         return self.data_dir or self.source.resolve().parent
 
     def group_names(self) -> list[str]:

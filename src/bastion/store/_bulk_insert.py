@@ -1,31 +1,57 @@
-"""Many rows into one PostgreSQL table with a statement whose text never changes.
+"""Many rows into one table with a statement whose text never changes, on PostgreSQL and SQLite.
 
 SQLAlchemy sends an executemany with ``RETURNING`` as multi-row ``VALUES`` pages: a batch of 500
-spend logs becomes one statement with 15,000 parameters whose text depends on the batch size, so
-PostgreSQL parses and plans a new statement for nearly every batch, and the client renders and
-binds every parameter one by one. Here the whole batch travels as ONE ``jsonb`` parameter, encoded
-by orjson in a single call, and PostgreSQL unpacks it with ``jsonb_to_recordset``: one statement,
-prepared once per connection, whatever the batch size, and almost no per-row work on the client
-(timestamps and amounts go as text, which PostgreSQL reads exactly).
+spend logs becomes one statement with 15,000 parameters whose text depends on the batch size. The
+database parses and plans a new statement for nearly every batch, the client renders and binds every
+parameter one by one, and the drivers' statement caches fill with these giants (on SQLite that was
+~1.6 KiB of memory per request, never given back). Here the whole batch travels as ONE JSON text
+parameter, encoded by orjson in a single call, and the database unpacks it itself
+(``jsonb_to_recordset`` on PostgreSQL, ``json_each`` on SQLite): one statement, prepared once per
+connection, whatever the batch size, and almost no per-row work on the client.
+
+:func:`member_of` is the same idea for ``column IN (...)`` lists: one array (PostgreSQL) or JSON
+(SQLite) parameter instead of one parameter per value.
+
+Timestamps travel as Unix seconds (a float is exact to well under a microsecond for centuries
+around now) and the database turns them into its own form, which saves the client three datetime
+conversions a row; amounts go as exact decimal text (PostgreSQL) or the float SQLite keeps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, Table, TextClause, text
+from sqlalchemy import (
+    JSON,
+    Column,
+    ColumnElement,
+    Select,
+    Table,
+    TextClause,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
+from sqlalchemy.types import String
 
 from bastion.store._types import Money, UtcDateTime, to_money
 
-__all__ = ["RecordsetInsert"]
+__all__ = ["RecordsetInsert", "member_of"]
+
+_Convert = Callable[[Any], Any]
 
 
 class RecordsetInsert:
-    """``INSERT ... SELECT ... FROM jsonb_to_recordset(:rows) ON CONFLICT (key) DO NOTHING RETURNING key``."""
+    """PostgreSQL: ``INSERT ... SELECT ... FROM jsonb_to_recordset(:rows) ON CONFLICT (key) DO NOTHING
+    RETURNING key``; SQLite: one single-row ``INSERT ... ON CONFLICT (key) DO NOTHING``, executemany."""
 
     def __init__(
         self, table: Table, key: Column[Any], *, columns: Sequence[Column[Any]] | None = None
@@ -34,35 +60,33 @@ class RecordsetInsert:
         self._table = table
         self._key = key
         self._columns = list(table.columns if columns is None else columns)
-        self._statement: TextClause | None = None
-        self._converters: list[tuple[str, Callable[[Any], Any]]] = [
-            (column.name, convert) for column in self._columns if (convert := _converter(column)) is not None
-        ]
+        self._statements: dict[str, TextClause] = {}
+        self._converters: dict[str, list[tuple[str, _Convert]]] = {}
+        self._sqlite: str | None = None
+        self._sqlite_plan: list[tuple[str, _Convert | None]] | None = None
 
     def statement(self, dialect: Dialect) -> TextClause:
-        if self._statement is None:
-            quote = dialect.identifier_preparer.quote
-            type_name = dialect.type_compiler_instance.process
-            columns = self._columns
-            names = ", ".join(quote(column.name) for column in columns)
-            shape = ", ".join(
-                f"{quote(column.name)} {type_name(column.type.dialect_impl(dialect))}" for column in columns
-            )
-            key = quote(self._key.name)
-            self._statement = text(
-                f"INSERT INTO {quote(self._table.name)} ({names}) SELECT {names} "
-                f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({shape}) "
-                f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
-            )
-        return self._statement
+        """PostgreSQL's one statement; takes ``:rows`` (:meth:`parameters`)."""
+        found = self._statements.get(dialect.name)
+        if found is None:
+            found = self._statements[dialect.name] = self._build(dialect)
+        return found
 
-    def parameters(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-        """The batch as one JSON array of objects, values as the columns read them."""
-        if self._converters:
+    def parameters(self, rows: Sequence[Mapping[str, Any]], dialect: Dialect) -> dict[str, str]:
+        """The batch as one JSON array of objects, values as the columns read them. Times may be
+        aware datetimes or Unix seconds."""
+        converters = self._converters.get(dialect.name)
+        if converters is None:
+            converters = self._converters[dialect.name] = [
+                (column.name, convert)
+                for column in self._columns
+                if (convert := _converter(column, dialect.name)) is not None
+            ]
+        if converters:
             converted = []
             for row in rows:
                 out = dict(row)
-                for name, convert in self._converters:
+                for name, convert in converters:
                     value = out.get(name)
                     if value is not None:
                         out[name] = convert(value)
@@ -70,13 +94,104 @@ class RecordsetInsert:
             rows = converted
         return {"rows": orjson.dumps(rows).decode()}
 
+    def sqlite_statement(self) -> str:
+        """SQLite's one statement: a single-row ``INSERT`` run with ``executemany`` (SQLite prepares
+        it once and binds each row in C; it has no RETURNING here, see :meth:`sqlite_parameters`)."""
+        if self._sqlite is None:
+            names = ", ".join(f'"{column.name}"' for column in self._columns)
+            values = ", ".join(
+                _sqlite_time(f"?{n}") if _is_time(column) else f"?{n}"
+                for n, column in enumerate(self._columns, start=1)
+            )
+            self._sqlite = (
+                f'INSERT INTO "{self._table.name}" ({names}) VALUES ({values}) '
+                f'ON CONFLICT ("{self._key.name}") DO NOTHING'
+            )
+        return self._sqlite
 
-def _converter(column: Column[Any]) -> Callable[[Any], Any] | None:
+    def sqlite_parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """One tuple per row for :meth:`sqlite_statement`: amounts rounded as stored, times as Unix
+        seconds (SQLite writes SQLAlchemy's text form), JSON documents as text."""
+        plan = self._sqlite_plan
+        if plan is None:
+            plan = self._sqlite_plan = [(column.name, _sqlite_converter(column)) for column in self._columns]
+        return [
+            tuple(
+                value if convert is None or value is None else convert(value)
+                for name, convert in plan
+                for value in (row.get(name),)
+            )
+            for row in rows
+        ]
+
+    def _build(self, dialect: Dialect) -> TextClause:
+        quote = dialect.identifier_preparer.quote
+        names = ", ".join(quote(column.name) for column in self._columns)
+        key = quote(self._key.name)
+        table = quote(self._table.name)
+        tail = f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
+        if dialect.name == "postgresql":
+            type_name = dialect.type_compiler_instance.process
+            types = [
+                "double precision" if _is_time(c) else type_name(c.type.dialect_impl(dialect))
+                for c in self._columns
+            ]
+            shape = ", ".join(f"{quote(c.name)} {kind}" for c, kind in zip(self._columns, types, strict=True))
+            values = ", ".join(
+                f"to_timestamp({quote(c.name)})" if _is_time(c) else quote(c.name) for c in self._columns
+            )
+            source = f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({shape})"
+            return text(f"INSERT INTO {table} ({names}) SELECT {values} FROM {source} {tail}")
+        raise NotImplementedError(f"no bulk insert for {dialect.name}")
+
+
+def _is_time(column: Column[Any]) -> bool:
+    return isinstance(column.type, UtcDateTime)
+
+
+def _sqlite_time(seconds: str) -> str:
+    """SQL turning Unix seconds into SQLAlchemy's 'YYYY-MM-DD HH:MM:SS.ffffff' (naive UTC), exact
+    to the microsecond."""
+    micros = f"CAST(round({seconds} * 1000000) AS INTEGER)"
+    return (
+        f"CASE WHEN {seconds} IS NULL THEN NULL ELSE strftime('%Y-%m-%d %H:%M:%S', {micros} / 1000000, "
+        f"'unixepoch') || printf('.%06d', {micros} % 1000000) END"
+    )
+
+
+def _sqlite_converter(column: Column[Any]) -> _Convert | None:
     kind = column.type
     if isinstance(kind, Money):
-        return _money_text  # exact: rounded here as the stored totals are, then read as numeric
+        return _money_float
     if isinstance(kind, UtcDateTime):
-        return _time_text  # exact to the microsecond, unlike a float of Unix seconds
+        return _seconds
+    if isinstance(kind, JSON):
+        return _json_text
+    return None
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def member_of(column: ColumnElement[Any], values: Collection[str], dialect: Dialect) -> ColumnElement[bool]:
+    """``column IN values`` with one parameter whatever the number of values (text values)."""
+    ordered = sorted(values)
+    if dialect.name == "postgresql":
+        return column == any_(bindparam("member_values", ordered, type_=ARRAY(String)))
+    listed: Select[Any] = select(literal_column("value")).select_from(
+        func.json_each(bindparam("member_values", orjson.dumps(ordered).decode(), type_=String))
+    )
+    return column.in_(listed.scalar_subquery())
+
+
+def _converter(column: Column[Any], dialect: str) -> _Convert | None:
+    kind = column.type
+    if isinstance(kind, Money):
+        # Exact: rounded here as the stored totals are, then read as numeric (a float on SQLite).
+        return _money_text if dialect == "postgresql" else _money_float
+    if isinstance(kind, UtcDateTime):
+        return _seconds  # the database turns Unix seconds into its timestamp
     return None
 
 
@@ -84,5 +199,9 @@ def _money_text(value: Any) -> str:
     return str(to_money(value))
 
 
-def _time_text(value: datetime) -> str:
-    return value.isoformat()
+def _money_float(value: Any) -> float:
+    return float(to_money(value))
+
+
+def _seconds(value: datetime | float) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)

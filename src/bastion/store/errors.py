@@ -2,7 +2,7 @@
 
 Database driver errors (SQLAlchemy, asyncpg, sqlite3) never leave ``bastion.store``: they are mapped
 here at the boundary, so callers handle two outcomes only: the database is unavailable (retry
-later, spool spend), or a write conflicts with a row that already exists.
+later, keep spend in the journal), or a write conflicts with a row that already exists.
 """
 
 from __future__ import annotations

@@ -12,16 +12,16 @@ key rows, then log entries, then user rows, then team rows, each in sorted order
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Column, ColumnElement, bindparam, case, func, select, update
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bastion.store._bulk_insert import RecordsetInsert
+from bastion.store._bulk_insert import RecordsetInsert, member_of
 from bastion.store._mapping import record_from_row, record_values
 from bastion.store._transactions import reading, writing
 from bastion.store._types import to_money
@@ -98,23 +98,30 @@ class SpendRepository:
         neither stored nor counted again. A record carrying a regenerated key's old token is
         stored under the key's current token.
         """
-        unique = {record.request_id: record for record in reversed(batch)}
+        return await self.insert_spend_rows([record_values(record) for record in batch])
+
+    async def insert_spend_rows(self, batch: Sequence[Mapping[str, Any]]) -> int:
+        """:meth:`insert_spend_logs` for rows of column values, the spend writer's form: every
+        ``spend_logs`` column but ``billing``, values valid for their columns, times as aware
+        datetimes or Unix seconds. Every statement's text is the same whatever the batch size (see
+        :mod:`bastion.store._bulk_insert`), so statement caches never grow with it."""
+        unique = {row["request_id"]: row for row in reversed(batch)}
         if not unique:
             return 0
-        records = [unique[request_id] for request_id in sorted(unique)]
+        rows = [unique[request_id] for request_id in sorted(unique)]
         async with writing(self._engine) as conn:
-            current = await _lock_current_tokens(conn, {r.api_key for r in records if r.api_key})
-            records = [
-                replace(r, api_key=current[r.api_key])
-                if current.get(r.api_key, r.api_key) != r.api_key
+            current = await _lock_current_tokens(conn, {r["api_key"] for r in rows if r["api_key"]})
+            rows = [
+                {**r, "api_key": current[r["api_key"]]}
+                if current.get(r["api_key"], r["api_key"]) != r["api_key"]
                 else r
-                for r in records
+                for r in rows
             ]
-            inserted = await _insert_new(conn, records)
-            stored = [r for r in records if r.request_id in inserted]
-            await _add_spend(conn, _keys.c.token, _keys.c.spend, _sums(stored, lambda r: r.api_key))
-            await _add_spend(conn, users.c.user_id, users.c.spend, _sums(stored, lambda r: r.user))
-            await _add_spend(conn, teams.c.team_id, teams.c.spend, _sums(stored, lambda r: r.team_id))
+            inserted = await _insert_new(conn, rows)
+            stored = [r for r in rows if r["request_id"] in inserted]
+            await _add_spend(conn, _keys.c.token, _keys.c.spend, _sums(stored, "api_key"))
+            await _add_spend(conn, users.c.user_id, users.c.spend, _sums(stored, "user"))
+            await _add_spend(conn, teams.c.team_id, teams.c.spend, _sums(stored, "team_id"))
         return len(stored)
 
     async def query_spend_logs(
@@ -257,7 +264,7 @@ async def _lock_current_tokens(conn: AsyncConnection, tokens: set[str]) -> dict[
         if not missing:
             break
         query = select(deprecated_tokens.c.token, deprecated_tokens.c.active_token).where(
-            deprecated_tokens.c.token.in_(sorted(missing))
+            member_of(deprecated_tokens.c.token, missing, conn.dialect)
         )
         redirect = {row.token: row.active_token for row in await conn.execute(query)}
         if not redirect:
@@ -271,34 +278,37 @@ async def _lock_current_tokens(conn: AsyncConnection, tokens: set[str]) -> dict[
 async def _lock_keys(conn: AsyncConnection, tokens: set[str]) -> set[str]:
     if not tokens:
         return set()
-    query = select(_keys.c.token).where(_keys.c.token.in_(sorted(tokens))).order_by(_keys.c.token)
+    query = (
+        select(_keys.c.token).where(member_of(_keys.c.token, tokens, conn.dialect)).order_by(_keys.c.token)
+    )
     # FOR UPDATE on PostgreSQL; SQLite has one writer at a time and ignores it.
     return set((await conn.execute(query.with_for_update())).scalars())
 
 
-async def _insert_new(conn: AsyncConnection, records: Sequence[SpendLogRecord]) -> set[str]:
-    """Insert the records (one statement) and return the request ids that were not there yet."""
-    rows = [record_values(r) for r in records]
-    if conn.dialect.name == "postgresql":
-        statement = _BULK_LOGS.statement(conn.dialect)
-        return set((await conn.execute(statement, _BULK_LOGS.parameters(rows))).scalars())
-    query = (
-        sqlite.insert(_logs)
-        .on_conflict_do_nothing(index_elements=[_logs.c.request_id])
-        .returning(_logs.c.request_id)
-    )
-    return set((await conn.execute(query, rows)).scalars())
+async def _insert_new(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Insert the rows (fixed statements) and return the request ids that were not there yet."""
+    dialect = conn.dialect
+    if dialect.name == "postgresql":
+        statement = _BULK_LOGS.statement(dialect)
+        return set((await conn.execute(statement, _BULK_LOGS.parameters(rows, dialect))).scalars())
+    # SQLite: one writer at a time (BEGIN IMMEDIATE), so the ids not stored before the insert are
+    # exactly the ones it stores; executemany cannot return rows.
+    ids = [row["request_id"] for row in rows]
+    query = select(_logs.c.request_id).where(member_of(_logs.c.request_id, ids, dialect))
+    stored = set((await conn.execute(query)).scalars())
+    fresh = [row for row in rows if row["request_id"] not in stored]
+    if fresh:
+        await conn.exec_driver_sql(_BULK_LOGS.sqlite_statement(), _BULK_LOGS.sqlite_parameters(fresh))
+    return {row["request_id"] for row in fresh}
 
 
-def _sums(
-    records: Iterable[SpendLogRecord], owner: Callable[[SpendLogRecord], str | None]
-) -> dict[str, Decimal]:
+def _sums(rows: Iterable[Mapping[str, Any]], owner: str) -> dict[str, Decimal]:
     """Cost per owner id, summed in decimal at the stored precision (exact on PostgreSQL)."""
     totals: defaultdict[str, Decimal] = defaultdict(Decimal)
-    for record in records:
-        key = owner(record)
+    for row in rows:
+        key = row.get(owner)
         if key:
-            totals[key] += to_money(record.spend)
+            totals[key] += to_money(row["spend"])
     return {key: total for key, total in totals.items() if total}
 
 

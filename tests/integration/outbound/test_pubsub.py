@@ -17,7 +17,7 @@ import pytest
 
 from bastion.outbound.pubsub import Subscriber
 from bastion.outbound.resp import RespConnectionError, RespTarget
-from support.private_redis import PrivateRedis
+from support.private_servers import PrivateRedis
 from support.serve import free_port
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import select
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,8 @@ READY = "accepting connections on"
 class Workers:
     def __init__(self) -> None:
         self.port = free_port()
-        env = dict(os.environ, BASTION_DATA_DIR=tempfile.mkdtemp(prefix="bastion-workers-"))
+        self.data_dir = Path(tempfile.mkdtemp(prefix="bastion-workers-"))
+        env = dict(os.environ, BASTION_DATA_DIR=str(self.data_dir))
         self.proc = subprocess.Popen(
             [BASTION, "serve", "--config", "examples/demo.yaml", "--port", str(self.port), "--workers", "2"],
             cwd=ROOT,
@@ -51,6 +53,11 @@ class Workers:
         return [int(pid) for pid in path.read_text().split()]
 
     def chat(self) -> dict[str, object]:
+        return self.answered()[1]
+
+    def answered(self) -> tuple[str, dict[str, object]]:
+        """One chat call (a new connection each, so the kernel spreads them over the workers):
+        its request id and its answer."""
         body = json.dumps({"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}]}).encode()
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.port}/v1/chat/completions",
@@ -58,7 +65,7 @@ class Workers:
             headers={"authorization": "Bearer sk-bastion-demo", "content-type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())  # type: ignore[no-any-return]
+            return response.headers["x-request-id"], json.loads(response.read())
 
 
 def rss_kib(pid: int) -> int:
@@ -135,3 +142,23 @@ def test_sighup_replaces_every_worker_one_at_a_time(workers: Workers) -> None:
     after = set(workers.workers())
     assert len(after) == 2 and not after & before
     assert workers.chat()["object"] == "chat.completion"
+
+
+def test_every_answered_request_has_one_spend_row_after_a_worker_is_killed(workers: Workers) -> None:
+    """The workers share one data directory, each with its own part of the spend journal. A worker
+    killed with SIGKILL right after answering (its last second's rows are then only in its journal)
+    is replaced; its rows are adopted and written, and after SIGTERM every answered request has
+    exactly one row and no journal segment or lock is left."""
+    answered = [workers.answered()[0] for _ in range(30)]
+    victim = workers.workers()[0]
+    os.kill(victim, signal.SIGKILL)
+    wait_gone(victim)
+    workers.wait_for(READY, 3)  # its replacement started (and adopted what it left)
+    answered += [workers.answered()[0] for _ in range(10)]
+    workers.proc.send_signal(signal.SIGTERM)
+    assert workers.proc.wait(timeout=60) == 0
+    with sqlite3.connect(workers.data_dir / "bastion.db") as db:
+        rows = [rid for (rid,) in db.execute("SELECT request_id FROM spend_logs")]
+    assert sorted(rows) == sorted(answered)
+    journal = workers.data_dir / "spend-journal"
+    assert not list(journal.rglob("*.jsonl")) and not list(journal.glob("*.lock"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -230,3 +231,36 @@ def test_spend_grouped_by_team_model_and_key(backend: Backend) -> None:
     assert by_model[0].spend == pytest.approx(0.08)
     # Keys: n%3 -> key 2 has n=2,5 (0.03+0.06): the largest.
     assert [(g.group, g.requests) for g in top_key] == [(KEYS[2], 2)]
+
+
+def test_spend_rows_round_trip_exactly_at_any_batch_size(backend: Backend) -> None:
+    """The spend writer's rows (times as Unix seconds) are stored to the microsecond, through the
+    one fixed statement, whatever the batch size."""
+    moments = [NOW + timedelta(seconds=n, microseconds=(n * 104_729) % 1_000_000) for n in range(40)]
+
+    def row(n: int) -> dict[str, Any]:
+        values = asdict(log(n))
+        values["start_time"] = moments[n].timestamp()
+        values["end_time"] = moments[n].timestamp() + 0.5
+        values["completion_start_time"] = None if n % 2 else moments[n]
+        values["metadata"] = {"surface": "openai", "n": n}
+        return values
+
+    async def scenario(db: Database) -> tuple[list[int], list[SpendLogRecord]]:
+        await seed_owners(db)
+        counts = []
+        start = 0
+        for size in (1, 7, 2, 13, 1, 16):
+            counts.append(await db.spend.insert_spend_rows([row(n) for n in range(start, start + size)]))
+            start += size
+        return counts, await db.spend.query_spend_logs(limit=100)
+
+    counts, stored = backend.run(scenario)
+    assert counts == [1, 7, 2, 13, 1, 16]
+    by_id = {record.request_id: record for record in stored}
+    for n in range(40):
+        record = by_id[f"req-{n:05d}"]
+        assert record.start_time == moments[n]
+        assert record.end_time == moments[n] + timedelta(seconds=0.5)
+        assert record.completion_start_time == (None if n % 2 else moments[n])
+        assert record.metadata == {"surface": "openai", "n": n}

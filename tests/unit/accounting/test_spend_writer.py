@@ -1,12 +1,17 @@
-"""SpendWriter: batches off the request path, spools when the database is down, loses nothing."""
+"""SpendWriter: journals every row, writes batches off the request path, keeps them through outages."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bastion.accounting.spend_journal import JOURNAL_DIR, SpendJournal, read_segment
 from bastion.accounting.spend_writer import SpendWriter
+from bastion.observability.metrics import Metrics
 
 
 class FlakyDatabase:
@@ -29,39 +34,165 @@ def rows(n: int, start: int = 0) -> list[dict[str, Any]]:
     return [{"request_id": f"r{i}", "spend": 0.001} for i in range(start, start + n)]
 
 
-def test_drain_writes_everything_in_batches(tmp_path: Path) -> None:
-    """Queued records are written in batches of batch_size when drained."""
+def writer_for(tmp_path: Path, write: Any, *, durable: bool = True, **options: Any) -> SpendWriter:
+    options.setdefault("is_outage", lambda exc: isinstance(exc, ConnectionError))
+    return SpendWriter(write, journal=SpendJournal(tmp_path, durable=durable), **options)
+
+
+def segments(tmp_path: Path) -> list[Path]:
+    """Every journal segment on disk, of any process."""
+    return sorted((tmp_path / JOURNAL_DIR).glob("*/*.jsonl"))
+
+
+def journaled_ids(tmp_path: Path) -> set[str]:
+    """The request ids in every segment on disk (read as a new process would)."""
+    return {row["request_id"] for path in segments(tmp_path) for row in read_segment(path)[0]}
+
+
+def test_a_submitted_row_is_on_disk_before_submit_returns(tmp_path: Path) -> None:
+    """submit() writes the row to the journal at once: a process killed right after loses nothing."""
+    writer = writer_for(tmp_path, FlakyDatabase().write)
+    writer.submit({"request_id": "answered", "spend": 0.5})
+    assert journaled_ids(tmp_path) == {"answered"}
+
+
+def test_drain_writes_everything_in_batches_and_empties_the_journal(tmp_path: Path) -> None:
+    """Queued rows are written in batches of batch_size; written segments are deleted."""
 
     async def main() -> None:
         db = FlakyDatabase()
-        writer = SpendWriter(db.write, spool_path=tmp_path / "spool.jsonl", batch_size=100)
+        writer = writer_for(tmp_path, db.write, batch_size=100)
         for row in rows(250):
             writer.submit(row)
         await writer.drain()
         assert len(db.rows) == 250 and db.calls == 3 and writer.pending == 0
+        assert not (tmp_path / JOURNAL_DIR).exists() or not any((tmp_path / JOURNAL_DIR).iterdir())
 
     asyncio.run(main())
 
 
-def test_outage_spools_then_replays_without_loss_or_duplicates(tmp_path: Path) -> None:
-    """Records written while the database is down go to the spool and reach it once it is back."""
+def test_the_journal_of_a_killed_process_is_replayed_by_the_next(tmp_path: Path) -> None:
+    """Rows journaled by a process that died before writing them reach the database at the next
+    start, once each, even those the dead process had already written."""
 
     async def main() -> None:
         db = FlakyDatabase()
-        spool = tmp_path / "spool.jsonl"
-        writer = SpendWriter(db.write, spool_path=spool, batch_size=50, retry_interval=0)
+        dead = writer_for(tmp_path, db.write)
+        for row in rows(5):
+            dead.submit(row)
+        await dead.flush()  # r0..r4 written, but the process dies before deleting nothing else...
+        for row in rows(5, start=5):
+            dead.submit(row)
+        dead.journal.close()  # ...and is killed here: its lock goes with it
+        assert journaled_ids(tmp_path) == {f"r{i}" for i in range(5, 10)}
+        db.calls = 0
+        again = writer_for(tmp_path, db.write)
+        again.start()
+        await again.drain()
+        assert sorted(db.rows) == sorted(f"r{i}" for i in range(10)) and segments(tmp_path) == []
+
+    asyncio.run(main())
+
+
+def test_a_live_processs_journal_is_not_adopted(tmp_path: Path) -> None:
+    """Another running process's segments are left alone: it holds their lock."""
+
+    async def main() -> None:
+        db = FlakyDatabase()
+        alive = writer_for(tmp_path, db.write)
+        alive.submit({"request_id": "mine", "spend": 0})
+        other = writer_for(tmp_path, db.write)
+        await other.drain()
+        assert db.rows == {} and journaled_ids(tmp_path) == {"mine"}
+        await alive.drain()
+        assert list(db.rows) == ["mine"]
+
+    asyncio.run(main())
+
+
+def test_outage_keeps_rows_on_disk_only_then_replays_them(tmp_path: Path) -> None:
+    """While the database is down, rows leave memory for the backlog on disk; once it is back
+    they are written once each."""
+
+    async def main() -> None:
+        db = FlakyDatabase()
+        writer = writer_for(tmp_path, db.write, batch_size=50, retry_interval=3600)
         db.down = True
         for row in rows(120):
             writer.submit(row)
-        await writer.drain()
-        assert db.rows == {} and spool.exists() and writer.spooled == 120
-        db.down = False
-        again = SpendWriter(db.write, spool_path=spool, batch_size=50)
+        await writer.flush()
+        assert db.rows == {} and writer.pending == 0 and writer.spooled == 120 and writer.backlog
         for row in rows(10, start=120):
-            again.submit(row)
+            writer.submit(row)
+        await writer.drain()  # still down: left in the journal for the next start
+        assert journaled_ids(tmp_path) == {f"r{i}" for i in range(130)}
+        db.down = False
+        again = writer_for(tmp_path, db.write, batch_size=50)
         await again.drain()
-        assert sorted(db.rows) == sorted(f"r{i}" for i in range(130))
-        assert not spool.exists()
+        assert sorted(db.rows) == sorted(f"r{i}" for i in range(130)) and segments(tmp_path) == []
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_flush_replays_the_backlog_without_waiting_out_the_retry_delay(tmp_path: Path, durable: bool) -> None:
+    """After an outage, flush() tries the database again at once; without the journal too, rows
+    of an outage are spooled to disk."""
+
+    async def main() -> None:
+        db = FlakyDatabase()
+        writer = writer_for(tmp_path, db.write, retry_interval=3600, durable=durable)
+        db.down = True
+        for row in rows(5):
+            writer.submit(row)
+        await writer.flush()
+        assert (
+            writer.spooled == 5 and db.rows == {} and journaled_ids(tmp_path) == {f"r{i}" for i in range(5)}
+        )
+        db.down = False
+        for row in rows(2, start=5):
+            writer.submit(row)
+        await writer.flush()
+        assert sorted(db.rows) == [f"r{i}" for i in range(7)] and writer.backlog == []
+        await writer.drain()
+        assert segments(tmp_path) == []
+
+    asyncio.run(main())
+
+
+def test_without_the_journal_nothing_is_written_per_request(tmp_path: Path) -> None:
+    """spend_journal: false (to measure its cost) keeps rows in memory until written."""
+    writer = writer_for(tmp_path, FlakyDatabase().write, durable=False)
+    writer.submit({"request_id": "r", "spend": 0})
+    assert segments(tmp_path) == [] and writer.pending == 1
+
+
+def test_partial_replay_keeps_the_rest(tmp_path: Path) -> None:
+    """If the database fails in the middle of a replay, the unwritten rows stay in the backlog."""
+
+    async def main() -> None:
+        db = FlakyDatabase()
+        first = writer_for(tmp_path, db.write, batch_size=10)
+        db.down = True
+        for row in rows(30):
+            first.submit(row)
+        await first.drain()
+        calls = 0
+
+        async def fails_on_second(batch: list[dict[str, Any]]) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                raise ConnectionError("dropped again")
+            await FlakyDatabase.write(db, batch)
+
+        db.down = False
+        second = writer_for(tmp_path, fails_on_second, batch_size=10)
+        await second.drain()
+        assert len(db.rows) == 10 and segments(tmp_path)
+        third = writer_for(tmp_path, db.write, batch_size=10)
+        await third.drain()
+        assert len(db.rows) == 30 and segments(tmp_path) == []
 
     asyncio.run(main())
 
@@ -77,7 +208,7 @@ def test_background_task_writes_without_drain(tmp_path: Path) -> None:
             await db.write(batch)
             written.set()
 
-        writer = SpendWriter(write, spool_path=tmp_path / "s.jsonl", batch_size=10, interval=30)
+        writer = writer_for(tmp_path, write, batch_size=10, interval=30)
         writer.start()
         for row in rows(10):
             writer.submit(row)
@@ -88,156 +219,239 @@ def test_background_task_writes_without_drain(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
-def test_partial_replay_keeps_the_rest(tmp_path: Path) -> None:
-    """If the database fails in the middle of a replay, the unwritten records stay spooled."""
+class RefusesContent(FlakyDatabase):
+    """A database that refuses rows carrying a NUL in ``end_user`` (as PostgreSQL does)."""
 
-    async def main() -> None:
-        db = FlakyDatabase()
-        spool = tmp_path / "spool.jsonl"
-        writer = SpendWriter(db.write, spool_path=spool, batch_size=10, retry_interval=0)
-        db.down = True
-        for row in rows(30):
-            writer.submit(row)
-        await writer.drain()
-        calls = 0
-
-        async def fails_on_second(batch: list[dict[str, Any]]) -> None:
-            nonlocal calls
-            calls += 1
-            if calls == 2:
-                raise ConnectionError("dropped again")
-            await FlakyDatabase.write(db, batch)
-
-        db.down = False
-        second = SpendWriter(fails_on_second, spool_path=spool, batch_size=10, retry_interval=0)
-        await second.drain()
-        assert len(db.rows) == 10 and spool.exists()
-        third = SpendWriter(db.write, spool_path=spool, batch_size=10)
-        await third.drain()
-        assert len(db.rows) == 30 and not spool.exists()
-
-    asyncio.run(main())
-
-
-def test_flush_writes_the_queue_now(tmp_path: Path) -> None:
-    """flush() writes queued records at once, without the background task or a full batch."""
-
-    async def main() -> None:
-        db = FlakyDatabase()
-        writer = SpendWriter(db.write, spool_path=tmp_path / "s.jsonl", batch_size=100, interval=30)
-        for row in rows(3):
-            writer.submit(row)
-        await writer.flush()
-        assert sorted(db.rows) == ["r0", "r1", "r2"] and writer.pending == 0
-
-    asyncio.run(main())
-
-
-def test_flush_replays_the_spool_without_waiting_out_the_retry_delay(tmp_path: Path) -> None:
-    """After an outage, flush() tries the database again at once and empties the spool."""
-
-    async def main() -> None:
-        db = FlakyDatabase()
-        spool = tmp_path / "s.jsonl"
-        writer = SpendWriter(db.write, spool_path=spool, retry_interval=3600)
-        db.down = True
-        for row in rows(5):
-            writer.submit(row)
-        await writer.flush()
-        assert spool.exists() and writer.spooled == 5 and db.rows == {}
-        db.down = False
-        for row in rows(2, start=5):
-            writer.submit(row)
-        await writer.flush()
-        assert sorted(db.rows) == [f"r{i}" for i in range(7)] and not spool.exists()
-
-    asyncio.run(main())
-
-
-class RejectsOneRow(FlakyDatabase):
-    """A database that refuses one row for its content (like a value too long for its column)."""
+    def __init__(self, *, refuse_reduced: bool = False) -> None:
+        super().__init__()
+        self.refuse_reduced = refuse_reduced
 
     async def write(self, batch: list[dict[str, Any]]) -> None:
-        if any(row["request_id"] == "bad" for row in batch):
-            raise ValueError("value too long for type character varying(255)")
+        for row in batch:
+            if "\x00" in (row.get("end_user") or "") or (self.refuse_reduced and row["request_id"] == "bad"):
+                raise ValueError("invalid byte sequence for encoding UTF8: 0x00")
         await super().write(batch)
 
 
-def test_a_rejected_row_does_not_block_the_others(tmp_path: Path) -> None:
-    """A row the database refuses (not an outage) is set aside; every other row is written."""
+def test_a_refused_row_is_stored_reduced_and_counted(tmp_path: Path) -> None:
+    """A row the database refuses (not an outage) is stored with only Bastion's own values, so its
+    cost still counts; the others are written; it is logged and counted in a metric."""
 
     async def main() -> None:
-        db = RejectsOneRow()
-        spool = tmp_path / "spool.jsonl"
-        writer = SpendWriter(
-            db.write, spool_path=spool, batch_size=10, is_outage=lambda exc: isinstance(exc, ConnectionError)
-        )
-        for row in [*rows(4), {"request_id": "bad"}, *rows(4, start=4)]:
+        db = RefusesContent()
+        metrics = Metrics()
+        writer = writer_for(tmp_path, db.write, batch_size=10, metrics=metrics)
+        bad = {"request_id": "bad", "spend": 0.25, "api_key": "k", "end_user": "x\x00y"}
+        for row in [*rows(4), bad, *rows(4, start=4)]:
             writer.submit(row)
         await writer.drain()
-        assert sorted(db.rows) == sorted(f"r{i}" for i in range(8))
-        assert not spool.exists()
-        assert b'"bad"' in (tmp_path / "spool.rejected.jsonl").read_bytes()
+        assert sorted(db.rows) == sorted(["bad", *(f"r{i}" for i in range(8))])
+        stored = db.rows["bad"]
+        assert stored["spend"] == 0.25 and stored["api_key"] == "k" and stored.get("end_user") is None
+        assert stored["metadata"] == {"reduced": True} and writer.reduced == 1
+        assert b'"bad"' in (tmp_path / JOURNAL_DIR / "rejected.jsonl").read_bytes()
+        assert b'bastion_spend_rows_rejected_total{outcome="reduced"} 1.0' in metrics.render()
 
     asyncio.run(main())
 
 
-def test_a_torn_spool_line_is_set_aside(tmp_path: Path) -> None:
-    """A line cut by a crash mid-append does not stop the replay of the others."""
+def test_a_row_refused_even_reduced_is_set_aside_loudly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If even the reduced row is refused, it is kept in rejected.jsonl with an error line."""
+
+    async def main() -> None:
+        db = RefusesContent(refuse_reduced=True)
+        metrics = Metrics()
+        writer = writer_for(tmp_path, db.write, metrics=metrics)
+        for row in [{"request_id": "bad", "spend": 1.0}, *rows(3)]:
+            writer.submit(row)
+        await writer.drain()
+        assert sorted(db.rows) == ["r0", "r1", "r2"] and writer.set_aside == 1
+        assert b'bastion_spend_rows_rejected_total{outcome="set_aside"} 1.0' in metrics.render()
+
+    asyncio.run(main())
+    assert any("NOT in the spend totals" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+
+
+def test_a_torn_journal_line_is_set_aside(tmp_path: Path) -> None:
+    """A line cut by a kill mid-append does not stop the replay of the others."""
 
     async def main() -> None:
         db = FlakyDatabase()
-        spool = tmp_path / "spool.jsonl"
-        spool.write_bytes(b'{"request_id": "r0", "spend": 0}\n{"request_id": "r1", "sp')
-        writer = SpendWriter(db.write, spool_path=spool)
+        dead = SpendJournal(tmp_path)
+        dead.append({"request_id": "r0", "spend": 0})
+        [segment] = dead.seal()
+        with segment.open("ab") as out:
+            out.write(b'{"request_id": "r1", "sp')
+        dead.close()  # it is gone; its lock is free
+        writer = writer_for(tmp_path, db.write)
         writer.submit({"request_id": "r2", "spend": 0})
         await writer.drain()
-        assert sorted(db.rows) == ["r0", "r2"] and not spool.exists()
-        assert b'"r1"' in (tmp_path / "spool.rejected.jsonl").read_bytes()
+        assert sorted(db.rows) == ["r0", "r2"] and segments(tmp_path) == []
+        assert b'"r1"' in (tmp_path / JOURNAL_DIR / "rejected.jsonl").read_bytes()
 
     asyncio.run(main())
 
 
 def test_a_database_that_hangs_is_treated_as_down(tmp_path: Path) -> None:
-    """A write that does not finish in write_timeout is spooled instead of blocking shutdown."""
+    """A write that does not finish in write_timeout leaves the rows on disk instead of blocking."""
 
     async def main() -> None:
         async def hangs(batch: list[dict[str, Any]]) -> None:
             await asyncio.Event().wait()
 
-        spool = tmp_path / "spool.jsonl"
-        writer = SpendWriter(hangs, spool_path=spool, write_timeout=0.05)
+        writer = writer_for(tmp_path, hangs, write_timeout=0.05)
         for row in rows(3):
             writer.submit(row)
         await writer.drain()
-        assert writer.spooled == 3 and len(spool.read_bytes().splitlines()) == 3
+        assert writer.spooled == 3 and journaled_ids(tmp_path) == {"r0", "r1", "r2"}
 
     asyncio.run(main())
 
 
-def test_spools_of_dead_processes_are_adopted(tmp_path: Path) -> None:
-    """A spool another (finished) process left behind is taken over and written."""
+def test_spool_files_of_older_versions_are_adopted(tmp_path: Path) -> None:
+    """A spool file a finished process of an older Bastion left behind is taken over and written."""
 
     async def main() -> None:
         db = FlakyDatabase()
-        orphan = tmp_path / "spool-999.jsonl"
+        orphan = tmp_path / "bastion-spend-spool-999999999.jsonl"
         orphan.write_bytes(b'{"request_id": "left-behind", "spend": 0}\n')
-        writer = SpendWriter(db.write, spool_path=tmp_path / "spool-1.jsonl", orphans=lambda: [orphan])
+        writer = writer_for(tmp_path, db.write)
         await writer.drain()
         assert list(db.rows) == ["left-behind"] and not orphan.exists()
 
     asyncio.run(main())
 
 
-def test_a_record_submitted_after_the_drain_goes_to_the_spool(tmp_path: Path) -> None:
+def test_a_row_submitted_after_the_drain_stays_in_the_journal(tmp_path: Path) -> None:
     """A request that ends after the shutdown drain is not lost in a queue nobody flushes."""
 
     async def main() -> None:
         db = FlakyDatabase()
-        spool = tmp_path / "spool.jsonl"
-        writer = SpendWriter(db.write, spool_path=spool)
+        writer = writer_for(tmp_path, db.write)
         await writer.drain()
         writer.submit({"request_id": "late", "spend": 0})
-        assert b'"late"' in spool.read_bytes()
+        assert journaled_ids(tmp_path) == {"late"}
+        writer.journal.close()
+        again = writer_for(tmp_path, db.write)
+        await again.drain()
+        assert list(db.rows) == ["late"]
+
+    asyncio.run(main())
+
+
+def test_unwritten_rows_are_reported_with_a_consistent_read(tmp_path: Path) -> None:
+    """with_unwritten() gives the queued rows and the backlog's, with no write in between."""
+
+    async def main() -> None:
+        db = FlakyDatabase()
+        writer = writer_for(tmp_path, db.write, retry_interval=3600)
+        db.down = True
+        for row in rows(3):
+            writer.submit(row)
+        await writer.flush()  # to the backlog
+        writer.submit({"request_id": "queued", "spend": 0})
+
+        async def read() -> int:
+            return len(db.rows)
+
+        stored, unwritten = await writer.with_unwritten(read)
+        assert stored == 0 and sorted(r["request_id"] for r in unwritten) == ["queued", "r0", "r1", "r2"]
+
+    asyncio.run(main())
+
+
+def test_a_full_disk_does_not_fail_the_request(tmp_path: Path) -> None:
+    """A journal that cannot be written is reported; the row is still queued for the database."""
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the data directory should be")
+    metrics = Metrics()
+    writer = SpendWriter(FlakyDatabase().write, journal=SpendJournal(blocked), metrics=metrics)
+    writer.submit({"request_id": "r", "spend": 0})
+    assert writer.pending == 1 and writer.journal.failures == 1
+    assert b"bastion_spend_journal_errors_total 1.0" in metrics.render()
+
+
+def test_rows_submitted_while_an_outage_spools_are_not_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request recorded while the writer fsyncs the backlog stays queued, and is written later."""
+    import bastion.accounting.spend_writer as module
+
+    async def main() -> None:
+        db = FlakyDatabase()
+        writer = writer_for(tmp_path, db.write, retry_interval=3600)
+        real = asyncio.to_thread
+
+        async def to_thread(func: Any, *args: Any) -> Any:
+            writer.submit({"request_id": "during", "spend": 0})  # a request ends meanwhile
+            return await real(func, *args)
+
+        monkeypatch.setattr(module.asyncio, "to_thread", to_thread)
+        db.down = True
+        writer.submit({"request_id": "before", "spend": 0})
+        await writer.flush()
+        monkeypatch.setattr(module.asyncio, "to_thread", real)
+        db.down = False
+        await writer.drain()
+        assert sorted(db.rows) == ["before", "during"]
+
+    asyncio.run(main())
+
+
+def test_an_unwritable_data_directory_does_not_stop_the_writer(tmp_path: Path) -> None:
+    """start() and drain() go on (and rows reach the database) when the journal cannot be opened."""
+
+    async def main() -> None:
+        blocked = tmp_path / "not-a-dir"
+        blocked.write_text("a file where the data directory should be")
+        db = FlakyDatabase()
+        writer = SpendWriter(db.write, journal=SpendJournal(blocked))
+        writer.start()
+        writer.submit({"request_id": "r", "spend": 0})
+        await writer.drain()
+        assert list(db.rows) == ["r"]
+
+    asyncio.run(main())
+
+
+def test_a_segment_left_mid_write_is_read_up_to_its_last_row(tmp_path: Path) -> None:
+    """A process killed while appending leaves its preallocated segment full size (zeros after the
+    last row): the next start reads every row in it."""
+
+    async def main() -> None:
+        dead = SpendJournal(tmp_path)
+        for row in rows(3):
+            dead.append(row)
+        [segment] = segments(tmp_path)
+        assert segment.stat().st_size > 1000  # preallocated, not cut to its rows
+        assert dead._lock_fd is not None
+        os.close(dead._lock_fd)  # the process is gone: its lock with it, its mapping left as is
+        db = FlakyDatabase()
+        writer = writer_for(tmp_path, db.write)
+        await writer.drain()
+        assert sorted(db.rows) == ["r0", "r1", "r2"]
+
+    asyncio.run(main())
+
+
+def test_full_segments_roll_over_without_losing_a_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows that do not fit the preallocated segment go to the next one; every row is written, and
+    a row larger than a segment gets one of its own."""
+    import bastion.accounting.spend_journal as journal
+
+    monkeypatch.setattr(journal, "SEGMENT_BYTES", 200)
+
+    async def main() -> None:
+        db = FlakyDatabase()
+        writer = writer_for(tmp_path, db.write)
+        for row in [*rows(50), {"request_id": "big", "spend": 0, "end_user": "x" * 1000}]:
+            writer.submit(row)
+        assert len(segments(tmp_path)) > 10
+        await writer.drain()
+        assert len(db.rows) == 51 and segments(tmp_path) == []
 
     asyncio.run(main())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bastion.accounting.pricing import Rates
+from bastion.accounting.pricing import Price, Rates, TieredRates
 from bastion.limits.estimate import estimate_cost, estimate_tokens
 
 
@@ -29,3 +29,14 @@ def test_negative_inputs_count_as_zero() -> None:
 def test_tokens_are_prompt_plus_max_output() -> None:
     """tpm counts the prompt and the output allowance at admission."""
     assert estimate_tokens(1200, 800) == 2000
+
+
+def test_cost_takes_the_tier_of_the_prompt_and_the_dearer_cache_write_rate() -> None:
+    """A long prompt reserves at its tier's rates; a prompt asking for a cache write reserves at the
+    cache-write rate when it is dearer than input."""
+    tiered = TieredRates(Rates(input=1.0, output=2.0), ((100, Rates(input=10.0, output=20.0)),))
+    assert estimate_cost(100, 1, tiered) == pytest.approx(100 * 1.0 + 2.0)
+    assert estimate_cost(101, 1, tiered) == pytest.approx(101 * 10.0 + 20.0)
+    writes = Price(TieredRates(Rates(input=1.0, output=0.0, cache_write=1.25)), "table")
+    assert estimate_cost(8, 0, writes) == pytest.approx(8.0)
+    assert estimate_cost(8, 0, writes, cache_writes=True) == pytest.approx(10.0)

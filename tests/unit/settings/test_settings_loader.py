@@ -301,7 +301,7 @@ def test_load_returns_settings_with_source(write_config: Write) -> None:
 
 
 def test_data_dir_defaults_to_the_config_directory_and_can_be_moved(write_config: Write) -> None:
-    """Containers mount the config read-only: the SQLite file and spools can live elsewhere."""
+    """Containers mount the config read-only: the SQLite file and the spend journal can live elsewhere."""
     path = write_config(MINIMAL)
     assert load_settings(path, environ={}).data_dir is None  # the app uses the config's directory
     assert load_settings(path, environ={"BASTION_DATA_DIR": "/var/lib/bastion"}).data_dir == Path(

@@ -1,0 +1,35 @@
+"""Budget seeds: the database's spend plus the rows the spend writer has not written yet."""
+
+from __future__ import annotations
+
+import math
+
+from bastion.limits.reservation import BudgetSeed
+from bastion.limits.seeds import _plus
+
+ROWS = [
+    {"api_key": "k1", "team_id": "t1", "user": "u1", "spend": 0.25, "start_time": 1000.0},
+    {"api_key": "k1", "team_id": "t2", "user": "u2", "spend": 0.5, "start_time": 2000.0},
+    {"api_key": "k2", "team_id": "t1", "user": "u1", "spend": math.nan, "start_time": 3000.0},
+]
+
+
+def test_unwritten_rows_count_for_their_owners() -> None:
+    """A key, team, user and end user each get the spend of their own rows added."""
+    assert _plus("key:k1", BudgetSeed(1.0), ROWS, None).spent == 1.75
+    assert _plus("team:t1", BudgetSeed(0.0), ROWS, None).spent == 0.25  # the NaN row counts nothing
+    assert _plus("user:u2", BudgetSeed(0.0), ROWS, None).spent == 0.5
+    assert _plus("end_user:u1", BudgetSeed(0.0), ROWS, None).spent == 0.25
+    assert _plus("key:nobody", BudgetSeed(2.0), ROWS, None).spent == 2.0
+
+
+def test_rows_before_the_window_do_not_count() -> None:
+    """With a budget_duration only rows since the window began are added (as in the database sum)."""
+    seed = BudgetSeed(0.1, reset_at=99_999.0)
+    assert _plus("key:k1", seed, ROWS, 1500.0) == BudgetSeed(0.6, reset_at=99_999.0)
+
+
+def test_scopes_of_unknown_kinds_are_left_alone() -> None:
+    """A scope kind the rows do not name is returned as it was."""
+    seed = BudgetSeed(0.3)
+    assert _plus("org:k1", seed, ROWS, None) is seed
