@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bastion.accounting.records import UsageRecord
-from bastion.api.asgi import Request, Send, send_bytes, stream_response
+from bastion.api.asgi import ClientGone, Request, Send, send_bytes, stream_response, unless_client_leaves
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.domain.errors import BastionError, InternalError, InvalidRequestError, PermissionDeniedError
 from bastion.domain.principal import ANONYMOUS, Principal
@@ -193,9 +193,15 @@ class GenerationHandler:
             if stream:
                 relay = await self._chat.open_stream(ctx, body, model)
             else:
-                out = await self._chat.complete(ctx, body, model)
+                # A client that hangs up cancels the upstream call and is billed as docs/operations.md says.
+                out = await unless_client_leaves(
+                    request.receive, self._chat.complete(ctx, body, model), name="complete"
+                )
                 await send_bytes(send, 200, out, headers=extra_headers + ctx.response_headers)
                 return
+        except ClientGone:
+            self._chat.abandoned(ctx, body)
+            return
         except BastionError as err:
             await self.fail(ctx, send, err, extra_headers)
             return
