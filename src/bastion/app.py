@@ -305,6 +305,7 @@ def build_app(
         lifespan=lifespan,
         dry_run=RoutingDryRun(generation, routes, router, limit).handle,
         overload=settings.bastion.overload,
+        prices=prices,
     )
     app.gatekeeper = chat.gatekeeper
     app.cache = chat.cache
