@@ -307,6 +307,7 @@ def build_app(
         dry_run=RoutingDryRun(generation, routes, router, limit).handle,
         overload=settings.bastion.overload,
         scrubber=Scrubber(secret_values(settings)),
+        prices=prices,
     )
     app.gatekeeper = chat.gatekeeper
     app.cache = chat.cache

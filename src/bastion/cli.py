@@ -109,7 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("opencode-config", help="print the OpenCode config and env lines for a key")
     sandbox.add_argument("--key", required=True)
     sandbox.add_argument("--url", default="http://localhost:4000", help="the gateway's public URL")
-    sandbox.add_argument("--model", default="anthropic/claude-sonnet-4-5")
+    sandbox.add_argument(
+        "--model",
+        default="mock-claude",
+        help="the model group the agents use (default: the demo's mock-claude)",
+    )
     return parser
 
 
