@@ -275,6 +275,7 @@ def build_app(
     admin = Administration(
         database,
         announce=Announcer(limits.revocations.revoke, limits.revocations.unrevoke, forget=virtual.forget),
+        plans=settings.bastion.plans,
     )
     management = ManagementApi(
         admin,
