@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from bastion import tasks
+from bastion.accounting.pricing import PriceBook
 from bastion.accounting.spend_writer import SpendWriter
 from bastion.api import catalog, health, schemas
 from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_json
@@ -97,8 +98,10 @@ class GatewayApp:
         dry_run: Handler | None = None,
         overload: OverloadSettings | None = None,
         scrubber: Scrubber | None = None,
+        prices: PriceBook | None = None,
     ) -> None:
         self._gen = generation
+        self._prices = prices or PriceBook()
         self._embeddings = embeddings
         self._tokens = tokens
         #: Model groups and their deployments' health (the admin views read it).
@@ -200,6 +203,15 @@ class GatewayApp:
             errors=OPENAI_ERRORS,
             tag="openai",
             summary="One model group",
+        )
+        add(
+            ("/model_group/info",),
+            "GET",
+            self._model_group_info,
+            CLIENT,
+            errors=OPENAI_ERRORS,
+            tag="openai",
+            summary="Model groups the caller may use, with limits, prices and capabilities (LiteLLM's shape)",
         )
         add(
             ("/v1beta/models",),
@@ -387,6 +399,9 @@ class GatewayApp:
         name = request.params["model"]
         self._gen.admit(request.caller, name)
         await send_json(send, 200, catalog.openai_model(name))
+
+    async def _model_group_info(self, request: Request, send: Send) -> None:
+        await send_json(send, 200, catalog.model_group_info(self._router, request.caller, self._prices))
 
     async def _gemini_models(self, request: Request, send: Send) -> None:
         await send_json(send, 200, catalog.gemini_models(self._router, request.caller))

@@ -11,6 +11,7 @@ first streamed frame can still be retried or fall back.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -397,7 +398,14 @@ def _wants_usage(body: dict[str, Any]) -> bool:
     return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
-def _with_defaults(req: ChatRequest, dep: Deployment) -> ChatRequest:
+def _with_defaults(canonical: ChatRequest, dep: Deployment) -> ChatRequest:
+    """A fresh copy of the request with the deployment's defaults filled in.
+
+    The decoded request is kept across attempts, so it is never changed: a fallback deployment must
+    not receive the defaults of the one tried before it. The copy is shallow (encoders do not change
+    what the fields hold), one per attempt.
+    """
+    req = copy.copy(canonical)
     defaults = dep.defaults
     if not defaults:
         return req
