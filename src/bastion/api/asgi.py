@@ -27,6 +27,7 @@ __all__ = [
     "send_bytes",
     "send_json",
     "stream_response",
+    "unencodable",
     "unless_client_leaves",
 ]
 
@@ -111,6 +112,15 @@ class Request:
         if not isinstance(data, dict):
             raise InvalidRequestError("The request body must be a JSON object.")
         return data
+
+
+def unencodable(exc: orjson.JSONEncodeError) -> InvalidRequestError:
+    """A body that parsed but cannot be written on (to a provider, a cache key, a record): JSON
+    nested deeper than encoders go, or a number they refuse. The client's input, so a 400."""
+    return InvalidRequestError(
+        "The request body cannot be forwarded: it is nested more than 254 levels deep or holds a "
+        f"value JSON encoders refuse ({exc})."
+    )
 
 
 def _too_large(limit: int) -> RequestTooLargeError:

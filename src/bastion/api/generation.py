@@ -11,8 +11,18 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
+
 from bastion.accounting.records import UsageRecord
-from bastion.api.asgi import ClientGone, Request, Send, send_bytes, stream_response, unless_client_leaves
+from bastion.api.asgi import (
+    ClientGone,
+    Request,
+    Send,
+    send_bytes,
+    stream_response,
+    unencodable,
+    unless_client_leaves,
+)
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.domain.errors import BastionError, InternalError, InvalidRequestError, PermissionDeniedError
 from bastion.domain.principal import ANONYMOUS, Principal
@@ -204,6 +214,9 @@ class GenerationHandler:
             return
         except BastionError as err:
             await self.fail(ctx, send, err, extra_headers)
+            return
+        except orjson.JSONEncodeError as exc:
+            await self.fail(ctx, send, unencodable(exc), extra_headers)
             return
         except Exception:
             _log.exception("unexpected error while serving %s", request_id)
