@@ -10,9 +10,10 @@ whatever its shape, the master key, static keys, ...), in the forms a response c
   newline, which no secret holds, so a complete frame is never held back);
 * header values are scrubbed too.
 
-A key chosen per call (a user's own provider key, a system key stored in the database) is added to
-the current response's scrubber with :func:`scrub_also` from wherever it is chosen; the response
-being sent is found through a context variable, so nothing else needs threading through.
+A key chosen per call (a user's own provider key, a system key stored in the database) is added
+with :func:`scrub_also` from wherever it is chosen (:mod:`bastion.domain.call_secrets`: a context
+variable, so nothing needs threading through); the call's answer is scrubbed of it from then on,
+and its log lines too.
 
 The cost when no secret is present is one ``in`` check per secret form per body write (bytes
 search); a replacement only happens on a hit. Values that look like placeholders rather than
@@ -22,11 +23,12 @@ such as ``EMPTY`` or ``not-needed``) are left alone: scrubbing them would corrup
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
+
+from bastion.domain.call_secrets import add_call_secret, begin_call_secrets
 
 __all__ = ["REPLACEMENT", "Scrubber", "scrub_also", "worth_scrubbing"]
 
@@ -34,10 +36,8 @@ REPLACEMENT = b"[REDACTED]"
 
 _Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-#: The response being sent in this context (set by :meth:`Scrubber.wrap`), for :func:`scrub_also`.
-_current: contextvars.ContextVar[_ScrubbingSend | None] = contextvars.ContextVar(
-    "bastion_scrub", default=None
-)
+#: Scrub a key chosen for this call from its answer (and its log lines) from now on.
+scrub_also = add_call_secret
 
 
 def worth_scrubbing(value: str) -> bool:
@@ -136,39 +136,28 @@ class Scrubber:
         return self.scrub(text.encode()).decode(errors="replace")
 
     def wrap(self, send: _Send) -> _Send:
-        """``send`` scrubbing this response; also makes it the target of :func:`scrub_also`."""
-        wrapped = _ScrubbingSend(self, send)
-        _current.set(wrapped)
-        return wrapped
-
-
-def scrub_also(secret: str | None) -> None:
-    """Scrub ``secret`` from the response being sent in this context (a key chosen for this call)."""
-    if not secret:
-        return
-    current = _current.get()
-    if current is not None:
-        current.add(secret)
+        """``send`` scrubbing this response, and the secrets :func:`scrub_also` adds during it."""
+        return _ScrubbingSend(self, send, begin_call_secrets())
 
 
 class _ScrubbingSend:
     """One response's ``send``: holds the start until the body shows whether it is whole or a stream."""
 
-    __slots__ = ("_extra", "_pending", "_scrubber", "_send", "_start")
+    __slots__ = ("_base", "_extra", "_pending", "_scrubber", "_send", "_start", "_used")
 
-    def __init__(self, scrubber: Scrubber, send: _Send) -> None:
-        self._scrubber = scrubber
+    def __init__(self, scrubber: Scrubber, send: _Send, extra: set[str]) -> None:
+        self._base = self._scrubber = scrubber
         self._send = send
         self._start: dict[str, Any] | None = None
         self._pending = b""
-        self._extra: set[str] = set()
-
-    def add(self, secret: str) -> None:
-        if secret not in self._extra:
-            self._extra.add(secret)
-            self._scrubber = self._scrubber.with_secrets((secret,))
+        #: The call's own secrets (filled by scrub_also), and how many the scrubber holds.
+        self._extra = extra
+        self._used = 0
 
     async def __call__(self, message: dict[str, Any]) -> None:
+        if len(self._extra) != self._used:
+            self._used = len(self._extra)
+            self._scrubber = self._base.with_secrets(tuple(self._extra))
         kind = message["type"]
         if kind == "http.response.start":
             self._start = message
