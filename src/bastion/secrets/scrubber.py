@@ -4,10 +4,12 @@
 whatever its shape, the master key, static keys, ...), in the forms a response can carry them
 (raw UTF-8, JSON-escaped, ASCII-escaped). :meth:`Scrubber.wrap` wraps one response's ASGI ``send``:
 
-* a whole body (``content-length`` known) is scrubbed once and its length header corrected;
-* a stream (SSE) is scrubbed chunk by chunk, keeping back only the tail of a chunk that could be the
-  start of a secret, so a value split across two writes is still caught (an SSE frame ends with a
-  newline, which no secret holds, so a complete frame is never held back);
+* a whole body (``content-length`` known) is scrubbed once and its length header corrected (its
+  head waits for it);
+* a stream (SSE, no ``content-length``: its head leaves at once) is scrubbed chunk by chunk,
+  keeping back only the tail of a chunk that could be the start of a secret, so a value split
+  across two writes is still caught (an SSE frame ends with a newline, which no secret holds, so
+  a complete frame is never held back);
 * header values are scrubbed too.
 
 A key chosen per call (a user's own provider key, a system key stored in the database) is added
@@ -15,10 +17,11 @@ with :func:`scrub_also` from wherever it is chosen (:mod:`bastion.domain.call_se
 variable, so nothing needs threading through); the call's answer is scrubbed of it from then on,
 and its log lines too.
 
-The cost when no secret is present is one ``in`` check per secret form per body write (bytes
-search); a replacement only happens on a hit. Values that look like placeholders rather than
-secrets (shorter than 6 characters, no letter, or a plain word under 16 characters without a digit,
-such as ``EMPTY`` or ``not-needed``) are left alone: scrubbing them would corrupt ordinary text.
+The cost when no secret is present is one ``in`` check (a bytes search) per distinct 4-byte head of
+the secret forms per body write; a replacement only happens on a hit. Values that look like
+placeholders rather than secrets (shorter than 6 characters, no letter, or a plain word under 16
+characters without a digit, such as ``EMPTY`` or ``not-needed``) are left alone: scrubbing them
+would corrupt ordinary text.
 """
 
 from __future__ import annotations
@@ -160,7 +163,10 @@ class _ScrubbingSend:
             self._scrubber = self._base.with_secrets(tuple(self._extra))
         kind = message["type"]
         if kind == "http.response.start":
-            self._start = message
+            if any(name.lower() == b"content-length" for name, _ in message.get("headers", ())):
+                self._start = message  # a whole body follows, whose length scrubbing may change
+            else:
+                await self._send(self._head(message, None))  # a stream: its head leaves at once
             return
         if kind != "http.response.body":
             await self._send(message)
@@ -172,10 +178,10 @@ class _ScrubbingSend:
         if start is not None:
             self._start = None
             if not more:
-                # The whole answer in one write: scrub it and say its real length.
-                body = scrubber.scrub(body)
-                await self._send(self._head(start, len(body)))
-                await self._send({"type": "http.response.body", "body": body})
+                # The whole answer in one write: scrub it and correct its length if it changed.
+                scrubbed = scrubber.scrub(body)
+                await self._send(self._head(start, len(body) - len(scrubbed)))
+                await self._send({"type": "http.response.body", "body": scrubbed})
                 return
             await self._send(self._head(start, None))
         if self._pending:
@@ -190,15 +196,24 @@ class _ScrubbingSend:
         if body or not more:
             await self._send({"type": "http.response.body", "body": body, "more_body": more})
 
-    def _head(self, start: dict[str, Any], length: int | None) -> dict[str, Any]:
+    def _head(self, start: dict[str, Any], shrunk: int | None) -> dict[str, Any]:
+        """``start`` with its header values scrubbed and its ``content-length`` less ``shrunk``
+        bytes (dropped when ``None``: a body sent in parts is sent chunked)."""
         scrubber = self._scrubber
+        if not scrubber.active:
+            return start
         headers: list[tuple[bytes, bytes]] = []
+        changed = False
         for name, value in start.get("headers", ()):
+            new = value
             if name.lower() == b"content-length":
-                if length is None:
-                    continue  # a stream's length is unknown once scrubbed: sent chunked
-                value = str(length).encode()
-            elif scrubber.active:
-                value = scrubber.scrub(value)
-            headers.append((name, value))
-        return {**start, "headers": headers}
+                if shrunk is None:
+                    changed = True
+                    continue
+                if shrunk:
+                    new = str(int(value) - shrunk).encode()
+            else:
+                new = scrubber.scrub(value)
+            changed = changed or new is not value
+            headers.append((name, new))
+        return {**start, "headers": headers} if changed else start
