@@ -23,6 +23,7 @@ CALLS = {
     "openai": ("/v1/chat/completions", {"model": "slow", "messages": HELLO, "max_tokens": 5}),
     "anthropic": ("/v1/messages", {"model": "slow", "messages": HELLO, "max_tokens": 5}),
     "gemini": ("/v1beta/models/slow:generateContent", {"contents": [{"parts": [{"text": "hello there"}]}]}),
+    "embeddings": ("/v1/embeddings", {"model": "slow", "input": "hello there"}),
 }
 
 

@@ -137,6 +137,10 @@ class GenerationHandler:
     def finish(self, ctx: CallContext) -> None:
         self._chat.finish(ctx)
 
+    def abandoned(self, ctx: CallContext, body: dict[str, Any]) -> None:
+        """Record a non-streamed call its client hung up on (its upstream call was cancelled)."""
+        self._chat.abandoned(ctx, body)
+
     async def handle(
         self,
         request: Request,
@@ -210,7 +214,7 @@ class GenerationHandler:
                 await send_bytes(send, 200, out, headers=extra_headers + ctx.response_headers)
                 return
         except ClientGone:
-            self._chat.abandoned(ctx, body)
+            self.abandoned(ctx, body)
             return
         except BastionError as err:
             await self.fail(ctx, send, err, extra_headers)
