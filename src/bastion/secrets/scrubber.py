@@ -17,8 +17,8 @@ with :func:`scrub_also` from wherever it is chosen (:mod:`bastion.domain.call_se
 variable, so nothing needs threading through); the call's answer is scrubbed of it from then on,
 and its log lines too.
 
-The cost when no secret is present is one ``in`` check (a bytes search) per distinct 4-byte head of
-the secret forms per body write; a replacement only happens on a hit. Values that look like
+The cost when no secret is present is one ``in`` check (a bytes search) per secret form per body
+write; a replacement only happens on a hit. Values that look like
 placeholders rather than secrets (shorter than 6 characters, no letter, or a plain word under 16
 characters without a digit, such as ``EMPTY`` or ``not-needed``) are left alone: scrubbing them
 would corrupt ordinary text.
@@ -77,7 +77,7 @@ def _ascii_escaped(text: str) -> bytes:
 class Scrubber:
     """Removes the secret values it holds from response bytes."""
 
-    __slots__ = ("_alphabet", "_forms", "_groups", "_longest", "_prefixes")
+    __slots__ = ("_alphabet", "_forms", "_longest", "_prefixes")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         forms: set[bytes] = set()
@@ -89,12 +89,6 @@ class Scrubber:
     def _index(self, forms: set[bytes]) -> None:
         # Longest first, so a secret containing another is replaced whole.
         self._forms: tuple[bytes, ...] = tuple(sorted(forms, key=len, reverse=True))
-        # Keys share prefixes (sk-proj-, sk-ant-): one search per distinct 4-byte head, and the
-        # whole forms only under a head that is present.
-        groups: dict[bytes, list[bytes]] = {}
-        for form in self._forms:
-            groups.setdefault(form[:4], []).append(form)
-        self._groups = tuple((head, tuple(members)) for head, members in groups.items())
         self._longest = max((len(f) for f in self._forms), default=0)
         #: Every byte a secret form holds: a chunk ending in any other byte holds no secret's start.
         self._alphabet = frozenset(b for form in self._forms for b in form)
@@ -115,11 +109,11 @@ class Scrubber:
 
     def scrub(self, data: bytes) -> bytes:
         """``data`` with every secret form replaced by ``[REDACTED]``."""
-        for head, forms in self._groups:
-            if head in data:
-                for form in forms:
-                    if form in data:
-                        data = data.replace(form, REPLACEMENT)
+        # One bytes search per form: a long needle skips ahead fast, which measured quicker than
+        # searching shared short prefixes (sk-) first or one compiled alternation.
+        for form in self._forms:
+            if form in data:
+                data = data.replace(form, REPLACEMENT)
         return data
 
     def holdback(self, data: bytes) -> int:
@@ -162,6 +156,23 @@ class _ScrubbingSend:
             self._used = len(self._extra)
             self._scrubber = self._base.with_secrets(tuple(self._extra))
         kind = message["type"]
+        scrubber = self._scrubber
+        if kind == "http.response.body" and self._start is None and not self._pending:
+            # The common case, a stream's next chunk: passed on as it is unless it holds a secret.
+            body: bytes = message.get("body", b"")
+            if not body or not scrubber.active:
+                await self._send(message)
+                return
+            more = message.get("more_body", False)
+            scrubbed = scrubber.scrub(body)
+            keep = scrubber.holdback(scrubbed) if more else 0
+            if scrubbed is body and not keep:
+                await self._send(message)
+                return
+            if keep:
+                scrubbed, self._pending = scrubbed[:-keep], scrubbed[-keep:]
+            await self._send({"type": "http.response.body", "body": scrubbed, "more_body": more})
+            return
         if kind == "http.response.start":
             if any(name.lower() == b"content-length" for name, _ in message.get("headers", ())):
                 self._start = message  # a whole body follows, whose length scrubbing may change
@@ -171,8 +182,7 @@ class _ScrubbingSend:
         if kind != "http.response.body":
             await self._send(message)
             return
-        scrubber = self._scrubber
-        body: bytes = message.get("body", b"")
+        body = message.get("body", b"")
         more = message.get("more_body", False)
         start = self._start
         if start is not None:
@@ -181,7 +191,7 @@ class _ScrubbingSend:
                 # The whole answer in one write: scrub it and correct its length if it changed.
                 scrubbed = scrubber.scrub(body)
                 await self._send(self._head(start, len(body) - len(scrubbed)))
-                await self._send({"type": "http.response.body", "body": scrubbed})
+                await self._send(message if scrubbed is body else {**message, "body": scrubbed})
                 return
             await self._send(self._head(start, None))
         if self._pending:
