@@ -29,7 +29,7 @@ from bastion.api.error_formats import (
     SurfaceErrors,
     caller_surface,
 )
-from bastion.api.generation import GenerationHandler, request_id_headers
+from bastion.api.generation import GenerationHandler
 from bastion.api.openapi import openapi_document
 from bastion.api.overload import Overload
 from bastion.domain.errors import BastionError, ConfigError, InternalError, NotFoundError
@@ -348,7 +348,7 @@ class GatewayApp:
         ``limited`` calls (embeddings) count against the key's rate limits and budgets; token
         counting does not, as it costs nothing upstream."""
         ctx = self._gen.context(request, surface)
-        headers = request_id_headers(surface, ctx.request_id)
+        headers = surface.request_id_headers(ctx.request_id)
         try:
             await self._gen.start(ctx, request)
             body = await request.json(self._limit)

@@ -38,7 +38,6 @@ from bastion.gateway.router import Router, wildcard_part
 from bastion.observability.logging import Redactor
 from bastion.observability.metrics import Metrics
 from bastion.protocols.canonical import ChatRequest, StreamEvent
-from bastion.protocols.openai.request import with_stream_usage
 from bastion.protocols.sse import FrameSplitter, parse_frame
 from bastion.providers.base import ProviderAdapter, UpstreamRequest
 from bastion.providers.http import HttpPool
@@ -50,24 +49,6 @@ __all__ = ["ChatService"]
 _log = logging.getLogger("bastion.gateway")
 _KEY_SHAPES = Redactor()
 _T = TypeVar("_T")
-
-#: Deployment ``litellm_params`` that are request defaults (applied when the client did not set
-#: them), and their names in each protocol's body. Gemini's live inside ``generationConfig``.
-_DEFAULT_NAMES: dict[str, dict[str, str]] = {
-    "openai": {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_tokens", "seed": "seed"},
-    "anthropic": {
-        "temperature": "temperature",
-        "top_p": "top_p",
-        "max_tokens": "max_tokens",
-        "top_k": "top_k",
-    },
-    "gemini": {
-        "temperature": "temperature",
-        "top_p": "topP",
-        "max_tokens": "maxOutputTokens",
-        "seed": "seed",
-    },
-}
 
 
 class _Request:
@@ -128,7 +109,7 @@ class ChatService:
         """A streaming call; returns once the first upstream frame is in hand."""
         req = _Request(body, model, stream=True)
         if self.cache is not None and (hit := await self.cache.begin(ctx, body, model)) is not None:
-            encoder = ctx.surface.stream_encoder(model, include_usage=_wants_usage(body))
+            encoder = ctx.surface.stream_encoder(model, body)
             return TranslatingRelay(ctx, replay(hit), encoder, self.finish, _input_estimator(req))
         return await self.with_fallbacks(ctx, model, lambda dep: self._open_stream_once(ctx, req, dep))
 
@@ -223,15 +204,17 @@ class ChatService:
 
     def _upstream_request(
         self, ctx: CallContext, req: _Request, dep: Deployment
-    ) -> tuple[UpstreamRequest, bool]:
-        """Build the upstream call; the flag says whether it is a pass-through."""
+    ) -> tuple[UpstreamRequest, bool, bool]:
+        """Build the upstream call from a fresh copy of the request. The flags say whether it is a
+        pass-through, and whether the usage frame asked for on the client's behalf is kept back."""
         adapter = self.adapter_for(dep)
-        if adapter.protocol == ctx.surface.name:
-            body = _with_body_defaults(dict(req.body), dep, adapter.protocol)
-            return adapter.chat_request(dep, body, stream=req.stream, client_headers=ctx.headers), True
+        if adapter.protocol == ctx.surface.passthrough:
+            body, strip_usage = ctx.surface.passthrough_body(req.body, dep.defaults, stream=req.stream)
+            upstream = adapter.chat_request(dep, body, stream=req.stream, client_headers=ctx.headers)
+            return upstream, True, strip_usage
         canonical = _with_defaults(req.canonical(ctx), dep)
         payload = adapter.encode(canonical, dep, drop_params=self._drop_params(dep))
-        return adapter.chat_request(dep, payload, stream=req.stream, client_headers=ctx.headers), False
+        return adapter.chat_request(dep, payload, stream=req.stream, client_headers=ctx.headers), False, False
 
     async def _complete_once(self, ctx: CallContext, req: _Request, dep: Deployment) -> bytes:
         if dep.provider == "mock":
@@ -243,7 +226,7 @@ class ChatService:
             self.finish(ctx)
             return out
         adapter = self.adapter_for(dep)
-        upstream, passthrough = self._upstream_request(ctx, req, dep)
+        upstream, passthrough, _ = self._upstream_request(ctx, req, dep)
         status, headers, data = await self._http.post(
             upstream.url, upstream.body, upstream.headers, timeout=self.timeout_for(dep)
         )
@@ -274,17 +257,10 @@ class ChatService:
             events = self._mock.stream(canonical, dep)
             if ctx.cache is not None and self.cache is not None:
                 events = self.cache.tap(ctx, events)
-            encoder = ctx.surface.stream_encoder(
-                req.model, include_usage=_wants_usage(req.body), elapsed_ms=ctx.elapsed_ms
-            )
+            encoder = ctx.surface.stream_encoder(req.model, req.body, ctx.elapsed_ms)
             return TranslatingRelay(ctx, events, encoder, self.finish, estimate)
         adapter = self.adapter_for(dep)
-        strip_usage = False
-        if adapter.protocol == ctx.surface.name == "openai":
-            body, asked = with_stream_usage(dict(req.body))
-            strip_usage = not asked
-            req = _Request(body, req.model, stream=True)
-        upstream, passthrough = self._upstream_request(ctx, req, dep)
+        upstream, passthrough, strip_usage = self._upstream_request(ctx, req, dep)
         timeout = self.timeout_for(dep)
         stream = await self._http.open_stream(
             upstream.url,
@@ -322,9 +298,7 @@ class ChatService:
         events = _decode_frames(adapter, chunks, splitter, first)
         if ctx.cache is not None and self.cache is not None:
             events = self.cache.tap(ctx, events)
-        encoder = ctx.surface.stream_encoder(
-            req.model, include_usage=_wants_usage(req.body), elapsed_ms=ctx.elapsed_ms
-        )
+        encoder = ctx.surface.stream_encoder(req.model, req.body, ctx.elapsed_ms)
         return TranslatingRelay(ctx, events, encoder, self.finish, estimate, on_close=stream.close)
 
     def timeout_for(self, dep: Deployment) -> float:
@@ -365,22 +339,6 @@ def _expand_wildcard(dep: Deployment, group: str, requested: str) -> Deployment:
     return replace(dep, model=dep.model.replace("*", part if part is not None else requested))
 
 
-def _with_body_defaults(body: dict[str, Any], dep: Deployment, protocol: str) -> dict[str, Any]:
-    """Fill the deployment's request defaults into a pass-through body, under the protocol's names."""
-    if not dep.defaults:
-        return body
-    target = body
-    if protocol == "gemini":
-        config = body.get("generationConfig")
-        target = dict(config) if isinstance(config, dict) else {}
-    for ours, theirs in _DEFAULT_NAMES[protocol].items():
-        if ours in dep.defaults and theirs not in target:
-            target[theirs] = dep.defaults[ours]
-    if protocol == "gemini" and target:
-        body["generationConfig"] = target
-    return body
-
-
 def _scrub_key(err: BastionError, dep: Deployment) -> None:
     """Some providers quote the key they were given in their error text; never pass that on."""
     message = err.message
@@ -392,11 +350,6 @@ def _scrub_key(err: BastionError, dep: Deployment) -> None:
     if message != err.message:
         err.message = message
         err.args = (message,)
-
-
-def _wants_usage(body: dict[str, Any]) -> bool:
-    options = body.get("stream_options")
-    return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
 def _with_defaults(canonical: ChatRequest, dep: Deployment) -> ChatRequest:
