@@ -35,7 +35,6 @@ from bastion.gateway.credentials import CredentialChooser, SystemKeys
 from bastion.gateway.relay import PassthroughRelay, StreamRelay, TranslatingRelay
 from bastion.gateway.retry import RetryPolicy, may_try_elsewhere, should_retry
 from bastion.gateway.router import Router, wildcard_part
-from bastion.observability.logging import Redactor
 from bastion.observability.metrics import Metrics
 from bastion.protocols.canonical import ChatRequest, StreamEvent
 from bastion.protocols.sse import FrameSplitter, parse_frame
@@ -47,7 +46,6 @@ from bastion.settings import Deployment, Settings
 __all__ = ["ChatService"]
 
 _log = logging.getLogger("bastion.gateway")
-_KEY_SHAPES = Redactor()
 _T = TypeVar("_T")
 
 
@@ -161,7 +159,6 @@ class ChatService:
                 try:
                     result = await attempt(dep)
                 except BastionError as err:
-                    _scrub_key(err, dep)
                     last = err
                     metrics.upstream_attempts.labels(group, dep.deployment_id, "error").inc()
                     if isinstance(err, UpstreamTimeoutError):
@@ -337,19 +334,6 @@ def _expand_wildcard(dep: Deployment, group: str, requested: str) -> Deployment:
     """``openai/*`` served ``openai/gpt-4o``: the upstream model is what the ``*`` matched."""
     part = wildcard_part(group, requested) if "*" in group else None
     return replace(dep, model=dep.model.replace("*", part if part is not None else requested))
-
-
-def _scrub_key(err: BastionError, dep: Deployment) -> None:
-    """Some providers quote the key they were given in their error text; never pass that on."""
-    message = err.message
-    if dep.api_key is not None:
-        key = dep.api_key.reveal()
-        if key:
-            message = message.replace(key, "[REDACTED]")
-    message = _KEY_SHAPES(message)
-    if message != err.message:
-        err.message = message
-        err.args = (message,)
 
 
 def _with_defaults(canonical: ChatRequest, dep: Deployment) -> ChatRequest:
