@@ -99,6 +99,7 @@ class GatewayApp:
         overload: OverloadSettings | None = None,
         scrubber: Scrubber | None = None,
         prices: PriceBook | None = None,
+        gatekeeper: Gatekeeper | None = None,
     ) -> None:
         self._gen = generation
         self._prices = prices or PriceBook()
@@ -112,8 +113,9 @@ class GatewayApp:
         self._lifespan_context = lifespan
         self._dry_run = dry_run
         self.ready = False
-        #: Set by the composition root; tests reach the admission state and the store through them.
-        self.gatekeeper: Gatekeeper | None = None
+        #: Admission for embeddings (token counts are not limited); tests reach its state through it.
+        self.gatekeeper = gatekeeper
+        #: Set by the composition root; tests reach the cache, health and the store through them.
         self.cache: ResponseCache | None = None
         self.shared_health: SharedHealth | None = None
         self.database: Database | None = None

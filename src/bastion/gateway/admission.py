@@ -46,6 +46,7 @@ class Gatekeeper:
         default_max_tokens: int,
         metrics: Metrics | None = None,
         allow_unpriced: bool = False,
+        entitlement: Callable[[Principal], Awaitable[None]] | None = None,
     ) -> None:
         self.limits = limits
         self._metrics = metrics
@@ -57,13 +58,13 @@ class Gatekeeper:
         self._candidates: dict[str, tuple[tuple[Deployment, Price | None], ...]] = {}
         self._pending = TaskSet("settle-limits")
         #: Billing's credit check (raises a 402 for an org out of credit); None: not configured.
-        self.entitlement: Callable[[Principal], Awaitable[None]] | None = None
+        self._entitlement = entitlement
 
     async def admit(self, ctx: CallContext, body: dict[str, Any], group: str) -> None:
         """Raise OutOfCreditError, RateLimitError or BudgetExceededError, or note the ticket on ``ctx``."""
-        if self.entitlement is not None:
+        if self._entitlement is not None:
             try:
-                await self.entitlement(ctx.principal)
+                await self._entitlement(ctx.principal)
             except BastionError as err:
                 if err.status == 402 and self._metrics is not None:  # out of credit
                     self._metrics.refused("credit", "org:")

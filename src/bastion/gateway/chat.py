@@ -76,6 +76,9 @@ class ChatService:
         adapters: dict[str, ProviderAdapter],
         recorder: UsageRecorder,
         metrics: Metrics,
+        gatekeeper: Gatekeeper | None = None,
+        cache: ResponseCache | None = None,
+        credentials: CredentialChooser | None = None,
     ) -> None:
         self._settings = settings
         self._router = router
@@ -85,12 +88,12 @@ class ChatService:
         self._recorder = recorder
         self._metrics = self.metrics = metrics
         self._policy = RetryPolicy(num_retries=settings.num_retries, min_wait=settings.retry_after)
-        #: Settles a request's rate limits and budget reservation when it is recorded.
-        self.gatekeeper: Gatekeeper | None = None
+        #: Admits a request (credit, rate limits, budget reservation) and settles it when recorded.
+        self.gatekeeper = gatekeeper
         #: Picks each attempt's provider key: the user's own, the stored system key, the config's.
-        self.credentials = CredentialChooser(SystemKeys())
+        self.credentials = credentials if credentials is not None else CredentialChooser(SystemKeys())
         #: The response cache, when ``litellm_settings.cache`` is on.
-        self.cache: ResponseCache | None = None
+        self.cache = cache
 
     # ------------------------------------------------------------------ public entry points
 
@@ -194,6 +197,10 @@ class ChatService:
 
     def adapter_for(self, dep: Deployment) -> ProviderAdapter:
         return self._adapters[dep.provider]
+
+    def adapter_of(self, dep: Deployment) -> ProviderAdapter | None:
+        """The deployment's HTTP adapter; ``None`` for the in-process mock."""
+        return self._adapters.get(dep.provider)
 
     def _drop_params(self, dep: Deployment) -> bool:
         value = dep.defaults.get("drop_params")

@@ -53,6 +53,20 @@ class AnthropicAdapter:
             headers.update(dep.extra_headers)
         return UpstreamRequest(f"{base}/v1/messages", headers, orjson.dumps(body))
 
+    def count_tokens_request(
+        self, dep: Deployment, body: dict[str, Any], *, client_headers: Mapping[str, str]
+    ) -> UpstreamRequest:
+        """``/v1/messages/count_tokens``: the messages body without ``max_tokens``."""
+        body = dict(body)
+        body.pop("max_tokens", None)
+        upstream = self.chat_request(dep, body, stream=False, client_headers=client_headers)
+        upstream.url += "/count_tokens"
+        return upstream
+
+    def token_count(self, data: dict[str, Any]) -> int | None:
+        count = data.get("input_tokens")
+        return count if isinstance(count, int) else None
+
     def encode(self, req: ChatRequest, dep: Deployment, *, drop_params: bool) -> dict[str, Any]:
         return encode_request(
             req, dep.model, drop_params=drop_params, default_max_tokens=self._max_tokens(dep)

@@ -78,6 +78,15 @@ class ProviderAdapter(Protocol):
         self, dep: Deployment, body: dict[str, Any], *, stream: bool, client_headers: Mapping[str, str]
     ) -> UpstreamRequest: ...
 
+    def count_tokens_request(
+        self, dep: Deployment, body: dict[str, Any], *, client_headers: Mapping[str, str]
+    ) -> UpstreamRequest | None:
+        """The provider's own token count of a chat ``body`` (in its protocol), or ``None`` when
+        it has no counting endpoint."""
+
+    def token_count(self, data: dict[str, Any]) -> int | None:
+        """The count in the answer of :meth:`count_tokens_request` (``None``: not there)."""
+
     def encode(self, req: ChatRequest, dep: Deployment, *, drop_params: bool) -> dict[str, Any]: ...
 
     def decode(self, data: dict[str, Any]) -> ChatResponse: ...

@@ -55,6 +55,14 @@ class OpenAIAdapter:
             headers.update(dep.extra_headers)
         return UpstreamRequest(url, headers, orjson.dumps(body))
 
+    def count_tokens_request(
+        self, dep: Deployment, body: dict[str, Any], *, client_headers: Mapping[str, str]
+    ) -> UpstreamRequest | None:
+        return None  # OpenAI has no counting endpoint: the gateway estimates
+
+    def token_count(self, data: dict[str, Any]) -> int | None:
+        return None
+
     def encode(self, req: ChatRequest, dep: Deployment, *, drop_params: bool) -> dict[str, Any]:
         return encode_request(req, dep.model, drop_params=drop_params)
 
