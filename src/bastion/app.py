@@ -54,6 +54,7 @@ from bastion.outbound.clients import OutboundClients
 from bastion.providers.anthropic import AnthropicAdapter
 from bastion.providers.base import ProviderAdapter
 from bastion.providers.gemini import GeminiAdapter
+from bastion.providers.mock import MockProvider
 from bastion.providers.openai import OpenAIAdapter
 from bastion.secrets import Vault
 from bastion.secrets.scrubber import Scrubber
@@ -160,6 +161,7 @@ def build_app(
         "openai": OpenAIAdapter(),
         "anthropic": AnthropicAdapter(default_max_tokens=settings.bastion.default_max_tokens),
         "gemini": GeminiAdapter(),
+        "mock": MockProvider(),
     }
     loader = spend_loader(
         database,

@@ -58,9 +58,13 @@ class ChatTurn:
 class ChatStream:
     """The answer as server-sent events: ``start``, ``delta`` (text), then ``done`` or ``error``."""
 
-    def __init__(self, events: AsyncIterator[bytes], client_gone: Callable[[], None]) -> None:
+    def __init__(
+        self, events: AsyncIterator[bytes], client_gone: Callable[[], None], keepalive: bytes
+    ) -> None:
         self.events = events
         self.client_gone = client_gone
+        #: What keeps the stream open while the model is quiet (the wire format's).
+        self.keepalive = keepalive
 
 
 class ConversationService:
@@ -132,7 +136,7 @@ class ConversationService:
         except BastionError as err:
             self._chat.finish(ctx, status=err.status, error=err)
             raise
-        return ChatStream(self._events(turn, ctx, wire, relay.run()), relay.client_gone)
+        return ChatStream(self._events(turn, ctx, wire, relay.run()), relay.client_gone, wire.keepalive)
 
     async def _events(
         self, turn: ChatTurn, ctx: CallContext, wire: ConversationWire, frames: AsyncIterator[bytes]

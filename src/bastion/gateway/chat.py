@@ -38,9 +38,9 @@ from bastion.gateway.router import Router, wildcard_part
 from bastion.observability.metrics import Metrics
 from bastion.protocols.canonical import ChatRequest, StreamEvent
 from bastion.protocols.sse import FrameSplitter, parse_frame
+from bastion.protocols.token_estimate import estimate_body_tokens
 from bastion.providers.base import ProviderAdapter, UpstreamRequest
 from bastion.providers.http import HttpPool
-from bastion.providers.mock import MockProvider
 from bastion.settings import Deployment, Settings
 
 __all__ = ["ChatService"]
@@ -84,7 +84,6 @@ class ChatService:
         self._router = router
         self._http = http
         self._adapters = adapters
-        self._mock = MockProvider()
         self._recorder = recorder
         self._metrics = self.metrics = metrics
         self._policy = RetryPolicy(num_retries=settings.num_retries, min_wait=settings.retry_after)
@@ -198,10 +197,6 @@ class ChatService:
     def adapter_for(self, dep: Deployment) -> ProviderAdapter:
         return self._adapters[dep.provider]
 
-    def adapter_of(self, dep: Deployment) -> ProviderAdapter | None:
-        """The deployment's HTTP adapter; ``None`` for the in-process mock."""
-        return self._adapters.get(dep.provider)
-
     def _drop_params(self, dep: Deployment) -> bool:
         value = dep.defaults.get("drop_params")
         return self._settings.drop_params if value is None else bool(value)
@@ -221,15 +216,16 @@ class ChatService:
         return adapter.chat_request(dep, payload, stream=req.stream, client_headers=ctx.headers), False, False
 
     async def _complete_once(self, ctx: CallContext, req: _Request, dep: Deployment) -> bytes:
-        if dep.provider == "mock":
-            resp = self._mock.complete(_with_defaults(req.canonical(ctx), dep), dep)
+        adapter = self.adapter_for(dep)
+        local = adapter.local
+        if local is not None:
+            resp = local.complete(_with_defaults(req.canonical(ctx), dep), dep)
             ctx.record.usage = resp.usage
             out = ctx.surface.encode_response(resp, req.model)
             if ctx.cache is not None and self.cache is not None:
                 self.cache.keep(ctx, lambda: resp)
             self.finish(ctx)
             return out
-        adapter = self.adapter_for(dep)
         upstream, passthrough, _ = self._upstream_request(ctx, req, dep)
         status, headers, data = await self._http.post(
             upstream.url, upstream.body, upstream.headers, timeout=self.timeout_for(dep)
@@ -256,14 +252,14 @@ class ChatService:
 
     async def _open_stream_once(self, ctx: CallContext, req: _Request, dep: Deployment) -> StreamRelay:
         estimate = _input_estimator(req)
-        if dep.provider == "mock":
-            canonical = _with_defaults(req.canonical(ctx), dep)
-            events = self._mock.stream(canonical, dep)
+        adapter = self.adapter_for(dep)
+        local = adapter.local
+        if local is not None:
+            events = local.stream(_with_defaults(req.canonical(ctx), dep), dep)
             if ctx.cache is not None and self.cache is not None:
                 events = self.cache.tap(ctx, events)
             encoder = ctx.surface.stream_encoder(req.model, req.body, ctx.elapsed_ms)
             return TranslatingRelay(ctx, events, encoder, self.finish, estimate)
-        adapter = self.adapter_for(dep)
         upstream, passthrough, strip_usage = self._upstream_request(ctx, req, dep)
         timeout = self.timeout_for(dep)
         stream = await self._http.open_stream(
@@ -368,9 +364,11 @@ def _with_defaults(canonical: ChatRequest, dep: Deployment) -> ChatRequest:
 
 
 def _input_estimator(req: _Request) -> Callable[[], int]:
+    """The prompt estimate admission made, for a stream that broke before usage was reported."""
+
     def estimate() -> int:
         try:
-            return max(len(orjson.dumps(req.body.get("messages") or req.body.get("contents") or "")) // 4, 1)
+            return estimate_body_tokens(req.body)[0]
         except TypeError:
             return 1
 

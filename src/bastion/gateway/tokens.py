@@ -39,8 +39,8 @@ class TokenCounter:
     async def count(self, ctx: CallContext, body: dict[str, Any], group: str) -> int:
         """Input tokens of ``body`` (in the caller's surface format) for model group ``group``."""
         dep = self._groups(group)[0]
-        adapter = self._chat.adapter_of(dep)
-        if adapter is not None and adapter.protocol == ctx.surface.passthrough:
+        adapter = self._chat.adapter_for(dep)
+        if adapter.protocol == ctx.surface.passthrough:
             upstream = adapter.count_tokens_request(dep, body, client_headers=ctx.headers)
             if upstream is not None:
                 try:
