@@ -19,7 +19,17 @@ from bastion import tasks
 from bastion.accounting.pricing import PriceBook
 from bastion.accounting.spend_writer import SpendWriter
 from bastion.api import catalog, health, schemas
-from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_json
+from bastion.api.asgi import (
+    ClientGone,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    send_bytes,
+    send_json,
+    unencodable,
+    unless_client_leaves,
+)
 from bastion.api.dispatch import Dispatcher
 from bastion.api.endpoints import CLIENT, MASTER, PUBLIC, Audience, Endpoint, EndpointTable, Guard, Handler
 from bastion.api.error_formats import (
@@ -374,9 +384,16 @@ class GatewayApp:
             ctx.requested_model = requested if isinstance(requested, str) else group
             if limited and self.gatekeeper is not None:
                 await self.gatekeeper.admit(ctx, body, group)
-            out = await work(ctx, body, group)
+            # A client that hangs up cancels the upstream call (embeddings cost money too).
+            out = await unless_client_leaves(request.receive, work(ctx, body, group), name="work")
+        except ClientGone:
+            self._gen.abandoned(ctx, body)
+            return
         except BastionError as err:
             await self._gen.fail(ctx, send, err, headers)
+            return
+        except orjson.JSONEncodeError as exc:
+            await self._gen.fail(ctx, send, unencodable(exc), headers)
             return
         except Exception:
             _log.exception("unexpected error while serving %s", ctx.request_id)
