@@ -32,6 +32,9 @@ from support import MASTER_KEY, deployment
 from support.agents import CLIENTS_DIR, NetworkTrap, agent_env, require_client, run_agent, tool_round_trips
 from support.node import require_tool
 
+#: An agent starts in a few seconds, but a loaded machine can stretch that past the usual 60 s.
+pytestmark = pytest.mark.timeout(180)
+
 #: The mock upstream's answer of 12 words, as the agents print it.
 MOCK_WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima"
 #: (group, protocol the upstream speaks): Anthropic clients pass through to 'claude' and are

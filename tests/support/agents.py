@@ -146,7 +146,7 @@ def agent_env(home: Path, trap: NetworkTrap, **extra: str) -> dict[str, str]:
 
 
 def run_agent(
-    command: list[str] | str, *, cwd: Path, env: dict[str, str], timeout: float = 90
+    command: list[str] | str, *, cwd: Path, env: dict[str, str], timeout: float = 150
 ) -> subprocess.CompletedProcess[str]:
     """Run a client (a list, or a bash script for README commands) and return what it printed."""
     argv = ["bash", "-c", command] if isinstance(command, str) else command
