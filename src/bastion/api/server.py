@@ -42,6 +42,7 @@ from bastion.gateway.router import Router
 from bastion.gateway.surfaces import ANTHROPIC, GEMINI, OPENAI, Surface
 from bastion.gateway.tokens import TokenCounter
 from bastion.observability.metrics import CONTENT_TYPE, Metrics
+from bastion.secrets.scrubber import Scrubber
 from bastion.settings import OverloadSettings
 from bastion.store.database import Database
 
@@ -79,7 +80,8 @@ class GatewayApp:
     one :class:`~bastion.api.endpoints.EndpointTable` (collisions refused here, at start-up).
 
     ``lifespan`` is the composition root's start-up and shut-down (an async context manager);
-    ``overload`` the admission control that sheds new calls when the process is over capacity.
+    ``overload`` the admission control that sheds new calls when the process is over capacity;
+    ``scrubber`` removes the configured secrets from every byte answered.
     """
 
     def __init__(
@@ -95,6 +97,7 @@ class GatewayApp:
         lifespan: Lifespan | None = None,
         dry_run: Handler | None = None,
         overload: OverloadSettings | None = None,
+        scrubber: Scrubber | None = None,
         prices: PriceBook | None = None,
     ) -> None:
         self._gen = generation
@@ -127,7 +130,7 @@ class GatewayApp:
         #: Every route of the gateway (raises ConfigError on a collision).
         self.table = EndpointTable(endpoints, guards)
         self.overload = Overload(overload or OverloadSettings(), metrics)
-        self._dispatch = Dispatcher(self.table, overload=self.overload)
+        self._dispatch = Dispatcher(self.table, overload=self.overload, scrubber=scrubber)
         self._openapi_document: bytes | None = None
 
     def endpoints(self) -> list[Endpoint]:
