@@ -1,7 +1,8 @@
 """The admin dashboard in a real browser (Debian's Chromium, headless, driven by playwright-core
-from clients/js/test/dashboard.test.mjs): log in, create a key, see it listed, see a request made
-with it in the recent requests and the spend chart, block it; screenshots of the overview and the
-spend page are written to test-output/."""
+from clients/js/test/dashboard.test.mjs): log in, create a key with an expiry and a limit, see it
+listed, see a request made with it in the requests (filtered by the key through the form), the
+spend over time and the overview, clear its limit on the edit page, block it, delete it after the
+confirmation. Screenshots of each page go to test-output/ (a stable path, gitignored)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
 from support import MASTER_KEY, standard_models
-from support.node import CHROMIUM, JS_DIR, OUTPUT_DIR, require_tool, run_node_tests
+from support.node import CHROMIUM, JS_DIR, OUTPUT_DIR, ROOT, require_tool, run_node_tests
 
 
 def test_dashboard_in_chromium(start_gateway: Callable[..., RunningGateway], upstream: MockUpstream) -> None:
@@ -23,7 +24,10 @@ def test_dashboard_in_chromium(start_gateway: Callable[..., RunningGateway], ups
     gateway = start_gateway(
         {"model_list": standard_models(upstream.url), "router_settings": {"num_retries": 0}}
     )
-    shots = [OUTPUT_DIR / "dashboard-overview.png", OUTPUT_DIR / "dashboard-spend.png"]
+    shots = [
+        OUTPUT_DIR / f"dashboard-{name}.png"
+        for name in ("keys", "requests", "spend", "overview", "key-edit", "key-delete")
+    ]
     for shot in shots:
         shot.unlink(missing_ok=True)
     counts = run_node_tests(
@@ -35,6 +39,11 @@ def test_dashboard_in_chromium(start_gateway: Callable[..., RunningGateway], ups
             "OUTPUT_DIR": str(OUTPUT_DIR),
         },
     )
-    assert counts["fail"] == 0 and counts["skipped"] == 0 and counts["pass"] >= 4, counts
+    assert counts["fail"] == 0 and counts["skipped"] == 0 and counts["pass"] >= 6, counts
     for shot in shots:
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", shot
+        # Viewport-sized: small enough to copy into docs/screenshots/ (the docs show two of them).
+        assert shot.stat().st_size < 150_000, (shot, shot.stat().st_size)
+    for copy in (ROOT / "docs" / "screenshots").glob("*.png"):
+        assert (OUTPUT_DIR / copy.name).exists(), f"{copy.name} is no screenshot this test takes"
+        assert copy.stat().st_size < 150_000, copy

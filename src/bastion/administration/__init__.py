@@ -31,6 +31,7 @@ from bastion.administration.records import (
     SpendFilter,
     SpendLogRecord,
     TeamRecord,
+    TimedSpend,
     UserRecord,
 )
 from bastion.administration.sessions import SessionRevocations
@@ -58,6 +59,7 @@ __all__ = [
     "SpendService",
     "TeamRecord",
     "TeamService",
+    "TimedSpend",
     "UserRecord",
     "UserService",
     "actor",

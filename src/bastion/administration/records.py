@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bastion.store.billing_records import BillingFilter
 from bastion.store.records import GroupedSpend, KeyRecord, Page, SpendLogRecord, TeamRecord, UserRecord
-from bastion.store.spend import RequestTiming, SpendFilter
+from bastion.store.spend import RequestTiming, SpendFilter, TimedSpend
 
 __all__ = [
     "BillingFilter",
@@ -19,5 +19,6 @@ __all__ = [
     "SpendFilter",
     "SpendLogRecord",
     "TeamRecord",
+    "TimedSpend",
     "UserRecord",
 ]
