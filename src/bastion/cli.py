@@ -185,7 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the gateway's public URL (default http://localhost:4000)",
     )
     sandbox.add_argument(
-        "--model", default="anthropic/claude-sonnet-4-5", help="the model OpenCode asks for by default"
+        "--model",
+        default="mock-claude",
+        help="the model group the agents use (default: the demo's mock-claude)",
     )
     return parser
 
