@@ -9,6 +9,7 @@ import html
 import io
 import re
 import secrets
+import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -635,3 +636,98 @@ def _edit_form(browser: Browser, ref: str) -> dict[str, str]:
     assert page.status == 200, page.text[:500]
     fields = dict(re.findall(r'name="([a-z_]+)"[^>]*value="([^"]*)"', page.text))
     return {name: html.unescape(value) for name, value in fields.items()}
+
+
+def _hostile(name: str) -> str:
+    """Text that would become markup (a tag, an attribute break, an entity) if a page forgot to escape it."""
+    return f"\"'><i id=xss-{name}>&amp;"
+
+
+def test_every_page_escapes_what_operators_and_clients_wrote(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """Aliases, ids, model groups, request ids, error kinds, static labels and the filters in the
+    query string are shown as text on every page, never as markup; links built from them still
+    lead where they say."""
+    group = _hostile("group")
+    gateway = start_gateway(
+        {
+            "model_list": [
+                *standard_models(upstream.url),
+                {"model_name": group, "litellm_params": {"model": "mock/echo"}},
+            ],
+            "bastion_settings": {"static_keys": [{"key": STATIC_KEY, "alias": _hostile("static")}]},
+        }
+    )
+    browser = _logged_in(gateway)
+    teams = browser.get("/ui/teams")
+    team = _hostile("team") + "#frag?x=1&y=2"
+    made = browser.post(
+        "/ui/teams/create", {"csrf_token": teams.csrf, "team_id": team, "team_alias": _hostile("team-alias")}
+    )
+    assert made.status == 303, made.text
+    key, _ = _new_key(browser, key_alias=_hostile("alias"), team_id=team, user_id=_hostile("user"))
+    token = hash_key(key)
+    now = datetime.now(UTC)
+    logs = [
+        _log(
+            _hostile("request"),
+            token,
+            now,
+            team_id=team,
+            user=_hostile("user"),
+            end_user=_hostile("end-user"),
+            model_group=group,
+            model=_hostile("upstream"),
+            status="failure",
+            http_status=500,
+            metadata={"error_kind": _hostile("kind")},
+        ),
+        _log("static-row", _hostile("static"), now),
+    ]
+    gateway.call(gateway.app.database.spend.insert_spend_logs(logs))  # type: ignore[union-attr]
+    ref = token[:16]
+    filters = urllib.parse.urlencode(
+        {name: _hostile(f"q-{name}") for name in ("key", "team", "user", "model", "status", "range", "start")}
+    )
+    paths = [
+        "/ui",
+        "/ui/keys",
+        "/ui/keys?q=" + urllib.parse.quote(_hostile("q")),
+        f"/ui/keys/edit?key={ref}",
+        f"/ui/keys/delete?key={ref}",
+        "/ui/requests",
+        "/ui/requests?" + filters,
+        "/ui/requests?status=failure",
+        "/ui/spend?by=team&range=all&" + filters,
+        "/ui/teams",
+        "/ui/users",
+        "/ui/models",
+    ] + [f"/ui/spend?by={by}&range=all" for by in ("team", "user", "key", "model")]
+    shown: dict[str, str] = {}
+    for path in paths:
+        page = browser.get(path)
+        assert page.status == 200, (path, page.text[:300])
+        assert "<i id=xss" not in page.text, (path, page.text[page.text.find("<i id=xss") - 200 :][:400])
+        shown[path] = page.text
+    escaped = "&lt;i id=xss-"
+    assert escaped + "alias&gt;" in shown["/ui/keys"] and escaped + "static&gt;" in shown["/ui/keys"]
+    assert escaped + "kind&gt;" in shown["/ui/requests?status=failure"]
+    assert (
+        escaped + "group&gt;" in shown["/ui/models"]
+        and escaped + "q-team&gt;" in shown["/ui/requests?" + filters]
+    )
+    refused = browser.post("/ui/keys/create", {"csrf_token": teams.csrf, "team_id": _hostile("missing")})
+    assert (
+        refused.status == 400 and "<i id=xss" not in refused.text and escaped + "missing&gt;" in refused.text
+    )
+
+    # The links carry the hostile values intact: the team's edit link opens that team, the
+    # requests page's team link narrows to it.
+    edit = re.search(r'href="(/ui/teams/edit\?[^"]+)"', shown["/ui/teams"])
+    assert edit is not None
+    opened = browser.get(html.unescape(edit.group(1)))
+    assert opened.status == 200 and html.escape(team) in opened.text, opened.text[:500]
+    narrow = re.search(r'href="(/ui/requests\?team=[^"]+)"', shown["/ui/requests"])
+    assert narrow is not None
+    assert _request_ids(browser.get(html.unescape(narrow.group(1)))) == [html.escape(_hostile("request"))]

@@ -8,6 +8,7 @@ the team, deleting it deletes them.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from bastion.administration import TeamRecord, actor
 from bastion.administration.teams import TEAM_TEXT_FIELDS, TeamService
@@ -159,7 +160,7 @@ def _row(team: TeamRecord, csrf: str) -> list[object]:
     actions = Markup(
         f'<form method="post" action="/ui/teams/{toggle}">{hidden}'
         f'<button type="submit" class="plain" data-action="{toggle}">{toggle.capitalize()}</button></form> '
-        f'<a href="/ui/teams/edit?team_id={e(team.team_id)}" data-action="edit">Edit</a> '
+        f'<a href="/ui/teams/edit?team_id={e(quote(team.team_id, safe=""))}" data-action="edit">Edit</a> '
         f'<form method="post" action="/ui/teams/delete">{hidden}'
         '<button type="submit" class="danger" data-action="delete">Delete</button></form>'
     )
