@@ -288,6 +288,12 @@ def test_team_actions_reach_the_team_keys(dash_gateway: RunningGateway) -> None:
     client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "hi"}])
     assert browser.post("/ui/teams/edit", {**form, "rpm_limit": "9"}).status == 303
     assert "rpm 9" in browser.get("/ui/teams").text
+    shown = _edit_form(browser, "", path="/ui/teams/edit?team_id=team-dash")
+    assert shown["rpm_limit"] == shown["was_rpm_limit"] == "9" and shown["max_budget"] == "5"
+    assert browser.post("/ui/teams/edit", shown).status == 303  # as shown: unchanged
+    assert browser.post("/ui/teams/edit", {**shown, "rpm_limit": "", "max_budget": ""}).status == 303
+    emptied = dash_gateway.call(dash_gateway.app.database.teams.get("team-dash"))  # type: ignore[union-attr]
+    assert (emptied.rpm_limit, emptied.max_budget, emptied.models) == (None, None, ("mock",))
     assert browser.post("/ui/teams/delete", form).status == 303
     database = dash_gateway.app.database  # type: ignore[union-attr]
     assert dash_gateway.call(database.teams.get("team-dash")) is None
@@ -631,8 +637,8 @@ def _key_row(page: Page, alias: str) -> str:
     return rows[0]
 
 
-def _edit_form(browser: Browser, ref: str) -> dict[str, str]:
-    page = browser.get(f"/ui/keys/edit?key={ref}")
+def _edit_form(browser: Browser, ref: str, *, path: str = "") -> dict[str, str]:
+    page = browser.get(path or f"/ui/keys/edit?key={ref}")
     assert page.status == 200, page.text[:500]
     fields = dict(re.findall(r'name="([a-z_]+)"[^>]*value="([^"]*)"', page.text))
     return {name: html.unescape(value) for name, value in fields.items()}

@@ -20,7 +20,7 @@ from typing import Any
 from bastion.administration.announce import Announcer
 from bastion.administration.budgets import Budgets
 from bastion.administration.fields import Fields, checked_time
-from bastion.administration.key_fields import expiry_change, key_changes
+from bastion.administration.key_fields import CLEARABLE_SHARED, cleared, expiry_change, key_changes
 from bastion.auth.keys import hash_key
 from bastion.auth.virtual_keys import KeyMaterial, key_name, mint_key
 from bastion.domain.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
@@ -32,13 +32,8 @@ __all__ = ["CLEARABLE_KEY_FIELDS", "KeyService", "describe_key", "key_not_found"
 
 #: What clearing a field of a key sets (``duration``: the key never expires; ``models``: all of them).
 CLEARABLE_KEY_FIELDS: Mapping[str, Mapping[str, Any]] = {
+    **CLEARABLE_SHARED,
     "key_alias": {"key_alias": None},
-    "models": {"models": ()},
-    "max_budget": {"max_budget": None},
-    "budget_duration": {"budget_duration": None, "budget_reset_at": None},
-    "rpm_limit": {"rpm_limit": None},
-    "tpm_limit": {"tpm_limit": None},
-    "max_parallel_requests": {"max_parallel_requests": None},
     "duration": {"expires": None},
 }
 
@@ -209,15 +204,8 @@ class KeyService:
 
         ``clear`` names fields (of :data:`CLEARABLE_KEY_FIELDS`) to empty: no limit, no budget, no
         expiry, every model (in ``body``, a field absent or ``null`` is left unchanged)."""
-        unknown = sorted(set(clear) - set(CLEARABLE_KEY_FIELDS))
-        if unknown:
-            raise InvalidRequestError(f"Cannot clear {', '.join(unknown)}.", param=unknown[0])
-        both = sorted(name for name in clear if body.get(name) is not None)
-        if both:
-            raise InvalidRequestError(f"{both[0]} is both set and cleared.", param=both[0])
-        changes = await self._changes(Fields(body), record, actor)
-        for name in clear:
-            changes.update(CLEARABLE_KEY_FIELDS[name])
+        emptied = cleared(clear, body, CLEARABLE_KEY_FIELDS)
+        changes = {**await self._changes(Fields(body), record, actor), **emptied}
         if keep_alias:
             changes.pop("key_alias", None)  # the alias named the key; it is not a new alias
         hashes = await self._with_old_values(record.token)

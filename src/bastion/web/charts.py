@@ -8,6 +8,7 @@ reads the numbers drawn.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from bastion.web._html import Markup, e
@@ -21,8 +22,22 @@ _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 12, 12, 36
 _TICKS = 6
 
 
+def _round_up(value: float) -> float:
+    """The smallest of 1, 2 or 5 times a power of ten that is at least ``value`` (> 0)."""
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (1.0, 2.0, 5.0, 10.0):
+        if step * power >= value * (1 - 1e-12):
+            return step * power
+    return 10.0 * power
+
+
 def _plain(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.3g}"
+    """``1,234``, ``14.5``, ``0.00002``: no exponent down to a millionth."""
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    if abs(value) < 1e-6:
+        return f"{value:.3g}"
+    return f"{value:,.6f}".rstrip("0").rstrip(".")
 
 
 def bar_chart(
@@ -36,19 +51,29 @@ def bar_chart(
 ) -> Markup:
     """Vertical bars, one per time bucket, oldest left; ``labels`` name each bucket's start.
 
-    ``axis`` is the time axis's caption (the time zone of the labels)."""
-    top = max(values, default=0.0) or 1.0
+    ``axis`` is the time axis's caption (the time zone of the labels). The value axis reaches a
+    round number at or above the largest value, and is marked at 0, half way and the top (not
+    half way for counts when that is no whole number; only 0 when every value is 0)."""
+    largest = max(values, default=0.0)
+    top = _round_up(largest) if largest > 0 else 1.0
     n = max(len(values), 1)
     plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
     base = _TOP + plot_h
     slot = plot_w / n
+    counts = all(float(v).is_integer() for v in values)
+    if largest <= 0:
+        marks = [0.0]
+    elif counts and not (top / 2).is_integer():
+        marks = [0.0, 1.0]
+    else:
+        marks = [0.0, 0.5, 1.0]
     parts = []
-    for fraction in (0.0, 0.5, 1.0):  # the value axis: grid lines and their values
+    for fraction in marks:  # the value axis: grid lines and their values
         y = base - plot_h * fraction
         parts.append(
             f'<line class="grid" x1="{_LEFT}" y1="{y:.1f}" x2="{_W - _RIGHT}" y2="{y:.1f}"/>'
             f'<text class="y-tick" x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{e(fmt(top * fraction if max(values, default=0.0) else 0.0))}</text>"
+            f"{e(fmt(top * fraction))}</text>"
         )
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         height = plot_h * value / top

@@ -25,12 +25,13 @@ from bastion.administration.text_input import body_from_text
 from bastion.domain.errors import BastionError, InvalidRequestError
 from bastion.web._html import Markup, csrf_field, e, money, table, when
 from bastion.web.dashboard import PageContext, Reply
+from bastion.web.edit_forms import Field, edit_inputs, edited, shown_text
 
 __all__ = ["KeyPages", "StaticKeyView", "key_ref", "page_number"]
 
-#: The edit form's fields: name, label, input type. Each is sent with the value the form showed
-#: (``was_<name>``): a field left as shown is unchanged, one emptied is cleared (no limit).
-_EDITABLE = (
+#: The edit form's fields (see :mod:`bastion.web.edit_forms`: left as shown is unchanged, emptied
+#: is cleared).
+_EDITABLE: tuple[Field, ...] = (
     ("key_alias", "Alias (empty: none)", "text"),
     ("models", "Models (comma-separated; empty: all)", "text"),
     ("max_budget", "Max budget in USD (empty: no budget)", "number"),
@@ -248,12 +249,7 @@ class KeyPages:
         except BastionError as err:
             return await self.list_page(ctx, error=err.message, status=err.status)
         shown = _shown(record)
-        inputs = "".join(
-            f'<label>{e(label)}<input type="{kind}" step="any" name="{name}" id="edit-{name}" '
-            f'value="{e(shown[name])}"></label>'
-            f'<input type="hidden" name="was_{name}" value="{e(shown[name])}">'
-            for name, label, kind in _EDITABLE
-        )
+        inputs = edit_inputs(_EDITABLE, shown)
         body = (
             (f'<div class="error" id="error">{e(error)}</div>' if error else "")
             + f"<p>Key <strong>{e(_label(record))}</strong> (hash {e(key_ref(record.token)[:12])}&hellip;). "
@@ -341,37 +337,17 @@ def _shown(key: KeyRecord) -> dict[str, str]:
         "max_parallel_requests": key.max_parallel_requests,
         "expires": None if key.expires is None else key.expires.astimezone(UTC).strftime(_LOCAL),
     }
-    return {name: _text(value) for name, value in values.items()}
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):  # 2.5, 0.0000001, 1234567: never an exponent, never rounded away
-        return f"{value:.10f}".rstrip("0").rstrip(".")
-    return str(value)
+    return {name: shown_text(value) for name, value in values.items()}
 
 
 def _edits(form: dict[str, str], now: datetime) -> tuple[dict[str, Any], list[str]]:
-    """The edit form as ``(body, cleared)``: the fields changed from what the form showed, and the
-    ones emptied. A form without ``was_<name>`` (an older page, a script) changes what it sends."""
-    changed: dict[str, str] = {}
-    cleared: list[str] = []
-    for name, _, _ in _EDITABLE:
-        if name not in form:
-            continue
-        value = form[name].strip()
-        was = form.get(f"was_{name}")
-        if was is not None and value == was.strip():
-            continue
-        if value:
-            changed[name] = value
-        elif was:  # emptied
-            cleared.append("duration" if name == "expires" else name)
+    """The edit form as ``(body, cleared)`` for :meth:`KeyService.update` (see
+    :mod:`bastion.web.edit_forms`); ``Expires at`` becomes the ``duration`` from now."""
+    changed, emptied = edited(form, _EDITABLE)
     body = body_from_text(changed, fields=[name for name in KEY_TEXT_FIELDS if name != "duration"])
     if "expires" in changed:
         body["duration"] = _until(changed["expires"], now)
-    return body, cleared
+    return body, ["duration" if name == "expires" else name for name in emptied]
 
 
 def _until(text: str, now: datetime) -> str:

@@ -131,10 +131,18 @@ def test_a_chart_over_time_has_both_axes_with_values_and_dates() -> None:
     svg = bar_chart("Spend", labels, [float(i) for i in range(30)], chart_id="c", axis="UTC days")
     ticks = re.findall(r'class="x-tick"[^>]*>([^<]+)<', svg)
     assert ticks[0] == "2026-11-01" and 2 <= len(ticks) <= 6 and set(ticks) <= set(labels)
-    assert re.findall(r'class="y-tick"[^>]*>([^<]+)<', svg) == ["0", "14.5", "29"]
+    assert re.findall(r'class="y-tick"[^>]*>([^<]+)<', svg) == ["0", "25", "50"]  # a round top
     assert "UTC days" in svg and svg.count('class="bar"') == 30
-    empty = bar_chart("Spend", ["a"], [0.0], chart_id="e")
-    assert re.findall(r'class="y-tick"[^>]*>([^<]+)<', empty) == ["0", "0", "0"]
+
+    def marks(values: list[float]) -> list[str]:
+        return re.findall(
+            r'class="y-tick"[^>]*>([^<]+)<', bar_chart("c", ["a"] * len(values), values, chart_id="c")
+        )
+
+    assert marks([0.0, 0.0]) == ["0"]  # nothing to scale: one mark
+    assert marks([1.0, 0.0]) == ["0", "1"]  # a count is never half a request
+    assert marks([0.00002]) == ["0", "0.00001", "0.00002"]
+    assert marks([7.0]) == ["0", "5", "10"]
 
 
 def test_csv_is_quoted_and_formulas_are_defused() -> None:
