@@ -147,7 +147,7 @@ class Dashboard:
                 DASHBOARD_ERRORS,
                 summary,
                 tag="dashboard",
-                produces="text/html",
+                produces="text/csv" if path.endswith(".csv") else "text/html",
             )
 
         found = [
