@@ -600,7 +600,7 @@ def test_keys_page_expiry_last_use_search_clearing_and_confirmed_delete(ops_gate
 
     form = _edit_form(browser, ref)
     at = (datetime.now(UTC) + timedelta(days=2)).replace(second=0, microsecond=0)
-    assert browser.post("/ui/keys/edit", {**form, "expires": f"{at:%Y-%m-%dT%H:%M}"}).status == 303
+    assert browser.post("/ui/keys/edit", {**form, "expires": f"{at:%Y-%m-%dT%H:%M:%S}"}).status == 303
     later = gateway.call(database.keys.get(token)).expires
     assert later is not None and abs((later - at).total_seconds()) < 60
     past = browser.post("/ui/keys/edit", {**form, "expires": "2001-01-01T00:00"})

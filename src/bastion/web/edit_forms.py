@@ -14,6 +14,8 @@ from bastion.web._html import Markup, e
 
 __all__ = ["Field", "edit_inputs", "edited", "shown_text"]
 
+#: Number inputs take any number (a budget of 2.5, a limit of 7), not only whole steps.
+_STEP = ' step="any"'
 #: An input: its name, its label, its HTML type.
 Field = tuple[str, str, str]
 
@@ -31,7 +33,8 @@ def edit_inputs(fields: Sequence[Field], shown: Mapping[str, str]) -> Markup:
     """Each field's input, holding the shown value, and the hidden copy of that value."""
     return Markup(
         "".join(
-            f'<label>{e(label)}<input type="{kind}" step="any" name="{name}" id="edit-{name}" '
+            f'<label>{e(label)}<input type="{kind}"{_STEP if kind == "number" else ""} '
+            f'name="{name}" id="edit-{name}" '
             f'value="{e(shown[name])}"></label>'
             f'<input type="hidden" name="was_{name}" value="{e(shown[name])}">'
             for name, label, kind in fields

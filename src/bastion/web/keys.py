@@ -352,9 +352,13 @@ def _edits(form: dict[str, str], now: datetime) -> tuple[dict[str, Any], list[st
 
 def _until(text: str, now: datetime) -> str:
     """An ``Expires at`` (``YYYY-MM-DDTHH:MM``, UTC) as the duration from now the services take."""
-    try:
-        at = datetime.strptime(text, _LOCAL).replace(tzinfo=UTC)
-    except ValueError:
+    for pattern in (_LOCAL, _LOCAL + ":%S"):  # a browser may send the seconds too
+        try:
+            at = datetime.strptime(text, pattern).replace(tzinfo=UTC)
+            break
+        except ValueError:
+            continue
+    else:
         raise InvalidRequestError(
             "Expires at must be a date and time such as 2026-12-31T23:59 (UTC).", param="expires"
         ) from None
