@@ -306,6 +306,7 @@ def build_app(
         signing_secret=signing_secret,
         throttle=throttle,
         billing=billing is not None,
+        static_keys=settings.bastion.static_keys,
     )
     routers: list[EndpointSource] = [management, account_api, dashboard]
     if browser_api is not None:
