@@ -35,7 +35,7 @@ class UsageRecorder:
                 rec.usage, provider=rec.provider, model=rec.upstream_model, deployment_id=rec.deployment_id
             )
         self._count(rec)
-        if self._log_requests:
+        if self._log_requests and self._log.isEnabledFor(logging.INFO):  # no fields built for nothing
             self._log.info("request", extra={"fields": rec.to_log_fields()})
         for sink in self.sinks:
             sink(rec)
