@@ -56,6 +56,7 @@ from bastion.providers.base import ProviderAdapter
 from bastion.providers.gemini import GeminiAdapter
 from bastion.providers.openai import OpenAIAdapter
 from bastion.secrets import Vault
+from bastion.secrets.scrubber import Scrubber
 from bastion.settings import Settings, load_settings
 from bastion.store.database import Database
 from bastion.store.engine import create_store_engine
@@ -274,6 +275,7 @@ def build_app(
     admin = Administration(
         database,
         announce=Announcer(limits.revocations.revoke, limits.revocations.unrevoke, forget=virtual.forget),
+        plans=settings.bastion.plans,
     )
     management = ManagementApi(
         admin,
@@ -310,6 +312,8 @@ def build_app(
         lifespan=lifespan,
         dry_run=RoutingDryRun(generation, routes, router, limit).handle,
         overload=settings.bastion.overload,
+        scrubber=Scrubber(secret_values(settings)),
+        prices=prices,
     )
     app.gatekeeper = chat.gatekeeper
     app.cache = chat.cache
