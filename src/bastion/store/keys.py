@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio.engine import AsyncConnection, AsyncEngine
 
 from bastion.domain.errors import BastionError, InvalidRequestError
 from bastion.store._archive import archive_keys

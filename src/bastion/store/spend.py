@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, bindparam, case, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio.engine import AsyncConnection, AsyncEngine
 
 from bastion.store._bulk_insert import RecordsetInsert, member_of
 from bastion.store._mapping import record_from_row, record_values
