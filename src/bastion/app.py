@@ -42,12 +42,14 @@ from bastion.gateway.cache import ResponseCache, build_cache_store
 from bastion.gateway.chat import ChatService
 from bastion.gateway.credentials import CredentialChooser, SystemKeys
 from bastion.gateway.embeddings import EmbeddingsService
+from bastion.gateway.plan_admission import PlanGate
+from bastion.gateway.plans import PLANS_CHANNEL, plan_directory_of, plan_notices
 from bastion.gateway.router import Router
 from bastion.gateway.routes import RouteTable
 from bastion.gateway.tokens import TokenCounter
 from bastion.limits import memory_limits
 from bastion.limits.login import FailureCounter, LoginThrottle, MemoryFailureCounter
-from bastion.limits.seeds import spend_loader
+from bastion.limits.seeds import PlanWindows, spend_loader
 from bastion.observability.logging import configure_logging
 from bastion.observability.metrics import Metrics
 from bastion.outbound.clients import OutboundClients
@@ -159,10 +161,13 @@ def build_app(
     chat = ChatService(
         settings, router=router, http=http, adapters=adapters, recorder=recorder, metrics=metrics
     )
+    plan_directory = plan_directory_of(settings, database)
+    plan_windows = PlanWindows(budgets={}, quotas={})
     loader = spend_loader(
         database,
         unwritten=spend.with_unwritten,
         end_user_budget=jwt_auth.user_limits.budget_duration if jwt_auth else None,
+        plans=plan_windows,
     )
     if clients.redis is not None and clients.subscriber is not None:
         from bastion.limits.redis import redis_limits  # the Redis stores only when shared
@@ -179,6 +184,8 @@ def build_app(
         metrics=metrics,
         allow_unpriced=settings.bastion.allow_unpriced_models_with_budgets,
     )
+    chat.gatekeeper.plans = PlanGate(plan_directory, limits.budgets, metrics=metrics, windows=plan_windows)
+    notify_plans = plan_notices(plan_directory, clients)
     # Billing (billing_settings): the credit check in admission, and the in-process workers.
     billing = None
     if settings.billing is not None:
@@ -248,6 +255,8 @@ def build_app(
                 stack.push_async_callback(gatekeeper.close)  # settles what is left, closes the limits
             # Another process deleted, blocked or changed a key: forget it here too (None: all are stale).
             await limits.revocations.subscribe(virtual.forget)
+            if clients.subscriber is not None:  # plans or customers changed in another process
+                await clients.subscriber.subscribe(PLANS_CHANNEL, plan_directory.invalidate)
             if chat.cache is not None:
                 stack.push_async_callback(chat.cache.close)
             if shared_health is not None:
@@ -270,6 +279,7 @@ def build_app(
         database,
         announce=Announcer(limits.revocations.revoke, limits.revocations.unrevoke, forget=virtual.forget),
         plans=settings.bastion.plans,
+        notify_plans=notify_plans,
     )
     management = ManagementApi(
         admin,

@@ -17,6 +17,7 @@ from bastion.administration.fields import Fields, invalid
 from bastion.domain.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from bastion.domain.plans import Plan, quota_message_problem
 from bastion.store import Database
+from bastion.store.plans import plan_from_record
 from bastion.store.records import PlanRecord
 
 __all__ = ["PLAN_FIELDS", "Notify", "PlanService", "plan_from_record", "plan_not_found"]
@@ -50,27 +51,6 @@ async def _nobody() -> None:
 
 def plan_not_found(plan_id: str) -> NotFoundError:
     return NotFoundError(f"Plan '{plan_id}' does not exist.", param="budget_id", code="budget_not_found")
-
-
-def plan_from_record(record: PlanRecord) -> Plan:
-    return Plan(
-        plan_id=record.budget_id,
-        rpm_limit=record.rpm_limit,
-        tpm_limit=record.tpm_limit,
-        max_parallel_requests=record.max_parallel_requests,
-        max_budget=record.max_budget,
-        budget_duration=record.budget_duration,
-        max_tokens_per_period=record.max_tokens_per_period,
-        quota_duration=record.quota_duration,
-        count_cache_reads=record.count_cache_reads,
-        models=tuple(record.models),
-        model_aliases=dict(record.model_aliases or {}),
-        quota_message=record.quota_message,
-        metadata=dict(record.metadata or {}),
-        source="api",
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-    )
 
 
 class PlanService:
