@@ -131,8 +131,10 @@ BASTION_SETTINGS = Section(
             "path (relative to the config file)",
             "`BASTION_DATA_DIR`, else the config file's directory",
             "Bastion's own files: `bastion.db` (without `database_url`), `bastion-jwt-secret` (without "
-            "`BASTION_JWT_SECRET`) and the spend journal `spend-journal/` "
-            "([operations.md](operations.md#the-spend-journal)); keep it on a local file system",
+            "`BASTION_JWT_SECRET`), the spend journal `spend-journal/` "
+            "([operations.md](operations.md#the-spend-journal)) and `price-table.json`, the shipped "
+            "price table's rates of the configured models (a cache, rebuilt when missing or when "
+            "genai-prices changes); keep it on a local file system",
         ),
         Key(
             "spend_journal",
