@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +36,7 @@ from bastion.auth.jwt_tokens import TokenVerifier
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.auth.signing_secret import load_or_create_signing_secret
 from bastion.auth.virtual_keys import VirtualKeys
+from bastion.domain.principal import Principal
 from bastion.domain.secret import Secret
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache, build_cache_store
@@ -407,8 +408,23 @@ def _account_api(
         user_keys_mode=options.user_keys,
         body_limit=body_limit,
         keepalive_seconds=settings.bastion.stream_keepalive_seconds,
+        plan_usage=_plan_usage(chat),
     )
     return AccountApi(services), accounts, keys, signing_secret, throttle
+
+
+def _plan_usage(chat: ChatService) -> Callable[[str], Awaitable[dict[str, Any]]] | None:
+    """A person's plan and quota, as their /v2 usage shows it (they are end users of plans)."""
+    plans = chat.gatekeeper.plans if chat.gatekeeper is not None else None
+    if plans is None:
+        return None
+    gate = plans
+
+    async def usage(user_id: str) -> dict[str, Any]:
+        found = await gate.usage(Principal("user", "", "", user_id=user_id, end_user=user_id))
+        return {key: found[key] for key in ("plan", "quota", "budget")}
+
+    return usage
 
 
 def _model_info(settings: Settings, prices: PriceBook) -> list[dict[str, Any]]:

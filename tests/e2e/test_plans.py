@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from bastion.store.spend import SpendFilter
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
 from support import MASTER_KEY, standard_models
+from support.accounts import SUPERUSER, SUPERUSER_PASSWORD, V2, accounts_config
 from support.backends import PG, REDIS, drop_schema, require
 from support.identity import SigningKey, claims
 from support.serve import ServeProcess
@@ -275,3 +277,53 @@ def test_an_upgrade_through_one_process_applies_on_the_other(
         except openai.RateLimitError:
             pass
     assert passed, "the second process still held the user to the free plan after a second"
+
+
+def test_an_end_user_reads_their_plan_and_quota_left(plan_gateway: RunningGateway, idp: SigningKey) -> None:
+    """GET /v1/usage/me with the user's own token, or the app's key and ?user= for a customer:
+    the plan, the tokens used and left, and when they renew."""
+    user, token = user_token(idp, plan="free")
+    client = openai_client(plan_gateway, token)
+    for _ in range(3):
+        client.chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)
+    request = urllib.request.Request(
+        f"{plan_gateway.url}/v1/usage/me", headers={"authorization": f"Bearer {token}"}
+    )
+    assert plan_gateway.app is not None and plan_gateway.app.gatekeeper is not None
+    plan_gateway.call(plan_gateway.app.gatekeeper.settled())  # the three calls' tokens are counted
+    with urllib.request.urlopen(request) as resp:
+        mine = orjson.loads(resp.read())
+    assert mine["end_user"] == user and mine["plan"]["name"] == "free"
+    quota = mine["quota"]
+    assert (quota["limit"], quota["used"], quota["in_flight"], quota["remaining"]) == (
+        QUOTA,
+        18,
+        0,
+        QUOTA - 18,
+    )
+    assert quota["resets_at"].endswith("T00:00:00+00:00") and quota["resets_at"][8:10] == "01"
+    assert 0 < quota["resets_in_seconds"] <= 31 * 86400
+
+    post(plan_gateway, "/customer/new", {"user_id": "shop-customer-1", "budget_id": "free"})
+    on_behalf = get_json(plan_gateway, "/v1/usage/me?user=shop-customer-1")
+    assert on_behalf["plan"]["name"] == "free" and on_behalf["quota"]["used"] == 0
+    with pytest.raises(urllib.error.HTTPError) as no_user:
+        get_json(plan_gateway, "/v1/usage/me")
+    assert no_user.value.code == 400
+
+
+def test_a_persons_usage_page_shows_their_plan(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """/v2/billing/usage/my-usage: people who log in are end users of plans too."""
+    config = accounts_config(upstream.url)
+    free = {"max_tokens_per_period": QUOTA, "quota_duration": "1mo"}
+    config["bastion_settings"] |= {"plans": {"free": free}, "default_plan": "free"}
+    gw = start_gateway(config)
+    admin = V2(gw.url).as_user(SUPERUSER, SUPERUSER_PASSWORD)
+    made = admin.call("POST", "/v2/users", json={"email": "p@example.com", "password": "password-123456"})
+    assert made.status in (200, 201), made.body
+    person = V2(gw.url).as_user("p@example.com", "password-123456")
+    usage = person.call("GET", "/v2/billing/usage/my-usage")
+    assert usage.status == 200 and usage.body["plan"]["plan"]["name"] == "free"
+    assert usage.body["plan"]["quota"]["remaining"] == QUOTA

@@ -13,7 +13,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from bastion.administration.fields import Fields, invalid
+from bastion.administration.fields import Fields
 from bastion.domain.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from bastion.domain.plans import Plan, quota_message_problem
 from bastion.store import Database
@@ -37,7 +37,6 @@ PLAN_FIELDS = frozenset(
         "quota_duration",
         "count_cache_reads",
         "models",
-        "model_aliases",
         "quota_message",
         "metadata",
     }
@@ -168,11 +167,6 @@ def _changes(fields: Fields) -> dict[str, Any]:
     models = fields.names("models")
     if models is not None:
         changes["models"] = tuple(dict.fromkeys(models))
-    aliases = fields.mapping("model_aliases")
-    if aliases is not None:
-        if not all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in aliases.items()):
-            raise invalid("model_aliases", "a JSON object of model names to model groups")
-        changes["model_aliases"] = aliases
     message = fields.text("quota_message", max_length=1000)
     if message is not None:
         problem = quota_message_problem(message)

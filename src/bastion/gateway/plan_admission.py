@@ -20,11 +20,11 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bastion.domain.errors import PermissionDeniedError, RateLimitError
 from bastion.domain.plans import DEFAULT_QUOTA_MESSAGE, Plan
-from bastion.domain.principal import ScopeLimits
+from bastion.domain.principal import Principal, ScopeLimits
 from bastion.gateway.context import CallContext
 from bastion.gateway.plans import PlanDirectory
 from bastion.limits import BudgetLedger, BudgetLimit, BudgetRefusal, parse_duration
@@ -124,6 +124,57 @@ class PlanGate:
         )
         await self._budgets.settle(reservation, float(counted))
 
+    async def usage(self, principal: Principal, user: str | None = None) -> dict[str, Any]:
+        """What an end user may read of their plan: its limits, and the quota and budget left in
+        the current period (``GET /v1/usage/me``). Off the request path: one ledger read each."""
+        member = await self.directory.member(principal, user)
+        if member is None:
+            return {"end_user": principal.end_user or user, "plan": None, "quota": None, "budget": None}
+        plan = member.plan
+        found: dict[str, Any] = {
+            "end_user": member.end_user,
+            "plan": {
+                "name": plan.plan_id,
+                "rpm_limit": plan.rpm_limit,
+                "tpm_limit": plan.tpm_limit,
+                "max_parallel_requests": plan.max_parallel_requests,
+                "max_budget": plan.max_budget,
+                "budget_duration": plan.budget_duration,
+                "max_tokens_per_period": plan.max_tokens_per_period,
+                "quota_duration": plan.quota_duration,
+                "models": list(plan.models),
+            },
+            "quota": None,
+            "budget": None,
+        }
+        now = self._clock()
+        if plan.max_tokens_per_period is not None:
+            scope = "quota:" + member.scope
+            self._note(self.quota_windows, scope, (plan.quota_duration, plan.count_cache_reads))
+            state = await self._budgets.state(scope)
+            limit = plan.max_tokens_per_period
+            reset_at = state.reset_at if plan.quota_duration is not None else None
+            found["quota"] = {
+                "limit": limit,
+                "used": int(state.spent),
+                "in_flight": int(state.reserved),
+                "remaining": max(int(limit - state.spent - state.reserved), 0),
+                "period": plan.quota_duration,
+                **_reset(reset_at, now),
+            }
+        if plan.max_budget is not None:
+            self._note(self.budget_windows, member.scope, plan.budget_duration)
+            state = await self._budgets.state(member.scope)
+            reset_at = state.reset_at if plan.budget_duration is not None else None
+            found["budget"] = {
+                "max_budget": plan.max_budget,
+                "spent": round(state.spent, 6),
+                "remaining": round(max(plan.max_budget - state.spent - state.reserved, 0.0), 6),
+                "period": plan.budget_duration,
+                **_reset(reset_at, now),
+            }
+        return found
+
     async def _refusal(self, plan: Plan, refusal: BudgetRefusal) -> RateLimitError:
         state = await self._budgets.state(refusal.scope)
         now = self._clock()
@@ -157,6 +208,13 @@ def quota_sentence(plan: Plan, *, reset_at: float | None, now: float) -> str:
             "renews": _renews(reset_at),
         }
     )
+
+
+def _reset(reset_at: float | None, now: float) -> dict[str, Any]:
+    if reset_at is None:
+        return {"resets_at": None, "resets_in_seconds": None}
+    moment = datetime.fromtimestamp(reset_at, UTC).isoformat()
+    return {"resets_at": moment, "resets_in_seconds": max(math.ceil(reset_at - now), 0)}
 
 
 def _period(duration: str | None, now: float) -> str:
