@@ -43,6 +43,7 @@ from bastion.api.error_formats import (
 from bastion.api.generation import GenerationHandler
 from bastion.api.openapi import openapi_document
 from bastion.api.overload import Overload
+from bastion.api.usage import usage_me
 from bastion.domain.errors import BastionError, ConfigError, InternalError, NotFoundError
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache
@@ -224,6 +225,16 @@ class GatewayApp:
             errors=OPENAI_ERRORS,
             tag="openai",
             summary="Model groups the caller may use, with limits, prices and capabilities (LiteLLM's shape)",
+        )
+        add(
+            ("/v1/usage/me",),
+            "GET",
+            self._usage_me,
+            CLIENT,
+            errors=OPENAI_ERRORS,
+            tag="openai",
+            summary="The caller's plan, and the token quota and budget left with their reset times",
+            query=("user",),
         )
         add(
             ("/v1beta/models",),
@@ -421,6 +432,9 @@ class GatewayApp:
 
     async def _model_group_info(self, request: Request, send: Send) -> None:
         await send_json(send, 200, catalog.model_group_info(self._router, request.caller, self._prices))
+
+    async def _usage_me(self, request: Request, send: Send) -> None:
+        await usage_me(self.gatekeeper, request, send)
 
     async def _gemini_models(self, request: Request, send: Send) -> None:
         await send_json(send, 200, catalog.gemini_models(self._router, request.caller))

@@ -167,10 +167,11 @@ class SpendRepository:
             func.coalesce(func.sum(_logs.c.prompt_tokens), 0),
             func.coalesce(func.sum(_logs.c.completion_tokens), 0),
             func.coalesce(func.sum(_logs.c.total_tokens), 0),
+            func.coalesce(func.sum(_logs.c.cache_read_tokens), 0),
         ).where(*where.conditions())
         async with reading(self._engine) as conn:
             row = (await conn.execute(query)).one()
-        return SpendTotals(int(row[0]), float(row[1]), int(row[2]), int(row[3]), int(row[4]))
+        return SpendTotals(int(row[0]), float(row[1]), int(row[2]), int(row[3]), int(row[4]), int(row[5]))
 
     async def request_timings(
         self, where: SpendFilter = SpendFilter(), *, limit: int = 100_000
