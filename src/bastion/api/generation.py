@@ -32,19 +32,12 @@ from bastion.gateway.router import Router
 from bastion.gateway.routes import RouteTable
 from bastion.gateway.surfaces import Surface
 
-__all__ = ["Admitter", "GenerationHandler", "request_id_headers"]
+__all__ = ["Admitter", "GenerationHandler"]
 
 #: A surface's own admission: checks the body (and may adjust it), returns the model group.
 Admitter = Callable[[Principal, dict[str, Any]], str]
 
 _log = logging.getLogger("bastion.api")
-
-
-def request_id_headers(surface: Surface, request_id: str) -> list[tuple[bytes, bytes]]:
-    rid = request_id.encode()
-    if surface.name == "anthropic":
-        return [(b"request-id", rid), (b"x-request-id", rid)]
-    return [(b"x-request-id", rid)]
 
 
 class GenerationHandler:
@@ -184,7 +177,7 @@ class GenerationHandler:
     ) -> None:
         ctx = self.context(request, surface)
         request_id, record = ctx.request_id, ctx.record
-        extra_headers = request_id_headers(surface, request_id)
+        extra_headers = surface.request_id_headers(request_id)
         extra_headers.extend(headers)
         try:
             await self.start(ctx, request)

@@ -40,9 +40,10 @@ from bastion.api.error_formats import (
     SurfaceErrors,
     caller_surface,
 )
-from bastion.api.generation import GenerationHandler, request_id_headers
+from bastion.api.generation import GenerationHandler
 from bastion.api.openapi import openapi_document
 from bastion.api.overload import Overload
+from bastion.api.usage import usage_me
 from bastion.domain.errors import BastionError, ConfigError, InternalError, NotFoundError
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache
@@ -109,6 +110,7 @@ class GatewayApp:
         overload: OverloadSettings | None = None,
         scrubber: Scrubber | None = None,
         prices: PriceBook | None = None,
+        gatekeeper: Gatekeeper | None = None,
     ) -> None:
         self._gen = generation
         self._prices = prices or PriceBook()
@@ -122,8 +124,9 @@ class GatewayApp:
         self._lifespan_context = lifespan
         self._dry_run = dry_run
         self.ready = False
-        #: Set by the composition root; tests reach the admission state and the store through them.
-        self.gatekeeper: Gatekeeper | None = None
+        #: Admission for embeddings (token counts are not limited); tests reach its state through it.
+        self.gatekeeper = gatekeeper
+        #: Set by the composition root; tests reach the cache, health and the store through them.
         self.cache: ResponseCache | None = None
         self.shared_health: SharedHealth | None = None
         self.database: Database | None = None
@@ -222,6 +225,16 @@ class GatewayApp:
             errors=OPENAI_ERRORS,
             tag="openai",
             summary="Model groups the caller may use, with limits, prices and capabilities (LiteLLM's shape)",
+        )
+        add(
+            ("/v1/usage/me",),
+            "GET",
+            self._usage_me,
+            CLIENT,
+            errors=OPENAI_ERRORS,
+            tag="openai",
+            summary="The caller's plan, and the token quota and budget left with their reset times",
+            query=("user",),
         )
         add(
             ("/v1beta/models",),
@@ -373,7 +386,7 @@ class GatewayApp:
         ``limited`` calls (embeddings) count against the key's rate limits and budgets; token
         counting does not, as it costs nothing upstream."""
         ctx = self._gen.context(request, surface)
-        headers = request_id_headers(surface, ctx.request_id)
+        headers = surface.request_id_headers(ctx.request_id)
         try:
             await self._gen.start(ctx, request)
             body = await request.json(self._limit)
@@ -419,6 +432,9 @@ class GatewayApp:
 
     async def _model_group_info(self, request: Request, send: Send) -> None:
         await send_json(send, 200, catalog.model_group_info(self._router, request.caller, self._prices))
+
+    async def _usage_me(self, request: Request, send: Send) -> None:
+        await usage_me(self.gatekeeper, request, send)
 
     async def _gemini_models(self, request: Request, send: Send) -> None:
         await send_json(send, 200, catalog.gemini_models(self._router, request.caller))
