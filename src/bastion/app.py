@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +36,7 @@ from bastion.auth.jwt_tokens import TokenVerifier
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.auth.signing_secret import load_or_create_signing_secret
 from bastion.auth.virtual_keys import VirtualKeys
+from bastion.domain.principal import Principal
 from bastion.domain.secret import Secret
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache, build_cache_store
@@ -43,12 +44,14 @@ from bastion.gateway.chat import ChatService
 from bastion.gateway.credentials import CredentialChooser, SystemKeys
 from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.pipeline import Pipeline
+from bastion.gateway.plan_admission import PlanGate
+from bastion.gateway.plans import PLANS_CHANNEL, plan_directory_of, plan_notices
 from bastion.gateway.router import Router
 from bastion.gateway.routes import RouteTable
 from bastion.gateway.tokens import TokenCounter
 from bastion.limits import memory_limits
 from bastion.limits.login import FailureCounter, LoginThrottle, MemoryFailureCounter
-from bastion.limits.seeds import spend_loader
+from bastion.limits.seeds import PlanWindows, spend_loader
 from bastion.observability.logging import configure_logging
 from bastion.observability.metrics import Metrics
 from bastion.outbound.clients import OutboundClients
@@ -164,10 +167,13 @@ def build_app(
         "gemini": GeminiAdapter(),
         "mock": MockProvider(),
     }
+    plan_directory = plan_directory_of(settings, database)
+    plan_windows = PlanWindows(budgets={}, quotas={})
     loader = spend_loader(
         database,
         unwritten=spend.with_unwritten,
         end_user_budget=jwt_auth.user_limits.budget_duration if jwt_auth else None,
+        plans=plan_windows,
     )
     if clients.redis is not None and clients.subscriber is not None:
         from bastion.limits.redis import redis_limits  # the Redis stores only when shared
@@ -176,6 +182,8 @@ def build_app(
     else:
         limits = memory_limits(loader=loader)
     virtual.is_revoked = limits.revocations.is_revoked  # checked before a key is served in an outage
+    plan_gate = PlanGate(plan_directory, limits.budgets, metrics=metrics, windows=plan_windows)
+    notify_plans = plan_notices(plan_directory, clients)
     # Billing (billing_settings): the credit check in admission, and the in-process workers.
     billing = None
     if settings.billing is not None:
@@ -190,6 +198,7 @@ def build_app(
         metrics=metrics,
         allow_unpriced=settings.bastion.allow_unpriced_models_with_budgets,
         entitlement=billing.entitlement if billing is not None else None,
+        plans=plan_gate,
     )
     cache = None
     if settings.cache.enabled:
@@ -248,6 +257,7 @@ def build_app(
         data_dir=data_dir,
         body_limit=limit,
         redis=clients.redis,
+        plans=plan_gate,
     )
 
     @asynccontextmanager
@@ -278,6 +288,8 @@ def build_app(
             stack.push_async_callback(gatekeeper.close)  # settles what is left, closes the limits
             # Another process deleted, blocked or changed a key: forget it here too (None: all are stale).
             await limits.revocations.subscribe(virtual.forget)
+            if clients.subscriber is not None:  # plans or customers changed in another process
+                await clients.subscriber.subscribe(PLANS_CHANNEL, plan_directory.invalidate)
             if cache is not None:
                 stack.push_async_callback(cache.close)
             if shared_health is not None:
@@ -301,6 +313,7 @@ def build_app(
         database,
         announce=Announcer(limits.revocations.revoke, limits.revocations.unrevoke, forget=virtual.forget),
         plans=settings.bastion.plans,
+        notify_plans=notify_plans,
     )
     management = ManagementApi(
         admin,
@@ -322,6 +335,7 @@ def build_app(
         signing_secret=signing_secret,
         throttle=throttle,
         billing=billing is not None,
+        static_keys=settings.bastion.static_keys,
     )
     routers: list[EndpointSource] = [management, account_api, dashboard]
     if browser_api is not None:
@@ -374,6 +388,7 @@ def _account_api(
     data_dir: Path,
     body_limit: int,
     redis: RespClient | None,
+    plans: PlanGate | None,
 ) -> tuple[AccountApi, AccountService, ProviderKeyService, Callable[[], Secret], LoginThrottle]:
     """The ``/v2`` account API and the services behind it."""
     options = settings.bastion.accounts
@@ -420,8 +435,22 @@ def _account_api(
         user_keys_mode=options.user_keys,
         body_limit=body_limit,
         keepalive_seconds=settings.bastion.stream_keepalive_seconds,
+        plan_usage=_plan_usage(plans),
     )
     return AccountApi(services), accounts, keys, signing_secret, throttle
+
+
+def _plan_usage(plans: PlanGate | None) -> Callable[[str], Awaitable[dict[str, Any]]] | None:
+    """A person's plan and quota, as their /v2 usage shows it (they are end users of plans)."""
+    if plans is None:
+        return None
+    gate = plans
+
+    async def usage(user_id: str) -> dict[str, Any]:
+        found = await gate.usage(Principal("user", "", "", user_id=user_id, end_user=user_id))
+        return {key: found[key] for key in ("plan", "quota", "budget")}
+
+    return usage
 
 
 def _model_info(settings: Settings, prices: PriceBook) -> list[dict[str, Any]]:

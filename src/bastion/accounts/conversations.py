@@ -240,6 +240,7 @@ def _principal(user: UserRecord) -> Principal:
         models=frozenset(user.models),
         user_id=user.user_id,
         limits=(scope,) if limited else (),
+        end_user=user.user_id,  # people on plans (bastion_settings.plans, /customer/*)
     )
 
 

@@ -12,7 +12,17 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from bastion.api.asgi import Request, Send, send_bytes, stream_response
+import orjson
+
+from bastion.api.asgi import (
+    ClientGone,
+    Request,
+    Send,
+    send_bytes,
+    stream_response,
+    unencodable,
+    unless_client_leaves,
+)
 from bastion.auth.keys import extract_key
 from bastion.domain.errors import BastionError, InternalError
 from bastion.domain.principal import Principal
@@ -117,11 +127,20 @@ class GenerationHandler:
             if stream:
                 relay = await pipeline.open_stream(ctx, body, model)
             else:
-                out = await pipeline.complete(ctx, body, model)
+                # A client that hangs up cancels the upstream call and is billed as docs/operations.md says.
+                out = await unless_client_leaves(
+                    request.receive, pipeline.complete(ctx, body, model), name="complete"
+                )
                 await send_bytes(send, 200, out, headers=extra_headers + ctx.response_headers)
                 return
+        except ClientGone:
+            pipeline.abandoned(ctx, body)
+            return
         except BastionError as err:
             await self.fail(ctx, send, err, extra_headers)
+            return
+        except orjson.JSONEncodeError as exc:
+            await self.fail(ctx, send, unencodable(exc), extra_headers)
             return
         except Exception:
             _log.exception("unexpected error while serving %s", request_id)

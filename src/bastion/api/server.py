@@ -19,7 +19,17 @@ from bastion import tasks
 from bastion.accounting.pricing import PriceBook
 from bastion.accounting.spend_writer import SpendWriter
 from bastion.api import catalog, health, schemas
-from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_json
+from bastion.api.asgi import (
+    ClientGone,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    send_bytes,
+    send_json,
+    unencodable,
+    unless_client_leaves,
+)
 from bastion.api.dispatch import Dispatcher
 from bastion.api.endpoints import CLIENT, MASTER, PUBLIC, Audience, Endpoint, EndpointTable, Guard, Handler
 from bastion.api.error_formats import (
@@ -33,6 +43,7 @@ from bastion.api.error_formats import (
 from bastion.api.generation import GenerationHandler
 from bastion.api.openapi import openapi_document
 from bastion.api.overload import Overload
+from bastion.api.usage import usage_me
 from bastion.domain.errors import BastionError, ConfigError, InternalError, NotFoundError
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache
@@ -214,6 +225,16 @@ class GatewayApp:
             summary="Model groups the caller may use, with limits, prices and capabilities (LiteLLM's shape)",
         )
         add(
+            ("/v1/usage/me",),
+            "GET",
+            self._usage_me,
+            CLIENT,
+            errors=OPENAI_ERRORS,
+            tag="openai",
+            summary="The caller's plan, and the token quota and budget left with their reset times",
+            query=("user",),
+        )
+        add(
             ("/v1beta/models",),
             "GET",
             self._gemini_models,
@@ -367,9 +388,18 @@ class GatewayApp:
             body = await request.json(self._limit)
             requested = path_model if path_model is not None else body.get("model")
             group = await self._pipeline.admit(ctx, body, requested, route=False, limited=limited)
-            out = await self._pipeline.run(ctx, body, group, work)
+            # A client that hangs up cancels the upstream call (embeddings cost money too).
+            out = await unless_client_leaves(
+                request.receive, self._pipeline.run(ctx, body, group, work), name="work"
+            )
+        except ClientGone:
+            self._pipeline.abandoned(ctx, body)
+            return
         except BastionError as err:
             await self._gen.fail(ctx, send, err, headers)
+            return
+        except orjson.JSONEncodeError as exc:
+            await self._gen.fail(ctx, send, unencodable(exc), headers)
             return
         except Exception:
             _log.exception("unexpected error while serving %s", ctx.request_id)
@@ -397,6 +427,9 @@ class GatewayApp:
 
     async def _model_group_info(self, request: Request, send: Send) -> None:
         await send_json(send, 200, catalog.model_group_info(self._router, request.caller, self._prices))
+
+    async def _usage_me(self, request: Request, send: Send) -> None:
+        await usage_me(self.gatekeeper, request, send)
 
     async def _gemini_models(self, request: Request, send: Send) -> None:
         await send_json(send, 200, catalog.gemini_models(self._router, request.caller))

@@ -23,6 +23,7 @@ from bastion.accounting.pricing import Price, PriceBook
 from bastion.domain.errors import BastionError
 from bastion.domain.principal import Principal
 from bastion.gateway.context import CallContext
+from bastion.gateway.plan_admission import PlanGate
 from bastion.gateway.router import Router, wildcard_part
 from bastion.limits import BudgetLimit, BudgetRefusal, Limits, RateLimit, Refusal
 from bastion.limits.errors import UnpricedModelError
@@ -46,6 +47,7 @@ class Gatekeeper:
         metrics: Metrics | None = None,
         allow_unpriced: bool = False,
         entitlement: Callable[[Principal], Awaitable[None]] | None = None,
+        plans: PlanGate | None = None,
     ) -> None:
         self.limits = limits
         self._metrics = metrics
@@ -58,6 +60,8 @@ class Gatekeeper:
         self._pending = TaskSet("settle-limits")
         #: Billing's credit check (raises a 402 for an org out of credit); None: not configured.
         self._entitlement = entitlement
+        #: Plans (limits, model lists, token quotas of end users); None: no plans.
+        self.plans = plans
 
     async def admit(self, ctx: CallContext, body: dict[str, Any], group: str) -> None:
         """Raise OutOfCreditError, RateLimitError or BudgetExceededError, or note the ticket on ``ctx``."""
@@ -68,24 +72,34 @@ class Gatekeeper:
                 if err.status == 402 and self._metrics is not None:  # out of credit
                     self._metrics.refused("credit", "org:")
                 raise
-        scopes = ctx.principal.limits
-        if not scopes:
+        plans = self.plans
+        scopes = ctx.principal.limits if plans is None else await plans.enter(ctx, body, group)
+        quota = ctx.plan is not None and ctx.plan.plan.has_quota
+        if not scopes and not quota:
             return
         rates = [RateLimit(s.scope, s.rpm, s.tpm, s.parallel) for s in scopes if s.limits_rate]
         budgets = [
             BudgetLimit(s.scope, s.max_budget, s.budget_duration) for s in scopes if s.max_budget is not None
         ]
-        if not rates and not budgets:
+        if not rates and not budgets and not quota:
             return
         prompt, cache_writes = estimate_body_tokens(body)
         asked = _max_tokens(body)
         first = self._router.group(group)[0]
         max_tokens = asked or first.model_info.max_output_tokens or self._default_max_tokens
         amount = self._estimate(group, ctx.requested_model, prompt, asked, cache_writes) if budgets else 0.0
-        outcome = await self.limits.gate.admit(
-            rates, budgets, tokens=estimate_tokens(prompt, max_tokens), amount=amount
-        )
+        tokens = estimate_tokens(prompt, max_tokens)
+        if quota and plans is not None:
+            await plans.hold(ctx, tokens)  # the plan's friendly 429 when its quota is used up
+        try:
+            outcome = await self.limits.gate.admit(rates, budgets, tokens=tokens, amount=amount)
+        except BaseException:
+            if plans is not None:
+                await plans.release(ctx)
+            raise
         if isinstance(outcome, Refusal | BudgetRefusal):
+            if plans is not None:
+                await plans.release(ctx)
             if self._metrics is not None:
                 reason = outcome.kind if isinstance(outcome, Refusal) else "budget"
                 self._metrics.refused(reason, outcome.scope)
@@ -126,6 +140,8 @@ class Gatekeeper:
 
     def finish(self, ctx: CallContext) -> None:
         """Settle the ticket with the request's real usage and cost (once; in the background)."""
+        if ctx.quota is not None and self.plans is not None:
+            self._pending.spawn(self.plans.settle(ctx))
         ticket, ctx.ticket = ctx.ticket, None
         if ticket is None:
             return

@@ -27,6 +27,7 @@ from bastion.domain.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
+from bastion.domain.usage import Usage
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache
 from bastion.gateway.cached_answer import replay
@@ -128,6 +129,20 @@ class ChatService:
             self._router.health.used(record.deployment_id, tokens=record.usage.total_tokens)
         if self.gatekeeper is not None:
             self.gatekeeper.finish(ctx)
+
+    def abandoned(self, ctx: CallContext, body: dict[str, Any]) -> None:
+        """Record a non-streamed call whose client hung up before the answer (its upstream call
+        was cancelled): status 499, ``client_disconnected``, and, when a provider was called, the
+        prompt's estimated input tokens and no output (``usage_estimated``), so it costs what the
+        provider may bill for the input it read."""
+        record = ctx.record
+        record.client_disconnected = True
+        if ctx.recorded:
+            return
+        if record.deployment_id is not None and not record.cache_hit:
+            record.usage_estimated = True
+            record.usage = Usage(input_tokens=_input_estimator(_Request(body, "", stream=False))())
+        self.finish(ctx, status=499)
 
     # ------------------------------------------------------------------ retries and fallbacks
 

@@ -181,5 +181,9 @@ class Pipeline:
         """Record a call refused or failed before any answer (once; later calls do nothing)."""
         self._chat.finish(ctx, status=err.status, error=err)
 
+    def abandoned(self, ctx: CallContext, body: dict[str, Any]) -> None:
+        """Record a non-streamed call its client hung up on (its upstream call was cancelled)."""
+        self._chat.abandoned(ctx, body)
+
     def finish(self, ctx: CallContext, *, status: int = 200, error: BastionError | None = None) -> None:
         self._chat.finish(ctx, status=status, error=error)
