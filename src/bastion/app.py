@@ -57,6 +57,7 @@ from bastion.outbound.clients import OutboundClients
 from bastion.providers.anthropic import AnthropicAdapter
 from bastion.providers.base import ProviderAdapter
 from bastion.providers.gemini import GeminiAdapter
+from bastion.providers.mock import MockProvider
 from bastion.providers.openai import OpenAIAdapter
 from bastion.secrets import Vault
 from bastion.secrets.scrubber import Scrubber
@@ -163,10 +164,8 @@ def build_app(
         "openai": OpenAIAdapter(),
         "anthropic": AnthropicAdapter(default_max_tokens=settings.bastion.default_max_tokens),
         "gemini": GeminiAdapter(),
+        "mock": MockProvider(),
     }
-    chat = ChatService(
-        settings, router=router, http=http, adapters=adapters, recorder=recorder, metrics=metrics
-    )
     plan_directory = plan_directory_of(settings, database)
     plan_windows = PlanWindows(budgets={}, quotas={})
     loader = spend_loader(
@@ -182,15 +181,7 @@ def build_app(
     else:
         limits = memory_limits(loader=loader)
     virtual.is_revoked = limits.revocations.is_revoked  # checked before a key is served in an outage
-    chat.gatekeeper = Gatekeeper(
-        limits,
-        prices=prices,
-        router=router,
-        default_max_tokens=settings.bastion.default_max_tokens,
-        metrics=metrics,
-        allow_unpriced=settings.bastion.allow_unpriced_models_with_budgets,
-    )
-    chat.gatekeeper.plans = PlanGate(plan_directory, limits.budgets, metrics=metrics, windows=plan_windows)
+    plan_gate = PlanGate(plan_directory, limits.budgets, metrics=metrics, windows=plan_windows)
     notify_plans = plan_notices(plan_directory, clients)
     # Billing (billing_settings): the credit check in admission, and the in-process workers.
     billing = None
@@ -198,11 +189,32 @@ def build_app(
         from bastion.billing.service import BillingService
 
         billing = BillingService(settings.billing, database.billing, http=http)
-    if billing is not None:
-        chat.gatekeeper.entitlement = billing.entitlement
+    gatekeeper = Gatekeeper(
+        limits,
+        prices=prices,
+        router=router,
+        default_max_tokens=settings.bastion.default_max_tokens,
+        metrics=metrics,
+        allow_unpriced=settings.bastion.allow_unpriced_models_with_budgets,
+        entitlement=billing.entitlement if billing is not None else None,
+        plans=plan_gate,
+    )
+    cache = None
     if settings.cache.enabled:
         cache_redis = clients.redis_at(settings.cache.redis_url) if settings.cache.redis_url else None
-        chat.cache = ResponseCache(settings.cache, build_cache_store(settings.cache, cache_redis), metrics)
+        cache = ResponseCache(settings.cache, build_cache_store(settings.cache, cache_redis), metrics)
+    credentials = CredentialChooser(SystemKeys(), user_keys=settings.bastion.accounts.user_keys)
+    chat = ChatService(
+        settings,
+        router=router,
+        http=http,
+        adapters=adapters,
+        recorder=recorder,
+        metrics=metrics,
+        gatekeeper=gatekeeper,
+        cache=cache,
+        credentials=credentials,
+    )
     routes = RouteTable(settings)
     shared_health = None
     cooldowns = settings.router.get("disable_cooldowns") is not True
@@ -256,15 +268,13 @@ def build_app(
             first = settings.bastion.accounts
             if first.first_superuser is not None and first.first_superuser_password is not None:
                 await accounts.ensure_first_superuser(first.first_superuser, first.first_superuser_password)
-            gatekeeper = chat.gatekeeper
-            if gatekeeper is not None:
-                stack.push_async_callback(gatekeeper.close)  # settles what is left, closes the limits
+            stack.push_async_callback(gatekeeper.close)  # settles what is left, closes the limits
             # Another process deleted, blocked or changed a key: forget it here too (None: all are stale).
             await limits.revocations.subscribe(virtual.forget)
             if clients.subscriber is not None:  # plans or customers changed in another process
                 await clients.subscriber.subscribe(PLANS_CHANNEL, plan_directory.invalidate)
-            if chat.cache is not None:
-                stack.push_async_callback(chat.cache.close)
+            if cache is not None:
+                stack.push_async_callback(cache.close)
             if shared_health is not None:
                 stack.push_async_callback(shared_health.close)
                 shared_health.start()
@@ -308,6 +318,7 @@ def build_app(
         signing_secret=signing_secret,
         throttle=throttle,
         billing=billing is not None,
+        static_keys=settings.bastion.static_keys,
     )
     routers: list[EndpointSource] = [management, account_api, dashboard]
     if browser_api is not None:
@@ -325,9 +336,9 @@ def build_app(
         overload=settings.bastion.overload,
         scrubber=Scrubber(secret_values(settings)),
         prices=prices,
+        gatekeeper=gatekeeper,
     )
-    app.gatekeeper = chat.gatekeeper
-    app.cache = chat.cache
+    app.cache = cache
     app.shared_health = shared_health
     app.database = database
     app.spend_writer = spend
@@ -364,7 +375,6 @@ def _account_api(
 ) -> tuple[AccountApi, AccountService, ProviderKeyService, Callable[[], Secret], LoginThrottle]:
     """The ``/v2`` account API and the services behind it."""
     options = settings.bastion.accounts
-    chat.credentials = CredentialChooser(SystemKeys(), user_keys=options.user_keys)
     keys = ProviderKeyService(
         database, Vault(options.encryption_keys), chat.credentials.system, settings.model_list
     )

@@ -19,7 +19,17 @@ from bastion import tasks
 from bastion.accounting.pricing import PriceBook
 from bastion.accounting.spend_writer import SpendWriter
 from bastion.api import catalog, health, schemas
-from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_json
+from bastion.api.asgi import (
+    ClientGone,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    send_bytes,
+    send_json,
+    unencodable,
+    unless_client_leaves,
+)
 from bastion.api.dispatch import Dispatcher
 from bastion.api.endpoints import CLIENT, MASTER, PUBLIC, Audience, Endpoint, EndpointTable, Guard, Handler
 from bastion.api.error_formats import (
@@ -30,7 +40,7 @@ from bastion.api.error_formats import (
     SurfaceErrors,
     caller_surface,
 )
-from bastion.api.generation import GenerationHandler, request_id_headers
+from bastion.api.generation import GenerationHandler
 from bastion.api.openapi import openapi_document
 from bastion.api.overload import Overload
 from bastion.api.usage import usage_me
@@ -100,6 +110,7 @@ class GatewayApp:
         overload: OverloadSettings | None = None,
         scrubber: Scrubber | None = None,
         prices: PriceBook | None = None,
+        gatekeeper: Gatekeeper | None = None,
     ) -> None:
         self._gen = generation
         self._prices = prices or PriceBook()
@@ -113,8 +124,9 @@ class GatewayApp:
         self._lifespan_context = lifespan
         self._dry_run = dry_run
         self.ready = False
-        #: Set by the composition root; tests reach the admission state and the store through them.
-        self.gatekeeper: Gatekeeper | None = None
+        #: Admission for embeddings (token counts are not limited); tests reach its state through it.
+        self.gatekeeper = gatekeeper
+        #: Set by the composition root; tests reach the cache, health and the store through them.
         self.cache: ResponseCache | None = None
         self.shared_health: SharedHealth | None = None
         self.database: Database | None = None
@@ -374,7 +386,7 @@ class GatewayApp:
         ``limited`` calls (embeddings) count against the key's rate limits and budgets; token
         counting does not, as it costs nothing upstream."""
         ctx = self._gen.context(request, surface)
-        headers = request_id_headers(surface, ctx.request_id)
+        headers = surface.request_id_headers(ctx.request_id)
         try:
             await self._gen.start(ctx, request)
             body = await request.json(self._limit)
@@ -383,9 +395,16 @@ class GatewayApp:
             ctx.requested_model = requested if isinstance(requested, str) else group
             if limited and self.gatekeeper is not None:
                 await self.gatekeeper.admit(ctx, body, group)
-            out = await work(ctx, body, group)
+            # A client that hangs up cancels the upstream call (embeddings cost money too).
+            out = await unless_client_leaves(request.receive, work(ctx, body, group), name="work")
+        except ClientGone:
+            self._gen.abandoned(ctx, body)
+            return
         except BastionError as err:
             await self._gen.fail(ctx, send, err, headers)
+            return
+        except orjson.JSONEncodeError as exc:
+            await self._gen.fail(ctx, send, unencodable(exc), headers)
             return
         except Exception:
             _log.exception("unexpected error while serving %s", ctx.request_id)

@@ -20,8 +20,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import orjson
-
 from bastion.accounting.pricing import Price, PriceBook
 from bastion.domain.errors import BastionError
 from bastion.domain.principal import Principal
@@ -33,6 +31,7 @@ from bastion.limits import BudgetLimit, BudgetRefusal, Limits, RateLimit, Refusa
 from bastion.limits.errors import UnpricedModelError
 from bastion.limits.estimate import estimate_cost, estimate_tokens
 from bastion.observability.metrics import Metrics
+from bastion.protocols.token_estimate import estimate_body_tokens
 from bastion.settings import Deployment
 from bastion.tasks import TaskSet
 
@@ -49,6 +48,8 @@ class Gatekeeper:
         default_max_tokens: int,
         metrics: Metrics | None = None,
         allow_unpriced: bool = False,
+        entitlement: Callable[[Principal], Awaitable[None]] | None = None,
+        plans: PlanGate | None = None,
     ) -> None:
         self.limits = limits
         self._metrics = metrics
@@ -60,15 +61,15 @@ class Gatekeeper:
         self._candidates: dict[str, tuple[tuple[Deployment, Price | None], ...]] = {}
         self._pending = TaskSet("settle-limits")
         #: Billing's credit check (raises a 402 for an org out of credit); None: not configured.
-        self.entitlement: Callable[[Principal], Awaitable[None]] | None = None
+        self._entitlement = entitlement
         #: Plans (limits, model lists, token quotas of end users); None: no plans.
-        self.plans: PlanGate | None = None
+        self.plans = plans
 
     async def admit(self, ctx: CallContext, body: dict[str, Any], group: str) -> None:
         """Raise OutOfCreditError, RateLimitError or BudgetExceededError, or note the ticket on ``ctx``."""
-        if self.entitlement is not None:
+        if self._entitlement is not None:
             try:
-                await self.entitlement(ctx.principal)
+                await self._entitlement(ctx.principal)
             except BastionError as err:
                 if err.status == 402 and self._metrics is not None:  # out of credit
                     self._metrics.refused("credit", "org:")
@@ -84,7 +85,7 @@ class Gatekeeper:
         ]
         if not rates and not budgets and not quota:
             return
-        prompt, cache_writes = _prompt_estimate(body)
+        prompt, cache_writes = estimate_body_tokens(body)
         asked = _max_tokens(body)
         first = self._router.group(group)[0]
         max_tokens = asked or first.model_info.max_output_tokens or self._default_max_tokens
@@ -180,25 +181,6 @@ def _max_tokens(body: dict[str, Any]) -> int | None:
     return None
 
 
-#: What the model reads: chat messages (OpenAI, Anthropic, Gemini), tools, and the ``input`` of
-#: embeddings and the Responses API.
-_PROMPT_FIELDS = ("messages", "system", "contents", "systemInstruction", "tools", "input", "instructions")
-
-
 def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
     """About four characters a token over what the model reads."""
-    return _prompt_estimate(body)[0]
-
-
-def _prompt_estimate(body: Mapping[str, Any]) -> tuple[int, bool]:
-    """:func:`estimate_prompt_tokens`, and whether the prompt asks the provider to write a cache
-    (Anthropic's ``cache_control`` markers, priced above plain input)."""
-    total = 0
-    cache_writes = False
-    for name in _PROMPT_FIELDS:
-        value = body.get(name)
-        if value is not None:
-            text = orjson.dumps(value)
-            total += len(text)
-            cache_writes = cache_writes or b'"cache_control"' in text
-    return max(total // 4, 1), cache_writes
+    return estimate_body_tokens(body)[0]
