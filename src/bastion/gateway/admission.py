@@ -110,7 +110,7 @@ class Gatekeeper:
         request_lefts, token_lefts = rate_limit_lefts(outcome.admission)
         if plans is not None:
             token_lefts += plans.quota_left(ctx)
-        ctx.response_headers += rate_headers(ctx.surface.name, request_lefts, token_lefts, time.time())
+        ctx.response_headers += rate_headers(ctx.surface, request_lefts, token_lefts, time.time())
 
     def _estimate(
         self, group: str, requested: str, prompt: int, asked: int | None, cache_writes: bool

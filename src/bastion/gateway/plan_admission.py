@@ -27,7 +27,7 @@ from bastion.domain.plans import DEFAULT_QUOTA_MESSAGE, Plan
 from bastion.domain.principal import Principal, ScopeLimits
 from bastion.gateway.context import CallContext
 from bastion.gateway.plans import PlanDirectory
-from bastion.gateway.rate_headers import Left
+from bastion.gateway.rate_headers import RateLeft
 from bastion.limits import BudgetLedger, BudgetLimit, BudgetRefusal, next_reset, parse_duration
 from bastion.limits.seeds import PlanWindows
 from bastion.observability.metrics import Metrics
@@ -107,7 +107,7 @@ class PlanGate:
             raise await self._refusal(plan, outcome)
         ctx.quota = outcome
 
-    def quota_left(self, ctx: CallContext) -> list[Left]:
+    def quota_left(self, ctx: CallContext) -> list[RateLeft]:
         """The member's quota as the answer's token headers show it (from the reservation's reply)."""
         member, reservation = ctx.plan, ctx.quota
         if member is None or reservation is None or not reservation.committed:
@@ -117,7 +117,7 @@ class PlanGate:
         now = self._clock()
         reset = next_reset(plan.quota_duration, now) - now if plan.quota_duration is not None else 0.0
         remaining = max(math.floor(limit - reservation.committed[0]), 0)
-        return [Left(limit, remaining, reset)]
+        return [RateLeft(limit, remaining, reset)]
 
     async def release(self, ctx: CallContext) -> None:
         """Give the whole reservation back (the call was refused after it was held)."""
