@@ -5,6 +5,7 @@ request; a quota held by two `bastion serve` processes sharing PostgreSQL and Re
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 import urllib.error
@@ -29,6 +30,7 @@ from bastion.testing.upstream import MockUpstream
 from support import MASTER_KEY, standard_models
 from support.accounts import SUPERUSER, SUPERUSER_PASSWORD, V2, accounts_config
 from support.backends import PG, REDIS, drop_schema, require
+from support.dashboard import Browser
 from support.identity import SigningKey, claims
 from support.serve import ServeProcess
 
@@ -373,3 +375,30 @@ def test_answers_carry_the_tightest_limits_left_in_each_surfaces_headers(
     assert keyed.headers["x-ratelimit-limit-requests"] == "7"
     assert keyed.headers["x-ratelimit-remaining-requests"] == "6"
     assert keyed.headers["x-ratelimit-limit-tokens"] == "5000"
+
+
+def test_the_dashboard_lists_plans_with_members_and_usage_against_quota(
+    plan_gateway: RunningGateway, idp: SigningKey
+) -> None:
+    """/ui/plans: each plan, where it is defined, its customers, who used it this period and how
+    much of the quota they used on average."""
+    user, token = user_token(idp, plan="free")
+    client = openai_client(plan_gateway, token)
+    for _ in range(5):
+        client.chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)
+    post(plan_gateway, "/customer/new", {"user_id": user, "budget_id": "free"})
+    post(plan_gateway, "/budget/new", {"budget_id": "team", "rpm_limit": 3, "models": ["<b>gpt</b>"]})
+    assert plan_gateway.app is not None and plan_gateway.app.spend_writer is not None
+    plan_gateway.call(plan_gateway.app.spend_writer.flush())
+    browser = Browser(plan_gateway.url)
+    assert browser.log_in(master_key=MASTER_KEY).status == 303
+    page = browser.get("/ui/plans")
+    assert page.status == 200
+    free = re.search(r"<tr><td>free</td>(.*?)</tr>", page.text)
+    assert free is not None, page.text
+    cells = re.findall(r"<td>(.*?)</td>", free.group(1))
+    # defined in, limits, quota, customers, active, tokens (5 calls x 6), average use of the quota
+    assert cells[0] == "config file" and cells[2] == f"{QUOTA} / 1mo"
+    assert (cells[3], cells[4], cells[5], cells[6]) == ("1", "1", "30", "50% of quota")
+    team = re.search(r"<tr><td>team</td><td>API</td><td>(.*?)</td>", page.text)
+    assert team is not None and team.group(1) == "3 rpm; models: &lt;b&gt;gpt&lt;/b&gt;"  # escaped
