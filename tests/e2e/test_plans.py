@@ -402,3 +402,38 @@ def test_the_dashboard_lists_plans_with_members_and_usage_against_quota(
     assert (cells[3], cells[4], cells[5], cells[6]) == ("1", "1", "30", "50% of quota")
     team = re.search(r"<tr><td>team</td><td>API</td><td>(.*?)</td>", page.text)
     assert team is not None and team.group(1) == "3 rpm; models: &lt;b&gt;gpt&lt;/b&gt;"  # escaped
+
+
+def test_a_key_or_a_team_may_carry_a_plan(plan_gateway: RunningGateway) -> None:
+    """metadata.plan on a key puts the key on the plan (its own limits still apply too); on a team,
+    the team is the member: its keys share one quota."""
+    key = post(plan_gateway, "/key/generate", {"metadata": {"plan": "metered"}, "rpm_limit": 100})["key"]
+    raw = openai_client(plan_gateway, key).chat.completions.with_raw_response.create(
+        model="gpt", messages=HELLO, max_tokens=5
+    )
+    assert raw.headers["x-ratelimit-limit-requests"] == "5"  # the plan's, tighter than the key's 100
+    assert raw.headers["x-ratelimit-limit-tokens"] == "1000"
+    mine = orjson.loads(
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{plan_gateway.url}/v1/usage/me", headers={"authorization": f"Bearer {key}"}
+            )
+        ).read()
+    )
+    assert mine["plan"]["name"] == "metered" and mine["end_user"] is None
+
+    team = "team-" + secrets.token_hex(4)
+    post(plan_gateway, "/team/new", {"team_id": team, "metadata": {"plan": "free"}})
+    clients = [
+        openai_client(plan_gateway, post(plan_gateway, "/key/generate", {"team_id": team})["key"])
+        for _ in range(2)
+    ]
+    assert plan_gateway.app is not None and plan_gateway.app.gatekeeper is not None
+    answered = 0
+    with pytest.raises(openai.RateLimitError) as refused:
+        for n in range(QUOTA):
+            clients[n % 2].chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)
+            plan_gateway.call(plan_gateway.app.gatekeeper.settled())
+            answered += 1
+    assert answered == 8  # both keys counted against the team's one free quota
+    assert said(refused.value).startswith("Your free plan's")

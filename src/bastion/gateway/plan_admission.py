@@ -75,12 +75,13 @@ class PlanGate:
                 f"The {plan.plan_id} plan does not include model '{group}'. Models on this plan: {allowed}.",
                 code="model_not_in_plan",
             )
-        scopes = [scope for scope in principal.limits if scope.scope != member.scope]
+        own = f"plan:{member.scope}" if member.shares_scope else member.scope
+        scopes = [scope for scope in principal.limits if scope.scope != own]
         if plan.limits_rate or plan.max_budget is not None:
-            self._note(self.budget_windows, member.scope, plan.budget_duration)
+            self._note(self.budget_windows, own, plan.budget_duration)
             scopes.append(
                 ScopeLimits(
-                    member.scope,
+                    own,
                     rpm=plan.rpm_limit,
                     tpm=plan.tpm_limit,
                     parallel=plan.max_parallel_requests,
@@ -176,8 +177,9 @@ class PlanGate:
                 **_reset(reset_at, now),
             }
         if plan.max_budget is not None:
-            self._note(self.budget_windows, member.scope, plan.budget_duration)
-            state = await self._budgets.state(member.scope)
+            own = f"plan:{member.scope}" if member.shares_scope else member.scope
+            self._note(self.budget_windows, own, plan.budget_duration)
+            state = await self._budgets.state(own)
             reset_at = state.reset_at if plan.budget_duration is not None else None
             found["budget"] = {
                 "max_budget": plan.max_budget,
