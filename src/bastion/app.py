@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,24 +36,28 @@ from bastion.auth.jwt_tokens import TokenVerifier
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.auth.signing_secret import load_or_create_signing_secret
 from bastion.auth.virtual_keys import VirtualKeys
+from bastion.domain.principal import Principal
 from bastion.domain.secret import Secret
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache, build_cache_store
 from bastion.gateway.chat import ChatService
 from bastion.gateway.credentials import CredentialChooser, SystemKeys
 from bastion.gateway.embeddings import EmbeddingsService
+from bastion.gateway.plan_admission import PlanGate
+from bastion.gateway.plans import PLANS_CHANNEL, plan_directory_of, plan_notices
 from bastion.gateway.router import Router
 from bastion.gateway.routes import RouteTable
 from bastion.gateway.tokens import TokenCounter
 from bastion.limits import memory_limits
 from bastion.limits.login import FailureCounter, LoginThrottle, MemoryFailureCounter
-from bastion.limits.seeds import spend_loader
+from bastion.limits.seeds import PlanWindows, spend_loader
 from bastion.observability.logging import configure_logging
 from bastion.observability.metrics import Metrics
 from bastion.outbound.clients import OutboundClients
 from bastion.providers.anthropic import AnthropicAdapter
 from bastion.providers.base import ProviderAdapter
 from bastion.providers.gemini import GeminiAdapter
+from bastion.providers.mock import MockProvider
 from bastion.providers.openai import OpenAIAdapter
 from bastion.secrets import Vault
 from bastion.secrets.scrubber import Scrubber
@@ -162,14 +166,15 @@ def build_app(
         "openai": OpenAIAdapter(),
         "anthropic": AnthropicAdapter(default_max_tokens=settings.bastion.default_max_tokens),
         "gemini": GeminiAdapter(),
+        "mock": MockProvider(),
     }
-    chat = ChatService(
-        settings, router=router, http=http, adapters=adapters, recorder=recorder, metrics=metrics
-    )
+    plan_directory = plan_directory_of(settings, database)
+    plan_windows = PlanWindows(budgets={}, quotas={})
     loader = spend_loader(
         database,
         unwritten=spend.with_unwritten,
         end_user_budget=jwt_auth.user_limits.budget_duration if jwt_auth else None,
+        plans=plan_windows,
     )
     if clients.redis is not None and clients.subscriber is not None:
         from bastion.limits.redis import redis_limits  # the Redis stores only when shared
@@ -178,25 +183,40 @@ def build_app(
     else:
         limits = memory_limits(loader=loader)
     virtual.is_revoked = limits.revocations.is_revoked  # checked before a key is served in an outage
-    chat.gatekeeper = Gatekeeper(
-        limits,
-        prices=prices,
-        router=router,
-        default_max_tokens=settings.bastion.default_max_tokens,
-        metrics=metrics,
-        allow_unpriced=settings.bastion.allow_unpriced_models_with_budgets,
-    )
+    plan_gate = PlanGate(plan_directory, limits.budgets, metrics=metrics, windows=plan_windows)
+    notify_plans = plan_notices(plan_directory, clients)
     # Billing (billing_settings): the credit check in admission, and the in-process workers.
     billing = None
     if settings.billing is not None:
         from bastion.billing.service import BillingService
 
         billing = BillingService(settings.billing, database.billing, http=http)
-    if billing is not None:
-        chat.gatekeeper.entitlement = billing.entitlement
+    gatekeeper = Gatekeeper(
+        limits,
+        prices=prices,
+        router=router,
+        default_max_tokens=settings.bastion.default_max_tokens,
+        metrics=metrics,
+        allow_unpriced=settings.bastion.allow_unpriced_models_with_budgets,
+        entitlement=billing.entitlement if billing is not None else None,
+        plans=plan_gate,
+    )
+    cache = None
     if settings.cache.enabled:
         cache_redis = clients.redis_at(settings.cache.redis_url) if settings.cache.redis_url else None
-        chat.cache = ResponseCache(settings.cache, build_cache_store(settings.cache, cache_redis), metrics)
+        cache = ResponseCache(settings.cache, build_cache_store(settings.cache, cache_redis), metrics)
+    credentials = CredentialChooser(SystemKeys(), user_keys=settings.bastion.accounts.user_keys)
+    chat = ChatService(
+        settings,
+        router=router,
+        http=http,
+        adapters=adapters,
+        recorder=recorder,
+        metrics=metrics,
+        gatekeeper=gatekeeper,
+        cache=cache,
+        credentials=credentials,
+    )
     routes = RouteTable(settings)
     shared_health = None
     cooldowns = settings.router.get("disable_cooldowns") is not True
@@ -253,13 +273,13 @@ def build_app(
             first = settings.bastion.accounts
             if first.first_superuser is not None and first.first_superuser_password is not None:
                 await accounts.ensure_first_superuser(first.first_superuser, first.first_superuser_password)
-            gatekeeper = chat.gatekeeper
-            if gatekeeper is not None:
-                stack.push_async_callback(gatekeeper.close)  # settles what is left, closes the limits
+            stack.push_async_callback(gatekeeper.close)  # settles what is left, closes the limits
             # Another process deleted, blocked or changed a key: forget it here too (None: all are stale).
             await limits.revocations.subscribe(virtual.forget)
-            if chat.cache is not None:
-                stack.push_async_callback(chat.cache.close)
+            if clients.subscriber is not None:  # plans or customers changed in another process
+                await clients.subscriber.subscribe(PLANS_CHANNEL, plan_directory.invalidate)
+            if cache is not None:
+                stack.push_async_callback(cache.close)
             if shared_health is not None:
                 stack.push_async_callback(shared_health.close)
                 shared_health.start()
@@ -281,6 +301,7 @@ def build_app(
         database,
         announce=Announcer(limits.revocations.revoke, limits.revocations.unrevoke, forget=virtual.forget),
         plans=settings.bastion.plans,
+        notify_plans=notify_plans,
     )
     management = ManagementApi(
         admin,
@@ -302,6 +323,7 @@ def build_app(
         signing_secret=signing_secret,
         throttle=throttle,
         billing=billing is not None,
+        static_keys=settings.bastion.static_keys,
     )
     routers: list[EndpointSource] = [management, account_api, dashboard]
     if browser_api is not None:
@@ -319,9 +341,9 @@ def build_app(
         overload=settings.bastion.overload,
         scrubber=Scrubber(secret_values(settings)),
         prices=prices,
+        gatekeeper=gatekeeper,
     )
-    app.gatekeeper = chat.gatekeeper
-    app.cache = chat.cache
+    app.cache = cache
     app.shared_health = shared_health
     app.database = database
     app.spend_writer = spend
@@ -358,7 +380,6 @@ def _account_api(
 ) -> tuple[AccountApi, AccountService, ProviderKeyService, Callable[[], Secret], LoginThrottle]:
     """The ``/v2`` account API and the services behind it."""
     options = settings.bastion.accounts
-    chat.credentials = CredentialChooser(SystemKeys(), user_keys=options.user_keys)
     keys = ProviderKeyService(
         database, Vault(options.encryption_keys), chat.credentials.system, settings.model_list
     )
@@ -402,8 +423,23 @@ def _account_api(
         user_keys_mode=options.user_keys,
         body_limit=body_limit,
         keepalive_seconds=settings.bastion.stream_keepalive_seconds,
+        plan_usage=_plan_usage(chat),
     )
     return AccountApi(services), accounts, keys, signing_secret, throttle
+
+
+def _plan_usage(chat: ChatService) -> Callable[[str], Awaitable[dict[str, Any]]] | None:
+    """A person's plan and quota, as their /v2 usage shows it (they are end users of plans)."""
+    plans = chat.gatekeeper.plans if chat.gatekeeper is not None else None
+    if plans is None:
+        return None
+    gate = plans
+
+    async def usage(user_id: str) -> dict[str, Any]:
+        found = await gate.usage(Principal("user", "", "", user_id=user_id, end_user=user_id))
+        return {key: found[key] for key in ("plan", "quota", "budget")}
+
+    return usage
 
 
 def _model_info(settings: Settings, prices: PriceBook) -> list[dict[str, Any]]:

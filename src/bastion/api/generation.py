@@ -11,8 +11,18 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
+
 from bastion.accounting.records import UsageRecord
-from bastion.api.asgi import Request, Send, send_bytes, stream_response
+from bastion.api.asgi import (
+    ClientGone,
+    Request,
+    Send,
+    send_bytes,
+    stream_response,
+    unencodable,
+    unless_client_leaves,
+)
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.domain.errors import BastionError, InternalError, InvalidRequestError, PermissionDeniedError
 from bastion.domain.principal import ANONYMOUS, Principal
@@ -22,19 +32,12 @@ from bastion.gateway.router import Router
 from bastion.gateway.routes import RouteTable
 from bastion.gateway.surfaces import Surface
 
-__all__ = ["Admitter", "GenerationHandler", "request_id_headers"]
+__all__ = ["Admitter", "GenerationHandler"]
 
 #: A surface's own admission: checks the body (and may adjust it), returns the model group.
 Admitter = Callable[[Principal, dict[str, Any]], str]
 
 _log = logging.getLogger("bastion.api")
-
-
-def request_id_headers(surface: Surface, request_id: str) -> list[tuple[bytes, bytes]]:
-    rid = request_id.encode()
-    if surface.name == "anthropic":
-        return [(b"request-id", rid), (b"x-request-id", rid)]
-    return [(b"x-request-id", rid)]
 
 
 class GenerationHandler:
@@ -127,6 +130,10 @@ class GenerationHandler:
     def finish(self, ctx: CallContext) -> None:
         self._chat.finish(ctx)
 
+    def abandoned(self, ctx: CallContext, body: dict[str, Any]) -> None:
+        """Record a non-streamed call its client hung up on (its upstream call was cancelled)."""
+        self._chat.abandoned(ctx, body)
+
     async def handle(
         self,
         request: Request,
@@ -170,7 +177,7 @@ class GenerationHandler:
     ) -> None:
         ctx = self.context(request, surface)
         request_id, record = ctx.request_id, ctx.record
-        extra_headers = request_id_headers(surface, request_id)
+        extra_headers = surface.request_id_headers(request_id)
         extra_headers.extend(headers)
         try:
             await self.start(ctx, request)
@@ -193,11 +200,20 @@ class GenerationHandler:
             if stream:
                 relay = await self._chat.open_stream(ctx, body, model)
             else:
-                out = await self._chat.complete(ctx, body, model)
+                # A client that hangs up cancels the upstream call and is billed as docs/operations.md says.
+                out = await unless_client_leaves(
+                    request.receive, self._chat.complete(ctx, body, model), name="complete"
+                )
                 await send_bytes(send, 200, out, headers=extra_headers + ctx.response_headers)
                 return
+        except ClientGone:
+            self.abandoned(ctx, body)
+            return
         except BastionError as err:
             await self.fail(ctx, send, err, extra_headers)
+            return
+        except orjson.JSONEncodeError as exc:
+            await self.fail(ctx, send, unencodable(exc), extra_headers)
             return
         except Exception:
             _log.exception("unexpected error while serving %s", request_id)

@@ -19,7 +19,17 @@ from bastion import tasks
 from bastion.accounting.pricing import PriceBook
 from bastion.accounting.spend_writer import SpendWriter
 from bastion.api import catalog, health, schemas
-from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_json
+from bastion.api.asgi import (
+    ClientGone,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    send_bytes,
+    send_json,
+    unencodable,
+    unless_client_leaves,
+)
 from bastion.api.dispatch import Dispatcher
 from bastion.api.endpoints import CLIENT, MASTER, PUBLIC, Audience, Endpoint, EndpointTable, Guard, Handler
 from bastion.api.error_formats import (
@@ -30,9 +40,10 @@ from bastion.api.error_formats import (
     SurfaceErrors,
     caller_surface,
 )
-from bastion.api.generation import GenerationHandler, request_id_headers
+from bastion.api.generation import GenerationHandler
 from bastion.api.openapi import openapi_document
 from bastion.api.overload import Overload
+from bastion.api.usage import usage_me
 from bastion.domain.errors import BastionError, ConfigError, InternalError, NotFoundError
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache
@@ -99,6 +110,7 @@ class GatewayApp:
         overload: OverloadSettings | None = None,
         scrubber: Scrubber | None = None,
         prices: PriceBook | None = None,
+        gatekeeper: Gatekeeper | None = None,
     ) -> None:
         self._gen = generation
         self._prices = prices or PriceBook()
@@ -112,8 +124,9 @@ class GatewayApp:
         self._lifespan_context = lifespan
         self._dry_run = dry_run
         self.ready = False
-        #: Set by the composition root; tests reach the admission state and the store through them.
-        self.gatekeeper: Gatekeeper | None = None
+        #: Admission for embeddings (token counts are not limited); tests reach its state through it.
+        self.gatekeeper = gatekeeper
+        #: Set by the composition root; tests reach the cache, health and the store through them.
         self.cache: ResponseCache | None = None
         self.shared_health: SharedHealth | None = None
         self.database: Database | None = None
@@ -212,6 +225,16 @@ class GatewayApp:
             errors=OPENAI_ERRORS,
             tag="openai",
             summary="Model groups the caller may use, with limits, prices and capabilities (LiteLLM's shape)",
+        )
+        add(
+            ("/v1/usage/me",),
+            "GET",
+            self._usage_me,
+            CLIENT,
+            errors=OPENAI_ERRORS,
+            tag="openai",
+            summary="The caller's plan, and the token quota and budget left with their reset times",
+            query=("user",),
         )
         add(
             ("/v1beta/models",),
@@ -363,7 +386,7 @@ class GatewayApp:
         ``limited`` calls (embeddings) count against the key's rate limits and budgets; token
         counting does not, as it costs nothing upstream."""
         ctx = self._gen.context(request, surface)
-        headers = request_id_headers(surface, ctx.request_id)
+        headers = surface.request_id_headers(ctx.request_id)
         try:
             await self._gen.start(ctx, request)
             body = await request.json(self._limit)
@@ -372,9 +395,16 @@ class GatewayApp:
             ctx.requested_model = requested if isinstance(requested, str) else group
             if limited and self.gatekeeper is not None:
                 await self.gatekeeper.admit(ctx, body, group)
-            out = await work(ctx, body, group)
+            # A client that hangs up cancels the upstream call (embeddings cost money too).
+            out = await unless_client_leaves(request.receive, work(ctx, body, group), name="work")
+        except ClientGone:
+            self._gen.abandoned(ctx, body)
+            return
         except BastionError as err:
             await self._gen.fail(ctx, send, err, headers)
+            return
+        except orjson.JSONEncodeError as exc:
+            await self._gen.fail(ctx, send, unencodable(exc), headers)
             return
         except Exception:
             _log.exception("unexpected error while serving %s", ctx.request_id)
@@ -402,6 +432,9 @@ class GatewayApp:
 
     async def _model_group_info(self, request: Request, send: Send) -> None:
         await send_json(send, 200, catalog.model_group_info(self._router, request.caller, self._prices))
+
+    async def _usage_me(self, request: Request, send: Send) -> None:
+        await usage_me(self.gatekeeper, request, send)
 
     async def _gemini_models(self, request: Request, send: Send) -> None:
         await send_json(send, 200, catalog.gemini_models(self._router, request.caller))

@@ -2,8 +2,9 @@
 
 Records are formatted on the calling thread (cheap, orjson) and written by a background thread
 through a queue, in batches, so a slow terminal or pipe cannot stall requests.
-Every line passes through :class:`Redactor`, which removes the configured secret values and
-anything shaped like a key or a bearer token.
+Every line passes through :class:`Redactor`, which removes the configured secret values, the keys
+chosen for the call being served (:mod:`bastion.domain.call_secrets`) and anything shaped like a
+key or a bearer token.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
+
+from bastion.domain.call_secrets import call_secrets
 
 __all__ = ["JsonFormatter", "Redactor", "configure_logging", "request_logger", "shutdown_logging"]
 
@@ -65,6 +68,11 @@ class Redactor:
                 for value in values:
                     if value in text:
                         text = text.replace(value, _REDACTED)
+        # A key chosen for the call being served (a user's own, a stored system key).
+        for secret in call_secrets():
+            for form in (secret, orjson.dumps(secret).decode()[1:-1]):
+                if form in text:
+                    text = text.replace(form, _REDACTED)
         lowered = text.lower()
         for anchor in _SHAPE_ANCHORS:
             if anchor in lowered:

@@ -218,6 +218,24 @@ def test_reconfiguring_replaces_the_previous_stream() -> None:
     assert [orjson.loads(line)["msg"] for line in new.getvalue().splitlines()] == ["two"]
 
 
+def test_a_key_chosen_for_the_call_is_redacted_from_its_log_lines() -> None:
+    """A user's own provider key is in no config, so only the call that chose it knows it."""
+    import contextvars
+
+    from bastion.domain.call_secrets import add_call_secret, begin_call_secrets
+
+    redact = Redactor(["configured-secret-0001"])
+    line = 'upstream said: bad key my-own-key-0042 "my-own-key-0042"'
+
+    def in_call() -> str:
+        begin_call_secrets()
+        add_call_secret("my-own-key-0042")
+        return redact(line)
+
+    assert "my-own-key-0042" not in contextvars.copy_context().run(in_call)
+    assert redact(line) == line  # outside that call it is nobody's secret
+
+
 # ---------------------------------------------------------------------- the cheap paths keep every guarantee
 
 
