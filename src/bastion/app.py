@@ -66,7 +66,7 @@ from bastion.settings import Settings, load_settings
 from bastion.store.database import Database
 from bastion.store.engine import create_store_engine
 from bastion.store.errors import StoreUnavailableError
-from bastion.store.migrate import apply_migrations
+from bastion.store.migrate import apply_migrations, apply_migrations_aside
 from bastion.web import build_dashboard
 
 if TYPE_CHECKING:
@@ -108,19 +108,21 @@ def build_app(
     metrics: Metrics | None = None,
     record_sinks: Sequence[Callable[[UsageRecord], None]] = (),
     migrate: bool = True,
-    isolate_price_table: bool = False,
+    work_aside: bool = False,
 ) -> GatewayApp:
     """Build the gateway. ``record_sinks`` receive every finished request's usage record;
-    ``migrate`` applies database migrations at start-up; ``isolate_price_table`` looks the
-    configured models up in the shipped price table from a child process (and a copy saved in the
-    data directory), so a long-lived server never loads the table (``bastion serve``; tests, which
-    start many gateways in one process, look up in-process)."""
+    ``migrate`` applies database migrations at start-up. ``work_aside`` does start-up's one-off
+    work that needs heavy libraries in child processes: due migrations (Alembic) and the shipped
+    price table's look-ups of the configured models (genai-prices, then a copy saved in the data
+    directory), so a long-lived server never loads them (``bastion serve``; tests, which start
+    many gateways in one process, do it all in-process)."""
     metrics = metrics or Metrics()
     prices = PriceBook(settings.model_list)  # the one price of every deployment
     recorder = UsageRecorder(prices=prices, metrics=metrics, log_requests=settings.bastion.log_requests)
     data_dir = settings.state_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_store_engine(settings.database_url, default_path=data_dir / "bastion.db")
+    store_path = data_dir / "bastion.db"
+    engine = create_store_engine(settings.database_url, default_path=store_path)
     database = Database(engine)
     # Each answered request's spend row is journaled before its last byte is sent (SpendWriter.submit).
     spend = SpendWriter(
@@ -272,7 +274,10 @@ def build_app(
                 stack.push_async_callback(asyncio.to_thread, spans.close)
             stack.push_async_callback(database.close)
             if migrate:
-                await apply_migrations(engine)
+                if work_aside:
+                    await apply_migrations_aside(engine, settings.database_url, default_path=store_path)
+                else:
+                    await apply_migrations(engine)
             if tokens is not None:
                 stack.push_async_callback(tokens.keys.close)
             spend.start()
@@ -301,7 +306,7 @@ def build_app(
             if tokens is not None:
                 await tokens.keys.refresh()  # a JWKS URL is fetched now; failing here is logged, not fatal
             # The configured models' prices now, off the request path (without genai-prices here).
-            prices.warm(settings.model_list, data_dir=data_dir if isolate_price_table else None)
+            prices.warm(settings.model_list, data_dir=data_dir if work_aside else None)
             _start_up_warnings(settings, keyring)
             # First at shut-down: the jobs requests started (settlements, cache writes) finish.
             stack.push_async_callback(supervisor.drain, _DRAIN_SECONDS)
