@@ -43,6 +43,7 @@ from bastion.gateway.cache import ResponseCache, build_cache_store
 from bastion.gateway.chat import ChatService
 from bastion.gateway.credentials import CredentialChooser, SystemKeys
 from bastion.gateway.embeddings import EmbeddingsService
+from bastion.gateway.pipeline import Pipeline
 from bastion.gateway.plan_admission import PlanGate
 from bastion.gateway.plans import PLANS_CHANNEL, plan_directory_of, plan_notices
 from bastion.gateway.router import Router
@@ -65,7 +66,7 @@ from bastion.settings import Settings, load_settings
 from bastion.store.database import Database
 from bastion.store.engine import create_store_engine
 from bastion.store.errors import StoreUnavailableError
-from bastion.store.migrate import apply_migrations
+from bastion.store.migrate import apply_migrations, apply_migrations_aside
 from bastion.web import build_dashboard
 
 if TYPE_CHECKING:
@@ -107,19 +108,21 @@ def build_app(
     metrics: Metrics | None = None,
     record_sinks: Sequence[Callable[[UsageRecord], None]] = (),
     migrate: bool = True,
-    isolate_price_table: bool = False,
+    work_aside: bool = False,
 ) -> GatewayApp:
     """Build the gateway. ``record_sinks`` receive every finished request's usage record;
-    ``migrate`` applies database migrations at start-up; ``isolate_price_table`` looks the
-    configured models up in the shipped price table from a child process (and a copy saved in the
-    data directory), so a long-lived server never loads the table (``bastion serve``; tests, which
-    start many gateways in one process, look up in-process)."""
+    ``migrate`` applies database migrations at start-up. ``work_aside`` does start-up's one-off
+    work that needs heavy libraries in child processes: due migrations (Alembic) and the shipped
+    price table's look-ups of the configured models (genai-prices, then a copy saved in the data
+    directory), so a long-lived server never loads them (``bastion serve``; tests, which start
+    many gateways in one process, do it all in-process)."""
     metrics = metrics or Metrics()
     prices = PriceBook(settings.model_list)  # the one price of every deployment
     recorder = UsageRecorder(prices=prices, metrics=metrics, log_requests=settings.bastion.log_requests)
     data_dir = settings.state_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_store_engine(settings.database_url, default_path=data_dir / "bastion.db")
+    store_path = data_dir / "bastion.db"
+    engine = create_store_engine(settings.database_url, default_path=store_path)
     database = Database(engine)
     # Each answered request's spend row is journaled before its last byte is sent (SpendWriter.submit).
     spend = SpendWriter(
@@ -230,17 +233,33 @@ def build_app(
             usage=usage,
         )
     limit = int(settings.bastion.max_request_size_mb * 1024 * 1024)
-    generation = GenerationHandler(
+    # The one order every call takes (gateway/pipeline.py); the surfaces are adapters around it.
+    pipeline = Pipeline(
         keys=keyring,
         router=router,
         chat=chat,
+        embeddings=EmbeddingsService(chat, http),
+        tokens=TokenCounter(chat, http, router_groups=router.group),
+        gatekeeper=gatekeeper,
+        routes=routes,
+    )
+    generation = GenerationHandler(
+        pipeline=pipeline,
+        metrics=metrics,
         body_limit=limit,
         keepalive_seconds=settings.bastion.stream_keepalive_seconds,
-        routes=routes,
     )
 
     account_api, accounts, provider_keys, signing_secret, throttle = _account_api(
-        settings, database, chat, prices, data_dir=data_dir, body_limit=limit, redis=clients.redis
+        settings,
+        database,
+        pipeline,
+        credentials,
+        prices,
+        data_dir=data_dir,
+        body_limit=limit,
+        redis=clients.redis,
+        plans=plan_gate,
     )
 
     @asynccontextmanager
@@ -255,7 +274,10 @@ def build_app(
                 stack.push_async_callback(asyncio.to_thread, spans.close)
             stack.push_async_callback(database.close)
             if migrate:
-                await apply_migrations(engine)
+                if work_aside:
+                    await apply_migrations_aside(engine, settings.database_url, default_path=store_path)
+                else:
+                    await apply_migrations(engine)
             if tokens is not None:
                 stack.push_async_callback(tokens.keys.close)
             spend.start()
@@ -284,7 +306,7 @@ def build_app(
             if tokens is not None:
                 await tokens.keys.refresh()  # a JWKS URL is fetched now; failing here is logged, not fatal
             # The configured models' prices now, off the request path (without genai-prices here).
-            prices.warm(settings.model_list, data_dir=data_dir if isolate_price_table else None)
+            prices.warm(settings.model_list, data_dir=data_dir if work_aside else None)
             _start_up_warnings(settings, keyring)
             # First at shut-down: the jobs requests started (settlements, cache writes) finish.
             stack.push_async_callback(supervisor.drain, _DRAIN_SECONDS)
@@ -326,13 +348,11 @@ def build_app(
     app = GatewayApp(
         routers=routers,
         generation=generation,
-        embeddings=EmbeddingsService(chat, http),
-        tokens=TokenCounter(chat, http, router_groups=router.group),
         router=router,
         metrics=metrics,
         body_limit=limit,
         lifespan=lifespan,
-        dry_run=RoutingDryRun(generation, routes, router, limit).handle,
+        dry_run=RoutingDryRun(routes, router, limit).handle,
         overload=settings.bastion.overload,
         scrubber=Scrubber(secret_values(settings)),
         prices=prices,
@@ -366,17 +386,19 @@ def _start_up_warnings(settings: Settings, keyring: KeyRing) -> None:
 def _account_api(
     settings: Settings,
     database: Database,
-    chat: ChatService,
+    pipeline: Pipeline,
+    credentials: CredentialChooser,
     prices: PriceBook,
     *,
     data_dir: Path,
     body_limit: int,
     redis: RespClient | None,
+    plans: PlanGate | None,
 ) -> tuple[AccountApi, AccountService, ProviderKeyService, Callable[[], Secret], LoginThrottle]:
     """The ``/v2`` account API and the services behind it."""
     options = settings.bastion.accounts
     keys = ProviderKeyService(
-        database, Vault(options.encryption_keys), chat.credentials.system, settings.model_list
+        database, Vault(options.encryption_keys), credentials.system, settings.model_list
     )
     if options.jwt_secret is None and settings.database_url is not None:
         _log.warning(
@@ -408,24 +430,23 @@ def _account_api(
         slowdown_seconds=options.login_slowdown_seconds,
     )
     accounts = AccountService(database, issuer, throttle, min_password_length=options.min_password_length)
-    catalog = ModelCatalog(settings, prices, chat.credentials)
+    catalog = ModelCatalog(settings, prices, credentials)
     services = AccountServices(
         accounts=accounts,
         keys=keys,
         catalog=catalog,
-        conversations=ConversationService(database, chat, catalog, keys),
+        conversations=ConversationService(database, pipeline, catalog, keys),
         usage=UsageService(database),
         user_keys_mode=options.user_keys,
         body_limit=body_limit,
         keepalive_seconds=settings.bastion.stream_keepalive_seconds,
-        plan_usage=_plan_usage(chat),
+        plan_usage=_plan_usage(plans),
     )
     return AccountApi(services), accounts, keys, signing_secret, throttle
 
 
-def _plan_usage(chat: ChatService) -> Callable[[str], Awaitable[dict[str, Any]]] | None:
+def _plan_usage(plans: PlanGate | None) -> Callable[[str], Awaitable[dict[str, Any]]] | None:
     """A person's plan and quota, as their /v2 usage shows it (they are end users of plans)."""
-    plans = chat.gatekeeper.plans if chat.gatekeeper is not None else None
     if plans is None:
         return None
     gate = plans

@@ -94,3 +94,39 @@ def test_a_failure_while_counting_is_logged_and_does_not_reach_the_loop() -> Non
         asyncio.run(run())
     assert failures == []
     assert any("req_bad" in r.getMessage() for r in lines.records)
+
+
+def test_the_deferred_log_line_still_redacts_the_calls_own_secrets() -> None:
+    """The line is written a turn later, but in the call's context: a key chosen for the call
+    (a user's own provider key) is still known to the redactor."""
+    import io
+
+    from bastion.domain.call_secrets import add_call_secret, begin_call_secrets
+    from bastion.observability.logging import configure_logging, shutdown_logging
+
+    stream = io.StringIO()
+    logger = logging.getLogger("bastion")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    configure_logging(level="info", json_logs=True, stream=stream)
+    recorder = UsageRecorder(prices=PriceBook(), metrics=Metrics())
+    try:
+
+        async def call() -> None:
+            begin_call_secrets()
+            add_call_secret("user-own-provider-key-0042")
+            record = _record("req_own")
+            record.end_user = "user-own-provider-key-0042"  # as if it had leaked into a field
+            recorder.record(record)
+            await asyncio.sleep(0)
+
+        async def main() -> None:
+            await asyncio.create_task(call())  # a task of its own, as a request is
+
+        asyncio.run(main())
+    finally:
+        shutdown_logging()
+        logger.handlers[:], level, logger.propagate = saved[0], saved[1], saved[2]
+        logger.setLevel(level)
+    text = stream.getvalue()
+    assert '"request_id":"req_own"' in text
+    assert "user-own-provider-key-0042" not in text
