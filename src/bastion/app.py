@@ -43,6 +43,7 @@ from bastion.gateway.cache import ResponseCache, build_cache_store
 from bastion.gateway.chat import ChatService
 from bastion.gateway.credentials import CredentialChooser, SystemKeys
 from bastion.gateway.embeddings import EmbeddingsService
+from bastion.gateway.pipeline import Pipeline
 from bastion.gateway.plan_admission import PlanGate
 from bastion.gateway.plans import PLANS_CHANNEL, plan_directory_of, plan_notices
 from bastion.gateway.router import Router
@@ -232,17 +233,33 @@ def build_app(
             usage=usage,
         )
     limit = int(settings.bastion.max_request_size_mb * 1024 * 1024)
-    generation = GenerationHandler(
+    # The one order every call takes (gateway/pipeline.py); the surfaces are adapters around it.
+    pipeline = Pipeline(
         keys=keyring,
         router=router,
         chat=chat,
+        embeddings=EmbeddingsService(chat, http),
+        tokens=TokenCounter(chat, http, router_groups=router.group),
+        gatekeeper=gatekeeper,
+        routes=routes,
+    )
+    generation = GenerationHandler(
+        pipeline=pipeline,
+        metrics=metrics,
         body_limit=limit,
         keepalive_seconds=settings.bastion.stream_keepalive_seconds,
-        routes=routes,
     )
 
     account_api, accounts, provider_keys, signing_secret, throttle = _account_api(
-        settings, database, chat, prices, data_dir=data_dir, body_limit=limit, redis=clients.redis
+        settings,
+        database,
+        pipeline,
+        credentials,
+        prices,
+        data_dir=data_dir,
+        body_limit=limit,
+        redis=clients.redis,
+        plans=plan_gate,
     )
 
     @asynccontextmanager
@@ -338,13 +355,11 @@ def build_app(
     app = GatewayApp(
         routers=routers,
         generation=generation,
-        embeddings=EmbeddingsService(chat, http),
-        tokens=TokenCounter(chat, http, router_groups=router.group),
         router=router,
         metrics=metrics,
         body_limit=limit,
         lifespan=lifespan,
-        dry_run=RoutingDryRun(generation, routes, router, limit).handle,
+        dry_run=RoutingDryRun(routes, router, limit).handle,
         overload=settings.bastion.overload,
         scrubber=Scrubber(secret_values(settings)),
         prices=prices,
@@ -378,17 +393,19 @@ def _start_up_warnings(settings: Settings, keyring: KeyRing) -> None:
 def _account_api(
     settings: Settings,
     database: Database,
-    chat: ChatService,
+    pipeline: Pipeline,
+    credentials: CredentialChooser,
     prices: PriceBook,
     *,
     data_dir: Path,
     body_limit: int,
     redis: RespClient | None,
+    plans: PlanGate | None,
 ) -> tuple[AccountApi, AccountService, ProviderKeyService, Callable[[], Secret], LoginThrottle]:
     """The ``/v2`` account API and the services behind it."""
     options = settings.bastion.accounts
     keys = ProviderKeyService(
-        database, Vault(options.encryption_keys), chat.credentials.system, settings.model_list
+        database, Vault(options.encryption_keys), credentials.system, settings.model_list
     )
     if options.jwt_secret is None and settings.database_url is not None:
         _log.warning(
@@ -420,24 +437,23 @@ def _account_api(
         slowdown_seconds=options.login_slowdown_seconds,
     )
     accounts = AccountService(database, issuer, throttle, min_password_length=options.min_password_length)
-    catalog = ModelCatalog(settings, prices, chat.credentials)
+    catalog = ModelCatalog(settings, prices, credentials)
     services = AccountServices(
         accounts=accounts,
         keys=keys,
         catalog=catalog,
-        conversations=ConversationService(database, chat, catalog, keys),
+        conversations=ConversationService(database, pipeline, catalog, keys),
         usage=UsageService(database),
         user_keys_mode=options.user_keys,
         body_limit=body_limit,
         keepalive_seconds=settings.bastion.stream_keepalive_seconds,
-        plan_usage=_plan_usage(chat),
+        plan_usage=_plan_usage(plans),
     )
     return AccountApi(services), accounts, keys, signing_secret, throttle
 
 
-def _plan_usage(chat: ChatService) -> Callable[[str], Awaitable[dict[str, Any]]] | None:
+def _plan_usage(plans: PlanGate | None) -> Callable[[str], Awaitable[dict[str, Any]]] | None:
     """A person's plan and quota, as their /v2 usage shows it (they are end users of plans)."""
-    plans = chat.gatekeeper.plans if chat.gatekeeper is not None else None
     if plans is None:
         return None
     gate = plans

@@ -40,6 +40,7 @@ PAGES = [
     "/ui/spend?by=user",
     "/ui/teams",
     "/ui/users",
+    "/ui/plans",
     "/ui/models",
     "/ui/billing",
 ]

@@ -5,6 +5,7 @@ request; a quota held by two `bastion serve` processes sharing PostgreSQL and Re
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 import urllib.error
@@ -29,6 +30,7 @@ from bastion.testing.upstream import MockUpstream
 from support import MASTER_KEY, standard_models
 from support.accounts import SUPERUSER, SUPERUSER_PASSWORD, V2, accounts_config
 from support.backends import PG, REDIS, drop_schema, require
+from support.dashboard import Browser
 from support.identity import SigningKey, claims
 from support.serve import ServeProcess
 
@@ -50,6 +52,7 @@ def plans() -> dict[str, Any]:
         },
         "pro": {},
         "slow": {"rpm_limit": 1},
+        "metered": {"rpm_limit": 5, "max_tokens_per_period": 1000, "quota_duration": "1mo"},
     }
 
 
@@ -80,13 +83,17 @@ def user_token(idp: SigningKey, **extra: Any) -> tuple[str, str]:
     return user, idp.sign(claims(user, **extra))
 
 
-def use_up(client: openai.OpenAI) -> int:
-    """Call until the quota refuses; the number of calls answered."""
+def use_up(client: openai.OpenAI, gw: RunningGateway | None = None) -> int:
+    """Call until the quota refuses; the number of calls answered. With ``gw`` (in this process),
+    each call's tokens are settled before the next (else a call may still hold its estimate)."""
     for answered in range(QUOTA):
         try:
             client.chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)
         except openai.RateLimitError:
             return answered
+        if gw is not None:
+            assert gw.app is not None and gw.app.gatekeeper is not None
+            gw.call(gw.app.gatekeeper.settled())
     raise AssertionError("the quota never refused a call")
 
 
@@ -110,7 +117,7 @@ def test_a_free_users_quota_is_refused_with_the_plans_sentence_in_each_format(
     OpenAI and the Anthropic surface alike; a pro user is not limited; /metrics counts by plan."""
     user, token = user_token(idp, plan="free")
     client = openai_client(plan_gateway, token)
-    answered = use_up(client)
+    answered = use_up(client, plan_gateway)
     assert answered == 8  # 8 x 6 tokens counted, and a 9th could need 14 more than the 12 left
     with pytest.raises(openai.RateLimitError) as refused:
         client.chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)
@@ -151,7 +158,7 @@ def test_default_plan_customer_api_and_blocking_apply_on_the_next_request(
     free they are still refused); a model outside the plan and a blocked customer are 403s."""
     user, token = user_token(idp)  # no plan claim
     client = openai_client(plan_gateway, token)
-    assert use_up(client) == 8
+    assert use_up(client, plan_gateway) == 8
     with pytest.raises(openai.PermissionDeniedError) as outside:
         client.chat.completions.create(model="gemini", messages=HELLO, max_tokens=5)
     assert "free plan does not include model 'gemini'" in outside.value.message
@@ -266,7 +273,9 @@ def test_an_upgrade_through_one_process_applies_on_the_other(
     first, second, _ = serve_pair
     user, token = user_token(idp, plan="free")
     other = openai_client(second, token)
-    assert use_up(other) == 8  # the free plan is now cached on the second process, and used up
+    # The free plan is now cached on the second process, and used up (the 8th call may be refused
+    # while the 7th still holds its estimate: settling runs after the answer).
+    assert 7 <= use_up(other) <= 8
     post(first, "/customer/new", {"user_id": user, "budget_id": "pro"})
     deadline = time.monotonic() + 1.0
     passed = False
@@ -327,3 +336,104 @@ def test_a_persons_usage_page_shows_their_plan(
     usage = person.call("GET", "/v2/billing/usage/my-usage")
     assert usage.status == 200 and usage.body["plan"]["plan"]["name"] == "free"
     assert usage.body["plan"]["quota"]["remaining"] == QUOTA
+
+
+def test_answers_carry_the_tightest_limits_left_in_each_surfaces_headers(
+    plan_gateway: RunningGateway, idp: SigningKey
+) -> None:
+    """OpenAI's x-ratelimit-* and Anthropic's anthropic-ratelimit-*: the plan's rpm and the quota's
+    tokens left after each call (from what admission counted), and a key's own rpm/tpm."""
+    _, token = user_token(idp, plan="metered")
+    assert plan_gateway.app is not None and plan_gateway.app.gatekeeper is not None
+    raw = openai_client(plan_gateway, token).chat.completions.with_raw_response.create(
+        model="gpt", messages=HELLO, max_tokens=5
+    )
+    first = raw.headers
+    assert (first["x-ratelimit-limit-requests"], first["x-ratelimit-remaining-requests"]) == ("5", "4")
+    assert first["x-ratelimit-reset-requests"] == "12s"  # one request of 5 a minute drains in 12 s
+    assert first["x-ratelimit-limit-tokens"] == "1000"
+    reserved = 1000 - int(first["x-ratelimit-remaining-tokens"])
+    assert 6 < reserved < 40  # the call's estimate is held until it settles
+    assert first["x-ratelimit-reset-tokens"].endswith("s") and "h" in first["x-ratelimit-reset-tokens"]
+    plan_gateway.call(plan_gateway.app.gatekeeper.settled())
+    answer = anthropic_client(plan_gateway, token).messages.with_raw_response.create(
+        model="claude", max_tokens=5, messages=HELLO
+    )
+    second = answer.headers
+    assert second["anthropic-ratelimit-requests-limit"] == "5"
+    assert second["anthropic-ratelimit-requests-remaining"] == "3"
+    assert second["anthropic-ratelimit-tokens-limit"] == "1000"
+    # The first call counted 6 tokens; this one holds the same estimate as the first did.
+    assert int(second["anthropic-ratelimit-tokens-remaining"]) == 1000 - 6 - reserved
+    assert second["anthropic-ratelimit-requests-reset"].endswith("Z")
+    assert "x-ratelimit-limit-requests" not in second
+
+    key = post(plan_gateway, "/key/generate", {"rpm_limit": 7, "tpm_limit": 5000})["key"]
+    keyed = openai_client(plan_gateway, key).chat.completions.with_raw_response.create(
+        model="gpt", messages=HELLO, max_tokens=5
+    )
+    assert keyed.headers["x-ratelimit-limit-requests"] == "7"
+    assert keyed.headers["x-ratelimit-remaining-requests"] == "6"
+    assert keyed.headers["x-ratelimit-limit-tokens"] == "5000"
+
+
+def test_the_dashboard_lists_plans_with_members_and_usage_against_quota(
+    plan_gateway: RunningGateway, idp: SigningKey
+) -> None:
+    """/ui/plans: each plan, where it is defined, its customers, who used it this period and how
+    much of the quota they used on average."""
+    user, token = user_token(idp, plan="free")
+    client = openai_client(plan_gateway, token)
+    for _ in range(5):
+        client.chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)
+    post(plan_gateway, "/customer/new", {"user_id": user, "budget_id": "free"})
+    post(plan_gateway, "/budget/new", {"budget_id": "team", "rpm_limit": 3, "models": ["<b>gpt</b>"]})
+    assert plan_gateway.app is not None and plan_gateway.app.spend_writer is not None
+    plan_gateway.call(plan_gateway.app.spend_writer.flush())
+    browser = Browser(plan_gateway.url)
+    assert browser.log_in(master_key=MASTER_KEY).status == 303
+    page = browser.get("/ui/plans")
+    assert page.status == 200
+    free = re.search(r"<tr><td>free</td>(.*?)</tr>", page.text)
+    assert free is not None, page.text
+    cells = re.findall(r"<td>(.*?)</td>", free.group(1))
+    # defined in, limits, quota, customers, active, tokens (5 calls x 6), average use of the quota
+    assert cells[0] == "config file" and cells[2] == f"{QUOTA} / 1mo"
+    assert (cells[3], cells[4], cells[5], cells[6]) == ("1", "1", "30", "50% of quota")
+    team = re.search(r"<tr><td>team</td><td>API</td><td>(.*?)</td>", page.text)
+    assert team is not None and team.group(1) == "3 rpm; models: &lt;b&gt;gpt&lt;/b&gt;"  # escaped
+
+
+def test_a_key_or_a_team_may_carry_a_plan(plan_gateway: RunningGateway) -> None:
+    """metadata.plan on a key puts the key on the plan (its own limits still apply too); on a team,
+    the team is the member: its keys share one quota."""
+    key = post(plan_gateway, "/key/generate", {"metadata": {"plan": "metered"}, "rpm_limit": 100})["key"]
+    raw = openai_client(plan_gateway, key).chat.completions.with_raw_response.create(
+        model="gpt", messages=HELLO, max_tokens=5
+    )
+    assert raw.headers["x-ratelimit-limit-requests"] == "5"  # the plan's, tighter than the key's 100
+    assert raw.headers["x-ratelimit-limit-tokens"] == "1000"
+    mine = orjson.loads(
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{plan_gateway.url}/v1/usage/me", headers={"authorization": f"Bearer {key}"}
+            )
+        ).read()
+    )
+    assert mine["plan"]["name"] == "metered" and mine["end_user"] is None
+
+    team = "team-" + secrets.token_hex(4)
+    post(plan_gateway, "/team/new", {"team_id": team, "metadata": {"plan": "free"}})
+    clients = [
+        openai_client(plan_gateway, post(plan_gateway, "/key/generate", {"team_id": team})["key"])
+        for _ in range(2)
+    ]
+    assert plan_gateway.app is not None and plan_gateway.app.gatekeeper is not None
+    answered = 0
+    with pytest.raises(openai.RateLimitError) as refused:
+        for n in range(QUOTA):
+            clients[n % 2].chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)
+            plan_gateway.call(plan_gateway.app.gatekeeper.settled())
+            answered += 1
+    assert answered == 8  # both keys counted against the team's one free quota
+    assert said(refused.value).startswith("Your free plan's")

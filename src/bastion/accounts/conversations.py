@@ -1,7 +1,7 @@
 """Chat for account users: one call through the gateway's pipeline, stored as a conversation.
 
 ``POST /v2/llm/chat/completions`` and its ``/stream`` twin send ``messages`` to the model named by
-``model_id`` through :class:`~bastion.gateway.chat.ChatService`, the pipeline of every surface
+``model_id`` through :class:`~bastion.gateway.pipeline.Pipeline`, the pipeline of every surface
 (routing, retries, fallbacks, limits, budgets, spend logs), with the user's own provider keys
 where they apply. With a ``conversation_id`` the stored messages of that conversation go first, so
 a client sends only the new turn. The new messages and the answer (with its tokens and cost) are
@@ -25,8 +25,8 @@ from bastion.accounts.catalog import ModelCatalog, model_id
 from bastion.accounts.provider_keys import ProviderKeyService
 from bastion.domain.errors import BastionError, InvalidRequestError, NotFoundError
 from bastion.domain.principal import Principal, ScopeLimits
-from bastion.gateway.chat import ChatService
 from bastion.gateway.context import CallContext, new_request_id
+from bastion.gateway.pipeline import Pipeline
 from bastion.gateway.surfaces import OPENAI, Surface
 from bastion.protocols.conversation.wire import ConversationWire, event
 from bastion.store import ConversationRecord, Database, MessageRecord, UserRecord
@@ -71,12 +71,12 @@ class ConversationService:
     def __init__(
         self,
         database: Database,
-        chat: ChatService,
+        pipeline: Pipeline,
         catalog: ModelCatalog,
         keys: ProviderKeyService,
     ) -> None:
         self._db = database
-        self._chat = chat
+        self._pipeline = pipeline
         self._catalog = catalog
         self._keys = keys
 
@@ -118,9 +118,9 @@ class ConversationService:
     async def complete(self, turn: ChatTurn, headers: Any) -> dict[str, Any]:
         ctx, body = await self._start(turn, headers, OPENAI, stream=False)
         try:
-            out = await self._chat.complete(ctx, body, turn.group)
+            out = await self._pipeline.complete(ctx, body, turn.group)
         except BastionError as err:
-            self._chat.finish(ctx, status=err.status, error=err)
+            self._pipeline.fail(ctx, err)
             raise
         answer = orjson.loads(out)
         choice = (answer.get("choices") or [{}])[0]
@@ -132,9 +132,9 @@ class ConversationService:
         wire = ConversationWire()
         ctx, body = await self._start(turn, headers, wire, stream=True)
         try:
-            relay = await self._chat.open_stream(ctx, body, turn.group)
+            relay = await self._pipeline.open_stream(ctx, body, turn.group)
         except BastionError as err:
-            self._chat.finish(ctx, status=err.status, error=err)
+            self._pipeline.fail(ctx, err)
             raise
         return ChatStream(self._events(turn, ctx, wire, relay.run()), relay.client_gone, wire.keepalive)
 
@@ -180,13 +180,11 @@ class ConversationService:
             "stream": stream,
             **turn.options,
         }
-        gatekeeper = self._chat.gatekeeper
-        if gatekeeper is not None:
-            try:
-                await gatekeeper.admit(ctx, body, turn.group)
-            except BastionError as err:
-                self._chat.finish(ctx, status=err.status, error=err)
-                raise
+        try:  # the user and the model were checked in prepare(); no routing rules on /v2
+            await self._pipeline.limit(ctx, body, turn.group)
+        except BastionError as err:
+            self._pipeline.fail(ctx, err)
+            raise
         return ctx, body
 
     async def _store(self, turn: ChatTurn, record: UsageRecord, content: str) -> MessageRecord:

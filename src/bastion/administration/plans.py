@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from bastion.administration.fields import Fields
 from bastion.domain.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from bastion.domain.plans import Plan, quota_message_problem
+from bastion.limits.durations import parse_duration
 from bastion.store import Database
 from bastion.store.plans import plan_from_record
 from bastion.store.records import PlanRecord
 
-__all__ = ["PLAN_FIELDS", "Notify", "PlanService", "plan_from_record", "plan_not_found"]
+__all__ = ["PLAN_FIELDS", "Notify", "PlanService", "PlanUsage", "plan_from_record", "plan_not_found"]
 
 #: Called after any change of plans or of who is on which plan (tells every gateway process).
 Notify = Callable[[], Awaitable[None]]
@@ -42,6 +45,16 @@ PLAN_FIELDS = frozenset(
     }
 )
 _PLAN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanUsage:
+    """A plan's usage since ``start``: requests, distinct members who made them, their tokens."""
+
+    start: datetime
+    requests: int
+    active_members: int
+    tokens: int
 
 
 async def _nobody() -> None:
@@ -121,6 +134,14 @@ class PlanService:
         deleted = [plan_id for plan_id in dict.fromkeys(plan_ids) if await self._db.plans.delete(plan_id)]
         await self._notify()
         return deleted
+
+    async def usage(self, plan: Plan, now: datetime) -> PlanUsage:
+        """What the plan's members used in its current quota period (else the last 30 days)."""
+        start = now - timedelta(days=30)
+        if plan.quota_duration is not None:
+            start = parse_duration(plan.quota_duration).window_start(now)
+        requests, active, tokens = await self._db.spend.plan_usage(plan.plan_id, start)
+        return PlanUsage(start, requests, active, tokens)
 
     async def member_counts(self) -> dict[str, int]:
         """End users on each plan through ``/customer/*`` (JWT claims are not stored)."""

@@ -19,11 +19,12 @@ async def usage_me(gatekeeper: Gatekeeper | None, request: Request, send: Send) 
     user = None
     if principal.end_user is None:
         user = request.query.get("user", "").strip() or None
-        if user is None:
-            raise InvalidRequestError(
-                "This credential is not an end user's: pass ?user=<end user id> to read theirs.",
-                param="user",
-            )
     if gatekeeper is None or gatekeeper.plans is None:
         raise NotFoundError("This gateway has no plans.", code="no_plans")
-    await send_json(send, 200, await gatekeeper.plans.usage(principal, user))
+    found = await gatekeeper.plans.usage(principal, user)
+    if found["plan"] is None and principal.end_user is None and user is None:
+        raise InvalidRequestError(
+            "This key is on no plan and is not an end user's: pass ?user=<end user id> to read theirs.",
+            param="user",
+        )
+    await send_json(send, 200, found)

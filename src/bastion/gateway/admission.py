@@ -16,6 +16,7 @@ allow_unpriced_models_with_budgets``) lets it through at no cost.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from bastion.domain.errors import BastionError
 from bastion.domain.principal import Principal
 from bastion.gateway.context import CallContext
 from bastion.gateway.plan_admission import PlanGate
+from bastion.gateway.rate_headers import rate_headers, rate_limit_lefts
 from bastion.gateway.router import Router, wildcard_part
 from bastion.limits import BudgetLimit, BudgetRefusal, Limits, RateLimit, Refusal
 from bastion.limits.errors import UnpricedModelError
@@ -105,6 +107,10 @@ class Gatekeeper:
                 self._metrics.refused(reason, outcome.scope)
             raise outcome.error()
         ctx.ticket = outcome
+        request_lefts, token_lefts = rate_limit_lefts(outcome.admission)
+        if plans is not None:
+            token_lefts += plans.quota_left(ctx)
+        ctx.response_headers += rate_headers(ctx.surface, request_lefts, token_lefts, time.time())
 
     def _estimate(
         self, group: str, requested: str, prompt: int, asked: int | None, cache_writes: bool

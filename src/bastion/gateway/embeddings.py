@@ -3,7 +3,7 @@
 Same protocol both sides passes the body through (when the provider adapter can); otherwise the
 texts go to the adapter's embeddings endpoint in its shape and the vectors come back in the
 client's. Anthropic has no embeddings API, which is said plainly. Retries and fallbacks are the
-chat pipeline's.
+chat pipeline's; the pipeline records the call once it answered.
 """
 
 from __future__ import annotations
@@ -44,14 +44,12 @@ class EmbeddingsService:
                 parsed = orjson.loads(data)
                 usage = parsed.get("usage") or {}
                 ctx.record.usage = Usage(input_tokens=int(usage.get("prompt_tokens") or 0))
-                self._chat.finish(ctx)
                 return data
             texts = _texts(req.inputs)
             vectors = await self._vectors(adapter, dep, texts, req.dimensions)
             tokens = _estimate(texts)
             ctx.record.usage = Usage(input_tokens=tokens)
             out = openai_embeddings.encode_embeddings_response(vectors, model, tokens, req.encoding_format)
-            self._chat.finish(ctx)
             return orjson.dumps(out)
 
         return await self._chat.with_fallbacks(ctx, model, attempt)
@@ -70,7 +68,6 @@ class EmbeddingsService:
                 adapter, dep, texts, dimensions if isinstance(dimensions, int) else None
             )
             ctx.record.usage = Usage(input_tokens=_estimate(texts))
-            self._chat.finish(ctx)
             if batch:
                 return orjson.dumps(gemini_embeddings.encode_batch_embed_response(vectors))
             return orjson.dumps(gemini_embeddings.encode_embed_content_response(vectors[0]))

@@ -27,7 +27,8 @@ from bastion.domain.plans import DEFAULT_QUOTA_MESSAGE, Plan
 from bastion.domain.principal import Principal, ScopeLimits
 from bastion.gateway.context import CallContext
 from bastion.gateway.plans import PlanDirectory
-from bastion.limits import BudgetLedger, BudgetLimit, BudgetRefusal, parse_duration
+from bastion.gateway.rate_headers import RateLeft
+from bastion.limits import BudgetLedger, BudgetLimit, BudgetRefusal, next_reset, parse_duration
 from bastion.limits.seeds import PlanWindows
 from bastion.observability.metrics import Metrics
 
@@ -74,12 +75,13 @@ class PlanGate:
                 f"The {plan.plan_id} plan does not include model '{group}'. Models on this plan: {allowed}.",
                 code="model_not_in_plan",
             )
-        scopes = [scope for scope in principal.limits if scope.scope != member.scope]
+        own = f"plan:{member.scope}" if member.shares_scope else member.scope
+        scopes = [scope for scope in principal.limits if scope.scope != own]
         if plan.limits_rate or plan.max_budget is not None:
-            self._note(self.budget_windows, member.scope, plan.budget_duration)
+            self._note(self.budget_windows, own, plan.budget_duration)
             scopes.append(
                 ScopeLimits(
-                    member.scope,
+                    own,
                     rpm=plan.rpm_limit,
                     tpm=plan.tpm_limit,
                     parallel=plan.max_parallel_requests,
@@ -105,6 +107,18 @@ class PlanGate:
                 self._metrics.refused("quota", member.scope)
             raise await self._refusal(plan, outcome)
         ctx.quota = outcome
+
+    def quota_left(self, ctx: CallContext) -> list[RateLeft]:
+        """The member's quota as the answer's token headers show it (from the reservation's reply)."""
+        member, reservation = ctx.plan, ctx.quota
+        if member is None or reservation is None or not reservation.committed:
+            return []
+        plan = member.plan
+        limit = plan.max_tokens_per_period or 0
+        now = self._clock()
+        reset = next_reset(plan.quota_duration, now) - now if plan.quota_duration is not None else 0.0
+        remaining = max(math.floor(limit - reservation.committed[0]), 0)
+        return [RateLeft(limit, remaining, reset)]
 
     async def release(self, ctx: CallContext) -> None:
         """Give the whole reservation back (the call was refused after it was held)."""
@@ -163,8 +177,9 @@ class PlanGate:
                 **_reset(reset_at, now),
             }
         if plan.max_budget is not None:
-            self._note(self.budget_windows, member.scope, plan.budget_duration)
-            state = await self._budgets.state(member.scope)
+            own = f"plan:{member.scope}" if member.shares_scope else member.scope
+            self._note(self.budget_windows, own, plan.budget_duration)
+            state = await self._budgets.state(own)
             reset_at = state.reset_at if plan.budget_duration is not None else None
             found["budget"] = {
                 "max_budget": plan.max_budget,

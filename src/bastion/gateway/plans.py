@@ -51,10 +51,18 @@ class Member:
     """A caller on a plan: ``scope`` is what their limits and quota are counted under."""
 
     plan: Plan
-    end_user: str
+    #: The end user on the plan; ``None`` when a key or a team carries it.
+    end_user: str | None
     #: ``end_user:<id>`` for callers with a token (logged under ``user``), ``customer:<id>`` for a
-    #: key's ``user`` field (logged under ``end_user``).
+    #: key's ``user`` field (logged under ``end_user``), ``key:<hash>`` or ``team:<id>`` for a key
+    #: or a team that carries a plan (``metadata.plan``).
     scope: str
+
+    @property
+    def shares_scope(self) -> bool:
+        """Whether the plan's limits are the member's own (end users) or come on top of a key's or
+        team's own limits (under ``plan:<scope>``)."""
+        return self.end_user is None
 
 
 class PlanDirectory:
@@ -100,26 +108,41 @@ class PlanDirectory:
         """The plan ``principal`` calls under, or ``None``; raises 403 for a blocked end user."""
         end_user = principal.end_user
         scope_kind = "end_user"
-        if end_user is None:
-            if not isinstance(body_user, str) or not body_user or len(body_user) > 255:
-                return None
+        if end_user is None and isinstance(body_user, str) and body_user and len(body_user) <= 255:
             end_user, scope_kind = body_user, "customer"
-        row = await self._row(end_user)
-        if row is not None and row[1]:
-            raise PermissionDeniedError(
-                "This end user is blocked on this gateway.", code="end_user_blocked", param="user"
-            )
-        names = [row[0] if row is not None else None]
-        if scope_kind == "end_user":
-            names += [principal.plan, self._default]
-        for name in names:
-            if name is None:
-                continue
-            plan = await self.plan(name)
+        if end_user is not None:
+            row = await self._row(end_user)
+            if row is not None and row[1]:
+                raise PermissionDeniedError(
+                    "This end user is blocked on this gateway.", code="end_user_blocked", param="user"
+                )
+            names = [row[0] if row is not None else None]
+            if scope_kind == "end_user":
+                names += [principal.plan, self._default]
+            for name in names:
+                plan = await self._named(name)
+                if plan is not None:
+                    return Member(plan, end_user, f"{scope_kind}:{end_user}")
+            if scope_kind == "end_user":
+                return None
+        # A key's own plan, else its team's (``metadata.plan``): the key (team) is the member.
+        if principal.key_hash:
+            plan = await self._named(principal.metadata.get("plan"))
             if plan is not None:
-                return Member(plan, end_user, f"{scope_kind}:{end_user}")
-            _log.warning("plan %r named for an end user does not exist; ignored", name[:64])
+                return Member(plan, None, f"key:{principal.key_hash}")
+        if principal.team_id is not None:
+            plan = await self._named(principal.team_metadata.get("plan"))
+            if plan is not None:
+                return Member(plan, None, f"team:{principal.team_id}")
         return None
+
+    async def _named(self, name: object) -> Plan | None:
+        if not isinstance(name, str) or not name:
+            return None
+        plan = await self.plan(name)
+        if plan is None:
+            _log.warning("plan %r named for a caller does not exist; ignored", name[:64])
+        return plan
 
     async def _plans(self) -> dict[str, Plan]:
         stored = self._stored

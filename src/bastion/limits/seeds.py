@@ -99,7 +99,13 @@ async def _stored(
         if kind == "quota":
             seeds[scope] = await _quota_seed(database, scope, ident, windows, now, starts)
             continue
-        if kind == "customer":
+        if kind == "plan":  # a key's or a team's plan: its own budget over the key's (team's) logs
+            inner, _, inner_id = ident.partition(":")
+            found = _owner_filter(inner, inner_id)
+            if found is None:
+                continue
+            owner, duration = found, windows.budgets.get(scope)
+        elif kind == "customer":
             owner, duration = SpendFilter(end_user=ident), windows.budgets.get(scope)
         elif kind == "key":
             row, owner = await database.keys.get(ident), SpendFilter(api_key=ident)
@@ -117,7 +123,7 @@ async def _stored(
             if not duration:
                 seeds[scope] = BudgetSeed(spent=row.spend)
                 continue
-        elif kind not in _MEMBER_FILTERS:
+        elif kind not in _MEMBER_FILTERS and kind != "plan":
             continue
         if duration is None:
             seeds[scope] = BudgetSeed(spent=(await database.spend.summarize_spend(owner)).spend)
@@ -135,11 +141,11 @@ async def _quota_seed(
 ) -> BudgetSeed:
     """The tokens a member's logs counted in their quota's current window."""
     kind, _, ident = member.partition(":")
-    column = _MEMBER_FILTERS.get(kind)
-    if column is None:
+    found = _owner_filter(kind, ident)
+    if found is None:
         return BudgetSeed(0.0)
     duration, cache_reads = windows.quotas.get(scope, (None, True))
-    owner = SpendFilter(user=ident) if column == "user" else SpendFilter(end_user=ident)
+    owner = found
     reset_at = None
     if duration is not None:
         window = parse_duration(duration)
@@ -154,6 +160,19 @@ async def _quota_seed(
     return BudgetSeed(spent=float(max(counted, 0)), reset_at=reset_at)
 
 
+def _owner_filter(kind: str, ident: str) -> SpendFilter | None:
+    """The logs of a plan's member: an end user's, a customer's, a key's or a team's."""
+    if kind == "end_user":
+        return SpendFilter(user=ident)
+    if kind == "customer":
+        return SpendFilter(end_user=ident)
+    if kind == "key":
+        return SpendFilter(api_key=ident)
+    if kind == "team":
+        return SpendFilter(team_id=ident)
+    return None
+
+
 def _plus(
     scope: str, seed: BudgetSeed, rows: list[Row], start: float | None, windows: PlanWindows | None = None
 ) -> BudgetSeed:
@@ -164,10 +183,9 @@ def _plus(
     cache_reads = True
     if tokens:
         cache_reads = True if windows is None else windows.quotas.get(scope, (None, True))[1]
+    if tokens or kind == "plan":
         kind, _, ident = ident.partition(":")
-        name = _MEMBER_FILTERS.get(kind)
-    else:
-        name = _OWNER_FIELDS.get(kind)
+    name = _OWNER_FIELDS.get(kind)
     if name is None:
         return seed
     extra = 0.0

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from bastion.domain.errors import BastionError
 from bastion.protocols.canonical import ChatRequest, ChatResponse, StreamEvent
+from bastion.protocols.rate_limits import RateLeft
 
 __all__ = ["StreamEncoder", "WireFormat", "fill_defaults"]
 
@@ -40,6 +41,12 @@ class WireFormat(Protocol):
     def keepalive(self) -> bytes: ...
 
     def request_id_headers(self, request_id: str) -> list[tuple[bytes, bytes]]: ...
+
+    def rate_limit_headers(
+        self, requests: RateLeft | None, tokens: RateLeft | None, now: float
+    ) -> list[tuple[bytes, bytes]]:
+        """What is left of the tightest request and token limits, as this API's headers say it."""
+        ...
 
     def decode_request(self, body: dict[str, Any], model: str, *, stream: bool) -> ChatRequest: ...
 

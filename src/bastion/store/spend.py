@@ -256,6 +256,19 @@ class SpendRepository:
             rows = (await conn.execute(query)).all()
         return [TimedSpend(str(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), float(r[5])) for r in rows]
 
+    async def plan_usage(self, plan: str, start: datetime) -> tuple[int, int, int]:
+        """Of the logs admitted under ``plan`` since ``start``: requests, distinct end users (their
+        ``user``, else ``end_user``), and tokens (input plus output)."""
+        member = func.coalesce(_logs.c.user, _logs.c.end_user)
+        query = select(
+            func.count(),
+            func.count(func.distinct(member)),
+            func.coalesce(func.sum(_logs.c.prompt_tokens + _logs.c.completion_tokens), 0),
+        ).where(_logs.c.plan == plan, _logs.c.start_time >= start)
+        async with reading(self._engine) as conn:
+            row = (await conn.execute(query)).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
     async def last_used(self, api_keys: Sequence[str]) -> dict[str, datetime]:
         """When each of ``api_keys`` (spend logs' ``api_key``) last made a request; absent: never."""
         if not api_keys:

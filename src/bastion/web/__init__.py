@@ -19,6 +19,7 @@ from bastion.settings.model import StaticKey
 from bastion.web.dashboard import Dashboard
 from bastion.web.keys import KeyPages, StaticKeyView
 from bastion.web.pages import ReadPages
+from bastion.web.plans import PlanPages
 from bastion.web.requests import RequestPages
 from bastion.web.spend import SpendPages
 from bastion.web.teams import TeamPages
@@ -49,6 +50,7 @@ def build_dashboard(
         **SpendPages(admin).pages(),
         **KeyPages(admin.keys, admin.spend, static_keys=shown).pages(),
         **TeamPages(admin.teams).pages(),
+        **PlanPages(admin.plans).pages(),
     }
     return Dashboard(
         signing_secret=signing_secret,

@@ -24,6 +24,7 @@ NAV = (
     ("/ui/spend", "Spend"),
     ("/ui/teams", "Teams"),
     ("/ui/users", "Users"),
+    ("/ui/plans", "Plans"),
     ("/ui/models", "Models"),
     ("/ui/billing", "Billing"),
 )

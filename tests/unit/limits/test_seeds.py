@@ -60,3 +60,11 @@ def test_unwritten_rows_count_tokens_for_a_plan_quota() -> None:
     windows = PlanWindows(quotas={"quota:end_user:u1": ("1mo", False)})
     assert _plus("quota:end_user:u1", BudgetSeed(0.0), rows, None, windows).spent == 11.0
     assert _plus("quota:nobody:u1", BudgetSeed(3.0), rows, None).spent == 3.0
+
+
+def test_a_key_or_team_plans_budget_and_quota_count_the_keys_or_teams_rows() -> None:
+    """``plan:key:<hash>`` adds the key's spend; ``quota:team:<id>`` the team's tokens."""
+    assert _plus("plan:key:k1", BudgetSeed(0.0), ROWS, None).spent == 0.75
+    rows = [{"team_id": "t1", "prompt_tokens": 3, "completion_tokens": 4, "start_time": 1.0}]
+    assert _plus("quota:team:t1", BudgetSeed(1.0), rows, None).spent == 8.0
+    assert _plus("plan:nobody:x", BudgetSeed(1.0), ROWS, None).spent == 1.0

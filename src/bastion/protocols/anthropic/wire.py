@@ -10,6 +10,7 @@ import orjson
 from bastion.domain.errors import BastionError
 from bastion.protocols.anthropic import errors, request, response, stream
 from bastion.protocols.canonical import ChatRequest, ChatResponse
+from bastion.protocols.rate_limits import RateLeft, anthropic_rate_headers
 from bastion.protocols.wire import fill_defaults
 
 __all__ = ["ANTHROPIC", "AnthropicWire"]
@@ -25,6 +26,11 @@ class AnthropicWire:
     dialect = "anthropic"
     passthrough: str | None = "anthropic"
     keepalive = b": ping\n\n"
+
+    def rate_limit_headers(
+        self, requests: RateLeft | None, tokens: RateLeft | None, now: float
+    ) -> list[tuple[bytes, bytes]]:
+        return anthropic_rate_headers(requests, tokens, now)
 
     def request_id_headers(self, request_id: str) -> list[tuple[bytes, bytes]]:
         rid = request_id.encode()

@@ -18,6 +18,7 @@ from bastion.protocols.canonical import BlockDelta, ChatRequest, ChatResponse, M
 from bastion.protocols.openai import errors as openai_errors
 from bastion.protocols.openai import request as openai_request
 from bastion.protocols.openai import response as openai_response
+from bastion.protocols.rate_limits import RateLeft
 from bastion.protocols.sse import encode_event
 
 __all__ = ["ConversationAnswer", "ConversationWire", "event"]
@@ -69,6 +70,11 @@ class ConversationWire:
     def __init__(self) -> None:
         #: The encoder of the attempt that answered (``None`` until one did).
         self.answer: ConversationAnswer | None = None
+
+    def rate_limit_headers(
+        self, requests: RateLeft | None, tokens: RateLeft | None, now: float
+    ) -> list[tuple[bytes, bytes]]:
+        return []  # no rate-limit headers in this API
 
     def request_id_headers(self, request_id: str) -> list[tuple[bytes, bytes]]:
         return [(b"x-request-id", request_id.encode())]

@@ -10,6 +10,7 @@ import orjson
 from bastion.domain.errors import BastionError
 from bastion.protocols.canonical import ChatRequest, ChatResponse
 from bastion.protocols.gemini import errors, request, response, stream
+from bastion.protocols.rate_limits import RateLeft
 from bastion.protocols.wire import fill_defaults
 
 __all__ = ["GEMINI", "GeminiWire"]
@@ -26,6 +27,11 @@ class GeminiWire:
     passthrough: str | None = "gemini"
     #: Google's SDK rejects SSE comments; a bare blank line keeps the stream open.
     keepalive = b"\n"
+
+    def rate_limit_headers(
+        self, requests: RateLeft | None, tokens: RateLeft | None, now: float
+    ) -> list[tuple[bytes, bytes]]:
+        return []  # no rate-limit headers in this API
 
     def request_id_headers(self, request_id: str) -> list[tuple[bytes, bytes]]:
         return [(b"x-request-id", request_id.encode())]

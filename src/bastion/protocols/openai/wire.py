@@ -10,6 +10,7 @@ import orjson
 from bastion.domain.errors import BastionError
 from bastion.protocols.canonical import ChatRequest, ChatResponse
 from bastion.protocols.openai import errors, request, response, stream
+from bastion.protocols.rate_limits import RateLeft, openai_rate_headers
 from bastion.protocols.wire import fill_defaults
 
 __all__ = ["OPENAI", "OpenAIWire", "wants_usage"]
@@ -31,6 +32,11 @@ class OpenAIWire:
     dialect = "openai"
     passthrough: str | None = "openai"
     keepalive = b": ping\n\n"
+
+    def rate_limit_headers(
+        self, requests: RateLeft | None, tokens: RateLeft | None, now: float
+    ) -> list[tuple[bytes, bytes]]:
+        return openai_rate_headers(requests, tokens, now)
 
     def request_id_headers(self, request_id: str) -> list[tuple[bytes, bytes]]:
         return [(b"x-request-id", request_id.encode())]

@@ -13,6 +13,7 @@ from bastion.domain.errors import BastionError, InvalidRequestError
 from bastion.protocols.anthropic import request as anthropic_request
 from bastion.protocols.canonical import ChatRequest, ChatResponse
 from bastion.protocols.openai import request as openai_request
+from bastion.protocols.rate_limits import RateLeft
 from bastion.protocols.tokenstream import errors, stream
 
 __all__ = ["TOKENSTREAM_ANTHROPIC", "TOKENSTREAM_OPENAI", "TokenStreamWire"]
@@ -32,6 +33,11 @@ class TokenStreamWire:
     def __init__(self, dialect: str, decode: Callable[[dict[str, Any]], ChatRequest]) -> None:
         self.dialect = dialect
         self._decode = decode
+
+    def rate_limit_headers(
+        self, requests: RateLeft | None, tokens: RateLeft | None, now: float
+    ) -> list[tuple[bytes, bytes]]:
+        return []  # no rate-limit headers in this API
 
     def request_id_headers(self, request_id: str) -> list[tuple[bytes, bytes]]:
         return [(b"x-request-id", request_id.encode())]
