@@ -1,15 +1,15 @@
 """Property-based fuzz of every administration route: hostile input never gets a 5xx.
 
-Every management route (``/key/*``, ``/team/*``, ``/user/*``, ``/spend/*``, ``/model/*``,
-``/billing/*``, ``/routing/dry-run``), every ``/v2`` route except chat (login, users, provider
-keys, models, conversations, usage, admin keys), ``POST /api/token`` (browser token minting) and
-the dashboard's login, pages and forms get bodies, query strings and path parameters made of what
-breaks databases and encoders: NUL characters, numbers beyond 64 bits and beyond PostgreSQL's
-``integer``, ``1e308``, strings longer than the columns, JSON nested hundreds of levels deep,
-wrong types and unknown fields. The gateway runs on a SQLite file and on a PostgreSQL schema;
-each answer must be below 500. :data:`ROUTES` names routes as the route table does, and a test
-checks it against the table: every administration endpoint is fuzzed (or in :data:`NOT_FUZZED`,
-with the reason), with every body field ``/openapi.json`` documents for it.
+Every management route (``/key/*``, ``/team/*``, ``/user/*``, ``/budget/*``, ``/customer/*``,
+``/end_user/*``, ``/spend/*``, ``/model/*``, ``/billing/*``, ``/routing/dry-run``), every ``/v2``
+route except chat (login, users, provider keys, models, conversations, usage, admin keys),
+``POST /api/token`` (browser token minting) and the dashboard's login, pages and forms get bodies, query
+strings and path parameters made of what breaks databases and encoders: NUL characters, numbers
+beyond 64 bits and beyond PostgreSQL's ``integer``, ``1e308``, strings longer than the columns, JSON
+nested hundreds of levels deep, wrong types and unknown fields. The gateway runs on a SQLite file
+and on a PostgreSQL schema; each answer must be below 500. :data:`ROUTES` names routes as the route
+table does, and a test checks it against the table: every administration endpoint is fuzzed (or in
+:data:`NOT_FUZZED`, with the reason), with every body field ``/openapi.json`` documents for it.
 
 Bodies are encoded with the standard library's ``json`` (which writes integers of any size and
 escapes NUL as ``\\u0000``), so the gateway sees exactly what a hostile client can send.
@@ -217,6 +217,13 @@ _WAS_TEAM = tuple(f"was_{name}" for name in TEAM_TEXT_FIELDS)
 #: The requests and spend pages' filters.
 _FILTERS = ("key", "team", "user", "model", "status", "range", "start", "end")
 
+_BUDGET_FIELDS = (
+    "budget_id", "budget_duration", "count_cache_reads", "max_budget", "max_parallel_requests",
+    "max_tokens_per_period", "metadata", "models", "quota_duration", "quota_message", "rpm_limit",
+    "tpm_limit",
+)  # fmt: skip
+_CUSTOMER_FIELDS = ("user_id", "alias", "blocked", "budget_id", "metadata")
+
 KEY = "<a fresh key's hash>"
 REF = "<a fresh key's dashboard reference>"
 
@@ -262,6 +269,28 @@ ROUTES = [
     Route("POST", "/billing/events/retry", "master", ("id",)),
     Route("POST", "/billing/events/cancel", "master", ("id",)),
     Route("POST", "/routing/dry-run", "master", ("model", "headers", "team_id", "messages")),
+    # Plans (LiteLLM's budgets) and their customers, under both of LiteLLM's names.
+    Route("POST", "/budget/new", "master", _BUDGET_FIELDS),
+    Route("POST", "/budget/update", "master", _BUDGET_FIELDS),
+    Route("POST", "/budget/update", "master", _BUDGET_FIELDS[1:], base=(("budget_id", "plan-1"),)),
+    Route("POST", "/budget/info", "master", ("budgets",)),
+    Route("GET", "/budget/info", "master", query=("budget_id",)),
+    Route("GET", "/budget/list", "master"),
+    Route("POST", "/budget/delete", "master", ("budget_ids", "id")),
+    *(
+        route
+        for family in ("/customer", "/end_user")
+        for route in (
+            Route("POST", f"{family}/new", "master", _CUSTOMER_FIELDS),
+            Route("POST", f"{family}/update", "master", _CUSTOMER_FIELDS),
+            Route("POST", f"{family}/update", "master", _CUSTOMER_FIELDS[1:], base=(("user_id", "cust-1"),)),
+            Route("GET", f"{family}/info", "master", query=("end_user_id",)),
+            Route("GET", f"{family}/list", "master"),
+            Route("POST", f"{family}/delete", "master", ("user_ids",)),
+            Route("POST", f"{family}/block", "master", ("user_ids",)),
+            Route("POST", f"{family}/unblock", "master", ("user_ids",)),
+        )
+    ),
     # Browser token minting (a Bastion key mints for a page).
     Route("POST", "/api/token", "master", ("models", "max_budget", "ttl_seconds", "user")),
     # The account API (a superuser's access token), chat excepted.
@@ -323,6 +352,7 @@ ROUTES = [
     Route("GET", "/ui/teams/edit", "dashboard", query=("team_id",)),
     Route("GET", "/ui/spend", "dashboard", query=("by", *_FILTERS)),
     Route("GET", "/ui/spend.csv", "dashboard", query=("by", *_FILTERS)),
+    Route("GET", "/ui/plans", "dashboard"),
 ]
 
 #: The routes of the administration families (management, account, dashboard, browser tokens) the
@@ -492,6 +522,8 @@ def fuzzed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             ("/team/new", {"team_id": "org-1", "models": ["mock"]}),
             ("/key/generate", {"team_id": "org-1", "key_alias": "fuzz-key"}),
             ("/user/new", {"user_id": "user-1", "auto_create_key": False}),
+            ("/budget/new", {"budget_id": "plan-1", "max_budget": 5}),
+            ("/customer/new", {"user_id": "cust-1", "budget_id": "plan-1"}),
         ):
             status, raw = client.call(Route("POST", route, "master"), "", body, {})
             assert status == 200, raw
