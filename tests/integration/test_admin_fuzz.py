@@ -1,15 +1,15 @@
 """Property-based fuzz of every administration route: hostile input never gets a 5xx.
 
-Every management route (``/key/*``, ``/team/*``, ``/user/*``, ``/budget/*``, ``/customer/*``,
-``/end_user/*``, ``/spend/*``, ``/model/*``, ``/billing/*``, ``/routing/dry-run``), every ``/v2``
-route except chat (login, users, provider keys, models, conversations, usage, admin keys),
-``POST /api/token`` (browser token minting) and the dashboard's login, pages and forms get bodies, query
-strings and path parameters made of what breaks databases and encoders: NUL characters, numbers
-beyond 64 bits and beyond PostgreSQL's ``integer``, ``1e308``, strings longer than the columns, JSON
-nested hundreds of levels deep, wrong types and unknown fields. The gateway runs on a SQLite file
-and on a PostgreSQL schema; each answer must be below 500. :data:`ROUTES` names routes as the route
-table does, and a test checks it against the table: every administration endpoint is fuzzed (or in
-:data:`NOT_FUZZED`, with the reason), with every body field ``/openapi.json`` documents for it.
+Every management route (``/key/*``, ``/team/*``, ``/user/*``, ``/spend/*``, ``/model/*``,
+``/billing/*``, ``/routing/dry-run``), every ``/v2`` route except chat (login, users, provider
+keys, models, conversations, usage, admin keys), ``POST /api/token`` (browser token minting) and
+the dashboard's login, pages and forms get bodies, query strings and path parameters made of what
+breaks databases and encoders: NUL characters, numbers beyond 64 bits and beyond PostgreSQL's
+``integer``, ``1e308``, strings longer than the columns, JSON nested hundreds of levels deep,
+wrong types and unknown fields. The gateway runs on a SQLite file and on a PostgreSQL schema;
+each answer must be below 500. :data:`ROUTES` names routes as the route table does, and a test
+checks it against the table: every administration endpoint is fuzzed (or in :data:`NOT_FUZZED`,
+with the reason), with every body field ``/openapi.json`` documents for it.
 
 Bodies are encoded with the standard library's ``json`` (which writes integers of any size and
 escapes NUL as ``\\u0000``), so the gateway sees exactly what a hostile client can send.
@@ -34,7 +34,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bastion.administration.end_users import END_USER_FIELDS
 from bastion.administration.key_fields import GENERATE_FIELDS, IGNORED_LITELLM_KEY_FIELDS, KEY_TEXT_FIELDS
+from bastion.administration.plans import PLAN_FIELDS
 from bastion.administration.teams import TEAM_FIELDS, TEAM_TEXT_FIELDS
 from bastion.administration.users import USER_FIELDS
 from bastion.app import build_app
@@ -199,6 +201,8 @@ _KEY_FIELDS = (*sorted(GENERATE_FIELDS), "soft_budget", "tags")
 _REGENERATE_FIELDS = (*(f for f in _KEY_FIELDS if f != "key"), "grace_period", "new_key", "new_master_key")
 _TEAM_FIELDS = ("team_id", *sorted(TEAM_FIELDS - {"team_id"}))
 _USER_FIELDS = ("user_id", *sorted(USER_FIELDS - {"user_id"}))
+_PLAN_FIELDS = ("budget_id", *sorted(PLAN_FIELDS - {"budget_id"}))
+_CUSTOMER_FIELDS = ("user_id", *sorted(END_USER_FIELDS - {"user_id"}))
 _SPEND_QUERY = (
     "api_key",
     "request_id",
@@ -216,13 +220,6 @@ _EDIT_KEY = (*_FORM_KEY, "expires", *(f"was_{name}" for name in (*_FORM_KEY, "ex
 _WAS_TEAM = tuple(f"was_{name}" for name in TEAM_TEXT_FIELDS)
 #: The requests and spend pages' filters.
 _FILTERS = ("key", "team", "user", "model", "status", "range", "start", "end")
-
-_BUDGET_FIELDS = (
-    "budget_id", "budget_duration", "count_cache_reads", "max_budget", "max_parallel_requests",
-    "max_tokens_per_period", "metadata", "models", "quota_duration", "quota_message", "rpm_limit",
-    "tpm_limit",
-)  # fmt: skip
-_CUSTOMER_FIELDS = ("user_id", "alias", "blocked", "budget_id", "metadata")
 
 KEY = "<a fresh key's hash>"
 REF = "<a fresh key's dashboard reference>"
@@ -257,6 +254,27 @@ ROUTES = [
     Route("POST", "/user/delete", "master", ("user_ids",)),
     Route("GET", "/user/info", "master", query=("user_id",)),
     Route("GET", "/user/list", "master", query=("page", "page_size")),
+    Route("POST", "/budget/new", "master", _PLAN_FIELDS),
+    Route("POST", "/budget/update", "master", _PLAN_FIELDS),
+    Route("POST", "/budget/update", "master", _PLAN_FIELDS[1:], base=(("budget_id", "tier-1"),)),
+    Route("POST", "/budget/info", "master", ("budgets",)),
+    Route("GET", "/budget/info", "master", query=("budget_id",)),
+    Route("GET", "/budget/list", "master"),
+    Route("POST", "/budget/delete", "master", ("id", "budget_ids")),
+    *(
+        route
+        for prefix in ("/customer", "/end_user")
+        for route in (
+            Route("POST", f"{prefix}/new", "master", _CUSTOMER_FIELDS),
+            Route("POST", f"{prefix}/update", "master", _CUSTOMER_FIELDS),
+            Route("POST", f"{prefix}/update", "master", _CUSTOMER_FIELDS[1:], base=(("user_id", "cust-1"),)),
+            Route("GET", f"{prefix}/info", "master", query=("end_user_id",)),
+            Route("GET", f"{prefix}/list", "master"),
+            Route("POST", f"{prefix}/delete", "master", ("user_ids",)),
+            Route("POST", f"{prefix}/block", "master", ("user_ids",)),
+            Route("POST", f"{prefix}/unblock", "master", ("user_ids",)),
+        )
+    ),
     Route("GET", "/spend/logs", "master", query=_SPEND_QUERY),
     Route("GET", "/model/info", "master"),
     Route("GET", "/v1/model/info", "master"),
@@ -269,28 +287,6 @@ ROUTES = [
     Route("POST", "/billing/events/retry", "master", ("id",)),
     Route("POST", "/billing/events/cancel", "master", ("id",)),
     Route("POST", "/routing/dry-run", "master", ("model", "headers", "team_id", "messages")),
-    # Plans (LiteLLM's budgets) and their customers, under both of LiteLLM's names.
-    Route("POST", "/budget/new", "master", _BUDGET_FIELDS),
-    Route("POST", "/budget/update", "master", _BUDGET_FIELDS),
-    Route("POST", "/budget/update", "master", _BUDGET_FIELDS[1:], base=(("budget_id", "plan-1"),)),
-    Route("POST", "/budget/info", "master", ("budgets",)),
-    Route("GET", "/budget/info", "master", query=("budget_id",)),
-    Route("GET", "/budget/list", "master"),
-    Route("POST", "/budget/delete", "master", ("budget_ids", "id")),
-    *(
-        route
-        for family in ("/customer", "/end_user")
-        for route in (
-            Route("POST", f"{family}/new", "master", _CUSTOMER_FIELDS),
-            Route("POST", f"{family}/update", "master", _CUSTOMER_FIELDS),
-            Route("POST", f"{family}/update", "master", _CUSTOMER_FIELDS[1:], base=(("user_id", "cust-1"),)),
-            Route("GET", f"{family}/info", "master", query=("end_user_id",)),
-            Route("GET", f"{family}/list", "master"),
-            Route("POST", f"{family}/delete", "master", ("user_ids",)),
-            Route("POST", f"{family}/block", "master", ("user_ids",)),
-            Route("POST", f"{family}/unblock", "master", ("user_ids",)),
-        )
-    ),
     # Browser token minting (a Bastion key mints for a page).
     Route("POST", "/api/token", "master", ("models", "max_budget", "ttl_seconds", "user")),
     # The account API (a superuser's access token), chat excepted.
@@ -327,6 +323,7 @@ ROUTES = [
     Route("GET", "/ui", "dashboard", query=("window",)),
     Route("GET", "/ui/requests", "dashboard", query=(*_FILTERS, "page")),
     Route("GET", "/ui/users", "dashboard"),
+    Route("GET", "/ui/plans", "dashboard"),
     Route("GET", "/ui/models", "dashboard"),
     Route("GET", "/ui/billing", "dashboard", query=("status",)),
     Route("GET", "/ui/keys", "dashboard", query=("page", "done", "q")),
@@ -352,7 +349,6 @@ ROUTES = [
     Route("GET", "/ui/teams/edit", "dashboard", query=("team_id",)),
     Route("GET", "/ui/spend", "dashboard", query=("by", *_FILTERS)),
     Route("GET", "/ui/spend.csv", "dashboard", query=("by", *_FILTERS)),
-    Route("GET", "/ui/plans", "dashboard"),
 ]
 
 #: The routes of the administration families (management, account, dashboard, browser tokens) the
@@ -522,8 +518,8 @@ def fuzzed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             ("/team/new", {"team_id": "org-1", "models": ["mock"]}),
             ("/key/generate", {"team_id": "org-1", "key_alias": "fuzz-key"}),
             ("/user/new", {"user_id": "user-1", "auto_create_key": False}),
-            ("/budget/new", {"budget_id": "plan-1", "max_budget": 5}),
-            ("/customer/new", {"user_id": "cust-1", "budget_id": "plan-1"}),
+            ("/budget/new", {"budget_id": "tier-1", "max_tokens_per_period": 1000}),
+            ("/customer/new", {"user_id": "cust-1", "budget_id": "tier-1"}),
         ):
             status, raw = client.call(Route("POST", route, "master"), "", body, {})
             assert status == 200, raw
