@@ -127,6 +127,8 @@ def test_a_free_users_quota_is_refused_with_the_plans_sentence_in_each_format(
     assert refused.value.code == "plan_quota_exceeded"
     retry_after = float(refused.value.response.headers["retry-after"])
     assert 0 < retry_after <= 31 * 86400
+    assert refused.value.response.headers["x-ratelimit-limit-tokens"] == str(QUOTA)
+    assert refused.value.response.headers["x-ratelimit-remaining-tokens"] == "12"  # 60 - 8 x 6
     with pytest.raises(anthropic.RateLimitError) as in_anthropic:
         anthropic_client(plan_gateway, token).messages.create(model="claude", max_tokens=5, messages=HELLO)
     body: Any = in_anthropic.value.body

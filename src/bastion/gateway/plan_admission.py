@@ -27,7 +27,7 @@ from bastion.domain.plans import DEFAULT_QUOTA_MESSAGE, Plan
 from bastion.domain.principal import Principal, ScopeLimits
 from bastion.gateway.context import CallContext
 from bastion.gateway.plans import PlanDirectory
-from bastion.gateway.rate_headers import RateLeft
+from bastion.gateway.rate_headers import RateLeft, rate_headers
 from bastion.limits import BudgetLedger, BudgetLimit, BudgetRefusal, next_reset, parse_duration
 from bastion.limits.seeds import PlanWindows
 from bastion.observability.metrics import Metrics
@@ -105,7 +105,7 @@ class PlanGate:
             if self._metrics is not None:
                 self._metrics.plan_refusals.labels(plan.plan_id).inc()
                 self._metrics.refused("quota", member.scope)
-            raise await self._refusal(plan, outcome)
+            raise await self._refusal(ctx, plan, outcome)
         ctx.quota = outcome
 
     def quota_left(self, ctx: CallContext) -> list[RateLeft]:
@@ -190,12 +190,17 @@ class PlanGate:
             }
         return found
 
-    async def _refusal(self, plan: Plan, refusal: BudgetRefusal) -> RateLimitError:
+    async def _refusal(self, ctx: CallContext, plan: Plan, refusal: BudgetRefusal) -> RateLimitError:
         state = await self._budgets.state(refusal.scope)
         now = self._clock()
         reset_at = state.reset_at if plan.quota_duration is not None else None
-        message = quota_sentence(plan, reset_at=reset_at, now=now)
         left = max(int(refusal.limit - refusal.spent - refusal.reserved), 0)
+        # The refusal says what is left too (the token headers; none for a quota that never renews).
+        reset = 0.0 if reset_at is None else max(reset_at - now, 0.0)
+        ctx.response_headers += rate_headers(
+            ctx.surface, [], [RateLeft(int(refusal.limit), left, reset)], now
+        )
+        message = quota_sentence(plan, reset_at=reset_at, now=now)
         if left > 0:
             message += (
                 f" (This request could use up to {int(refusal.amount):,} tokens and {left:,} are left:"
