@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Protocol
 
 from bastion.accounting.records import UsageRecord
 from bastion.api.asgi import Request, Send, send_bytes, stream_response
@@ -22,10 +22,24 @@ from bastion.gateway.router import Router
 from bastion.gateway.routes import RouteTable
 from bastion.gateway.surfaces import Surface
 
-__all__ = ["Admitter", "GenerationHandler", "request_id_headers"]
+__all__ = ["Admitter", "CallHooks", "GenerationHandler", "request_id_headers"]
 
 #: A surface's own admission: checks the body (and may adjust it), returns the model group.
 Admitter = Callable[[Principal, dict[str, Any]], str]
+
+
+class CallHooks(Protocol):
+    """What a stateful surface (the Responses API) adds around the one pipeline."""
+
+    async def prepare(self, ctx: CallContext, body: dict[str, Any]) -> None:
+        """After authentication, before admission: read state the body refers to (and expand it)."""
+
+    async def answered(self, ctx: CallContext, out: bytes) -> None:
+        """A JSON answer is ready; runs before its bytes are sent."""
+
+    def stream(self, ctx: CallContext, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """Wraps a streamed answer's frames on their way to the client."""
+
 
 _log = logging.getLogger("bastion.api")
 
@@ -135,9 +149,11 @@ class GenerationHandler:
         body_limit: int | None = None,
         admit: Admitter | None = None,
         headers: Sequence[tuple[bytes, bytes]] = (),
+        hooks: CallHooks | None = None,
     ) -> None:
         """Serve one generation call. ``body_limit``, ``admit`` and ``headers`` (added to every
-        response) let a surface such as the browser token stream apply its own rules."""
+        response) let a surface such as the browser token stream apply its own rules; ``hooks``
+        let a stateful one (the Responses API) read and keep its state."""
         self._in_flight.inc()
         try:
             await self._handle(
@@ -149,6 +165,7 @@ class GenerationHandler:
                 body_limit=body_limit,
                 admit=admit,
                 headers=headers,
+                hooks=hooks,
             )
         finally:
             self._in_flight.dec()
@@ -164,6 +181,7 @@ class GenerationHandler:
         body_limit: int | None,
         admit: Admitter | None,
         headers: Sequence[tuple[bytes, bytes]],
+        hooks: CallHooks | None,
     ) -> None:
         ctx = self.context(request, surface)
         request_id, record = ctx.request_id, ctx.record
@@ -172,6 +190,8 @@ class GenerationHandler:
         try:
             await self.start(ctx, request)
             body = await request.json(body_limit or self._limit)
+            if hooks is not None:
+                await hooks.prepare(ctx, body)
             requested = path_model if path_model is not None else body.get("model")
             model = admit(ctx.principal, body) if admit is not None else self.admit(ctx.principal, requested)
             if isinstance(body.get("cache"), dict):  # LiteLLM's cache controls: for us, not the provider
@@ -191,6 +211,8 @@ class GenerationHandler:
                 relay = await self._chat.open_stream(ctx, body, model)
             else:
                 out = await self._chat.complete(ctx, body, model)
+                if hooks is not None:
+                    await hooks.answered(ctx, out)
                 await send_bytes(send, 200, out, headers=extra_headers + ctx.response_headers)
                 return
         except BastionError as err:
@@ -208,10 +230,11 @@ class GenerationHandler:
         # Streaming: from here on the status line is sent, so failures travel in-band (the relay
         # writes them in the surface's format); anything else is a bug to log.
         try:
+            frames = relay.run()
             await stream_response(
                 send,
                 request.receive,
-                relay.run(),
+                frames if hooks is None else hooks.stream(ctx, frames),
                 headers=extra_headers + ctx.response_headers,
                 on_disconnect=relay.client_gone,
                 keepalive=surface.keepalive,

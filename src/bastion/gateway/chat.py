@@ -42,6 +42,7 @@ from bastion.protocols.sse import FrameSplitter, parse_frame
 from bastion.providers.base import ProviderAdapter, UpstreamRequest
 from bastion.providers.http import HttpPool
 from bastion.providers.mock import MockProvider
+from bastion.providers.openai_responses import ResponsesAdapter, speaks_responses
 from bastion.settings import Deployment, Settings
 
 __all__ = ["ChatService"]
@@ -66,6 +67,7 @@ _DEFAULT_NAMES: dict[str, dict[str, str]] = {
         "max_tokens": "maxOutputTokens",
         "seed": "seed",
     },
+    "responses": {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_output_tokens"},
 }
 
 
@@ -102,6 +104,7 @@ class ChatService:
         self._http = http
         self._adapters = adapters
         self._mock = MockProvider()
+        self._responses = ResponsesAdapter()
         self._recorder = recorder
         self._metrics = self.metrics = metrics
         self._policy = RetryPolicy(num_retries=settings.num_retries, min_wait=settings.retry_after)
@@ -216,6 +219,13 @@ class ChatService:
     def adapter_for(self, dep: Deployment) -> ProviderAdapter:
         return self._adapters[dep.provider]
 
+    def _adapter(self, ctx: CallContext, dep: Deployment) -> ProviderAdapter:
+        """The adapter for this call: a Responses API call to a deployment that speaks it goes
+        to its ``/responses`` (a pass-through); every other call to the deployment's protocol."""
+        if ctx.surface.name == "responses" and speaks_responses(dep):
+            return self._responses
+        return self._adapters[dep.provider]
+
     def _drop_params(self, dep: Deployment) -> bool:
         value = dep.defaults.get("drop_params")
         return self._settings.drop_params if value is None else bool(value)
@@ -224,7 +234,7 @@ class ChatService:
         self, ctx: CallContext, req: _Request, dep: Deployment
     ) -> tuple[UpstreamRequest, bool]:
         """Build the upstream call; the flag says whether it is a pass-through."""
-        adapter = self.adapter_for(dep)
+        adapter = self._adapter(ctx, dep)
         if adapter.protocol == ctx.surface.name:
             body = _with_body_defaults(dict(req.body), dep, adapter.protocol)
             return adapter.chat_request(dep, body, stream=req.stream, client_headers=ctx.headers), True
@@ -241,7 +251,7 @@ class ChatService:
                 self.cache.keep(ctx, lambda: resp)
             self.finish(ctx)
             return out
-        adapter = self.adapter_for(dep)
+        adapter = self._adapter(ctx, dep)
         upstream, passthrough = self._upstream_request(ctx, req, dep)
         status, headers, data = await self._http.post(
             upstream.url, upstream.body, upstream.headers, timeout=self.timeout_for(dep)
@@ -277,7 +287,7 @@ class ChatService:
                 req.model, include_usage=_wants_usage(req.body), elapsed_ms=ctx.elapsed_ms
             )
             return TranslatingRelay(ctx, events, encoder, self.finish, estimate)
-        adapter = self.adapter_for(dep)
+        adapter = self._adapter(ctx, dep)
         strip_usage = False
         if adapter.protocol == ctx.surface.name == "openai":
             body, asked = with_stream_usage(dict(req.body))
@@ -418,7 +428,8 @@ def _with_defaults(req: ChatRequest, dep: Deployment) -> ChatRequest:
 def _input_estimator(req: _Request) -> Callable[[], int]:
     def estimate() -> int:
         try:
-            return max(len(orjson.dumps(req.body.get("messages") or req.body.get("contents") or "")) // 4, 1)
+            prompt = req.body.get("messages") or req.body.get("contents") or req.body.get("input") or ""
+            return max(len(orjson.dumps(prompt)) // 4, 1)
         except TypeError:
             return 1
 

@@ -43,9 +43,13 @@ class StreamRelay(Protocol):
     def client_gone(self) -> None: ...
 
 
-#: Frames after which nothing more comes: OpenAI's [DONE], Anthropic's message_stop.
+#: Events after which nothing more comes: Anthropic's, and the Responses API's.
+_TERMINAL_EVENTS = frozenset({"message_stop", "response.completed", "response.incomplete", "response.failed"})
+
+
+#: Frames after which nothing more comes: OpenAI's [DONE], and the events above.
 def _is_terminal(event: str | None, data: bytes | None) -> bool:
-    return event == "message_stop" or (data is not None and data.startswith(b"[DONE]"))
+    return event in _TERMINAL_EVENTS or (data is not None and data.startswith(b"[DONE]"))
 
 
 class PassthroughRelay:

@@ -22,6 +22,7 @@ from bastion.protocols.openai import errors as openai_errors
 from bastion.protocols.openai import request as openai_request
 from bastion.protocols.openai import response as openai_response
 from bastion.protocols.openai import stream as openai_stream
+from bastion.protocols.openai_responses.wire import ResponsesWire
 from bastion.protocols.tokenstream import errors as tokenstream_errors
 from bastion.protocols.tokenstream import stream as tokenstream_stream
 
@@ -33,11 +34,29 @@ __all__ = [
     "TOKENSTREAM_OPENAI",
     "StreamEncoder",
     "Surface",
+    "WireFormat",
+    "responses_surface",
 ]
 
 
 class StreamEncoder(Protocol):
     def encode(self, event: StreamEvent) -> bytes: ...
+
+
+class WireFormat(Protocol):
+    """A client protocol's codec as one object (the Responses API's, which holds per-call state)."""
+
+    def decode_request(self, body: dict[str, Any], model: str, *, stream: bool) -> ChatRequest: ...
+
+    def encode_response(self, resp: ChatResponse, model: str) -> bytes: ...
+
+    def stream_encoder(
+        self, model: str, *, include_usage: bool, elapsed_ms: Callable[[], float] | None = None
+    ) -> StreamEncoder: ...
+
+    def render_error(self, err: BastionError) -> tuple[int, bytes, dict[str, str]]: ...
+
+    def stream_error(self, status: int, kind: str, message: str) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +65,12 @@ class Surface:
 
     ``dialect`` is the protocol request bodies are written in when it is not ``name``: the browser
     token stream (``tokenstream``) takes Anthropic- or OpenAI-shaped bodies and always translates.
+    ``wire``, when set, does all the coding (the Responses API: one per call).
     """
 
     name: str
     dialect: str = ""
+    wire: WireFormat | None = None
 
     @property
     def keepalive(self) -> bytes:
@@ -58,6 +79,8 @@ class Surface:
         return b"\n" if self.name == "gemini" else b": ping\n\n"
 
     def decode_request(self, body: dict[str, Any], model: str, *, stream: bool) -> ChatRequest:
+        if self.wire is not None:
+            return self.wire.decode_request(body, model, stream=stream)
         protocol = self.dialect or self.name
         if protocol == "openai":
             return openai_request.decode_request(body)
@@ -66,6 +89,8 @@ class Surface:
         return gemini_request.decode_request(body, model, stream=stream)
 
     def encode_response(self, resp: ChatResponse, model: str) -> bytes:
+        if self.wire is not None:
+            return self.wire.encode_response(resp, model)
         if self.name == "openai":
             return orjson.dumps(openai_response.encode_response(resp, model))
         if self.name == "anthropic":
@@ -77,6 +102,8 @@ class Surface:
     def stream_encoder(
         self, model: str, *, include_usage: bool, elapsed_ms: Callable[[], float] | None = None
     ) -> StreamEncoder:
+        if self.wire is not None:
+            return self.wire.stream_encoder(model, include_usage=include_usage, elapsed_ms=elapsed_ms)
         if self.name == "tokenstream":
             return tokenstream_stream.StreamEncoder(elapsed_ms or (lambda: 0.0))
         if self.name == "openai":
@@ -86,6 +113,8 @@ class Surface:
         return gemini_stream.StreamEncoder(model=model)
 
     def render_error(self, err: BastionError) -> tuple[int, bytes, dict[str, str]]:
+        if self.wire is not None:
+            return self.wire.render_error(err)
         if self.name == "openai":
             return openai_errors.render_error(err)
         if self.name == "anthropic":
@@ -95,6 +124,8 @@ class Surface:
         return gemini_errors.render_error(err)
 
     def stream_error(self, status: int, kind: str, message: str) -> bytes:
+        if self.wire is not None:
+            return self.wire.stream_error(status, kind, message)
         if self.name == "openai":
             return openai_errors.stream_error_event(status, kind, message)
         if self.name == "anthropic":
@@ -110,3 +141,9 @@ GEMINI = Surface("gemini")
 #: The browser token stream, behind ``/api/anthropic`` and ``/api/openai`` (docs/browser.md).
 TOKENSTREAM_ANTHROPIC = Surface("tokenstream", "anthropic")
 TOKENSTREAM_OPENAI = Surface("tokenstream", "openai")
+
+
+def responses_surface() -> tuple[Surface, ResponsesWire]:
+    """A surface for one Responses API call, and its wire (which knows the call's response id)."""
+    wire = ResponsesWire()
+    return Surface("responses", wire=wire), wire

@@ -20,6 +20,7 @@ from bastion.store.engine import create_store_engine, ping
 from bastion.store.keys import KeyRepository
 from bastion.store.migrate import apply_migrations
 from bastion.store.provider_keys import ProviderKeyRepository
+from bastion.store.responses import ResponseRepository
 from bastion.store.sessions import SessionRepository
 from bastion.store.spend import SpendRepository
 from bastion.store.teams import TeamRepository
@@ -30,7 +31,7 @@ __all__ = ["Database"]
 
 class Database:
     """An engine plus the repositories that share it: keys, teams, users, spend, billing, provider
-    keys, conversations and logged-out dashboard sessions."""
+    keys, conversations, logged-out dashboard sessions and stored Responses API responses."""
 
     def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
         self.engine = engine
@@ -42,6 +43,7 @@ class Database:
         self.provider_keys = ProviderKeyRepository(engine, clock=clock)
         self.conversations = ConversationRepository(engine, clock=clock)
         self.sessions = SessionRepository(engine, clock=clock)
+        self.responses = ResponseRepository(engine, clock=clock)
 
     @classmethod
     async def open(

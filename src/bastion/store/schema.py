@@ -41,6 +41,7 @@ __all__ = [
     "metadata",
     "revoked_sessions",
     "spend_logs",
+    "stored_responses",
     "system_provider_keys",
     "teams",
     "user_provider_keys",
@@ -340,6 +341,22 @@ revoked_sessions = Table(
     # SHA-256 hex of a dashboard session's nonce: logged out, so refused by every process until the
     # cookie would have expired anyway (then the row is purged).
     Column("session_id", String(64), primary_key=True),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+stored_responses = Table(
+    "responses",
+    metadata,
+    # The Responses API's stored responses (``store: true``), for ``previous_response_id`` and
+    # ``GET /v1/responses/{id}``. ``owner`` is who may read one (``key:<hash>``, ``user:<id>``...);
+    # ``body`` the response object and ``input`` its whole input, both as JSON text.
+    Column("response_id", String(_ID), primary_key=True),
+    Column("owner", String(_ID), nullable=False, index=True),
+    Column("model", String(_ID), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("input", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
 
