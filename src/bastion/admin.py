@@ -134,18 +134,29 @@ def generate_session_key(
     return str(answer["key"])
 
 
-def opencode_config(proxy_url: str, *, model: str = "anthropic/claude-sonnet-4-5") -> dict[str, Any]:
-    """The OpenCode config of the Proliferate seed, pointing its Anthropic provider at Bastion.
+def opencode_config(proxy_url: str, *, model: str = "mock-claude") -> dict[str, Any]:
+    """OpenCode's config pointing its Anthropic provider at Bastion, for the model group ``model``.
 
-    OpenCode's ``baseURL`` includes ``/v1``; the key travels in ``ANTHROPIC_API_KEY``.
+    OpenCode's ``baseURL`` includes ``/v1``; the key travels in ``ANTHROPIC_API_KEY``. OpenCode
+    refuses a model its provider block does not declare (``ProviderModelNotFoundError``), and
+    titles each session with ``small_model``, so both name the group. A group called
+    ``anthropic/NAME`` is declared as ``NAME``: OpenCode sends the bare id, which Bastion resolves.
     """
+    bare = model.removeprefix("anthropic/")
     return {
         "$schema": "https://opencode.ai/config.json",
-        "model": model,
-        "provider": {"anthropic": {"options": {"baseURL": proxy_url.rstrip("/") + "/v1"}}},
+        "model": f"anthropic/{bare}",
+        "small_model": f"anthropic/{bare}",
+        "provider": {
+            "anthropic": {"options": {"baseURL": proxy_url.rstrip("/") + "/v1"}, "models": {bare: {}}},
+        },
     }
 
 
-def claude_code_env(proxy_url: str, key: str) -> dict[str, str]:
-    """Environment for Claude Code: the base URL *without* ``/v1``, the key as a bearer token."""
-    return {"ANTHROPIC_BASE_URL": proxy_url.rstrip("/"), "ANTHROPIC_AUTH_TOKEN": key}
+def claude_code_env(proxy_url: str, key: str, model: str | None = None) -> dict[str, str]:
+    """Environment for Claude Code: the base URL *without* ``/v1``, the key as a bearer token and,
+    given a model group, ``ANTHROPIC_MODEL`` (Claude Code's own default is a Claude model name)."""
+    env = {"ANTHROPIC_BASE_URL": proxy_url.rstrip("/"), "ANTHROPIC_AUTH_TOKEN": key}
+    if model is not None:
+        env["ANTHROPIC_MODEL"] = model
+    return env

@@ -58,6 +58,7 @@ from bastion.providers.base import ProviderAdapter
 from bastion.providers.gemini import GeminiAdapter
 from bastion.providers.openai import OpenAIAdapter
 from bastion.secrets import Vault
+from bastion.secrets.scrubber import Scrubber
 from bastion.settings import Settings, load_settings
 from bastion.store.database import Database
 from bastion.store.engine import create_store_engine
@@ -104,9 +105,13 @@ def build_app(
     metrics: Metrics | None = None,
     record_sinks: Sequence[Callable[[UsageRecord], None]] = (),
     migrate: bool = True,
+    isolate_price_table: bool = False,
 ) -> GatewayApp:
     """Build the gateway. ``record_sinks`` receive every finished request's usage record;
-    ``migrate`` applies database migrations at start-up."""
+    ``migrate`` applies database migrations at start-up; ``isolate_price_table`` looks the
+    configured models up in the shipped price table from a child process (and a copy saved in the
+    data directory), so a long-lived server never loads the table (``bastion serve``; tests, which
+    start many gateways in one process, look up in-process)."""
     metrics = metrics or Metrics()
     prices = PriceBook(settings.model_list)  # the one price of every deployment
     recorder = UsageRecorder(prices=prices, metrics=metrics, log_requests=settings.bastion.log_requests)
@@ -260,7 +265,8 @@ def build_app(
                 await billing.start()
             if tokens is not None:
                 await tokens.keys.refresh()  # a JWKS URL is fetched now; failing here is logged, not fatal
-            prices.warm(settings.model_list)  # the price table loads now, off the request path
+            # The configured models' prices now, off the request path (without genai-prices here).
+            prices.warm(settings.model_list, data_dir=data_dir if isolate_price_table else None)
             _start_up_warnings(settings, keyring)
             # First at shut-down: the jobs requests started (settlements, cache writes) finish.
             stack.push_async_callback(supervisor.drain, _DRAIN_SECONDS)
@@ -271,6 +277,7 @@ def build_app(
     admin = Administration(
         database,
         announce=Announcer(limits.revocations.revoke, limits.revocations.unrevoke, forget=virtual.forget),
+        plans=settings.bastion.plans,
     )
     management = ManagementApi(
         admin,
@@ -311,6 +318,8 @@ def build_app(
         lifespan=lifespan,
         dry_run=RoutingDryRun(generation, routes, router, limit).handle,
         overload=settings.bastion.overload,
+        scrubber=Scrubber(secret_values(settings)),
+        prices=prices,
     )
     app.gatekeeper = chat.gatekeeper
     app.cache = chat.cache

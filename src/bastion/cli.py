@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bastion import __version__
 from bastion.domain.errors import ConfigError
@@ -13,13 +14,27 @@ __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``bastion`` command line: every subcommand and option."""
-    parser = argparse.ArgumentParser(prog="bastion", description="Bastion, a self-hosted LLM gateway.")
-    parser.add_argument("--version", action="version", version=f"bastion {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    """The ``bastion`` command line: every subcommand and option, each with help and an example."""
+    parser = argparse.ArgumentParser(
+        prog="bastion",
+        description="Bastion, a self-hosted LLM gateway.",
+        epilog=_examples(
+            "bastion serve --config examples/demo.yaml",
+            "bastion keys create --config config.yaml --alias ci-bot --max-budget 10",
+            "bastion <command> --help",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"bastion {__version__}", help=_VERSION)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="<command>")
 
-    serve = commands.add_parser("serve", help="start the gateway")
-    serve.add_argument("--config", required=True, help="LiteLLM-compatible config.yaml")
+    serve = _command(
+        commands,
+        "serve",
+        "start the gateway",
+        "bastion serve --config config.yaml --host 0.0.0.0 --port 4000 --workers 2",
+    )
+    _config(serve)
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port to listen on (default 4000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (default 1)")
@@ -30,25 +45,35 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--worker-of", type=int, default=None, help=argparse.SUPPRESS)
     serve.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
 
-    check = commands.add_parser("check-config", help="load a config file and report problems")
-    check.add_argument("--config", required=True)
-
-    migrate = commands.add_parser("migrate", help="apply database migrations and exit")
-    migrate.add_argument("--config", required=True)
-
-    rotate = commands.add_parser(
-        "rotate-encryption-key", help="re-encrypt every stored provider key with the newest encryption key"
+    check = _command(
+        commands,
+        "check-config",
+        "load a config file and list every problem found (exit 2 if any)",
+        "bastion check-config --config config.yaml",
     )
-    rotate.add_argument("--config", required=True)
+    _config(check)
 
-    keys = commands.add_parser("keys", help="manage virtual keys").add_subparsers(
-        dest="action", required=True
+    migrate = _command(
+        commands, "migrate", "apply database migrations and exit", "bastion migrate --config config.yaml"
     )
-    create = keys.add_parser(
-        "create",
-        help="create a virtual key and print it (once); checked as POST /key/generate checks it",
+    _config(migrate)
+
+    rotate = _command(
+        commands,
+        "rotate-encryption-key",
+        "re-encrypt every stored provider key with the newest encryption key",
+        "ENCRYPTION_KEY=new,old bastion rotate-encryption-key --config config.yaml",
     )
-    create.add_argument("--config", required=True)
+    _config(rotate)
+
+    keys = _group(commands, "keys", "manage virtual keys", "bastion keys list --config config.yaml")
+    create = _command(
+        keys,
+        "keys create",
+        "create a virtual key and print it (once); checked as POST /key/generate checks it",
+        "bastion keys create --config config.yaml --alias ci-bot --team acme --duration 30d --max-budget 25",
+    )
+    _config(create)
     create.add_argument("--alias", dest="key_alias", help="a unique name for the key, such as ci-bot")
     create.add_argument(
         "--team", dest="team_id", help="team (org) id; the team must exist (bastion teams create)"
@@ -58,68 +83,158 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--models", help="comma-separated model groups (default: all, or the team's)")
     _budget_and_limits(create)
 
-    listed = keys.add_parser("list", help="the keys as a table (masked names, never the keys)")
-    listed.add_argument("--config", required=True)
-    listed.add_argument("--team", dest="team_id")
-    listed.add_argument("--user", dest="user_id")
-    listed.add_argument("--limit", type=int, default=50)
+    listed = _command(
+        keys,
+        "keys list",
+        "the keys as a table (masked names, never the keys)",
+        "bastion keys list --config config.yaml --team acme --limit 20",
+    )
+    _config(listed)
+    listed.add_argument("--team", dest="team_id", help="only this team's keys")
+    listed.add_argument("--user", dest="user_id", help="only this user's keys")
+    _limit(listed, 50)
     nouns: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
     for noun, text in (("teams", "teams (orgs)"), ("users", "users")):
-        nouns[noun] = sub = commands.add_parser(noun, help=f"see {text}").add_subparsers(
-            dest="action", required=True
+        nouns[noun] = sub = _group(commands, noun, f"see {text}", f"bastion {noun} list --config config.yaml")
+        listed = _command(
+            sub,
+            f"{noun} list",
+            f"the {text} as a table",
+            f"bastion {noun} list --config config.yaml --limit 20",
         )
-        listed = sub.add_parser("list", help=f"the {text} as a table")
-        listed.add_argument("--config", required=True)
-        listed.add_argument("--limit", type=int, default=50)
-    team = nouns["teams"].add_parser(
-        "create", help="create a team and print it; checked as POST /team/new checks it"
+        _config(listed)
+        _limit(listed, 50)
+    team = _command(
+        nouns["teams"],
+        "teams create",
+        "create a team and print it; checked as POST /team/new checks it",
+        "bastion teams create --config config.yaml --id acme --alias 'Acme Inc' --max-budget 100 "
+        "--budget-duration 1mo",
     )
-    team.add_argument("--config", required=True)
+    _config(team)
     team.add_argument("--id", dest="team_id", help="the team's id (default: generated)")
     team.add_argument("--alias", dest="team_alias", help="a display name, such as 'Acme Inc'")
     team.add_argument("--models", help="comma-separated model groups the team's keys may use (default: all)")
     _budget_and_limits(team)
 
-    spend = commands.add_parser("spend", help="spend by team, user, key or model as a table")
-    spend.add_argument("--config", required=True)
-    spend.add_argument("--by", choices=["team", "user", "key", "model"], default="team")
+    spend = _command(
+        commands,
+        "spend",
+        "spend by team, user, key or model as a table",
+        "bastion spend --config config.yaml --by key --since 7d --team acme",
+    )
+    _config(spend)
+    spend.add_argument(
+        "--by",
+        choices=["team", "user", "key", "model"],
+        default="team",
+        help="what to group by (default team)",
+    )
     spend.add_argument("--since", help="a duration such as 24h, 7d or 1mo (default: all time)")
     spend.add_argument("--team", dest="team_id", help="only this team's spend")
     spend.add_argument("--model", help="only this model group's spend")
-    spend.add_argument("--limit", type=int, default=50, help="at most this many rows (largest first)")
+    spend.add_argument(
+        "--limit", type=int, default=50, help="at most this many rows, largest first (default 50)"
+    )
 
-    worker = commands.add_parser("worker", help="run the billing and outbox workers")
-    worker.add_argument("--config", required=True)
+    worker = _command(
+        commands,
+        "worker",
+        "run the billing and outbox workers (a line of counts per pass that did something)",
+        "bastion worker --config config.yaml --once",
+    )
+    _config(worker)
     worker.add_argument("--once", action="store_true", help="process everything pending, then exit")
 
-    billing = commands.add_parser("billing", help="billing events: status, retry, cancel").add_subparsers(
-        dest="action", required=True
+    billing = _group(
+        commands,
+        "billing",
+        "billing events: status, retry, cancel",
+        "bastion billing status --config config.yaml",
     )
-    status = billing.add_parser("status", help="totals per org and the latest events")
-    status.add_argument("--config", required=True)
-    status.add_argument("--team", dest="team_id")
-    status.add_argument("--status", choices=["pending", "delivered", "parked", "cancelled"])
-    status.add_argument("--limit", type=int, default=20)
+    status = _command(
+        billing,
+        "billing status",
+        "totals per org and the latest events",
+        "bastion billing status --config config.yaml --status parked --limit 50",
+    )
+    _config(status)
+    status.add_argument("--team", dest="team_id", help="only this team's (org's) events")
+    status.add_argument(
+        "--status",
+        choices=["pending", "delivered", "parked", "cancelled"],
+        help="only events in this state",
+    )
+    _limit(status, 20, "events")
     status.add_argument("--json", action="store_true", help="print the JSON GET /billing/events returns")
     for name, text in (("retry", "send a parked event again"), ("cancel", "give up on a parked event")):
-        action = billing.add_parser(name, help=text)
-        action.add_argument("id", type=int)
-        action.add_argument("--config", required=True)
+        action = _command(billing, f"billing {name}", text, f"bastion billing {name} 42 --config config.yaml")
+        action.add_argument("id", type=int, help="the event's id (see bastion billing status)")
+        _config(action)
 
-    sandbox = commands.add_parser("opencode-config", help="print the OpenCode config and env lines for a key")
-    sandbox.add_argument("--key", required=True)
-    sandbox.add_argument("--url", default="http://localhost:4000", help="the gateway's public URL")
-    sandbox.add_argument("--model", default="anthropic/claude-sonnet-4-5")
+    sandbox = _command(
+        commands,
+        "opencode-config",
+        "print the OpenCode config and env lines for a key",
+        "bastion opencode-config --key sk-... --url https://llm.example.com",
+    )
+    sandbox.add_argument("--key", required=True, help="the virtual key the sandbox uses")
+    sandbox.add_argument(
+        "--url",
+        default="http://localhost:4000",
+        help="the gateway's public URL (default http://localhost:4000)",
+    )
+    sandbox.add_argument(
+        "--model",
+        default="mock-claude",
+        help="the model group the agents use (default: the demo's mock-claude)",
+    )
     return parser
+
+
+_VERSION = "print the version and exit"
+if TYPE_CHECKING:
+    _Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def _examples(*lines: str) -> str:
+    return "example" + ("s" if len(lines) > 1 else "") + ":\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _command(commands: _Commands, path: str, text: str, example: str) -> argparse.ArgumentParser:
+    """A subcommand (``path`` is its full name, such as ``keys create``) with its example."""
+    return commands.add_parser(
+        path.split()[-1],
+        help=text,
+        description=text[0].upper() + text[1:] + ".",
+        epilog=_examples(example),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _group(commands: _Commands, name: str, text: str, example: str) -> _Commands:
+    """A subcommand with subcommands of its own (``bastion keys create|list``)."""
+    parser = _command(commands, name, text, example)
+    return parser.add_subparsers(dest="action", required=True, metavar="<action>")
+
+
+def _config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="the LiteLLM-compatible config.yaml to use")
+
+
+def _limit(parser: argparse.ArgumentParser, default: int, what: str = "rows") -> None:
+    parser.add_argument(
+        "--limit", type=int, default=default, help=f"at most this many {what} (default {default})"
+    )
 
 
 def _budget_and_limits(parser: argparse.ArgumentParser) -> None:
     """The options keys and teams share; text, read as the API reads the same JSON fields."""
-    parser.add_argument("--max-budget", dest="max_budget", help="USD")
+    parser.add_argument("--max-budget", dest="max_budget", help="budget in USD, such as 25 or 2.5")
     parser.add_argument("--budget-duration", dest="budget_duration", help="budget period such as 30d or 1mo")
-    parser.add_argument("--rpm", dest="rpm_limit", help="requests per minute")
-    parser.add_argument("--tpm", dest="tpm_limit", help="tokens per minute")
-    parser.add_argument("--max-parallel", dest="max_parallel_requests", help="requests at once")
+    parser.add_argument("--rpm", dest="rpm_limit", help="requests per minute, such as 60")
+    parser.add_argument("--tpm", dest="tpm_limit", help="tokens per minute, such as 100000")
+    parser.add_argument("--max-parallel", dest="max_parallel_requests", help="requests at once, such as 4")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

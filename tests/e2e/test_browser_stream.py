@@ -308,12 +308,54 @@ def test_minting_rules(browser_gateway: RunningGateway) -> None:
     assert status == 403  # the static key may use only gpt
     token = mint(browser_gateway)
     status, raw, _ = call(url, {}, {"authorization": f"Bearer {token}"})
-    assert status == 403 and "may mint" in orjson.loads(raw)["error"]["message"]  # tokens mint no tokens
+    assert status == 403  # tokens mint no tokens: a browser token works only on the streams
+    assert "browser token" in orjson.loads(raw)["error"]["message"]
     answer = orjson.loads(
         call(url, {"models": ["claude"], "ttl_seconds": 60}, {"authorization": f"Bearer {MASTER_KEY}"})[1]
     )
     assert answer["expires_in"] == 60 and answer["models"] == ["claude"]
     assert stream(browser_gateway, answer["token"], path="/api/openai", model="gpt")[0] == 400
+
+
+TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "surface"),
+    [
+        ("/v1/chat/completions", {"model": "gpt", "messages": HELLO, "max_tokens": 5000}, "openai"),
+        ("/v1/chat/completions", {"model": "gpt", "messages": HELLO, "tools": TOOLS}, "openai"),
+        ("/v1/chat/completions", {"model": "mock", "messages": HELLO, "stream": True}, "openai"),
+        ("/v1/messages", {"model": "claude", "messages": HELLO, "max_tokens": 5000}, "anthropic"),
+        ("/v1/messages/count_tokens", {"model": "claude", "messages": HELLO}, "anthropic"),
+        ("/v1beta/models/gpt:generateContent", {"contents": [{"parts": [{"text": "hi"}]}]}, "gemini"),
+        ("/v1beta/models/gpt:streamGenerateContent", {"contents": [{"parts": [{"text": "hi"}]}]}, "gemini"),
+        ("/v1/embeddings", {"model": "gpt", "input": "hi"}, "openai"),
+        ("/key/info", None, "openai"),
+        ("/v1/models", None, "openai"),
+    ],
+)
+def test_browser_tokens_are_refused_outside_the_browser_endpoints(
+    browser_gateway: RunningGateway, upstream: MockUpstream, path: str, body: Any, surface: str
+) -> None:
+    """Issue 12, item 9: a bt_ token minted for max_tokens 64 is no key for /v1: 403, in the
+    caller's format, naming why, and nothing reaches the upstream."""
+    token = mint(browser_gateway, models=["gpt", "claude", "mock"])
+    method = "GET" if body is None else "POST"
+    before = len(upstream.requests)
+    status, raw, _ = call(browser_gateway.url + path, body, {"authorization": f"Bearer {token}"}, method)
+    assert status == 403, raw
+    error = orjson.loads(raw)
+    message = error["error"]["message"]
+    assert "browser token" in message and "browser token-stream endpoints" in message
+    if surface == "anthropic":
+        assert error["type"] == "error" and error["error"]["type"] == "permission_error"
+    elif surface == "gemini":
+        assert error["error"]["status"] == "PERMISSION_DENIED"
+    else:
+        assert error["error"]["code"] == "browser_token_not_allowed"
+    assert len(upstream.requests) == before
+    assert stream(browser_gateway, token)[0] == 200  # the same token still works where it belongs
 
 
 def test_tampered_tokens_are_refused(browser_gateway: RunningGateway) -> None:

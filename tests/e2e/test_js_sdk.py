@@ -30,6 +30,13 @@ def test_sdk_against_bastion(start_gateway: Callable[..., RunningGateway], upstr
     assert counts["fail"] == 0 and counts["skipped"] == 0 and counts["pass"] >= 19, counts
 
 
+def test_keepalive_pings_do_not_hold_off_the_timeout() -> None:
+    """A proxy that only sends `: ping` keep-alives gets ProviderTimeoutError after timeoutMs, before
+    and after the first chunk (clients/js/test/timeout.test.mjs, against its own stalled mock)."""
+    counts = run_node_tests(["test/timeout.test.mjs"], {})
+    assert counts["fail"] == 0 and counts["skipped"] == 0 and counts["pass"] == 2, counts
+
+
 def test_typescript_declarations() -> None:
     """src/index.d.ts compiles against a typical use with tsc --strict (and a misuse fails)."""
     require_tool((JS_DIR / "node_modules" / "typescript").is_dir(), "typescript (npm ci in clients/js)")

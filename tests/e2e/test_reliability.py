@@ -260,3 +260,34 @@ def test_client_leaving_mid_stream_is_billed_for_what_was_generated(
     assert record.client_disconnected is True
     assert record.stream is True and record.model_group == group
     assert 4 <= record.usage.output_tokens < 50
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_fallback_deployment_gets_its_own_defaults(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream, stream: bool
+) -> None:
+    """Deployment defaults do not leak: A (temperature 0.1) fails, fallback B (0.9) is sent 0.9."""
+    gw = start_gateway(
+        {
+            "model_list": [
+                deployment("cold", "anthropic/claude-cold", upstream.url, temperature=0.1, top_k=3),
+                deployment("warm", "anthropic/claude-warm", upstream.url, temperature=0.9),
+            ],
+            "router_settings": {"num_retries": 0, "fallbacks": [{"cold": ["warm"]}]},
+        }
+    )
+    upstream.script_for("claude-cold", Fault(status=500))
+    client = openai_client(gw)
+    messages: list[dict[str, str]] = [{"role": "user", "content": "hi"}]
+    if stream:
+        chunks = client.chat.completions.create(model="cold", messages=messages, max_tokens=2, stream=True)  # type: ignore[arg-type]
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    else:
+        resp = client.chat.completions.create(model="cold", messages=messages, max_tokens=2)  # type: ignore[arg-type]
+        text = resp.choices[0].message.content or ""
+    assert text == "alpha bravo"
+    sent = [r.body for r in upstream.requests if isinstance(r.body, dict)]
+    assert [b["model"] for b in sent] == ["claude-cold", "claude-warm"]
+    assert sent[0]["temperature"] == 0.1 and sent[0]["top_k"] == 3
+    assert sent[1]["temperature"] == 0.9
+    assert "top_k" not in sent[1]

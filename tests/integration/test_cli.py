@@ -250,6 +250,9 @@ def test_opencode_config_prints_the_seed_config() -> None:
         "ANTHROPIC_BASE_URL=https://gw.example.com\n" in out
         and "ANTHROPIC_AUTH_TOKEN=sk-abc-123456789" in out
     )
+    # By default both agents use a model group the demo has.
+    assert '"model": "anthropic/mock-claude"' in out and '"small_model": "anthropic/mock-claude"' in out
+    assert "ANTHROPIC_MODEL=mock-claude\n" in out
 
 
 def test_check_config_refuses_a_browser_path_that_takes_over_an_openai_route(tmp_path: Path) -> None:

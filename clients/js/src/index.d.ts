@@ -17,7 +17,8 @@ export interface SessionOptions {
   token?: string | (() => string | Promise<string>);
   /** Extra request headers. */
   headers?: Record<string, string>;
-  /** Time to wait for the answer to start, and for each next chunk (default 30000). */
+  /** Time to wait for the answer to start, and for each next chunk (default 30000); the gateway's
+   * `: ping` keep-alives do not count as chunks. */
   timeoutMs?: number;
   /** Waits between attempts (default [1000, 2000]: three attempts). */
   retryDelaysMs?: readonly number[];

@@ -135,7 +135,8 @@ export class Session {
       if (!response.ok) throw await apiError(response);
       let finished = false;
       try {
-        for await (const data of readEvents(response.body, arm)) {
+        // Only data events re-arm the timer: keep-alive pings are not an answer.
+        for await (const data of readEvents(response.body)) {
           if (data === '[DONE]') {
             finished = true;
             break;

@@ -3,9 +3,10 @@
 /**
  * Yield the `data` payload (a string) of each event in `body` (a ReadableStream of bytes).
  * Comments (`: ping` keep-alives) and other fields are skipped; CRLF and LF both end lines.
- * `onBytes` is called whenever bytes arrive (the idle timeout is reset by it).
+ * Only events with data are yielded, so a caller that re-arms its idle timeout per event is not
+ * kept waiting by keep-alives (the gateway pings every 15 s while a model is silent).
  */
-export async function* readEvents(body, onBytes) {
+export async function* readEvents(body) {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
@@ -13,7 +14,6 @@ export async function* readEvents(body, onBytes) {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      onBytes();
       buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
       let end;
       while ((end = buffer.indexOf('\n\n')) >= 0) {

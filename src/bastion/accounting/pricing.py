@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from bastion.accounting._price_table import ModelFacts, table_facts, table_price
 from bastion.accounting._rates import Rates, TieredRates
+from bastion.accounting._saved_prices import look_up
 from bastion.domain.usage import Usage
 from bastion.settings import Deployment
 
@@ -136,11 +138,28 @@ class PriceBook:
             self._facts[key] = found
         return found
 
-    def warm(self, deployments: Iterable[Deployment]) -> None:
-        """Resolve every deployment's price now (start-up), off the request path."""
-        for dep in deployments:
-            if "*" not in dep.model:
-                self.price_of(dep)
+    def warm(self, deployments: Iterable[Deployment], *, data_dir: Path | None = None) -> None:
+        """Resolve every deployment's price now (start-up), off the request path. With
+        ``data_dir``, the table's answers come from its saved copy or a child process (see
+        ``_saved_prices``), so this process does not load genai-prices for them."""
+        fixed = [dep for dep in deployments if "*" not in dep.model]
+        if data_dir is not None:
+            wanted = [
+                key for key in map(self._table_key, fixed) if key is not None and key not in self._tables
+            ]
+            self._tables.update(look_up(wanted, data_dir))
+        for dep in fixed:
+            self.price_of(dep)
+
+    def _table_key(self, dep: Deployment) -> tuple[str, str] | None:
+        """Which table entry pricing ``dep`` reads (``None``: none, see :meth:`_resolve`)."""
+        custom = self._custom.get(dep.deployment_id)
+        if custom is not None and custom.complete():
+            return None
+        base_model = self._base_models.get(dep.deployment_id)
+        if dep.provider_alias == "mock" and not base_model:
+            return None
+        return (dep.provider_alias, base_model or dep.model)
 
     def _resolve(self, provider: str, model: str, deployment_id: str | None) -> Price | None:
         custom = self._custom.get(deployment_id) if deployment_id is not None else None

@@ -32,7 +32,7 @@ class Offline:
     def __init__(self, database: Database, settings: Settings) -> None:
         self._db = database
         self._settings = settings
-        self.admin = Administration(database)
+        self.admin = Administration(database, plans=settings.bastion.plans)
 
     def billing_workers(self, billing: BillingSettings) -> BillingWorkers:
         """The billing and outbox workers over this database (``bastion worker``)."""

@@ -7,11 +7,20 @@ way), named here so the surfaces reach them through the service layer and never 
 from __future__ import annotations
 
 from bastion.store.billing_records import BillingFilter
-from bastion.store.records import GroupedSpend, KeyRecord, Page, SpendLogRecord, TeamRecord, UserRecord
+from bastion.store.records import (
+    EndUserRecord,
+    GroupedSpend,
+    KeyRecord,
+    Page,
+    SpendLogRecord,
+    TeamRecord,
+    UserRecord,
+)
 from bastion.store.spend import RequestTiming, SpendFilter
 
 __all__ = [
     "BillingFilter",
+    "EndUserRecord",
     "GroupedSpend",
     "KeyRecord",
     "Page",

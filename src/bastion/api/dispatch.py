@@ -10,6 +10,9 @@ Every request goes through :meth:`Dispatcher.__call__`, in this order:
    becomes ``request.caller``;
 4. the handler runs inside the one error boundary: a :class:`BastionError` it lets out is
    rendered in the endpoint's format, anything else is logged with a request id and answered 500.
+
+Every byte of every answer (errors included) leaves through the :class:`Scrubber`, which removes
+the configured secrets by value: the one place where secrets are kept from clients.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from bastion.api.error_formats import LISTING_ERRORS, ErrorFormat
 from bastion.api.overload import Overload
 from bastion.domain.errors import BastionError, InternalError, MethodNotAllowedError, NotFoundError
 from bastion.gateway.context import new_request_id
+from bastion.secrets.scrubber import Scrubber
 
 __all__ = ["Dispatcher"]
 
@@ -31,12 +35,16 @@ _log = logging.getLogger("bastion.api")
 class Dispatcher:
     """An ASGI callable for ``http`` scopes over one endpoint table."""
 
-    def __init__(self, table: EndpointTable, *, overload: Overload | None = None) -> None:
+    def __init__(
+        self, table: EndpointTable, *, overload: Overload | None = None, scrubber: Scrubber | None = None
+    ) -> None:
         self.table = table
         self._fixed = table.fixed
         self._overload = overload
+        self.scrubber = scrubber or Scrubber()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        send = self.scrubber.wrap(send)
         request = Request(scope, receive)
         path = request.path
         if len(path) > 1 and path[-1] == "/":

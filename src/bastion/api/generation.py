@@ -70,13 +70,14 @@ class GenerationHandler:
         self._chat = chat
         self._limit = body_limit
 
-    async def authenticate(self, request: Request) -> Principal:
+    async def authenticate(self, request: Request, *, browser: bool = False) -> Principal:
+        """The caller; a browser token only on the browser token stream (``browser``)."""
         headers = request.headers
         # The query string is parsed only for the rare client that sends its key there (Gemini ?key=).
         key = extract_key(headers, None)
         if key is None and request.scope.get("query_string"):
             key = request.query.get("key")
-        return await self._keys.authenticate(key)
+        return await self._keys.authenticate(key, browser=browser)
 
     def admit(self, principal: Principal, model: Any) -> str:
         """Check the model exists and the caller may use it; return the model group name."""
@@ -120,7 +121,9 @@ class GenerationHandler:
 
     async def start(self, ctx: CallContext, request: Request) -> None:
         """Authenticate the caller and note who it is on the record."""
-        ctx.principal = principal = await self.authenticate(request)
+        ctx.principal = principal = await self.authenticate(
+            request, browser=ctx.surface.name == "tokenstream"
+        )
         record = ctx.record
         record.principal_kind, record.principal_label = principal.kind, principal.label
         if principal.kind == "virtual_key":

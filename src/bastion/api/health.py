@@ -6,17 +6,27 @@ from typing import Any
 
 from bastion import __version__
 
-__all__ = ["liveliness", "readiness"]
+__all__ = ["LITELLM_API_VERSION", "liveliness", "readiness"]
 
 
 def liveliness() -> str:
     return "I'm alive!"
 
 
-def readiness(*, ready: bool, database: str) -> dict[str, Any]:
+#: The LiteLLM proxy release whose API (config, key API, routes) Bastion follows. LiteLLM's own
+#: clients (``litellm.proxy.client``, the ``lite`` CLI) read ``litellm_version`` from readiness.
+LITELLM_API_VERSION = "1.97.0"
+
+
+def readiness(*, ready: bool, database: str, cache: str | None = None) -> dict[str, Any]:
+    """LiteLLM's readiness body (``status``, ``db``, ``cache``, ``litellm_version``,
+    ``success_callbacks``), plus ``bastion_version``."""
     return {
         "status": "healthy" if ready else "starting",
         "db": database,
-        "cache": None,
+        "cache": cache,
+        "litellm_version": LITELLM_API_VERSION,
+        "success_callbacks": [],
+        "use_aiohttp_transport": False,
         "bastion_version": __version__,
     }

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from bastion import tasks
+from bastion.accounting.pricing import PriceBook
 from bastion.accounting.spend_writer import SpendWriter
 from bastion.api import catalog, health, schemas
 from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_json
@@ -41,6 +42,7 @@ from bastion.gateway.router import Router
 from bastion.gateway.surfaces import ANTHROPIC, GEMINI, OPENAI, Surface
 from bastion.gateway.tokens import TokenCounter
 from bastion.observability.metrics import CONTENT_TYPE, Metrics
+from bastion.secrets.scrubber import Scrubber
 from bastion.settings import OverloadSettings
 from bastion.store.database import Database
 
@@ -78,7 +80,8 @@ class GatewayApp:
     one :class:`~bastion.api.endpoints.EndpointTable` (collisions refused here, at start-up).
 
     ``lifespan`` is the composition root's start-up and shut-down (an async context manager);
-    ``overload`` the admission control that sheds new calls when the process is over capacity.
+    ``overload`` the admission control that sheds new calls when the process is over capacity;
+    ``scrubber`` removes the configured secrets from every byte answered.
     """
 
     def __init__(
@@ -94,8 +97,11 @@ class GatewayApp:
         lifespan: Lifespan | None = None,
         dry_run: Handler | None = None,
         overload: OverloadSettings | None = None,
+        scrubber: Scrubber | None = None,
+        prices: PriceBook | None = None,
     ) -> None:
         self._gen = generation
+        self._prices = prices or PriceBook()
         self._embeddings = embeddings
         self._tokens = tokens
         #: Model groups and their deployments' health (the admin views read it).
@@ -124,7 +130,7 @@ class GatewayApp:
         #: Every route of the gateway (raises ConfigError on a collision).
         self.table = EndpointTable(endpoints, guards)
         self.overload = Overload(overload or OverloadSettings(), metrics)
-        self._dispatch = Dispatcher(self.table, overload=self.overload)
+        self._dispatch = Dispatcher(self.table, overload=self.overload, scrubber=scrubber)
         self._openapi_document: bytes | None = None
 
     def endpoints(self) -> list[Endpoint]:
@@ -197,6 +203,15 @@ class GatewayApp:
             errors=OPENAI_ERRORS,
             tag="openai",
             summary="One model group",
+        )
+        add(
+            ("/model_group/info",),
+            "GET",
+            self._model_group_info,
+            CLIENT,
+            errors=OPENAI_ERRORS,
+            tag="openai",
+            summary="Model groups the caller may use, with limits, prices and capabilities (LiteLLM's shape)",
         )
         add(
             ("/v1beta/models",),
@@ -384,6 +399,9 @@ class GatewayApp:
         name = request.params["model"]
         self._gen.admit(request.caller, name)
         await send_json(send, 200, catalog.openai_model(name))
+
+    async def _model_group_info(self, request: Request, send: Send) -> None:
+        await send_json(send, 200, catalog.model_group_info(self._router, request.caller, self._prices))
 
     async def _gemini_models(self, request: Request, send: Send) -> None:
         await send_json(send, 200, catalog.gemini_models(self._router, request.caller))

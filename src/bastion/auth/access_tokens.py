@@ -12,8 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import jwt
-
 from bastion.domain.errors import AuthenticationError
 from bastion.domain.secret import Secret
 
@@ -60,10 +58,14 @@ class AccessTokenIssuer:
             "aud": _AUDIENCE,
             "pwd": password_stamp(password_hash),
         }
+        import jwt  # PyJWT (and cryptography under it) loads only where accounts log in
+
         return jwt.encode(claims, self._secret.reveal(), algorithm=_ALGORITHM), expires
 
     def verify(self, token: str) -> TokenClaims:
         """The claims of a valid token; :class:`AuthenticationError` saying why otherwise."""
+        import jwt
+
         try:
             claims = jwt.decode(
                 token,

@@ -18,20 +18,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import jwt
-from jwt import PyJWK
-from jwt.exceptions import (
-    ExpiredSignatureError,
-    ImmatureSignatureError,
-    InvalidAudienceError,
-    InvalidIssuerError,
-    InvalidKeyError,
-    InvalidSignatureError,
-    MissingRequiredClaimError,
-    PyJWTError,
-)
+from typing import TYPE_CHECKING, Any
 
 from bastion.auth.jwt_keys import KeySource, RemoteKeys, StaticKeys
 from bastion.domain.errors import AuthenticationError
@@ -39,6 +26,9 @@ from bastion.domain.principal import Principal, ScopeLimits
 from bastion.outbound.http import HttpPool
 from bastion.settings import JwtAuthSettings
 from bastion.settings.jwk_rules import algorithm_problem
+
+if TYPE_CHECKING:
+    from jwt import PyJWK
 
 __all__ = ["TokenVerifier", "looks_like_token"]
 
@@ -119,6 +109,20 @@ class TokenVerifier:
         return principal
 
     async def claims(self, token: str) -> dict[str, Any]:
+        # PyJWT and cryptography (~20 MiB) load with the first token, never in a gateway without
+        # jwt_auth (this module is imported everywhere for looks_like_token).
+        import jwt
+        from jwt.exceptions import (
+            ExpiredSignatureError,
+            ImmatureSignatureError,
+            InvalidAudienceError,
+            InvalidIssuerError,
+            InvalidKeyError,
+            InvalidSignatureError,
+            MissingRequiredClaimError,
+            PyJWTError,
+        )
+
         config = self._config
         try:
             header = jwt.get_unverified_header(token)
@@ -169,6 +173,9 @@ class TokenVerifier:
 
     def _prepare(self, jwk: Mapping[str, Any], alg: str) -> PyJWK:
         """The key bound to the token's algorithm; a key of another family (RSA for ES256) is refused."""
+        from jwt import PyJWK
+        from jwt.exceptions import PyJWTError
+
         cached = self._prepared.get((id(jwk), alg))
         if cached is not None and cached[0] is jwk:
             return cached[1]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from bastion.auth.browser_tokens import looks_like_browser_token
 from bastion.auth.jwt_tokens import looks_like_token
-from bastion.domain.errors import AuthenticationError
+from bastion.domain.errors import AuthenticationError, PermissionDeniedError
 from bastion.domain.principal import ANONYMOUS, Principal
 from bastion.settings import Settings
 
@@ -73,7 +73,9 @@ class KeyRing:
         # A gateway that takes end-user tokens is never open: a missing token must not pass.
         self.open = settings.master_key is None and not settings.bastion.static_keys and tokens is None
 
-    async def authenticate(self, key: str | None) -> Principal:
+    async def authenticate(self, key: str | None, *, browser: bool = False) -> Principal:
+        """The principal of ``key``. A browser token (``bt_...``) is refused unless ``browser``: it
+        carries its caps only on the browser token-stream endpoints, so it works nowhere else."""
         if key is None:
             if self.open:
                 return ANONYMOUS
@@ -84,6 +86,13 @@ class KeyRing:
         if self._tokens is not None and looks_like_token(key):
             return await self._tokens.principal(key)
         if self._browser is not None and looks_like_browser_token(key):
+            if not browser:
+                raise PermissionDeniedError(
+                    "A browser token (bt_...) may only call the browser token-stream endpoints "
+                    "(bastion_settings.browser), where its model allowlist and max_tokens cap apply; "
+                    "call this endpoint with a Bastion API key instead.",
+                    code="browser_token_not_allowed",
+                )
             return await self._browser_principal(key)
         principal = await self.by_hash(hash_key(key))
         if principal is None:

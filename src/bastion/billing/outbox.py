@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bastion.billing.errors import DeliveryError
@@ -26,7 +27,7 @@ from bastion.settings.billing import BillingSettings
 from bastion.store.billing import BillingRepository
 from bastion.store.billing_records import BillingEventRecord
 
-__all__ = ["Outbox", "backoff_seconds"]
+__all__ = ["Deliveries", "Outbox", "backoff_seconds"]
 
 _log = logging.getLogger("bastion.billing.outbox")
 _CONCURRENCY = 8
@@ -35,6 +36,24 @@ _CONCURRENCY = 8
 def backoff_seconds(attempts: int, *, base: float, cap: float) -> float:
     """Seconds to wait after the ``attempts``-th failure (1, 2, ...)."""
     return float(min(cap, base * 2 ** max(attempts - 1, 0)))
+
+
+@dataclass
+class Deliveries:
+    """What delivery passes did: attempts made, and how they ended (``delivered``: every sink
+    confirmed; ``retried``: a sink failed, tried again later; ``failed``: parked until a person acts).
+    An attempt whose lease was lost before it settled counts only as an attempt."""
+
+    attempts: int = 0
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    def add(self, other: Deliveries) -> None:
+        self.attempts += other.attempts
+        self.delivered += other.delivered
+        self.retried += other.retried
+        self.failed += other.failed
 
 
 class Outbox:
@@ -53,26 +72,30 @@ class Outbox:
         self._owner = owner
         self._clock = clock
 
-    async def deliver_due(self) -> int:
-        """Deliver every event due now; returns how many attempts were made (0: nothing was due)."""
+    async def deliver_due(self) -> Deliveries:
+        """Deliver every event due now; what the attempts did (none: nothing was due)."""
+        done = Deliveries()
         if not self._sinks:
-            return 0
-        total = 0
+            return done
         while True:
             claimed = await self._repo.claim_due(
                 self._owner, limit=self._settings.batch_size, lease_seconds=self._settings.lease_seconds
             )
             if not claimed:
-                return total
+                return done
             gate = asyncio.Semaphore(_CONCURRENCY)
-            await asyncio.gather(*(self._deliver_gated(gate, event) for event in claimed))
-            total += len(claimed)
+            for outcome in await asyncio.gather(*(self._deliver_gated(gate, event) for event in claimed)):
+                if outcome is not None:
+                    setattr(done, outcome, getattr(done, outcome) + 1)
+            done.attempts += len(claimed)
 
-    async def _deliver_gated(self, gate: asyncio.Semaphore, event: BillingEventRecord) -> None:
+    async def _deliver_gated(self, gate: asyncio.Semaphore, event: BillingEventRecord) -> str | None:
         async with gate:
-            await self._deliver(event)
+            return await self._deliver(event)
 
-    async def _deliver(self, event: BillingEventRecord) -> None:
+    async def _deliver(self, event: BillingEventRecord) -> str | None:
+        """Send ``event`` to its sinks and settle it: ``delivered``, ``retried`` or ``failed``
+        (parked); ``None`` when the lease was lost before the settle."""
         done = list(event.delivered_sinks)
         errors: list[str] = []
         permanent = False
@@ -114,3 +137,7 @@ class Outbox:
         )
         if not held:
             _log.warning("billing event lease lost before settling", extra={"event_id": event.id})
+            return None
+        if error is None:
+            return "delivered"
+        return "retried" if next_attempt is not None else "failed"

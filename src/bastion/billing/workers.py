@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bastion.billing.outbox import Outbox
+from bastion.billing.outbox import Deliveries, Outbox
 from bastion.billing.rules import BillingRules
 from bastion.billing.sinks.base import Sink, build_sinks
 from bastion.outbound.http import HttpPool
@@ -30,7 +30,7 @@ from bastion.settings.billing import BillingSettings
 from bastion.store.billing import BillingRepository
 from bastion.tasks import spawn_service
 
-__all__ = ["BillingWorkers", "DrainReport", "worker_id"]
+__all__ = ["BillingWorkers", "DrainReport", "PassListener", "worker_id"]
 
 _log = logging.getLogger("bastion.billing")
 
@@ -42,12 +42,26 @@ def worker_id() -> str:
 
 @dataclass
 class DrainReport:
-    """What a drain did: spend logs seen and billed, skips by reason, delivery attempts."""
+    """What a pass or a drain did: spend logs seen and billed (an event built for each), skips by
+    reason, and delivery attempts with how they ended."""
 
     seen: int = 0
     billed: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
-    attempts: int = 0
+    deliveries: Deliveries = field(default_factory=Deliveries)
+
+    @property
+    def attempts(self) -> int:
+        return self.deliveries.attempts
+
+    def counts(self) -> str:
+        """``events built 2, delivered 1, failed 0, retried 1``: the line ``bastion worker`` prints."""
+        d = self.deliveries
+        return f"events built {self.billed}, delivered {d.delivered}, failed {d.failed}, retried {d.retried}"
+
+
+#: Told after each pass that did something: the loop's name (``billing``, ``outbox``) and the pass.
+PassListener = Callable[[str, DrainReport], None]
 
 
 class BillingWorkers:
@@ -59,9 +73,11 @@ class BillingWorkers:
         sinks: Sequence[Sink] | None = None,
         http: HttpPool | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_pass: PassListener | None = None,
     ) -> None:
         """``http`` is the process's HTTP client; without one (``bastion worker``) the workers
-        open their own and close it on :meth:`stop`."""
+        open their own and close it on :meth:`stop`. ``on_pass`` hears of every loop pass that
+        did something (``bastion worker`` prints it)."""
         self._repo = repository
         self._settings = settings
         self._rules = BillingRules(settings)
@@ -73,6 +89,7 @@ class BillingWorkers:
         self._owner = worker_id()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.on_pass = on_pass
 
     def _the_outbox(self) -> Outbox:
         if self._outbox is None:
@@ -104,7 +121,7 @@ class BillingWorkers:
     async def deliver(self, report: DrainReport | None = None) -> DrainReport:
         """Attempt every event due now once."""
         report = report or DrainReport()
-        report.attempts += await self._the_outbox().deliver_due()
+        report.deliveries.add(await self._the_outbox().deliver_due())
         return report
 
     async def drain(self, progress: Callable[[DrainReport], None] | None = None) -> DrainReport:
@@ -160,10 +177,20 @@ class BillingWorkers:
             try:
                 report = await work()
                 if report.seen or report.attempts:
+                    d = report.deliveries
                     _log.info(
                         f"{name} pass",
-                        extra={"seen": report.seen, "billed": report.billed, "attempts": report.attempts},
+                        extra={
+                            "seen": report.seen,
+                            "billed": report.billed,
+                            "attempts": d.attempts,
+                            "delivered": d.delivered,
+                            "failed": d.failed,
+                            "retried": d.retried,
+                        },
                     )
+                    if self.on_pass is not None:
+                        self.on_pass(name, report)
             except Exception:
                 _log.exception(f"{name} pass failed; trying again in {interval:g}s")
             try:

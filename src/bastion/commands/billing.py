@@ -73,7 +73,9 @@ def _run_worker(settings: Settings, billing: BillingSettings, *, once: bool) -> 
                 + (f" (not billed: {skipped})" if skipped else "")
                 + f"; {report.attempts} delivery attempts"
             )
+            print(report.counts())
             return 0
+        workers.on_pass = _print_pass
         loop = asyncio.get_running_loop()
         task = spawn_service(workers.run_forever(), name="bastion-worker")
 
@@ -92,6 +94,17 @@ def _run_worker(settings: Settings, billing: BillingSettings, *, once: bool) -> 
         return 0
 
     return offline(settings, work)
+
+
+def _print_pass(name: str, report: DrainReport) -> None:
+    """One line per pass that did something: ``billing pass: events built 3, ...`` (``seen`` and
+    skips too for a billing pass; the attempts for an outbox pass)."""
+    if name == "billing":
+        skipped = sum(report.skipped.values())
+        extra = f" (spend logs seen {report.seen}" + (f", not billed {skipped})" if skipped else ")")
+    else:
+        extra = f" (attempts {report.attempts})"
+    print(f"{name} pass: {report.counts()}{extra}", flush=True)
 
 
 def run_billing_command(settings: Settings, action: str, options: dict[str, Any]) -> int:

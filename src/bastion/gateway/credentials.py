@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from bastion.domain.errors import BastionError
 from bastion.domain.secret import Secret
+from bastion.secrets.scrubber import scrub_also
 from bastion.settings import Deployment
 
 __all__ = [
@@ -98,11 +99,13 @@ class CredentialChooser:
         if user_keys is not None and self.mode != "disabled":
             own = user_keys.get(provider)
             if own:
+                scrub_also(own.reveal())  # the response to this call must not carry it
                 return replace(dep, api_key=own), True
             if self.mode == "required":
                 raise MissingProviderKeyError(provider, required=True)
         system = self.system.get(provider)
         if system:
+            scrub_also(system.reveal())
             return replace(dep, api_key=system), False
         if user_keys is not None and not dep.api_key:
             raise MissingProviderKeyError(provider, required=False)

@@ -15,14 +15,16 @@ import binascii
 import hashlib
 import os
 from collections.abc import Sequence
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from typing import TYPE_CHECKING
 
 from bastion.domain.errors import BastionError
 from bastion.domain.secret import Secret
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+# cryptography (~9 MiB) is imported by the functions that use it: a gateway without an encryption
+# key (no stored provider keys) never loads it.
 
 __all__ = ["DecryptionError", "Vault", "VaultNotConfiguredError", "derive_kek"]
 
@@ -60,8 +62,17 @@ def derive_kek(secret: str) -> bytes:
         raw = b""
     if len(raw) == 32:
         return raw
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"bastion-secrets", info=b"kek-v1")
     return hkdf.derive(secret.encode())
+
+
+def _aesgcm(key: bytes) -> AESGCM:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(key)
 
 
 def _kek_id(kek: bytes) -> str:
@@ -85,7 +96,8 @@ class Vault:
         for secret in keys:
             kek = derive_kek(secret.reveal())
             kid = _kek_id(kek)
-            self._keks.setdefault(kid, AESGCM(kek))
+            if kid not in self._keks:
+                self._keks[kid] = _aesgcm(kek)
             if self._current is None:
                 self._current = kid
 
@@ -101,6 +113,8 @@ class Vault:
     def encrypt(self, plaintext: str, context: str) -> str:
         if self._current is None:
             raise VaultNotConfiguredError()
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         data_key = AESGCM.generate_key(bit_length=256)
         nonce, key_nonce = os.urandom(_NONCE), os.urandom(_NONCE)
         sealed = AESGCM(data_key).encrypt(nonce, plaintext.encode(), context.encode())
@@ -112,6 +126,8 @@ class Vault:
         if len(parts) != 4 or parts[0] != _VERSION:
             raise DecryptionError("A stored provider key is not in Bastion's encrypted format.")
         _, kid, wrapped, sealed = parts
+        from cryptography.exceptions import InvalidTag
+
         kek = self._keks.get(kid)
         if kek is None:
             raise DecryptionError(
@@ -121,7 +137,7 @@ class Vault:
         try:
             raw_key, raw = _unb64(wrapped), _unb64(sealed)
             data_key = kek.decrypt(raw_key[:_NONCE], raw_key[_NONCE:], kid.encode())
-            return AESGCM(data_key).decrypt(raw[:_NONCE], raw[_NONCE:], context.encode()).decode()
+            return _aesgcm(data_key).decrypt(raw[:_NONCE], raw[_NONCE:], context.encode()).decode()
         except (InvalidTag, ValueError, binascii.Error):
             raise DecryptionError(
                 "A stored provider key failed its integrity check (altered, or moved from another row)."

@@ -74,6 +74,7 @@ def read_jwt_auth(section: MapReader, groups: GroupNames, config_dir: Path) -> J
         user_claim=_claim(auth, "user_claim") or "sub",
         team_claim=_claim(auth, "team_claim"),
         models_claim=_claim(auth, "models_claim"),
+        plan_claim=_claim(auth, "plan_claim"),
         default_models=tuple(model for _, model in models),
         user_limits=_user_limits(auth),
     )

@@ -21,6 +21,7 @@ __all__ = [
     "JWT_AUTH",
     "JWT_USER_LIMITS",
     "OVERLOAD",
+    "PLAN",
     "ROUTE_RULE",
     "ROUTE_WHEN",
     "SERVER",
@@ -137,8 +138,10 @@ BASTION_SETTINGS = Section(
             "path (relative to the config file)",
             "`BASTION_DATA_DIR`, else the config file's directory",
             "Bastion's own files: `bastion.db` (without `database_url`), `bastion-jwt-secret` (without "
-            "`BASTION_JWT_SECRET`) and the spend journal `spend-journal/` "
-            "([operations.md](operations.md#the-spend-journal)); keep it on a local file system",
+            "`BASTION_JWT_SECRET`), the spend journal `spend-journal/` "
+            "([operations.md](operations.md#the-spend-journal)) and `price-table.json`, the shipped "
+            "price table's rates of the configured models (a cache, rebuilt when missing or when "
+            "genai-prices changes); keep it on a local file system",
         ),
         Key(
             "spend_journal",
@@ -155,6 +158,19 @@ BASTION_SETTINGS = Section(
             "calls cost the budget nothing. Off: they are refused with `model_not_priced`",
         ),
         Key("jwt_auth", "mapping", "none", "accept end users' tokens from an identity provider (below)"),
+        Key(
+            "plans",
+            "mapping of plan name to plan",
+            "none",
+            "tiers of limits and token quotas end users, keys and teams are put on (below, "
+            "[plans.md](plans.md)); more through `/budget/new`",
+        ),
+        Key(
+            "default_plan",
+            "plan name",
+            "none",
+            "the plan of every end user the token claim or `/customer/*` puts on none",
+        ),
         Key("accounts", "mapping", "", "the account API for people, `/v2` (below)"),
         Key("routes", "list", "none", "routing rules, first match wins (below)"),
         Key("browser", "mapping", "none (off)", "the browser token-stream endpoints (below)"),
@@ -327,9 +343,48 @@ JWT_AUTH = Section(
         Key("team_claim", "claim name or dotted path", "none", "names the team"),
         Key("models_claim", "claim name or dotted path", "none", "the groups the user may call"),
         Key("models", "list of model groups", "all", "the groups when a token carries no models claim"),
+        Key(
+            "plan_claim",
+            "claim name or dotted path",
+            "none",
+            "names the user's plan (`plan: pro`); else `/customer/*`, else `default_plan`",
+        ),
         Key("user_limits", "mapping", "none", "limits for each end user (below)"),
     ),
     intro="One public key source is required ([jwt-auth.md](jwt-auth.md)).",
+)
+
+PLAN = Section(
+    "bastion_settings.plans.<name>",
+    (
+        Key("rpm_limit", "integer ≥ 0", "none", "requests per minute of each member"),
+        Key("tpm_limit", "integer ≥ 0", "none", "tokens per minute of each member"),
+        Key("max_parallel_requests", "integer ≥ 0", "none", "calls in flight of each member"),
+        Key("max_budget", "number ≥ 0, USD", "none", "spend of each member in a budget window"),
+        Key("budget_duration", "duration (`30d`, `1mo`, ...)", "none (never resets)", "the budget window"),
+        Key(
+            "max_tokens_per_period",
+            "integer ≥ 0",
+            "none",
+            "tokens (input and output) each member may use per quota period",
+        ),
+        Key("quota_duration", "duration (`1d`, `1mo`, ...)", "none (never renews)", "the quota period"),
+        Key("count_cache_reads", "boolean", "true", "whether prompt-cache reads count against the quota"),
+        Key("models", "list of model groups", "all", "the groups the plan may call"),
+        Key(
+            "model_aliases",
+            "mapping of model name to model group",
+            "none",
+            "a requested model served by another group for this plan",
+        ),
+        Key(
+            "quota_message",
+            "string",
+            "see [plans.md](plans.md)",
+            "the sentence of a quota refusal; `{plan}`, `{limit}`, `{period}`, `{renews}` are filled in",
+        ),
+    ),
+    intro="An empty mapping (`pro: {}`) is a plan without limits ([plans.md](plans.md)).",
 )
 
 JWT_USER_LIMITS = Section(

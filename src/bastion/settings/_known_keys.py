@@ -24,6 +24,7 @@ from bastion.settings._known_bastion_keys import (
     JWT_AUTH,
     JWT_USER_LIMITS,
     OVERLOAD,
+    PLAN,
     ROUTE_RULE,
     ROUTE_WHEN,
     SERVER,
@@ -42,6 +43,7 @@ __all__ = [
     "LITELLM_SETTINGS_KEYS",
     "MODEL_ENTRY_KEYS",
     "OVERLOAD_KEYS",
+    "PLAN_KEYS",
     "ROUTER_SETTINGS_KEYS",
     "ROUTE_RULE_KEYS",
     "ROUTE_WHEN_KEYS",
@@ -573,6 +575,7 @@ SECTIONS: tuple[Section, ...] = (
     BROWSER_USER_LIMITS,
     JWT_AUTH,
     JWT_USER_LIMITS,
+    PLAN,
     OVERLOAD,
     SERVER,
     *BILLING_SECTIONS,
@@ -594,4 +597,5 @@ BROWSER_USER_LIMIT_KEYS = BROWSER_USER_LIMITS.names
 JWT_AUTH_KEYS = JWT_AUTH.names
 JWT_USER_LIMIT_KEYS = JWT_USER_LIMITS.names
 OVERLOAD_KEYS = OVERLOAD.names
+PLAN_KEYS = PLAN.names
 SERVER_KEYS = SERVER.names

@@ -22,6 +22,7 @@ from bastion.settings._environ import EnvString
 from bastion.settings._jwt_auth import read_jwt_auth
 from bastion.settings._known_keys import BASTION_SETTINGS_KEYS, ROUTING_STRATEGIES, STATIC_KEY_KEYS
 from bastion.settings._overload import read_overload
+from bastion.settings._plans import PLAN_ID, read_plans
 from bastion.settings._problems import Problems
 from bastion.settings._reader import MapReader, describe
 from bastion.settings._routes import read_routes
@@ -182,6 +183,8 @@ def read_bastion_settings(
         browser=read(lambda: read_browser(section, groups, config_dir), None),
         otlp_endpoint=read(lambda: _otlp_endpoint(section, env or {}), None),
         otlp_service_name=read(lambda: section.string("otlp_service_name"), None) or d.otlp_service_name,
+        plans=read(lambda: read_plans(section, groups), d.plans),
+        default_plan=read(lambda: _default_plan(section), None),
         overload=read_overload(section, noted),
         server=read_server(section, noted),
         allow_unpriced_models_with_budgets=_default(
@@ -202,6 +205,14 @@ def read_bastion_settings(
     if problems is None:
         noted.raise_if_any()
     return settings
+
+
+def _default_plan(section: MapReader) -> str | None:
+    """``default_plan``: a plan of ``plans``, or one to be made through ``/budget/new``."""
+    name = section.string("default_plan")
+    if name is not None and not PLAN_ID.fullmatch(name):
+        raise section.at("default_plan").error("must be a plan's name")
+    return name
 
 
 def _log_level(section: MapReader) -> str:

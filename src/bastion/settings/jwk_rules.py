@@ -11,9 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jwt import PyJWK
-from jwt.exceptions import PyJWTError
-
 __all__ = ["ASYMMETRIC_ALGORITHMS", "algorithm_problem", "jwk_problem"]
 
 #: Every algorithm a token may be signed with: RSA PKCS#1 v1.5, RSA-PSS, ECDSA and EdDSA.
@@ -74,6 +71,10 @@ def jwk_problem(jwk: Mapping[str, Any]) -> str | None:
         problem = algorithm_problem(str(alg))
         if problem is not None:
             return f"names a refused algorithm: {problem}"
+    # PyJWT (and cryptography under it, ~20 MiB) loads only when a config has keys to check.
+    from jwt import PyJWK
+    from jwt.exceptions import PyJWTError
+
     try:
         PyJWK(dict(jwk))
     except PyJWTError as exc:

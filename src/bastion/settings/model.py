@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bastion.domain.plans import Plan
 from bastion.domain.secret import Secret
 from bastion.settings.billing import BillingSettings
 
@@ -137,6 +138,8 @@ class JwtAuthSettings:
     user_claim: str = "sub"
     team_claim: str | None = None
     models_claim: str | None = None
+    #: The claim naming the user's plan (``bastion_settings.plans`` or ``/budget/new``).
+    plan_claim: str | None = None
     #: The model groups a token may use when it names none (empty: every model).
     default_models: tuple[str, ...] = ()
     user_limits: EndUserLimits = field(default_factory=EndUserLimits)
@@ -324,6 +327,10 @@ class BastionSettings:
     #: ``general_settings.user_api_key_cache_ttl``: seconds a virtual key is served from the
     #: in-process cache before it is read again (revocations are seen at once regardless).
     key_cache_ttl: float = 5.0
+    #: ``bastion_settings.plans`` by name (more are made through ``/budget/new``).
+    plans: Mapping[str, Plan] = field(default_factory=dict)
+    #: The plan of end users nothing else puts on one.
+    default_plan: str | None = None
     #: Overload control: shed new calls with 503 rather than queue them.
     overload: OverloadSettings = field(default_factory=OverloadSettings)
     #: The HTTP server's limits and timeouts.

@@ -16,9 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bastion.store._clock import Clock, utc_now
 from bastion.store.billing import BillingRepository
 from bastion.store.conversations import ConversationRepository
+from bastion.store.end_users import EndUserRepository
 from bastion.store.engine import create_store_engine, ping
 from bastion.store.keys import KeyRepository
 from bastion.store.migrate import apply_migrations
+from bastion.store.plans import PlanRepository
 from bastion.store.provider_keys import ProviderKeyRepository
 from bastion.store.responses import ResponseRepository
 from bastion.store.sessions import SessionRepository
@@ -31,7 +33,8 @@ __all__ = ["Database"]
 
 class Database:
     """An engine plus the repositories that share it: keys, teams, users, spend, billing, provider
-    keys, conversations, logged-out dashboard sessions and stored Responses API responses."""
+    keys, conversations, logged-out dashboard sessions, plans, end users and stored Responses API
+    responses."""
 
     def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
         self.engine = engine
@@ -43,6 +46,8 @@ class Database:
         self.provider_keys = ProviderKeyRepository(engine, clock=clock)
         self.conversations = ConversationRepository(engine, clock=clock)
         self.sessions = SessionRepository(engine, clock=clock)
+        self.plans = PlanRepository(engine, clock=clock)
+        self.end_users = EndUserRepository(engine, clock=clock)
         self.responses = ResponseRepository(engine, clock=clock)
 
     @classmethod

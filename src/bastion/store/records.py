@@ -15,9 +15,11 @@ from typing import Any, Generic, TypeVar
 __all__ = [
     "ConversationRecord",
     "DailyUsage",
+    "EndUserRecord",
     "KeyRecord",
     "MessageRecord",
     "Page",
+    "PlanRecord",
     "SealedKeyRecord",
     "SpendLogRecord",
     "SpendTotals",
@@ -71,6 +73,40 @@ class UserRecord:
     full_name: str | None = None
     is_active: bool = True
     is_superuser: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRecord:
+    """A plan made through ``/budget/new`` (LiteLLM's budget table; ``budget_id`` is its name)."""
+
+    budget_id: str
+    tpm_limit: int | None = None
+    rpm_limit: int | None = None
+    max_parallel_requests: int | None = None
+    max_budget: float | None = None
+    budget_duration: str | None = None
+    max_tokens_per_period: int | None = None
+    quota_duration: str | None = None
+    count_cache_reads: bool = True
+    models: tuple[str, ...] = ()
+    model_aliases: Mapping[str, str] = field(default_factory=dict)
+    quota_message: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndUserRecord:
+    """An end user of ``/customer/new`` (LiteLLM's customer) and the plan (``budget_id``) they are on."""
+
+    user_id: str
+    alias: str | None = None
+    budget_id: str | None = None
+    blocked: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +227,8 @@ class SpendLogRecord:
     #: Paid with the caller's own provider key (bring-your-own-key): recorded, never billed.
     user_key: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: The plan the request was admitted under (``bastion_settings.plans`` or ``/budget/new``).
+    plan: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,9 @@ __all__ = [
     "conversations",
     "deleted_tokens",
     "deprecated_tokens",
+    "end_users",
     "metadata",
+    "plans",
     "revoked_sessions",
     "spend_logs",
     "stored_responses",
@@ -280,6 +282,8 @@ spend_logs = Table(
     Column("metadata", JSON_DOCUMENT, nullable=False),
     # The billing worker's mark: NULL until it has seen the row, then "billed" or "skip:<reason>".
     Column("billing", String(32), nullable=True),
+    # The plan the request was admitted under (bastion_settings.plans or /budget/new), if any.
+    Column("plan", String(64), nullable=True),
     # The filters of /spend/logs: by key, team or user over a time range, and by time alone.
     Index(None, "api_key", "start_time"),
     Index(None, "team_id", "start_time"),
@@ -342,6 +346,40 @@ revoked_sessions = Table(
     # cookie would have expired anyway (then the row is purged).
     Column("session_id", String(64), primary_key=True),
     Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    # LiteLLM's name (/budget/new): the plan's name, what a JWT claim or a customer's budget_id says.
+    Column("budget_id", String(64), primary_key=True),
+    *_limits(),
+    Column("max_budget", Money, nullable=True),
+    Column("budget_duration", String(32), nullable=True),
+    # The token quota: input and output tokens per quota_duration (NULL: no quota, never renews).
+    Column("max_tokens_per_period", BigInteger, nullable=True),
+    Column("quota_duration", String(32), nullable=True),
+    Column("count_cache_reads", Boolean, nullable=False, server_default=true()),
+    Column("models", JSON_DOCUMENT, nullable=False),
+    Column("model_aliases", JSON_DOCUMENT, nullable=False),
+    Column("quota_message", Text, nullable=True),
+    Column("metadata", JSON_DOCUMENT, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+end_users = Table(
+    "end_users",
+    metadata,
+    # LiteLLM's customers (/customer/new, /end_user/new): the end user id requests and tokens carry.
+    Column("user_id", String(_ID), primary_key=True),
+    Column("alias", String(_ID), nullable=True),
+    # The plan (no foreign key: a plan of bastion_settings.plans has no row).
+    Column("budget_id", String(64), nullable=True, index=True),
+    Column("blocked", Boolean, nullable=False, server_default=false()),
+    Column("metadata", JSON_DOCUMENT, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 stored_responses = Table(

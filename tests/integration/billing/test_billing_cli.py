@@ -54,6 +54,7 @@ def test_worker_once_status_retry_and_cancel(tmp_path: Path, fake: FakeBilling) 
     once = bastion("worker", "--config", str(config), "--once", env=env)
     assert once.returncode == 0, once.stderr
     assert "billed 2 of 3 spend logs (not billed: user_key 1); 2 delivery attempts" in once.stdout
+    assert "events built 2, delivered 1, failed 1, retried 0" in once.stdout
     assert "billing spend logs: 3/3" in once.stdout  # the backlog's progress, batch by batch
 
     status = bastion("billing", "status", "--config", str(config), env=env)
@@ -77,23 +78,46 @@ def test_worker_once_status_retry_and_cancel(tmp_path: Path, fake: FakeBilling) 
     assert refused.returncode == 2 and "is delivered; only a parked event" in refused.stderr
 
 
-def test_worker_runs_until_sigterm(tmp_path: Path, fake: FakeBilling) -> None:
-    """Without --once the worker keeps billing and delivering, and stops cleanly on SIGTERM."""
-    config, env = _setup(tmp_path, fake, billing_interval_seconds=0.05, outbox_interval_seconds=0.05)
-    _insert(tmp_path, spend("r1", 0.01))
+def test_worker_runs_until_sigterm_printing_a_line_per_pass(tmp_path: Path, fake: FakeBilling) -> None:
+    """Without --once the worker keeps billing and delivering, prints what each pass that did
+    something did (events built; delivered, failed, retried), and stops cleanly on SIGTERM."""
+    config, env = _setup(
+        tmp_path, fake, billing_interval_seconds=0.05, outbox_interval_seconds=0.05, retry_base_seconds=0.05
+    )
+    _insert(tmp_path, spend("r1", 0.01), spend("r2", 0.02, minutes=1))
+    fake.fail("autumn", "500")  # one event's first delivery fails: it is retried, then delivered
     proc = subprocess.Popen(
         [BASTION, "worker", "--config", str(config)], env=env, stdout=subprocess.PIPE, text=True
     )
+    lines: list[str] = []
     try:
         assert proc.stdout is not None
         assert "billing and outbox running (sinks: autumn)" in proc.stdout.readline()
-        assert fake.wait_for_calls(1, timeout=30)
+        delivered = 0
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("outbox pass:"):
+                delivered += int(line.split("delivered ")[1].split(",")[0])
+            if delivered == 2:
+                break
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+        lines += proc.stdout.readlines()
     finally:
         proc.kill()
         proc.wait()
-    assert list(fake.applied("autumn")) == ["spend:r1"]
+    assert sorted(fake.applied("autumn")) == ["spend:r1", "spend:r2"]
+    billing = [line for line in lines if line.startswith("billing pass:")]
+    outbox = [line for line in lines if line.startswith("outbox pass:")]
+    assert sum(int(line.split("events built ")[1].split()[0].rstrip(",")) for line in billing) == 2
+    totals = {"delivered": 0, "failed": 0, "retried": 0}
+    for line in outbox:
+        for name in totals:
+            totals[name] += int(line.split(f"{name} ")[1].split(",")[0].split()[0])
+    assert totals == {"delivered": 2, "failed": 0, "retried": 1}, lines
+    # Passes that did nothing print nothing (the loops run every 50 ms).
+    assert all(line.startswith(("billing pass:", "outbox pass:")) for line in lines), lines
+    assert len(lines) <= 6, lines
 
 
 def test_worker_without_billing_settings_says_so(tmp_path: Path) -> None:

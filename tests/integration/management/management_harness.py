@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from bastion.api.management import ManagementApi
 from bastion.auth.keys import extract_key, hash_key
 from bastion.auth.virtual_keys import VirtualKeys
 from bastion.domain.errors import AuthenticationError
+from bastion.domain.plans import Plan
 from bastion.domain.principal import Principal
 from bastion.store import Database
 from support import MASTER_KEY
@@ -63,11 +64,18 @@ class Harness:
     #: When set, ``on_revoke`` raises it (a revocation channel that is down).
     revoke_error: Exception | None = None
     model_info: Callable[[], list[dict[str, Any]]] = lambda: MODEL_INFO
+    #: The plans of bastion_settings.plans; ``plan_notices`` counts the plan changes announced.
+    plans: Mapping[str, Plan] = field(default_factory=dict)
+    plan_notices: int = 0
 
     def __post_init__(self) -> None:
         self.virtual = VirtualKeys(self.db.keys, self.db.teams, ttl=0)
         self.admin = Administration(
-            self.db, announce=Announcer(self.on_revoke, self.on_change), clock=lambda: self.now
+            self.db,
+            announce=Announcer(self.on_revoke, self.on_change),
+            clock=lambda: self.now,
+            plans=self.plans,
+            notify_plans=self.on_plans,
         )
         self.api = ManagementApi(self.admin, self.authenticate, lambda: self.model_info(), 1024 * 1024)
         self.dispatch = Dispatcher(EndpointTable(self.api.endpoints(), self.api.guards()))
@@ -82,6 +90,9 @@ class Harness:
         if principal is None:
             raise AuthenticationError("The API key is not valid for this gateway.", code="invalid_api_key")
         return principal
+
+    async def on_plans(self) -> None:
+        self.plan_notices += 1
 
     async def on_revoke(self, token: str) -> None:
         if self.revoke_error is not None:
@@ -151,11 +162,14 @@ class Backend:
     url: str | None
     default_path: Path
 
-    def run(self, scenario: Callable[[Harness], Awaitable[T]]) -> T:
+    def run(
+        self, scenario: Callable[[Harness], Awaitable[T]], *, plans: Mapping[str, Plan] | None = None
+    ) -> T:
         async def main() -> T:
             database = await Database.open(self.url, default_path=self.default_path)
             try:
-                return await scenario(Harness(database, datetime.now(UTC).replace(microsecond=0)))
+                now = datetime.now(UTC).replace(microsecond=0)
+                return await scenario(Harness(database, now, plans=dict(plans or {})))
             finally:
                 await database.close()
 

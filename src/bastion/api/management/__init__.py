@@ -9,7 +9,7 @@ as LiteLLM's are.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bastion.administration import Administration
@@ -23,6 +23,7 @@ from bastion.api.management._common import Authenticate, Handler, Management, Wo
 from bastion.api.management.billing import BillingEndpoints
 from bastion.api.management.keys import KeyEndpoints
 from bastion.api.management.models import ModelEndpoints, ModelInfo
+from bastion.api.management.plans import CustomerEndpoints, PlanEndpoints
 from bastion.api.management.spend import SpendEndpoints
 from bastion.api.management.teams import TeamEndpoints
 from bastion.api.management.users import UserEndpoints
@@ -55,6 +56,8 @@ class ManagementApi:
         self.spend = SpendEndpoints(self._m)
         self.models = ModelEndpoints(model_info)
         self.billing = BillingEndpoints(self._m)
+        self.plans = PlanEndpoints(self._m)
+        self.customers = CustomerEndpoints(self._m)
 
     def guards(self) -> Mapping[Audience, Guard]:
         """The management audiences: the master key, and any key (``GET /key/info``)."""
@@ -106,6 +109,7 @@ class ManagementApi:
             route("POST", "/user/delete", u.delete, "Delete users", body=bodies.USER_DELETE),
             route("GET", "/user/info", u.info, "One user", query=("user_id",)),
             route("GET", "/user/list", u.list_users, "Users, by page", query=("page", "page_size")),
+            *self._plan_routes(route),
             route("GET", "/spend/logs", self.spend.logs, "Spend log rows", query=bodies.SPEND_LOGS_QUERY),
             route(
                 "GET",
@@ -131,6 +135,31 @@ class ManagementApi:
             route("GET", "/model/info", model_info, "The deployments, without credentials"),
             route("GET", "/v1/model/info", model_info, "The deployments, without credentials"),
         ]
+
+    def _plan_routes(self, route: Callable[..., Endpoint]) -> list[Endpoint]:
+        """``/budget/*`` (plans) and ``/customer/*`` with its older name ``/end_user/*``."""
+        p, c = self.plans, self.customers
+        routes = [
+            route("POST", "/budget/new", p.new, "Create a plan", body=bodies.BUDGET_NEW),
+            route("POST", "/budget/update", p.update, "Change a plan", body=bodies.BUDGET_UPDATE),
+            route("POST", "/budget/info", p.info, "The named plans", body=bodies.PLAN_NAMES),
+            route("GET", "/budget/info", p.settings, "One plan", query=("budget_id",)),
+            route("GET", "/budget/list", p.list_plans, "Every plan, with member counts"),
+            route("POST", "/budget/delete", p.delete, "Delete plans", body=bodies.BUDGET_DELETE),
+        ]
+        for prefix in ("/customer", "/end_user"):
+            routes += [
+                route("POST", f"{prefix}/new", c.new, "Put an end user on a plan", body=bodies.CUSTOMER_NEW),
+                route(
+                    "POST", f"{prefix}/update", c.update, "Change an end user", body=bodies.CUSTOMER_UPDATE
+                ),
+                route("GET", f"{prefix}/info", c.info, "One end user", query=("end_user_id",)),
+                route("GET", f"{prefix}/list", c.list_end_users, "Every end user"),
+                route("POST", f"{prefix}/delete", c.delete, "Delete end users", body=bodies.CUSTOMER_IDS),
+                route("POST", f"{prefix}/block", c.block, "Block end users", body=bodies.CUSTOMER_IDS),
+                route("POST", f"{prefix}/unblock", c.unblock, "Unblock end users", body=bodies.CUSTOMER_IDS),
+            ]
+        return routes
 
     async def _regenerate_path(self, request: Request, principal: Principal) -> Any:
         return await self.keys.regenerate(request, principal, request.params["key"])

@@ -10,19 +10,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from bastion.administration.end_users import END_USER_FIELDS
 from bastion.administration.key_fields import GENERATE_FIELDS, IGNORED_LITELLM_KEY_FIELDS
+from bastion.administration.plans import PLAN_FIELDS
 from bastion.administration.teams import TEAM_FIELDS
 from bastion.administration.users import USER_FIELDS, USER_ROLES
 
 __all__ = [
     "BILLING_EVENTS_QUERY",
     "BILLING_EVENT_IDS",
+    "BUDGET_DELETE",
+    "BUDGET_NEW",
+    "BUDGET_UPDATE",
+    "CUSTOMER_IDS",
+    "CUSTOMER_NEW",
+    "CUSTOMER_UPDATE",
     "KEY_DELETE",
     "KEY_GENERATE",
     "KEY_LIST_QUERY",
     "KEY_REF",
     "KEY_REGENERATE",
     "KEY_UPDATE",
+    "PLAN_NAMES",
     "SPEND_LOGS_QUERY",
     "TEAM_DELETE",
     "TEAM_NEW",
@@ -67,6 +76,20 @@ _TYPES: dict[str, dict[str, Any]] = {
     "new_key": {"type": "string", "description": "The new value (sk-...); generated when absent."},
     "grace_period": {**_DURATION, "description": "How long the old value keeps working."},
     "new_master_key": {"description": "Refused: the master key is set in the config."},
+    "budget_id": {"type": "string", "description": "A plan's name (bastion_settings.plans or /budget/new)."},
+    "max_tokens_per_period": {**_COUNT, "description": "Input and output tokens per quota period."},
+    "quota_duration": {**_DURATION, "description": "How often the token quota renews."},
+    "count_cache_reads": {"type": "boolean", "default": True},
+    "model_aliases": {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "description": "A requested model name -> the model group that serves it on this plan.",
+    },
+    "quota_message": {
+        "type": "string",
+        "description": "The sentence of a quota refusal: {plan}, {limit}, {period}, {renews} are filled in.",
+    },
+    "alias": _TEXT,
 }
 _IGNORED = {"description": "Accepted for LiteLLM compatibility and ignored."}
 
@@ -95,6 +118,17 @@ TEAM_DELETE = {"type": "object", "properties": {"team_ids": _NAMES}, "required":
 USER_NEW = _body(USER_FIELDS)
 USER_UPDATE = _body(USER_FIELDS, required=["user_id"])
 USER_DELETE = {"type": "object", "properties": {"user_ids": _NAMES}, "required": ["user_ids"]}
+BUDGET_NEW = _body(PLAN_FIELDS, required=["budget_id"])
+BUDGET_UPDATE = _body(PLAN_FIELDS, required=["budget_id"])
+BUDGET_DELETE = {
+    "type": "object",
+    "properties": {"id": _TEXT, "budget_ids": _NAMES},
+    "description": "LiteLLM's {'id': ...}, or several as 'budget_ids'.",
+}
+PLAN_NAMES = {"type": "object", "properties": {"budgets": _NAMES}, "required": ["budgets"]}
+CUSTOMER_NEW = _body(END_USER_FIELDS, required=["user_id"])
+CUSTOMER_UPDATE = _body(END_USER_FIELDS, required=["user_id"])
+CUSTOMER_IDS = {"type": "object", "properties": {"user_ids": _NAMES}, "required": ["user_ids"]}
 BILLING_EVENT_IDS = {
     "type": "object",
     "properties": {"id": {"type": "integer", "minimum": 1}},

@@ -1,8 +1,10 @@
 """Anthropic request content blocks <-> canonical content parts.
 
-Decoding validates what it reads and names the offending field (``messages[2].content[0].source``)
-so a client sees exactly what is wrong. Block-level extras the canonical form cannot hold are
-dropped: ``citations`` on text, ``cache_control`` on anything but text, a document's ``context``.
+Decoding validates what it reads and names the offending field the way Anthropic's API does
+(``messages.2.content.0.source: Input should be a valid dictionary``) so a client sees exactly what
+is wrong, and clients that recognise Anthropic's wording react as they would to Anthropic.
+Block-level extras the canonical form cannot hold are dropped: ``citations`` on text,
+``cache_control`` on anything but text, a document's ``context``.
 A plain-text document source becomes a :class:`DocumentPart` with ``media_type="text/plain"`` and
 the text base64-encoded, so every protocol sees documents in one shape.
 """
@@ -25,17 +27,24 @@ from bastion.protocols.canonical import (
     ToolResultPart,
 )
 
-__all__ = ["decode_block", "decode_content", "encode_part", "encode_text"]
+__all__ = ["decode_block", "decode_content", "encode_part", "encode_text", "invalid"]
+
+
+def invalid(path: str, message: str) -> InvalidRequestError:
+    """A validation error worded as Anthropic's: ``<dotted path>: <message>``, ``param`` the path."""
+    return InvalidRequestError(f"{path}: {message}", param=path)
 
 
 def _invalid(message: str, param: str) -> InvalidRequestError:
-    return InvalidRequestError(message, param=param)
+    return invalid(param, message)
 
 
 def _get_str(block: dict[str, Any], key: str, path: str) -> str:
     value = block.get(key)
     if not isinstance(value, str):
-        raise _invalid(f"{path}.{key} must be a string", f"{path}.{key}")
+        raise _invalid(
+            "Field required" if value is None else "Input should be a valid string", f"{path}.{key}"
+        )
     return value
 
 
@@ -44,21 +53,21 @@ def decode_content(content: Any, path: str) -> list[ContentPart]:
     if isinstance(content, str):
         return [TextPart(content)]
     if not isinstance(content, list):
-        raise _invalid(f"{path} must be a string or a list of content blocks", path)
-    return [decode_block(block, f"{path}[{i}]") for i, block in enumerate(content)]
+        raise _invalid("Input should be a valid string or a list of content blocks", path)
+    return [decode_block(block, f"{path}.{i}") for i, block in enumerate(content)]
 
 
 def decode_block(block: Any, path: str) -> ContentPart:
     """One request content block as a canonical part; unknown block types are refused."""
     if not isinstance(block, dict):
-        raise _invalid(f"{path} must be a content block object", path)
+        raise _invalid("Input should be a valid dictionary", path)
     kind = block.get("type")
     if kind == "text":
         return TextPart(_get_str(block, "text", path), block.get("cache_control"))
     if kind == "tool_use":
         arguments = block.get("input", {})
         if not isinstance(arguments, dict):
-            raise _invalid(f"{path}.input must be an object", f"{path}.input")
+            raise _invalid("Input should be a valid dictionary", f"{path}.input")
         return ToolCallPart(_get_str(block, "id", path), _get_str(block, "name", path), arguments)
     if kind == "tool_result":
         return _decode_tool_result(block, path)
@@ -71,7 +80,7 @@ def decode_block(block: Any, path: str) -> ContentPart:
     if kind == "document":
         return _decode_document(block, path)
     raise _invalid(
-        f"{path}: content block type {kind!r} cannot be translated for this model's provider",
+        f"content block type {kind!r} cannot be translated for this model's provider",
         f"{path}.type",
     )
 
@@ -86,8 +95,8 @@ def _decode_tool_result(block: dict[str, Any], path: str) -> ToolResultPart:
         for i, part in enumerate(parts):
             if not isinstance(part, TextPart | ImagePart | DocumentPart):
                 raise _invalid(
-                    f"{path}.content[{i}]: a tool result may hold only text, image and document blocks",
-                    f"{path}.content[{i}].type",
+                    "A tool result may hold only text, image and document blocks",
+                    f"{path}.content.{i}.type",
                 )
     return ToolResultPart(
         tool_call_id=_get_str(block, "tool_use_id", path),
@@ -99,7 +108,7 @@ def _decode_tool_result(block: dict[str, Any], path: str) -> ToolResultPart:
 def _source(block: dict[str, Any], path: str) -> dict[str, Any]:
     source = block.get("source")
     if not isinstance(source, dict):
-        raise _invalid(f"{path}.source must be an object", f"{path}.source")
+        raise _invalid("Input should be a valid dictionary", f"{path}.source")
     return source
 
 
@@ -112,7 +121,7 @@ def _decode_image(block: dict[str, Any], path: str) -> ImagePart:
         return ImagePart(media_type=media_type, data=_get_str(source, "data", spath))
     if kind == "url":
         return ImagePart(url=_get_str(source, "url", spath))
-    raise _invalid(f"{spath}.type {kind!r} is not supported here (use base64 or url)", f"{spath}.type")
+    raise _invalid(f"Source type {kind!r} is not supported here (use base64 or url)", f"{spath}.type")
 
 
 def _decode_document(block: dict[str, Any], path: str) -> DocumentPart:
@@ -130,7 +139,7 @@ def _decode_document(block: dict[str, Any], path: str) -> DocumentPart:
         return DocumentPart(media_type="text/plain", data=data, filename=filename)
     if kind == "url":
         return DocumentPart(url=_get_str(source, "url", spath), filename=filename)
-    raise _invalid(f"{spath}.type {kind!r} is not supported here (use base64, text or url)", f"{spath}.type")
+    raise _invalid(f"Source type {kind!r} is not supported here (use base64, text or url)", f"{spath}.type")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -44,71 +44,132 @@ def test_minimal_body() -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "param", "text"),
+    ("change", "message"),
     [
-        ({"model": None}, "model", "model is required"),
-        ({"model": ""}, "model", "model is required"),
-        ({"max_tokens": None}, "max_tokens", "max_tokens is required on /v1/messages"),
-        ({"max_tokens": 0}, "max_tokens", "positive integer"),
-        ({"max_tokens": True}, "max_tokens", "positive integer"),
-        ({"messages": None}, "messages", "messages is required"),
-        ({"messages": [{"role": "system", "content": "x"}]}, "messages[0].role", "'user' or 'assistant'"),
-        ({"messages": ["hi"]}, "messages[0]", "must be an object"),
-        ({"messages": [{"role": "user", "content": 3}]}, "messages[0].content", "string or a list"),
-        ({"temperature": "hot"}, "temperature", "must be a number"),
-        ({"top_k": 1.5}, "top_k", "must be an integer"),
-        ({"stop_sequences": "END"}, "stop_sequences", "list of strings"),
-        ({"system": 5}, "system", "string or a list"),
-        ({"system": [{"type": "image"}]}, "system[0]", "text block"),
-        ({"metadata": "u"}, "metadata", "must be an object"),
-        ({"metadata": {"user_id": 5}}, "metadata.user_id", "must be a string"),
-        ({"tools": {}}, "tools", "must be a list"),
-        ({"tools": [{"name": "f"}]}, "tools[0].input_schema", "input_schema is required"),
-        ({"tools": [{"input_schema": {}}]}, "tools[0].name", "name is required"),
-        ({"tool_choice": "auto"}, "tool_choice", "must be an object"),
-        ({"tool_choice": {"type": "required"}}, "tool_choice.type", "must be one of"),
-        ({"tool_choice": {"type": "tool"}}, "tool_choice.name", "name is required"),
-        ({"thinking": {"type": "enabled"}}, "thinking.budget_tokens", "budget_tokens is required"),
-        ({"thinking": "on"}, "thinking", "must be an object"),
-        ({"output_config": []}, "output_config", "must be an object"),
-        ({"output_config": {"effort": 3}}, "output_config.effort", "must be a string"),
-        ({"output_config": {"format": {"type": "json"}}}, "output_config.format", "json_schema"),
+        ({"model": None}, "model: Field required"),
+        ({"model": ""}, "model: Input should be a non-empty string"),
+        ({"max_tokens": None}, "max_tokens: Field required"),
+        ({"max_tokens": 0}, "max_tokens: Input should be greater than or equal to 1"),
+        ({"max_tokens": True}, "max_tokens: Input should be a valid integer"),
+        ({"messages": None}, "messages: Field required"),
+        ({"messages": "hi"}, "messages: Input should be a valid list"),
+        (
+            {"messages": [{"role": "user", "content": "x"}, {"role": "tool", "content": "x"}]},
+            "messages.1.role: Input should be 'user' or 'assistant'",
+        ),
+        ({"messages": [{"content": "x"}]}, "messages.0.role: Field required"),
+        ({"messages": ["hi"]}, "messages.0: Input should be a valid dictionary"),
+        (
+            {"messages": [{"role": "user", "content": 3}]},
+            "messages.0.content: Input should be a valid string or a list of content blocks",
+        ),
+        ({"temperature": "hot"}, "temperature: Input should be a valid number"),
+        ({"top_k": 1.5}, "top_k: Input should be a valid integer"),
+        ({"stop_sequences": "END"}, "stop_sequences: Input should be a valid list"),
+        ({"stop_sequences": ["a", 1]}, "stop_sequences.1: Input should be a valid string"),
+        ({"system": 5}, "system: Input should be a valid string or a list of text blocks"),
+        ({"system": [{"type": "image"}]}, "system.0: Input should be a text block with a string 'text'"),
+        ({"metadata": "u"}, "metadata: Input should be a valid dictionary"),
+        ({"metadata": {"user_id": 5}}, "metadata.user_id: Input should be a valid string"),
+        ({"tools": {}}, "tools: Input should be a valid list"),
+        ({"tools": [{"name": "f"}]}, "tools.0.input_schema: Field required"),
+        ({"tools": [{"input_schema": {}}]}, "tools.0.name: Field required"),
+        ({"tool_choice": "auto"}, "tool_choice: Input should be an object such as {'type': 'auto'}"),
+        (
+            {"tool_choice": {"type": "required"}},
+            "tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'",
+        ),
+        (
+            {"tool_choice": {"type": "tool"}},
+            "tool_choice.name: Field required when tool_choice.type is 'tool'",
+        ),
+        ({"thinking": {"type": "enabled"}}, "thinking.budget_tokens: Field required"),
+        ({"thinking": "on"}, "thinking: Input should be an object such as {'type': 'enabled', ...}"),
+        ({"output_config": []}, "output_config: Input should be a valid dictionary"),
+        ({"output_config": {"effort": 3}}, "output_config.effort: Input should be a valid string"),
+        ({"output_config": {"format": {"type": "json"}}}, "output_config.format: Input should be {'type'"),
     ],
 )
-def test_invalid_fields_are_named(change: dict[str, Any], param: str, text: str) -> None:
-    """Each invalid field raises InvalidRequestError whose param and message name it."""
+def test_invalid_fields_are_worded_as_anthropic(change: dict[str, Any], message: str) -> None:
+    """An invalid field is refused as Anthropic does: '<dotted path>: <pydantic phrase>', param the path."""
     body = _body(**change)
     if change.get("model") is None and "model" in change:
         del body["model"]
     with pytest.raises(InvalidRequestError) as info:
         decode_request(body)
-    assert info.value.param == param
-    assert text in info.value.message
+    assert info.value.message.startswith(message)
+    assert info.value.param == message.split(":", 1)[0]
     assert info.value.status == 400
 
 
 @pytest.mark.parametrize(
     ("block", "param"),
     [
-        ({"type": "text"}, "messages[0].content[0].text"),
-        ({"type": "text", "text": 1}, "messages[0].content[0].text"),
-        ({"type": "tool_use", "id": "t", "name": "f", "input": []}, "messages[0].content[0].input"),
-        ({"type": "image", "source": "x"}, "messages[0].content[0].source"),
-        ({"type": "image", "source": {"type": "file", "file_id": "f"}}, "messages[0].content[0].source.type"),
-        ({"type": "document", "source": {"type": "content"}}, "messages[0].content[0].source.type"),
-        ({"type": "server_tool_use", "id": "s"}, "messages[0].content[0].type"),
-        ("text", "messages[0].content[0]"),
+        ({"type": "text"}, "messages.0.content.0.text"),
+        ({"type": "text", "text": 1}, "messages.0.content.0.text"),
+        ({"type": "tool_use", "id": "t", "name": "f", "input": []}, "messages.0.content.0.input"),
+        ({"type": "image", "source": "x"}, "messages.0.content.0.source"),
+        ({"type": "image", "source": {"type": "file", "file_id": "f"}}, "messages.0.content.0.source.type"),
+        ({"type": "document", "source": {"type": "content"}}, "messages.0.content.0.source.type"),
+        ({"type": "server_tool_use", "id": "s"}, "messages.0.content.0.type"),
+        ("text", "messages.0.content.0"),
         (
             {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "thinking", "thinking": "x"}]},
-            "messages[0].content[0].content[0].type",
+            "messages.0.content.0.content.0.type",
         ),
     ],
 )
 def test_invalid_blocks_are_named(block: Any, param: str) -> None:
-    """A bad or untranslatable content block is refused with its path."""
+    """A bad or untranslatable content block is refused with its dotted path, first in the message."""
     with pytest.raises(InvalidRequestError) as info:
         decode_request(_body(messages=[{"role": "user", "content": [block]}]))
     assert info.value.param == param
+    assert info.value.message.startswith(f"{param}: ")
+
+
+def test_system_turns_fold_into_the_system_prompt_in_order() -> None:
+    """system-role turns in messages (Claude Code's environment block) join the system prompt, in order."""
+    req = decode_request(
+        _body(
+            system=[{"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}}],
+            messages=[
+                {"role": "user", "content": "Hi"},
+                {"role": "system", "content": "<env>cwd: /tmp</env>"},
+                {"role": "assistant", "content": "Hello"},
+                {
+                    "role": "system",
+                    "content": [{"type": "text", "text": "Second"}, {"type": "text", "text": ""}],
+                },
+                {"role": "user", "content": "Go"},
+            ],
+        )
+    )
+    assert req.system == [
+        TextPart("You are Claude Code.", {"type": "ephemeral"}),
+        TextPart("<env>cwd: /tmp</env>"),
+        TextPart("Second"),
+    ]
+    assert [m.role for m in req.messages] == ["user", "assistant", "user"]
+    assert req.messages[0].content == [TextPart("Hi")]
+
+
+def test_system_turn_without_top_level_system() -> None:
+    """A system turn alone becomes the whole system prompt."""
+    req = decode_request(
+        _body(messages=[{"role": "system", "content": "S"}, {"role": "user", "content": "U"}])
+    )
+    assert req.system == [TextPart("S")]
+    assert req.messages == [Message("user", [TextPart("U")])]
+
+
+def test_system_turn_with_an_image_is_refused_by_path() -> None:
+    """A system turn may hold only text; anything else is named the Anthropic way."""
+    image = {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+    with pytest.raises(InvalidRequestError) as info:
+        decode_request(
+            _body(messages=[{"role": "user", "content": "U"}, {"role": "system", "content": [image]}])
+        )
+    assert info.value.message == "messages.1.content.0.type: A system turn may hold only text blocks"
 
 
 def test_system_string_and_blocks() -> None:

@@ -1,7 +1,7 @@
 """The Responses API's stored responses (``store: true``).
 
-Revision ID: 0006_responses
-Revises: 0005_admin_sessions
+Revision ID: 0007_responses
+Revises: 0006_plans
 Create Date: 2026-12-07
 
 One row per stored response: who may read it (``owner``), the response object and its whole
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_responses"
-down_revision: str | None = "0005_admin_sessions"
+revision: str = "0007_responses"
+down_revision: str | None = "0006_plans"
 branch_labels: str | None = None
 depends_on: str | None = None
 
