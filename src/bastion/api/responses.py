@@ -188,12 +188,18 @@ class _Call:
         await self._save(ctx, final)
 
     async def stream(self, ctx: CallContext, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        async for chunk in frames:
-            if not self._saved:
-                final = self._wire.final or final_in_frames(chunk)
-                if final is not None:
-                    await self._save(ctx, final)
-            yield chunk
+        try:
+            async for chunk in frames:
+                if not self._saved:
+                    final = self._wire.final or final_in_frames(chunk)
+                    if final is not None:
+                        await self._save(ctx, final)
+                yield chunk
+        finally:
+            # Closed early (the client left): the relay's own clean-up (record, close upstream) runs now.
+            aclose = getattr(frames, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def _save(self, ctx: CallContext, final: dict[str, Any] | None) -> None:
         self._saved = True
