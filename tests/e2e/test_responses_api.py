@@ -325,3 +325,42 @@ def test_master_key_is_never_echoed(gateway: RunningGateway) -> None:
     raw = client.responses.retrieve(resp.id).model_dump_json()
     assert MASTER_KEY not in raw and UPSTREAM_KEY not in raw
     assert MASTER_KEY not in gateway.log_text() and UPSTREAM_KEY not in gateway.log_text()
+
+
+@pytest.mark.parametrize("group", ["claude", "gemini", "gpt", "mock"])
+def test_custom_tools_round_trip_on_translated_groups(
+    gateway: RunningGateway, upstream: MockUpstream, group: str
+) -> None:
+    """A custom (freeform) tool, as Codex's apply_patch, is offered as a function of one string; its
+    call comes back as a custom_tool_call and its output reaches the upstream with the call id."""
+    patch_tool = {
+        "type": "custom",
+        "name": "apply_patch",
+        "description": "Edit files.",
+        "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"},
+    }
+    client = openai_client(gateway)
+    first = client.responses.create(model=group, input="use_tool please", tools=[patch_tool])  # type: ignore[list-item]
+    call = first.output[0]
+    assert call.type == "custom_tool_call" and call.name == "apply_patch"
+    assert isinstance(call.input, str) and call.input
+    events = list(
+        client.responses.create(model=group, input="use_tool please", tools=[patch_tool], stream=True)
+    )  # type: ignore[list-item]
+    assert "response.custom_tool_call_input.done" in [e.type for e in events]
+    second = client.responses.create(
+        model=group,
+        tools=[patch_tool],  # type: ignore[list-item]
+        input=[
+            {"role": "user", "content": "use_tool please"},
+            {"type": "custom_tool_call", "call_id": call.call_id, "name": "apply_patch", "input": call.input},
+            {"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Patch applied"},
+        ],
+    )
+    assert second.status == "completed"
+    if group == "mock":
+        return
+    sent = json.dumps(_last_upstream_body(upstream))
+    assert "Patch applied" in sent and "start: /.+/" in sent
+    if group != "gemini":
+        assert sent.count(call.call_id) >= 2

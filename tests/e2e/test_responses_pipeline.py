@@ -7,12 +7,14 @@ from collections.abc import Callable
 
 import openai
 import pytest
+from test_jwt_auth import jwt_auth
 from test_sdk_passthrough import openai_client
 from test_virtual_keys import make_key
 
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import Fault, MockUpstream
 from support import deployment, standard_models
+from support.identity import SigningKey, claims
 
 
 def test_each_call_is_recorded_with_its_usage_and_end_user(gateway: RunningGateway) -> None:
@@ -115,3 +117,31 @@ def test_the_budget_estimate_reads_input_instructions_and_max_output_tokens(
         with pytest.raises(openai.BadRequestError) as caught:
             client.responses.create(model="claude", **fields)  # type: ignore[arg-type]
         assert "could cost up to" in caught.value.message
+
+
+@pytest.fixture(scope="module")
+def idp_keys() -> dict[str, SigningKey]:
+    return {kind: SigningKey(kind) for kind in ("rsa", "ec")}
+
+
+def test_an_end_users_jwt_owns_its_responses(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream, idp_keys: dict[str, SigningKey]
+) -> None:
+    """An end user's token creates, reads and continues its responses (so does a fresh token of the
+    same user); another user's token cannot see them."""
+    jwt_gateway = start_gateway(
+        {
+            "model_list": standard_models(upstream.url),
+            "bastion_settings": {"jwt_auth": jwt_auth(list(idp_keys.values()))},
+        }
+    )
+    alice = openai_client(jwt_gateway, idp_keys["rsa"].sign(claims("alice", org={"team": "writers"})))
+    resp = alice.responses.create(model="claude", input="hello")
+    record = jwt_gateway.next_record()
+    assert (record.surface, record.principal_kind, record.user_id) == ("responses", "jwt", "alice")
+    again = openai_client(jwt_gateway, idp_keys["ec"].sign(claims("alice", org={"team": "writers"})))
+    assert again.responses.retrieve(resp.id).id == resp.id
+    assert again.responses.create(model="claude", input="more", previous_response_id=resp.id).output_text
+    bob = openai_client(jwt_gateway, idp_keys["rsa"].sign(claims("bob", org={"team": "writers"})))
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.retrieve(resp.id)

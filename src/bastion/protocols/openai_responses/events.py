@@ -122,6 +122,11 @@ class StreamDecoder:
             encrypted = item.get("encrypted_content")
             if self._open and item.get("type") == "reasoning" and isinstance(encrypted, str) and encrypted:
                 out.append(BlockDelta(self._index - 1, "signature", encrypted))
+            if self._open and item.get("type") == "custom_tool_call":  # its input whole, as the JSON
+                text = item.get("input")  # of the function the tool becomes
+                out.append(
+                    BlockDelta(self._index - 1, "json", orjson.dumps({"input": str(text or "")}).decode())
+                )
             out.extend(self._stop())
         elif kind in ("response.completed", "response.incomplete"):
             response = _object(obj, "response")
@@ -179,7 +184,7 @@ def _part(item: dict[str, Any]) -> TextPart | ToolCallPart | ThinkingPart | None
     kind = item.get("type")
     if kind == "message":
         return TextPart("")
-    if kind == "function_call":
+    if kind in ("function_call", "custom_tool_call"):
         return ToolCallPart(str(item.get("call_id") or ""), str(item.get("name") or ""))
     if kind == "reasoning":
         return ThinkingPart("")

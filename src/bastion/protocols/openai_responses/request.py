@@ -6,6 +6,9 @@
 ``reasoning`` items (signed thinking travels in ``encrypted_content``). Consecutive assistant-side
 items make one assistant message and consecutive results one user message, the canonical shape.
 
+Custom (freeform) tools, such as Codex's ``apply_patch``, become function tools taking one string,
+``input`` (their grammar, if any, goes into the description); their calls and outputs
+(``custom_tool_call``, ``custom_tool_call_output``) are tool calls and results like any other.
 Built-in tools (``web_search``, ``file_search``, ``computer_use_preview``...) only exist at OpenAI;
 asked of another provider they are refused naming the tool. Fields the gateway handles itself
 (``store``, ``previous_response_id``, ``metadata``) or that carry nothing to translate
@@ -34,7 +37,10 @@ from bastion.protocols.canonical import (
     ToolResultPart,
 )
 
-__all__ = ["REDACTED_PREFIX", "decode_request"]
+__all__ = ["CUSTOM_INPUT", "REDACTED_PREFIX", "custom_tool_names", "decode_request"]
+
+#: The one argument of the function a custom (freeform) tool becomes.
+CUSTOM_INPUT = "input"
 
 #: A reasoning item's ``encrypted_content`` that carries Anthropic's redacted thinking.
 REDACTED_PREFIX = "bastion-redacted:"
@@ -162,7 +168,15 @@ def _decode_input(raw: object, system: list[TextPart]) -> list[Message]:
             call = _decode_call(item, path)
             names[call.id] = call.name
             turn("assistant").content.append(call)
-        elif kind == "function_call_output":
+        elif kind == "custom_tool_call":
+            call = ToolCallPart(
+                _required_call_id(item, path),
+                _required_str(item, "name", path),
+                {CUSTOM_INPUT: _text(item, "input", path)},
+            )
+            names[call.id] = call.name
+            turn("assistant").content.append(call)
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             result = _decode_result(item, path)
             result.name = names.get(result.tool_call_id)
             turn("user").content.append(result)
@@ -331,6 +345,54 @@ def _decode_call(item: dict[str, Any], path: str) -> ToolCallPart:
     return ToolCallPart(call_id, name, arguments)
 
 
+def _required_call_id(item: dict[str, Any], path: str) -> str:
+    call_id = item.get("call_id")
+    if not isinstance(call_id, str) or not call_id:
+        raise InvalidRequestError(f"'{path}.call_id' must be a non-empty string.", param=f"{path}.call_id")
+    return call_id
+
+
+def _text(item: dict[str, Any], key: str, path: str) -> str:
+    value = item.get(key, "")
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"'{path}.{key}' must be a string.", param=f"{path}.{key}")
+    return value
+
+
+def custom_tool_names(tools: object) -> frozenset[str]:
+    """The names of the custom (freeform) tools among a request's ``tools``."""
+    if not isinstance(tools, list):
+        return frozenset()
+    return frozenset(
+        str(tool["name"])
+        for tool in tools
+        if isinstance(tool, dict) and tool.get("type") == "custom" and isinstance(tool.get("name"), str)
+    )
+
+
+def _custom_tool(tool: dict[str, Any], name: str, path: str) -> Tool:
+    description = tool.get("description")
+    text = description if isinstance(description, str) else ""
+    fmt = tool.get("format")
+    if isinstance(fmt, dict) and fmt.get("type") == "grammar":
+        definition = fmt.get("definition")
+        if isinstance(definition, str) and definition:
+            syntax = fmt.get("syntax") if isinstance(fmt.get("syntax"), str) else "grammar"
+            text = f"{text}\n\nThe input must follow this {syntax} grammar:\n{definition}".strip()
+    elif fmt is not None and not (isinstance(fmt, dict) and fmt.get("type") == "text"):
+        raise InvalidRequestError(
+            f'\'{path}.format\' must be {{"type": "text"}} or a grammar.', param=f"{path}.format"
+        )
+    parameters = {
+        "type": "object",
+        "properties": {
+            CUSTOM_INPUT: {"type": "string", "description": "The tool's whole input, as free text."}
+        },
+        "required": [CUSTOM_INPUT],
+    }
+    return Tool(name, text or None, parameters)
+
+
 def _decode_result(item: dict[str, Any], path: str) -> ToolResultPart:
     call_id = item.get("call_id")
     if not isinstance(call_id, str) or not call_id:
@@ -385,6 +447,12 @@ def _decode_tools(raw: object) -> list[Tool]:
         if not isinstance(tool, dict):
             raise InvalidRequestError(f"'{path}' must be a tool object.", param=path)
         kind = tool.get("type", "function")
+        if kind == "custom":
+            name = tool.get("name")
+            if not isinstance(name, str) or not name:
+                raise InvalidRequestError(f"'{path}.name' must be a non-empty string.", param=f"{path}.name")
+            tools.append(_custom_tool(tool, name, path))
+            continue
         if kind != "function":
             raise InvalidRequestError(
                 f"The built-in tool {kind!r} ('{path}') works only when the model's upstream is OpenAI "
@@ -418,7 +486,7 @@ def _decode_tool_choice(body: dict[str, Any]) -> ToolChoice | None:
         choice = ToolChoice(_CHOICE_MODES[raw])
     elif isinstance(raw, dict):
         kind = raw.get("type")
-        if kind == "function":
+        if kind in ("function", "custom"):
             name = raw.get("name")
             if not isinstance(name, str) or not name:
                 raise InvalidRequestError(

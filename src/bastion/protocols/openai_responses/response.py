@@ -29,10 +29,12 @@ from bastion.protocols.canonical import (
     ThinkingPart,
     ToolCallPart,
 )
-from bastion.protocols.openai_responses.request import REDACTED_PREFIX
+from bastion.protocols.openai_responses.request import CUSTOM_INPUT, REDACTED_PREFIX, custom_tool_names
 
 __all__ = [
     "Echo",
+    "custom_call_item",
+    "custom_input",
     "decode_response",
     "encode_response",
     "function_call_item",
@@ -83,6 +85,8 @@ class Echo:
     model: str
     created_at: int = field(default_factory=lambda: int(time.time()))
     fields: dict[str, Any] = field(default_factory=dict)
+    #: The custom (freeform) tools of the request: calls of these are ``custom_tool_call`` items.
+    custom: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, body: dict[str, Any], model: str, *, response_id: str | None = None) -> Echo:
@@ -105,7 +109,8 @@ class Echo:
         text = dict(text) if isinstance(text, dict) else {}
         text.setdefault("format", {"type": "text"})
         fields["text"] = text
-        return cls(response_id or new_response_id(), model, fields=fields)
+        custom = custom_tool_names(body.get("tools"))
+        return cls(response_id or new_response_id(), model, fields=fields, custom=custom)
 
     def response(
         self,
@@ -168,16 +173,39 @@ def function_call_item(
     }
 
 
+def custom_call_item(
+    item_id: str, call_id: str, name: str, text: str, *, status: str = "completed"
+) -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "type": "custom_tool_call",
+        "status": status,
+        "call_id": call_id,
+        "name": name,
+        "input": text,
+    }
+
+
+def custom_input(arguments: dict[str, Any]) -> str:
+    """A custom tool's input from the arguments of the function it became."""
+    value = arguments.get(CUSTOM_INPUT)
+    return value if isinstance(value, str) else orjson.dumps(arguments).decode()
+
+
 def reasoning_item(item_id: str, text: str | None, encrypted: str | None) -> dict[str, Any]:
     summary = [{"type": "summary_text", "text": text}] if text else []
     return {"id": item_id, "type": "reasoning", "summary": summary, "encrypted_content": encrypted}
 
 
-def _output_items(content: list[ContentPart]) -> list[dict[str, Any]]:
+def _output_items(content: list[ContentPart], custom: frozenset[str]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for part in content:
         if isinstance(part, TextPart):
             items.append(message_item(new_item_id("msg"), part.text))
+        elif isinstance(part, ToolCallPart) and part.name in custom:
+            items.append(
+                custom_call_item(new_item_id("ctc"), part.id, part.name, custom_input(part.arguments))
+            )
         elif isinstance(part, ToolCallPart):
             arguments = orjson.dumps(part.arguments).decode()
             items.append(function_call_item(new_item_id("fc"), part.id, part.name, arguments))
@@ -192,7 +220,10 @@ def encode_response(resp: ChatResponse, echo: Echo) -> dict[str, Any]:
     """A canonical answer -> the ``response`` object of ``echo``'s call."""
     status, incomplete = status_for(resp.stop_reason)
     return echo.response(
-        status, _output_items(resp.content), usage_to_responses(resp.usage), incomplete=incomplete
+        status,
+        _output_items(resp.content, echo.custom),
+        usage_to_responses(resp.usage),
+        incomplete=incomplete,
     )
 
 
@@ -255,6 +286,14 @@ def decode_response(data: dict[str, Any]) -> ChatResponse:
                     str(item.get("call_id") or ""),
                     str(item.get("name") or ""),
                     arguments if isinstance(arguments, dict) else {},
+                )
+            )
+        elif kind == "custom_tool_call":
+            content.append(
+                ToolCallPart(
+                    str(item.get("call_id") or ""),
+                    str(item.get("name") or ""),
+                    {CUSTOM_INPUT: str(item.get("input") or "")},
                 )
             )
         elif kind == "reasoning":

@@ -34,6 +34,8 @@ from bastion.protocols.canonical import (
 from bastion.protocols.openai_responses.request import REDACTED_PREFIX
 from bastion.protocols.openai_responses.response import (
     Echo,
+    custom_call_item,
+    custom_input,
     function_call_item,
     message_item,
     new_item_id,
@@ -46,7 +48,7 @@ from bastion.protocols.sse import encode_event
 
 __all__ = ["StreamEncoder"]
 
-_TEXT, _TOOL, _THINKING, _REDACTED = "text", "tool", "thinking", "redacted"
+_TEXT, _TOOL, _CUSTOM, _THINKING, _REDACTED = "text", "tool", "custom", "thinking", "redacted"
 
 
 class StreamEncoder:
@@ -134,6 +136,12 @@ class StreamEncoder:
         self._buffer = []
         self._signature = None
         index = len(self.output)
+        if isinstance(part, ToolCallPart) and part.name in self.echo.custom:
+            # A custom tool's input arrives as JSON fragments of {"input": ...}: sent whole at the end.
+            self._kind, self._item_id = _CUSTOM, new_item_id("ctc")
+            self._call = (part.id, part.name)
+            item = custom_call_item(self._item_id, part.id, part.name, "", status="in_progress")
+            return out + self._event("response.output_item.added", {"output_index": index, "item": item})
         if isinstance(part, ToolCallPart):
             self._kind, self._item_id = _TOOL, new_item_id("fc")
             self._call = (part.id, part.name)
@@ -220,6 +228,16 @@ class StreamEncoder:
             out += self._event(
                 "response.function_call_arguments.done", {**where, "name": name, "arguments": arguments}
             )
+        elif kind == _CUSTOM:
+            call_id, name = self._call
+            try:
+                parsed = orjson.loads(text or "{}")
+            except orjson.JSONDecodeError:
+                parsed = None
+            value = custom_input(parsed) if isinstance(parsed, dict) else text
+            item = custom_call_item(self._item_id, call_id, name, value)
+            out += self._event("response.custom_tool_call_input.delta", {**where, "delta": value})
+            out += self._event("response.custom_tool_call_input.done", {**where, "input": value})
         elif kind == _THINKING:
             item = reasoning_item(self._item_id, text, self._signature)
             part = {"type": "summary_text", "text": text}

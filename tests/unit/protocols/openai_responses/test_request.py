@@ -215,3 +215,38 @@ def test_model_is_required() -> None:
     with pytest.raises(InvalidRequestError) as caught:
         decode_request({"input": "x"})
     assert caught.value.param == "model"
+
+
+def test_custom_tools_become_functions_of_one_string() -> None:
+    """A custom (freeform) tool is a function taking ``input``, its grammar in the description; its
+    calls and outputs are tool calls and results."""
+    req = _decode(
+        tools=[
+            {
+                "type": "custom",
+                "name": "apply_patch",
+                "description": "Edit files.",
+                "format": {"type": "grammar", "syntax": "lark", "definition": "start: PATCH"},
+            }
+        ],
+        tool_choice={"type": "custom", "name": "apply_patch"},
+        input=[
+            {"role": "user", "content": "fix it"},
+            {"type": "custom_tool_call", "call_id": "c1", "name": "apply_patch", "input": "*** Begin Patch"},
+            {"type": "custom_tool_call_output", "call_id": "c1", "output": "Done"},
+        ],
+    )
+    tool = req.tools[0]
+    assert tool.name == "apply_patch"
+    assert tool.parameters["required"] == ["input"]
+    assert (
+        tool.description is not None
+        and "Edit files." in tool.description
+        and "start: PATCH" in tool.description
+    )
+    assert req.tool_choice is not None and (req.tool_choice.mode, req.tool_choice.name) == (
+        "tool",
+        "apply_patch",
+    )
+    assert req.messages[1].content == [ToolCallPart("c1", "apply_patch", {"input": "*** Begin Patch"})]
+    assert req.messages[2].content == [ToolResultPart("c1", [TextPart("Done")], name="apply_patch")]

@@ -154,3 +154,43 @@ def test_json_answer_matches_the_stream(stop: Any) -> None:
     assert [item.type for item in parsed.output] == ["reasoning", "message", "function_call"]
     assert parsed.output_text == "hi"
     assert parsed.usage is not None and parsed.usage.total_tokens == 7
+
+
+def test_a_custom_tool_call_streams_its_input_whole() -> None:
+    """A call of a custom tool is a custom_tool_call item; its input comes as one delta and done."""
+    custom = {"type": "custom", "name": "apply_patch"}
+    encoder = StreamEncoder(Echo.of({"tools": [custom]}, "group"))
+    raw = b"".join(
+        encoder.encode(e)
+        for e in [
+            MessageStart("x", "m"),
+            BlockStart(0, ToolCallPart("call_1", "apply_patch")),
+            BlockDelta(0, "json", '{"input": "*** Begin'),
+            BlockDelta(0, "json", ' Patch"}'),
+            BlockStop(0),
+            MessageEnd("tool_use", Usage(1, 1)),
+        ]
+    )
+    splitter = FrameSplitter()
+    events = [orjson.loads(parse_frame(f)[1] or b"") for f in [*splitter.feed(raw), *splitter.finish()]]
+    for event in events:
+        _EVENTS.validate_python(event)
+    assert [e["type"] for e in events][2:-1] == [
+        "response.output_item.added",
+        "response.custom_tool_call_input.delta",
+        "response.custom_tool_call_input.done",
+        "response.output_item.done",
+    ]
+    assert events[-2]["item"] == {
+        "id": events[-2]["item"]["id"],
+        "type": "custom_tool_call",
+        "status": "completed",
+        "call_id": "call_1",
+        "name": "apply_patch",
+        "input": "*** Begin Patch",
+    }
+    body = encode_response(
+        ChatResponse("x", "m", [ToolCallPart("c", "apply_patch", {"input": "p"})], "tool_use", Usage(1, 1)),
+        Echo.of({"tools": [custom]}, "group"),
+    )
+    assert Response.model_validate(body).output[0].type == "custom_tool_call"
