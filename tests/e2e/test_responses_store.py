@@ -52,3 +52,36 @@ def test_expired_responses_are_gone(keyed_gateway: RunningGateway) -> None:
     assert keyed_gateway.call(aged.purge_expired()) >= 1
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(resp.id)
+
+
+def test_hostile_ids_are_not_found(keyed_gateway: RunningGateway) -> None:
+    """Ids with NUL, control characters or thousands of characters are a 404 in OpenAI's format
+    (never a 500), on GET, DELETE, input_items and previous_response_id."""
+    client = openai_client(keyed_gateway)
+    for hostile in ("resp_\x00x", "resp_" + "x" * 5000, "résp_\u2028", "%00"):
+        with pytest.raises(openai.NotFoundError):
+            client.responses.retrieve(hostile)
+        with pytest.raises(openai.NotFoundError):
+            client.responses.delete(hostile)
+        with pytest.raises(openai.NotFoundError):
+            client.responses.input_items.list(hostile)
+        with pytest.raises(openai.NotFoundError):
+            client.responses.create(model="claude", input="hi", previous_response_id=hostile)
+
+
+def test_a_failing_store_never_costs_the_client_its_answer(keyed_gateway: RunningGateway) -> None:
+    """When storing fails (here the table is gone), the answer still arrives whole, streamed or
+    not, and the failure is logged."""
+    assert keyed_gateway.app is not None and keyed_gateway.app.database is not None
+    engine = keyed_gateway.app.database.engine
+
+    async def drop() -> None:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("DROP TABLE responses")
+
+    keyed_gateway.call(drop())
+    client = openai_client(keyed_gateway)
+    assert client.responses.create(model="claude", input="hello").output_text
+    events = list(client.responses.create(model="claude", input="hello", stream=True))
+    assert events[-1].type == "response.completed"
+    assert "could not store response" in keyed_gateway.log_text()

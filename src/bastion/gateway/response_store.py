@@ -24,6 +24,7 @@ import orjson
 from bastion import tasks
 from bastion.domain.errors import BastionError, NotFoundError
 from bastion.domain.principal import Principal
+from bastion.store.bounds import findable
 from bastion.store.responses import ResponseRepository, StoredResponseRow
 
 __all__ = ["ResponseStore", "StoredResponse", "owner_of"]
@@ -85,6 +86,9 @@ class ResponseStore:
         except BastionError as err:
             _log.warning("could not store response %s: %s", row.response_id, err)
             return
+        except Exception:  # the answer must still reach the client whatever the database says
+            _log.exception("could not store response %s", row.response_id)
+            return
         if time.monotonic() - self._last_purge >= _PURGE_EVERY_SECONDS:
             self._last_purge = time.monotonic()
             tasks.spawn(self._purge(), name="responses-purge")
@@ -105,7 +109,8 @@ class ResponseStore:
     async def load(self, principal: Principal, response_id: str) -> StoredResponse:
         """The stored response, or :class:`NotFoundError` when it is missing, expired or not the
         caller's."""
-        row = await self._repo.get(response_id)
+        # An id no row can have (NUL, too long) is simply not found; PostgreSQL would refuse the query.
+        row = await self._repo.get(response_id) if findable(response_id) else None
         if row is None or not (principal.is_admin or row.owner == owner_of(principal)):
             raise NotFoundError(f"Response with id '{response_id}' not found.", param="response_id")
         return StoredResponse(orjson.loads(row.body), orjson.loads(row.input))
