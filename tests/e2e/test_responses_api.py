@@ -364,3 +364,84 @@ def test_custom_tools_round_trip_on_translated_groups(
     assert "Patch applied" in sent and "start: /.+/" in sent
     if group != "gemini":
         assert sent.count(call.call_id) >= 2
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_reasoning_maps_to_thinking_and_comes_back_signed(
+    gateway: RunningGateway, upstream: MockUpstream, stream: bool
+) -> None:
+    """``reasoning.effort`` turns on Anthropic thinking; the thinking comes back as a reasoning item
+    (summary text, signature as encrypted_content, reasoning summary events when streamed) and
+    returns to Anthropic signed, before the tool call, when the conversation continues."""
+    client = openai_client(gateway)
+    fields: dict[str, Any] = {
+        "model": "claude",
+        "input": "use_tool please",
+        "tools": [WEATHER],
+        "reasoning": {"effort": "low", "summary": "auto"},
+    }
+    if stream:
+        events = list(client.responses.create(**fields, stream=True))
+        kinds = [e.type for e in events]
+        assert "response.reasoning_summary_part.added" in kinds
+        summary = "".join(e.delta for e in events if e.type == "response.reasoning_summary_text.delta")
+        assert summary == "Let me think."
+        first = events[-1].response  # type: ignore[union-attr]
+    else:
+        first = client.responses.create(**fields)
+    thinking = upstream.requests[-1].body["thinking"]
+    assert thinking["type"] == "enabled" and thinking["budget_tokens"] >= 1024
+    reasoning, call = first.output
+    assert reasoning.type == "reasoning" and reasoning.encrypted_content == "sig-mock"
+    assert reasoning.summary[0].text == "Let me think."
+    assert call.type == "function_call"
+    client.responses.create(
+        model="claude",
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}],
+        tools=[WEATHER],
+        reasoning={"effort": "low"},
+    )
+    assistant = _last_upstream_body(upstream)["messages"][1]
+    assert assistant["role"] == "assistant"
+    assert assistant["content"][0] == {
+        "type": "thinking",
+        "thinking": "Let me think.",
+        "signature": "sig-mock",
+    }
+    assert assistant["content"][1]["type"] == "tool_use" and assistant["content"][1]["id"] == call.call_id
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_gemini_call_signatures_come_back_with_the_call(
+    gateway: RunningGateway, upstream: MockUpstream, stream: bool
+) -> None:
+    """A Gemini function call's thoughtSignature (which Gemini 3 requires back) rides in a
+    reasoning item before the call, and returns on the functionCall part, by
+    previous_response_id and by sending the items back as Codex does."""
+    client = openai_client(gateway)
+    fields: dict[str, Any] = {
+        "model": "gemini",
+        "input": "use_tool please",
+        "tools": [WEATHER],
+        "reasoning": {"effort": "low"},
+    }
+    first = (
+        list(client.responses.create(**fields, stream=True))[-1].response  # type: ignore[union-attr]
+        if stream
+        else client.responses.create(**fields)
+    )
+    assert [item.type for item in first.output] == ["reasoning", "function_call"]
+    call = first.output[1]
+    output = {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}
+    client.responses.create(model="gemini", previous_response_id=first.id, input=[output], tools=[WEATHER])
+    by_id = _last_upstream_body(upstream)
+    replayed = [item.model_dump(exclude_none=True) for item in first.output]
+    client.responses.create(
+        model="gemini",
+        input=[{"role": "user", "content": "use_tool please"}, *replayed, output],
+        tools=[WEATHER],
+    )
+    for body in (by_id, _last_upstream_body(upstream)):
+        parts = [part for turn in body["contents"] for part in turn["parts"] if "functionCall" in part]
+        assert parts and parts[0]["thoughtSignature"] == "sig-mock"

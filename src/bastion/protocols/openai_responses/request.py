@@ -3,8 +3,10 @@
 ``input`` is a string (one user turn) or a list of items: messages of any role (``system`` and
 ``developer`` turns join the system prompt, after ``instructions``), ``function_call`` items
 (assistant tool calls), ``function_call_output`` items (their results, keeping the ``call_id``) and
-``reasoning`` items (signed thinking travels in ``encrypted_content``). Consecutive assistant-side
-items make one assistant message and consecutive results one user message, the canonical shape.
+``reasoning`` items (signed thinking travels in ``encrypted_content``; so does the signature
+Gemini puts on a function call, in a reasoning item of its own just before the call).
+Consecutive assistant-side items make one assistant message and consecutive results one user
+message, the canonical shape.
 
 Custom (freeform) tools, such as Codex's ``apply_patch``, become function tools taking one string,
 ``input`` (their grammar, if any, goes into the description); their calls and outputs
@@ -37,13 +39,16 @@ from bastion.protocols.canonical import (
     ToolResultPart,
 )
 
-__all__ = ["CUSTOM_INPUT", "REDACTED_PREFIX", "custom_tool_names", "decode_request"]
+__all__ = ["CALL_SIGNATURE_PREFIX", "CUSTOM_INPUT", "REDACTED_PREFIX", "custom_tool_names", "decode_request"]
 
 #: The one argument of the function a custom (freeform) tool becomes.
 CUSTOM_INPUT = "input"
 
 #: A reasoning item's ``encrypted_content`` that carries Anthropic's redacted thinking.
 REDACTED_PREFIX = "bastion-redacted:"
+#: A reasoning item's ``encrypted_content`` that carries the signature of the function call after it
+#: (Gemini's ``thoughtSignature``, which Gemini 3 requires back with the call).
+CALL_SIGNATURE_PREFIX = "bastion-call-signature:"
 
 #: Fields mapped to canonical ones, handled by the gateway, or without meaning for a translation.
 _KNOWN = frozenset(
@@ -136,6 +141,7 @@ def _decode_input(raw: object, system: list[TextPart]) -> list[Message]:
         )
     messages: list[Message] = []
     names: dict[str, str] = {}
+    signature: str | None = None  # for the next function call
 
     def turn(role: Literal["user", "assistant"]) -> Message:
         # Consecutive items of one side make one message; a user turn after tool results joins them.
@@ -166,6 +172,7 @@ def _decode_input(raw: object, system: list[TextPart]) -> list[Message]:
                 )
         elif kind == "function_call":
             call = _decode_call(item, path)
+            call.signature, signature = signature, None
             names[call.id] = call.name
             turn("assistant").content.append(call)
         elif kind == "custom_tool_call":
@@ -181,6 +188,10 @@ def _decode_input(raw: object, system: list[TextPart]) -> list[Message]:
             result.name = names.get(result.tool_call_id)
             turn("user").content.append(result)
         elif kind == "reasoning":
+            encrypted = item.get("encrypted_content")
+            if isinstance(encrypted, str) and encrypted.startswith(CALL_SIGNATURE_PREFIX):
+                signature = encrypted[len(CALL_SIGNATURE_PREFIX) :]
+                continue
             part = _decode_reasoning_item(item)
             if part is not None:
                 turn("assistant").content.append(part)

@@ -29,7 +29,12 @@ from bastion.protocols.canonical import (
     ThinkingPart,
     ToolCallPart,
 )
-from bastion.protocols.openai_responses.request import CUSTOM_INPUT, REDACTED_PREFIX, custom_tool_names
+from bastion.protocols.openai_responses.request import (
+    CALL_SIGNATURE_PREFIX,
+    CUSTOM_INPUT,
+    REDACTED_PREFIX,
+    custom_tool_names,
+)
 
 __all__ = [
     "Echo",
@@ -200,6 +205,8 @@ def reasoning_item(item_id: str, text: str | None, encrypted: str | None) -> dic
 def _output_items(content: list[ContentPart], custom: frozenset[str]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for part in content:
+        if isinstance(part, ToolCallPart) and part.signature:
+            items.append(reasoning_item(new_item_id("rs"), None, CALL_SIGNATURE_PREFIX + part.signature))
         if isinstance(part, TextPart):
             items.append(message_item(new_item_id("msg"), part.text))
         elif isinstance(part, ToolCallPart) and part.name in custom:
@@ -265,10 +272,15 @@ def decode_response(data: dict[str, Any]) -> ChatResponse:
     """An upstream's ``response`` object -> a canonical answer (what the response cache keeps)."""
     content: list[ContentPart] = []
     output = data.get("output")
+    signature: str | None = None
     for item in output if isinstance(output, list) else []:
         if not isinstance(item, dict):
             continue
         kind = item.get("type")
+        encrypted = item.get("encrypted_content")
+        if kind == "reasoning" and isinstance(encrypted, str) and encrypted.startswith(CALL_SIGNATURE_PREFIX):
+            signature = encrypted[len(CALL_SIGNATURE_PREFIX) :]
+            continue
         if kind == "message":
             parts = item.get("content")
             for part in parts if isinstance(parts, list) else []:
@@ -286,8 +298,10 @@ def decode_response(data: dict[str, Any]) -> ChatResponse:
                     str(item.get("call_id") or ""),
                     str(item.get("name") or ""),
                     arguments if isinstance(arguments, dict) else {},
+                    signature,
                 )
             )
+            signature = None
         elif kind == "custom_tool_call":
             content.append(
                 ToolCallPart(

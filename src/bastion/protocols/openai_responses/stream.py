@@ -31,7 +31,7 @@ from bastion.protocols.canonical import (
     ThinkingPart,
     ToolCallPart,
 )
-from bastion.protocols.openai_responses.request import REDACTED_PREFIX
+from bastion.protocols.openai_responses.request import CALL_SIGNATURE_PREFIX, REDACTED_PREFIX
 from bastion.protocols.openai_responses.response import (
     Echo,
     custom_call_item,
@@ -133,6 +133,8 @@ class StreamEncoder:
     def _open(self, event: BlockStart) -> bytes:
         out = self._close()  # blocks are sequential; a start closes any block left open
         part = event.part
+        if isinstance(part, ToolCallPart) and part.signature:
+            out += self._signature_item(part.signature)
         self._buffer = []
         self._signature = None
         index = len(self.output)
@@ -177,6 +179,15 @@ class StreamEncoder:
                 "response.content_part.added", {**self._where(), "content_index": 0, "part": output_text("")}
             )
         )
+
+    def _signature_item(self, signature: str) -> bytes:
+        """A function call's signature, in a reasoning item of its own just before the call."""
+        index = len(self.output)
+        item = reasoning_item(new_item_id("rs"), None, CALL_SIGNATURE_PREFIX + signature)
+        self.output.append(item)
+        return self._event(
+            "response.output_item.added", {"output_index": index, "item": {**item, "encrypted_content": None}}
+        ) + self._event("response.output_item.done", {"output_index": index, "item": item})
 
     def _delta(self, event: BlockDelta) -> bytes:
         kind, value = event.kind, event.value
