@@ -191,7 +191,8 @@ class _Call:
         try:
             async for chunk in frames:
                 if not self._saved:
-                    final = self._wire.final or final_in_frames(chunk)
+                    wire = self._wire
+                    final = wire.final if wire.encodes else final_in_frames(chunk)
                     if final is not None:
                         await self._save(ctx, final)
                 yield chunk

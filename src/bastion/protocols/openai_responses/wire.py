@@ -51,9 +51,10 @@ class ResponsesWire:
             return self._final
         return self._encoder.final if self._encoder is not None else None
 
-    def adopt(self, response: dict[str, Any]) -> None:
-        """A pass-through call's final response, as the upstream wrote it."""
-        self._final = response
+    @property
+    def encodes(self) -> bool:
+        """Whether the gateway writes this call's stream (translated), rather than the upstream."""
+        return self._encoder is not None
 
     def decode_request(self, body: dict[str, Any], model: str, *, stream: bool) -> ChatRequest:
         del model, stream
