@@ -85,3 +85,23 @@ def test_a_failing_store_never_costs_the_client_its_answer(keyed_gateway: Runnin
     events = list(client.responses.create(model="claude", input="hello", stream=True))
     assert events[-1].type == "response.completed"
     assert "could not store response" in keyed_gateway.log_text()
+
+
+def test_input_items_page_with_after(keyed_gateway: RunningGateway) -> None:
+    """input_items lists newest first by default, pages with ``limit`` and ``after`` over ids that
+    stay the same between listings, and refuses a bad ``order`` or ``limit``."""
+    client = openai_client(keyed_gateway)
+    turns = [{"role": "user", "content": f"turn {n}"} for n in range(5)]
+    resp = client.responses.create(model="claude", input=turns)  # type: ignore[arg-type]
+    first = client.responses.input_items.list(resp.id, limit=2)
+    assert [item.content[0].text for item in first.data] == ["turn 4", "turn 3"]  # type: ignore[union-attr]
+    assert first.has_more is True and first.last_id == first.data[-1].id
+    rest = client.responses.input_items.list(resp.id, limit=10, after=first.last_id)
+    assert [item.content[0].text for item in rest.data] == ["turn 2", "turn 1", "turn 0"]  # type: ignore[union-attr]
+    assert rest.has_more is False
+    every = [item.id for item in client.responses.input_items.list(resp.id, order="asc").data]
+    assert every == list(reversed([item.id for item in (*first.data, *rest.data)]))
+    with pytest.raises(openai.BadRequestError):
+        client.responses.input_items.list(resp.id, order="sideways")  # type: ignore[arg-type]
+    with pytest.raises(openai.BadRequestError):
+        client.responses.input_items.list(resp.id, limit=0)

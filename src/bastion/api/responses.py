@@ -109,8 +109,9 @@ class ResponsesApi:
         await send_json(send, 200, {"id": response_id, "object": "response.deleted", "deleted": True})
 
     async def input_items(self, request: Request, send: Send) -> None:
-        stored = await self._store.load(request.caller, request.params["response_id"])
-        items = listed_items(stored.input)
+        response_id = request.params["response_id"]
+        stored = await self._store.load(request.caller, response_id)
+        items = listed_items(stored.input, response_id)
         query = request.query
         order = query.get("order", "desc")
         if order not in ("asc", "desc"):

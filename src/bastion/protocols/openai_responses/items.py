@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bastion.protocols.openai_responses.response import new_item_id
-
 __all__ = ["continued_input", "listed_items", "normalized_input"]
 
 
@@ -44,14 +42,17 @@ def _as_input(item: dict[str, Any]) -> dict[str, Any] | None:
     return dict(item)
 
 
-def listed_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Input items as ``GET /v1/responses/{id}/input_items`` lists them: each with an ``id``."""
+def listed_items(items: list[dict[str, Any]], response_id: str) -> list[dict[str, Any]]:
+    """Input items as ``GET /v1/responses/{id}/input_items`` lists them: each with an ``id``, the
+    same on every listing (derived from the response's id and the item's place) so ``after``
+    pages through them."""
     out: list[dict[str, Any]] = []
-    for item in items:
+    stem = response_id.removeprefix("resp_")
+    for index, item in enumerate(items):
         listed = dict(item)
         kind = listed.setdefault("type", "message")
         if not listed.get("id"):
-            listed["id"] = new_item_id("msg" if kind == "message" else "item")
+            listed["id"] = f"{'msg' if kind == 'message' else 'item'}_{stem}_{index}"
         if kind == "message":
             content = listed.get("content")
             if isinstance(content, str):

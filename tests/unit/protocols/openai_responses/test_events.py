@@ -145,6 +145,7 @@ def test_continued_input_replays_the_stored_turns() -> None:
         "function_call_output",
     ]
     assert out[1] == {"type": "message", "role": "assistant", "content": output[1]["content"], "id": "msg_1"}
-    listed = listed_items(out)
-    assert all(item["id"] for item in listed)
+    listed = listed_items(out, "resp_abc")
+    assert [item["id"] for item in listed] == ["msg_abc_0", "msg_1", "fc_1", "item_abc_3"]
+    assert listed_items(out, "resp_abc") == listed
     assert listed[0]["content"] == [{"type": "input_text", "text": "q"}]
