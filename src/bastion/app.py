@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,25 +37,30 @@ from bastion.auth.jwt_tokens import TokenVerifier
 from bastion.auth.keys import KeyRing, extract_key
 from bastion.auth.signing_secret import load_or_create_signing_secret
 from bastion.auth.virtual_keys import VirtualKeys
+from bastion.domain.principal import Principal
 from bastion.domain.secret import Secret
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache, build_cache_store
 from bastion.gateway.chat import ChatService
 from bastion.gateway.credentials import CredentialChooser, SystemKeys
 from bastion.gateway.embeddings import EmbeddingsService
+from bastion.gateway.pipeline import Pipeline
+from bastion.gateway.plan_admission import PlanGate
+from bastion.gateway.plans import PLANS_CHANNEL, plan_directory_of, plan_notices
 from bastion.gateway.response_store import ResponseStore
 from bastion.gateway.router import Router
 from bastion.gateway.routes import RouteTable
 from bastion.gateway.tokens import TokenCounter
 from bastion.limits import memory_limits
 from bastion.limits.login import FailureCounter, LoginThrottle, MemoryFailureCounter
-from bastion.limits.seeds import spend_loader
+from bastion.limits.seeds import PlanWindows, spend_loader
 from bastion.observability.logging import configure_logging
 from bastion.observability.metrics import Metrics
 from bastion.outbound.clients import OutboundClients
 from bastion.providers.anthropic import AnthropicAdapter
 from bastion.providers.base import ProviderAdapter
 from bastion.providers.gemini import GeminiAdapter
+from bastion.providers.mock import MockProvider
 from bastion.providers.openai import OpenAIAdapter
 from bastion.secrets import Vault
 from bastion.secrets.scrubber import Scrubber
@@ -63,7 +68,7 @@ from bastion.settings import Settings, load_settings
 from bastion.store.database import Database
 from bastion.store.engine import create_store_engine
 from bastion.store.errors import StoreUnavailableError
-from bastion.store.migrate import apply_migrations
+from bastion.store.migrate import apply_migrations, apply_migrations_aside
 from bastion.web import build_dashboard
 
 if TYPE_CHECKING:
@@ -105,19 +110,21 @@ def build_app(
     metrics: Metrics | None = None,
     record_sinks: Sequence[Callable[[UsageRecord], None]] = (),
     migrate: bool = True,
-    isolate_price_table: bool = False,
+    work_aside: bool = False,
 ) -> GatewayApp:
     """Build the gateway. ``record_sinks`` receive every finished request's usage record;
-    ``migrate`` applies database migrations at start-up; ``isolate_price_table`` looks the
-    configured models up in the shipped price table from a child process (and a copy saved in the
-    data directory), so a long-lived server never loads the table (``bastion serve``; tests, which
-    start many gateways in one process, look up in-process)."""
+    ``migrate`` applies database migrations at start-up. ``work_aside`` does start-up's one-off
+    work that needs heavy libraries in child processes: due migrations (Alembic) and the shipped
+    price table's look-ups of the configured models (genai-prices, then a copy saved in the data
+    directory), so a long-lived server never loads them (``bastion serve``; tests, which start
+    many gateways in one process, do it all in-process)."""
     metrics = metrics or Metrics()
     prices = PriceBook(settings.model_list)  # the one price of every deployment
     recorder = UsageRecorder(prices=prices, metrics=metrics, log_requests=settings.bastion.log_requests)
     data_dir = settings.state_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_store_engine(settings.database_url, default_path=data_dir / "bastion.db")
+    store_path = data_dir / "bastion.db"
+    engine = create_store_engine(settings.database_url, default_path=store_path)
     database = Database(engine)
     # Each answered request's spend row is journaled before its last byte is sent (SpendWriter.submit).
     spend = SpendWriter(
@@ -162,14 +169,15 @@ def build_app(
         "openai": OpenAIAdapter(),
         "anthropic": AnthropicAdapter(default_max_tokens=settings.bastion.default_max_tokens),
         "gemini": GeminiAdapter(),
+        "mock": MockProvider(),
     }
-    chat = ChatService(
-        settings, router=router, http=http, adapters=adapters, recorder=recorder, metrics=metrics
-    )
+    plan_directory = plan_directory_of(settings, database)
+    plan_windows = PlanWindows(budgets={}, quotas={})
     loader = spend_loader(
         database,
         unwritten=spend.with_unwritten,
         end_user_budget=jwt_auth.user_limits.budget_duration if jwt_auth else None,
+        plans=plan_windows,
     )
     if clients.redis is not None and clients.subscriber is not None:
         from bastion.limits.redis import redis_limits  # the Redis stores only when shared
@@ -178,25 +186,40 @@ def build_app(
     else:
         limits = memory_limits(loader=loader)
     virtual.is_revoked = limits.revocations.is_revoked  # checked before a key is served in an outage
-    chat.gatekeeper = Gatekeeper(
-        limits,
-        prices=prices,
-        router=router,
-        default_max_tokens=settings.bastion.default_max_tokens,
-        metrics=metrics,
-        allow_unpriced=settings.bastion.allow_unpriced_models_with_budgets,
-    )
+    plan_gate = PlanGate(plan_directory, limits.budgets, metrics=metrics, windows=plan_windows)
+    notify_plans = plan_notices(plan_directory, clients)
     # Billing (billing_settings): the credit check in admission, and the in-process workers.
     billing = None
     if settings.billing is not None:
         from bastion.billing.service import BillingService
 
         billing = BillingService(settings.billing, database.billing, http=http)
-    if billing is not None:
-        chat.gatekeeper.entitlement = billing.entitlement
+    gatekeeper = Gatekeeper(
+        limits,
+        prices=prices,
+        router=router,
+        default_max_tokens=settings.bastion.default_max_tokens,
+        metrics=metrics,
+        allow_unpriced=settings.bastion.allow_unpriced_models_with_budgets,
+        entitlement=billing.entitlement if billing is not None else None,
+        plans=plan_gate,
+    )
+    cache = None
     if settings.cache.enabled:
         cache_redis = clients.redis_at(settings.cache.redis_url) if settings.cache.redis_url else None
-        chat.cache = ResponseCache(settings.cache, build_cache_store(settings.cache, cache_redis), metrics)
+        cache = ResponseCache(settings.cache, build_cache_store(settings.cache, cache_redis), metrics)
+    credentials = CredentialChooser(SystemKeys(), user_keys=settings.bastion.accounts.user_keys)
+    chat = ChatService(
+        settings,
+        router=router,
+        http=http,
+        adapters=adapters,
+        recorder=recorder,
+        metrics=metrics,
+        gatekeeper=gatekeeper,
+        cache=cache,
+        credentials=credentials,
+    )
     routes = RouteTable(settings)
     shared_health = None
     cooldowns = settings.router.get("disable_cooldowns") is not True
@@ -212,17 +235,33 @@ def build_app(
             usage=usage,
         )
     limit = int(settings.bastion.max_request_size_mb * 1024 * 1024)
-    generation = GenerationHandler(
+    # The one order every call takes (gateway/pipeline.py); the surfaces are adapters around it.
+    pipeline = Pipeline(
         keys=keyring,
         router=router,
         chat=chat,
+        embeddings=EmbeddingsService(chat, http),
+        tokens=TokenCounter(chat, http, router_groups=router.group),
+        gatekeeper=gatekeeper,
+        routes=routes,
+    )
+    generation = GenerationHandler(
+        pipeline=pipeline,
+        metrics=metrics,
         body_limit=limit,
         keepalive_seconds=settings.bastion.stream_keepalive_seconds,
-        routes=routes,
     )
 
     account_api, accounts, provider_keys, signing_secret, throttle = _account_api(
-        settings, database, chat, prices, data_dir=data_dir, body_limit=limit, redis=clients.redis
+        settings,
+        database,
+        pipeline,
+        credentials,
+        prices,
+        data_dir=data_dir,
+        body_limit=limit,
+        redis=clients.redis,
+        plans=plan_gate,
     )
 
     @asynccontextmanager
@@ -237,7 +276,10 @@ def build_app(
                 stack.push_async_callback(asyncio.to_thread, spans.close)
             stack.push_async_callback(database.close)
             if migrate:
-                await apply_migrations(engine)
+                if work_aside:
+                    await apply_migrations_aside(engine, settings.database_url, default_path=store_path)
+                else:
+                    await apply_migrations(engine)
             if tokens is not None:
                 stack.push_async_callback(tokens.keys.close)
             spend.start()
@@ -250,13 +292,13 @@ def build_app(
             first = settings.bastion.accounts
             if first.first_superuser is not None and first.first_superuser_password is not None:
                 await accounts.ensure_first_superuser(first.first_superuser, first.first_superuser_password)
-            gatekeeper = chat.gatekeeper
-            if gatekeeper is not None:
-                stack.push_async_callback(gatekeeper.close)  # settles what is left, closes the limits
+            stack.push_async_callback(gatekeeper.close)  # settles what is left, closes the limits
             # Another process deleted, blocked or changed a key: forget it here too (None: all are stale).
             await limits.revocations.subscribe(virtual.forget)
-            if chat.cache is not None:
-                stack.push_async_callback(chat.cache.close)
+            if clients.subscriber is not None:  # plans or customers changed in another process
+                await clients.subscriber.subscribe(PLANS_CHANNEL, plan_directory.invalidate)
+            if cache is not None:
+                stack.push_async_callback(cache.close)
             if shared_health is not None:
                 stack.push_async_callback(shared_health.close)
                 shared_health.start()
@@ -266,7 +308,7 @@ def build_app(
             if tokens is not None:
                 await tokens.keys.refresh()  # a JWKS URL is fetched now; failing here is logged, not fatal
             # The configured models' prices now, off the request path (without genai-prices here).
-            prices.warm(settings.model_list, data_dir=data_dir if isolate_price_table else None)
+            prices.warm(settings.model_list, data_dir=data_dir if work_aside else None)
             _start_up_warnings(settings, keyring)
             # First at shut-down: the jobs requests started (settlements, cache writes) finish.
             stack.push_async_callback(supervisor.drain, _DRAIN_SECONDS)
@@ -278,6 +320,7 @@ def build_app(
         database,
         announce=Announcer(limits.revocations.revoke, limits.revocations.unrevoke, forget=virtual.forget),
         plans=settings.bastion.plans,
+        notify_plans=notify_plans,
     )
     management = ManagementApi(
         admin,
@@ -299,6 +342,7 @@ def build_app(
         signing_secret=signing_secret,
         throttle=throttle,
         billing=billing is not None,
+        static_keys=settings.bastion.static_keys,
     )
     responses = ResponsesApi(
         generation,
@@ -310,19 +354,17 @@ def build_app(
     app = GatewayApp(
         routers=routers,
         generation=generation,
-        embeddings=EmbeddingsService(chat, http),
-        tokens=TokenCounter(chat, http, router_groups=router.group),
         router=router,
         metrics=metrics,
         body_limit=limit,
         lifespan=lifespan,
-        dry_run=RoutingDryRun(generation, routes, router, limit).handle,
+        dry_run=RoutingDryRun(routes, router, limit).handle,
         overload=settings.bastion.overload,
         scrubber=Scrubber(secret_values(settings)),
         prices=prices,
+        gatekeeper=gatekeeper,
     )
-    app.gatekeeper = chat.gatekeeper
-    app.cache = chat.cache
+    app.cache = cache
     app.shared_health = shared_health
     app.database = database
     app.spend_writer = spend
@@ -350,18 +392,19 @@ def _start_up_warnings(settings: Settings, keyring: KeyRing) -> None:
 def _account_api(
     settings: Settings,
     database: Database,
-    chat: ChatService,
+    pipeline: Pipeline,
+    credentials: CredentialChooser,
     prices: PriceBook,
     *,
     data_dir: Path,
     body_limit: int,
     redis: RespClient | None,
+    plans: PlanGate | None,
 ) -> tuple[AccountApi, AccountService, ProviderKeyService, Callable[[], Secret], LoginThrottle]:
     """The ``/v2`` account API and the services behind it."""
     options = settings.bastion.accounts
-    chat.credentials = CredentialChooser(SystemKeys(), user_keys=options.user_keys)
     keys = ProviderKeyService(
-        database, Vault(options.encryption_keys), chat.credentials.system, settings.model_list
+        database, Vault(options.encryption_keys), credentials.system, settings.model_list
     )
     if options.jwt_secret is None and settings.database_url is not None:
         _log.warning(
@@ -393,18 +436,32 @@ def _account_api(
         slowdown_seconds=options.login_slowdown_seconds,
     )
     accounts = AccountService(database, issuer, throttle, min_password_length=options.min_password_length)
-    catalog = ModelCatalog(settings, prices, chat.credentials)
+    catalog = ModelCatalog(settings, prices, credentials)
     services = AccountServices(
         accounts=accounts,
         keys=keys,
         catalog=catalog,
-        conversations=ConversationService(database, chat, catalog, keys),
+        conversations=ConversationService(database, pipeline, catalog, keys),
         usage=UsageService(database),
         user_keys_mode=options.user_keys,
         body_limit=body_limit,
         keepalive_seconds=settings.bastion.stream_keepalive_seconds,
+        plan_usage=_plan_usage(plans),
     )
     return AccountApi(services), accounts, keys, signing_secret, throttle
+
+
+def _plan_usage(plans: PlanGate | None) -> Callable[[str], Awaitable[dict[str, Any]]] | None:
+    """A person's plan and quota, as their /v2 usage shows it (they are end users of plans)."""
+    if plans is None:
+        return None
+    gate = plans
+
+    async def usage(user_id: str) -> dict[str, Any]:
+        found = await gate.usage(Principal("user", "", "", user_id=user_id, end_user=user_id))
+        return {key: found[key] for key in ("plan", "quota", "budget")}
+
+    return usage
 
 
 def _model_info(settings: Settings, prices: PriceBook) -> list[dict[str, Any]]:

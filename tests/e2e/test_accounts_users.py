@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from bastion.testing.gateway import RunningGateway
+from bastion.testing.upstream import Fault, MockUpstream
 from support.accounts import SUPERUSER, SUPERUSER_PASSWORD, V2, accounts_config
 
 PASSWORD = "user-password-123"
@@ -133,6 +134,57 @@ def test_conversations_keep_history_and_stream(start_accounts: Callable[..., Run
         ("assistant", text),
     ]
     assert history[3]["output_tokens"] == done["usage"]["output_tokens"]
+
+
+def test_a_new_streamed_conversation_is_named_from_the_start(
+    start_accounts: Callable[..., RunningGateway],
+) -> None:
+    """A streamed first turn names its conversation in ``start`` (not null), the same id as in
+    ``done`` and in the listing, and ``done`` says how the answer ended, as the plain call does."""
+    gw = start_accounts()
+    user = V2(gw.url).as_user(SUPERUSER, SUPERUSER_PASSWORD)
+    turn = {"model_id": "mock", "messages": [{"role": "user", "content": "Hello there"}]}
+    plain = user.call("POST", "/v2/llm/chat/completions", json=turn).body
+    streamed = user.call("POST", "/v2/llm/chat/completions/stream", json=turn)
+    events = [
+        orjson.loads(line[6:]) for line in streamed.raw.decode().splitlines() if line.startswith("data: ")
+    ]
+    start, done = events[0], events[-1]
+    assert start["type"] == "start" and done["type"] == "done"
+    assert isinstance(start["conversation_id"], str) and start["conversation_id"]
+    assert start["conversation_id"] == done["conversation_id"] != plain["conversation_id"]
+    assert done["finish_reason"] == plain["finish_reason"] == "stop"
+    listed = {c["id"] for c in user.call("GET", "/v2/llm/conversations").body["data"]}
+    assert start["conversation_id"] in listed
+
+
+def _events(raw: bytes) -> list[dict[str, Any]]:
+    return [orjson.loads(line[6:]) for line in raw.decode().splitlines() if line.startswith("data: ")]
+
+
+def test_a_streamed_turn_from_a_real_provider_ends_in_done_or_error(
+    start_accounts: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """Through an OpenAI upstream: the deltas, then ``done`` with the finish reason and usage; an
+    in-band upstream error after two tokens ends the stream with ``error`` and stores nothing."""
+    gw = start_accounts()
+    user = V2(gw.url).as_user(SUPERUSER, SUPERUSER_PASSWORD)
+    turn = {"model_id": "gpt-4.1-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    ok = _events(user.call("POST", "/v2/llm/chat/completions/stream", json=turn).raw)
+    assert [e["type"] for e in ok] == ["start", "delta", "delta", "done"]
+    assert "".join(e["content"] for e in ok[1:3]) == ok[-1]["message"]["content"] == "alpha bravo"
+    plain = user.call("POST", "/v2/llm/chat/completions", json=turn).body
+    assert ok[-1]["finish_reason"] == plain["finish_reason"] is not None
+    assert ok[-1]["usage"]["output_tokens"] == plain["usage"]["output_tokens"] > 0
+    upstream.script(Fault(error_after=2, message="the model fell over"))
+    failed = _events(user.call("POST", "/v2/llm/chat/completions/stream", json={**turn, "max_tokens": 8}).raw)
+    assert [e["type"] for e in failed] == ["start", "delta", "delta", "error"]
+    assert "the model fell over" in failed[-1]["message"]
+    listed = user.call("GET", "/v2/llm/conversations").body
+    assert sorted(c["id"] for c in listed["data"]) == sorted(
+        [ok[0]["conversation_id"], plain["conversation_id"]]
+    )
+    assert failed[0]["conversation_id"] != ok[0]["conversation_id"]
 
 
 def test_chat_errors_are_clear(start_accounts: Callable[..., RunningGateway]) -> None:

@@ -4,10 +4,14 @@ on every form, the key actions doing what the management API does, and no page s
 from __future__ import annotations
 
 import asyncio
+import csv
+import html
+import io
 import re
 import secrets
-from collections.abc import Callable
-from datetime import UTC, datetime
+import urllib.parse
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,9 +22,9 @@ from bastion.billing.workers import BillingWorkers
 from bastion.store import SpendLogRecord
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
-from support import MASTER_KEY, UPSTREAM_KEY, standard_models
+from support import MASTER_KEY, STATIC_KEY, UPSTREAM_KEY, standard_models
 from support.accounts import SUPERUSER, SUPERUSER_PASSWORD, V2, accounts_config
-from support.backends import PG, drop_schema, require
+from support.backends import PG, REDIS, drop_schema, require
 from support.dashboard import Browser, Page
 from support.fake_billing import FakeBilling
 
@@ -36,6 +40,7 @@ PAGES = [
     "/ui/spend?by=user",
     "/ui/teams",
     "/ui/users",
+    "/ui/plans",
     "/ui/models",
     "/ui/billing",
 ]
@@ -186,7 +191,11 @@ def test_key_actions_take_effect_at_the_gateway(dash_gateway: RunningGateway) ->
     key, ref = found.group(1), hash_key(found.group(1))[:16]
     client = OpenAI(base_url=dash_gateway.url + "/v1", api_key=key, max_retries=0)
     client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "new value"}])
-    assert browser.post("/ui/keys/delete", {"key": ref, "csrf_token": listing.csrf}).status == 303
+    unconfirmed = browser.post("/ui/keys/delete", {"key": ref, "csrf_token": listing.csrf})
+    assert unconfirmed.status == 200 and 'id="confirm-delete"' in unconfirmed.text  # asks first
+    assert dash_gateway.call(dash_gateway.app.database.keys.get(hash_key(key))) is not None  # type: ignore[union-attr]
+    form = {"key": ref, "csrf_token": listing.csrf, "confirm": "yes"}
+    assert browser.post("/ui/keys/delete", form).status == 303
     assert dash_gateway.call(dash_gateway.app.database.keys.get(hash_key(key))) is None  # type: ignore[union-attr]
     with pytest.raises(AuthenticationError):
         client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "hi"}])
@@ -280,6 +289,12 @@ def test_team_actions_reach_the_team_keys(dash_gateway: RunningGateway) -> None:
     client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "hi"}])
     assert browser.post("/ui/teams/edit", {**form, "rpm_limit": "9"}).status == 303
     assert "rpm 9" in browser.get("/ui/teams").text
+    shown = _edit_form(browser, "", path="/ui/teams/edit?team_id=team-dash")
+    assert shown["rpm_limit"] == shown["was_rpm_limit"] == "9" and shown["max_budget"] == "5"
+    assert browser.post("/ui/teams/edit", shown).status == 303  # as shown: unchanged
+    assert browser.post("/ui/teams/edit", {**shown, "rpm_limit": "", "max_budget": ""}).status == 303
+    emptied = dash_gateway.call(dash_gateway.app.database.teams.get("team-dash"))  # type: ignore[union-attr]
+    assert (emptied.rpm_limit, emptied.max_budget, emptied.models) == (None, None, ("mock",))
     assert browser.post("/ui/teams/delete", form).status == 303
     database = dash_gateway.app.database  # type: ignore[union-attr]
     assert dash_gateway.call(database.teams.get("team-dash")) is None
@@ -340,3 +355,386 @@ def test_models_page_shows_health_and_cooldown(dash_gateway: RunningGateway) -> 
     cooling = browser.get("/ui/models")
     assert re.search(r"cooling down \(1[0-2]\d s left\)", cooling.text), cooling.text
     assert UPSTREAM_KEY not in cooling.text
+
+
+# ---------------------------------------------------------------------- running a service from it
+
+
+@pytest.fixture(params=["embedded", "scaled"])
+def ops_gateway(
+    request: pytest.FixtureRequest, start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> Iterator[RunningGateway]:
+    """A gateway with a static key, on SQLite (embedded) or PostgreSQL and Redis (scaled)."""
+    config: dict[str, Any] = {
+        "model_list": standard_models(upstream.url),
+        "router_settings": {"num_retries": 0},
+        "bastion_settings": {
+            "static_keys": [{"key": STATIC_KEY, "alias": "static-label", "models": ["gpt"]}]
+        },
+    }
+    schema = None
+    if request.param == "scaled":
+        require(5432, "PostgreSQL")
+        require(6379, "Redis")
+        schema = "dash_" + secrets.token_hex(6)
+        config["general_settings"] = {"database_url": f"{PG}?schema={schema}"}
+        config["bastion_settings"]["redis_url"] = REDIS
+    gateway = start_gateway(config)
+    yield gateway
+    if schema is not None:
+        gateway.stop()
+        asyncio.run(drop_schema(schema))
+
+
+def _log(request_id: str, api_key: str, start: datetime, **fields: Any) -> SpendLogRecord:
+    values: dict[str, Any] = {"model_group": "gpt", "model": "gpt-4o", "total_tokens": 10, "spend": 0.01}
+    values.update(fields)
+    return SpendLogRecord(request_id=request_id, api_key=api_key, start_time=start, **values)
+
+
+def _request_ids(page: Page) -> list[str]:
+    return re.findall(r'class="request-id">([^<]+)<', page.text)
+
+
+def _all_request_ids(browser: Browser, query: str) -> list[str]:
+    """Every request id the requests page lists for ``query``, following its "older" links."""
+    found: list[str] = []
+    path: str | None = "/ui/requests?" + query
+    while path is not None:
+        page = browser.get(path)
+        assert page.status == 200, page.text[:500]
+        ids = _request_ids(page)
+        assert len(ids) <= 50
+        found += ids
+        older = re.search(r'<a href="([^"]+)" id="older">', page.text)
+        path = older.group(1).replace("&amp;", "&") if older else None
+    return found
+
+
+def test_requests_page_filters_pages_and_says_why_a_request_failed(ops_gateway: RunningGateway) -> None:
+    """Filters by key (alias, hash prefix, master key, static label), team, user, model, status and
+    time; 50 rows a page with working older/newer links; a failure's reason in words."""
+    gateway = ops_gateway
+    browser = _logged_in(gateway)
+    alpha, _ = _new_key(browser, key_alias="alpha")
+    beta, _ = _new_key(browser, key_alias="beta")
+    a, b = hash_key(alpha), hash_key(beta)
+    now = datetime.now(UTC)
+    logs = [_log(f"a-{i:03}", a, now - timedelta(minutes=i), team_id="t1", user="u1") for i in range(60)]
+    logs += [_log(f"b-{i:03}", b, now - timedelta(minutes=i), model_group="claude") for i in range(50)]
+    logs += [
+        _log(
+            f"bad-{i}",
+            b,
+            now - timedelta(minutes=i, seconds=30),
+            model_group="claude",
+            status="failure",
+            http_status=504,
+            metadata={"error_kind": "timeout"},
+        )
+        for i in range(5)
+    ]
+    logs += [
+        _log("master-1", "litellm_proxy_master_key", now - timedelta(minutes=3)),
+        _log("static-1", "static-label", now - timedelta(minutes=4)),
+        _log("old-1", a, now - timedelta(days=3), team_id="t1", user="u1"),
+    ]
+    database = gateway.app.database  # type: ignore[union-attr]
+    assert gateway.call(database.spend.insert_spend_logs(logs)) == len(logs)
+
+    everything = _all_request_ids(browser, "")
+    assert sorted(everything) == sorted(log.request_id for log in logs)  # each once, over 3 pages
+    first = browser.get("/ui/requests")
+    assert len(_request_ids(first)) == 50 and 'id="newer"' not in first.text
+    assert 'id="older"' in first.text
+    last = browser.get("/ui/requests?page=3")
+    assert len(_request_ids(last)) == len(logs) - 100 and 'id="older"' not in last.text
+    assert 'id="newer"' in last.text
+
+    by_alias = _all_request_ids(browser, "key=alpha&range=all")
+    assert sorted(by_alias) == sorted(log.request_id for log in logs if log.api_key == a)
+    assert sorted(_all_request_ids(browser, f"key={a[:16]}")) == sorted(by_alias)
+    assert _all_request_ids(browser, "key=master+key") == ["master-1"]
+    assert _all_request_ids(browser, "key=static-label") == ["static-1"]
+    assert _all_request_ids(browser, "key=no-such-key") == []  # never "everything"
+    assert "master key" in browser.get("/ui/requests?key=master+key").text
+    assert len(_all_request_ids(browser, "key=alpha&range=day")) == 60  # the 3-day-old row is out
+    assert _all_request_ids(
+        browser,
+        f"key=alpha&start={(now - timedelta(days=3)):%Y-%m-%d}&end={(now - timedelta(days=3)):%Y-%m-%d}",
+    ) == ["old-1"]
+    assert len(_all_request_ids(browser, "team=t1&user=u1")) == 61
+    assert len(_all_request_ids(browser, "model=claude")) == 55
+
+    failed = browser.get("/ui/requests?status=failure")
+    assert sorted(_request_ids(failed)) == [f"bad-{i}" for i in range(5)]
+    reasons = re.findall(r'class="error-reason">([^<]+)<', failed.text)
+    assert reasons == ["timeout: the provider did not answer in time (HTTP 504)"] * 5
+    assert 'value="failure" selected' in failed.text  # the form shows the filter in use
+    # A row's team and model link to the same page narrowed to them, the other filters kept.
+    assert re.search(r'href="/ui/requests\?model=claude&amp;status=failure', failed.text)
+
+    hostile = browser.get("/ui/requests?team=%3Cscript%3Ealert(1)%3C/script%3E&user=%00&page=-1")
+    assert hostile.status == 200 and "<script>alert" not in hostile.text
+    assert _request_ids(hostile) == [] and "No requests match" in hostile.text
+
+
+def test_spend_over_time_and_its_csv(ops_gateway: RunningGateway) -> None:
+    """Spend per day and per hour, per key, team, user and model, drawn with dated axes; the CSV
+    holds the same numbers for the same filters, properly quoted, formulas defused, named by its
+    content, and no key hash."""
+    gateway = ops_gateway
+    browser = _logged_in(gateway)
+    key, _ = _new_key(browser, key_alias="csv-key")
+    token = hash_key(key)
+    now = datetime.now(UTC)
+    today, yesterday = now.replace(minute=0, second=0, microsecond=0), now - timedelta(days=1)
+    tricky = '=HYPERLINK("x"),"quoted"'
+    logs = [
+        _log("s1", token, today, team_id="acme, inc", user="ann", spend=1.25),
+        _log("s2", token, today, team_id="acme, inc", user="ann", spend=0.75, status="failure"),
+        _log("s3", token, yesterday, team_id=tricky, user="bob", spend=2.0, model_group="claude"),
+        _log("s4", "litellm_proxy_master_key", yesterday, team_id=tricky, spend=0.5),
+        _log("s5", token, now - timedelta(days=20), team_id="acme, inc", spend=9.0),
+    ]
+    database = gateway.app.database  # type: ignore[union-attr]
+    gateway.call(database.spend.insert_spend_logs(logs))
+
+    page = browser.get("/ui/spend?by=team&range=week")
+    assert page.status == 200
+    bars = dict(
+        re.findall(
+            r'<rect class="bar"[^>]*data-label="([^"]+)" data-value="([^"]+)"',
+            page.text.split('id="chart-spend-time"')[1].split("</svg>")[0],
+        )
+    )
+    assert len(bars) == 8  # a week back from now: 8 calendar days, the empty ones drawn as 0
+    assert float(bars[f"{today:%Y-%m-%d}"]) == pytest.approx(2.0)
+    assert float(bars[f"{yesterday:%Y-%m-%d}"]) == pytest.approx(2.5)
+    assert 'class="y-tick"' in page.text and 'class="x-tick"' in page.text and "UTC days" in page.text
+    assert "acme, inc" in page.text and "&lt;" not in tricky  # names drawn (escaped where needed)
+
+    hourly = browser.get("/ui/spend?by=key&range=day")
+    assert "UTC hours" in hourly.text and f"{today:%m-%d %H}:00" in hourly.text
+    assert "csv-key" in hourly.text and token not in hourly.text
+
+    answer = browser.get("/ui/spend.csv?by=team&range=week")
+    assert answer.status == 200 and answer.headers["content-type"].startswith("text/csv")
+    since = (now - timedelta(days=7)).strftime("%Y%m%d")
+    assert answer.headers["content-disposition"] == (
+        f'attachment; filename="bastion-spend-by-team-{since}-{now:%Y%m%d}.csv"'
+    )
+    assert "\r\n" in answer.text
+    rows = list(csv.reader(io.StringIO(answer.text)))
+    assert rows[0] == ["period_start_utc", "team", "requests", "errors", "total_tokens", "spend_usd"]
+    table = {(row[0], row[1]): row[2:] for row in rows[1:]}
+    assert table == {
+        (f"{yesterday:%Y-%m-%d}", "'" + tricky): ["2", "0", "20", "2.5"],
+        (f"{today:%Y-%m-%d}", "acme, inc"): ["2", "1", "20", "2"],
+    }
+
+    failures = list(
+        csv.reader(io.StringIO(browser.get("/ui/spend.csv?by=user&range=week&status=failure").text))
+    )
+    assert failures[1:] == [[f"{today:%Y-%m-%d}", "ann", "1", "1", "10", "0.75"]]
+
+    by_key = browser.get("/ui/spend.csv?by=key&range=week&team=acme%2C+inc")
+    assert token not in by_key.text
+    keyed = list(csv.reader(io.StringIO(by_key.text)))
+    assert keyed[0][:3] == ["period_start_utc", "key", "key_ref"]
+    assert [row[1:3] for row in keyed[1:]] == [[f"csv-key ({key[:3]}...{key[-4:]})", token[:16]]]
+    hours = list(csv.reader(io.StringIO(browser.get("/ui/spend.csv?by=model&range=day").text)))
+    assert f"{today:%Y-%m-%dT%H}:00Z" in {row[0] for row in hours[1:]}
+
+
+def test_keys_page_expiry_last_use_search_clearing_and_confirmed_delete(ops_gateway: RunningGateway) -> None:
+    """Expiry as a field and a column, when each key was last used, search, a limit cleared by
+    emptying its field (unlike leaving it as shown), a confirmation before delete, static keys
+    listed by their labels."""
+    gateway = ops_gateway
+    database = gateway.app.database  # type: ignore[union-attr]
+    browser = _logged_in(gateway)
+    key, _ = _new_key(
+        browser, key_alias="edit-me", rpm_limit="50", max_budget="2.5", tpm_limit="1000", duration="30d"
+    )
+    _new_key(browser, key_alias="100%_other")
+    token, ref = hash_key(key), hash_key(key)[:16]
+    listing = browser.get("/ui/keys")
+    row = _key_row(listing, "edit-me")
+    assert "never" in row  # not used yet
+    expires = gateway.call(database.keys.get(token)).expires
+    assert expires is not None and f"{expires:%Y-%m-%d %H:%M}" in row
+    assert "static-label" in listing.text.split('id="static-keys"')[1] and STATIC_KEY not in listing.text
+
+    OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0).chat.completions.create(
+        model="mock", messages=[{"role": "user", "content": "hi"}]
+    )
+    gateway.next_record()
+    gateway.call(gateway.app.spend_writer.flush())  # type: ignore[union-attr]
+    used = _key_row(browser.get("/ui/keys"), "edit-me")
+    assert re.search(r'class="last-used">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d<', used), used
+
+    assert "edit-me" in browser.get("/ui/keys?q=EDIT").text
+    assert "100%_other" not in browser.get("/ui/keys?q=EDIT").text
+    assert "edit-me" not in browser.get("/ui/keys?q=%25_").text  # % and _ are literal
+    assert "100%_other" in browser.get("/ui/keys?q=%25_").text
+    assert "edit-me" in browser.get(f"/ui/keys?q={key[-4:]}").text  # the masked name's last characters
+
+    form = _edit_form(browser, ref)
+    assert form["rpm_limit"] == form["was_rpm_limit"] == "50" and form["max_budget"] == "2.5"
+    assert browser.post("/ui/keys/edit", form).status == 303  # as shown: nothing changes
+    same = gateway.call(database.keys.get(token))
+    assert (same.rpm_limit, same.max_budget, same.expires) == (50, 2.5, expires)
+
+    cleared = browser.post("/ui/keys/edit", {**form, "rpm_limit": "", "max_budget": "", "expires": ""})
+    assert cleared.status == 303, cleared.text
+    record = gateway.call(database.keys.get(token))
+    assert (record.rpm_limit, record.max_budget, record.expires, record.tpm_limit) == (None, None, None, 1000)
+    assert "rpm" not in _key_row(browser.get("/ui/keys"), "edit-me").split("tpm")[0]
+
+    # Without the shown values (an older page, a script): empty still means "leave as it is".
+    assert (
+        browser.post("/ui/keys/edit", {"key": ref, "csrf_token": form["csrf_token"], "tpm_limit": ""}).status
+        == 303
+    )
+    assert gateway.call(database.keys.get(token)).tpm_limit == 1000
+
+    form = _edit_form(browser, ref)
+    at = (datetime.now(UTC) + timedelta(days=2)).replace(second=0, microsecond=0)
+    assert browser.post("/ui/keys/edit", {**form, "expires": f"{at:%Y-%m-%dT%H:%M:%S}"}).status == 303
+    later = gateway.call(database.keys.get(token)).expires
+    assert later is not None and abs((later - at).total_seconds()) < 60
+    past = browser.post("/ui/keys/edit", {**form, "expires": "2001-01-01T00:00"})
+    assert past.status == 400 and "in the future" in past.text
+
+    question = browser.get(f"/ui/keys/delete?key={ref}")
+    assert question.status == 200 and "edit-me" in question.text and 'id="confirm"' in question.text
+    assert gateway.call(database.keys.get(token)) is not None
+    gone = browser.post("/ui/keys/delete", {"key": ref, "csrf_token": question.csrf, "confirm": "yes"})
+    assert gone.status == 303 and gateway.call(database.keys.get(token)) is None
+
+
+def test_models_page_counts_every_request_a_deployment_served(dash_gateway: RunningGateway) -> None:
+    """The request count comes from the spend logs of the last 24 hours: with the default
+    (simple-shuffle) routing, which counts no requests in its per-minute usage, it was always 0."""
+    browser = _logged_in(dash_gateway)
+    client = OpenAI(base_url=dash_gateway.url + "/v1", api_key=MASTER_KEY, max_retries=0)
+    for _ in range(3):
+        client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}])
+        dash_gateway.next_record()
+    dash_gateway.call(dash_gateway.app.spend_writer.flush())  # type: ignore[union-attr]
+    page = browser.get("/ui/models")
+    rows = {
+        re.search(r"<td>([^<]+)</td>", row).group(1): row  # type: ignore[union-attr]
+        for row in page.text.split("<tbody>")[1].split("</tr>")
+        if "<td>" in row
+    }
+    assert 'class="served">3<' in rows["claude"] and 'class="served">0<' in rows["gpt"]
+
+
+def _key_row(page: Page, alias: str) -> str:
+    rows = [row for row in page.text.split("<tbody>")[1].split("</tr>") if f">{alias}<" in row]
+    assert len(rows) == 1, page.text[:3000]
+    return rows[0]
+
+
+def _edit_form(browser: Browser, ref: str, *, path: str = "") -> dict[str, str]:
+    page = browser.get(path or f"/ui/keys/edit?key={ref}")
+    assert page.status == 200, page.text[:500]
+    fields = dict(re.findall(r'name="([a-z_]+)"[^>]*value="([^"]*)"', page.text))
+    return {name: html.unescape(value) for name, value in fields.items()}
+
+
+def _hostile(name: str) -> str:
+    """Text that would become markup (a tag, an attribute break, an entity) if a page forgot to escape it."""
+    return f"\"'><i id=xss-{name}>&amp;"
+
+
+def test_every_page_escapes_what_operators_and_clients_wrote(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """Aliases, ids, model groups, request ids, error kinds, static labels and the filters in the
+    query string are shown as text on every page, never as markup; links built from them still
+    lead where they say."""
+    group = _hostile("group")
+    gateway = start_gateway(
+        {
+            "model_list": [
+                *standard_models(upstream.url),
+                {"model_name": group, "litellm_params": {"model": "mock/echo"}},
+            ],
+            "bastion_settings": {"static_keys": [{"key": STATIC_KEY, "alias": _hostile("static")}]},
+        }
+    )
+    browser = _logged_in(gateway)
+    teams = browser.get("/ui/teams")
+    team = _hostile("team") + "#frag?x=1&y=2"
+    made = browser.post(
+        "/ui/teams/create", {"csrf_token": teams.csrf, "team_id": team, "team_alias": _hostile("team-alias")}
+    )
+    assert made.status == 303, made.text
+    key, _ = _new_key(browser, key_alias=_hostile("alias"), team_id=team, user_id=_hostile("user"))
+    token = hash_key(key)
+    now = datetime.now(UTC)
+    logs = [
+        _log(
+            _hostile("request"),
+            token,
+            now,
+            team_id=team,
+            user=_hostile("user"),
+            end_user=_hostile("end-user"),
+            model_group=group,
+            model=_hostile("upstream"),
+            status="failure",
+            http_status=500,
+            metadata={"error_kind": _hostile("kind")},
+        ),
+        _log("static-row", _hostile("static"), now),
+    ]
+    gateway.call(gateway.app.database.spend.insert_spend_logs(logs))  # type: ignore[union-attr]
+    ref = token[:16]
+    filters = urllib.parse.urlencode(
+        {name: _hostile(f"q-{name}") for name in ("key", "team", "user", "model", "status", "range", "start")}
+    )
+    paths = [
+        "/ui",
+        "/ui/keys",
+        "/ui/keys?q=" + urllib.parse.quote(_hostile("q")),
+        f"/ui/keys/edit?key={ref}",
+        f"/ui/keys/delete?key={ref}",
+        "/ui/requests",
+        "/ui/requests?" + filters,
+        "/ui/requests?status=failure",
+        "/ui/spend?by=team&range=all&" + filters,
+        "/ui/teams",
+        "/ui/users",
+        "/ui/models",
+    ] + [f"/ui/spend?by={by}&range=all" for by in ("team", "user", "key", "model")]
+    shown: dict[str, str] = {}
+    for path in paths:
+        page = browser.get(path)
+        assert page.status == 200, (path, page.text[:300])
+        assert "<i id=xss" not in page.text, (path, page.text[page.text.find("<i id=xss") - 200 :][:400])
+        shown[path] = page.text
+    escaped = "&lt;i id=xss-"
+    assert escaped + "alias&gt;" in shown["/ui/keys"] and escaped + "static&gt;" in shown["/ui/keys"]
+    assert escaped + "kind&gt;" in shown["/ui/requests?status=failure"]
+    assert (
+        escaped + "group&gt;" in shown["/ui/models"]
+        and escaped + "q-team&gt;" in shown["/ui/requests?" + filters]
+    )
+    refused = browser.post("/ui/keys/create", {"csrf_token": teams.csrf, "team_id": _hostile("missing")})
+    assert (
+        refused.status == 400 and "<i id=xss" not in refused.text and escaped + "missing&gt;" in refused.text
+    )
+
+    # The links carry the hostile values intact: the team's edit link opens that team, the
+    # requests page's team link narrows to it.
+    edit = re.search(r'href="(/ui/teams/edit\?[^"]+)"', shown["/ui/teams"])
+    assert edit is not None
+    opened = browser.get(html.unescape(edit.group(1)))
+    assert opened.status == 200 and html.escape(team) in opened.text, opened.text[:500]
+    narrow = re.search(r'href="(/ui/requests\?team=[^"]+)"', shown["/ui/requests"])
+    assert narrow is not None
+    assert _request_ids(browser.get(html.unescape(narrow.group(1)))) == [html.escape(_hostile("request"))]

@@ -19,7 +19,12 @@ def test_sdk_against_bastion(start_gateway: Callable[..., RunningGateway], upstr
         {
             "model_list": standard_models(upstream.url),
             "router_settings": {"num_retries": 0, "timeout": 10},
-            "bastion_settings": {"browser": {"models": ["claude", "gpt"], "max_tokens": 64}},
+            "bastion_settings": {
+                "browser": {"models": ["claude", "gpt"], "max_tokens": 64},
+                # Browser tokens minted with a user are on this plan; the others on none.
+                "plans": {"tiny": {"max_tokens_per_period": 10, "quota_duration": "1d"}},
+                "default_plan": "tiny",
+            },
         }
     )
     counts = run_node_tests(

@@ -237,3 +237,5 @@ def test_a_users_own_key_and_a_stored_system_key_are_scrubbed(
             answer = _call_as(gw, MASTER_KEY, "openai", f"gpt-{mode}", stream)
             assert SYSTEM_KEY.encode() not in _raw(answer), answer.text
             _assert_error_in_format("openai", answer, stream=stream)
+        logs = gw.log_text()
+        assert USER_KEY not in logs and SYSTEM_KEY not in logs

@@ -211,6 +211,11 @@ _SPEND_QUERY = (
     "offset",
 )
 _FORM_KEY = KEY_TEXT_FIELDS
+#: The key edit form: its fields, "Expires at", and the values the form showed (was_...).
+_EDIT_KEY = (*_FORM_KEY, "expires", *(f"was_{name}" for name in (*_FORM_KEY, "expires")))
+_WAS_TEAM = tuple(f"was_{name}" for name in TEAM_TEXT_FIELDS)
+#: The requests and spend pages' filters.
+_FILTERS = ("key", "team", "user", "model", "status", "range", "start", "end")
 
 KEY = "<a fresh key's hash>"
 REF = "<a fresh key's dashboard reference>"
@@ -291,23 +296,24 @@ ROUTES = [
     Route("POST", "/ui/login", "login", ("master_key", "email", "password", "next"), form=True),
     # The dashboard's pages and forms (a master-key session with its CSRF token).
     Route("GET", "/ui", "dashboard", query=("window",)),
-    Route("GET", "/ui/requests", "dashboard"),
+    Route("GET", "/ui/requests", "dashboard", query=(*_FILTERS, "page")),
     Route("GET", "/ui/users", "dashboard"),
     Route("GET", "/ui/models", "dashboard"),
     Route("GET", "/ui/billing", "dashboard", query=("status",)),
-    Route("GET", "/ui/keys", "dashboard", query=("page", "done")),
+    Route("GET", "/ui/keys", "dashboard", query=("page", "done", "q")),
     Route("POST", "/ui/keys/create", "dashboard", _FORM_KEY, form=True),
-    Route("POST", "/ui/keys/edit", "dashboard", ("key", *_FORM_KEY), form=True),
-    Route("POST", "/ui/keys/edit", "dashboard", _FORM_KEY, form=True, base=(("key", REF),)),
+    Route("POST", "/ui/keys/edit", "dashboard", ("key", *_EDIT_KEY), form=True),
+    Route("POST", "/ui/keys/edit", "dashboard", _EDIT_KEY, form=True, base=(("key", REF),)),
     Route("POST", "/ui/keys/rotate", "dashboard", ("key", "grace_period"), form=True),
     Route("POST", "/ui/keys/rotate", "dashboard", ("grace_period",), form=True, base=(("key", REF),)),
     Route("POST", "/ui/keys/block", "dashboard", ("key",), form=True),
     Route("POST", "/ui/keys/unblock", "dashboard", ("key",), form=True),
-    Route("POST", "/ui/keys/delete", "dashboard", ("key",), form=True),
+    Route("POST", "/ui/keys/delete", "dashboard", ("key", "confirm"), form=True),
+    Route("GET", "/ui/keys/delete", "dashboard", query=("key",)),
     Route("GET", "/ui/keys/edit", "dashboard", query=("key",)),
     Route("GET", "/ui/teams", "dashboard", query=("done",)),
     Route("POST", "/ui/teams/create", "dashboard", TEAM_TEXT_FIELDS, form=True),
-    Route("POST", "/ui/teams/edit", "dashboard", TEAM_TEXT_FIELDS, form=True),
+    Route("POST", "/ui/teams/edit", "dashboard", (*TEAM_TEXT_FIELDS, *_WAS_TEAM), form=True),
     Route(
         "POST", "/ui/teams/edit", "dashboard", TEAM_TEXT_FIELDS[1:], form=True, base=(("team_id", "org-1"),)
     ),
@@ -315,7 +321,8 @@ ROUTES = [
     Route("POST", "/ui/teams/unblock", "dashboard", ("team_id",), form=True),
     Route("POST", "/ui/teams/delete", "dashboard", ("team_id",), form=True),
     Route("GET", "/ui/teams/edit", "dashboard", query=("team_id",)),
-    Route("GET", "/ui/spend", "dashboard", query=("by", "range", "start", "end")),
+    Route("GET", "/ui/spend", "dashboard", query=("by", *_FILTERS)),
+    Route("GET", "/ui/spend.csv", "dashboard", query=("by", *_FILTERS)),
 ]
 
 #: The routes of the administration families (management, account, dashboard, browser tokens) the

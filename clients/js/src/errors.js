@@ -26,13 +26,20 @@ export class ProviderTimeoutError extends ProviderError {
   }
 }
 
+/** Seconds: a 429 asking to wait longer is a quota (a plan's tokens for the month), not retried. */
+export const MAX_RETRY_WAIT_SECONDS = 60;
+
 /**
  * The proxy answered with an error: an HTTP status before the stream, or an `error` line inside it.
- * 4xx are not retried; 5xx and 429 are (before the first token only).
+ * 4xx are not retried; 5xx and 429 are (before the first token only), except a 429 whose
+ * `retryAfter` is longer than a minute: a used-up quota, whose message is for the user.
  */
 export class ProviderAPIError extends ProviderError {
-  constructor(message, { status, type = 'api_error', retryAfter, ...options } = {}) {
-    super(message, { retryable: status === 429 || status >= 500, ...options });
+  constructor(message, { status, type = 'api_error', retryAfter, code, ...options } = {}) {
+    const waitable = !(retryAfter > MAX_RETRY_WAIT_SECONDS);
+    super(message, { retryable: (status === 429 && waitable) || status >= 500, ...options });
+    /** The proxy's error code when it gave one, e.g. `plan_quota_exceeded`. */
+    this.code = code;
     /** The HTTP status (or the status an in-stream error names). */
     this.status = status;
     /** The error type from the proxy, e.g. `rate_limit_error` or `invalid_request_error`. */

@@ -76,9 +76,16 @@ export declare class ProviderError extends Error {
 export declare class ProviderNetworkError extends ProviderError {}
 /** No answer (or no next chunk) within `timeoutMs`. */
 export declare class ProviderTimeoutError extends ProviderError {}
-/** The proxy answered with an error (4xx not retried; 5xx and 429 retried before the first token). */
+/**
+ * The proxy answered with an error (4xx not retried; 5xx and 429 retried before the first token,
+ * except a 429 asking to wait more than a minute: a used-up plan quota).
+ */
 export declare class ProviderAPIError extends ProviderError {
   status: number;
   type: string;
   retryAfter?: number;
+  /** The proxy's error code when it gave one, e.g. `plan_quota_exceeded`. */
+  code?: string;
 }
+/** Seconds: a 429 asking to wait longer is not retried. */
+export declare const MAX_RETRY_WAIT_SECONDS: number;

@@ -205,6 +205,7 @@ async function apiError(response) {
     status: response.status,
     type: detail.type,
     retryAfter,
+    code: detail.code,
   });
 }
 

@@ -146,6 +146,23 @@ describe('browser SDK against Bastion', { skip }, () => {
     assert.deepEqual(waits, [3000]);
   });
 
+  test("a plan's used-up quota: 429 with the plan's sentence and code, not retried (it renews in hours)", async () => {
+    // The gateway puts every browser token's user on the 'tiny' plan: 10 tokens a day, fewer than
+    // one call reserves.
+    const token = await mint({ user: `quota-${Date.now()}-${Math.random()}` });
+    const { s, waits } = await session({ token });
+    const { error } = await failure(s.createResponse({ messages: hello, max_tokens: 3 }));
+    assert.ok(error instanceof ProviderAPIError, String(error));
+    assert.equal(error.status, 429);
+    assert.equal(error.type, 'rate_limit_error');
+    assert.equal(error.code, 'plan_quota_exceeded');
+    assert.match(error.message, /^Your tiny plan's 10 tokens for today are used\. They renew on /);
+    assert.ok(error.retryAfter > 60, String(error.retryAfter));
+    assert.equal(error.retryable, false);
+    assert.deepEqual(waits, []);
+    assert.equal(await upstreamCalls(), 0);
+  });
+
   test('4xx is not retried: a model outside the allowlist is 400 Invalid model', async () => {
     const { s, waits } = await session({ model: 'gemini', token: MASTER });
     const { error } = await failure(s.createResponse({ messages: hello, max_tokens: 2 }));

@@ -1,13 +1,16 @@
 """Turns a finished request into cost, a structured log line and metrics.
 
-It runs once per request, after the answer is complete and before its last bytes are written (so a
-client that reads ``/metrics`` right after its call sees it counted). The work is small: a cached
-price lookup, a few counter increments and one queued log line. Persistence of records is a later
-layer that subscribes through ``sinks``.
+It runs once per request, when the answer is complete and before its last bytes are written. The
+cost and the ``sinks`` (the spend journal: the row must be safe before the client has its answer)
+run then; the metrics and the log line run right after, in the event loop's next turn, which is
+after the handler has written its answer: they are off the latency path, and still before the loop
+reads anything new, so a client that reads ``/metrics`` right after its call sees it counted.
+Without a running loop (a script, a test) everything runs at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -34,11 +37,25 @@ class UsageRecorder:
             rec.cost_usd = self._prices.cost(
                 rec.usage, provider=rec.provider, model=rec.upstream_model, deployment_id=rec.deployment_id
             )
-        self._count(rec)
-        if self._log_requests:
-            self._log.info("request", extra={"fields": rec.to_log_fields()})
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            self._account(rec)
+        else:
+            loop.call_soon(self._account, rec)  # after this turn, which writes the answer
         for sink in self.sinks:
             sink(rec)
+
+    def _account(self, rec: UsageRecord) -> None:
+        """Metrics and the request's log line."""
+        try:
+            self._count(rec)
+            if self._log_requests and self._log.isEnabledFor(logging.INFO):  # no fields built for nothing
+                self._log.info("request", extra={"fields": rec.to_log_fields()})
+        except Exception:
+            logging.getLogger("bastion.accounting").exception("counting request %s failed", rec.request_id)
 
     def _count(self, rec: UsageRecord) -> None:
         m = self._metrics

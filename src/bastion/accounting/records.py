@@ -25,6 +25,8 @@ class UsageRecord:
     team_id: str | None = None
     user_id: str | None = None
     end_user: str | None = None
+    #: The plan the request was admitted under (spend logs' ``plan``).
+    plan: str | None = None
     provider: str | None = None
     deployment_id: str | None = None
     upstream_model: str | None = None

@@ -106,6 +106,7 @@ def spend_row(rec: UsageRecord) -> Row:
         "client_disconnected": rec.client_disconnected,
         "cache_hit": rec.cache_hit,
         "user_key": rec.user_key,
+        "plan": rec.plan,
         "metadata": {"surface": rec.surface, "stream": rec.stream, "attempts": rec.attempts}
         | ({"fallback_group": rec.fallback_group} if rec.fallback_group else {})
         | ({"error_kind": rec.error_kind} if rec.error_kind else {})

@@ -1,7 +1,7 @@
 """Chat for account users: one call through the gateway's pipeline, stored as a conversation.
 
 ``POST /v2/llm/chat/completions`` and its ``/stream`` twin send ``messages`` to the model named by
-``model_id`` through :class:`~bastion.gateway.chat.ChatService`, the pipeline of every surface
+``model_id`` through :class:`~bastion.gateway.pipeline.Pipeline`, the pipeline of every surface
 (routing, retries, fallbacks, limits, budgets, spend logs), with the user's own provider keys
 where they apply. With a ``conversation_id`` the stored messages of that conversation go first, so
 a client sends only the new turn. The new messages and the answer (with its tokens and cost) are
@@ -25,10 +25,10 @@ from bastion.accounts.catalog import ModelCatalog, model_id
 from bastion.accounts.provider_keys import ProviderKeyService
 from bastion.domain.errors import BastionError, InvalidRequestError, NotFoundError
 from bastion.domain.principal import Principal, ScopeLimits
-from bastion.gateway.chat import ChatService
 from bastion.gateway.context import CallContext, new_request_id
-from bastion.gateway.surfaces import OPENAI
-from bastion.protocols.sse import FrameSplitter, encode_event, parse_frame
+from bastion.gateway.pipeline import Pipeline
+from bastion.gateway.surfaces import OPENAI, Surface
+from bastion.protocols.conversation.wire import ConversationWire, event
 from bastion.store import ConversationRecord, Database, MessageRecord, UserRecord
 from bastion.store.bounds import findable
 
@@ -46,7 +46,10 @@ class ChatTurn:
 
     user: UserRecord
     group: str
+    #: The stored conversation, or ``None`` until a new one's first answer is stored.
     conversation: ConversationRecord | None
+    #: Known before the call, so a stream names its conversation in its first event.
+    conversation_id: str
     history: list[dict[str, str]]
     new_messages: list[dict[str, str]]
     options: dict[str, Any]
@@ -55,21 +58,25 @@ class ChatTurn:
 class ChatStream:
     """The answer as server-sent events: ``start``, ``delta`` (text), then ``done`` or ``error``."""
 
-    def __init__(self, events: AsyncIterator[bytes], client_gone: Callable[[], None]) -> None:
+    def __init__(
+        self, events: AsyncIterator[bytes], client_gone: Callable[[], None], keepalive: bytes
+    ) -> None:
         self.events = events
         self.client_gone = client_gone
+        #: What keeps the stream open while the model is quiet (the wire format's).
+        self.keepalive = keepalive
 
 
 class ConversationService:
     def __init__(
         self,
         database: Database,
-        chat: ChatService,
+        pipeline: Pipeline,
         catalog: ModelCatalog,
         keys: ProviderKeyService,
     ) -> None:
         self._db = database
-        self._chat = chat
+        self._pipeline = pipeline
         self._catalog = catalog
         self._keys = keys
 
@@ -103,15 +110,17 @@ class ConversationService:
                 raise InvalidRequestError("conversation_id must be a string.", param="conversation_id")
             conversation = await self.get_own(user, conversation_id)
             history = [{"role": m.role, "content": m.content} for m in await self.messages(conversation)]
+        else:
+            conversation_id = str(uuid.uuid4())  # the row is written once an answer came
         options = {name: body[name] for name in _OPTIONS if body.get(name) is not None}
-        return ChatTurn(user, group, conversation, history, messages, options)
+        return ChatTurn(user, group, conversation, conversation_id, history, messages, options)
 
     async def complete(self, turn: ChatTurn, headers: Any) -> dict[str, Any]:
-        ctx, body = await self._start(turn, headers, stream=False)
+        ctx, body = await self._start(turn, headers, OPENAI, stream=False)
         try:
-            out = await self._chat.complete(ctx, body, turn.group)
+            out = await self._pipeline.complete(ctx, body, turn.group)
         except BastionError as err:
-            self._chat.finish(ctx, status=err.status, error=err)
+            self._pipeline.fail(ctx, err)
             raise
         answer = orjson.loads(out)
         choice = (answer.get("choices") or [{}])[0]
@@ -120,48 +129,35 @@ class ConversationService:
         return _turn_result(turn, stored, ctx.record, finish_reason=choice.get("finish_reason"))
 
     async def stream(self, turn: ChatTurn, headers: Any) -> ChatStream:
-        ctx, body = await self._start(turn, headers, stream=True)
+        wire = ConversationWire()
+        ctx, body = await self._start(turn, headers, wire, stream=True)
         try:
-            relay = await self._chat.open_stream(ctx, body, turn.group)
+            relay = await self._pipeline.open_stream(ctx, body, turn.group)
         except BastionError as err:
-            self._chat.finish(ctx, status=err.status, error=err)
+            self._pipeline.fail(ctx, err)
             raise
-        return ChatStream(self._events(turn, ctx, relay.run()), relay.client_gone)
+        return ChatStream(self._events(turn, ctx, wire, relay.run()), relay.client_gone, wire.keepalive)
 
     async def _events(
-        self, turn: ChatTurn, ctx: CallContext, frames: AsyncIterator[bytes]
+        self, turn: ChatTurn, ctx: CallContext, wire: ConversationWire, frames: AsyncIterator[bytes]
     ) -> AsyncIterator[bytes]:
-        conversation_id = turn.conversation.conversation_id if turn.conversation else None
-        yield _event({"type": "start", "model_id": model_id(turn.group), "conversation_id": conversation_id})
-        parts: list[str] = []
-        splitter = FrameSplitter()
+        """``start``, the relay's ``delta`` (or ``error``) events, then ``done`` once the answer is
+        stored. The relay writes the canonical events through ``wire``, which keeps the answer."""
+        yield event(
+            {"type": "start", "model_id": model_id(turn.group), "conversation_id": turn.conversation_id}
+        )
         async for chunk in frames:
-            for frame in splitter.feed(chunk):
-                _, data = parse_frame(frame)
-                if data is None or data.startswith(b"[DONE]"):
-                    continue
-                try:
-                    parsed = orjson.loads(data)
-                except orjson.JSONDecodeError:
-                    continue
-                if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
-                    error = parsed["error"]
-                    yield _event(
-                        {"type": "error", "message": error.get("message"), "code": error.get("code")}
-                    )
-                    return
-                for choice in parsed.get("choices") or ():
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        parts.append(text)
-                        yield _event({"type": "delta", "content": text})
-        if ctx.record.client_disconnected:
-            return
-        stored = await self._store(turn, ctx.record, "".join(parts))
-        yield _event({"type": "done", **_turn_result(turn, stored, ctx.record, finish_reason=None)})
+            yield chunk
+        answer = wire.answer
+        if answer is None or not answer.ended or ctx.record.client_disconnected:
+            return  # failed (the error event was sent) or nobody is listening: nothing is stored
+        stored = await self._store(turn, ctx.record, answer.text)
+        yield event(
+            {"type": "done", **_turn_result(turn, stored, ctx.record, finish_reason=answer.finish_reason)}
+        )
 
     async def _start(
-        self, turn: ChatTurn, headers: Any, *, stream: bool
+        self, turn: ChatTurn, headers: Any, surface: Surface, *, stream: bool
     ) -> tuple[CallContext, dict[str, Any]]:
         user = turn.user
         request_id = new_request_id()
@@ -175,7 +171,7 @@ class ConversationService:
             principal_label=f"user-{user.user_id[:8]}",
             user_id=user.user_id,
         )
-        ctx = CallContext(request_id, OPENAI, _principal(user), headers, record)
+        ctx = CallContext(request_id, surface, _principal(user), headers, record)
         ctx.requested_model = turn.group
         ctx.user_keys = await self._keys.user_keys(user.user_id)
         body: dict[str, Any] = {
@@ -184,13 +180,11 @@ class ConversationService:
             "stream": stream,
             **turn.options,
         }
-        gatekeeper = self._chat.gatekeeper
-        if gatekeeper is not None:
-            try:
-                await gatekeeper.admit(ctx, body, turn.group)
-            except BastionError as err:
-                self._chat.finish(ctx, status=err.status, error=err)
-                raise
+        try:  # the user and the model were checked in prepare(); no routing rules on /v2
+            await self._pipeline.limit(ctx, body, turn.group)
+        except BastionError as err:
+            self._pipeline.fail(ctx, err)
+            raise
         return ctx, body
 
     async def _store(self, turn: ChatTurn, record: UsageRecord, content: str) -> MessageRecord:
@@ -199,7 +193,7 @@ class ConversationService:
             first = next((m["content"] for m in turn.new_messages if m["role"] == "user"), "")
             conversation = await self._db.conversations.create(
                 ConversationRecord(
-                    conversation_id=str(uuid.uuid4()),
+                    conversation_id=turn.conversation_id,
                     user_id=turn.user.user_id,
                     model_id=model_id(turn.group),
                     title=first[:_TITLE] or None,
@@ -246,6 +240,7 @@ def _principal(user: UserRecord) -> Principal:
         models=frozenset(user.models),
         user_id=user.user_id,
         limits=(scope,) if limited else (),
+        end_user=user.user_id,  # people on plans (bastion_settings.plans, /customer/*)
     )
 
 
@@ -300,7 +295,3 @@ def message_view(message: MessageRecord) -> dict[str, Any]:
         "cost_usd": message.cost,
         "created_at": message.created_at.isoformat() if message.created_at else None,
     }
-
-
-def _event(data: dict[str, Any]) -> bytes:
-    return encode_event(orjson.dumps(data))

@@ -34,6 +34,7 @@ from bastion.administration.records import (
     SpendFilter,
     SpendLogRecord,
     TeamRecord,
+    TimedSpend,
     UserRecord,
 )
 from bastion.administration.sessions import SessionRevocations
@@ -64,6 +65,7 @@ __all__ = [
     "SpendService",
     "TeamRecord",
     "TeamService",
+    "TimedSpend",
     "UserRecord",
     "UserService",
     "actor",

@@ -19,10 +19,12 @@ from bastion.domain.errors import InvalidRequestError
 
 __all__ = [
     "ALL_TEAM_MODELS",
+    "CLEARABLE_SHARED",
     "GENERATE_FIELDS",
     "IGNORED_LITELLM_KEY_FIELDS",
     "KEY_TEXT_FIELDS",
     "SHARED_TEXT_FIELDS",
+    "cleared",
     "expiry_change",
     "key_changes",
     "limit_changes",
@@ -109,6 +111,33 @@ IGNORED_LITELLM_KEY_FIELDS = frozenset(
 )
 
 _NEVER = ("-1", -1)
+
+#: What clearing a field keys and teams share sets: no budget (or no period), no limit, every model.
+CLEARABLE_SHARED: Mapping[str, Mapping[str, Any]] = {
+    "models": {"models": ()},
+    "max_budget": {"max_budget": None},
+    "budget_duration": {"budget_duration": None, "budget_reset_at": None},
+    "rpm_limit": {"rpm_limit": None},
+    "tpm_limit": {"tpm_limit": None},
+    "max_parallel_requests": {"max_parallel_requests": None},
+}
+
+
+def cleared(
+    clear: Collection[str], body: Mapping[str, Any], clearable: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The columns emptying the fields ``clear`` names sets (a 400 for a field that cannot be
+    cleared, or one ``body`` also sets)."""
+    unknown = sorted(set(clear) - set(clearable))
+    if unknown:
+        raise InvalidRequestError(f"Cannot clear {', '.join(unknown)}.", param=unknown[0])
+    both = sorted(name for name in clear if body.get(name) is not None)
+    if both:
+        raise InvalidRequestError(f"{both[0]} is both set and cleared.", param=both[0])
+    changes: dict[str, Any] = {}
+    for name in clear:
+        changes.update(clearable[name])
+    return changes
 
 
 def limit_changes(body: Fields, *, blockable: bool) -> dict[str, Any]:

@@ -13,14 +13,14 @@ way to revoke a leaked old value early without taking the new one down.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bastion.administration.announce import Announcer
 from bastion.administration.budgets import Budgets
 from bastion.administration.fields import Fields, checked_time
-from bastion.administration.key_fields import expiry_change, key_changes
+from bastion.administration.key_fields import CLEARABLE_SHARED, cleared, expiry_change, key_changes
 from bastion.auth.keys import hash_key
 from bastion.auth.virtual_keys import KeyMaterial, key_name, mint_key
 from bastion.domain.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
@@ -28,7 +28,14 @@ from bastion.domain.principal import Principal
 from bastion.store import Database, KeyRecord, Page
 from bastion.store.bounds import findable
 
-__all__ = ["KeyService", "describe_key", "key_not_found", "token_of"]
+__all__ = ["CLEARABLE_KEY_FIELDS", "KeyService", "describe_key", "key_not_found", "token_of"]
+
+#: What clearing a field of a key sets (``duration``: the key never expires; ``models``: all of them).
+CLEARABLE_KEY_FIELDS: Mapping[str, Mapping[str, Any]] = {
+    **CLEARABLE_SHARED,
+    "key_alias": {"key_alias": None},
+    "duration": {"expires": None},
+}
 
 _PAGE = 500
 #: A key's hash: SHA-256 hex.
@@ -135,20 +142,22 @@ class KeyService:
         team_id: str | None = None,
         key_alias: str | None = None,
         key_hash: str | None = None,
+        search: str | None = None,
         page: int = 1,
         size: int = 10,
     ) -> Page[KeyRecord]:
         """Keys matching every filter given, newest first; ``key_hash`` (a value or its current
-        hash) finds one."""
+        hash) finds one; ``search``: text in the alias, masked name, team or user, in any case."""
         if key_hash:
             token = token_of(key_hash)
             record = await self._db.keys.get(token) if findable(token, max_length=_HASH_LENGTH) else None
             items = (record,) if record is not None and page == 1 else ()
             return Page(items, 0 if record is None else 1, page, size)
-        if not all(findable(value) for value in (user_id, team_id, key_alias) if value is not None):
+        search = search.strip() if search else None
+        if not all(findable(value) for value in (user_id, team_id, key_alias, search) if value is not None):
             return Page((), 0, page, size)
         return await self._db.keys.list_keys(
-            user_id=user_id, team_id=team_id, key_alias=key_alias, page=page, size=size
+            user_id=user_id, team_id=team_id, key_alias=key_alias, search=search or None, page=page, size=size
         )
 
     async def all_of(self, *, team_id: str | None = None, user_id: str | None = None) -> list[KeyRecord]:
@@ -183,10 +192,20 @@ class KeyService:
         return material, await self._db.keys.create(record)
 
     async def update(
-        self, record: KeyRecord, body: Mapping[str, Any], *, actor: str, keep_alias: bool = False
+        self,
+        record: KeyRecord,
+        body: Mapping[str, Any],
+        *,
+        actor: str,
+        keep_alias: bool = False,
+        clear: Collection[str] = (),
     ) -> KeyRecord:
-        """Apply ``/key/update`` fields to ``record``; ``keep_alias`` when the alias named the key."""
-        changes = await self._changes(Fields(body), record, actor)
+        """Apply ``/key/update`` fields to ``record``; ``keep_alias`` when the alias named the key.
+
+        ``clear`` names fields (of :data:`CLEARABLE_KEY_FIELDS`) to empty: no limit, no budget, no
+        expiry, every model (in ``body``, a field absent or ``null`` is left unchanged)."""
+        emptied = cleared(clear, body, CLEARABLE_KEY_FIELDS)
+        changes = {**await self._changes(Fields(body), record, actor), **emptied}
         if keep_alias:
             changes.pop("key_alias", None)  # the alias named the key; it is not a new alias
         hashes = await self._with_old_values(record.token)

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from bastion.administration.fields import Fields, invalid
+from bastion.administration.fields import Fields
 from bastion.domain.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from bastion.domain.plans import Plan, quota_message_problem
+from bastion.limits.durations import parse_duration
 from bastion.store import Database
+from bastion.store.plans import plan_from_record
 from bastion.store.records import PlanRecord
 
-__all__ = ["PLAN_FIELDS", "Notify", "PlanService", "plan_from_record", "plan_not_found"]
+__all__ = ["PLAN_FIELDS", "Notify", "PlanService", "PlanUsage", "plan_from_record", "plan_not_found"]
 
 #: Called after any change of plans or of who is on which plan (tells every gateway process).
 Notify = Callable[[], Awaitable[None]]
@@ -36,12 +40,21 @@ PLAN_FIELDS = frozenset(
         "quota_duration",
         "count_cache_reads",
         "models",
-        "model_aliases",
         "quota_message",
         "metadata",
     }
 )
 _PLAN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanUsage:
+    """A plan's usage since ``start``: requests, distinct members who made them, their tokens."""
+
+    start: datetime
+    requests: int
+    active_members: int
+    tokens: int
 
 
 async def _nobody() -> None:
@@ -50,27 +63,6 @@ async def _nobody() -> None:
 
 def plan_not_found(plan_id: str) -> NotFoundError:
     return NotFoundError(f"Plan '{plan_id}' does not exist.", param="budget_id", code="budget_not_found")
-
-
-def plan_from_record(record: PlanRecord) -> Plan:
-    return Plan(
-        plan_id=record.budget_id,
-        rpm_limit=record.rpm_limit,
-        tpm_limit=record.tpm_limit,
-        max_parallel_requests=record.max_parallel_requests,
-        max_budget=record.max_budget,
-        budget_duration=record.budget_duration,
-        max_tokens_per_period=record.max_tokens_per_period,
-        quota_duration=record.quota_duration,
-        count_cache_reads=record.count_cache_reads,
-        models=tuple(record.models),
-        model_aliases=dict(record.model_aliases or {}),
-        quota_message=record.quota_message,
-        metadata=dict(record.metadata or {}),
-        source="api",
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-    )
 
 
 class PlanService:
@@ -143,6 +135,14 @@ class PlanService:
         await self._notify()
         return deleted
 
+    async def usage(self, plan: Plan, now: datetime) -> PlanUsage:
+        """What the plan's members used in its current quota period (else the last 30 days)."""
+        start = now - timedelta(days=30)
+        if plan.quota_duration is not None:
+            start = parse_duration(plan.quota_duration).window_start(now)
+        requests, active, tokens = await self._db.spend.plan_usage(plan.plan_id, start)
+        return PlanUsage(start, requests, active, tokens)
+
     async def member_counts(self) -> dict[str, int]:
         """End users on each plan through ``/customer/*`` (JWT claims are not stored)."""
         return await self._db.plans.member_counts()
@@ -188,11 +188,6 @@ def _changes(fields: Fields) -> dict[str, Any]:
     models = fields.names("models")
     if models is not None:
         changes["models"] = tuple(dict.fromkeys(models))
-    aliases = fields.mapping("model_aliases")
-    if aliases is not None:
-        if not all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in aliases.items()):
-            raise invalid("model_aliases", "a JSON object of model names to model groups")
-        changes["model_aliases"] = aliases
     message = fields.text("quota_message", max_length=1000)
     if message is not None:
         problem = quota_message_problem(message)

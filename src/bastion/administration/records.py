@@ -16,7 +16,7 @@ from bastion.store.records import (
     TeamRecord,
     UserRecord,
 )
-from bastion.store.spend import RequestTiming, SpendFilter
+from bastion.store.spend import RequestTiming, SpendFilter, TimedSpend
 
 __all__ = [
     "BillingFilter",
@@ -28,5 +28,6 @@ __all__ = [
     "SpendFilter",
     "SpendLogRecord",
     "TeamRecord",
+    "TimedSpend",
     "UserRecord",
 ]

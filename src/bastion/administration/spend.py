@@ -8,7 +8,7 @@ the answer is empty without a query.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -18,9 +18,12 @@ from bastion.store import SpendFilter, SpendLogRecord
 from bastion.store.bounds import findable
 from bastion.store.database import Database
 from bastion.store.records import GroupedSpend
-from bastion.store.spend import SPEND_GROUPS, RequestTiming
+from bastion.store.spend import BUCKETS, SPEND_GROUPS, RequestTiming, TimedSpend
 
-__all__ = ["SPEND_GROUPS", "SpendService"]
+__all__ = ["BUCKETS", "SPEND_GROUPS", "SPEND_STATUSES", "SpendService"]
+
+#: The ``status`` of a spend log.
+SPEND_STATUSES = ("success", "failure")
 
 _PAGE = 5000
 #: Beyond this many rows a daily summary is refused rather than computed slowly in memory.
@@ -47,6 +50,30 @@ class SpendService:
         if not _could_match(where):
             return []
         return await self._db.spend.spend_by(group, where, limit=limit)
+
+    async def by_deployment(self, where: SpendFilter, *, limit: int = 500) -> dict[str, GroupedSpend]:
+        """Requests, errors, tokens and spend per deployment id (the dashboard's models page)."""
+        if not _could_match(where):
+            return {}
+        rows = await self._db.spend.spend_by("deployment", where, limit=limit)
+        return {row.group: row for row in rows if row.group}
+
+    async def over_time(
+        self, group: str, where: SpendFilter, *, bucket: str = "day", limit: int = 20_000
+    ) -> list[TimedSpend]:
+        """Spend per time ``bucket`` (``day`` or ``hour``, UTC) and ``group``, oldest first."""
+        if group not in SPEND_GROUPS:
+            raise InvalidRequestError(f"Group spend by one of: {', '.join(SPEND_GROUPS)}.", param="by")
+        if bucket not in BUCKETS:
+            raise InvalidRequestError(f"Bucket spend by one of: {', '.join(BUCKETS)}.", param="bucket")
+        if not _could_match(where):
+            return []
+        return await self._db.spend.spend_over_time(group, where, bucket=bucket, limit=limit)
+
+    async def last_used(self, api_keys: Sequence[str]) -> dict[str, datetime]:
+        """When each of ``api_keys`` (key hashes or labels, as spend logs hold them) was last used."""
+        wanted = [key for key in dict.fromkeys(api_keys) if key and findable(key)]
+        return await self._db.spend.last_used(wanted[:_PAGE])
 
     async def timings(self, where: SpendFilter, *, limit: int) -> list[RequestTiming]:
         """The newest ``limit`` requests matching ``where``: times, status, tokens and cost."""
@@ -83,7 +110,15 @@ class SpendService:
 
 
 def _could_match(where: SpendFilter) -> bool:
-    texts = (where.api_key, where.team_id, where.user, where.end_user, where.model_group, where.request_id)
+    texts = (
+        where.api_key,
+        where.team_id,
+        where.user,
+        where.end_user,
+        where.model_group,
+        where.request_id,
+        where.status,
+    )
     return all(findable(value) for value in texts if value is not None)
 
 

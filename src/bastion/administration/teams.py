@@ -8,19 +8,26 @@ its keys, as LiteLLM does.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from bastion.administration.announce import Announcer
 from bastion.administration.budgets import Budgets
 from bastion.administration.fields import Fields
-from bastion.administration.key_fields import SHARED_TEXT_FIELDS, limit_changes
+from bastion.administration.key_fields import CLEARABLE_SHARED, SHARED_TEXT_FIELDS, cleared, limit_changes
 from bastion.administration.keys import KeyService
 from bastion.domain.errors import InvalidRequestError, NotFoundError
 from bastion.store import Database, Page, TeamRecord
 from bastion.store.bounds import findable, text_problem
 
-__all__ = ["ALL_PROXY_MODELS", "TEAM_FIELDS", "TEAM_TEXT_FIELDS", "TeamService", "team_not_found"]
+__all__ = [
+    "ALL_PROXY_MODELS",
+    "CLEARABLE_TEAM_FIELDS",
+    "TEAM_FIELDS",
+    "TEAM_TEXT_FIELDS",
+    "TeamService",
+    "team_not_found",
+]
 
 #: LiteLLM's "every model of the gateway" sentinel; an empty list means the same here.
 ALL_PROXY_MODELS = "all-proxy-models"
@@ -42,6 +49,11 @@ TEAM_FIELDS = frozenset(
 )
 #: The fields the dashboard's team forms and ``bastion teams create`` may set, as text.
 TEAM_TEXT_FIELDS = ("team_id", "team_alias", *SHARED_TEXT_FIELDS)
+#: What clearing a field of a team sets.
+CLEARABLE_TEAM_FIELDS: Mapping[str, Mapping[str, Any]] = {
+    **CLEARABLE_SHARED,
+    "team_alias": {"team_alias": None},
+}
 _ROLES = ("admin", "user")
 _PAGE = 500
 
@@ -88,9 +100,13 @@ class TeamService:
                 return teams
             number += 1
 
-    async def update(self, team_id: str, body: Mapping[str, Any]) -> TeamRecord:
-        """Apply ``/team/update`` fields and announce every key of the team."""
-        changes = self._changes(Fields(body))
+    async def update(
+        self, team_id: str, body: Mapping[str, Any], *, clear: Collection[str] = ()
+    ) -> TeamRecord:
+        """Apply ``/team/update`` fields and announce every key of the team; ``clear`` names
+        fields (of :data:`CLEARABLE_TEAM_FIELDS`) to empty: no limit, no budget, every model."""
+        emptied = cleared(clear, body, CLEARABLE_TEAM_FIELDS)
+        changes = {**self._changes(Fields(body)), **emptied}
         updated = await self._db.teams.update(team_id, changes) if findable(team_id) else None
         if updated is None:
             raise team_not_found(team_id)

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 import orjson
@@ -19,6 +19,7 @@ from bastion.domain.errors import InvalidRequestError, RequestTooLargeError
 from bastion.tasks import spawn_awaited
 
 __all__ = [
+    "ClientGone",
     "Receive",
     "Request",
     "Scope",
@@ -26,8 +27,11 @@ __all__ = [
     "send_bytes",
     "send_json",
     "stream_response",
+    "unencodable",
+    "unless_client_leaves",
 ]
 
+T = TypeVar("T")
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -108,6 +112,15 @@ class Request:
         if not isinstance(data, dict):
             raise InvalidRequestError("The request body must be a JSON object.")
         return data
+
+
+def unencodable(exc: orjson.JSONEncodeError) -> InvalidRequestError:
+    """A body that parsed but cannot be written on (to a provider, a cache key, a record): JSON
+    nested deeper than encoders go, or a number they refuse. The client's input, so a 400."""
+    return InvalidRequestError(
+        "The request body cannot be forwarded: it is nested more than 254 levels deep or holds a "
+        f"value JSON encoders refuse ({exc})."
+    )
 
 
 def _too_large(limit: int) -> RequestTooLargeError:
@@ -203,3 +216,30 @@ async def stream_response(
             await pump_task
         with contextlib.suppress(asyncio.CancelledError):
             await watch_task
+
+
+class ClientGone(Exception):
+    """The client closed its connection before the answer was ready; the work was cancelled."""
+
+
+async def unless_client_leaves(receive: Receive, work: Awaitable[T], *, name: str) -> T:
+    """Await ``work`` (a non-streamed answer); if the client hangs up first, cancel it (which
+    closes the upstream connection) and raise :class:`ClientGone`."""
+    task = spawn_awaited(work, name=name)
+    watch = spawn_awaited(_disconnected(receive), name="disconnect-watch")
+    try:
+        await asyncio.wait((task, watch), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            if watch.done() and not watch.cancelled():
+                raise ClientGone
+    return task.result()
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

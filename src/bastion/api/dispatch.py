@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import logging
 
-from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes
+import orjson
+
+from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, unencodable
 from bastion.api.endpoints import EndpointTable, Match, NotAllowed
 from bastion.api.error_formats import LISTING_ERRORS, ErrorFormat
 from bastion.api.overload import Overload
@@ -80,6 +82,8 @@ class Dispatcher:
             await endpoint.handler(request, send)
         except BastionError as err:
             await self._answer_error(endpoint.errors, request, send, err, new_request_id())
+        except orjson.JSONEncodeError as exc:
+            await self._answer_error(endpoint.errors, request, send, unencodable(exc), new_request_id())
         except Exception:
             request_id = new_request_id()
             # The template, not the path: a path can hold a key (/key/{key}/regenerate).

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bastion.api.asgi import Request
-from bastion.api.generation import request_id_headers
 from bastion.domain.errors import BastionError
 from bastion.gateway.surfaces import ANTHROPIC, GEMINI, OPENAI, TOKENSTREAM_OPENAI, Surface
 
@@ -128,7 +127,7 @@ class SurfaceErrors:
     def render(self, request: Request, err: BastionError, request_id: str) -> ErrorReply:
         status, body, headers = self.surface.render_error(err)
         raw = [(k.encode(), v.encode()) for k, v in headers.items()]
-        raw.extend(request_id_headers(self.surface, request_id))
+        raw.extend(self.surface.request_id_headers(request_id))
         return ErrorReply(status, body, headers=tuple(raw))
 
 

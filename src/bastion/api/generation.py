@@ -1,31 +1,37 @@
-"""The generation endpoints of every surface: authenticate, admit, call the pipeline, render.
+"""The generation endpoints of every surface: a thin adapter around the gateway's pipeline.
 
-The same handler serves OpenAI chat completions, Anthropic messages and Gemini generateContent;
-the surface decides how the body names the model and how answers and errors are written.
+The same handler serves OpenAI chat completions, Anthropic messages, Gemini generateContent and
+the browser token stream: it reads the caller's key and the body, hands both to the
+:class:`~bastion.gateway.pipeline.Pipeline` (which owns the order of the steps and records the
+call), and writes the answer, the stream or the error in the surface's format.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
-from bastion.accounting.records import UsageRecord
-from bastion.api.asgi import Request, Send, send_bytes, stream_response
-from bastion.auth.keys import KeyRing, extract_key
-from bastion.domain.errors import BastionError, InternalError, InvalidRequestError, PermissionDeniedError
-from bastion.domain.principal import ANONYMOUS, Principal
-from bastion.gateway.chat import ChatService
-from bastion.gateway.context import CallContext, new_request_id
-from bastion.gateway.router import Router
-from bastion.gateway.routes import RouteTable
+import orjson
+
+from bastion.api.asgi import (
+    ClientGone,
+    Request,
+    Send,
+    send_bytes,
+    stream_response,
+    unencodable,
+    unless_client_leaves,
+)
+from bastion.auth.keys import extract_key
+from bastion.domain.errors import BastionError, InternalError
+from bastion.domain.principal import Principal
+from bastion.gateway.context import CallContext
+from bastion.gateway.pipeline import Admitter, Pipeline
 from bastion.gateway.surfaces import Surface
+from bastion.observability.metrics import Metrics
 
-__all__ = ["Admitter", "CallHooks", "GenerationHandler", "request_id_headers"]
-
-#: A surface's own admission: checks the body (and may adjust it), returns the model group.
-Admitter = Callable[[Principal, dict[str, Any]], str]
+__all__ = ["Admitter", "CallHooks", "GenerationHandler", "request_key"]
 
 
 class CallHooks(Protocol):
@@ -44,102 +50,37 @@ class CallHooks(Protocol):
 _log = logging.getLogger("bastion.api")
 
 
-def request_id_headers(surface: Surface, request_id: str) -> list[tuple[bytes, bytes]]:
-    rid = request_id.encode()
-    if surface.name == "anthropic":
-        return [(b"request-id", rid), (b"x-request-id", rid)]
-    return [(b"x-request-id", rid)]
+def request_key(request: Request) -> str | None:
+    """The key the caller sent: a header, or (the rare client that does) Gemini's ``?key=``."""
+    key = extract_key(request.headers, None)
+    if key is None and request.scope.get("query_string"):
+        key = request.query.get("key")
+    return key
 
 
 class GenerationHandler:
     def __init__(
-        self,
-        *,
-        keys: KeyRing,
-        router: Router,
-        chat: ChatService,
-        body_limit: int,
-        keepalive_seconds: float = 15.0,
-        routes: RouteTable | None = None,
+        self, *, pipeline: Pipeline, metrics: Metrics, body_limit: int, keepalive_seconds: float = 15.0
     ) -> None:
-        self._routes = routes if routes is not None and routes.active else None
+        self.pipeline = pipeline
         self._keepalive_seconds = keepalive_seconds
-        self._in_flight = chat.metrics.in_flight
-        self._keys = keys
-        self._router = router
-        self._chat = chat
+        self._in_flight = metrics.in_flight
         self._limit = body_limit
 
     async def authenticate(self, request: Request, *, browser: bool = False) -> Principal:
-        """The caller; a browser token only on the browser token stream (``browser``)."""
-        headers = request.headers
-        # The query string is parsed only for the rare client that sends its key there (Gemini ?key=).
-        key = extract_key(headers, None)
-        if key is None and request.scope.get("query_string"):
-            key = request.query.get("key")
-        return await self._keys.authenticate(key, browser=browser)
+        """The caller (the client audience's guard in the route table)."""
+        return await self.pipeline.principal(request_key(request), browser=browser)
 
     def admit(self, principal: Principal, model: Any) -> str:
         """Check the model exists and the caller may use it; return the model group name."""
-        if not isinstance(model, str) or not model:
-            raise InvalidRequestError(
-                "The request needs a 'model': one of the model names this gateway serves."
-            )
-        group = self._router.resolve(model)  # raises ModelNotFoundError listing what exists
-        if not principal.may_use(group):
-            allowed = ", ".join(sorted(principal.models))
-            raise PermissionDeniedError(
-                f"This key may not use model '{group}'. Models allowed for this key: {allowed}."
-            )
-        return group
-
-    def route(self, ctx: CallContext, body: dict[str, Any], group: str) -> str:
-        """The model group that serves this request, after the routing rules."""
-        if self._routes is None:
-            return group
-        choice = self._routes.choose(group, body, ctx.headers, ctx.principal)
-        headers = ctx.response_headers
-        if choice.rule is not None:
-            record = ctx.record
-            record.routed_from, record.route_rule = group, choice.rule
-            record.model_group = choice.group
-            headers.append((b"x-bastion-route", choice.rule.encode()))
-            self._chat.metrics.routed.labels(group, choice.rule, choice.group).inc()
-        headers.append((b"x-bastion-model-group", choice.group.encode()))
-        return choice.group
+        return self.pipeline.check_model(principal, model)
 
     def context(self, request: Request, surface: Surface) -> CallContext:
-        request_id = new_request_id()
-        record = UsageRecord(
-            request_id=request_id,
-            surface=surface.name,
-            model_group=None,
-            stream=False,
-            started_at=time.time(),
-        )
-        return CallContext(request_id, surface, ANONYMOUS, request.headers, record)
+        return self.pipeline.context(surface, request.headers)
 
     async def start(self, ctx: CallContext, request: Request) -> None:
         """Authenticate the caller and note who it is on the record."""
-        ctx.principal = principal = await self.authenticate(
-            request, browser=ctx.surface.name == "tokenstream"
-        )
-        record = ctx.record
-        record.principal_kind, record.principal_label = principal.kind, principal.label
-        if principal.kind == "virtual_key":
-            record.key_hash, record.team_id, record.user_id = (
-                principal.key_hash,
-                principal.team_id,
-                principal.user_id,
-            )
-        elif principal.kind == "jwt":  # an end user vouched for by an identity provider's token
-            record.team_id, record.user_id = principal.team_id, principal.user_id
-        elif principal.kind == "browser_token":  # spend counts to the key that minted it
-            record.key_hash = principal.key_hash or None
-            record.team_id, record.user_id = principal.team_id, principal.user_id
-
-    def finish(self, ctx: CallContext) -> None:
-        self._chat.finish(ctx)
+        await self.pipeline.authenticate(ctx, request_key(request), browser=ctx.surface.name == "tokenstream")
 
     async def handle(
         self,
@@ -186,9 +127,10 @@ class GenerationHandler:
         headers: Sequence[tuple[bytes, bytes]],
         hooks: CallHooks | None,
     ) -> None:
-        ctx = self.context(request, surface)
+        pipeline = self.pipeline
+        ctx = pipeline.context(surface, request.headers)
         request_id, record = ctx.request_id, ctx.record
-        extra_headers = request_id_headers(surface, request_id)
+        extra_headers = surface.request_id_headers(request_id)
         extra_headers.extend(headers)
         try:
             await self.start(ctx, request)
@@ -196,30 +138,31 @@ class GenerationHandler:
             if hooks is not None:
                 await hooks.prepare(ctx, body)
             requested = path_model if path_model is not None else body.get("model")
-            model = admit(ctx.principal, body) if admit is not None else self.admit(ctx.principal, requested)
-            if isinstance(body.get("cache"), dict):  # LiteLLM's cache controls: for us, not the provider
-                ctx.cache_control = body.pop("cache")
-            ctx.requested_model = requested if isinstance(requested, str) else model
-            record.model_group = model
-            model = self.route(ctx, body, model)
-            gatekeeper = self._chat.gatekeeper
-            if gatekeeper is not None:
-                await gatekeeper.admit(ctx, body, model)
+            model = await pipeline.admit(ctx, body, requested, check=admit, cache_controls=True)
             stream = path_stream if path_stream is not None else body.get("stream") is True
             record.stream = stream
             user = body.get("user")
             if isinstance(user, str):
                 record.end_user = user
             if stream:
-                relay = await self._chat.open_stream(ctx, body, model)
+                relay = await pipeline.open_stream(ctx, body, model)
             else:
-                out = await self._chat.complete(ctx, body, model)
+                # A client that hangs up cancels the upstream call and is billed as docs/operations.md says.
+                out = await unless_client_leaves(
+                    request.receive, pipeline.complete(ctx, body, model), name="complete"
+                )
                 if hooks is not None:
                     await hooks.answered(ctx, out)
                 await send_bytes(send, 200, out, headers=extra_headers + ctx.response_headers)
                 return
+        except ClientGone:
+            pipeline.abandoned(ctx, body)
+            return
         except BastionError as err:
             await self.fail(ctx, send, err, extra_headers)
+            return
+        except orjson.JSONEncodeError as exc:
+            await self.fail(ctx, send, unencodable(exc), extra_headers)
             return
         except Exception:
             _log.exception("unexpected error while serving %s", request_id)
@@ -245,12 +188,12 @@ class GenerationHandler:
             )
         except Exception:
             _log.exception("stream %s failed unexpectedly", request_id)
-            self._chat.finish(ctx, status=500, error=InternalError("stream failed"))
+            pipeline.finish(ctx, status=500, error=InternalError("stream failed"))
 
     async def fail(
         self, ctx: CallContext, send: Send, err: BastionError, extra_headers: list[tuple[bytes, bytes]]
     ) -> None:
-        self._chat.finish(ctx, status=err.status, error=err)
+        self.pipeline.fail(ctx, err)
         status, body, headers = ctx.surface.render_error(err)
         raw = [(k.encode(), v.encode()) for k, v in headers.items()] + extra_headers + ctx.response_headers
         await send_bytes(send, status, body, headers=raw)

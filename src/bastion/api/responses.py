@@ -23,7 +23,6 @@ from bastion.api.generation import GenerationHandler
 from bastion.domain.errors import InvalidRequestError, NotFoundError
 from bastion.gateway.context import CallContext
 from bastion.gateway.response_store import ResponseStore
-from bastion.gateway.surfaces import responses_surface
 from bastion.protocols.openai_responses.events import final_in_frames
 from bastion.protocols.openai_responses.items import continued_input, listed_items, normalized_input
 from bastion.protocols.openai_responses.wire import ResponsesWire
@@ -96,8 +95,8 @@ class ResponsesApi:
         return found
 
     async def create(self, request: Request, send: Send) -> None:
-        surface, wire = responses_surface()
-        await self._gen.handle(request, send, surface, hooks=_Call(wire, self._store))
+        wire = ResponsesWire()  # one per call: it holds the response's id and, at the end, the response
+        await self._gen.handle(request, send, wire, hooks=_Call(wire, self._store))
 
     async def retrieve(self, request: Request, send: Send) -> None:
         stored = await self._store.load(request.caller, request.params["response_id"])

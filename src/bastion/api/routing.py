@@ -12,7 +12,6 @@ from dataclasses import replace
 from typing import Any
 
 from bastion.api.asgi import Request, Send, send_json
-from bastion.api.generation import GenerationHandler
 from bastion.domain.errors import InvalidRequestError
 from bastion.domain.principal import ANONYMOUS
 from bastion.gateway.router import Router
@@ -22,8 +21,7 @@ __all__ = ["RoutingDryRun"]
 
 
 class RoutingDryRun:
-    def __init__(self, gen: GenerationHandler, routes: RouteTable, router: Router, body_limit: int) -> None:
-        self._gen = gen
+    def __init__(self, routes: RouteTable, router: Router, body_limit: int) -> None:
         self._routes = routes
         self._router = router
         self._limit = body_limit

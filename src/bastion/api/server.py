@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,7 +19,17 @@ from bastion import tasks
 from bastion.accounting.pricing import PriceBook
 from bastion.accounting.spend_writer import SpendWriter
 from bastion.api import catalog, health, schemas
-from bastion.api.asgi import Receive, Request, Scope, Send, send_bytes, send_json
+from bastion.api.asgi import (
+    ClientGone,
+    Receive,
+    Request,
+    Scope,
+    Send,
+    send_bytes,
+    send_json,
+    unencodable,
+    unless_client_leaves,
+)
 from bastion.api.dispatch import Dispatcher
 from bastion.api.endpoints import CLIENT, MASTER, PUBLIC, Audience, Endpoint, EndpointTable, Guard, Handler
 from bastion.api.error_formats import (
@@ -30,17 +40,17 @@ from bastion.api.error_formats import (
     SurfaceErrors,
     caller_surface,
 )
-from bastion.api.generation import GenerationHandler, request_id_headers
+from bastion.api.generation import GenerationHandler
 from bastion.api.openapi import openapi_document
 from bastion.api.overload import Overload
+from bastion.api.usage import usage_me
 from bastion.domain.errors import BastionError, ConfigError, InternalError, NotFoundError
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache
 from bastion.gateway.context import CallContext
-from bastion.gateway.embeddings import EmbeddingsService
+from bastion.gateway.pipeline import Work
 from bastion.gateway.router import Router
 from bastion.gateway.surfaces import ANTHROPIC, GEMINI, OPENAI, Surface
-from bastion.gateway.tokens import TokenCounter
 from bastion.observability.metrics import CONTENT_TYPE, Metrics
 from bastion.secrets.scrubber import Scrubber
 from bastion.settings import OverloadSettings
@@ -88,9 +98,7 @@ class GatewayApp:
         self,
         *,
         generation: GenerationHandler,
-        embeddings: EmbeddingsService,
         routers: Sequence[EndpointSource] = (),
-        tokens: TokenCounter,
         router: Router,
         metrics: Metrics,
         body_limit: int,
@@ -99,11 +107,13 @@ class GatewayApp:
         overload: OverloadSettings | None = None,
         scrubber: Scrubber | None = None,
         prices: PriceBook | None = None,
+        gatekeeper: Gatekeeper | None = None,
     ) -> None:
         self._gen = generation
+        self._pipeline = pipeline = generation.pipeline
         self._prices = prices or PriceBook()
-        self._embeddings = embeddings
-        self._tokens = tokens
+        self._embeddings = pipeline.embeddings
+        self._tokens = pipeline.tokens
         #: Model groups and their deployments' health (the admin views read it).
         self.router = router
         self._router = router
@@ -112,8 +122,9 @@ class GatewayApp:
         self._lifespan_context = lifespan
         self._dry_run = dry_run
         self.ready = False
-        #: Set by the composition root; tests reach the admission state and the store through them.
-        self.gatekeeper: Gatekeeper | None = None
+        #: The pipeline's admission; tests reach its state (limits, reservations) through it.
+        self.gatekeeper = gatekeeper
+        #: Set by the composition root; tests reach the cache, health and the store through them.
         self.cache: ResponseCache | None = None
         self.shared_health: SharedHealth | None = None
         self.database: Database | None = None
@@ -212,6 +223,16 @@ class GatewayApp:
             errors=OPENAI_ERRORS,
             tag="openai",
             summary="Model groups the caller may use, with limits, prices and capabilities (LiteLLM's shape)",
+        )
+        add(
+            ("/v1/usage/me",),
+            "GET",
+            self._usage_me,
+            CLIENT,
+            errors=OPENAI_ERRORS,
+            tag="openai",
+            summary="The caller's plan, and the token quota and budget left with their reset times",
+            query=("user",),
         )
         add(
             ("/v1beta/models",),
@@ -339,13 +360,11 @@ class GatewayApp:
     async def _anthropic_count(self, ctx: CallContext, body: dict[str, Any], group: str) -> bytes:
         body.setdefault("max_tokens", 1)  # count_tokens takes none; the shared decoder requires it
         count = await self._tokens.count(ctx, body, group)
-        self._gen.finish(ctx)
         return orjson.dumps({"input_tokens": count})
 
     async def _gemini_count(self, ctx: CallContext, body: dict[str, Any], group: str) -> bytes:
         inner = body.get("generateContentRequest")
         count = await self._tokens.count(ctx, inner if isinstance(inner, dict) else body, group)
-        self._gen.finish(ctx)
         return orjson.dumps({"totalTokens": count})
 
     async def _guarded(
@@ -354,27 +373,33 @@ class GatewayApp:
         send: Send,
         surface: Surface,
         path_model: str | None,
-        work: Callable[[CallContext, dict[str, Any], str], Awaitable[bytes]],
+        work: Work,
         *,
         limited: bool = True,
     ) -> None:
-        """Authenticate, admit and run ``work``; errors come out in ``surface``'s format.
+        """Embeddings and token counts through the pipeline; errors in ``surface``'s format.
 
         ``limited`` calls (embeddings) count against the key's rate limits and budgets; token
-        counting does not, as it costs nothing upstream."""
+        counting does not, as it costs nothing upstream. Neither takes the routing rules."""
         ctx = self._gen.context(request, surface)
-        headers = request_id_headers(surface, ctx.request_id)
+        headers = surface.request_id_headers(ctx.request_id)
         try:
             await self._gen.start(ctx, request)
             body = await request.json(self._limit)
             requested = path_model if path_model is not None else body.get("model")
-            ctx.record.model_group = group = self._gen.admit(ctx.principal, requested)
-            ctx.requested_model = requested if isinstance(requested, str) else group
-            if limited and self.gatekeeper is not None:
-                await self.gatekeeper.admit(ctx, body, group)
-            out = await work(ctx, body, group)
+            group = await self._pipeline.admit(ctx, body, requested, route=False, limited=limited)
+            # A client that hangs up cancels the upstream call (embeddings cost money too).
+            out = await unless_client_leaves(
+                request.receive, self._pipeline.run(ctx, body, group, work), name="work"
+            )
+        except ClientGone:
+            self._pipeline.abandoned(ctx, body)
+            return
         except BastionError as err:
             await self._gen.fail(ctx, send, err, headers)
+            return
+        except orjson.JSONEncodeError as exc:
+            await self._gen.fail(ctx, send, unencodable(exc), headers)
             return
         except Exception:
             _log.exception("unexpected error while serving %s", ctx.request_id)
@@ -402,6 +427,9 @@ class GatewayApp:
 
     async def _model_group_info(self, request: Request, send: Send) -> None:
         await send_json(send, 200, catalog.model_group_info(self._router, request.caller, self._prices))
+
+    async def _usage_me(self, request: Request, send: Send) -> None:
+        await usage_me(self.gatekeeper, request, send)
 
     async def _gemini_models(self, request: Request, send: Send) -> None:
         await send_json(send, 200, catalog.gemini_models(self._router, request.caller))

@@ -226,6 +226,7 @@ class BrowserTokens:
             user_id=claims.user or minter.user_id,
             expires=float(claims.expires_at),
             limits=tuple(limits),
+            end_user=claims.user,
         )
 
 

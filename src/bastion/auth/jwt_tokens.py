@@ -36,6 +36,8 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 #: The spend log's user column holds this many characters.
 _MAX_USER = 255
 _NO_MODELS = frozenset({"<none>"})
+#: A plan's name is at most this long (bastion_settings.plans, /budget/new).
+_MAX_PLAN = 64
 #: A verified token is trusted again without checking its signature for this long (never past its
 #: ``exp``): verifying costs 0.1 to 0.3 ms of CPU on the event loop, a cache hit about a microsecond.
 _TRUST_SECONDS = 60.0
@@ -209,6 +211,12 @@ class TokenVerifier:
             named = _models(claim(claims, config.models_claim), config.models_claim)
             if named is not None:
                 models = named or _NO_MODELS  # an empty list allows nothing, never everything
+        plan = None
+        if config.plan_claim is not None:
+            found = claim(claims, config.plan_claim)
+            plan = _identifier(found)
+            if found is not None and (plan is None or len(plan) > _MAX_PLAN):
+                raise _refused(f"its plan claim '{config.plan_claim}' is not a plan's name.")
         exp = claims.get("exp")
         limits = config.user_limits
         return Principal(
@@ -219,6 +227,8 @@ class TokenVerifier:
             team_id=team,
             user_id=user,
             expires=float(exp) if isinstance(exp, int | float) else None,
+            end_user=user,
+            plan=plan,
             limits=(
                 ScopeLimits(
                     f"end_user:{user}",

@@ -15,13 +15,14 @@ from bastion.auth.jwt_tokens import looks_like_token
 from bastion.domain.errors import AuthenticationError, PermissionDeniedError
 from bastion.domain.principal import ANONYMOUS, Principal
 from bastion.settings import Settings
+from bastion.settings.model import StaticKey
 
 if TYPE_CHECKING:
     from bastion.auth.browser_tokens import BrowserTokens
     from bastion.auth.jwt_tokens import TokenVerifier
     from bastion.auth.virtual_keys import VirtualKeys
 
-__all__ = ["KeyRing", "extract_key", "hash_key"]
+__all__ = ["KeyRing", "extract_key", "hash_key", "static_key_label"]
 
 _NOT_A_TOKEN = (
     "This looks like a JWT, but this gateway accepts no end-user tokens (bastion_settings.jwt_auth "
@@ -31,6 +32,12 @@ _NOT_A_TOKEN = (
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def static_key_label(static: StaticKey, digest: str | None = None) -> str:
+    """How a static key is named in logs, spend rows and the dashboard: its alias, else ``key-``
+    and the first hex digits of its hash (never its value)."""
+    return static.alias or f"key-{(digest or hash_key(static.key.reveal()))[:8]}"
 
 
 def extract_key(headers: Mapping[str, str], query_key: str | None) -> str | None:
@@ -65,7 +72,7 @@ class KeyRing:
         self._by_hash: dict[str, Principal] = {}
         for static in settings.bastion.static_keys:
             digest = hash_key(static.key.reveal())
-            label = static.alias or f"key-{digest[:8]}"
+            label = static_key_label(static, digest)
             self._by_hash[digest] = Principal("static_key", label, digest, frozenset(static.models))
         if settings.master_key is not None:
             digest = hash_key(settings.master_key.reveal())

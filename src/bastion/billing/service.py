@@ -3,7 +3,7 @@
 The composition root builds one :class:`BillingService` when ``billing_settings`` is present::
 
     billing = BillingService(settings.billing, database.billing, http=http)
-    gatekeeper.entitlement = billing.entitlement   # None unless an entitlement check is set
+    Gatekeeper(..., entitlement=billing.entitlement)   # None unless an entitlement check is set
     await billing.start()                          # workers, if run_in_process
     ...
     await billing.stop()

@@ -84,7 +84,7 @@ def serve(
     from bastion.server.process import serve_process
 
     try:
-        app = build_app(settings, migrate=migrate, isolate_price_table=True)
+        app = build_app(settings, migrate=migrate, work_aside=True)
         return serve_process(app, settings.bastion.server, sock, on_ready=lambda: print(text, flush=True))
     finally:
         sock.close()
@@ -109,7 +109,7 @@ def _serve_worker(settings: Settings, host: str, port: int, pipes: tuple[int, in
     try:
         # The supervisor migrated; metrics go to the directory all workers share.
         metrics = Metrics(multiprocess_dir=os.environ.get(METRICS_DIR_ENV))
-        app = build_app(settings, metrics=metrics, migrate=False, isolate_price_table=True)
+        app = build_app(settings, metrics=metrics, migrate=False, work_aside=True)
         return serve_process(app, settings.bastion.server, sock, parent_fd=watch_fd, ready_fd=ready_fd)
     finally:
         sock.close()

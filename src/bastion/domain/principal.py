@@ -51,6 +51,11 @@ class Principal:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     #: The key's team's metadata (team-wide settings such as ``cache``).
     team_metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: The end user this caller is (a JWT's user, a browser token's ``user``), whom plans apply to.
+    end_user: str | None = None
+    #: The plan the credential names (a JWT's ``plan_claim``); ``None``: the end user's own or the
+    #: default plan (see :mod:`bastion.gateway.plans`).
+    plan: str | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -16,20 +16,22 @@ allow_unpriced_models_with_budgets``) lets it through at no cost.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-
-import orjson
 
 from bastion.accounting.pricing import Price, PriceBook
 from bastion.domain.errors import BastionError
 from bastion.domain.principal import Principal
 from bastion.gateway.context import CallContext
+from bastion.gateway.plan_admission import PlanGate
+from bastion.gateway.rate_headers import rate_headers, rate_limit_lefts
 from bastion.gateway.router import Router, wildcard_part
 from bastion.limits import BudgetLimit, BudgetRefusal, Limits, RateLimit, Refusal
 from bastion.limits.errors import UnpricedModelError
 from bastion.limits.estimate import estimate_cost, estimate_tokens
 from bastion.observability.metrics import Metrics
+from bastion.protocols.token_estimate import estimate_body_tokens
 from bastion.settings import Deployment
 from bastion.tasks import TaskSet
 
@@ -46,6 +48,8 @@ class Gatekeeper:
         default_max_tokens: int,
         metrics: Metrics | None = None,
         allow_unpriced: bool = False,
+        entitlement: Callable[[Principal], Awaitable[None]] | None = None,
+        plans: PlanGate | None = None,
     ) -> None:
         self.limits = limits
         self._metrics = metrics
@@ -57,40 +61,56 @@ class Gatekeeper:
         self._candidates: dict[str, tuple[tuple[Deployment, Price | None], ...]] = {}
         self._pending = TaskSet("settle-limits")
         #: Billing's credit check (raises a 402 for an org out of credit); None: not configured.
-        self.entitlement: Callable[[Principal], Awaitable[None]] | None = None
+        self._entitlement = entitlement
+        #: Plans (limits, model lists, token quotas of end users); None: no plans.
+        self.plans = plans
 
     async def admit(self, ctx: CallContext, body: dict[str, Any], group: str) -> None:
         """Raise OutOfCreditError, RateLimitError or BudgetExceededError, or note the ticket on ``ctx``."""
-        if self.entitlement is not None:
+        if self._entitlement is not None:
             try:
-                await self.entitlement(ctx.principal)
+                await self._entitlement(ctx.principal)
             except BastionError as err:
                 if err.status == 402 and self._metrics is not None:  # out of credit
                     self._metrics.refused("credit", "org:")
                 raise
-        scopes = ctx.principal.limits
-        if not scopes:
+        plans = self.plans
+        scopes = ctx.principal.limits if plans is None else await plans.enter(ctx, body, group)
+        quota = ctx.plan is not None and ctx.plan.plan.has_quota
+        if not scopes and not quota:
             return
         rates = [RateLimit(s.scope, s.rpm, s.tpm, s.parallel) for s in scopes if s.limits_rate]
         budgets = [
             BudgetLimit(s.scope, s.max_budget, s.budget_duration) for s in scopes if s.max_budget is not None
         ]
-        if not rates and not budgets:
+        if not rates and not budgets and not quota:
             return
-        prompt, cache_writes = _prompt_estimate(body)
+        prompt, cache_writes = estimate_body_tokens(body)
         asked = _max_tokens(body)
         first = self._router.group(group)[0]
         max_tokens = asked or first.model_info.max_output_tokens or self._default_max_tokens
         amount = self._estimate(group, ctx.requested_model, prompt, asked, cache_writes) if budgets else 0.0
-        outcome = await self.limits.gate.admit(
-            rates, budgets, tokens=estimate_tokens(prompt, max_tokens), amount=amount
-        )
+        tokens = estimate_tokens(prompt, max_tokens)
+        if quota and plans is not None:
+            await plans.hold(ctx, tokens)  # the plan's friendly 429 when its quota is used up
+        try:
+            outcome = await self.limits.gate.admit(rates, budgets, tokens=tokens, amount=amount)
+        except BaseException:
+            if plans is not None:
+                await plans.release(ctx)
+            raise
         if isinstance(outcome, Refusal | BudgetRefusal):
+            if plans is not None:
+                await plans.release(ctx)
             if self._metrics is not None:
                 reason = outcome.kind if isinstance(outcome, Refusal) else "budget"
                 self._metrics.refused(reason, outcome.scope)
             raise outcome.error()
         ctx.ticket = outcome
+        request_lefts, token_lefts = rate_limit_lefts(outcome.admission)
+        if plans is not None:
+            token_lefts += plans.quota_left(ctx)
+        ctx.response_headers += rate_headers(ctx.surface, request_lefts, token_lefts, time.time())
 
     def _estimate(
         self, group: str, requested: str, prompt: int, asked: int | None, cache_writes: bool
@@ -126,6 +146,8 @@ class Gatekeeper:
 
     def finish(self, ctx: CallContext) -> None:
         """Settle the ticket with the request's real usage and cost (once; in the background)."""
+        if ctx.quota is not None and self.plans is not None:
+            self._pending.spawn(self.plans.settle(ctx))
         ticket, ctx.ticket = ctx.ticket, None
         if ticket is None:
             return
@@ -159,25 +181,6 @@ def _max_tokens(body: dict[str, Any]) -> int | None:
     return None
 
 
-#: What the model reads: chat messages (OpenAI, Anthropic, Gemini), tools, and the ``input`` of
-#: embeddings and the Responses API.
-_PROMPT_FIELDS = ("messages", "system", "contents", "systemInstruction", "tools", "input", "instructions")
-
-
 def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
     """About four characters a token over what the model reads."""
-    return _prompt_estimate(body)[0]
-
-
-def _prompt_estimate(body: Mapping[str, Any]) -> tuple[int, bool]:
-    """:func:`estimate_prompt_tokens`, and whether the prompt asks the provider to write a cache
-    (Anthropic's ``cache_control`` markers, priced above plain input)."""
-    total = 0
-    cache_writes = False
-    for name in _PROMPT_FIELDS:
-        value = body.get(name)
-        if value is not None:
-            text = orjson.dumps(value)
-            total += len(text)
-            cache_writes = cache_writes or b'"cache_control"' in text
-    return max(total // 4, 1), cache_writes
+    return estimate_body_tokens(body)[0]

@@ -27,6 +27,7 @@ from bastion.domain.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
+from bastion.domain.usage import Usage
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache
 from bastion.gateway.cached_answer import replay
@@ -37,11 +38,10 @@ from bastion.gateway.retry import RetryPolicy, may_try_elsewhere, should_retry
 from bastion.gateway.router import Router, wildcard_part
 from bastion.observability.metrics import Metrics
 from bastion.protocols.canonical import ChatRequest, StreamEvent
-from bastion.protocols.openai.request import with_stream_usage
 from bastion.protocols.sse import FrameSplitter, parse_frame
+from bastion.protocols.token_estimate import estimate_body_tokens
 from bastion.providers.base import ProviderAdapter, UpstreamRequest
 from bastion.providers.http import HttpPool
-from bastion.providers.mock import MockProvider
 from bastion.providers.openai_responses import ResponsesAdapter, speaks_responses
 from bastion.settings import Deployment, Settings
 
@@ -49,25 +49,6 @@ __all__ = ["ChatService"]
 
 _log = logging.getLogger("bastion.gateway")
 _T = TypeVar("_T")
-
-#: Deployment ``litellm_params`` that are request defaults (applied when the client did not set
-#: them), and their names in each protocol's body. Gemini's live inside ``generationConfig``.
-_DEFAULT_NAMES: dict[str, dict[str, str]] = {
-    "openai": {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_tokens", "seed": "seed"},
-    "anthropic": {
-        "temperature": "temperature",
-        "top_p": "top_p",
-        "max_tokens": "max_tokens",
-        "top_k": "top_k",
-    },
-    "gemini": {
-        "temperature": "temperature",
-        "top_p": "topP",
-        "max_tokens": "maxOutputTokens",
-        "seed": "seed",
-    },
-    "responses": {"temperature": "temperature", "top_p": "top_p", "max_tokens": "max_output_tokens"},
-}
 
 
 class _Request:
@@ -97,22 +78,24 @@ class ChatService:
         adapters: dict[str, ProviderAdapter],
         recorder: UsageRecorder,
         metrics: Metrics,
+        gatekeeper: Gatekeeper | None = None,
+        cache: ResponseCache | None = None,
+        credentials: CredentialChooser | None = None,
     ) -> None:
         self._settings = settings
         self._router = router
         self._http = http
         self._adapters = adapters
-        self._mock = MockProvider()
-        self._responses = ResponsesAdapter()
+        self._responses: ProviderAdapter = ResponsesAdapter()
         self._recorder = recorder
         self._metrics = self.metrics = metrics
         self._policy = RetryPolicy(num_retries=settings.num_retries, min_wait=settings.retry_after)
-        #: Settles a request's rate limits and budget reservation when it is recorded.
-        self.gatekeeper: Gatekeeper | None = None
+        #: Admits a request (credit, rate limits, budget reservation) and settles it when recorded.
+        self.gatekeeper = gatekeeper
         #: Picks each attempt's provider key: the user's own, the stored system key, the config's.
-        self.credentials = CredentialChooser(SystemKeys())
+        self.credentials = credentials if credentials is not None else CredentialChooser(SystemKeys())
         #: The response cache, when ``litellm_settings.cache`` is on.
-        self.cache: ResponseCache | None = None
+        self.cache = cache
 
     # ------------------------------------------------------------------ public entry points
 
@@ -129,7 +112,7 @@ class ChatService:
         """A streaming call; returns once the first upstream frame is in hand."""
         req = _Request(body, model, stream=True)
         if self.cache is not None and (hit := await self.cache.begin(ctx, body, model)) is not None:
-            encoder = ctx.surface.stream_encoder(model, include_usage=_wants_usage(body))
+            encoder = ctx.surface.stream_encoder(model, body)
             return TranslatingRelay(ctx, replay(hit), encoder, self.finish, _input_estimator(req))
         return await self.with_fallbacks(ctx, model, lambda dep: self._open_stream_once(ctx, req, dep))
 
@@ -148,6 +131,20 @@ class ChatService:
             self._router.health.used(record.deployment_id, tokens=record.usage.total_tokens)
         if self.gatekeeper is not None:
             self.gatekeeper.finish(ctx)
+
+    def abandoned(self, ctx: CallContext, body: dict[str, Any]) -> None:
+        """Record a non-streamed call whose client hung up before the answer (its upstream call
+        was cancelled): status 499, ``client_disconnected``, and, when a provider was called, the
+        prompt's estimated input tokens and no output (``usage_estimated``), so it costs what the
+        provider may bill for the input it read."""
+        record = ctx.record
+        record.client_disconnected = True
+        if ctx.recorded:
+            return
+        if record.deployment_id is not None and not record.cache_hit:
+            record.usage_estimated = True
+            record.usage = Usage(input_tokens=_input_estimator(_Request(body, "", stream=False))())
+        self.finish(ctx, status=499)
 
     # ------------------------------------------------------------------ retries and fallbacks
 
@@ -220,7 +217,7 @@ class ChatService:
     def _adapter(self, ctx: CallContext, dep: Deployment) -> ProviderAdapter:
         """The adapter for this call: a Responses API call to a deployment that speaks it goes
         to its ``/responses`` (a pass-through); every other call to the deployment's protocol."""
-        if ctx.surface.name == "responses" and speaks_responses(dep):
+        if ctx.surface.passthrough == self._responses.protocol and speaks_responses(dep):
             return self._responses
         return self._adapters[dep.provider]
 
@@ -230,27 +227,30 @@ class ChatService:
 
     def _upstream_request(
         self, ctx: CallContext, req: _Request, dep: Deployment
-    ) -> tuple[UpstreamRequest, bool]:
-        """Build the upstream call; the flag says whether it is a pass-through."""
+    ) -> tuple[UpstreamRequest, bool, bool]:
+        """Build the upstream call from a fresh copy of the request. The flags say whether it is a
+        pass-through, and whether the usage frame asked for on the client's behalf is kept back."""
         adapter = self._adapter(ctx, dep)
-        if adapter.protocol == ctx.surface.name:
-            body = _with_body_defaults(dict(req.body), dep, adapter.protocol)
-            return adapter.chat_request(dep, body, stream=req.stream, client_headers=ctx.headers), True
+        if adapter.protocol == ctx.surface.passthrough:
+            body, strip_usage = ctx.surface.passthrough_body(req.body, dep.defaults, stream=req.stream)
+            upstream = adapter.chat_request(dep, body, stream=req.stream, client_headers=ctx.headers)
+            return upstream, True, strip_usage
         canonical = _with_defaults(req.canonical(ctx), dep)
         payload = adapter.encode(canonical, dep, drop_params=self._drop_params(dep))
-        return adapter.chat_request(dep, payload, stream=req.stream, client_headers=ctx.headers), False
+        return adapter.chat_request(dep, payload, stream=req.stream, client_headers=ctx.headers), False, False
 
     async def _complete_once(self, ctx: CallContext, req: _Request, dep: Deployment) -> bytes:
-        if dep.provider == "mock":
-            resp = self._mock.complete(_with_defaults(req.canonical(ctx), dep), dep)
+        adapter = self._adapter(ctx, dep)
+        local = adapter.local
+        if local is not None:
+            resp = local.complete(_with_defaults(req.canonical(ctx), dep), dep)
             ctx.record.usage = resp.usage
             out = ctx.surface.encode_response(resp, req.model)
             if ctx.cache is not None and self.cache is not None:
                 self.cache.keep(ctx, lambda: resp)
             self.finish(ctx)
             return out
-        adapter = self._adapter(ctx, dep)
-        upstream, passthrough = self._upstream_request(ctx, req, dep)
+        upstream, passthrough, _ = self._upstream_request(ctx, req, dep)
         status, headers, data = await self._http.post(
             upstream.url, upstream.body, upstream.headers, timeout=self.timeout_for(dep)
         )
@@ -276,22 +276,15 @@ class ChatService:
 
     async def _open_stream_once(self, ctx: CallContext, req: _Request, dep: Deployment) -> StreamRelay:
         estimate = _input_estimator(req)
-        if dep.provider == "mock":
-            canonical = _with_defaults(req.canonical(ctx), dep)
-            events = self._mock.stream(canonical, dep)
+        adapter = self._adapter(ctx, dep)
+        local = adapter.local
+        if local is not None:
+            events = local.stream(_with_defaults(req.canonical(ctx), dep), dep)
             if ctx.cache is not None and self.cache is not None:
                 events = self.cache.tap(ctx, events)
-            encoder = ctx.surface.stream_encoder(
-                req.model, include_usage=_wants_usage(req.body), elapsed_ms=ctx.elapsed_ms
-            )
+            encoder = ctx.surface.stream_encoder(req.model, req.body, ctx.elapsed_ms)
             return TranslatingRelay(ctx, events, encoder, self.finish, estimate)
-        adapter = self._adapter(ctx, dep)
-        strip_usage = False
-        if adapter.protocol == ctx.surface.name == "openai":
-            body, asked = with_stream_usage(dict(req.body))
-            strip_usage = not asked
-            req = _Request(body, req.model, stream=True)
-        upstream, passthrough = self._upstream_request(ctx, req, dep)
+        upstream, passthrough, strip_usage = self._upstream_request(ctx, req, dep)
         timeout = self.timeout_for(dep)
         stream = await self._http.open_stream(
             upstream.url,
@@ -329,9 +322,7 @@ class ChatService:
         events = _decode_frames(adapter, chunks, splitter, first)
         if ctx.cache is not None and self.cache is not None:
             events = self.cache.tap(ctx, events)
-        encoder = ctx.surface.stream_encoder(
-            req.model, include_usage=_wants_usage(req.body), elapsed_ms=ctx.elapsed_ms
-        )
+        encoder = ctx.surface.stream_encoder(req.model, req.body, ctx.elapsed_ms)
         return TranslatingRelay(ctx, events, encoder, self.finish, estimate, on_close=stream.close)
 
     def timeout_for(self, dep: Deployment) -> float:
@@ -372,27 +363,6 @@ def _expand_wildcard(dep: Deployment, group: str, requested: str) -> Deployment:
     return replace(dep, model=dep.model.replace("*", part if part is not None else requested))
 
 
-def _with_body_defaults(body: dict[str, Any], dep: Deployment, protocol: str) -> dict[str, Any]:
-    """Fill the deployment's request defaults into a pass-through body, under the protocol's names."""
-    if not dep.defaults:
-        return body
-    target = body
-    if protocol == "gemini":
-        config = body.get("generationConfig")
-        target = dict(config) if isinstance(config, dict) else {}
-    for ours, theirs in _DEFAULT_NAMES[protocol].items():
-        if ours in dep.defaults and theirs not in target:
-            target[theirs] = dep.defaults[ours]
-    if protocol == "gemini" and target:
-        body["generationConfig"] = target
-    return body
-
-
-def _wants_usage(body: dict[str, Any]) -> bool:
-    options = body.get("stream_options")
-    return isinstance(options, dict) and bool(options.get("include_usage"))
-
-
 def _with_defaults(canonical: ChatRequest, dep: Deployment) -> ChatRequest:
     """A fresh copy of the request with the deployment's defaults filled in.
 
@@ -418,10 +388,11 @@ def _with_defaults(canonical: ChatRequest, dep: Deployment) -> ChatRequest:
 
 
 def _input_estimator(req: _Request) -> Callable[[], int]:
+    """The prompt estimate admission made, for a stream that broke before usage was reported."""
+
     def estimate() -> int:
         try:
-            prompt = req.body.get("messages") or req.body.get("contents") or req.body.get("input") or ""
-            return max(len(orjson.dumps(prompt)) // 4, 1)
+            return estimate_body_tokens(req.body)[0]
         except TypeError:
             return 1
 

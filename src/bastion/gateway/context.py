@@ -12,10 +12,11 @@ from bastion.accounting.records import UsageRecord
 from bastion.domain.principal import Principal
 from bastion.domain.secret import Secret
 from bastion.gateway.surfaces import Surface
-from bastion.limits import Ticket
+from bastion.limits import Reservation, Ticket
 
 if TYPE_CHECKING:
     from bastion.gateway.cache import CacheTicket
+    from bastion.gateway.plans import Member
 
 __all__ = ["CallContext", "new_request_id"]
 
@@ -40,6 +41,10 @@ class CallContext:
     requested_model: str = ""
     #: The rate-limit admission and budget reservation to settle when the request ends.
     ticket: Ticket | None = None
+    #: The plan the caller is on (see :mod:`bastion.gateway.plan_admission`) and the tokens held
+    #: against its quota until the request ends.
+    plan: Member | None = None
+    quota: Reservation | None = None
     #: An account user's own provider keys (``anthropic``, ``openai``, ``google``); ``None`` for
     #: every other caller (see :mod:`bastion.gateway.credentials`).
     user_keys: Mapping[str, Secret] | None = None

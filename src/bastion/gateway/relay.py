@@ -43,15 +43,6 @@ class StreamRelay(Protocol):
     def client_gone(self) -> None: ...
 
 
-#: Events after which nothing more comes: Anthropic's, and the Responses API's.
-_TERMINAL_EVENTS = frozenset({"message_stop", "response.completed", "response.incomplete", "response.failed"})
-
-
-#: Frames after which nothing more comes: OpenAI's [DONE], and the events above.
-def _is_terminal(event: str | None, data: bytes | None) -> bool:
-    return event in _TERMINAL_EVENTS or (data is not None and data.startswith(b"[DONE]"))
-
-
 class PassthroughRelay:
     def __init__(
         self,
@@ -81,12 +72,12 @@ class PassthroughRelay:
 
     async def run(self) -> AsyncIterator[bytes]:
         ctx, sniffer = self._ctx, self._sniffer
+        is_terminal = ctx.surface.is_terminal
         status, error = 200, None
         try:
             frames = self._pending
             self._pending = []
             ended = False
-            gemini = ctx.surface.name == "gemini"
             while True:
                 out: list[bytes] = []
                 for frame in frames:
@@ -96,9 +87,7 @@ class PassthroughRelay:
                         self._observer.feed(event, data)
                     if ctx.record.ttft_ms is None and sniffer.content_frames:
                         ctx.record.ttft_ms = ctx.elapsed_ms()
-                    if _is_terminal(event, data) or (
-                        gemini and data is not None and b'"finishReason"' in data
-                    ):
+                    if not ctx.recorded and is_terminal(event, data):
                         self._settle()
                         if sniffer.error is None:
                             if self._observer is not None:

@@ -118,6 +118,16 @@ local function rates_write(K, A, now, plan)
     end
   end
 end
+-- The levels after a write, per scope: requests then tokens ('-1' for a limit not set), for the
+-- rate-limit headers of the answer.
+local function rates_levels(plan, tokens)
+  local out = {{}}
+  for _, p in ipairs(plan) do
+    out[#out + 1] = p.rpm and num(p.r + 1) or '-1'
+    out[#out + 1] = p.tpm and num(p.t + tokens) or '-1'
+  end
+  return out
+end
 -- A (release): id, tokens delta, n, then tpm, parallel per scope.
 local function rates_release(K, A, now)
   local id, delta, n = A[1], tonumber(A[2]), tonumber(A[3])
@@ -190,7 +200,7 @@ local function budgets_check(K, A, now)
     if limit and (s + r >= limit or s + r + amount > limit + EPS) then
       return nil, {i, num(s), num(r), num(limit)}
     end
-    reserved[i] = {r, known}
+    reserved[i] = {r, known, s}
   end
   return reserved, nil
 end
@@ -232,7 +242,7 @@ local function budgets_settle(K, A, now)
 end
 """
 
-# ARGV: now, then the concern's A. Replies: {1} admitted; {0, index, kind, limit, used, wait}.
+# ARGV: now, then the concern's A. Replies: {1, levels...} admitted; {0, index, kind, limit, used, wait}.
 ACQUIRE = (
     _COMMON
     + _RATES
@@ -242,7 +252,7 @@ local A = slice(ARGV, 2)
 local plan, refusal = rates_check(KEYS, A, now)
 if refusal then return refusal end
 rates_write(KEYS, A, now, plan)
-return {1}
+return {1, unpack(rates_levels(plan, tonumber(A[2])))}
 """
 )
 
@@ -274,7 +284,8 @@ return all
 """
 )
 
-# ARGV: now, then the concern's A. Replies: {1}; {0, index, spent, reserved, limit}; {2, missing...}.
+# ARGV: now, then the concern's A. Replies: {1, spent + reserved after, per scope...};
+# {0, index, spent, reserved, limit}; {2, missing...}.
 RESERVE = (
     _COMMON
     + _BUDGETS
@@ -286,7 +297,9 @@ if missing then return missing end
 local reserved, refusal = budgets_check(KEYS, A, now)
 if refusal then return {0, unpack(refusal)} end
 budgets_write(KEYS, A, now, reserved)
-return {1}
+local committed = {}
+for i, held in ipairs(reserved) do committed[i] = num(held[3] + held[1] + tonumber(A[2])) end
+return {1, unpack(committed)}
 """
 )
 
@@ -319,7 +332,7 @@ local reserved, over = budgets_check(BK, BA, now)
 if over then return {3, unpack(over)} end
 rates_write(RK, RA, now, plan)
 budgets_write(BK, BA, now, reserved)
-return {1}
+return {1, unpack(rates_levels(plan, tonumber(RA[2])))}
 """
 )
 

@@ -121,6 +121,7 @@ class MemoryBudgets:
         for account in accounts:
             account.holds[reservation.id] = (reservation.amount, now + self._lease_ttl)
             account.reserved += reservation.amount
+        reservation.committed = tuple(account.spent + account.reserved for account in accounts)
 
     async def _load(self, scopes: Sequence[str]) -> None:
         missing = [scope for scope in scopes if scope not in self._accounts]

@@ -105,6 +105,13 @@ class MemoryRateLimiter:
         return plan if worst is None else worst
 
     def commit(self, admission: Admission, plan: Plan, now: float) -> None:
+        admission.levels = tuple(
+            (
+                requests + 1 if limit.rpm is not None else None,
+                tokens + admission.tokens if limit.tpm is not None else None,
+            )
+            for limit, (requests, tokens) in zip(admission.limits, plan, strict=True)
+        )
         for limit, (requests, tokens) in zip(admission.limits, plan, strict=True):
             if limit.rpm is not None or limit.tpm is not None:
                 bucket = self._buckets.setdefault(limit.scope, _Bucket())

@@ -56,6 +56,7 @@ class RedisBudgets:
             reply = await self._store.run(RedisLimitsStore.RESERVE, keys, [now, *args])
             status = int(reply[0])
             if status == 1:
+                reservation.committed = tuple(float(value) for value in reply[1:])
                 return reservation
             if status == 0:
                 return budget_refusal_from(reservation, reply)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from bastion.limits import _bucket
 from bastion.limits._redis_budgets import RedisBudgets, budget_refusal_from
-from bastion.limits._redis_rates import RedisRateLimiter, refusal_from
+from bastion.limits._redis_rates import RedisRateLimiter, levels_from, refusal_from
 from bastion.limits._redis_store import Args, RedisLimitsStore
 from bastion.limits.admission import Admission, RateLimit, Refusal
 from bastion.limits.backend import Ticket
@@ -40,6 +40,7 @@ class RedisGate:
             reply = await self._store.run(RedisLimitsStore.ADMIT, rate_keys + budget_keys, args)
             status = int(reply[0])
             if status == 1:
+                admission.levels = levels_from(reply)
                 return Ticket(admission, reservation)
             if status == 0:
                 return refusal_from(admission, reply)

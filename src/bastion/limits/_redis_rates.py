@@ -30,7 +30,10 @@ class RedisRateLimiter:
             return admission
         keys, args = self.acquire_parts(admission)
         reply = await self._store.run(RedisLimitsStore.ACQUIRE, keys, [self._store.now_arg(), *args])
-        return admission if int(reply[0]) == 1 else refusal_from(admission, reply)
+        if int(reply[0]) != 1:
+            return refusal_from(admission, reply)
+        admission.levels = levels_from(reply)
+        return admission
 
     async def release(self, admission: Admission, *, actual_tokens: int) -> None:
         if admission.released:
@@ -88,6 +91,13 @@ def refusal_from(admission: Admission, reply: Any) -> Refusal:
         used=_bucket.used(float(level)),
         retry_after=None if retry_after < 0 else retry_after,
     )
+
+
+def levels_from(reply: Any) -> tuple[tuple[float | None, float | None], ...]:
+    """The ``(requests, tokens)`` levels of an admitted reply's ``{1, r1, t1, r2, t2...}``."""
+    values = [float(value) for value in reply[1:]]
+    found = [None if value < 0 else value for value in values]
+    return tuple((found[i], found[i + 1]) for i in range(0, len(found) - 1, 2))
 
 
 def _opt(value: int | None) -> str | int:

@@ -51,6 +51,9 @@ class Admission:
     limits: tuple[RateLimit, ...]
     tokens: int
     released: bool = False
+    #: Per limit, the rpm and tpm levels just after this admission was counted (``None``: that
+    #: limit is not set): what the rate-limit headers of the answer report, at no extra cost.
+    levels: tuple[tuple[float | None, float | None], ...] = ()
 
     @classmethod
     def of(cls, admission_id: str, limits: Iterable[RateLimit], tokens: int) -> Admission:

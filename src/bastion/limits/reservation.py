@@ -45,6 +45,9 @@ class Reservation:
     budgets: tuple[BudgetLimit, ...]
     amount: float
     settled: bool = False
+    #: Per budget, spend plus everything reserved just after this reservation was made (a quota's
+    #: tokens used or held): what the answer's headers report as left, at no extra cost.
+    committed: tuple[float, ...] = ()
 
     @classmethod
     def of(cls, reservation_id: str, budgets: Iterable[BudgetLimit], amount: float) -> Reservation:

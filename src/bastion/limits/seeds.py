@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,37 +22,62 @@ from bastion.store.database import Database
 from bastion.store.records import KeyRecord, TeamRecord, UserRecord
 from bastion.store.spend import SpendFilter
 
-__all__ = ["UnwrittenRows", "spend_loader"]
+__all__ = ["PlanWindows", "UnwrittenRows", "spend_loader"]
 
 Row = dict[str, Any]
 #: ``SpendWriter.with_unwritten``: a database read, and the rows not in the database yet.
 _Seeds = dict[str, BudgetSeed]
 UnwrittenRows = Callable[[Callable[[], Awaitable[_Seeds]]], Awaitable[tuple[_Seeds, list[Row]]]]
 
-#: The row field that names each kind of owner (end users of jwt_auth are logged as ``user``).
-_OWNER_FIELDS = {"key": "api_key", "team": "team_id", "user": "user", "end_user": "user"}
+#: The row field that names each kind of owner (end users of jwt_auth are logged as ``user``, a
+#: key's customers of ``/customer/new`` as ``end_user``).
+_OWNER_FIELDS = {
+    "key": "api_key",
+    "team": "team_id",
+    "user": "user",
+    "end_user": "user",
+    "customer": "end_user",
+}
+_MEMBER_FILTERS = {"end_user": "user", "customer": "end_user"}
+
+
+@dataclass(frozen=True, slots=True)
+class PlanWindows:
+    """The windows of members of plans, as admission last saw them (by scope): their budget's
+    ``budget_duration``, and their quota's ``(quota_duration, count_cache_reads)`` by
+    ``quota:<member>`` scope."""
+
+    budgets: dict[str, str | None] = field(default_factory=dict)
+    quotas: dict[str, tuple[str | None, bool]] = field(default_factory=dict)
 
 
 def spend_loader(
-    database: Database, *, unwritten: UnwrittenRows | None = None, end_user_budget: str | None = None
+    database: Database,
+    *,
+    unwritten: UnwrittenRows | None = None,
+    end_user_budget: str | None = None,
+    plans: PlanWindows | None = None,
 ) -> SpendLoader:
     """Seeds from ``database`` plus ``unwritten`` rows: the all-time total, or with a
     ``budget_duration`` the spend since the window began.
 
     End users of ``jwt_auth`` have no row: their spend is summed from the logs written under their
-    user id, over ``end_user_budget`` (the ``user_limits.budget_duration``) when one is set."""
+    user id, over ``end_user_budget`` (the ``user_limits.budget_duration``) when one is set, or
+    over their plan's window (``plans``). A plan's token quota (``quota:<member>``) is seeded with
+    the tokens the member's logs counted in the quota's window."""
+    windows = plans or PlanWindows()
 
     async def load(scopes: Sequence[str]) -> dict[str, BudgetSeed]:
         now = datetime.now(UTC)
         starts: dict[str, float] = {}  # the window start of each windowed scope
 
         def read() -> Awaitable[dict[str, BudgetSeed]]:
-            return _stored(database, scopes, end_user_budget, now, starts)
+            return _stored(database, scopes, end_user_budget, windows, now, starts)
 
         if unwritten is None:
             return await read()
         stored, rows = await unwritten(read)
-        return {scope: _plus(scope, seed, rows, starts.get(scope)) for scope, seed in stored.items()}
+        return {scope: _plus(scope, seed, rows, starts.get(scope), windows) for scope, seed in stored.items()}
 
     return load
 
@@ -61,6 +86,7 @@ async def _stored(
     database: Database,
     scopes: Sequence[str],
     end_user_budget: str | None,
+    windows: PlanWindows,
     now: datetime,
     starts: dict[str, float],
 ) -> dict[str, BudgetSeed]:
@@ -70,14 +96,26 @@ async def _stored(
         row: KeyRecord | TeamRecord | UserRecord | None = None
         owner = SpendFilter()
         duration: str | None = None
-        if kind == "key":
+        if kind == "quota":
+            seeds[scope] = await _quota_seed(database, scope, ident, windows, now, starts)
+            continue
+        if kind == "plan":  # a key's or a team's plan: its own budget over the key's (team's) logs
+            inner, _, inner_id = ident.partition(":")
+            found = _owner_filter(inner, inner_id)
+            if found is None:
+                continue
+            owner, duration = found, windows.budgets.get(scope)
+        elif kind == "customer":
+            owner, duration = SpendFilter(end_user=ident), windows.budgets.get(scope)
+        elif kind == "key":
             row, owner = await database.keys.get(ident), SpendFilter(api_key=ident)
         elif kind == "team":
             row, owner = await database.teams.get(ident), SpendFilter(team_id=ident)
         elif kind == "user":
             row, owner = await database.users.get(ident), SpendFilter(user=ident)
         elif kind == "end_user":
-            owner, duration = SpendFilter(user=ident), end_user_budget
+            duration = windows.budgets.get(scope, end_user_budget)
+            owner = SpendFilter(user=ident)
         else:
             continue
         if row is not None:
@@ -85,7 +123,7 @@ async def _stored(
             if not duration:
                 seeds[scope] = BudgetSeed(spent=row.spend)
                 continue
-        elif kind != "end_user":
+        elif kind not in _MEMBER_FILTERS and kind != "plan":
             continue
         if duration is None:
             seeds[scope] = BudgetSeed(spent=(await database.spend.summarize_spend(owner)).spend)
@@ -98,9 +136,55 @@ async def _stored(
     return seeds
 
 
-def _plus(scope: str, seed: BudgetSeed, rows: list[Row], start: float | None) -> BudgetSeed:
-    """``seed`` plus the spend of the unwritten rows of ``scope`` (in its window, if it has one)."""
+async def _quota_seed(
+    database: Database, scope: str, member: str, windows: PlanWindows, now: datetime, starts: dict[str, float]
+) -> BudgetSeed:
+    """The tokens a member's logs counted in their quota's current window."""
+    kind, _, ident = member.partition(":")
+    found = _owner_filter(kind, ident)
+    if found is None:
+        return BudgetSeed(0.0)
+    duration, cache_reads = windows.quotas.get(scope, (None, True))
+    owner = found
+    reset_at = None
+    if duration is not None:
+        window = parse_duration(duration)
+        began = window.window_start(now)
+        starts[scope] = began.timestamp()
+        owner = replace(owner, start=began)
+        reset_at = window.next_reset(now).timestamp()
+    totals = await database.spend.summarize_spend(owner)
+    counted = totals.prompt_tokens + totals.completion_tokens
+    if not cache_reads:
+        counted -= totals.cache_read_tokens
+    return BudgetSeed(spent=float(max(counted, 0)), reset_at=reset_at)
+
+
+def _owner_filter(kind: str, ident: str) -> SpendFilter | None:
+    """The logs of a plan's member: an end user's, a customer's, a key's or a team's."""
+    if kind == "end_user":
+        return SpendFilter(user=ident)
+    if kind == "customer":
+        return SpendFilter(end_user=ident)
+    if kind == "key":
+        return SpendFilter(api_key=ident)
+    if kind == "team":
+        return SpendFilter(team_id=ident)
+    return None
+
+
+def _plus(
+    scope: str, seed: BudgetSeed, rows: list[Row], start: float | None, windows: PlanWindows | None = None
+) -> BudgetSeed:
+    """``seed`` plus the spend (or, for a quota, the tokens) of the unwritten rows of ``scope`` (in
+    its window, if it has one)."""
     kind, _, ident = scope.partition(":")
+    tokens = kind == "quota"
+    cache_reads = True
+    if tokens:
+        cache_reads = True if windows is None else windows.quotas.get(scope, (None, True))[1]
+    if tokens or kind == "plan":
+        kind, _, ident = ident.partition(":")
     name = _OWNER_FIELDS.get(kind)
     if name is None:
         return seed
@@ -108,9 +192,21 @@ def _plus(scope: str, seed: BudgetSeed, rows: list[Row], start: float | None) ->
     for row in rows:
         if row.get(name) != ident:
             continue
-        began, spend = row.get("start_time"), row.get("spend")
+        began = row.get("start_time")
         if start is not None and isinstance(began, int | float) and began < start:
             continue
-        if isinstance(spend, int | float) and not isinstance(spend, bool) and math.isfinite(spend):
-            extra += float(spend)
+        extra += _row_tokens(row, cache_reads) if tokens else _number(row.get("spend"))
     return replace(seed, spent=seed.spent + extra) if extra else seed
+
+
+def _row_tokens(row: Row, cache_reads: bool) -> float:
+    counted = _number(row.get("prompt_tokens")) + _number(row.get("completion_tokens"))
+    if not cache_reads:
+        counted -= _number(row.get("cache_read_tokens"))
+    return max(counted, 0.0)
+
+
+def _number(value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return 0.0

@@ -20,7 +20,7 @@ _TOKEN_BUCKETS = (16, 64, 256, 1024, 4096, 16384, 65536, 262144)
 
 #: How many distinct teams get a label of their own (per process) before the rest become ``other``.
 TEAM_LABEL_LIMIT = 100
-_SCOPE_KINDS = frozenset({"key", "team", "user", "end_user", "org"})
+_SCOPE_KINDS = frozenset({"key", "team", "user", "end_user", "customer", "plan", "org"})
 
 
 class Metrics:
@@ -128,6 +128,12 @@ class Metrics:
             "bastion_cache_lookups",
             "Response cache lookups, by result (hit or miss).",
             ["model_group", "result"],
+            registry=r,
+        )
+        self.plan_refusals = Counter(
+            "bastion_plan_quota_refusals",
+            "Requests refused because the caller's plan's token quota was used up, by plan.",
+            ["plan"],
             registry=r,
         )
         self.routed = Counter(

@@ -15,7 +15,7 @@ from bastion.protocols.anthropic.response import decode_response, usage_from_ant
 from bastion.protocols.anthropic.stream import StreamDecoder
 from bastion.protocols.canonical import ChatRequest, ChatResponse
 from bastion.providers._retry_after import retry_after_seconds
-from bastion.providers.base import UpstreamRequest
+from bastion.providers.base import LocalModel, UpstreamRequest
 from bastion.settings import Deployment
 
 __all__ = ["AnthropicAdapter", "AnthropicSniffer"]
@@ -27,6 +27,7 @@ _FORWARDED = ("anthropic-version", "anthropic-beta")
 
 class AnthropicAdapter:
     protocol = "anthropic"
+    local: LocalModel | None = None
 
     def __init__(self, *, default_max_tokens: int = 4096) -> None:
         self._default_max_tokens = default_max_tokens
@@ -52,6 +53,31 @@ class AnthropicAdapter:
         if dep.extra_headers:
             headers.update(dep.extra_headers)
         return UpstreamRequest(f"{base}/v1/messages", headers, orjson.dumps(body))
+
+    def count_tokens_request(
+        self, dep: Deployment, body: dict[str, Any], *, client_headers: Mapping[str, str]
+    ) -> UpstreamRequest:
+        """``/v1/messages/count_tokens``: the messages body without ``max_tokens``."""
+        body = dict(body)
+        body.pop("max_tokens", None)
+        upstream = self.chat_request(dep, body, stream=False, client_headers=client_headers)
+        upstream.url += "/count_tokens"
+        return upstream
+
+    def token_count(self, data: dict[str, Any]) -> int | None:
+        count = data.get("input_tokens")
+        return count if isinstance(count, int) else None
+
+    def embeddings_request(
+        self, dep: Deployment, texts: list[str], dimensions: int | None
+    ) -> UpstreamRequest | None:
+        return None  # Anthropic has no embeddings API
+
+    def embeddings_passthrough(self, dep: Deployment, body: dict[str, Any]) -> UpstreamRequest | None:
+        return None
+
+    def vectors(self, data: dict[str, Any]) -> list[list[float]]:
+        return []
 
     def encode(self, req: ChatRequest, dep: Deployment, *, drop_params: bool) -> dict[str, Any]:
         return encode_request(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -11,7 +11,15 @@ from bastion.domain.usage import Usage
 from bastion.protocols.canonical import ChatRequest, ChatResponse, StreamEvent
 from bastion.settings import Deployment
 
-__all__ = ["DataDecoder", "DataOnly", "EventDecoder", "ProviderAdapter", "UpstreamRequest", "UsageSniffer"]
+__all__ = [
+    "DataDecoder",
+    "DataOnly",
+    "EventDecoder",
+    "LocalModel",
+    "ProviderAdapter",
+    "UpstreamRequest",
+    "UsageSniffer",
+]
 
 
 @dataclass(slots=True)
@@ -69,14 +77,48 @@ class UsageSniffer(Protocol):
     def observe(self, frame: bytes, event: str | None, data: bytes | None) -> bool: ...
 
 
+class LocalModel(Protocol):
+    """A model answered in-process, with no HTTP call (the built-in ``mock`` provider)."""
+
+    def complete(self, req: ChatRequest, dep: Deployment) -> ChatResponse: ...
+
+    def stream(self, req: ChatRequest, dep: Deployment) -> AsyncIterator[StreamEvent]: ...
+
+    def embed(self, texts: list[str], dimensions: int | None) -> list[list[float]]: ...
+
+
 class ProviderAdapter(Protocol):
     """An upstream wire protocol: how to address it, and how to translate to and from it."""
 
     protocol: str
 
+    @property
+    def local(self) -> LocalModel | None:
+        """Set when the provider answers in-process (then it is called instead of any URL)."""
+
     def chat_request(
         self, dep: Deployment, body: dict[str, Any], *, stream: bool, client_headers: Mapping[str, str]
     ) -> UpstreamRequest: ...
+
+    def count_tokens_request(
+        self, dep: Deployment, body: dict[str, Any], *, client_headers: Mapping[str, str]
+    ) -> UpstreamRequest | None:
+        """The provider's own token count of a chat ``body`` (in its protocol), or ``None`` when
+        it has no counting endpoint."""
+
+    def token_count(self, data: dict[str, Any]) -> int | None:
+        """The count in the answer of :meth:`count_tokens_request` (``None``: not there)."""
+
+    def embeddings_request(
+        self, dep: Deployment, texts: list[str], dimensions: int | None
+    ) -> UpstreamRequest | None:
+        """Embed ``texts`` (``None``: the provider has no embeddings API)."""
+
+    def embeddings_passthrough(self, dep: Deployment, body: dict[str, Any]) -> UpstreamRequest | None:
+        """Send a client's embeddings body written in this protocol as it is (``None``: cannot)."""
+
+    def vectors(self, data: dict[str, Any]) -> list[list[float]]:
+        """The vectors of an answer to :meth:`embeddings_request`, in input order."""
 
     def encode(self, req: ChatRequest, dep: Deployment, *, drop_params: bool) -> dict[str, Any]: ...
 

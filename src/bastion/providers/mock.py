@@ -9,9 +9,12 @@ last user message says ``use_tool``, it calls the first tool.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
+from bastion.domain.errors import InternalError, UpstreamError
 from bastion.domain.usage import Usage
 from bastion.protocols.canonical import (
     BlockDelta,
@@ -28,16 +31,71 @@ from bastion.protocols.canonical import (
     ToolCallPart,
     ToolResultPart,
 )
+from bastion.protocols.token_estimate import estimate_tokens
 from bastion.settings import Deployment
 
-__all__ = ["MockProvider"]
+__all__ = ["MockProvider", "mock_vector"]
 
 _DEFAULT = "This is a mock response from Bastion. Configure a real provider to talk to a model."
 _ids = itertools.count(1)
 
 
 class MockProvider:
+    """The mock as a provider adapter like the others; it answers in-process (``local``), so the
+    HTTP side of the adapter interface is never reached."""
+
     protocol = "mock"
+
+    @property
+    def local(self) -> MockProvider:
+        return self
+
+    def embed(self, texts: list[str], dimensions: int | None) -> list[list[float]]:
+        return [mock_vector(t, dimensions or 8) for t in texts]
+
+    # The HTTP side: a local model has no URL. ---------------------------------------------------
+
+    def chat_request(
+        self, dep: Deployment, body: dict[str, Any], *, stream: bool, client_headers: Mapping[str, str]
+    ) -> Any:
+        raise InternalError("the mock provider answers in-process")
+
+    def count_tokens_request(
+        self, dep: Deployment, body: dict[str, Any], *, client_headers: Mapping[str, str]
+    ) -> None:
+        return None  # estimated locally, like any provider without a counting endpoint
+
+    def token_count(self, data: dict[str, Any]) -> int | None:
+        return None
+
+    def embeddings_request(self, dep: Deployment, texts: list[str], dimensions: int | None) -> None:
+        return None
+
+    def embeddings_passthrough(self, dep: Deployment, body: dict[str, Any]) -> None:
+        return None
+
+    def vectors(self, data: dict[str, Any]) -> list[list[float]]:
+        return []
+
+    def encode(self, req: ChatRequest, dep: Deployment, *, drop_params: bool) -> dict[str, Any]:
+        raise InternalError("the mock provider answers in-process")
+
+    def decode(self, data: dict[str, Any]) -> ChatResponse:
+        raise InternalError("the mock provider answers in-process")
+
+    def usage(self, data: dict[str, Any]) -> Usage:
+        return Usage()
+
+    def event_decoder(self) -> Any:
+        raise InternalError("the mock provider answers in-process")
+
+    def sniffer(self, *, strip_usage_chunk: bool) -> Any:
+        raise InternalError("the mock provider answers in-process")
+
+    def error(self, status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamError:
+        return UpstreamError(body.decode(errors="replace"), status=status)
+
+    # The model. --------------------------------------------------------------------------------
 
     def complete(self, req: ChatRequest, dep: Deployment) -> ChatResponse:
         content, stop = _answer(req, dep)
@@ -71,6 +129,16 @@ class MockProvider:
         yield MessageEnd(stop_reason=stop, usage=usage)
 
 
+def mock_vector(text: str, dims: int = 8) -> list[float]:
+    """A deterministic unit-free vector for the offline mock provider."""
+    out: list[float] = []
+    seed = text.encode()
+    while len(out) < dims:
+        seed = hashlib.sha256(seed).digest()
+        out.extend((b - 127.5) / 127.5 for b in seed)
+    return [round(v, 6) for v in out[:dims]]
+
+
 def _answer(req: ChatRequest, dep: Deployment) -> tuple[list[ContentPart], StopReason]:
     if req.tools and "use_tool" in _last_user_text(req):
         return [
@@ -98,7 +166,7 @@ def _prompt_tokens(req: ChatRequest) -> int:
                 chars += len(part.text)
             elif isinstance(part, ToolResultPart):
                 chars += sum(len(p.text) for p in part.content if isinstance(p, TextPart))
-    return max(chars // 4, 1)
+    return max(estimate_tokens(chars), 1)
 
 
 def _output_tokens(content: list[ContentPart]) -> int:

@@ -15,7 +15,7 @@ from bastion.protocols.openai.request import encode_request
 from bastion.protocols.openai.response import decode_response, usage_from_openai
 from bastion.protocols.openai.stream import StreamDecoder
 from bastion.providers._retry_after import retry_after_seconds
-from bastion.providers.base import DataOnly, UpstreamRequest
+from bastion.providers.base import DataOnly, LocalModel, UpstreamRequest
 from bastion.settings import Deployment
 
 __all__ = ["OpenAIAdapter", "OpenAISniffer", "azure_api_version"]
@@ -33,27 +33,36 @@ def azure_api_version(dep: Deployment) -> str:
 
 class OpenAIAdapter:
     protocol = "openai"
+    local: LocalModel | None = None
 
     def chat_request(
         self, dep: Deployment, body: dict[str, Any], *, stream: bool, client_headers: Mapping[str, str]
     ) -> UpstreamRequest:
         body["model"] = dep.model
-        base = (dep.api_base or "https://api.openai.com/v1").rstrip("/")
-        headers = {"content-type": _JSON, "accept": "text/event-stream" if stream else _JSON}
-        key = dep.api_key.reveal() if dep.api_key is not None else None
-        if dep.provider_alias == "azure":
-            url = (
-                f"{base}/openai/deployments/{dep.model}/chat/completions?api-version={azure_api_version(dep)}"
-            )
-            if key:
-                headers["api-key"] = key
-        else:
-            url = f"{base}/chat/completions"
-            if key:
-                headers["authorization"] = f"Bearer {key}"
-        if dep.extra_headers:
-            headers.update(dep.extra_headers)
-        return UpstreamRequest(url, headers, orjson.dumps(body))
+        return _request(dep, "chat/completions", body, accept="text/event-stream" if stream else _JSON)
+
+    def embeddings_request(
+        self, dep: Deployment, texts: list[str], dimensions: int | None
+    ) -> UpstreamRequest | None:
+        payload: dict[str, Any] = {"model": dep.model, "input": texts, "encoding_format": "float"}
+        if dimensions:
+            payload["dimensions"] = dimensions
+        return _request(dep, "embeddings", payload)
+
+    def embeddings_passthrough(self, dep: Deployment, body: dict[str, Any]) -> UpstreamRequest | None:
+        return _request(dep, "embeddings", {**body, "model": dep.model})
+
+    def vectors(self, data: dict[str, Any]) -> list[list[float]]:
+        items = sorted(data.get("data", []), key=lambda d: d.get("index", 0))
+        return [item["embedding"] for item in items]
+
+    def count_tokens_request(
+        self, dep: Deployment, body: dict[str, Any], *, client_headers: Mapping[str, str]
+    ) -> UpstreamRequest | None:
+        return None  # OpenAI has no counting endpoint: the gateway estimates
+
+    def token_count(self, data: dict[str, Any]) -> int | None:
+        return None
 
     def encode(self, req: ChatRequest, dep: Deployment, *, drop_params: bool) -> dict[str, Any]:
         return encode_request(req, dep.model, drop_params=drop_params)
@@ -73,6 +82,25 @@ class OpenAIAdapter:
     def error(self, status: int, body: bytes, headers: Mapping[str, str]) -> UpstreamError:
         message, code = wire_errors.parse_upstream_error(status, body)
         return UpstreamError(message, status=status, retry_after=retry_after_seconds(headers), code=code)
+
+
+def _request(dep: Deployment, endpoint: str, body: dict[str, Any], *, accept: str = _JSON) -> UpstreamRequest:
+    """``endpoint`` (``chat/completions``, ``embeddings``) of the deployment's server, Azure's
+    per-deployment URLs and ``api-key`` header included."""
+    base = (dep.api_base or "https://api.openai.com/v1").rstrip("/")
+    headers = {"content-type": _JSON, "accept": accept}
+    key = dep.api_key.reveal() if dep.api_key is not None else None
+    if dep.provider_alias == "azure":
+        url = f"{base}/openai/deployments/{dep.model}/{endpoint}?api-version={azure_api_version(dep)}"
+        if key:
+            headers["api-key"] = key
+    else:
+        url = f"{base}/{endpoint}"
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+    if dep.extra_headers:
+        headers.update(dep.extra_headers)
+    return UpstreamRequest(url, headers, orjson.dumps(body))
 
 
 class OpenAISniffer:

@@ -18,7 +18,7 @@ from bastion.domain.usage import Usage
 from bastion.protocols.canonical import ChatRequest, ChatResponse
 from bastion.protocols.openai_responses.events import StreamDecoder, terminal_response
 from bastion.protocols.openai_responses.response import decode_response, usage_from_responses
-from bastion.providers.base import UpstreamRequest
+from bastion.providers.base import LocalModel, UpstreamRequest
 from bastion.providers.openai import OpenAIAdapter, azure_api_version
 from bastion.settings import Deployment
 
@@ -41,9 +41,30 @@ class ResponsesAdapter:
     """OpenAI's protocol at ``/responses``: addressing, usage and errors (OpenAI's own)."""
 
     protocol = "responses"
+    local: LocalModel | None = None
 
     def __init__(self) -> None:
         self._openai = OpenAIAdapter()
+
+    # Token counts and embeddings never go through this adapter: they take the deployment's own.
+    def count_tokens_request(
+        self, dep: Deployment, body: dict[str, Any], *, client_headers: Mapping[str, str]
+    ) -> UpstreamRequest | None:
+        return None
+
+    def token_count(self, data: dict[str, Any]) -> int | None:
+        return None
+
+    def embeddings_request(
+        self, dep: Deployment, texts: list[str], dimensions: int | None
+    ) -> UpstreamRequest | None:
+        return None
+
+    def embeddings_passthrough(self, dep: Deployment, body: dict[str, Any]) -> UpstreamRequest | None:
+        return None
+
+    def vectors(self, data: dict[str, Any]) -> list[list[float]]:
+        return []
 
     def chat_request(
         self, dep: Deployment, body: dict[str, Any], *, stream: bool, client_headers: Mapping[str, str]

@@ -4,29 +4,34 @@
 whatever its shape, the master key, static keys, ...), in the forms a response can carry them
 (raw UTF-8, JSON-escaped, ASCII-escaped). :meth:`Scrubber.wrap` wraps one response's ASGI ``send``:
 
-* a whole body (``content-length`` known) is scrubbed once and its length header corrected;
-* a stream (SSE) is scrubbed chunk by chunk, keeping back only the tail of a chunk that could be the
-  start of a secret, so a value split across two writes is still caught (an SSE frame ends with a
-  newline, which no secret holds, so a complete frame is never held back);
+* a whole body (``content-length`` known) is scrubbed once and its length header corrected (its
+  head waits for it);
+* a stream (SSE, no ``content-length``: its head leaves at once) is scrubbed chunk by chunk,
+  keeping back only the tail of a chunk that could be the start of a secret, so a value split
+  across two writes is still caught (an SSE frame ends with a newline, which no secret holds, so
+  a complete frame is never held back);
 * header values are scrubbed too.
 
-A key chosen per call (a user's own provider key, a system key stored in the database) is added to
-the current response's scrubber with :func:`scrub_also` from wherever it is chosen; the response
-being sent is found through a context variable, so nothing else needs threading through.
+A key chosen per call (a user's own provider key, a system key stored in the database) is added
+with :func:`scrub_also` from wherever it is chosen (:mod:`bastion.domain.call_secrets`: a context
+variable, so nothing needs threading through); the call's answer is scrubbed of it from then on,
+and its log lines too.
 
-The cost when no secret is present is one ``in`` check per secret form per body write (bytes
-search); a replacement only happens on a hit. Values that look like placeholders rather than
-secrets (shorter than 6 characters, no letter, or a plain word under 16 characters without a digit,
-such as ``EMPTY`` or ``not-needed``) are left alone: scrubbing them would corrupt ordinary text.
+The cost when no secret is present is one ``in`` check (a bytes search) per secret form per body
+write; a replacement only happens on a hit. Values that look like
+placeholders rather than secrets (shorter than 6 characters, no letter, or a plain word under 16
+characters without a digit, such as ``EMPTY`` or ``not-needed``) are left alone: scrubbing them
+would corrupt ordinary text.
 """
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
+
+from bastion.domain.call_secrets import add_call_secret, begin_call_secrets
 
 __all__ = ["REPLACEMENT", "Scrubber", "scrub_also", "worth_scrubbing"]
 
@@ -34,10 +39,8 @@ REPLACEMENT = b"[REDACTED]"
 
 _Send = Callable[[dict[str, Any]], Awaitable[None]]
 
-#: The response being sent in this context (set by :meth:`Scrubber.wrap`), for :func:`scrub_also`.
-_current: contextvars.ContextVar[_ScrubbingSend | None] = contextvars.ContextVar(
-    "bastion_scrub", default=None
-)
+#: Scrub a key chosen for this call from its answer (and its log lines) from now on.
+scrub_also = add_call_secret
 
 
 def worth_scrubbing(value: str) -> bool:
@@ -74,7 +77,7 @@ def _ascii_escaped(text: str) -> bytes:
 class Scrubber:
     """Removes the secret values it holds from response bytes."""
 
-    __slots__ = ("_alphabet", "_forms", "_groups", "_longest", "_prefixes")
+    __slots__ = ("_alphabet", "_forms", "_longest", "_prefixes")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         forms: set[bytes] = set()
@@ -86,12 +89,6 @@ class Scrubber:
     def _index(self, forms: set[bytes]) -> None:
         # Longest first, so a secret containing another is replaced whole.
         self._forms: tuple[bytes, ...] = tuple(sorted(forms, key=len, reverse=True))
-        # Keys share prefixes (sk-proj-, sk-ant-): one search per distinct 4-byte head, and the
-        # whole forms only under a head that is present.
-        groups: dict[bytes, list[bytes]] = {}
-        for form in self._forms:
-            groups.setdefault(form[:4], []).append(form)
-        self._groups = tuple((head, tuple(members)) for head, members in groups.items())
         self._longest = max((len(f) for f in self._forms), default=0)
         #: Every byte a secret form holds: a chunk ending in any other byte holds no secret's start.
         self._alphabet = frozenset(b for form in self._forms for b in form)
@@ -112,11 +109,11 @@ class Scrubber:
 
     def scrub(self, data: bytes) -> bytes:
         """``data`` with every secret form replaced by ``[REDACTED]``."""
-        for head, forms in self._groups:
-            if head in data:
-                for form in forms:
-                    if form in data:
-                        data = data.replace(form, REPLACEMENT)
+        # One bytes search per form: a long needle skips ahead fast, which measured quicker than
+        # searching shared short prefixes (sk-) first or one compiled alternation.
+        for form in self._forms:
+            if form in data:
+                data = data.replace(form, REPLACEMENT)
         return data
 
     def holdback(self, data: bytes) -> int:
@@ -136,57 +133,65 @@ class Scrubber:
         return self.scrub(text.encode()).decode(errors="replace")
 
     def wrap(self, send: _Send) -> _Send:
-        """``send`` scrubbing this response; also makes it the target of :func:`scrub_also`."""
-        wrapped = _ScrubbingSend(self, send)
-        _current.set(wrapped)
-        return wrapped
-
-
-def scrub_also(secret: str | None) -> None:
-    """Scrub ``secret`` from the response being sent in this context (a key chosen for this call)."""
-    if not secret:
-        return
-    current = _current.get()
-    if current is not None:
-        current.add(secret)
+        """``send`` scrubbing this response, and the secrets :func:`scrub_also` adds during it."""
+        return _ScrubbingSend(self, send, begin_call_secrets())
 
 
 class _ScrubbingSend:
     """One response's ``send``: holds the start until the body shows whether it is whole or a stream."""
 
-    __slots__ = ("_extra", "_pending", "_scrubber", "_send", "_start")
+    __slots__ = ("_base", "_extra", "_pending", "_scrubber", "_send", "_start", "_used")
 
-    def __init__(self, scrubber: Scrubber, send: _Send) -> None:
-        self._scrubber = scrubber
+    def __init__(self, scrubber: Scrubber, send: _Send, extra: set[str]) -> None:
+        self._base = self._scrubber = scrubber
         self._send = send
         self._start: dict[str, Any] | None = None
         self._pending = b""
-        self._extra: set[str] = set()
-
-    def add(self, secret: str) -> None:
-        if secret not in self._extra:
-            self._extra.add(secret)
-            self._scrubber = self._scrubber.with_secrets((secret,))
+        #: The call's own secrets (filled by scrub_also), and how many the scrubber holds.
+        self._extra = extra
+        self._used = 0
 
     async def __call__(self, message: dict[str, Any]) -> None:
+        if len(self._extra) != self._used:
+            self._used = len(self._extra)
+            self._scrubber = self._base.with_secrets(tuple(self._extra))
         kind = message["type"]
+        scrubber = self._scrubber
+        if kind == "http.response.body" and self._start is None and not self._pending:
+            # The common case, a stream's next chunk: passed on as it is unless it holds a secret.
+            body: bytes = message.get("body", b"")
+            if not body or not scrubber.active:
+                await self._send(message)
+                return
+            more = message.get("more_body", False)
+            scrubbed = scrubber.scrub(body)
+            keep = scrubber.holdback(scrubbed) if more else 0
+            if scrubbed is body and not keep:
+                await self._send(message)
+                return
+            if keep:
+                scrubbed, self._pending = scrubbed[:-keep], scrubbed[-keep:]
+            await self._send({"type": "http.response.body", "body": scrubbed, "more_body": more})
+            return
         if kind == "http.response.start":
-            self._start = message
+            if any(name.lower() == b"content-length" for name, _ in message.get("headers", ())):
+                self._start = message  # a whole body follows, whose length scrubbing may change
+            else:
+                await self._send(self._head(message, None))  # a stream: its head leaves at once
             return
         if kind != "http.response.body":
             await self._send(message)
             return
-        scrubber = self._scrubber
-        body: bytes = message.get("body", b"")
+        body = message.get("body", b"")
         more = message.get("more_body", False)
         start = self._start
         if start is not None:
             self._start = None
             if not more:
-                # The whole answer in one write: scrub it and say its real length.
-                body = scrubber.scrub(body)
-                await self._send(self._head(start, len(body)))
-                await self._send({"type": "http.response.body", "body": body})
+                # The whole answer in one write: scrub it and correct its length if it changed.
+                scrubbed = scrubber.scrub(body)
+                await self._send(self._head(start, len(body) - len(scrubbed)))
+                await self._send(message if scrubbed is body else {**message, "body": scrubbed})
                 return
             await self._send(self._head(start, None))
         if self._pending:
@@ -201,15 +206,24 @@ class _ScrubbingSend:
         if body or not more:
             await self._send({"type": "http.response.body", "body": body, "more_body": more})
 
-    def _head(self, start: dict[str, Any], length: int | None) -> dict[str, Any]:
+    def _head(self, start: dict[str, Any], shrunk: int | None) -> dict[str, Any]:
+        """``start`` with its header values scrubbed and its ``content-length`` less ``shrunk``
+        bytes (dropped when ``None``: a body sent in parts is sent chunked)."""
         scrubber = self._scrubber
+        if not scrubber.active:
+            return start
         headers: list[tuple[bytes, bytes]] = []
+        changed = False
         for name, value in start.get("headers", ()):
+            new = value
             if name.lower() == b"content-length":
-                if length is None:
-                    continue  # a stream's length is unknown once scrubbed: sent chunked
-                value = str(length).encode()
-            elif scrubber.active:
-                value = scrubber.scrub(value)
-            headers.append((name, value))
-        return {**start, "headers": headers}
+                if shrunk is None:
+                    changed = True
+                    continue
+                if shrunk:
+                    new = str(int(value) - shrunk).encode()
+            else:
+                new = scrubber.scrub(value)
+            changed = changed or new is not value
+            headers.append((name, new))
+        return {**start, "headers": headers} if changed else start

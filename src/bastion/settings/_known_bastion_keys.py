@@ -372,12 +372,6 @@ PLAN = Section(
         Key("count_cache_reads", "boolean", "true", "whether prompt-cache reads count against the quota"),
         Key("models", "list of model groups", "all", "the groups the plan may call"),
         Key(
-            "model_aliases",
-            "mapping of model name to model group",
-            "none",
-            "a requested model served by another group for this plan",
-        ),
-        Key(
             "quota_message",
             "string",
             "see [plans.md](plans.md)",

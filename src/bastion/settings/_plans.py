@@ -51,11 +51,6 @@ def _plan(name: str, plan: MapReader, groups: GroupNames) -> Plan:
     models = plan.string_items("models") or []
     for where, model in models:
         groups.check(model, where)
-    aliases = plan.string_map("model_aliases") or {}
-    for alias, target in aliases.items():
-        groups.check(target, plan.at("model_aliases"))
-        if not alias.strip():
-            raise plan.at("model_aliases").error("an alias must not be empty")
     message = plan.string("quota_message")
     if message is not None:
         problem = quota_message_problem(message)
@@ -73,7 +68,6 @@ def _plan(name: str, plan: MapReader, groups: GroupNames) -> Plan:
         quota_duration=quota_duration,
         count_cache_reads=True if count_cache_reads is None else count_cache_reads,
         models=tuple(dict.fromkeys(model for _, model in models)),
-        model_aliases=MappingProxyType(dict(aliases)),
         quota_message=message,
         source="config",
     )

@@ -8,6 +8,8 @@ batches by a background task.
 
 from __future__ import annotations
 
+# First, before any SQLAlchemy asyncio import: the engine without the ORM (see _core_only).
+import bastion.store._core_only  # noqa: F401
 from bastion.store.conversations import ConversationRepository
 from bastion.store.database import Database
 from bastion.store.engine import create_store_engine, ping

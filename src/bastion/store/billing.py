@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio.engine import AsyncConnection, AsyncEngine
 
 from bastion.store._clock import Clock, utc_now
 from bastion.store._mapping import record_from_row

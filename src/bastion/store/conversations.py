@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio.engine import AsyncEngine
 
 from bastion.store._clock import Clock, utc_now
 from bastion.store._mapping import record_from_row, record_values

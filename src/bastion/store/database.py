@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio.engine import AsyncEngine
 
 from bastion.store._clock import Clock, utc_now
 from bastion.store.billing import BillingRepository

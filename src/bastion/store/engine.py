@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio.engine import AsyncEngine, create_async_engine
 
 from bastion.store._transactions import WRITE_OPTION, reading
 from bastion.store._urls import DatabaseTarget, resolve_database_url

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio.engine import AsyncConnection, AsyncEngine
 
 from bastion.domain.errors import BastionError, InvalidRequestError
 from bastion.store._archive import archive_keys
@@ -148,11 +148,13 @@ class KeyRepository:
         user_id: str | None = None,
         team_id: str | None = None,
         key_alias: str | None = None,
+        search: str | None = None,
         page: int = 1,
         size: int = 10,
     ) -> Page[KeyRecord]:
-        """Keys matching every given filter, newest first."""
-        conditions = [
+        """Keys matching every given filter, newest first; ``search`` is a piece of text found
+        (in any case) in the alias, the masked name (``sk-...abcd``), the team or the user."""
+        conditions: list[Any] = [
             column == value
             for column, value in (
                 (_keys.c.user_id, user_id),
@@ -161,6 +163,16 @@ class KeyRepository:
             )
             if value is not None
         ]
+        if search:
+            needle = search.lower()
+            conditions.append(
+                or_(
+                    *(
+                        func.lower(column).contains(needle, autoescape=True)
+                        for column in (_keys.c.key_alias, _keys.c.key_name, _keys.c.team_id, _keys.c.user_id)
+                    )
+                )
+            )
         count = select(func.count()).select_from(_keys).where(*conditions)
         query = (
             select(_keys)

@@ -7,15 +7,19 @@ starting at once take turns on an advisory lock, so only one of them changes the
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio.engine import AsyncEngine
 
 from bastion.store._transactions import reading, writing
 from bastion.store.engine import SCHEMA_OPTION, create_store_engine
@@ -28,10 +32,14 @@ __all__ = [
     "MigrationProgress",
     "alembic_config",
     "apply_migrations",
+    "apply_migrations_aside",
     "current_revision",
     "head_revision",
     "migrate",
 ]
+
+_log = logging.getLogger("bastion.store")
+_CHILD_TIMEOUT = 600.0
 
 _SCRIPT_LOCATION = "bastion.store:migrations"
 # Arbitrary but fixed: the key of the PostgreSQL advisory lock that serializes migrators.
@@ -84,6 +92,44 @@ async def apply_migrations(engine: AsyncEngine, progress: MigrationProgress | No
         if head is not None and await conn.run_sync(_stored_revision) == head:
             return 0
         return await conn.run_sync(_upgrade, progress)
+
+
+async def apply_migrations_aside(
+    engine: AsyncEngine, database_url: str | None, *, default_path: str | os.PathLike[str]
+) -> int:
+    """:func:`apply_migrations` for a long-lived server: when migrations are due, a child process
+    applies them, so this process never loads Alembic (about 10 MiB for as long as it runs); then
+    the usual locked check runs here (a no-op at head). Should the child fail to run at all, the
+    migrations are applied here. Returns how many the child applied (or this process)."""
+    head = _shipped_head()
+    if head is not None:
+        async with reading(engine) as conn:
+            if await conn.run_sync(_stored_revision) == head:
+                return 0
+    applied = await asyncio.to_thread(_migrate_in_child, database_url, str(default_path))
+    return applied + await apply_migrations(engine)
+
+
+def _migrate_in_child(database_url: str | None, default_path: str) -> int:
+    # The URL (which may hold a password) goes through stdin, never the command line.
+    argv = [sys.executable, "-m", __name__, default_path]
+    try:
+        done = subprocess.run(
+            argv,
+            input=(database_url or "").encode(),
+            capture_output=True,
+            timeout=_CHILD_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        _log.info("could not migrate in a child process (%s); migrating here", exc)
+        return 0
+    if done.returncode != 0:
+        # A failed migration is not retried here blindly: the locked pass that follows meets the
+        # same error and raises it, with its own message and traceback.
+        _log.warning("migrating in a child process failed: %s", done.stderr.decode(errors="replace")[-2000:])
+        return 0
+    return int(done.stdout.decode().strip() or 0)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
@@ -151,3 +197,8 @@ def _shipped_head() -> str | None:
             parents.add(parent.group(1))
     heads = revisions - parents
     return heads.pop() if len(heads) == 1 else None
+
+
+if __name__ == "__main__":  # the child of apply_migrations_aside: URL on stdin, count on stdout
+    _url = sys.stdin.read() or None
+    print(asyncio.run(migrate(_url, default_path=sys.argv[1])))

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select
 
+from bastion.domain.plans import Plan
 from bastion.store._owners import OwnerRepository
 from bastion.store._transactions import reading, writing
 from bastion.store.records import PlanRecord
 from bastion.store.schema import end_users, plans
 
-__all__ = ["PLAN_UPDATABLE_FIELDS", "PlanRepository"]
+__all__ = ["PLAN_UPDATABLE_FIELDS", "PlanRepository", "plan_from_record"]
 
 PLAN_UPDATABLE_FIELDS = frozenset(
     {
@@ -31,6 +32,27 @@ PLAN_UPDATABLE_FIELDS = frozenset(
         "metadata",
     }
 )
+
+
+def plan_from_record(record: PlanRecord) -> Plan:
+    return Plan(
+        plan_id=record.budget_id,
+        rpm_limit=record.rpm_limit,
+        tpm_limit=record.tpm_limit,
+        max_parallel_requests=record.max_parallel_requests,
+        max_budget=record.max_budget,
+        budget_duration=record.budget_duration,
+        max_tokens_per_period=record.max_tokens_per_period,
+        quota_duration=record.quota_duration,
+        count_cache_reads=record.count_cache_reads,
+        models=tuple(record.models),
+        model_aliases=dict(record.model_aliases or {}),
+        quota_message=record.quota_message,
+        metadata=dict(record.metadata or {}),
+        source="api",
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
 
 
 class PlanRepository(OwnerRepository[PlanRecord]):

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio.engine import AsyncEngine
 
 from bastion.store._clock import Clock, utc_now
 from bastion.store._transactions import reading, writing

@@ -254,6 +254,8 @@ class SpendTotals:
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    #: Of ``prompt_tokens``, those read from the provider's prompt cache.
+    cache_read_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, bindparam, case, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio.engine import AsyncConnection, AsyncEngine
 
 from bastion.store._bulk_insert import RecordsetInsert, member_of
 from bastion.store._mapping import record_from_row, record_values
@@ -28,7 +28,7 @@ from bastion.store._types import to_money
 from bastion.store.records import DailyUsage, GroupedSpend, SpendLogRecord, SpendTotals
 from bastion.store.schema import deprecated_tokens, spend_logs, teams, users, verification_tokens
 
-__all__ = ["SPEND_GROUPS", "RequestTiming", "SpendFilter", "SpendRepository"]
+__all__ = ["BUCKETS", "SPEND_GROUPS", "RequestTiming", "SpendFilter", "SpendRepository", "TimedSpend"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +43,27 @@ class RequestTiming:
     spend: float
 
 
+@dataclass(frozen=True, slots=True)
+class TimedSpend:
+    """Spend logs summed for one time bucket (``YYYY-MM-DD`` or ``YYYY-MM-DD HH``, UTC) and group."""
+
+    bucket: str
+    group: str | None
+    requests: int
+    errors: int
+    total_tokens: int
+    spend: float
+
+
 _keys = verification_tokens
 _logs = spend_logs
 #: What spend can be grouped by: the name a caller uses, and the spend log column.
 SPEND_GROUPS = {"team": "team_id", "user": "user", "key": "api_key", "model": "model_group"}
+#: Also for the dashboard's models page: requests per deployment.
+_GROUP_COLUMNS = {**SPEND_GROUPS, "deployment": "deployment_id"}
+#: Time buckets of :meth:`SpendRepository.spend_over_time`: how many leading characters of
+#: ``YYYY-MM-DD HH`` name one, and PostgreSQL's format for the same text.
+BUCKETS = {"day": (10, "YYYY-MM-DD"), "hour": (13, "YYYY-MM-DD HH24")}
 # Rounds of following regenerated tokens while a regeneration races with a batch.
 _REDIRECT_ROUNDS = 3
 # Every column but the billing worker's mark, which a new log leaves NULL (not yet billed).
@@ -67,6 +84,8 @@ class SpendFilter:
     request_id: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    #: ``success`` or ``failure``.
+    status: str | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         equal = (
@@ -76,6 +95,7 @@ class SpendFilter:
             (_logs.c.end_user, self.end_user),
             (_logs.c.model_group, self.model_group),
             (_logs.c.request_id, self.request_id),
+            (_logs.c.status, self.status),
         )
         found = [column == value for column, value in equal if value is not None]
         if self.start is not None:
@@ -147,10 +167,11 @@ class SpendRepository:
             func.coalesce(func.sum(_logs.c.prompt_tokens), 0),
             func.coalesce(func.sum(_logs.c.completion_tokens), 0),
             func.coalesce(func.sum(_logs.c.total_tokens), 0),
+            func.coalesce(func.sum(_logs.c.cache_read_tokens), 0),
         ).where(*where.conditions())
         async with reading(self._engine) as conn:
             row = (await conn.execute(query)).one()
-        return SpendTotals(int(row[0]), float(row[1]), int(row[2]), int(row[3]), int(row[4]))
+        return SpendTotals(int(row[0]), float(row[1]), int(row[2]), int(row[3]), int(row[4]), int(row[5]))
 
     async def request_timings(
         self, where: SpendFilter = SpendFilter(), *, limit: int = 100_000
@@ -178,7 +199,7 @@ class SpendRepository:
     ) -> list[GroupedSpend]:
         """The logs matching ``where`` summed per ``group`` (a key of ``SPEND_GROUPS``): the
         costliest first, then the busiest; at most ``limit`` groups."""
-        column = _logs.c[SPEND_GROUPS[group]]
+        column = _logs.c[_GROUP_COLUMNS[group]]
         total = func.coalesce(func.sum(_logs.c.spend), 0)
         query = (
             select(
@@ -210,14 +231,61 @@ class SpendRepository:
             for r in rows
         ]
 
+    async def spend_over_time(
+        self, group: str, where: SpendFilter = SpendFilter(), *, bucket: str = "day", limit: int = 20_000
+    ) -> list[TimedSpend]:
+        """The logs matching ``where`` summed per time ``bucket`` (a key of ``BUCKETS``) and
+        ``group`` (a key of ``SPEND_GROUPS``): oldest bucket first, at most ``limit`` rows."""
+        column = _logs.c[_GROUP_COLUMNS[group]]
+        async with reading(self._engine) as conn:
+            when = _bucket_text(conn, bucket).label("bucket")
+            query = (
+                select(
+                    when,
+                    column,
+                    func.count(),
+                    func.coalesce(func.sum(case((_logs.c.status == "failure", 1), else_=0)), 0),
+                    func.coalesce(func.sum(_logs.c.total_tokens), 0),
+                    func.coalesce(func.sum(_logs.c.spend), 0),
+                )
+                .where(*where.conditions())
+                .group_by(when, column)
+                .order_by(when, column)
+                .limit(limit)
+            )
+            rows = (await conn.execute(query)).all()
+        return [TimedSpend(str(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), float(r[5])) for r in rows]
+
+    async def plan_usage(self, plan: str, start: datetime) -> tuple[int, int, int]:
+        """Of the logs admitted under ``plan`` since ``start``: requests, distinct end users (their
+        ``user``, else ``end_user``), and tokens (input plus output)."""
+        member = func.coalesce(_logs.c.user, _logs.c.end_user)
+        query = select(
+            func.count(),
+            func.count(func.distinct(member)),
+            func.coalesce(func.sum(_logs.c.prompt_tokens + _logs.c.completion_tokens), 0),
+        ).where(_logs.c.plan == plan, _logs.c.start_time >= start)
+        async with reading(self._engine) as conn:
+            row = (await conn.execute(query)).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    async def last_used(self, api_keys: Sequence[str]) -> dict[str, datetime]:
+        """When each of ``api_keys`` (spend logs' ``api_key``) last made a request; absent: never."""
+        if not api_keys:
+            return {}
+        query = (
+            select(_logs.c.api_key, func.max(_logs.c.start_time))
+            .where(_logs.c.api_key.in_(list(api_keys)))
+            .group_by(_logs.c.api_key)
+        )
+        async with reading(self._engine) as conn:
+            rows = (await conn.execute(query)).all()
+        return {str(r[0]): r[1] for r in rows if r[1] is not None}
+
     async def daily_usage(self, where: SpendFilter = SpendFilter()) -> list[DailyUsage]:
         """The logs matching ``where`` summed per UTC day, user and model group (oldest day first)."""
         async with reading(self._engine) as conn:
-            if conn.dialect.name == "postgresql":
-                text = func.to_char(func.timezone("UTC", _logs.c.start_time), "YYYY-MM-DD")
-            else:  # SQLite keeps naive UTC text: 'YYYY-MM-DD HH:MM:SS...'
-                text = func.substr(_logs.c.start_time, 1, 10)
-            day = text.label("day")
+            day = _bucket_text(conn, "day").label("day")
             query = (
                 select(
                     day,
@@ -249,6 +317,15 @@ class SpendRepository:
             )
             for r in rows
         ]
+
+
+def _bucket_text(conn: AsyncConnection, bucket: str) -> ColumnElement[str]:
+    """``start_time`` as the UTC text naming its ``bucket`` (``YYYY-MM-DD`` or ``YYYY-MM-DD HH``)."""
+    length, pattern = BUCKETS[bucket]
+    if conn.dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", _logs.c.start_time), pattern)
+    # SQLite keeps naive UTC text: 'YYYY-MM-DD HH:MM:SS...'
+    return func.substr(_logs.c.start_time, 1, length)
 
 
 async def _lock_current_tokens(conn: AsyncConnection, tokens: set[str]) -> dict[str, str]:

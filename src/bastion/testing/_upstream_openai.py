@@ -68,9 +68,19 @@ def _tool(body: dict[str, Any]) -> str | None:
         forced = str_field(choice["function"], "name")
         if forced is not None:
             return forced
-    if choice == "required" or "use_tool" in last_user_text(body.get("messages"), "content"):
+    if choice == "required":
+        return names[0]
+    messages = body.get("messages")
+    # Once the last message is a tool's result the mock answers in text, as a model would; the
+    # user's 'use_tool' is still the last user turn then (an agent's loop would never end).
+    answered = isinstance(messages, list) and bool(messages) and _role(messages[-1]) == "tool"
+    if not answered and "use_tool" in last_user_text(messages, "content"):
         return names[0]
     return None
+
+
+def _role(message: object) -> object:
+    return message.get("role") if isinstance(message, dict) else None
 
 
 def _usage(answer: Answer) -> dict[str, Any]:

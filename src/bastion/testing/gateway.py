@@ -61,7 +61,7 @@ class RunningGateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.logs = LogCapture()
-        self.metrics = Metrics()
+        self._metrics = Metrics()
         #: Every finished request's usage record, as the gateway recorded it (thread-safe queue).
         self.records: queue.Queue[UsageRecord] = queue.Queue()
         self.app: GatewayApp | None = None
@@ -79,7 +79,7 @@ class RunningGateway:
         configure_logging(
             level="info", json_logs=True, secrets=secret_values(self.settings), stream=self.logs
         )
-        self.app = build_app(self.settings, metrics=self.metrics, record_sinks=[self.records.put])
+        self.app = build_app(self.settings, metrics=self._metrics, record_sinks=[self.records.put])
         sock = listen("127.0.0.1", 0)
         self._port = sock.getsockname()[1]
         ready = threading.Event()
@@ -92,6 +92,22 @@ class RunningGateway:
         if self._failure is not None or not self._server.started:
             self._thread.join()
             raise RuntimeError("the gateway failed to start") from self._failure
+
+    @property
+    def metrics(self) -> Metrics:
+        """The gateway's metrics, with every request answered so far counted (the recorder
+        counts, and logs, one turn of the event loop after the answer)."""
+        self._catch_up()
+        return self._metrics
+
+    def _catch_up(self) -> None:
+        """Let the gateway's loop run what answered requests left for its next turn."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or not loop.is_running():
+            return
+        if threading.current_thread() is self._thread:
+            return
+        self.call(asyncio.sleep(0))
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the gateway's own event loop and return its result (store, limits)."""
@@ -130,6 +146,7 @@ class RunningGateway:
 
     def log_text(self) -> str:
         """Everything logged so far, after the background writer has caught up."""
+        self._catch_up()
         shutdown_logging()  # stopping the writer thread writes out what is queued
         text = self.logs.text()
         configure_logging(

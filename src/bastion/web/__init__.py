@@ -7,16 +7,21 @@ guards every page. Every page reads and changes through the administration servi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from bastion.accounts.users import AccountService
 from bastion.administration import Administration
+from bastion.auth.keys import static_key_label
 from bastion.domain.secret import Secret
 from bastion.gateway.router import Router
 from bastion.limits.login import LoginThrottle
+from bastion.settings.model import StaticKey
 from bastion.web.dashboard import Dashboard
-from bastion.web.keys import KeyPages
+from bastion.web.keys import KeyPages, StaticKeyView
 from bastion.web.pages import ReadPages
+from bastion.web.plans import PlanPages
+from bastion.web.requests import RequestPages
+from bastion.web.spend import SpendPages
 from bastion.web.teams import TeamPages
 
 __all__ = ["Dashboard", "build_dashboard"]
@@ -31,11 +36,21 @@ def build_dashboard(
     signing_secret: Callable[[], Secret],
     throttle: LoginThrottle,
     billing: bool,
+    static_keys: Sequence[StaticKey] = (),
 ) -> Dashboard:
+    """The dashboard; every page group adds its routes (and the nav in ``_html.NAV`` links them)."""
+    shown = [
+        StaticKeyView(label, label[:64], key.models)
+        for key in static_keys
+        for label in (static_key_label(key),)
+    ]
     pages = {
         **ReadPages(admin, router, billing=billing).pages(),
-        **KeyPages(admin.keys).pages(),
+        **RequestPages(admin).pages(),
+        **SpendPages(admin).pages(),
+        **KeyPages(admin.keys, admin.spend, static_keys=shown).pages(),
         **TeamPages(admin.teams).pages(),
+        **PlanPages(admin.plans).pages(),
     }
     return Dashboard(
         signing_secret=signing_secret,

@@ -1,7 +1,12 @@
 """HTML building blocks of the dashboard: escaping, the page frame, tables and forms.
 
-Plain string building with :func:`html.escape` on every value: no template engine to pin, and
-nothing reaches the page unescaped except markup built here.
+Plain string building with :func:`html.escape` on every value: no template engine to pin or
+load, and nothing reaches the page unescaped except markup built here (:class:`Markup`). One
+test fills every field a page shows with markup and checks every page shows it as text
+(``tests/e2e/test_dashboard.py``, ``test_every_page_escapes_what_operators_and_clients_wrote``).
+
+:data:`NAV` is the menu: a new page group adds its entry there and its routes in
+:func:`bastion.web.build_dashboard`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ NAV = (
     ("/ui/spend", "Spend"),
     ("/ui/teams", "Teams"),
     ("/ui/users", "Users"),
+    ("/ui/plans", "Plans"),
     ("/ui/models", "Models"),
     ("/ui/billing", "Billing"),
 )

@@ -73,11 +73,14 @@ Handler = Callable[[Request, Send], Awaitable[None]]
 
 @dataclass(slots=True)
 class Reply:
-    """What a page handler answers: a page, or a redirect (``location``)."""
+    """What a page handler answers: a page, a redirect (``location``), or a download (another
+    ``content_type``, saved under ``filename``)."""
 
     body: bytes = b""
     status: int = 200
     location: str | None = None
+    content_type: bytes = b"text/html; charset=utf-8"
+    filename: str | None = None
 
 
 @dataclass(slots=True)
@@ -144,7 +147,7 @@ class Dashboard:
                 DASHBOARD_ERRORS,
                 summary,
                 tag="dashboard",
-                produces="text/html",
+                produces="text/csv" if path.endswith(".csv") else "text/html",
             )
 
         found = [
@@ -281,6 +284,8 @@ class Dashboard:
                 )
             elif reply.location is not None:
                 await _redirect(send, reply.location, [])
+            elif reply.filename is not None:
+                await _send_download(send, reply)
             else:
                 await _send_page(send, reply.status, reply.body)
 
@@ -382,6 +387,14 @@ def _address(request: Request) -> str | None:
 
 async def _send_page(send: Send, status: int, body: bytes) -> None:
     await send_bytes(send, status, body, content_type=_HTML, headers=list(_SECURITY_HEADERS))
+
+
+async def _send_download(send: Send, reply: Reply) -> None:
+    """A file to save: its name is ASCII letters, digits, ``.``, ``-`` and ``_`` only (built from
+    the page's own filters), so it needs no quoting beyond the quotes."""
+    name = "".join(c if c.isascii() and (c.isalnum() or c in ".-_") else "_" for c in reply.filename or "")
+    headers = [*_SECURITY_HEADERS, (b"content-disposition", f'attachment; filename="{name}"'.encode())]
+    await send_bytes(send, reply.status, reply.body, content_type=reply.content_type, headers=headers)
 
 
 async def _redirect(send: Send, location: str, cookies: list[tuple[bytes, bytes]]) -> None:

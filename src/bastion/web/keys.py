@@ -1,4 +1,6 @@
-"""The keys page: list, create and rotate (the new key shown once), block, unblock, edit, delete.
+"""The keys page: list and search, create and rotate (the new key shown once), block, unblock,
+edit (clearing a limit, setting or removing the expiry), delete after a confirmation; the static
+keys of the config file, by their labels.
 
 It calls the same service as ``/key/*`` and ``bastion keys`` (:class:`~bastion.administration.keys.
 KeyService`), with the form's text read as the API's JSON would be
@@ -9,23 +11,54 @@ its hash: the page never shows a stored hash whole.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from bastion.administration import KeyRecord, actor
+from bastion.administration import KeyRecord, SpendService, actor
 from bastion.administration.key_fields import KEY_TEXT_FIELDS
 from bastion.administration.keys import REF_LENGTH, KeyService
 from bastion.administration.text_input import body_from_text
-from bastion.domain.errors import BastionError
+from bastion.domain.errors import BastionError, InvalidRequestError
 from bastion.web._html import Markup, csrf_field, e, money, table, when
 from bastion.web.dashboard import PageContext, Reply
+from bastion.web.edit_forms import Field, edit_inputs, edited, shown_text
 
-__all__ = ["KeyPages", "key_ref", "page_number"]
+__all__ = ["KeyPages", "StaticKeyView", "key_ref", "page_number"]
+
+#: The edit form's fields (see :mod:`bastion.web.edit_forms`: left as shown is unchanged, emptied
+#: is cleared).
+_EDITABLE: tuple[Field, ...] = (
+    ("key_alias", "Alias (empty: none)", "text"),
+    ("models", "Models (comma-separated; empty: all)", "text"),
+    ("max_budget", "Max budget in USD (empty: no budget)", "number"),
+    ("budget_duration", "Budget period: 30d, 1mo... (empty: never resets)", "text"),
+    ("rpm_limit", "Requests per minute (empty: no limit)", "number"),
+    ("tpm_limit", "Tokens per minute (empty: no limit)", "number"),
+    ("max_parallel_requests", "Parallel requests (empty: no limit)", "number"),
+    ("expires", "Expires at, UTC (empty: never)", "datetime-local"),
+)
+_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+@dataclass(frozen=True, slots=True)
+class StaticKeyView:
+    """A static key of the config file as the keys page lists it (its label, never its value)."""
+
+    label: str
+    #: What its spend logs hold as ``api_key`` (the label, cut to the column).
+    api_key: str
+    models: tuple[str, ...]
+
 
 _PAGE = 50
 _DONE = {
     "blocked": "Key blocked.",
     "unblocked": "Key unblocked.",
-    "deleted": "Key deleted.",
+    "deleted": "Key deleted: it no longer works anywhere.",
     "saved": "Key saved.",
 }
 
@@ -36,8 +69,18 @@ def key_ref(token: str) -> str:
 
 
 class KeyPages:
-    def __init__(self, keys: KeyService) -> None:
+    def __init__(
+        self,
+        keys: KeyService,
+        spend: SpendService,
+        *,
+        static_keys: Sequence[StaticKeyView] = (),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._keys = keys
+        self._spend = spend
+        self._static = tuple(static_keys)
+        self._clock = clock
 
     def pages(self) -> dict[tuple[str, str], Any]:
         return {
@@ -45,6 +88,7 @@ class KeyPages:
             ("POST", "/ui/keys/create"): self.create,
             ("POST", "/ui/keys/block"): self.block,
             ("POST", "/ui/keys/unblock"): self.unblock,
+            ("GET", "/ui/keys/delete"): self.delete_page,
             ("POST", "/ui/keys/delete"): self.delete,
             ("POST", "/ui/keys/rotate"): self.rotate,
             ("GET", "/ui/keys/edit"): self.edit_page,
@@ -55,9 +99,23 @@ class KeyPages:
         self, ctx: PageContext, *, notice: str = "", error: str = "", status: int = 200
     ) -> Reply:
         page_no = page_number(ctx.query.get("page"))
-        found = await self._keys.page(page=page_no, size=_PAGE)
+        search = str(ctx.query.get("q", "") or "").strip()[:256]
+        found = await self._keys.page(search=search or None, page=page_no, size=_PAGE)
+        used = await self._spend.last_used(
+            [key.token for key in found.items] + [s.api_key for s in self._static]
+        )
+        now = self._clock()
         done = _DONE.get(ctx.query.get("done", ""), "")
-        rows = [_row(key, ctx.csrf) for key in found.items]
+        rows = [_row(key, ctx.csrf, used.get(key.token), now) for key in found.items]
+        search_form = (
+            '<form method="get" action="/ui/keys" class="filters" id="search-keys">'
+            '<label>Search<input type="search" name="q" id="search" '
+            f'value="{e(search)}" placeholder="alias, sk-...abcd, team or user"></label>'
+            '<button type="submit" class="plain" id="search-button">Search</button>'
+            + ('<a href="/ui/keys" id="clear-search">Clear</a>' if search else "")
+            + "</form>"
+        )
+        heading = f"Keys matching &ldquo;{e(search)}&rdquo;" if search else "Keys"
         body = (
             (f'<div class="error" id="error">{e(error)}</div>' if error else "")
             + (
@@ -67,27 +125,51 @@ class KeyPages:
             )
             + "<h2>Create a key</h2>"
             + _create_form(ctx.csrf)
-            + f'<h2>Keys <span class="muted">({found.total_count})</span></h2>'
+            + f'<h2>{heading} <span class="muted">({found.total_count})</span></h2>'
+            + search_form
             + table(
                 [
                     "Key",
-                    "Alias",
                     "Team",
                     "User",
                     "Models",
                     "Spend / budget",
                     "Limits",
+                    "Expires (UTC)",
+                    "Last used (UTC)",
                     "State",
-                    "Created",
+                    "Created (UTC)",
                     "",
                 ],
                 rows,
                 table_id="keys",
-                empty="No keys yet.",
+                empty="No key matches." if search else "No keys yet.",
             )
-            + _pager(page_no, found.total_pages)
+            + _pager(page_no, found.total_pages, search)
+            + self._static_table(used)
         )
         return ctx.render("Keys", body, current="/ui/keys", status=status)
+
+    def _static_table(self, used: dict[str, datetime]) -> str:
+        if not self._static:
+            return ""
+        return (
+            '<h2>Static keys <span class="muted">(bastion_settings.static_keys in the config file: '
+            "change them there)</span></h2>"
+            + table(
+                ["Label", "Models", "Last used (UTC)"],
+                (
+                    [
+                        Markup(f'<span class="key-label">{e(key.label)}</span>'),
+                        ", ".join(key.models) or "all",
+                        Markup(when(used.get(key.api_key))) if key.api_key in used else "never",
+                    ]
+                    for key in self._static
+                ),
+                table_id="static-keys",
+                empty="",
+            )
+        )
 
     async def create(self, ctx: PageContext) -> Reply:
         try:
@@ -134,7 +216,31 @@ class KeyPages:
     async def unblock(self, ctx: PageContext) -> Reply:
         return await self._act(ctx, "unblocked")
 
+    async def delete_page(self, ctx: PageContext) -> Reply:
+        """Are you sure? The key, what deleting it does, and the button that does it."""
+        try:
+            record = await self._keys.find_by_ref(ctx.query.get("key", "") or ctx.form.get("key", ""))
+        except BastionError as err:
+            return await self.list_page(ctx, error=err.message, status=err.status)
+        ref = key_ref(record.token)
+        body = (
+            f'<div class="error" id="confirm-delete">Delete the key <strong>{e(_label(record))}</strong>'
+            + (f" of team <strong>{e(record.team_id)}</strong>" if record.team_id else "")
+            + f" (spent {money(record.spend)})? It stops working at once, on every gateway process, and "
+            "cannot be brought back. Its spend logs are kept.</div>"
+            + '<form method="post" action="/ui/keys/delete">'
+            + csrf_field(ctx.csrf)
+            + f'<input type="hidden" name="key" value="{e(ref)}">'
+            + '<input type="hidden" name="confirm" value="yes">'
+            + '<button type="submit" class="danger" id="confirm">Delete the key</button> '
+            + '<a href="/ui/keys" id="cancel">Cancel</a></form>'
+        )
+        return ctx.render("Delete a key?", body, current="/ui/keys")
+
     async def delete(self, ctx: PageContext) -> Reply:
+        """Delete, once confirmed; a form without the confirmation shows the question instead."""
+        if ctx.form.get("confirm") != "yes":
+            return await self.delete_page(ctx)
         return await self._act(ctx, "deleted")
 
     async def edit_page(self, ctx: PageContext, *, error: str = "", status: int = 200) -> Reply:
@@ -142,24 +248,12 @@ class KeyPages:
             record = await self._keys.find_by_ref(ctx.query.get("key", "") or ctx.form.get("key", ""))
         except BastionError as err:
             return await self.list_page(ctx, error=err.message, status=err.status)
-        fields = [
-            ("key_alias", "Alias", record.key_alias, "text"),
-            ("models", "Models (comma-separated; empty: all)", ",".join(record.models), "text"),
-            ("max_budget", "Max budget (USD)", record.max_budget, "number"),
-            ("budget_duration", "Budget period (30d, 1mo...)", record.budget_duration, "text"),
-            ("rpm_limit", "Requests per minute", record.rpm_limit, "number"),
-            ("tpm_limit", "Tokens per minute", record.tpm_limit, "number"),
-            ("max_parallel_requests", "Parallel requests", record.max_parallel_requests, "number"),
-        ]
-        inputs = "".join(
-            f'<label>{e(label)}<input type="{kind}" step="any" name="{name}" id="edit-{name}" '
-            f'value="{e("" if value is None else value)}"></label>'
-            for name, label, value, kind in fields
-        )
+        shown = _shown(record)
+        inputs = edit_inputs(_EDITABLE, shown)
         body = (
             (f'<div class="error" id="error">{e(error)}</div>' if error else "")
-            + f"<p>Key <strong>{e(record.key_name)}</strong> (hash {e(key_ref(record.token)[:12])}&hellip;). "
-            "Empty fields are left as they are.</p>"
+            + f"<p>Key <strong>{e(_label(record))}</strong> (hash {e(key_ref(record.token)[:12])}&hellip;). "
+            "A field left as it is stays as it is; empty a field to remove the limit, budget or expiry.</p>"
             + '<form class="stack" method="post" action="/ui/keys/edit">'
             + csrf_field(ctx.csrf)
             + f'<input type="hidden" name="key" value="{e(key_ref(record.token))}">'
@@ -171,7 +265,8 @@ class KeyPages:
     async def edit(self, ctx: PageContext) -> Reply:
         try:
             record = await self._keys.find_by_ref(ctx.form.get("key", ""))
-            await self._keys.update(record, _key_body(ctx.form), actor=actor(ctx.principal))
+            body, clear = _edits(ctx.form, self._clock())
+            await self._keys.update(record, body, actor=actor(ctx.principal), clear=clear)
         except BastionError as err:
             return await self.edit_page(ctx, error=err.message, status=err.status)
         return Reply(location="/ui/keys?done=saved")
@@ -225,7 +320,57 @@ def _create_form(csrf: str) -> Markup:
     )
 
 
-def _row(key: KeyRecord, csrf: str) -> list[object]:
+def _label(key: KeyRecord) -> str:
+    """A key as people name it: ``alias (sk-...abcd)``, or its masked name alone."""
+    return f"{key.key_alias} ({key.key_name})" if key.key_alias else key.key_name
+
+
+def _shown(key: KeyRecord) -> dict[str, str]:
+    """What the edit form shows in each field."""
+    values: dict[str, object] = {
+        "key_alias": key.key_alias,
+        "models": ",".join(key.models),
+        "max_budget": key.max_budget,
+        "budget_duration": key.budget_duration,
+        "rpm_limit": key.rpm_limit,
+        "tpm_limit": key.tpm_limit,
+        "max_parallel_requests": key.max_parallel_requests,
+        "expires": None if key.expires is None else key.expires.astimezone(UTC).strftime(_LOCAL),
+    }
+    return {name: shown_text(value) for name, value in values.items()}
+
+
+def _edits(form: dict[str, str], now: datetime) -> tuple[dict[str, Any], list[str]]:
+    """The edit form as ``(body, cleared)`` for :meth:`KeyService.update` (see
+    :mod:`bastion.web.edit_forms`); ``Expires at`` becomes the ``duration`` from now."""
+    changed, emptied = edited(form, _EDITABLE)
+    body = body_from_text(changed, fields=[name for name in KEY_TEXT_FIELDS if name != "duration"])
+    if "expires" in changed:
+        body["duration"] = _until(changed["expires"], now)
+    return body, ["duration" if name == "expires" else name for name in emptied]
+
+
+def _until(text: str, now: datetime) -> str:
+    """An ``Expires at`` (``YYYY-MM-DDTHH:MM``, UTC) as the duration from now the services take."""
+    for pattern in (_LOCAL, _LOCAL + ":%S"):  # a browser may send the seconds too
+        try:
+            at = datetime.strptime(text, pattern).replace(tzinfo=UTC)
+            break
+        except ValueError:
+            continue
+    else:
+        raise InvalidRequestError(
+            "Expires at must be a date and time such as 2026-12-31T23:59 (UTC).", param="expires"
+        ) from None
+    seconds = math.ceil((at - now).total_seconds())
+    if seconds <= 0:
+        raise InvalidRequestError(
+            "Expires at must be in the future; empty the field for never.", param="expires"
+        )
+    return f"{seconds}s"
+
+
+def _row(key: KeyRecord, csrf: str, last_used: datetime | None, now: datetime) -> list[object]:
     ref = key_ref(key.token)
     hidden = csrf_field(csrf) + f'<input type="hidden" name="key" value="{e(ref)}">'
     toggle = "unblock" if key.blocked else "block"
@@ -235,8 +380,7 @@ def _row(key: KeyRecord, csrf: str) -> list[object]:
         f'<a href="/ui/keys/edit?key={e(ref)}" data-action="edit">Edit</a> '
         f'<form method="post" action="/ui/keys/rotate">{hidden}'
         '<button type="submit" class="plain" data-action="rotate">Rotate</button></form> '
-        f'<form method="post" action="/ui/keys/delete">{hidden}'
-        '<button type="submit" class="danger" data-action="delete">Delete</button></form>'
+        f'<a href="/ui/keys/delete?key={e(ref)}" class="danger" data-action="delete">Delete</a>'
     )
     limits = ", ".join(
         f"{label} {value}"
@@ -252,30 +396,43 @@ def _row(key: KeyRecord, csrf: str) -> list[object]:
     )
     if key.budget_duration:
         budget = Markup(budget + f" per {e(key.budget_duration)}")
-    state = Markup(
-        '<span class="state-bad">blocked</span>' if key.blocked else '<span class="state-ok">active</span>'
+    expired = key.expires is not None and key.expires <= now
+    if key.blocked:
+        state = Markup('<span class="state-bad">blocked</span>')
+    elif expired:
+        state = Markup('<span class="state-bad">expired</span>')
+    else:
+        state = Markup('<span class="state-ok">active</span>')
+    name = Markup(
+        f'<span class="key-name" data-ref="{e(ref)}">'
+        + (f'<strong class="key-label">{e(key.key_alias)}</strong> ' if key.key_alias else "")
+        + f"<code>{e(key.key_name)}</code></span>"
     )
-    name = Markup(f'<span class="key-name" data-ref="{e(ref)}">{e(key.key_name)}</span>')
     return [
         name,
-        key.key_alias,
         key.team_id,
         key.user_id,
         ", ".join(key.models) or "all",
         budget,
         limits or "none",
+        Markup(f'<span class="expires">{when(key.expires)}</span>') if key.expires else "never",
+        Markup(f'<span class="last-used">{when(last_used)}</span>') if last_used else "never",
         state,
         Markup(when(key.created_at)),
         actions,
     ]
 
 
-def _pager(page_no: int, pages: int) -> Markup:
+def _pager(page_no: int, pages: int, search: str) -> Markup:
     if pages <= 1:
         return Markup("")
+
+    def href(number: int) -> str:
+        return "/ui/keys?" + urlencode({"q": search, "page": number} if search else {"page": number})
+
     links = []
     if page_no > 1:
-        links.append(f'<a href="/ui/keys?page={page_no - 1}">&larr; newer</a>')
+        links.append(f'<a href="{e(href(page_no - 1))}">&larr; newer</a>')
     if page_no < pages:
-        links.append(f'<a href="/ui/keys?page={page_no + 1}">older &rarr;</a>')
+        links.append(f'<a href="{e(href(page_no + 1))}">older &rarr;</a>')
     return Markup(f'<p class="tabs">Page {page_no} of {pages} {" ".join(links)}</p>')

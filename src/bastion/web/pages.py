@@ -1,4 +1,5 @@
-"""The read-only pages: overview, recent requests, spend, users, model groups, billing.
+"""The read-only pages: overview, users, model groups, billing (requests and spend have their own
+modules).
 
 Everything comes from the spend logs, the store and the router's in-process health; nothing shows
 a prompt, a provider key or a whole key hash (keys appear as ``sk-...abcd`` or a hash prefix).
@@ -6,30 +7,21 @@ a prompt, a provider key or a whole key hash (keys appear as ``sk-...abcd`` or a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bastion.accounting.attribution import spend_key_name
 from bastion.administration import Administration, BillingFilter, SpendFilter
-from bastion.administration.spend import SPEND_GROUPS
 from bastion.domain.errors import BastionError
 from bastion.gateway.router import Router
-from bastion.web._html import Markup, e, link, money, table, when
-from bastion.web.charts import bar_chart, ranking_chart
+from bastion.web._html import Markup, e, link, money, table
+from bastion.web.charts import bar_chart
 from bastion.web.dashboard import PageContext, Reply
 from bastion.web.stats import WINDOWS, summarize
 
 __all__ = ["ReadPages"]
 
 _SAMPLE = 100_000
-_RANGES = {
-    "hour": timedelta(hours=1),
-    "day": timedelta(days=1),
-    "week": timedelta(days=7),
-    "month": timedelta(days=30),
-    "all": None,
-}
 
 
 class ReadPages:
@@ -49,8 +41,6 @@ class ReadPages:
     def pages(self) -> dict[tuple[str, str], Any]:
         return {
             ("GET", "/ui"): self.overview,
-            ("GET", "/ui/requests"): self.requests,
-            ("GET", "/ui/spend"): self.spend,
             ("GET", "/ui/users"): self.users,
             ("GET", "/ui/models"): self.models,
             ("GET", "/ui/billing"): self.billing,
@@ -96,127 +86,6 @@ class ReadPages:
         )
         return ctx.render(f"Overview · {window.label}", body, current="/ui")
 
-    async def requests(self, ctx: PageContext) -> Reply:
-        logs = await self._admin.spend.logs(SpendFilter(), limit=100)
-        names = await self._key_names({log.api_key for log in logs})
-        rows = []
-        for log in logs:
-            latency = None if log.end_time is None else (log.end_time - log.start_time).total_seconds()
-            ttft = (
-                None
-                if log.completion_start_time is None
-                else (log.completion_start_time - log.start_time).total_seconds()
-            )
-            status = Markup(
-                f'<span class="{"state-ok" if log.status == "success" else "state-bad"}">'
-                f"{e(log.status)} {e(log.http_status or '')}</span>"
-            )
-            rows.append(
-                [
-                    Markup(when(log.start_time)),
-                    Markup(f'<span class="request-id">{e(log.request_id)}</span>'),
-                    names.get(log.api_key, "") if log.api_key else "none",
-                    log.team_id,
-                    log.user,
-                    log.model_group,
-                    log.model,
-                    status,
-                    f"{log.prompt_tokens:,} / {log.completion_tokens:,}",
-                    Markup(money(log.spend)),
-                    None if latency is None else f"{latency * 1000:,.0f} ms",
-                    None if ttft is None else f"{ttft * 1000:,.0f} ms",
-                    "yes" if log.cache_hit else "",
-                ]
-            )
-        body = (
-            '<p class="muted">The newest 100 requests (spend logs). '
-            "Prompts and answers are never shown here.</p>"
-            + table(
-                [
-                    "Time (UTC)",
-                    "Request id",
-                    "Key",
-                    "Team",
-                    "User",
-                    "Model group",
-                    "Model",
-                    "Status",
-                    "Tokens in / out",
-                    "Cost",
-                    "Latency",
-                    "First token",
-                    "Cached",
-                ],
-                rows,
-                table_id="requests",
-                empty="No requests yet.",
-            )
-        )
-        return ctx.render("Recent requests", body, current="/ui/requests")
-
-    async def spend(self, ctx: PageContext) -> Reply:
-        by = ctx.query.get("by", "model")
-        by = by if by in SPEND_GROUPS else "model"
-        span = ctx.query.get("range", "day")
-        span = span if span in _RANGES else "day"
-        now = self._clock()
-        start = _date(ctx.query.get("start"))
-        end = _date(ctx.query.get("end"))
-        if start is None and _RANGES[span] is not None:
-            start = now - _RANGES[span]  # type: ignore[operator]
-        where = SpendFilter(start=start, end=None if end is None else end + timedelta(days=1))
-        groups = await self._admin.spend.by(by, where)
-        names = await self._key_names({g.group for g in groups if g.group}) if by == "key" else {}
-
-        def label(name: str | None) -> str:
-            if name is None or name == "":
-                return "(none)"
-            return names.get(name, name) if by == "key" else name
-
-        chart = ranking_chart(
-            f"Spend by {by} (USD)",
-            [(label(g.group), g.spend) for g in groups],
-            chart_id="chart-spend",
-            fmt=money,
-        )
-        counts = ranking_chart(
-            f"Requests by {by}",
-            [(label(g.group), float(g.requests)) for g in groups],
-            chart_id="chart-spend-requests",
-        )
-        by_links = " ".join(link(f"/ui/spend?by={k}&range={span}", k, current=k == by) for k in SPEND_GROUPS)
-        range_links = " ".join(
-            link(f"/ui/spend?by={by}&range={r}", r, current=r == span and not ctx.query.get("start"))
-            for r in _RANGES
-        )
-        form = (
-            '<form method="get" action="/ui/spend" class="tabs">'
-            f'<input type="hidden" name="by" value="{e(by)}">'
-            f'From <input type="date" name="start" value="{e(ctx.query.get("start", ""))}"> '
-            f'to <input type="date" name="end" value="{e(ctx.query.get("end", ""))}"> '
-            '<button type="submit" class="plain">Show</button></form>'
-        )
-        body = (
-            f'<p class="tabs">Group by: {by_links}</p><p class="tabs">Range: {range_links}</p>{form}'
-            + f'<div class="charts">{chart}{counts}</div><h2>Totals</h2>'
-            + table(
-                [by.capitalize(), "Requests", "Errors", "Tokens", "Spend"],
-                (
-                    [
-                        label(g.group),
-                        f"{g.requests:,}",
-                        f"{g.errors:,}",
-                        f"{g.total_tokens:,}",
-                        Markup(money(g.spend)),
-                    ]
-                    for g in groups
-                ),
-                table_id="spend",
-                empty="No requests in this range.",
-            )
-        )
-        return ctx.render("Spend", body, current="/ui/spend")
-
     async def users(self, ctx: PageContext) -> Reply:
         found = await self._admin.users.page(page=1, size=100)
         rows = (
@@ -245,13 +114,16 @@ class ReadPages:
 
     async def models(self, ctx: PageContext) -> Reply:
         health = self._router.health
+        since = self._clock() - timedelta(days=1)
+        counted = await self._admin.spend.by_deployment(SpendFilter(start=since))
         rows = []
         for group in self._router.names:
             for dep in self._router.group(group):
                 cooling = health.cooling(dep.deployment_id)
                 left = health.cooldown_left(dep.deployment_id)
                 latency = health.latency(dep.deployment_id)
-                used = health.usage(dep.deployment_id)
+                _, tokens = health.usage(dep.deployment_id)
+                served = counted.get(dep.deployment_id)
                 state = Markup(
                     f'<span class="state-bad">cooling down ({left:.0f} s left)</span>'
                     if cooling
@@ -266,13 +138,17 @@ class ReadPages:
                         dep.weight,
                         state,
                         None if latency is None else f"{latency * 1000:,.0f} ms",
-                        f"{used[0]} req, {used[1]:,} tok",
+                        Markup(f'<span class="served">{served.requests if served else 0:,}</span>'),
+                        f"{served.errors if served else 0:,}",
+                        f"{tokens:,} tok",
                         _limits(dep.rpm, dep.tpm),
                     ]
                 )
         body = (
-            '<p class="muted">Health as this gateway process sees it '
-            "(shared through Redis when configured).</p>"
+            '<p class="muted">Requests and errors: every request a deployment answered in the last 24 '
+            "hours, from the spend logs of every gateway process (a retried request counts where it "
+            "ended; a cache hit counts nowhere). Health, latency and this minute's tokens: as this "
+            "process sees them (shared through Redis when configured).</p>"
             + table(
                 [
                     "Model group",
@@ -282,7 +158,9 @@ class ReadPages:
                     "Weight",
                     "Health",
                     "Latency (avg)",
-                    "This minute",
+                    "Requests (24 h)",
+                    "Errors (24 h)",
+                    "Tokens this minute",
                     "Limits",
                 ],
                 rows,
@@ -347,37 +225,7 @@ class ReadPages:
         )
         return ctx.render("Billing outbox", body, current="/ui/billing")
 
-    async def _key_names(self, tokens: Iterable[str]) -> dict[str, str]:
-        """``sk-...abcd`` (and the alias) of each key hash, or the hash's first characters."""
-        wanted = [token for token in list(tokens)[:200] if token]
-        found = await self._admin.keys.by_tokens(wanted)
-        names: dict[str, str] = {}
-        for token in wanted:
-            if (named := spend_key_name(token)) is not None:  # the master key or a static key
-                names[token] = named
-                continue
-            record = found.get(token)
-            if record is None:
-                names[token] = f"{token[:12]}…"
-            else:
-                names[token] = (
-                    f"{record.key_alias} ({record.key_name})" if record.key_alias else record.key_name
-                )
-        return names
-
 
 def _limits(rpm: int | None, tpm: int | None) -> str:
     parts = [f"rpm {rpm}" if rpm is not None else "", f"tpm {tpm}" if tpm is not None else ""]
     return ", ".join(p for p in parts if p) or "none"
-
-
-def _date(value: str | None) -> datetime | None:
-    """A ``YYYY-MM-DD`` of the spend page's range; ``None`` for anything else (and for the last
-    day of the calendar, whose end could not be written)."""
-    if not value:
-        return None
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-    return day if day < datetime.max.replace(tzinfo=UTC) - timedelta(days=1) else None

@@ -32,8 +32,8 @@ class Window:
 
 WINDOWS = {
     "hour": Window("hour", "Last hour", timedelta(hours=1), 12, "%H:%M"),
-    "day": Window("day", "Last 24 hours", timedelta(days=1), 24, "%H:00"),
-    "month": Window("month", "Last 30 days", timedelta(days=30), 30, "%m-%d"),
+    "day": Window("day", "Last 24 hours", timedelta(days=1), 24, "%m-%d %H:%M"),
+    "month": Window("month", "Last 30 days", timedelta(days=30), 30, "%Y-%m-%d"),
 }
 
 

@@ -8,6 +8,7 @@ the team, deleting it deletes them.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from bastion.administration import TeamRecord, actor
 from bastion.administration.teams import TEAM_TEXT_FIELDS, TeamService
@@ -15,6 +16,7 @@ from bastion.administration.text_input import body_from_text
 from bastion.domain.errors import BastionError, NotFoundError
 from bastion.web._html import Markup, csrf_field, e, money, table
 from bastion.web.dashboard import PageContext, Reply
+from bastion.web.edit_forms import Field, edit_inputs, edited, shown_text
 
 __all__ = ["TeamPages"]
 
@@ -25,7 +27,7 @@ _DONE = {
     "deleted": "Team and its keys deleted.",
     "saved": "Team saved.",
 }
-_EDITABLE = [
+_EDITABLE: list[Field] = [
     ("team_alias", "Alias", "text"),
     ("models", "Models (comma-separated; empty: all)", "text"),
     ("max_budget", "Max budget (USD)", "number"),
@@ -34,6 +36,15 @@ _EDITABLE = [
     ("tpm_limit", "Tokens per minute", "number"),
     ("max_parallel_requests", "Parallel requests", "number"),
 ]
+#: The edit page says what emptying a field does.
+_EMPTIED = {
+    "team_alias": "Alias (empty: none)",
+    "max_budget": "Max budget in USD (empty: no budget)",
+    "budget_duration": "Budget period: 30d, 1mo... (empty: never resets)",
+    "rpm_limit": "Requests per minute (empty: no limit)",
+    "tpm_limit": "Tokens per minute (empty: no limit)",
+    "max_parallel_requests": "Parallel requests (empty: no limit)",
+}
 
 
 class TeamPages:
@@ -117,14 +128,12 @@ class TeamPages:
             "tpm_limit": team.tpm_limit,
             "max_parallel_requests": team.max_parallel_requests,
         }
-        inputs = "".join(
-            f'<label>{e(label)}<input type="{kind}" step="any" name="{name}" id="edit-{name}" '
-            f'value="{e("" if values[name] is None else values[name])}"></label>'
-            for name, label, kind in _EDITABLE
-        )
+        fields = [(name, _EMPTIED.get(name, label), kind) for name, label, kind in _EDITABLE]
+        inputs = edit_inputs(fields, {name: shown_text(value) for name, value in values.items()})
         body = (
             (f'<div class="error" id="error">{e(error)}</div>' if error else "")
-            + f"<p>Team <strong>{e(team.team_id)}</strong>. Empty fields are left as they are.</p>"
+            + f"<p>Team <strong>{e(team.team_id)}</strong>. "
+            "A field left as it is stays as it is; empty a field to remove the limit or budget.</p>"
             + f'<form class="stack" method="post" action="/ui/teams/edit">{csrf_field(ctx.csrf)}'
             + f'<input type="hidden" name="team_id" value="{e(team.team_id)}">{inputs}'
             + '<button type="submit" id="save">Save</button></form>'
@@ -133,8 +142,9 @@ class TeamPages:
 
     async def edit(self, ctx: PageContext) -> Reply:
         try:
-            body = body_from_text(ctx.form, fields=[f for f in TEAM_TEXT_FIELDS if f != "team_id"])
-            await self._teams.update(ctx.form.get("team_id", ""), body)
+            changed, emptied = edited(ctx.form, _EDITABLE)
+            body = body_from_text(changed, fields=[f for f in TEAM_TEXT_FIELDS if f != "team_id"])
+            await self._teams.update(ctx.form.get("team_id", ""), body, clear=emptied)
         except BastionError as err:
             return await self.edit_page(ctx, error=err.message, status=err.status)
         return Reply(location="/ui/teams?done=saved")
@@ -159,7 +169,7 @@ def _row(team: TeamRecord, csrf: str) -> list[object]:
     actions = Markup(
         f'<form method="post" action="/ui/teams/{toggle}">{hidden}'
         f'<button type="submit" class="plain" data-action="{toggle}">{toggle.capitalize()}</button></form> '
-        f'<a href="/ui/teams/edit?team_id={e(team.team_id)}" data-action="edit">Edit</a> '
+        f'<a href="/ui/teams/edit?team_id={e(quote(team.team_id, safe=""))}" data-action="edit">Edit</a> '
         f'<form method="post" action="/ui/teams/delete">{hidden}'
         '<button type="submit" class="danger" data-action="delete">Delete</button></form>'
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 
+import pytest
 from limits_backends import Backend
 
 from bastion.limits.admission import Admission, RateLimit, Refusal
@@ -168,5 +169,26 @@ def test_a_scope_named_twice_counts_once(backend: Backend) -> None:
         assert await limits.budgets.spent("user:u") == 0.5
         assert isinstance(await limits.rates.acquire_many([rate, rate], tokens=0), Admission)
         assert isinstance(await limits.rates.acquire_many([rate], tokens=0), Refusal)
+
+    backend.run(main)
+
+
+def test_admissions_report_the_levels_their_answer_headers_show(backend: Backend) -> None:
+    """Admitting reports each limit's rpm and tpm levels after it (no extra read), through the gate,
+    the rate limiter alone, and a budget reservation (spend plus holds after it)."""
+
+    async def main(limits: Limits) -> None:
+        first = await _ticket(limits, tokens=100)
+        second = await _ticket(limits, tokens=50)
+        ((requests, tokens),) = second.admission.levels
+        assert first.admission.levels[0][0] == pytest.approx(1.0, abs=0.01)
+        assert requests == pytest.approx(2.0, abs=0.01) and tokens == pytest.approx(150.0, abs=1.0)
+        only_rpm = await limits.rates.acquire_many([RateLimit("key:b", rpm=5)], tokens=10)
+        assert isinstance(only_rpm, Admission)
+        assert only_rpm.levels[0][0] == pytest.approx(1.0, abs=0.01) and only_rpm.levels[0][1] is None
+        held = await limits.budgets.reserve([BudgetLimit("quota:end_user:x", 100.0)], 30.0)
+        again = await limits.budgets.reserve([BudgetLimit("quota:end_user:x", 100.0)], 20.0)
+        assert not isinstance(held, BudgetRefusal) and not isinstance(again, BudgetRefusal)
+        assert held.committed == (30.0,) and again.committed == (50.0,)
 
     backend.run(main)

@@ -26,6 +26,16 @@ ROUTES = {
         "/user/new",
         "/user/update",
         "/user/delete",
+        # LiteLLM's budget tiers (plans) and customers, also under their older name /end_user.
+        "/budget/new",
+        "/budget/update",
+        "/budget/info",
+        "/budget/delete",
+        *(
+            f"{prefix}/{action}"
+            for prefix in ("/customer", "/end_user")
+            for action in ("new", "update", "delete", "block", "unblock")
+        ),
         # Bastion's own: the billing outbox.
         "/billing/events/retry",
         "/billing/events/cancel",
@@ -37,6 +47,12 @@ ROUTES = {
         "/team/list",
         "/user/info",
         "/user/list",
+        "/budget/info",
+        "/budget/list",
+        "/customer/info",
+        "/customer/list",
+        "/end_user/info",
+        "/end_user/list",
         "/spend/logs",
         "/model/info",
         "/v1/model/info",

@@ -29,7 +29,6 @@ def test_plans_are_created_read_listed_updated_and_deleted(backend: Backend) -> 
                 "quota_duration": "1mo",
                 "count_cache_reads": False,
                 "models": ["gpt"],
-                "model_aliases": {"claude-sonnet": "gpt"},
                 "quota_message": "Your {plan} plan's {limit} tokens are used; they renew on {renews}.",
             },
         )
@@ -54,7 +53,7 @@ def test_plans_are_created_read_listed_updated_and_deleted(backend: Backend) -> 
         "1mo",
         False,
     )
-    assert body["models"] == ["gpt"] and body["model_aliases"] == {"claude-sonnet": "gpt"}
+    assert body["models"] == ["gpt"]
     assert [(p["budget_id"], p["source"], p["members"]) for p in listed.body] == [
         ("free", "config", 1),
         ("pro", "api", 1),
@@ -83,7 +82,7 @@ def test_bad_plans_are_refused_with_the_field_named(backend: Backend) -> None:
             await h.post("/budget/new", {"budget_id": "x", "quota_message": "a { b"}),
             await h.post("/budget/new", {"budget_id": "bad name"}),
             await h.post("/budget/new", {"rpm_limit": 1}),
-            await h.post("/budget/new", {"budget_id": "x", "model_aliases": {"a": 1}}),
+            await h.post("/budget/new", {"budget_id": "x", "models": "gpt"}),
             await h.post("/budget/update", {"budget_id": "missing", "rpm_limit": 1}),
         ]
 
@@ -99,7 +98,7 @@ def test_bad_plans_are_refused_with_the_field_named(backend: Backend) -> None:
     assert brace.status == 400 and "brace" in brace.error["message"]
     assert name.status == 400 and name.error["param"] == "budget_id"
     assert missing.status == 400 and missing.error["param"] == "budget_id"
-    assert aliases.status == 400 and aliases.error["param"] == "model_aliases"
+    assert aliases.status == 400 and aliases.error["param"] == "models"
     assert absent.status == 404
 
 

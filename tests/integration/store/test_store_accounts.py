@@ -12,7 +12,7 @@ from bastion.accounts.catalog import ModelCatalog
 from bastion.accounts.conversations import ConversationService
 from bastion.accounts.provider_keys import ProviderKeyService
 from bastion.domain.errors import NotFoundError
-from bastion.gateway.chat import ChatService
+from bastion.gateway.pipeline import Pipeline
 from bastion.store import (
     AlreadyExistsError,
     ConversationRecord,
@@ -122,7 +122,7 @@ def test_a_conversation_id_no_row_can_hold_is_not_found_on_both_backends(backend
         await db.users.create(user)
         await db.conversations.create(ConversationRecord("c1", "u1", "m"))
         service = ConversationService(
-            db, cast(ChatService, None), cast(ModelCatalog, None), cast(ProviderKeyService, None)
+            db, cast(Pipeline, None), cast(ModelCatalog, None), cast(ProviderKeyService, None)
         )
         assert (await service.get_own(user, "c1")).conversation_id == "c1"
         for hostile in ("\x00", "c1\x00", "x" * 5000):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
@@ -97,3 +99,78 @@ def test_a_database_at_the_head_is_opened_without_loading_alembic(tmp_path: Path
     first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     again = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert (first.stdout.strip(), again.stdout.strip()) == ("True", "False")
+
+
+def test_due_migrations_are_applied_by_a_child_and_this_process_never_loads_alembic(backend: Backend) -> None:
+    """``bastion serve``'s way: a child process applies what is due; the server stays without
+    Alembic, and the next start finds the database at the head and asks no child."""
+    script = (
+        "import asyncio, sys\n"
+        "from bastion.store.engine import create_store_engine\n"
+        "from bastion.store.migrate import apply_migrations_aside, current_revision\n"
+        "async def main():\n"
+        "    url = sys.stdin.read() or None\n"
+        "    engine = create_store_engine(url, default_path=sys.argv[1])\n"
+        "    try:\n"
+        "        applied = await apply_migrations_aside(engine, url, default_path=sys.argv[1])\n"
+        "        loaded = 'alembic' in sys.modules\n"
+        "        print(applied, await current_revision(engine) is not None, loaded)\n"
+        "    finally:\n"
+        "        await engine.dispose()\n"
+        "asyncio.run(main())\n"
+    )
+
+    def start() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(backend.default_path)],
+            input=backend.url or "",
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    due = len(list((Path(__file__).parents[3] / "src/bastion/store/migrations/versions").glob("*.py")))
+    assert start() == f"{due} True False"
+    assert start() == "0 True False"
+
+
+def test_the_database_url_never_reaches_the_childs_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A URL holds the database password: it goes to the child on stdin, not in ``ps`` output."""
+    module = importlib.import_module("bastion.store.migrate")  # bastion.store.migrate is also a function
+
+    seen: list[tuple[list[str], bytes]] = []
+
+    def run(argv: list[str], *, input: bytes, **_: Any) -> subprocess.CompletedProcess[bytes]:
+        seen.append((argv, input))
+        return subprocess.CompletedProcess(argv, 0, b"0\n", b"")
+
+    monkeypatch.setattr(module.subprocess, "run", run)
+    url = "postgresql://bastion:s3cret-password@db.internal/bastion"
+    assert module._migrate_in_child(url, str(tmp_path / "b.db")) == 0
+    ((argv, given),) = seen
+    assert not any("s3cret" in part for part in argv)
+    assert given == url.encode()
+
+
+def test_without_a_usable_child_the_migrations_run_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = importlib.import_module("bastion.store.migrate")  # bastion.store.migrate is also a function
+    from bastion.store.engine import create_store_engine
+
+    monkeypatch.setattr(module.sys, "executable", str(tmp_path / "no-python-here"))
+
+    async def main() -> tuple[int, str | None]:
+        engine = create_store_engine(None, default_path=tmp_path / "b.db")
+        try:
+            applied = await module.apply_migrations_aside(engine, None, default_path=tmp_path / "b.db")
+            return applied, await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    applied, revision = asyncio.run(main())
+    assert applied > 0 and revision == head_revision()

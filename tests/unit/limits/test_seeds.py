@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from bastion.limits.reservation import BudgetSeed
-from bastion.limits.seeds import _plus
+from bastion.limits.seeds import PlanWindows, _plus
 
 ROWS = [
     {"api_key": "k1", "team_id": "t1", "user": "u1", "spend": 0.25, "start_time": 1000.0},
@@ -33,3 +33,38 @@ def test_scopes_of_unknown_kinds_are_left_alone() -> None:
     """A scope kind the rows do not name is returned as it was."""
     seed = BudgetSeed(0.3)
     assert _plus("org:k1", seed, ROWS, None) is seed
+
+
+def test_unwritten_rows_count_tokens_for_a_plan_quota() -> None:
+    """A quota scope adds input and output tokens of its member's rows (a token's user, or a key's
+    customer in ``end_user``), without cache reads when the plan says so."""
+    rows = [
+        {
+            "user": "u1",
+            "prompt_tokens": 10,
+            "completion_tokens": 5,
+            "cache_read_tokens": 4,
+            "start_time": 1.0,
+        },
+        {
+            "end_user": "c1",
+            "prompt_tokens": 7,
+            "completion_tokens": 1,
+            "cache_read_tokens": 0,
+            "start_time": 1.0,
+        },
+        {"user": "u1", "prompt_tokens": "x", "completion_tokens": math.inf, "start_time": 1.0},
+    ]
+    assert _plus("quota:end_user:u1", BudgetSeed(100.0), rows, None).spent == 115.0
+    assert _plus("quota:customer:c1", BudgetSeed(0.0), rows, None).spent == 8.0
+    windows = PlanWindows(quotas={"quota:end_user:u1": ("1mo", False)})
+    assert _plus("quota:end_user:u1", BudgetSeed(0.0), rows, None, windows).spent == 11.0
+    assert _plus("quota:nobody:u1", BudgetSeed(3.0), rows, None).spent == 3.0
+
+
+def test_a_key_or_team_plans_budget_and_quota_count_the_keys_or_teams_rows() -> None:
+    """``plan:key:<hash>`` adds the key's spend; ``quota:team:<id>`` the team's tokens."""
+    assert _plus("plan:key:k1", BudgetSeed(0.0), ROWS, None).spent == 0.75
+    rows = [{"team_id": "t1", "prompt_tokens": 3, "completion_tokens": 4, "start_time": 1.0}]
+    assert _plus("quota:team:t1", BudgetSeed(1.0), rows, None).spent == 8.0
+    assert _plus("plan:nobody:x", BudgetSeed(1.0), ROWS, None).spent == 1.0

@@ -216,3 +216,163 @@ def test_reconfiguring_replaces_the_previous_stream() -> None:
     shutdown_logging()
     assert [orjson.loads(line)["msg"] for line in old.getvalue().splitlines()] == ["one"]
     assert [orjson.loads(line)["msg"] for line in new.getvalue().splitlines()] == ["two"]
+
+
+def test_a_key_chosen_for_the_call_is_redacted_from_its_log_lines() -> None:
+    """A user's own provider key is in no config, so only the call that chose it knows it."""
+    import contextvars
+
+    from bastion.domain.call_secrets import add_call_secret, begin_call_secrets
+
+    redact = Redactor(["configured-secret-0001"])
+    line = 'upstream said: bad key my-own-key-0042 "my-own-key-0042"'
+
+    def in_call() -> str:
+        begin_call_secrets()
+        add_call_secret("my-own-key-0042")
+        return redact(line)
+
+    assert "my-own-key-0042" not in contextvars.copy_context().run(in_call)
+    assert redact(line) == line  # outside that call it is nobody's secret
+
+
+# ---------------------------------------------------------------------- the cheap paths keep every guarantee
+
+
+def _reference(secrets: list[str], text: str) -> str:
+    """The redaction as it was before its fast paths: one regex of every secret, then the shapes."""
+    import re
+
+    from bastion.observability.logging import _KEY_SHAPES, _redact_match
+
+    found: set[str] = set()
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            found.add(secret)
+            found.add(orjson.dumps(secret).decode()[1:-1])
+    values = sorted(found, key=len, reverse=True)
+    if values:
+        text = re.compile("|".join(re.escape(v) for v in values)).sub("[REDACTED]", text)
+    return _KEY_SHAPES.sub(_redact_match, text)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "SK-PROJ-ABCDEFGHIJKLMNOP1234",
+        "Sk-Ant-Api03-AbCdEfGh_ij",
+        "AM_SK-0123456789ABCDEF",
+        "aizaSyA1234567890abcdefghijklmnopqrs",
+        "EYJHBGCIOIJFUZI1NIJ9.EYJZDWIIOIJHZGEIFQ.C2LNBMF0",
+        "BT_EYJ2IJOXLCJQDGKIOII4YMI4IN0.H18I-MJBMNKK3E2DALT2ZG",
+        "RK-live-0123456789",
+        "pk-test-0123456789",
+    ],
+)
+def test_key_shapes_in_any_case_are_redacted(key: str) -> None:
+    """The shapes match in any letter case (the fast check lower-cases before it looks)."""
+    out = Redactor()(f'{{"label": "{key}", "note": "ok"}}')
+    assert key not in out
+    assert key[7:] not in out
+    assert '"note": "ok"' in out
+
+
+def test_bearer_in_any_case_is_redacted() -> None:
+    out = Redactor()('{"auth": "BeArEr opaque-token-1234", "other": "BEARER another-token-99"}')
+    assert "opaque-token" not in out
+    assert "another-token" not in out
+    assert "BeArEr [REDACTED]" in out
+
+
+def test_many_secrets_sharing_a_prefix_are_each_redacted() -> None:
+    """A hundred provider keys that all start with ``sk-``, and some that do not: every one goes."""
+    secrets = [f"sk-provider-{i:03d}-{'x' * (i % 7)}tail" for i in range(100)]
+    secrets += [f"plain-secret-{i:03d}" for i in range(20)] + ['ab"cd-quoted', "\u00e9t\u00e9-secret-1"]
+    redact = Redactor(secrets)
+    for secret in secrets:
+        line = orjson.dumps({"value": secret, "msg": f"x {secret} y"}).decode()
+        out = redact(line)
+        assert secret not in out, secret
+        assert orjson.dumps(secret).decode()[1:-1] not in out, secret
+        assert orjson.loads(out)["value"] == "[REDACTED]"
+
+
+def test_a_secret_that_is_only_json_escaped_on_the_line_is_redacted() -> None:
+    """The escaped form shares no prefix with the raw one when the quote comes first."""
+    secret = '"quoted-first-secret'
+    line = JsonFormatter(Redactor([secret])).format(record("x", fields={"v": secret}))
+    assert orjson.loads(line)["v"] == "[REDACTED]"
+    assert "quoted-first-secret" not in line
+
+
+def test_the_fast_redactor_equals_the_plain_regex_on_a_random_corpus() -> None:
+    """Across thousands of lines built from secrets, near-misses, key shapes in mixed case and
+    filler, the redactor gives exactly what one regex over every secret and shape gives."""
+    import random
+
+    rng = random.Random(15)
+    secrets = ["sk-bench-master", "sk-upstream-bench", "hunter2-password", "abcd", "ab\\cd-slash", 'x"y-q']
+    pieces = [
+        *secrets,
+        "sk-bench-maste",  # a near miss
+        "SK-upstream-bench",
+        "Bearer ",
+        "bearer\t",
+        "BEARER ",
+        "sk-",
+        "am_sk-",
+        "AIza",
+        "eyJ",
+        "bt_",
+        ".",
+        "-",
+        "_",
+        " ",
+        '"',
+        "\\",
+        "abcdefghij",
+        "0123456789",
+        "ZYXWVUTSRQPONM",
+        "task-",
+        "risk-model",
+        "é",
+    ]
+    redact = Redactor(secrets)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 14)))
+        line = orjson.dumps({"msg": text}).decode() if rng.random() < 0.5 else text
+        assert redact(line) == _reference(secrets, line), line
+
+
+def test_a_line_below_the_level_builds_no_fields() -> None:
+    """The request line's fields are not even built when INFO is not logged."""
+    from bastion.accounting.pricing import PriceBook
+    from bastion.accounting.recorder import UsageRecorder
+    from bastion.accounting.records import UsageRecord
+    from bastion.observability.metrics import Metrics
+
+    built: list[bool] = []
+
+    class Counted(UsageRecord):
+        __slots__ = ()
+
+        def to_log_fields(self) -> dict[str, object]:
+            built.append(True)
+            return super().to_log_fields()
+
+    logger = logging.getLogger("bastion.request")
+    saved = logger.level
+    recorder = UsageRecorder(prices=PriceBook(), metrics=Metrics())
+    try:
+        logger.setLevel(logging.WARNING)
+        recorder.record(
+            Counted(request_id="r1", surface="openai", model_group="m", stream=False, started_at=0.0)
+        )
+        assert built == []
+        logger.setLevel(logging.INFO)
+        recorder.record(
+            Counted(request_id="r2", surface="openai", model_group="m", stream=False, started_at=0.0)
+        )
+        assert built == [True]
+    finally:
+        logger.setLevel(saved)

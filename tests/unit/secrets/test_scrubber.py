@@ -113,3 +113,25 @@ def test_placeholders_are_not_secrets() -> None:
     for secret in (KEY, "sk-1234", LONG, "abcdefghijklmnopq"):
         assert worth_scrubbing(secret)
     assert Scrubber(["not-needed"]).scrub(b"not-needed") == b"not-needed"
+
+
+def test_a_streams_head_leaves_at_once_and_a_clean_answer_is_untouched() -> None:
+    sent = Sent()
+
+    async def go() -> None:
+        send = Scrubber([KEY]).wrap(sent)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-a", KEY.encode())]})
+        assert sent.messages and sent.headers()[b"x-a"] == b"[REDACTED]"  # not held for the body
+
+    run(go())
+    clean = Sent()
+
+    async def whole() -> None:
+        send = Scrubber([KEY]).wrap(clean)
+        # A HEAD answer: the length of the body a GET would get, and no body.
+        start = {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]}
+        await send(start)
+        await send({"type": "http.response.body", "body": b""})
+        assert clean.messages[0] is start
+
+    run(whole())

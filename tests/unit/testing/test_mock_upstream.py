@@ -260,6 +260,23 @@ def test_anthropic_tool_use_forced_and_streamed(claude: anthropic.Anthropic) -> 
     assert streamed.stop_reason == "tool_use"
 
 
+def test_openai_answers_in_text_after_the_tool_result(oai: openai.OpenAI) -> None:
+    """After a tool result the mock answers in text, though 'use_tool' is still the last user turn."""
+    first = oai.chat.completions.create(model="m", messages=user("use_tool"), tools=[WEATHER_TOOL])
+    call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
+    reply = oai.chat.completions.create(
+        model="m",
+        tools=[WEATHER_TOOL],
+        messages=[
+            *user("use_tool"),
+            first.choices[0].message.model_dump(exclude_none=True),  # type: ignore[list-item]
+            {"role": "tool", "tool_call_id": call.id, "content": "4 C"},
+        ],
+    )
+    assert reply.choices[0].finish_reason == "stop" and reply.choices[0].message.content
+    assert reply.choices[0].message.tool_calls is None
+
+
 def test_anthropic_tool_use_when_user_says_use_tool(claude: anthropic.Anthropic) -> None:
     """use_tool in the last user text triggers a call to the first tool."""
     message = claude.messages.create(

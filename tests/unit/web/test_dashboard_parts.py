@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from datetime import UTC, datetime, timedelta
 
 from bastion.store.spend import RequestTiming
@@ -119,3 +122,67 @@ def test_after_login_only_dashboard_paths_are_followed() -> None:
         "",
     ):
         assert _local_target(bad) == "/ui", bad
+
+
+def test_a_chart_over_time_has_both_axes_with_values_and_dates() -> None:
+    """The value axis says 0, the middle and the top; the time axis writes out at most six
+    evenly spaced bucket dates, the first one always; the axis says its time zone."""
+    labels = [f"2026-11-{day:02}" for day in range(1, 31)]
+    svg = bar_chart("Spend", labels, [float(i) for i in range(30)], chart_id="c", axis="UTC days")
+    ticks = re.findall(r'class="x-tick"[^>]*>([^<]+)<', svg)
+    assert ticks[0] == "2026-11-01" and 2 <= len(ticks) <= 6 and set(ticks) <= set(labels)
+    assert re.findall(r'class="y-tick"[^>]*>([^<]+)<', svg) == ["0", "25", "50"]  # a round top
+    assert "UTC days" in svg and svg.count('class="bar"') == 30
+
+    def marks(values: list[float]) -> list[str]:
+        return re.findall(
+            r'class="y-tick"[^>]*>([^<]+)<', bar_chart("c", ["a"] * len(values), values, chart_id="c")
+        )
+
+    assert marks([0.0, 0.0]) == ["0"]  # nothing to scale: one mark
+    assert marks([1.0, 0.0]) == ["0", "1"]  # a count is never half a request
+    assert marks([0.00002]) == ["0", "0.00001", "0.00002"]
+    assert marks([7.0]) == ["0", "5", "10"]
+
+
+def test_csv_is_quoted_and_formulas_are_defused() -> None:
+    from bastion.web.spend import csv_text
+
+    text = csv_text(["a", "b"], [['x, "y"', "=1+1"], ["-2", 3], ["@me", "line\nbreak"]])
+    assert text.split("\r\n")[0] == "a,b"
+    assert list(csv.reader(io.StringIO(text))) == [
+        ["a", "b"],
+        ['x, "y"', "'=1+1"],
+        ["'-2", "3"],
+        ["'@me", "line\nbreak"],
+    ]
+
+
+def test_a_failed_request_says_why() -> None:
+    from bastion.store.records import SpendLogRecord
+    from bastion.web.requests import failure_reason
+
+    def log(**fields: object) -> SpendLogRecord:
+        return SpendLogRecord(request_id="r", api_key="", start_time=NOW, **fields)  # type: ignore[arg-type]
+
+    assert failure_reason(log()) is None
+    assert (
+        failure_reason(log(status="failure", http_status=429, metadata={"error_kind": "rate_limit"}))
+        == "rate_limit: rate limited (HTTP 429)"
+    )
+    assert failure_reason(log(status="failure", metadata={"error_kind": ["odd"]})) == "failed"
+    assert failure_reason(log(client_disconnected=True)) == "the client disconnected"
+
+
+def test_filters_read_only_what_they_know() -> None:
+    from bastion.web.filters import Filters
+
+    read = Filters.read(
+        {"status": "maybe", "range": "decade", "start": "2026-02-30", "end": "2026-11-01", "team": " t "}
+    )
+    assert (read.status, read.range, read.start, read.end, read.team) == ("", "day", "", "2026-11-01", "t")
+    assert read.query(page=2) == "team=t&range=day&end=2026-11-01&page=2"
+    start, end = read.span(NOW)
+    assert start is None and end == datetime(2026, 11, 2, tzinfo=UTC)  # the end day is included
+    assert Filters.read({"range": "hour"}).span(NOW) == (NOW - timedelta(hours=1), None)
+    assert Filters.read({"start": "9999-12-31"}).start == ""  # no day after it to end on

@@ -44,6 +44,8 @@ class AccountServices:
     user_keys_mode: str
     body_limit: int
     keepalive_seconds: float = 15.0
+    #: A user's plan and the quota left (``GET /v1/usage/me``'s answer); None: no plans.
+    plan_usage: Callable[[str], Awaitable[dict[str, Any]]] | None = None
 
 
 class Room:

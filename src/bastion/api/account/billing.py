@@ -35,7 +35,9 @@ class BillingEndpoints:
         days = int_query(request, "days", 30, high=3660)
         query = UsageQuery(start=UsageService.last_days(days), user_id=user.user_id)
         report = await self._room.s.usage.report(query, per_user=False)
-        return 200, {"user_id": user.user_id, "days": days, **report}
+        plan_usage = self._room.s.plan_usage
+        plan = None if plan_usage is None else await plan_usage(user.user_id)
+        return 200, {"user_id": user.user_id, "days": days, **report, "plan": plan}
 
     async def all_usage(self, request: Request, user: UserRecord, params: Any) -> tuple[int, Any]:
         """Filters: ``user_id``, ``model``, and ``start``/``end`` (dates or times) or ``days``."""

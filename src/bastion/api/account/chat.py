@@ -11,8 +11,6 @@ from bastion.api.asgi import Request, Send, stream_response
 
 __all__ = ["ChatEndpoints"]
 
-_KEEPALIVE = b": keep-alive\n\n"
-
 
 def _conversation(found: ConversationRecord) -> dict[str, Any]:
     return {
@@ -44,7 +42,7 @@ class ChatEndpoints:
                 answer.events,
                 headers=[],
                 on_disconnect=answer.client_gone,
-                keepalive=_KEEPALIVE,
+                keepalive=answer.keepalive,
                 keepalive_seconds=self._room.s.keepalive_seconds,
             )
 

@@ -20,7 +20,7 @@ from bastion.api.browser.minting import TokenMint
 from bastion.api.browser.static import StaticFiles
 from bastion.api.endpoints import CLIENT, PUBLIC, Audience, Endpoint, Guard
 from bastion.api.error_formats import TOKENSTREAM_ERRORS
-from bastion.api.generation import Admitter, GenerationHandler, request_id_headers
+from bastion.api.generation import Admitter, GenerationHandler
 from bastion.auth.browser_tokens import BrowserTokens
 from bastion.domain.errors import BastionError, NotFoundError, PermissionDeniedError, RequestTooLargeError
 from bastion.gateway.context import new_request_id
@@ -226,5 +226,5 @@ class BrowserApi:
     async def _error(self, send: Send, err: BastionError, extra: list[tuple[bytes, bytes]]) -> None:
         status, body, headers = TOKENSTREAM_OPENAI.render_error(err)
         raw = [(k.encode(), v.encode()) for k, v in headers.items()] + extra
-        raw += request_id_headers(TOKENSTREAM_OPENAI, new_request_id())
+        raw += TOKENSTREAM_OPENAI.request_id_headers(new_request_id())
         await send_bytes(send, status, body, headers=raw)

@@ -115,4 +115,5 @@ def spend_row(log: SpendLogRecord) -> dict[str, Any]:
         "http_status": log.http_status,
         "usage_estimated": log.usage_estimated,
         "client_disconnected": log.client_disconnected,
+        "plan": log.plan,
     }

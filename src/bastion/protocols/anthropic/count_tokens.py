@@ -21,6 +21,7 @@ from bastion.protocols.canonical import (
     ToolCallPart,
     ToolResultPart,
 )
+from bastion.protocols.token_estimate import CHARS_PER_TOKEN, estimate_tokens
 
 __all__ = [
     "CHARS_PER_TOKEN",
@@ -29,7 +30,6 @@ __all__ = [
     "estimate_input_tokens",
 ]
 
-CHARS_PER_TOKEN = 4
 #: A typical image after Anthropic's resizing (about 1.15 megapixels / 750).
 IMAGE_TOKENS = 1600
 #: A binary document (PDF) whose pages cannot be counted locally: a few pages of text and images.
@@ -54,7 +54,7 @@ def estimate_input_tokens(req: ChatRequest) -> int:
         fixed += _TOOLS_OVERHEAD
         for tool in req.tools:
             chars += len(tool.name) + len(tool.description or "") + len(orjson.dumps(tool.parameters))
-    return fixed + -(-chars // CHARS_PER_TOKEN)
+    return fixed + estimate_tokens(chars)
 
 
 def _measure(part: ContentPart) -> tuple[int, int]:

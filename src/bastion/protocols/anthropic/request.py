@@ -23,6 +23,8 @@ Decoding choices:
   other ``output_config`` keys stay in ``extra["output_config"]``.
 * A tool result gets the tool's ``name`` from the matching ``tool_use`` earlier in the
   conversation (Gemini needs it).
+* ``context_management`` is left out (an Anthropic upstream gets it on pass-through; others cannot
+  edit context and need not).
 * Every other top-level field goes to ``extra``.
 """
 
@@ -61,6 +63,11 @@ _CONSUMED = frozenset(
         "metadata",
         "thinking",
         "output_config",
+        # Server-side context editing, a request to trim the context: only Anthropic's API does it,
+        # and an upstream that cannot simply keeps the whole context. Claude Code sends it on every
+        # call, so refusing it would shut Claude Code out of every other provider's groups.
+        # (Pass-through groups never decode the body: an Anthropic upstream still gets it.)
+        "context_management",
     }
 )
 

@@ -86,11 +86,16 @@ _RENAMED = {"presence_penalty": "presencePenalty", "frequency_penalty": "frequen
 
 def model_path(model: str, *, stream: bool) -> str:
     """The upstream path for ``model`` (a bare id or ``models/<id>``)."""
+    if stream:
+        return model_action_path(model, "streamGenerateContent") + "?alt=sse"
+    return model_action_path(model, "generateContent")
+
+
+def model_action_path(model: str, action: str) -> str:
+    """``/v1beta/models/<id>:<action>`` (``generateContent``, ``countTokens``...)."""
     if model.startswith("models/"):
         model = model[len("models/") :]
-    if stream:
-        return f"/v1beta/models/{model}:streamGenerateContent?alt=sse"
-    return f"/v1beta/models/{model}:generateContent"
+    return f"/v1beta/models/{model}:{action}"
 
 
 def decode_request(body: dict[str, Any], model: str, *, stream: bool) -> ChatRequest:

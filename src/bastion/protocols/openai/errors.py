@@ -15,7 +15,7 @@ import orjson
 from bastion.domain.errors import BastionError, kind_for_status
 from bastion.protocols.sse import encode_event
 
-__all__ = ["error_kind", "parse_upstream_error", "render_error", "stream_error_event"]
+__all__ = ["code_for_status", "error_kind", "parse_upstream_error", "render_error", "stream_error_event"]
 
 #: status -> (type, default code)
 _BY_STATUS: dict[int, tuple[str, str | None]] = {
@@ -80,6 +80,11 @@ def render_error(err: BastionError) -> tuple[int, bytes, dict[str, str]]:
     if not err.retryable:
         headers["x-should-retry"] = "false"
     return status, body, headers
+
+
+def code_for_status(status: int) -> str | None:
+    """The OpenAI error ``code`` a failure with this status carries (``None`` for most)."""
+    return _classify(status)[2]
 
 
 def stream_error_event(status: int, kind: str, message: str) -> bytes:

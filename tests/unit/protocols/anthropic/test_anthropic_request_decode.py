@@ -153,6 +153,14 @@ def test_system_turns_fold_into_the_system_prompt_in_order() -> None:
     assert req.messages[0].content == [TextPart("Hi")]
 
 
+def test_context_management_is_left_out() -> None:
+    """Claude Code's context_management (server-side context editing) is not carried to other
+    providers, which would refuse it as an unknown parameter; other unknown fields still are."""
+    edits = {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]}
+    req = decode_request(_body(context_management=edits, container="c1"))
+    assert req.extra == {"container": "c1"}
+
+
 def test_system_turn_without_top_level_system() -> None:
     """A system turn alone becomes the whole system prompt."""
     req = decode_request(
