@@ -275,11 +275,18 @@ def build_app(
             if spans is not None:  # the last spans are sent before the process ends
                 stack.push_async_callback(asyncio.to_thread, spans.close)
             stack.push_async_callback(database.close)
+            # The one-off jobs of start-up; with work_aside, child processes do them side by side.
+            jobs: list[Awaitable[object]] = []
             if migrate:
                 if work_aside:
-                    await apply_migrations_aside(engine, settings.database_url, default_path=store_path)
+                    jobs.append(
+                        apply_migrations_aside(engine, settings.database_url, default_path=store_path)
+                    )
                 else:
-                    await apply_migrations(engine)
+                    jobs.append(apply_migrations(engine))
+            if work_aside:
+                jobs.append(asyncio.to_thread(prices.prefetch, settings.model_list, data_dir))
+            await asyncio.gather(*jobs)
             if tokens is not None:
                 stack.push_async_callback(tokens.keys.close)
             spend.start()
@@ -307,8 +314,8 @@ def build_app(
                 await billing.start()
             if tokens is not None:
                 await tokens.keys.refresh()  # a JWKS URL is fetched now; failing here is logged, not fatal
-            # The configured models' prices now, off the request path (without genai-prices here).
-            prices.warm(settings.model_list, data_dir=data_dir if work_aside else None)
+            # The configured models' prices now, off the request path (prefetched above with work_aside).
+            prices.warm(settings.model_list)
             _start_up_warnings(settings, keyring)
             # First at shut-down: the jobs requests started (settlements, cache writes) finish.
             stack.push_async_callback(supervisor.drain, _DRAIN_SECONDS)

@@ -34,7 +34,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bastion.administration.end_users import END_USER_FIELDS
 from bastion.administration.key_fields import GENERATE_FIELDS, IGNORED_LITELLM_KEY_FIELDS, KEY_TEXT_FIELDS
+from bastion.administration.plans import PLAN_FIELDS
 from bastion.administration.teams import TEAM_FIELDS, TEAM_TEXT_FIELDS
 from bastion.administration.users import USER_FIELDS
 from bastion.app import build_app
@@ -199,6 +201,8 @@ _KEY_FIELDS = (*sorted(GENERATE_FIELDS), "soft_budget", "tags")
 _REGENERATE_FIELDS = (*(f for f in _KEY_FIELDS if f != "key"), "grace_period", "new_key", "new_master_key")
 _TEAM_FIELDS = ("team_id", *sorted(TEAM_FIELDS - {"team_id"}))
 _USER_FIELDS = ("user_id", *sorted(USER_FIELDS - {"user_id"}))
+_PLAN_FIELDS = ("budget_id", *sorted(PLAN_FIELDS - {"budget_id"}))
+_CUSTOMER_FIELDS = ("user_id", *sorted(END_USER_FIELDS - {"user_id"}))
 _SPEND_QUERY = (
     "api_key",
     "request_id",
@@ -250,6 +254,27 @@ ROUTES = [
     Route("POST", "/user/delete", "master", ("user_ids",)),
     Route("GET", "/user/info", "master", query=("user_id",)),
     Route("GET", "/user/list", "master", query=("page", "page_size")),
+    Route("POST", "/budget/new", "master", _PLAN_FIELDS),
+    Route("POST", "/budget/update", "master", _PLAN_FIELDS),
+    Route("POST", "/budget/update", "master", _PLAN_FIELDS[1:], base=(("budget_id", "tier-1"),)),
+    Route("POST", "/budget/info", "master", ("budgets",)),
+    Route("GET", "/budget/info", "master", query=("budget_id",)),
+    Route("GET", "/budget/list", "master"),
+    Route("POST", "/budget/delete", "master", ("id", "budget_ids")),
+    *(
+        route
+        for prefix in ("/customer", "/end_user")
+        for route in (
+            Route("POST", f"{prefix}/new", "master", _CUSTOMER_FIELDS),
+            Route("POST", f"{prefix}/update", "master", _CUSTOMER_FIELDS),
+            Route("POST", f"{prefix}/update", "master", _CUSTOMER_FIELDS[1:], base=(("user_id", "cust-1"),)),
+            Route("GET", f"{prefix}/info", "master", query=("end_user_id",)),
+            Route("GET", f"{prefix}/list", "master"),
+            Route("POST", f"{prefix}/delete", "master", ("user_ids",)),
+            Route("POST", f"{prefix}/block", "master", ("user_ids",)),
+            Route("POST", f"{prefix}/unblock", "master", ("user_ids",)),
+        )
+    ),
     Route("GET", "/spend/logs", "master", query=_SPEND_QUERY),
     Route("GET", "/model/info", "master"),
     Route("GET", "/v1/model/info", "master"),
@@ -298,6 +323,7 @@ ROUTES = [
     Route("GET", "/ui", "dashboard", query=("window",)),
     Route("GET", "/ui/requests", "dashboard", query=(*_FILTERS, "page")),
     Route("GET", "/ui/users", "dashboard"),
+    Route("GET", "/ui/plans", "dashboard"),
     Route("GET", "/ui/models", "dashboard"),
     Route("GET", "/ui/billing", "dashboard", query=("status",)),
     Route("GET", "/ui/keys", "dashboard", query=("page", "done", "q")),
@@ -492,6 +518,8 @@ def fuzzed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             ("/team/new", {"team_id": "org-1", "models": ["mock"]}),
             ("/key/generate", {"team_id": "org-1", "key_alias": "fuzz-key"}),
             ("/user/new", {"user_id": "user-1", "auto_create_key": False}),
+            ("/budget/new", {"budget_id": "tier-1", "max_tokens_per_period": 1000}),
+            ("/customer/new", {"user_id": "cust-1", "budget_id": "tier-1"}),
         ):
             status, raw = client.call(Route("POST", route, "master"), "", body, {})
             assert status == 200, raw

@@ -138,18 +138,19 @@ class PriceBook:
             self._facts[key] = found
         return found
 
-    def warm(self, deployments: Iterable[Deployment], *, data_dir: Path | None = None) -> None:
-        """Resolve every deployment's price now (start-up), off the request path. With
-        ``data_dir``, the table's answers come from its saved copy or a child process (see
-        ``_saved_prices``), so this process does not load genai-prices for them."""
+    def prefetch(self, deployments: Iterable[Deployment], data_dir: Path) -> None:
+        """Look the configured models up in the shipped table without loading it here: from
+        ``data_dir``'s saved copy or a child process (see ``_saved_prices``). Blocks (start-up
+        runs it in a thread, beside the migrations); :meth:`warm` then finds them cached."""
         fixed = [dep for dep in deployments if "*" not in dep.model]
-        if data_dir is not None:
-            wanted = [
-                key for key in map(self._table_key, fixed) if key is not None and key not in self._tables
-            ]
-            self._tables.update(look_up(wanted, data_dir))
-        for dep in fixed:
-            self.price_of(dep)
+        wanted = [key for key in map(self._table_key, fixed) if key is not None and key not in self._tables]
+        self._tables.update(look_up(wanted, data_dir))
+
+    def warm(self, deployments: Iterable[Deployment]) -> None:
+        """Resolve every deployment's price now (start-up), off the request path."""
+        for dep in deployments:
+            if "*" not in dep.model:
+                self.price_of(dep)
 
     def _table_key(self, dep: Deployment) -> tuple[str, str] | None:
         """Which table entry pricing ``dep`` reads (``None``: none, see :meth:`_resolve`)."""

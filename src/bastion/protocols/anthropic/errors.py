@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from bastion.domain.errors import BastionError
+from bastion.protocols.excerpt import excerpt
 
 __all__ = [
     "error_type",
@@ -124,14 +125,14 @@ def parse_upstream_error(status: int, body: bytes) -> tuple[str, str | None]:
             message = err.get("message")
             kind = err.get("type")
             if isinstance(message, str) and message:
-                return message[:_MAX_MESSAGE], kind if isinstance(kind, str) else None
+                return excerpt(message, _MAX_MESSAGE), kind if isinstance(kind, str) else None
         elif isinstance(err, str) and err:
-            return err[:_MAX_MESSAGE], None
+            return excerpt(err, _MAX_MESSAGE), None
         for key in ("message", "detail"):
             message = parsed.get(key)
             if isinstance(message, str) and message:
-                return message[:_MAX_MESSAGE], None
+                return excerpt(message, _MAX_MESSAGE), None
     text = body.decode("utf-8", "replace").strip()
     if text:
-        return text[:_MAX_MESSAGE], None
+        return excerpt(text, _MAX_MESSAGE), None
     return f"The upstream provider answered with HTTP {status} and no error message", None

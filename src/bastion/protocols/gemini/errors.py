@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from bastion.domain.errors import BastionError
+from bastion.protocols.excerpt import excerpt
 
 __all__ = [
     "kind_for",
@@ -135,7 +136,7 @@ def parse_upstream_error(status: int, body: bytes | str) -> tuple[str, str | Non
     text = (body.decode("utf-8", "replace") if isinstance(body, bytes) else body).strip()
     if not text:
         return f"Gemini answered HTTP {status} with an empty body.", None
-    return (text if len(text) <= 1000 else text[:1000] + "..."), None
+    return excerpt(text, 1000), None
 
 
 def parse_retry_delay(body: bytes | str) -> float | None:

@@ -13,6 +13,7 @@ import re
 import orjson
 
 from bastion.domain.errors import BastionError, kind_for_status
+from bastion.protocols.excerpt import excerpt
 from bastion.protocols.sse import encode_event
 
 __all__ = ["code_for_status", "error_kind", "parse_upstream_error", "render_error", "stream_error_event"]
@@ -124,7 +125,7 @@ def parse_upstream_error(status: int, body: bytes) -> tuple[str, str | None]:
             message = err
     if not isinstance(message, str) or not message:
         text = _SPACES.sub(" ", _TAGS.sub(" ", body.decode("utf-8", "replace"))).strip()
-        message = text[:_EXCERPT] + ("..." if len(text) > _EXCERPT else "")
+        message = excerpt(text, _EXCERPT)
         if not message:
             message = f"The provider answered with HTTP {status} and no error message."
     if isinstance(code, int) and not isinstance(code, bool):

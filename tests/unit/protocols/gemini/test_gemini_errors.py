@@ -116,7 +116,7 @@ def test_parse_upstream_error(body: bytes | str, expected: tuple[str, str | None
 def test_parse_upstream_error_truncates_long_text() -> None:
     """A huge non-JSON body is cut to a readable length."""
     message, _ = parse_upstream_error(500, b"x" * 5000)
-    assert len(message) == 1003
+    assert len(message) == 1000 and message.endswith("...")
 
 
 @pytest.mark.parametrize(
