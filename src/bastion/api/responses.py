@@ -1,10 +1,10 @@
 """The OpenAI Responses API: ``POST /v1/responses`` and the stored responses' endpoints.
 
 Creating a response is a generation call like any other: the handler gives the one pipeline a
-surface of its own (:func:`~bastion.gateway.surfaces.responses_surface`) and hooks that expand
-``previous_response_id`` before admission (so limits, budgets and the cache see the whole
-conversation) and store the response before its last byte reaches the client (so a client that
-continues at once finds it). ``GET``/``DELETE /v1/responses/{id}`` and ``.../input_items`` read
+wire format made for the call (:class:`~bastion.protocols.openai_responses.wire.ResponsesWire`)
+and hooks that expand ``previous_response_id`` before admission (so limits, budgets and the cache
+see the whole conversation) and store the response before its last byte reaches the client (so a
+client that continues at once finds it). ``GET``/``DELETE /v1/responses/{id}`` and ``.../input_items`` read
 the store, scoped to the caller's key.
 """
 
