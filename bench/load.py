@@ -2,8 +2,9 @@
 
 A step is a warm-up (not measured) then a measured phase, each bounded by a number of requests and
 a time limit, with ``concurrency`` workers sharing one keep-alive connection pool. Streams are read
-chunk by chunk to time the first body byte. The CPU time of the processes named in ``cpu_pids`` is
-read from /proc just before and after the measured phase.
+chunk by chunk to time the first body byte (or, with ``first_event``, the first chunk holding that
+event) and must end with ``end_event`` (``[DONE]`` by default). The CPU time of the processes named
+in ``cpu_pids`` is read from /proc just before and after the measured phase.
 """
 
 from __future__ import annotations
@@ -60,14 +61,20 @@ async def _one(session: aiohttp.ClientSession, spec: dict[str, Any], body: bytes
     try:
         async with session.post(spec["_url"], data=body, headers=spec["headers"]) as response:
             if spec["stream"]:
+                first_event, end_event = spec["_first_event"], spec["_end_event"]
+                keep = max(len(first_event), len(end_event), 64)
                 first: float | None = None
+                ended = False
                 last = b""
                 async for chunk in response.content.iter_any():
-                    if first is None:
+                    # An event split across two chunks is found in the tail kept from the last one.
+                    seen = last + chunk
+                    if first is None and first_event in seen:
                         first = time.perf_counter()
-                    last = (last + chunk)[-64:]
+                    ended = ended or end_event in seen
+                    last = seen[-keep:]
                 done = time.perf_counter()
-                if response.status != 200 or first is None or b"[DONE]" not in last:
+                if response.status != 200 or first is None or not ended:
                     tally.fail(f"status {response.status}, stream end {last[-40:]!r}")
                     return
                 tally.ttfbs.append(first - started)
@@ -104,6 +111,9 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one step described by ``spec``; return its measurements."""
     body = json.dumps(spec["body"]).encode()
     spec["_url"] = URL(spec["url"])  # parsed once, not on every request
+    # Where a stream's first token is (any byte when no event is named) and the event it ends with.
+    spec["_first_event"] = spec.get("first_event", "").encode()
+    spec["_end_event"] = spec.get("end_event", "[DONE]").encode()
     concurrency = spec["concurrency"]
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency, keepalive_timeout=60)
     timeout = aiohttp.ClientTimeout(total=60)

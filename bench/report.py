@@ -150,7 +150,8 @@ def _journal_cost(run: dict[str, Any]) -> list[str]:
 
 
 def _pair(values: list[float | None], fmt: str, unit: str = "") -> str:
-    """``with / without unit (difference)`` for a measure taken with and without the journal."""
+    """``first / second unit (difference)``: a measure taken two ways (with and without the journal,
+    through chat and through the Responses API)."""
     on, off = values
     if on is None or off is None:
         return "n/a"
@@ -183,6 +184,43 @@ def _cache_goal(run: dict[str, Any]) -> list[str]:
             "where the mock takes model time as a provider does, it can.",
         ]
     return lines if len(lines) > 3 else []
+
+
+def _responses_vs_chat(run: dict[str, Any]) -> list[str]:
+    """Each gateway's Responses API steps next to the chat steps they mirror. Through Bastion both
+    reach the upstream's chat endpoint (the bench group is translated), so added latency is taken
+    against the direct chat call for both: the difference is what the Responses front end costs."""
+    steps = {s["name"]: s for s in run["scenarios"]}
+    lines = [
+        "",
+        "Responses API vs chat completions through each gateway (responses / chat, and the difference;"
+        " added p50 against the direct chat call, TTFB for streams, where the Responses API's first"
+        " token is its first `response.output_text.delta`):",
+        "",
+        "| gateway | step | added p50: responses / chat | req/s: responses / chat |"
+        " CPU per request: responses / chat |",
+        "|---|---|---|---|---|",
+    ]
+    for name in run["targets"]:
+        if name == "direct":
+            continue
+        for chat_name in ("nonstream-c1", "nonstream-c16", "stream-c1"):
+            chat, responses = steps.get(chat_name), steps.get(f"responses-{chat_name}")
+            if chat is None or responses is None:
+                continue
+            key = "ttfb_ms" if chat["stream"] else "latency_ms"
+            base = (chat["results"].get("direct") or {}).get(key)
+            results = [responses["results"].get(name) or {}, chat["results"].get(name) or {}]
+            measured = [result.get(key) for result in results]
+            added = [None if base is None or m is None else m["p50"] - base["p50"] for m in measured]
+            ok = [result if result.get(key) is not None else {} for result in results]
+            rps = [result.get("rps") for result in ok]
+            cpu = [result.get("cpu_ms_per_request") for result in ok]
+            lines.append(
+                f"| {name} | {chat['label']} | {_pair(added, '+.2f', 'ms')} | {_pair(rps, ',.0f')} |"
+                f" {_pair(cpu, '.3f', 'ms')} |"
+            )
+    return lines if len(lines) > 6 else []
 
 
 def markdown(run: dict[str, Any]) -> str:
@@ -221,6 +259,7 @@ def markdown(run: dict[str, Any]) -> str:
         lines += _journal_cost(run)
     if "bastion+cache" in targets:
         lines += _cache_goal(run)
+    lines += _responses_vs_chat(run)
     failures = [f"- {name}: {t['error']}" for name, t in targets.items() if t.get("error")]
     if failures:
         lines += ["", "Targets that could not be measured:", *failures]

@@ -36,7 +36,7 @@ from bench.keyed import (
     stop_keyed,
 )
 from bench.report import markdown
-from bench.scenarios import Scenario, select
+from bench.scenarios import RESPONSES, Scenario, select
 from bench.targets import (
     BASTION,
     GRANIAN,
@@ -77,12 +77,22 @@ def _commit() -> str:
     return out.stdout.strip() or "none"
 
 
+def _stream_events(scenario: Scenario) -> dict[str, str]:
+    """How the load generator reads this step's stream: a Responses stream's first token is its
+    first ``response.output_text.delta`` event (``response.created`` comes before any token) and
+    it ends with ``response.completed`` (no ``[DONE]``); a chat stream times its first byte."""
+    if scenario.api == RESPONSES:
+        return {"first_event": "response.output_text.delta", "end_event": "response.completed"}
+    return {"end_event": "[DONE]"}
+
+
 def _step(scenario: Scenario, target: Target) -> dict[str, Any]:
     spec = {
-        "url": target.chat_url,
+        "url": target.url(scenario.api),
         "headers": target.headers,
         "body": scenario.body(target.model),
         "stream": scenario.stream,
+        **_stream_events(scenario),
         "concurrency": scenario.concurrency,
         "requests": scenario.requests,
         "seconds": scenario.seconds,
@@ -279,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                     "name": scenario.name,
                     "label": scenario.label,
                     "stream": scenario.stream,
+                    "api": scenario.api,
                     "concurrency": scenario.concurrency,
                     "results": results,
                 }

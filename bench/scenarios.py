@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["SCENARIOS", "Scenario", "select"]
+__all__ = ["CHAT", "RESPONSES", "SCENARIOS", "Scenario", "select"]
 
-_PROMPT = [{"role": "user", "content": "Tell me something about the sea in a few words."}]
+_TEXT = "Tell me something about the sea in a few words."
+_PROMPT = [{"role": "user", "content": _TEXT}]
+#: The two APIs a step can call: chat completions, or the Responses API (``/v1/responses``).
+CHAT, RESPONSES = "chat", "responses"
 
 
 @dataclass(frozen=True)
@@ -27,9 +30,16 @@ class Scenario:
     warmup_requests: int
     warmup_seconds: float
     max_tokens: int
+    api: str = CHAT
 
     def body(self, model: str) -> dict[str, Any]:
-        """The chat completion request sent on every call of this step."""
+        """The request sent on every call of this step: a chat completion, or the equivalent
+        Responses API request (same prompt, same token limit; its stream has no usage option)."""
+        if self.api == RESPONSES:
+            answer: dict[str, Any] = {"model": model, "input": _TEXT, "max_output_tokens": self.max_tokens}
+            if self.stream:
+                answer["stream"] = True
+            return answer
         body: dict[str, Any] = {"model": model, "messages": _PROMPT, "max_tokens": self.max_tokens}
         if self.stream:
             body["stream"] = True
@@ -53,6 +63,14 @@ SCENARIOS = (
     Scenario("nonstream-c64", "non-streaming, concurrency 64", False, 64, 30000, 8.0, 1500, 1.0, 16),
     Scenario("stream-c1", "streaming 100 tokens, concurrency 1", True, 1, 300, 6.0, 5, 1.0, 100),
     Scenario("stream-c32", "streaming 100 tokens, concurrency 32", True, 32, 3000, 8.0, 64, 1.0, 100),
+)
+
+# The same calls through the Responses API, sized as the chat steps they mirror (``select`` matches
+# names by prefix: ``--scenario responses`` picks these three).
+SCENARIOS += tuple(
+    replace(step, name=f"responses-{step.name}", label=f"Responses API, {step.label}", api=RESPONSES)
+    for step in SCENARIOS
+    if step.name in ("nonstream-c1", "nonstream-c16", "stream-c1")
 )
 
 

@@ -74,6 +74,10 @@ class Target:
     #: Requests sent outside the measured steps (start-up checks) that a spend log also holds.
     setup_requests: int = 0
 
+    def url(self, api: str) -> str:
+        """Where a step calling ``api`` (``chat`` or ``responses``) sends its requests."""
+        return self.chat_url if api == "chat" else self.chat_url.replace("/chat/completions", "/responses")
+
     def pids(self) -> list[int]:
         """The process and its descendants (empty when not running)."""
         if self.process is None or self.process.poll() is not None:

@@ -28,6 +28,7 @@ from bastion.api.account import AccountApi, AccountServices
 from bastion.api.browser import BrowserApi
 from bastion.api.generation import GenerationHandler
 from bastion.api.management import ManagementApi
+from bastion.api.responses import ResponsesApi
 from bastion.api.routing import RoutingDryRun
 from bastion.api.server import EndpointSource, GatewayApp
 from bastion.auth.access_tokens import AccessTokenIssuer
@@ -46,6 +47,7 @@ from bastion.gateway.embeddings import EmbeddingsService
 from bastion.gateway.pipeline import Pipeline
 from bastion.gateway.plan_admission import PlanGate
 from bastion.gateway.plans import PLANS_CHANNEL, plan_directory_of, plan_notices
+from bastion.gateway.response_store import ResponseStore
 from bastion.gateway.router import Router
 from bastion.gateway.routes import RouteTable
 from bastion.gateway.tokens import TokenCounter
@@ -349,7 +351,11 @@ def build_app(
         billing=billing is not None,
         static_keys=settings.bastion.static_keys,
     )
-    routers: list[EndpointSource] = [management, account_api, dashboard]
+    responses = ResponsesApi(
+        generation,
+        ResponseStore(database.responses, retention_days=settings.bastion.response_retention_days),
+    )
+    routers: list[EndpointSource] = [responses, management, account_api, dashboard]
     if browser_api is not None:
         routers.append(browser_api)
     app = GatewayApp(

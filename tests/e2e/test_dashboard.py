@@ -709,6 +709,7 @@ def test_every_page_escapes_what_operators_and_clients_wrote(
         "/ui/spend?by=team&range=all&" + filters,
         "/ui/teams",
         "/ui/users",
+        "/ui/plans",
         "/ui/models",
     ] + [f"/ui/spend?by={by}&range=all" for by in ("team", "user", "key", "model")]
     shown: dict[str, str] = {}

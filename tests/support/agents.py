@@ -24,8 +24,10 @@ from support.node import ROOT, require_tool
 
 __all__ = [
     "CLIENTS_DIR",
+    "CODEX_QUIET",
     "NetworkTrap",
     "agent_env",
+    "codex_config",
     "require_client",
     "run_agent",
     "tool_round_trips",
@@ -47,6 +49,7 @@ _QUIET = {
     "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
     "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1",
     "OPENCODE_DISABLE_SHARE": "1",
+    # Codex: the rest is in its config.toml (codex_config below)
     "NO_COLOR": "1",
 }
 
@@ -164,10 +167,19 @@ def run_agent(
 
 def tool_round_trips(bodies: list[Any]) -> list[tuple[str, str]]:
     """(tool name, call id) of each tool call whose result came back, in an upstream's requests
-    (OpenAI chat or Anthropic messages): the call in an assistant turn, its result in a later one."""
+    (OpenAI chat, Anthropic messages or OpenAI responses): the call in an assistant turn (or a
+    ``function_call`` item), its result in a later one (a ``function_call_output``)."""
     calls: dict[str, str] = {}
     answered: list[tuple[str, str]] = []
     for body in bodies:
+        items = body.get("input") if isinstance(body, dict) else None
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            if item.get("type") == "function_call":
+                calls[item["call_id"]] = item["name"]
+            elif item.get("type") == "function_call_output" and item.get("call_id") in calls:
+                answered.append((calls[item["call_id"]], item["call_id"]))
         for message in body.get("messages", []) if isinstance(body, dict) else []:
             if not isinstance(message, dict):
                 continue
@@ -184,3 +196,28 @@ def tool_round_trips(bodies: list[Any]) -> list[tuple[str, str]]:
                 elif block.get("type") == "tool_result" and block.get("tool_use_id") in calls:
                     answered.append((calls[block["tool_use_id"]], block["tool_use_id"]))
     return list(dict.fromkeys(answered))
+
+
+#: Codex's switches for its update check, analytics, feedback and plugin sync (GitHub and
+#: chatgpt.com), as top-level dotted keys so they can go in front of any config.toml.
+CODEX_QUIET = """check_for_update_on_startup = false
+analytics.enabled = false
+feedback.enabled = false
+features.plugins = false
+"""
+
+
+def codex_config(base_url: str, model: str) -> str:
+    """A Codex ``config.toml`` as the README prints it (a provider at the gateway speaking the
+    Responses API, the key in ``BASTION_API_KEY``), after :data:`CODEX_QUIET`."""
+    return f"""{CODEX_QUIET}model = "{model}"
+model_provider = "bastion"
+web_search = "disabled"
+features.multi_agent = false
+
+[model_providers.bastion]
+name = "Bastion"
+base_url = "{base_url}/v1"
+env_key = "BASTION_API_KEY"
+wire_api = "responses"
+"""

@@ -9,8 +9,8 @@ call), and writes the answer, the stream or the error in the surface's format.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Protocol
 
 import orjson
 
@@ -31,7 +31,21 @@ from bastion.gateway.pipeline import Admitter, Pipeline
 from bastion.gateway.surfaces import Surface
 from bastion.observability.metrics import Metrics
 
-__all__ = ["Admitter", "GenerationHandler", "request_key"]
+__all__ = ["Admitter", "CallHooks", "GenerationHandler", "request_key"]
+
+
+class CallHooks(Protocol):
+    """What a stateful surface (the Responses API) adds around the one pipeline."""
+
+    async def prepare(self, ctx: CallContext, body: dict[str, Any]) -> None:
+        """After authentication, before admission: read state the body refers to (and expand it)."""
+
+    async def answered(self, ctx: CallContext, out: bytes) -> None:
+        """A JSON answer is ready; runs before its bytes are sent."""
+
+    def stream(self, ctx: CallContext, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """Wraps a streamed answer's frames on their way to the client."""
+
 
 _log = logging.getLogger("bastion.api")
 
@@ -79,9 +93,11 @@ class GenerationHandler:
         body_limit: int | None = None,
         admit: Admitter | None = None,
         headers: Sequence[tuple[bytes, bytes]] = (),
+        hooks: CallHooks | None = None,
     ) -> None:
         """Serve one generation call. ``body_limit``, ``admit`` and ``headers`` (added to every
-        response) let a surface such as the browser token stream apply its own rules."""
+        response) let a surface such as the browser token stream apply its own rules; ``hooks``
+        let a stateful one (the Responses API) read and keep its state."""
         self._in_flight.inc()
         try:
             await self._handle(
@@ -93,6 +109,7 @@ class GenerationHandler:
                 body_limit=body_limit,
                 admit=admit,
                 headers=headers,
+                hooks=hooks,
             )
         finally:
             self._in_flight.dec()
@@ -108,6 +125,7 @@ class GenerationHandler:
         body_limit: int | None,
         admit: Admitter | None,
         headers: Sequence[tuple[bytes, bytes]],
+        hooks: CallHooks | None,
     ) -> None:
         pipeline = self.pipeline
         ctx = pipeline.context(surface, request.headers)
@@ -117,6 +135,8 @@ class GenerationHandler:
         try:
             await self.start(ctx, request)
             body = await request.json(body_limit or self._limit)
+            if hooks is not None:
+                await hooks.prepare(ctx, body)
             requested = path_model if path_model is not None else body.get("model")
             model = await pipeline.admit(ctx, body, requested, check=admit, cache_controls=True)
             stream = path_stream if path_stream is not None else body.get("stream") is True
@@ -131,6 +151,8 @@ class GenerationHandler:
                 out = await unless_client_leaves(
                     request.receive, pipeline.complete(ctx, body, model), name="complete"
                 )
+                if hooks is not None:
+                    await hooks.answered(ctx, out)
                 await send_bytes(send, 200, out, headers=extra_headers + ctx.response_headers)
                 return
         except ClientGone:
@@ -154,10 +176,11 @@ class GenerationHandler:
         # Streaming: from here on the status line is sent, so failures travel in-band (the relay
         # writes them in the surface's format); anything else is a bug to log.
         try:
+            frames = relay.run()
             await stream_response(
                 send,
                 request.receive,
-                relay.run(),
+                frames if hooks is None else hooks.stream(ctx, frames),
                 headers=extra_headers + ctx.response_headers,
                 on_disconnect=relay.client_gone,
                 keepalive=surface.keepalive,

@@ -18,6 +18,7 @@ __all__ = [
     "JSON_OR_SSE",
     "OPENAI_CHAT",
     "OPENAI_EMBEDDINGS",
+    "OPENAI_RESPONSES",
     "SSE",
 ]
 
@@ -49,6 +50,22 @@ OPENAI_CHAT = _provider_body(
     "https://platform.openai.com/docs/api-reference/chat/create",
     {"model": _MODEL, "messages": {"type": "array", "items": {"type": "object"}}},
     optional={"stream": _STREAM, "max_tokens": {"type": "integer"}, "tools": {"type": "array"}},
+)
+OPENAI_RESPONSES = _provider_body(
+    "OpenAI CreateResponseRequest",
+    "https://platform.openai.com/docs/api-reference/responses/create",
+    {
+        "model": _MODEL,
+        "input": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+    },
+    optional={
+        "instructions": {"type": "string"},
+        "stream": _STREAM,
+        "max_output_tokens": {"type": "integer"},
+        "tools": {"type": "array"},
+        "previous_response_id": {"type": "string"},
+        "store": {"type": "boolean"},
+    },
 )
 OPENAI_EMBEDDINGS = _provider_body(
     "OpenAI CreateEmbeddingRequest",

@@ -42,6 +42,7 @@ from bastion.protocols.sse import FrameSplitter, parse_frame
 from bastion.protocols.token_estimate import estimate_body_tokens
 from bastion.providers.base import ProviderAdapter, UpstreamRequest
 from bastion.providers.http import HttpPool
+from bastion.providers.openai_responses import ResponsesAdapter, speaks_responses
 from bastion.settings import Deployment, Settings
 
 __all__ = ["ChatService"]
@@ -85,6 +86,7 @@ class ChatService:
         self._router = router
         self._http = http
         self._adapters = adapters
+        self._responses: ProviderAdapter = ResponsesAdapter()
         self._recorder = recorder
         self._metrics = self.metrics = metrics
         self._policy = RetryPolicy(num_retries=settings.num_retries, min_wait=settings.retry_after)
@@ -212,6 +214,13 @@ class ChatService:
     def adapter_for(self, dep: Deployment) -> ProviderAdapter:
         return self._adapters[dep.provider]
 
+    def _adapter(self, ctx: CallContext, dep: Deployment) -> ProviderAdapter:
+        """The adapter for this call: a Responses API call to a deployment that speaks it goes
+        to its ``/responses`` (a pass-through); every other call to the deployment's protocol."""
+        if ctx.surface.passthrough == self._responses.protocol and speaks_responses(dep):
+            return self._responses
+        return self._adapters[dep.provider]
+
     def _drop_params(self, dep: Deployment) -> bool:
         value = dep.defaults.get("drop_params")
         return self._settings.drop_params if value is None else bool(value)
@@ -221,7 +230,7 @@ class ChatService:
     ) -> tuple[UpstreamRequest, bool, bool]:
         """Build the upstream call from a fresh copy of the request. The flags say whether it is a
         pass-through, and whether the usage frame asked for on the client's behalf is kept back."""
-        adapter = self.adapter_for(dep)
+        adapter = self._adapter(ctx, dep)
         if adapter.protocol == ctx.surface.passthrough:
             body, strip_usage = ctx.surface.passthrough_body(req.body, dep.defaults, stream=req.stream)
             upstream = adapter.chat_request(dep, body, stream=req.stream, client_headers=ctx.headers)
@@ -231,7 +240,7 @@ class ChatService:
         return adapter.chat_request(dep, payload, stream=req.stream, client_headers=ctx.headers), False, False
 
     async def _complete_once(self, ctx: CallContext, req: _Request, dep: Deployment) -> bytes:
-        adapter = self.adapter_for(dep)
+        adapter = self._adapter(ctx, dep)
         local = adapter.local
         if local is not None:
             resp = local.complete(_with_defaults(req.canonical(ctx), dep), dep)
@@ -267,7 +276,7 @@ class ChatService:
 
     async def _open_stream_once(self, ctx: CallContext, req: _Request, dep: Deployment) -> StreamRelay:
         estimate = _input_estimator(req)
-        adapter = self.adapter_for(dep)
+        adapter = self._adapter(ctx, dep)
         local = adapter.local
         if local is not None:
             events = local.stream(_with_defaults(req.canonical(ctx), dep), dep)

@@ -102,8 +102,10 @@ def has_tools(body: Mapping[str, Any]) -> bool:
 
 
 def has_images(body: Mapping[str, Any]) -> bool:
-    """An image anywhere in the messages (OpenAI, Anthropic) or contents (Gemini)."""
-    for message in body.get("messages") or body.get("contents") or ():
+    """An image anywhere in the messages (OpenAI, Anthropic), contents (Gemini) or input items
+    (the Responses API)."""
+    turns = body.get("messages") or body.get("contents") or body.get("input")
+    for message in turns if isinstance(turns, list) else ():
         if not isinstance(message, dict):
             continue
         parts = message.get("content", message.get("parts"))

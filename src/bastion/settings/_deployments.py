@@ -64,6 +64,7 @@ _DEFAULT_CHECKS: Mapping[str, _Check] = MappingProxyType(
         "n": lambda value, where: read_int(value, where, minimum=1),
         "seed": lambda value, where: read_int(value, where, minimum=None),
         "drop_params": read_bool,
+        "responses_api": read_bool,
         "stream": read_bool,
     }
 )

@@ -117,6 +117,13 @@ BASTION_SETTINGS = Section(
             "15",
             "after this long without a byte on a stream, send a keep-alive (`: ping`)",
         ),
+        Key(
+            "response_retention_days",
+            "number > 0",
+            "30",
+            "how long a stored Responses API response (`store: true`) is kept for `previous_response_id` "
+            "and `GET /v1/responses/{id}`; then it is deleted",
+        ),
         Key("host", "string", "`127.0.0.1`", "address to listen on (`bastion serve --host` wins)"),
         Key("port", "integer 1 to 65535", "4000", "port to listen on (`--port` wins)"),
         Key(

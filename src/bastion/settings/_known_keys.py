@@ -178,6 +178,13 @@ LITELLM_PARAMS = Section(
             type="numbers",
             meaning="request defaults: used when the client did not set them",
         ),
+        Key(
+            "responses_api",
+            "boolean",
+            "true for OpenAI itself (no `api_base`, or `api.openai.com`)",
+            "OpenAI protocol only: `/v1/responses` calls go to the upstream's own `/responses`, passed "
+            "through; false: translated to chat completions",
+        ),
         Key("mock_response", "string", "a fixed sentence", "`mock` only: the answer text"),
         Key("mock_stream_delay", "number, seconds", "0", "`mock` only: the delay between streamed words"),
         Key(

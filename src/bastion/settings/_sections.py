@@ -192,6 +192,10 @@ def read_bastion_settings(
             d.allow_unpriced_models_with_budgets,
         ),
         spend_journal=_default(read(lambda: section.boolean("spend_journal"), None), d.spend_journal),
+        response_retention_days=_default(
+            read(lambda: section.number("response_retention_days", exclusive=True), None),
+            d.response_retention_days,
+        ),
         allow_requests_on_db_unavailable=_default(
             read(lambda: general.boolean("allow_requests_on_db_unavailable"), None),
             d.allow_requests_on_db_unavailable,

@@ -318,6 +318,9 @@ class BastionSettings:
     #: Each request's spend row is appended to a local journal before its answer ends, so a
     #: killed process loses none (docs/operations.md); off only to measure what it costs.
     spend_journal: bool = True
+    #: Days a stored Responses API response (``store: true``) is kept for ``previous_response_id``
+    #: and ``GET /v1/responses/{id}``; then it is deleted.
+    response_retention_days: float = 30.0
     #: ``general_settings.allow_requests_on_db_unavailable``: during a database outage, keys seen
     #: before it keep working (revocations still honoured); ``False``: they stop (fail closed).
     allow_requests_on_db_unavailable: bool = True

@@ -22,6 +22,7 @@ from bastion.store.keys import KeyRepository
 from bastion.store.migrate import apply_migrations
 from bastion.store.plans import PlanRepository
 from bastion.store.provider_keys import ProviderKeyRepository
+from bastion.store.responses import ResponseRepository
 from bastion.store.sessions import SessionRepository
 from bastion.store.spend import SpendRepository
 from bastion.store.teams import TeamRepository
@@ -32,7 +33,8 @@ __all__ = ["Database"]
 
 class Database:
     """An engine plus the repositories that share it: keys, teams, users, spend, billing, provider
-    keys, conversations, logged-out dashboard sessions, plans and end users."""
+    keys, conversations, logged-out dashboard sessions, plans, end users and stored Responses API
+    responses."""
 
     def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
         self.engine = engine
@@ -46,6 +48,7 @@ class Database:
         self.sessions = SessionRepository(engine, clock=clock)
         self.plans = PlanRepository(engine, clock=clock)
         self.end_users = EndUserRepository(engine, clock=clock)
+        self.responses = ResponseRepository(engine, clock=clock)
 
     @classmethod
     async def open(

@@ -43,6 +43,7 @@ __all__ = [
     "plans",
     "revoked_sessions",
     "spend_logs",
+    "stored_responses",
     "system_provider_keys",
     "teams",
     "user_provider_keys",
@@ -379,6 +380,22 @@ end_users = Table(
     Column("metadata", JSON_DOCUMENT, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+stored_responses = Table(
+    "responses",
+    metadata,
+    # The Responses API's stored responses (``store: true``), for ``previous_response_id`` and
+    # ``GET /v1/responses/{id}``. ``owner`` is who may read one (``key:<hash>``, ``user:<id>``...);
+    # ``body`` the response object and ``input`` its whole input, both as JSON text.
+    Column("response_id", String(_ID), primary_key=True),
+    Column("owner", String(_ID), nullable=False, index=True),
+    Column("model", String(_ID), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("input", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
 
 #: Alembic's bookkeeping table; our own name, so a database shared with another Alembic app is safe.

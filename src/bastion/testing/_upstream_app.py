@@ -17,6 +17,7 @@ from bastion.tasks import spawn_awaited
 from bastion.testing import _upstream_anthropic as anthropic
 from bastion.testing import _upstream_gemini as gemini
 from bastion.testing import _upstream_openai as openai
+from bastion.testing import _upstream_openai_responses as openai_responses
 from bastion.testing._upstream_reply import ErrorRenderer, Reply, Stream, json_reply, str_field
 from bastion.testing._upstream_script import (
     Fault,
@@ -37,6 +38,7 @@ Handler = Callable[[dict[str, Any], "str | None", dict[str, str]], "Reply | Stre
 _EXACT: dict[tuple[str, str], tuple[Handler, ErrorRenderer]] = {
     ("POST", "/v1/chat/completions"): (openai.chat, openai.error_reply),
     ("POST", "/v1/embeddings"): (openai.embeddings, openai.error_reply),
+    ("POST", "/v1/responses"): (openai_responses.responses, openai.error_reply),
     ("POST", "/v1/messages"): (anthropic.messages, anthropic.error_reply),
     ("POST", "/v1/messages/count_tokens"): (anthropic.count_tokens, anthropic.error_reply),
     ("GET", "/v1beta/models"): (gemini.models, gemini.error_reply),

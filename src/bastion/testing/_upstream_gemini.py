@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from bastion.testing._upstream_answer import TOOL_INPUT, Answer, count_words, embedding
+from bastion.testing._upstream_answer import THINKING_SIGNATURE, TOOL_INPUT, Answer, count_words, embedding
 from bastion.testing._upstream_reply import (
     Reply,
     Stream,
@@ -117,12 +117,22 @@ def _chunk(parts: list[dict[str, Any]], model: str, ident: str, last: Answer | N
     return chunk
 
 
+def _call_part(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """A ``functionCall`` part; with thinking configured it carries a ``thoughtSignature``, which
+    Gemini 3 requires back with the call (as its thinking models send it)."""
+    part: dict[str, Any] = {"functionCall": {"name": name, "args": TOOL_INPUT}}
+    generation = _object(_config(body, "generationConfig", "generation_config"))
+    if _config(generation, "thinkingConfig", "thinking_config"):
+        part["thoughtSignature"] = THINKING_SIGNATURE
+    return part
+
+
 def generate_content(body: dict[str, Any], model: str | None, query: dict[str, str]) -> Reply:
     """``:generateContent``: the whole answer (text, or one ``functionCall`` part)."""
     del query
     answer = _answer(body)
     if answer.tool is not None:
-        parts: list[dict[str, Any]] = [{"functionCall": {"name": answer.tool, "args": TOOL_INPUT}}]
+        parts: list[dict[str, Any]] = [_call_part(body, answer.tool)]
     else:
         parts = [{"text": answer.text}]
     return json_reply(_chunk(parts, model or "gemini-mock", f"mock{next_id()}", answer))
@@ -132,8 +142,7 @@ def _chunks(body: dict[str, Any], model: str) -> tuple[list[dict[str, Any]], Ans
     answer = _answer(body)
     ident = f"mock{next_id()}"
     if answer.tool is not None:
-        call = {"functionCall": {"name": answer.tool, "args": TOOL_INPUT}}
-        return [_chunk([call], model, ident, answer)], answer
+        return [_chunk([_call_part(body, answer.tool)], model, ident, answer)], answer
     pieces = answer.pieces
     chunks = [_chunk([{"text": piece}], model, ident) for piece in pieces[:-1]]
     chunks.append(_chunk([{"text": pieces[-1]}], model, ident, answer))
