@@ -29,9 +29,11 @@ SCHEMA_OPTION = "bastion_schema"
 
 _SQLITE_BUSY_TIMEOUT_MS = 10_000
 _SQLITE_PRAGMAS = (
+    # First: switching to WAL takes a lock, and without a busy timeout a second process (or a
+    # concurrent migrator) opening a new database at the same moment fails with "database is locked".
+    f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}",
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
-    f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}",
     # Durable across process crashes in WAL mode; only an OS crash can lose the last commits.
     "PRAGMA synchronous=NORMAL",
 )
