@@ -142,9 +142,7 @@ def test_opencode_tool_round_trip(
 # ---------------------------------------------------------------------------------- Codex
 
 
-# On a translated group Codex also needs the Responses decoder to take its 'client_metadata' (today
-# it is refused as an unknown parameter without drop_params); that case waits on a later commit.
-@pytest.mark.parametrize("group", ["gpt"], ids=["pass-through"])
+@pytest.mark.parametrize("group", ["gpt", "claude"], ids=["pass-through", "translated"])
 def test_codex_tool_round_trip(
     group: str, agents_gateway: RunningGateway, upstream: MockUpstream, trap: NetworkTrap, tmp_path: Path
 ) -> None:

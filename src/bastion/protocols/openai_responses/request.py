@@ -57,7 +57,7 @@ _KNOWN = frozenset(
         "max_output_tokens", "temperature", "top_p", "reasoning", "text", "metadata", "user",
         "safety_identifier", "stream", "stream_options", "store", "previous_response_id", "include",
         "truncation", "service_tier", "prompt_cache_key", "prompt_cache_retention", "top_logprobs",
-        "max_tool_calls", "background",
+        "max_tool_calls", "background", "client_metadata",
     }
 )  # fmt: skip
 

@@ -106,6 +106,7 @@ def test_options_map_to_canonical_fields() -> None:
         metadata={"a": "b"},
         include=["reasoning.encrypted_content"],
         prompt_cache_key="k",
+        client_metadata={"x-codex-installation-id": "abc"},  # Codex sends it on every call
         stream=True,
     )
     assert (req.max_tokens, req.temperature, req.top_p) == (50, 0.5, 0.9)
