@@ -27,8 +27,6 @@ from bastion.domain.errors import InvalidRequestError
 from bastion.protocols.canonical import (
     ChatRequest,
     ContentPart,
-    DocumentPart,
-    ImagePart,
     Message,
     RedactedThinkingPart,
     TextPart,
@@ -37,6 +35,12 @@ from bastion.protocols.canonical import (
     ToolCallPart,
     ToolChoice,
     ToolResultPart,
+)
+from bastion.protocols.openai_responses.content import (
+    decode_assistant_content,
+    decode_content,
+    decode_part,
+    decode_text_content,
 )
 
 __all__ = ["CALL_SIGNATURE_PREFIX", "CUSTOM_INPUT", "REDACTED_PREFIX", "custom_tool_names", "decode_request"]
@@ -69,15 +73,6 @@ _REFUSED = {
 
 _ChoiceMode = Literal["auto", "any", "none", "tool"]
 _CHOICE_MODES: dict[str, _ChoiceMode] = {"auto": "auto", "required": "any", "none": "none"}
-
-_MEDIA_TYPES_BY_SUFFIX = {
-    ".pdf": "application/pdf",
-    ".txt": "text/plain",
-    ".md": "text/markdown",
-    ".csv": "text/csv",
-    ".html": "text/html",
-    ".json": "application/json",
-}
 
 
 def decode_request(body: dict[str, Any]) -> ChatRequest:
@@ -160,11 +155,11 @@ def _decode_input(raw: object, system: list[TextPart]) -> list[Message]:
             role = item.get("role")
             content = item.get("content")
             if role in ("system", "developer"):
-                system.extend(_decode_text_content(content, f"{path}.content"))
+                system.extend(decode_text_content(content, f"{path}.content"))
             elif role == "user":
-                turn("user").content.extend(_decode_content(content, f"{path}.content"))
+                turn("user").content.extend(decode_content(content, f"{path}.content"))
             elif role == "assistant":
-                turn("assistant").content.extend(_decode_assistant_content(content, f"{path}.content"))
+                turn("assistant").content.extend(decode_assistant_content(content, f"{path}.content"))
             else:
                 raise InvalidRequestError(
                     f"'{path}.role' must be one of user, assistant, system, developer; got {role!r}.",
@@ -212,123 +207,6 @@ def _decode_input(raw: object, system: list[TextPart]) -> list[Message]:
             "'input' holds no user or assistant turn; add at least one user message.", param="input"
         )
     return messages
-
-
-def _decode_content(content: object, path: str) -> list[ContentPart]:
-    if isinstance(content, str):
-        return [TextPart(content)]
-    if not isinstance(content, list):
-        raise InvalidRequestError(f"'{path}' must be a string or a list of content parts.", param=path)
-    return [_decode_part(part, f"{path}[{j}]") for j, part in enumerate(content)]
-
-
-def _decode_text_content(content: object, path: str) -> list[TextPart]:
-    parts = _decode_content(content, path)
-    for j, part in enumerate(parts):
-        if not isinstance(part, TextPart):
-            raise InvalidRequestError(
-                f"'{path}[{j}]' must be text: system and developer messages hold text only.",
-                param=f"{path}[{j}]",
-            )
-    return [part for part in parts if isinstance(part, TextPart)]
-
-
-def _decode_assistant_content(content: object, path: str) -> list[ContentPart]:
-    parts = _decode_content(content, path)
-    for j, part in enumerate(parts):
-        if not isinstance(part, TextPart):
-            raise InvalidRequestError(
-                f"'{path}[{j}]' must be 'output_text' or 'refusal' in an assistant message.",
-                param=f"{path}[{j}]",
-            )
-    return parts
-
-
-def _decode_part(part: object, path: str) -> ContentPart:
-    if not isinstance(part, dict):
-        raise InvalidRequestError(f"'{path}' must be a content part object.", param=path)
-    kind = part.get("type")
-    if kind in ("input_text", "output_text", "text"):
-        return TextPart(_required_str(part, "text", path))
-    if kind == "refusal":
-        return TextPart(_required_str(part, "refusal", path))
-    if kind == "input_image":
-        return _decode_image(part, path)
-    if kind == "input_file":
-        return _decode_file(part, path)
-    if kind == "input_audio":
-        raise InvalidRequestError(
-            "Audio input ('input_audio') cannot be translated for this model's provider; send text.",
-            param=f"{path}.type",
-        )
-    raise InvalidRequestError(
-        f"Unknown content part type {kind!r} at '{path}'; expected 'input_text', 'input_image', "
-        "'input_file' or 'output_text'.",
-        param=f"{path}.type",
-    )
-
-
-def _decode_image(part: dict[str, Any], path: str) -> ImagePart:
-    url = part.get("image_url")
-    detail = part.get("detail")
-    hint = detail if isinstance(detail, str) else None
-    if isinstance(url, str) and url:
-        if url.startswith("data:"):
-            media_type, data = _parse_data_url(url, f"{path}.image_url")
-            return ImagePart(media_type=media_type, data=data, detail=hint)
-        return ImagePart(url=url, detail=hint)
-    if part.get("file_id") is not None:
-        raise InvalidRequestError(
-            "Images given by 'file_id' live in OpenAI's file store; send 'image_url' (a URL or a "
-            "base64 data URL) instead.",
-            param=f"{path}.file_id",
-        )
-    raise InvalidRequestError(
-        f"'{path}.image_url' must be a non-empty URL string.", param=f"{path}.image_url"
-    )
-
-
-def _decode_file(part: dict[str, Any], path: str) -> DocumentPart:
-    filename = part.get("filename")
-    name = filename if isinstance(filename, str) else None
-    data = part.get("file_data")
-    if isinstance(data, str) and data:
-        if data.startswith("data:"):
-            media_type, payload = _parse_data_url(data, f"{path}.file_data")
-            return DocumentPart(media_type=media_type, data=payload, filename=name)
-        return DocumentPart(media_type=_guess_media_type(name), data=data, filename=name)
-    url = part.get("file_url")
-    if isinstance(url, str) and url:
-        return DocumentPart(media_type=_guess_media_type(name or url), url=url, filename=name)
-    if part.get("file_id") is not None:
-        raise InvalidRequestError(
-            "Files given by 'file_id' live in OpenAI's file store; send 'file_data' (a base64 data "
-            "URL) instead.",
-            param=f"{path}.file_id",
-        )
-    raise InvalidRequestError(
-        f"'{path}' needs 'file_data' (a base64 data URL) or 'file_url'.", param=f"{path}.file_data"
-    )
-
-
-def _parse_data_url(url: str, path: str) -> tuple[str, str]:
-    header, sep, data = url[5:].partition(",")
-    params = header.split(";")
-    if not sep or "base64" not in params[1:]:
-        raise InvalidRequestError(
-            f"'{path}' must be a base64 data URL such as 'data:image/png;base64,...'.", param=path
-        )
-    return params[0] or "application/octet-stream", data
-
-
-def _guess_media_type(name: str | None) -> str:
-    if name:
-        dot = name.rfind(".")
-        if dot >= 0:
-            found = _MEDIA_TYPES_BY_SUFFIX.get(name[dot:].lower())
-            if found:
-                return found
-    return "application/pdf"
 
 
 def _decode_call(item: dict[str, Any], path: str) -> ToolCallPart:
@@ -418,7 +296,7 @@ def _decode_result(item: dict[str, Any], path: str) -> ToolResultPart:
     elif isinstance(output, str):
         parts = [TextPart(output)]
     elif isinstance(output, list):
-        parts = [_decode_part(part, f"{path}.output[{j}]") for j, part in enumerate(output)]
+        parts = [decode_part(part, f"{path}.output[{j}]") for j, part in enumerate(output)]
     else:
         raise InvalidRequestError(
             f"'{path}.output' must be a string or a list of content parts.", param=f"{path}.output"
