@@ -17,15 +17,7 @@ from bastion.protocols.canonical import (
     TextPart,
     ThinkingPart,
 )
-
-_MEDIA_TYPES_BY_SUFFIX = {
-    ".pdf": "application/pdf",
-    ".txt": "text/plain",
-    ".md": "text/markdown",
-    ".csv": "text/csv",
-    ".html": "text/html",
-    ".json": "application/json",
-}
+from bastion.protocols.data_urls import guess_document_type, parse_data_url
 
 
 def decode_part(part: object, path: str) -> ContentPart:
@@ -79,17 +71,6 @@ def decode_text_parts(content: object, path: str, cache_control: object = None) 
     raise InvalidRequestError(f"'{path}' must be a string or a list of text parts.", param=path)
 
 
-def parse_data_url(url: str, path: str) -> tuple[str, str]:
-    """``data:<media type>;base64,<data>`` -> ``(media_type, data)``."""
-    header, sep, data = url[5:].partition(",")
-    params = header.split(";")
-    if not sep or "base64" not in params[1:]:
-        raise InvalidRequestError(
-            f"'{path}' must be a base64 data URL such as 'data:image/png;base64,...'.", param=path
-        )
-    return params[0] or "application/octet-stream", data
-
-
 def _decode_image(value: object, path: str) -> ImagePart:
     # Some clients send the URL string directly instead of {"url": ...}.
     detail: object = None
@@ -118,7 +99,7 @@ def _decode_file(value: object, path: str) -> DocumentPart:
         if data.startswith("data:"):
             media_type, payload = parse_data_url(data, f"{path}.file_data")
             return DocumentPart(media_type=media_type, data=payload, filename=name)
-        return DocumentPart(media_type=_guess_media_type(name), data=data, filename=name)
+        return DocumentPart(media_type=guess_document_type(name), data=data, filename=name)
     if "file_id" in value:
         raise InvalidRequestError(
             "File references ('file_id') only work with OpenAI itself; send the file inline as "
@@ -126,16 +107,6 @@ def _decode_file(value: object, path: str) -> DocumentPart:
             param=f"{path}.file_id",
         )
     raise InvalidRequestError(f"'{path}.file_data' must be a non-empty string.", param=f"{path}.file_data")
-
-
-def _guess_media_type(filename: str | None) -> str:
-    if filename:
-        dot = filename.rfind(".")
-        if dot >= 0:
-            found = _MEDIA_TYPES_BY_SUFFIX.get(filename[dot:].lower())
-            if found:
-                return found
-    return "application/pdf"
 
 
 def default_filename(media_type: str | None) -> str:

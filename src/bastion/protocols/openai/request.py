@@ -11,6 +11,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from bastion.domain.errors import InvalidRequestError, UnsupportedParameterError
+from bastion.protocols.body_fields import (
+    optional_bool,
+    optional_int,
+    optional_number,
+    optional_str,
+)
 from bastion.protocols.canonical import ChatRequest, Tool, ToolChoice
 from bastion.protocols.openai._messages import decode_messages, encode_messages
 
@@ -49,16 +55,16 @@ def decode_request(body: dict[str, Any]) -> ChatRequest:
         raise InvalidRequestError("'messages' is required and must be a non-empty list.", param="messages")
     system, messages = decode_messages(raw_messages)
     req = ChatRequest(model=model, messages=messages, system=system)
-    max_tokens = _int(body, "max_completion_tokens")
-    req.max_tokens = max_tokens if max_tokens is not None else _int(body, "max_tokens")
-    req.temperature = _number(body, "temperature")
-    req.top_p = _number(body, "top_p")
-    req.top_k = _int(body, "top_k")
-    req.seed = _int(body, "seed")
-    req.n = _int(body, "n")
-    req.user = _str(body, "user")
-    req.reasoning_effort = _str(body, "reasoning_effort")
-    req.stream = _bool(body, "stream") or False
+    max_tokens = optional_int(body, "max_completion_tokens")
+    req.max_tokens = max_tokens if max_tokens is not None else optional_int(body, "max_tokens")
+    req.temperature = optional_number(body, "temperature")
+    req.top_p = optional_number(body, "top_p")
+    req.top_k = optional_int(body, "top_k")
+    req.seed = optional_int(body, "seed")
+    req.n = optional_int(body, "n")
+    req.user = optional_str(body, "user")
+    req.reasoning_effort = optional_str(body, "reasoning_effort")
+    req.stream = optional_bool(body, "stream") or False
     req.stop = _decode_stop(body.get("stop"))
     req.tools = _decode_tools(body)
     req.tool_choice = _decode_tool_choice(body)
@@ -68,38 +74,6 @@ def decode_request(body: dict[str, Any]) -> ChatRequest:
         if key not in _KNOWN and value is not None and _NEUTRAL.get(key, ...) != value:
             req.extra[key] = value
     return req
-
-
-def _int(body: dict[str, Any], key: str) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRequestError(f"'{key}' must be an integer.", param=key)
-    return value
-
-
-def _number(body: dict[str, Any], key: str) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRequestError(f"'{key}' must be a number.", param=key)
-    return float(value)
-
-
-def _str(body: dict[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        raise InvalidRequestError(f"'{key}' must be a string.", param=key)
-    return value
-
-
-def _bool(body: dict[str, Any], key: str) -> bool | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, bool):
-        raise InvalidRequestError(f"'{key}' must be true or false.", param=key)
-    return value
 
 
 def _decode_stop(value: object) -> list[str]:
@@ -178,7 +152,7 @@ def _decode_tool_choice(body: dict[str, Any]) -> ToolChoice | None:
         raise InvalidRequestError(
             f"'{key}' must be 'auto', 'required', 'none' or {{\"type\": \"function\", ...}}.", param=key
         )
-    parallel = _bool(body, "parallel_tool_calls")
+    parallel = optional_bool(body, "parallel_tool_calls")
     if parallel is not None:
         choice = choice or ToolChoice("auto")
         choice.parallel = parallel

@@ -12,17 +12,9 @@ from typing import Any
 
 from bastion.domain.errors import InvalidRequestError
 from bastion.protocols.canonical import ContentPart, DocumentPart, ImagePart, TextPart
+from bastion.protocols.data_urls import guess_document_type, parse_data_url
 
 __all__ = ["decode_assistant_content", "decode_content", "decode_part", "decode_text_content"]
-
-_MEDIA_TYPES_BY_SUFFIX = {
-    ".pdf": "application/pdf",
-    ".txt": "text/plain",
-    ".md": "text/markdown",
-    ".csv": "text/csv",
-    ".html": "text/html",
-    ".json": "application/json",
-}
 
 
 def decode_content(content: object, path: str) -> list[ContentPart]:
@@ -85,7 +77,7 @@ def _decode_image(part: dict[str, Any], path: str) -> ImagePart:
     hint = detail if isinstance(detail, str) else None
     if isinstance(url, str) and url:
         if url.startswith("data:"):
-            media_type, data = _parse_data_url(url, f"{path}.image_url")
+            media_type, data = parse_data_url(url, f"{path}.image_url")
             return ImagePart(media_type=media_type, data=data, detail=hint)
         return ImagePart(url=url, detail=hint)
     if part.get("file_id") is not None:
@@ -105,12 +97,12 @@ def _decode_file(part: dict[str, Any], path: str) -> DocumentPart:
     data = part.get("file_data")
     if isinstance(data, str) and data:
         if data.startswith("data:"):
-            media_type, payload = _parse_data_url(data, f"{path}.file_data")
+            media_type, payload = parse_data_url(data, f"{path}.file_data")
             return DocumentPart(media_type=media_type, data=payload, filename=name)
-        return DocumentPart(media_type=_guess_media_type(name), data=data, filename=name)
+        return DocumentPart(media_type=guess_document_type(name), data=data, filename=name)
     url = part.get("file_url")
     if isinstance(url, str) and url:
-        return DocumentPart(media_type=_guess_media_type(name or url), url=url, filename=name)
+        return DocumentPart(media_type=guess_document_type(name or url), url=url, filename=name)
     if part.get("file_id") is not None:
         raise InvalidRequestError(
             "Files given by 'file_id' live in OpenAI's file store; send 'file_data' (a base64 data "
@@ -120,26 +112,6 @@ def _decode_file(part: dict[str, Any], path: str) -> DocumentPart:
     raise InvalidRequestError(
         f"'{path}' needs 'file_data' (a base64 data URL) or 'file_url'.", param=f"{path}.file_data"
     )
-
-
-def _parse_data_url(url: str, path: str) -> tuple[str, str]:
-    header, sep, data = url[5:].partition(",")
-    params = header.split(";")
-    if not sep or "base64" not in params[1:]:
-        raise InvalidRequestError(
-            f"'{path}' must be a base64 data URL such as 'data:image/png;base64,...'.", param=path
-        )
-    return params[0] or "application/octet-stream", data
-
-
-def _guess_media_type(name: str | None) -> str:
-    if name:
-        dot = name.rfind(".")
-        if dot >= 0:
-            found = _MEDIA_TYPES_BY_SUFFIX.get(name[dot:].lower())
-            if found:
-                return found
-    return "application/pdf"
 
 
 def _required_str(obj: dict[str, Any], key: str, path: str) -> str:

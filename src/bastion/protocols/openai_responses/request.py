@@ -24,6 +24,7 @@ from typing import Any, Literal
 import orjson
 
 from bastion.domain.errors import InvalidRequestError
+from bastion.protocols.body_fields import optional_bool, optional_int, optional_number, optional_str
 from bastion.protocols.canonical import (
     ChatRequest,
     ContentPart,
@@ -107,12 +108,12 @@ def decode_request(body: dict[str, Any]) -> ChatRequest:
         raise InvalidRequestError("'instructions' must be a string.", param="instructions")
     messages = _decode_input(body.get("input"), system)
     req = ChatRequest(model=model, messages=messages, system=system)
-    req.max_tokens = _int(body, "max_output_tokens")
-    req.temperature = _number(body, "temperature")
-    req.top_p = _number(body, "top_p")
-    req.stream = _bool(body, "stream") or False
-    user = _str(body, "user")
-    req.user = user if user is not None else _str(body, "safety_identifier")
+    req.max_tokens = optional_int(body, "max_output_tokens", positive=True)
+    req.temperature = optional_number(body, "temperature")
+    req.top_p = optional_number(body, "top_p")
+    req.stream = optional_bool(body, "stream") or False
+    user = optional_str(body, "user")
+    req.user = user if user is not None else optional_str(body, "safety_identifier")
     req.tools = _decode_tools(body.get("tools"))
     req.tool_choice = _decode_tool_choice(body)
     req.response_format = _decode_text(body.get("text"))
@@ -396,7 +397,7 @@ def _decode_tool_choice(body: dict[str, Any]) -> ToolChoice | None:
             "'tool_choice' must be 'auto', 'required', 'none' or {\"type\": \"function\", \"name\": ...}.",
             param="tool_choice",
         )
-    parallel = _bool(body, "parallel_tool_calls")
+    parallel = optional_bool(body, "parallel_tool_calls")
     if parallel is not None:
         choice = choice or ToolChoice("auto")
         choice.parallel = parallel
@@ -460,36 +461,4 @@ def _required_str(obj: dict[str, Any], key: str, path: str) -> str:
     value = obj.get(key)
     if not isinstance(value, str):
         raise InvalidRequestError(f"'{path}.{key}' must be a string.", param=f"{path}.{key}")
-    return value
-
-
-def _int(body: dict[str, Any], key: str) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidRequestError(f"'{key}' must be a positive integer.", param=key)
-    return value
-
-
-def _number(body: dict[str, Any], key: str) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRequestError(f"'{key}' must be a number.", param=key)
-    return float(value)
-
-
-def _str(body: dict[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        raise InvalidRequestError(f"'{key}' must be a string.", param=key)
-    return value
-
-
-def _bool(body: dict[str, Any], key: str) -> bool | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, bool):
-        raise InvalidRequestError(f"'{key}' must be true or false.", param=key)
     return value
