@@ -126,7 +126,7 @@ class _Call:
             )
         self._input = normalized_input(body.get("input"))
         if not isinstance(body.get("user"), str) and isinstance(body.get("safety_identifier"), str):
-            ctx.record.end_user = body["safety_identifier"]
+            ctx.end_user = body["safety_identifier"]
 
     async def answered(self, ctx: CallContext, out: bytes) -> None:
         final = self._wire.final
