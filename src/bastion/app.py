@@ -355,11 +355,12 @@ def build_app(
         generation,
         ResponseStore(database.responses, retention_days=settings.bastion.response_retention_days),
     )
-    routers: list[EndpointSource] = [responses, management, account_api, dashboard]
+    routers: list[EndpointSource] = [management, account_api, dashboard]
     if browser_api is not None:
         routers.append(browser_api)
     app = GatewayApp(
         routers=routers,
+        operations=responses.operations(),
         generation=generation,
         router=router,
         metrics=metrics,

@@ -68,3 +68,31 @@ def test_every_path_is_recorded_once_and_frees_its_slot(
     assert len({r.request_id for r in records}) == len(records) == 8
     assert [r.status for r in records] == [200, 200, 400, 200, 502, 200, 200, 404]
     assert records[1].cache_hit and records[3].fallback_group == "gpt"
+
+
+def test_what_a_surface_learns_reaches_the_record_through_the_pipeline(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
+) -> None:
+    """Surfaces hand ``stream`` and the end user to the call; the pipeline writes them on the
+    record (nothing outside gateway/ sets a record field): a streamed call with ``user``, a plain
+    one, a refused one (recorded as before: the request's details are noted once admitted), and
+    the Responses API's ``safety_identifier`` when no ``user`` is given."""
+    gw = start_gateway({"model_list": standard_models(upstream.url)})
+    client = openai_client(gw, make_key(gw))
+
+    for _ in client.chat.completions.create(model="gpt", messages=MESSAGES, stream=True, user="u-1"):  # type: ignore[arg-type]
+        pass
+    streamed = gw.next_record()
+    client.chat.completions.create(model="gpt", messages=MESSAGES)  # type: ignore[arg-type]
+    plain = gw.next_record()
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="nothing-here", messages=MESSAGES, stream=True, user="u-2")  # type: ignore[arg-type]
+    refused = gw.next_record()
+    client.responses.create(model="gpt", input="hi", extra_body={"safety_identifier": "s-1"})
+    identified = gw.next_record()
+
+    assert (streamed.stream, streamed.end_user) == (True, "u-1")
+    assert (plain.stream, plain.end_user) == (False, None)
+    assert (refused.status, refused.stream, refused.end_user) == (404, False, None)
+    assert (identified.surface, identified.end_user) == ("responses", "s-1")
+    assert gw.records.empty()

@@ -29,14 +29,19 @@ class UsageRecorder:
         self._log_requests = log_requests
         self.sinks: list[Callable[[UsageRecord], None]] = []
 
-    def record(self, rec: UsageRecord) -> None:
+    def cost(self, rec: UsageRecord) -> float:
+        """What the finished request cost (its writer sets it on the record before :meth:`record`)."""
         if rec.cache_hit:
-            rec.cost_usd = 0.0  # answered from the cache: no provider was paid
-        elif rec.provider is not None and rec.upstream_model is not None and rec.usage.total_tokens:
+            return 0.0  # answered from the cache: no provider was paid
+        if rec.provider is not None and rec.upstream_model is not None and rec.usage.total_tokens:
             # The mock provider is free unless its deployment has model_info prices (demos of billing).
-            rec.cost_usd = self._prices.cost(
+            return self._prices.cost(
                 rec.usage, provider=rec.provider, model=rec.upstream_model, deployment_id=rec.deployment_id
             )
+        return rec.cost_usd
+
+    def record(self, rec: UsageRecord) -> None:
+        """Hand the finished, priced record to the sinks, then the metrics and the log line."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

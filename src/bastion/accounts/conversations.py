@@ -11,7 +11,6 @@ stored once the call succeeded; a failed call stores nothing.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from bastion.accounts.catalog import ModelCatalog, model_id
 from bastion.accounts.provider_keys import ProviderKeyService
 from bastion.domain.errors import BastionError, InvalidRequestError, NotFoundError
 from bastion.domain.principal import Principal, ScopeLimits
-from bastion.gateway.context import CallContext, new_request_id
+from bastion.gateway.context import CallContext
 from bastion.gateway.pipeline import Pipeline
 from bastion.gateway.surfaces import OPENAI, Surface
 from bastion.protocols.conversation.wire import ConversationWire, event
@@ -160,18 +159,9 @@ class ConversationService:
         self, turn: ChatTurn, headers: Any, surface: Surface, *, stream: bool
     ) -> tuple[CallContext, dict[str, Any]]:
         user = turn.user
-        request_id = new_request_id()
-        record = UsageRecord(
-            request_id=request_id,
-            surface="account",
-            model_group=turn.group,
-            stream=stream,
-            started_at=time.time(),
-            principal_kind="user",
-            principal_label=f"user-{user.user_id[:8]}",
-            user_id=user.user_id,
+        ctx = self._pipeline.context(
+            surface, headers, principal=_principal(user), model_group=turn.group, stream=stream
         )
-        ctx = CallContext(request_id, surface, _principal(user), headers, record)
         ctx.requested_model = turn.group
         ctx.user_keys = await self._keys.user_keys(user.user_id)
         body: dict[str, Any] = {

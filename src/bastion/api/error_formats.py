@@ -14,7 +14,11 @@ from typing import Any, Protocol
 
 from bastion.api.asgi import Request
 from bastion.domain.errors import BastionError
-from bastion.gateway.surfaces import ANTHROPIC, GEMINI, OPENAI, TOKENSTREAM_OPENAI, Surface
+from bastion.gateway.surfaces import TOKENSTREAM_OPENAI, Surface
+from bastion.protocols.anthropic.surface import ERRORS as _ANTHROPIC
+from bastion.protocols.gemini.surface import ERRORS as _GEMINI
+from bastion.protocols.openai.surface import ERRORS as _OPENAI
+from bastion.protocols.surface import ErrorEnvelope
 
 __all__ = [
     "ANTHROPIC_ERRORS",
@@ -26,6 +30,7 @@ __all__ = [
     "ErrorReply",
     "SurfaceErrors",
     "caller_surface",
+    "surface_errors",
 ]
 
 
@@ -54,50 +59,6 @@ class ErrorFormat(Protocol):
     def render(self, request: Request, err: BastionError, request_id: str) -> ErrorReply: ...
 
 
-_OPENAI_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {
-                "message": {"type": "string"},
-                "type": {"type": "string"},
-                "param": {"type": ["string", "null"]},
-                "code": {"type": ["string", "null"]},
-            },
-            "required": ["message", "type"],
-        }
-    },
-    "required": ["error"],
-}
-_ANTHROPIC_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "type": {"const": "error"},
-        "error": {
-            "type": "object",
-            "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
-            "required": ["type", "message"],
-        },
-    },
-    "required": ["type", "error"],
-}
-_GEMINI_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {
-                "code": {"type": "integer"},
-                "message": {"type": "string"},
-                "status": {"type": "string"},
-                "details": {"type": "array", "items": {"type": "object"}},
-            },
-            "required": ["code", "message", "status"],
-        }
-    },
-    "required": ["error"],
-}
 _TOKENSTREAM_SCHEMA = {
     "type": "object",
     "properties": {
@@ -131,9 +92,21 @@ class SurfaceErrors:
         return ErrorReply(status, body, headers=tuple(raw))
 
 
-OPENAI_ERRORS = SurfaceErrors(OPENAI, "OpenAIError", _OPENAI_SCHEMA)
-ANTHROPIC_ERRORS = SurfaceErrors(ANTHROPIC, "AnthropicError", _ANTHROPIC_SCHEMA)
-GEMINI_ERRORS = SurfaceErrors(GEMINI, "GeminiError", _GEMINI_SCHEMA)
+_BY_ENVELOPE: dict[int, SurfaceErrors] = {}
+
+
+def surface_errors(envelope: ErrorEnvelope) -> SurfaceErrors:
+    """The one :class:`SurfaceErrors` of a protocol's declared error envelope."""
+    found = _BY_ENVELOPE.get(id(envelope))
+    if found is None:
+        found = SurfaceErrors(envelope.wire, envelope.schema_name, envelope.schema)
+        _BY_ENVELOPE[id(envelope)] = found
+    return found
+
+
+OPENAI_ERRORS = surface_errors(_OPENAI)
+ANTHROPIC_ERRORS = surface_errors(_ANTHROPIC)
+GEMINI_ERRORS = surface_errors(_GEMINI)
 TOKENSTREAM_ERRORS = SurfaceErrors(TOKENSTREAM_OPENAI, "TokenStreamError", _TOKENSTREAM_SCHEMA)
 
 

@@ -129,7 +129,7 @@ class GenerationHandler:
     ) -> None:
         pipeline = self.pipeline
         ctx = pipeline.context(surface, request.headers)
-        request_id, record = ctx.request_id, ctx.record
+        request_id = ctx.request_id
         extra_headers = surface.request_id_headers(request_id)
         extra_headers.extend(headers)
         try:
@@ -140,10 +140,10 @@ class GenerationHandler:
             requested = path_model if path_model is not None else body.get("model")
             model = await pipeline.admit(ctx, body, requested, check=admit, cache_controls=True)
             stream = path_stream if path_stream is not None else body.get("stream") is True
-            record.stream = stream
+            ctx.stream = stream
             user = body.get("user")
             if isinstance(user, str):
-                record.end_user = user
+                ctx.end_user = user
             if stream:
                 relay = await pipeline.open_stream(ctx, body, model)
             else:

@@ -10,15 +10,13 @@ the store, scoped to the caller's key.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 
-from bastion.api import schemas
 from bastion.api.asgi import Request, Send, send_json
-from bastion.api.endpoints import CLIENT, Audience, Endpoint, Guard
-from bastion.api.error_formats import OPENAI_ERRORS
+from bastion.api.endpoints import Handler
 from bastion.api.generation import GenerationHandler
 from bastion.domain.errors import InvalidRequestError, NotFoundError
 from bastion.gateway.context import CallContext
@@ -29,8 +27,6 @@ from bastion.protocols.openai_responses.wire import ResponsesWire
 
 __all__ = ["ResponsesApi"]
 
-_PREFIXES = ("/v1/responses", "/responses", "/openai/v1/responses")
-
 
 class ResponsesApi:
     """The Responses API's endpoints, served through the generation pipeline and the store."""
@@ -39,60 +35,15 @@ class ResponsesApi:
         self._gen = generation
         self._store = store
 
-    def guards(self) -> Mapping[Audience, Guard]:
-        return {}  # the client guard is the generation surfaces' own
-
-    def endpoints(self) -> list[Endpoint]:
-        found: list[Endpoint] = []
-        for prefix in _PREFIXES:
-            found.append(
-                Endpoint(
-                    "POST",
-                    prefix,
-                    self.create,
-                    CLIENT,
-                    OPENAI_ERRORS,
-                    summary="OpenAI Responses API: create a response",
-                    tag="openai",
-                    body=schemas.OPENAI_RESPONSES,
-                    produces=schemas.JSON_OR_SSE,
-                    inline_auth=True,
-                )
-            )
-            one = f"{prefix}/{{response_id}}"
-            found.extend(
-                (
-                    Endpoint(
-                        "GET",
-                        one,
-                        self.retrieve,
-                        CLIENT,
-                        OPENAI_ERRORS,
-                        summary="A stored response",
-                        tag="openai",
-                    ),
-                    Endpoint(
-                        "DELETE",
-                        one,
-                        self.delete,
-                        CLIENT,
-                        OPENAI_ERRORS,
-                        summary="Delete a stored response",
-                        tag="openai",
-                    ),
-                    Endpoint(
-                        "GET",
-                        f"{one}/input_items",
-                        self.input_items,
-                        CLIENT,
-                        OPENAI_ERRORS,
-                        summary="A stored response's input items",
-                        tag="openai",
-                        query=("limit", "order", "after"),
-                    ),
-                )
-            )
-        return found
+    def operations(self) -> dict[str, tuple[Handler, bool]]:
+        """The handlers of the operations ``protocols/openai_responses/surface.py`` declares
+        (whether each authenticates the caller itself: creating goes through the pipeline)."""
+        return {
+            "responses.create": (self.create, True),
+            "responses.retrieve": (self.retrieve, False),
+            "responses.delete": (self.delete, False),
+            "responses.input_items": (self.input_items, False),
+        }
 
     async def create(self, request: Request, send: Send) -> None:
         wire = ResponsesWire()  # one per call: it holds the response's id and, at the end, the response
@@ -175,7 +126,7 @@ class _Call:
             )
         self._input = normalized_input(body.get("input"))
         if not isinstance(body.get("user"), str) and isinstance(body.get("safety_identifier"), str):
-            ctx.record.end_user = body["safety_identifier"]
+            ctx.end_user = body["safety_identifier"]
 
     async def answered(self, ctx: CallContext, out: bytes) -> None:
         final = self._wire.final

@@ -19,6 +19,7 @@ from bastion import tasks
 from bastion.accounting.pricing import PriceBook
 from bastion.accounting.spend_writer import SpendWriter
 from bastion.api import catalog, health, schemas
+from bastion.api import surfaces as registry
 from bastion.api.asgi import (
     ClientGone,
     Receive,
@@ -33,25 +34,25 @@ from bastion.api.asgi import (
 from bastion.api.dispatch import Dispatcher
 from bastion.api.endpoints import CLIENT, MASTER, PUBLIC, Audience, Endpoint, EndpointTable, Guard, Handler
 from bastion.api.error_formats import (
-    ANTHROPIC_ERRORS,
     GEMINI_ERRORS,
     LISTING_ERRORS,
     OPENAI_ERRORS,
-    SurfaceErrors,
     caller_surface,
+    surface_errors,
 )
 from bastion.api.generation import GenerationHandler
 from bastion.api.openapi import openapi_document
 from bastion.api.overload import Overload
 from bastion.api.usage import usage_me
-from bastion.domain.errors import BastionError, ConfigError, InternalError, NotFoundError
+from bastion.domain.errors import BastionError, ConfigError, InternalError
 from bastion.gateway.admission import Gatekeeper
 from bastion.gateway.cache import ResponseCache
 from bastion.gateway.context import CallContext
 from bastion.gateway.pipeline import Work
 from bastion.gateway.router import Router
-from bastion.gateway.surfaces import ANTHROPIC, GEMINI, OPENAI, Surface
+from bastion.gateway.surfaces import ANTHROPIC, GEMINI, Surface
 from bastion.observability.metrics import CONTENT_TYPE, Metrics
+from bastion.protocols.surface import Operation, SurfaceSpec
 from bastion.secrets.scrubber import Scrubber
 from bastion.settings import OverloadSettings
 from bastion.store.database import Database
@@ -75,14 +76,8 @@ class EndpointSource(Protocol):
 
 Lifespan = Callable[[], AbstractAsyncContextManager[None]]
 
-_GEMINI_PREFIXES = ("/v1beta/models/", "/v1/models/", "/gemini/v1beta/models/")
-_GEMINI_ACTIONS = (
-    "generateContent",
-    "streamGenerateContent",
-    "countTokens",
-    "embedContent",
-    "batchEmbedContents",
-)
+#: A handler for an operation kind the surfaces declare, and whether it authenticates the caller.
+Operated = tuple[Handler, bool]
 
 
 class GatewayApp:
@@ -108,7 +103,12 @@ class GatewayApp:
         scrubber: Scrubber | None = None,
         prices: PriceBook | None = None,
         gatekeeper: Gatekeeper | None = None,
+        surfaces: Sequence[SurfaceSpec] | None = None,
+        operations: Mapping[str, Operated] | None = None,
     ) -> None:
+        #: The surfaces whose routes are built: the registration list unless given.
+        self._surfaces = tuple(surfaces if surfaces is not None else registry.SURFACES)
+        self._operations = dict(operations or {})
         self._gen = generation
         self._pipeline = pipeline = generation.pipeline
         self._prices = prices or PriceBook()
@@ -145,58 +145,30 @@ class GatewayApp:
         self._openapi_document: bytes | None = None
 
     def endpoints(self) -> list[Endpoint]:
-        """The client surfaces' endpoints, the model listings, health and metrics."""
+        """The registered surfaces' endpoints (``api/surfaces.py``), model listings, health, metrics."""
         found: list[Endpoint] = []
 
         def add(paths: Sequence[str], method: str, handler: Handler, audience: Audience, **kw: Any) -> None:
             found.extend(Endpoint(method, path, handler, audience, **kw) for path in paths)
 
-        def generation(paths: Sequence[str], handler: Handler, errors: SurfaceErrors, **kw: Any) -> None:
-            tag = errors.surface.name
-            add(paths, "POST", handler, CLIENT, errors=errors, tag=tag, inline_auth=True, **kw)
-
         s = schemas
-        chat = ("/v1/chat/completions", "/chat/completions", "/openai/v1/chat/completions")
-        messages = ("/v1/messages", "/messages", "/anthropic/v1/messages")
-        generation(
-            chat,
-            self._openai_chat,
-            OPENAI_ERRORS,
-            summary="OpenAI chat completions",
-            body=s.OPENAI_CHAT,
-            produces=s.JSON_OR_SSE,
-        )
-        generation(
-            ("/v1/embeddings", "/embeddings"),
-            self._openai_embeddings,
-            OPENAI_ERRORS,
-            summary="OpenAI embeddings",
-            body=s.OPENAI_EMBEDDINGS,
-        )
-        generation(
-            messages,
-            self._anthropic_messages,
-            ANTHROPIC_ERRORS,
-            summary="Anthropic messages",
-            body=s.ANTHROPIC_MESSAGES,
-            produces=s.JSON_OR_SSE,
-        )
-        generation(
-            [path + "/count_tokens" for path in messages],
-            self._anthropic_count_tokens,
-            ANTHROPIC_ERRORS,
-            summary="Anthropic count_tokens",
-            body=s.ANTHROPIC_COUNT_TOKENS,
-        )
-        for action in _GEMINI_ACTIONS:
-            generation(
-                [f"{prefix}{{model:path}}:{action}" for prefix in _GEMINI_PREFIXES],
-                self._gemini_action(action),
-                GEMINI_ERRORS,
-                summary=f"Gemini {action}",
-                body=s.GEMINI_BODIES[action],
-                produces=s.SSE if action == "streamGenerateContent" else s.JSON,
-            )
+        for spec in self._surfaces:
+            errors = surface_errors(spec.errors)
+            for op in spec.operations:
+                handler, inline = self._operation(spec, op)
+                add(
+                    op.paths,
+                    op.method,
+                    handler,
+                    CLIENT,
+                    errors=errors,
+                    tag=spec.tag,
+                    inline_auth=inline,
+                    summary=op.summary,
+                    body=op.body,
+                    produces=op.produces,
+                    query=op.query,
+                )
         add(
             ("/v1/models", "/models"),
             "GET",
@@ -320,52 +292,53 @@ class GatewayApp:
 
     # ------------------------------------------------------------------ client surfaces
 
-    async def _openai_chat(self, request: Request, send: Send) -> None:
-        await self._gen.handle(request, send, OPENAI)
+    def _operation(self, spec: SurfaceSpec, op: Operation) -> Operated:
+        """The handler of a declared operation, and whether it authenticates the caller itself."""
+        wire = spec.wire
+        if op.kind == "chat":
 
-    async def _anthropic_messages(self, request: Request, send: Send) -> None:
-        await self._gen.handle(request, send, ANTHROPIC)
+            async def chat(request: Request, send: Send) -> None:
+                model = request.params.get("model")
+                await self._gen.handle(request, send, wire, path_model=model, path_stream=op.stream)
 
-    def _gemini_action(self, action: str) -> Handler:
-        async def handle(request: Request, send: Send) -> None:
-            await self._gemini(request, send, request.params["model"], action)
+            return chat, True
+        if op.kind == "embeddings":
 
-        return handle
+            async def embeddings(request: Request, send: Send) -> None:
+                await self._guarded(request, send, wire, request.params.get("model"), self._embeddings.openai)
 
-    async def _gemini(self, request: Request, send: Send, model: str, action: str) -> None:
-        if action == "generateContent":
-            await self._gen.handle(request, send, GEMINI, path_model=model, path_stream=False)
-        elif action == "streamGenerateContent":
-            await self._gen.handle(request, send, GEMINI, path_model=model, path_stream=True)
-        elif action in ("embedContent", "batchEmbedContents"):
-            batch = action == "batchEmbedContents"
-            await self._guarded(
-                request,
-                send,
-                GEMINI,
-                model,
-                lambda ctx, body, group: self._embeddings.gemini(ctx, body, group, batch=batch),
-            )
-        elif action == "countTokens":
-            await self._guarded(request, send, GEMINI, model, self._gemini_count, limited=False)
-        else:
-            raise NotFoundError(f"Unknown Gemini method ':{action}'.")
+            return embeddings, True
+        if op.kind == "gemini_embeddings":
+            batch = op.batch
 
-    async def _openai_embeddings(self, request: Request, send: Send) -> None:
-        await self._guarded(request, send, OPENAI, None, self._embeddings.openai)
+            async def gemini_embeddings(request: Request, send: Send) -> None:
+                await self._guarded(
+                    request,
+                    send,
+                    wire,
+                    request.params.get("model"),
+                    lambda ctx, body, group: self._embeddings.gemini(ctx, body, group, batch=batch),
+                )
 
-    async def _anthropic_count_tokens(self, request: Request, send: Send) -> None:
-        await self._guarded(request, send, ANTHROPIC, None, self._anthropic_count, limited=False)
+            return gemini_embeddings, True
+        if op.kind == "count_tokens":
+            pick, answer = spec.count_body, spec.count_answer
+            if pick is None or answer is None:
+                raise ConfigError(
+                    f"surface '{spec.tag}' counts tokens but declares no count_body/count_answer"
+                )
 
-    async def _anthropic_count(self, ctx: CallContext, body: dict[str, Any], group: str) -> bytes:
-        body.setdefault("max_tokens", 1)  # count_tokens takes none; the shared decoder requires it
-        count = await self._tokens.count(ctx, body, group)
-        return orjson.dumps({"input_tokens": count})
+            async def work(ctx: CallContext, body: dict[str, Any], group: str) -> bytes:
+                return answer(await self._tokens.count(ctx, pick(body), group))
 
-    async def _gemini_count(self, ctx: CallContext, body: dict[str, Any], group: str) -> bytes:
-        inner = body.get("generateContentRequest")
-        count = await self._tokens.count(ctx, inner if isinstance(inner, dict) else body, group)
-        return orjson.dumps({"totalTokens": count})
+            async def count_tokens(request: Request, send: Send) -> None:
+                await self._guarded(request, send, wire, request.params.get("model"), work, limited=False)
+
+            return count_tokens, True
+        found = self._operations.get(op.kind)
+        if found is None:
+            raise ConfigError(f"no handler for the '{op.kind}' operation of surface '{spec.tag}'")
+        return found
 
     async def _guarded(
         self,

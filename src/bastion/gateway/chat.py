@@ -122,10 +122,12 @@ class ChatService:
             return
         ctx.recorded = True
         record = ctx.record
+        record.stream, record.end_user = ctx.stream, ctx.end_user
         record.status = status
         if error is not None:
             record.error_kind = error.kind
         record.latency_ms = ctx.elapsed_ms()
+        record.cost_usd = self._recorder.cost(record)
         self._recorder.record(record)
         if record.deployment_id is not None and not record.cache_hit:
             self._router.health.used(record.deployment_id, tokens=record.usage.total_tokens)

@@ -54,6 +54,10 @@ class CallContext:
     cache: CacheTicket | None = None
     #: Headers the pipeline adds to the response (cache hit or miss, the route taken).
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    #: What the surface learnt from the request for the record: whether the answer streams and
+    #: the end user it names. Only the pipeline writes the record (``ChatService.finish`` copies them).
+    stream: bool = False
+    end_user: str | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.t0) * 1000

@@ -61,19 +61,27 @@ class Pipeline:
 
     @staticmethod
     def context(
-        surface: Surface, headers: Mapping[str, str], *, record: UsageRecord | None = None
+        surface: Surface,
+        headers: Mapping[str, str],
+        *,
+        principal: Principal | None = None,
+        model_group: str | None = None,
+        stream: bool = False,
     ) -> CallContext:
-        """A new call on ``surface``; its record starts here (``record`` when the caller knows more)."""
-        if record is None:
-            request_id = new_request_id()
-            record = UsageRecord(
-                request_id=request_id,
-                surface=surface.name,
-                model_group=None,
-                stream=False,
-                started_at=time.time(),
-            )
-        return CallContext(record.request_id, surface, ANONYMOUS, headers, record)
+        """A new call on ``surface``; its record starts here. A caller that already knows who calls
+        (``principal``), the model group and whether it streams hands them in now."""
+        request_id = new_request_id()
+        record = UsageRecord(
+            request_id=request_id,
+            surface=surface.name,
+            model_group=model_group,
+            stream=stream,
+            started_at=time.time(),
+        )
+        ctx = CallContext(request_id, surface, ANONYMOUS, headers, record, stream=stream)
+        if principal is not None:
+            _note(ctx, principal)
+        return ctx
 
     # ------------------------------------------------------------------ the order
 
@@ -83,20 +91,7 @@ class Pipeline:
 
     async def authenticate(self, ctx: CallContext, key: str | None, *, browser: bool = False) -> None:
         """Who is calling, noted on the call's record."""
-        ctx.principal = principal = await self._keys.authenticate(key, browser=browser)
-        record = ctx.record
-        record.principal_kind, record.principal_label = principal.kind, principal.label
-        if principal.kind == "virtual_key":
-            record.key_hash, record.team_id, record.user_id = (
-                principal.key_hash,
-                principal.team_id,
-                principal.user_id,
-            )
-        elif principal.kind == "jwt":  # an end user vouched for by an identity provider's token
-            record.team_id, record.user_id = principal.team_id, principal.user_id
-        elif principal.kind == "browser_token":  # spend counts to the key that minted it
-            record.key_hash = principal.key_hash or None
-            record.team_id, record.user_id = principal.team_id, principal.user_id
+        _note(ctx, await self._keys.authenticate(key, browser=browser))
 
     def check_model(self, principal: Principal, model: Any) -> str:
         """Check the model exists and the caller may use it; return the model group name."""
@@ -187,3 +182,23 @@ class Pipeline:
 
     def finish(self, ctx: CallContext, *, status: int = 200, error: BastionError | None = None) -> None:
         self._chat.finish(ctx, status=status, error=error)
+
+
+def _note(ctx: CallContext, principal: Principal) -> None:
+    """The caller, on the call and its record."""
+    ctx.principal = principal
+    record = ctx.record
+    record.principal_kind, record.principal_label = principal.kind, principal.label
+    if principal.kind == "virtual_key":
+        record.key_hash, record.team_id, record.user_id = (
+            principal.key_hash,
+            principal.team_id,
+            principal.user_id,
+        )
+    elif principal.kind == "jwt":  # an end user vouched for by an identity provider's token
+        record.team_id, record.user_id = principal.team_id, principal.user_id
+    elif principal.kind == "browser_token":  # spend counts to the key that minted it
+        record.key_hash = principal.key_hash or None
+        record.team_id, record.user_id = principal.team_id, principal.user_id
+    elif principal.kind == "user":  # an account user on /v2
+        record.user_id = principal.user_id
