@@ -22,12 +22,13 @@ from test_jwt_auth import jwt_auth
 from test_key_api import post
 from test_sdk_passthrough import anthropic_client, openai_client
 
+from bastion.accounting.spend_rows import spend_row
 from bastion.settings import Settings
 from bastion.store.database import Database
 from bastion.store.spend import SpendFilter
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
-from support import MASTER_KEY, standard_models
+from support import MASTER_KEY, deployment, standard_models
 from support.accounts import SUPERUSER, SUPERUSER_PASSWORD, V2, accounts_config
 from support.backends import PG, REDIS, drop_schema, require
 from support.dashboard import Browser
@@ -439,3 +440,85 @@ def test_a_key_or_a_team_may_carry_a_plan(plan_gateway: RunningGateway) -> None:
             answered += 1
     assert answered == 8  # both keys counted against the team's one free quota
     assert said(refused.value).startswith("Your free plan's")
+
+
+@pytest.fixture
+def aliased_gateway(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream, idp: SigningKey
+) -> RunningGateway:
+    """A free plan whose 'claude' and 'gpt' are served by cheaper groups; pro gets what it asks for."""
+    return start_gateway(
+        {
+            "model_list": [
+                *standard_models(upstream.url),
+                deployment("gpt-mini", "openai/gpt-4.1-nano", upstream.url + "/v1"),
+                deployment("claude-haiku", "anthropic/claude-haiku-4-5", upstream.url),
+            ],
+            "router_settings": {"num_retries": 0},
+            "bastion_settings": {
+                "jwt_auth": jwt_auth([idp], plan_claim="plan"),
+                "plans": {
+                    "free": {
+                        "models": ["gpt", "claude"],
+                        "model_aliases": {"gpt": "gpt-mini", "claude": "claude-haiku"},
+                        "rpm_limit": 50,
+                        "max_tokens_per_period": 10_000,
+                        "quota_duration": "1mo",
+                    },
+                    "pro": {},
+                },
+                "default_plan": "free",
+            },
+        }
+    )
+
+
+def test_a_plans_model_aliases_route_its_members_to_the_cheaper_group(
+    aliased_gateway: RunningGateway, upstream: MockUpstream, idp: SigningKey
+) -> None:
+    """A free end user's 'gpt' and 'claude' are served by the plan's cheaper groups, recorded as a
+    routing rule named plan:free (spend row, headers), limits and prices of the group that served;
+    a pro user gets the group asked for; a key put on a plan made through /budget/new likewise."""
+    gw = aliased_gateway
+    _, free = user_token(idp)
+    raw = openai_client(gw, free).chat.completions.with_raw_response.create(
+        model="gpt", messages=HELLO, max_tokens=5
+    )
+    answer = raw.parse()
+    assert upstream.requests[-1].body["model"] == "gpt-4.1-nano"
+    assert raw.headers["x-bastion-route"] == "plan:free"
+    assert raw.headers["x-bastion-model-group"] == "gpt-mini"
+    assert raw.headers["x-ratelimit-limit-requests"] == "50"  # the plan's limits still apply
+    assert answer.model == "gpt-4.1-nano"
+    record = gw.next_record()
+    assert (record.model_group, record.routed_from, record.route_rule) == ("gpt-mini", "gpt", "plan:free")
+    assert record.plan == "free"
+    row = spend_row(record)
+    assert row["model_group"] == "gpt-mini" and row["metadata"]["route"] == "plan:free"
+    assert row["metadata"]["routed_from"] == "gpt"
+
+    anthropic_client(gw, free).messages.create(model="claude", messages=HELLO, max_tokens=5)
+    assert upstream.requests[-1].body["model"] == "claude-haiku-4-5"
+    assert gw.next_record().model_group == "claude-haiku"
+
+    _, pro = user_token(idp, plan="pro")
+    openai_client(gw, pro).chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)
+    assert upstream.requests[-1].body["model"] == "gpt-4.1-mini"
+    pro_record = gw.next_record()
+    assert (pro_record.model_group, pro_record.route_rule) == ("gpt", None)
+
+    # Through the API: a plan with aliases, a key on it (metadata.plan).
+    made = post(gw, "/budget/new", {"budget_id": "starter", "model_aliases": {"claude": "claude-haiku"}})
+    assert made["model_aliases"] == {"claude": "claude-haiku"}
+    key = post(gw, "/key/generate", {"metadata": {"plan": "starter"}})["key"]
+    openai_client(gw, key).chat.completions.create(model="claude", messages=HELLO, max_tokens=5)
+    assert upstream.requests[-1].body["model"] == "claude-haiku-4-5"
+    keyed = gw.next_record()
+    assert (keyed.model_group, keyed.routed_from, keyed.route_rule) == (
+        "claude-haiku",
+        "claude",
+        "plan:starter",
+    )
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        post(gw, "/budget/update", {"budget_id": "starter", "model_aliases": {"claude": 3}})
+    assert bad.value.code == 400 and b"model_aliases" in bad.value.read()
