@@ -380,6 +380,38 @@ def test_answers_carry_the_tightest_limits_left_in_each_surfaces_headers(
     assert keyed.headers["x-ratelimit-limit-tokens"] == "5000"
 
 
+def test_rpm_and_tpm_refusals_carry_the_refusing_limits_headers(
+    plan_gateway: RunningGateway, idp: SigningKey
+) -> None:
+    """A 429 of an rpm or tpm limit shows that limit in the surface's headers, with nothing left,
+    as an admitted answer would (from the refusal itself; no other limit is read for it)."""
+    _, token = user_token(idp, plan="slow")  # rpm_limit 1
+    openai_client(plan_gateway, token).chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)
+    with pytest.raises(openai.RateLimitError) as refused:
+        openai_client(plan_gateway, token).chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)
+    headers = refused.value.response.headers
+    assert (headers["x-ratelimit-limit-requests"], headers["x-ratelimit-remaining-requests"]) == ("1", "0")
+    assert headers["x-ratelimit-reset-requests"].endswith("s") and "retry-after" in headers
+    assert "x-ratelimit-limit-tokens" not in headers
+    with pytest.raises(anthropic.RateLimitError) as on_anthropic:
+        anthropic_client(plan_gateway, token).messages.create(model="claude", max_tokens=5, messages=HELLO)
+    assert on_anthropic.value.response.headers["anthropic-ratelimit-requests-limit"] == "1"
+    assert on_anthropic.value.response.headers["anthropic-ratelimit-requests-remaining"] == "0"
+
+    key = post(plan_gateway, "/key/generate", {"tpm_limit": 10})["key"]
+    keyed = openai_client(plan_gateway, key)
+    keyed.chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)  # counts 6 tokens
+    assert plan_gateway.app is not None and plan_gateway.app.gatekeeper is not None
+    plan_gateway.call(plan_gateway.app.gatekeeper.settled())
+    with pytest.raises(openai.RateLimitError) as too_many_tokens:
+        keyed.chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)
+    tokens = too_many_tokens.value.response.headers
+    assert tokens["x-ratelimit-limit-tokens"] == "10"
+    # 4 left (less than the call's estimate), more as the minute drains the 6 counted.
+    assert 4 <= int(tokens["x-ratelimit-remaining-tokens"]) < 10
+    assert "x-ratelimit-limit-requests" not in tokens
+
+
 def test_the_dashboard_lists_plans_with_members_and_usage_against_quota(
     plan_gateway: RunningGateway, idp: SigningKey
 ) -> None:
