@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -23,18 +25,19 @@ from test_key_api import post
 from test_sdk_passthrough import anthropic_client, openai_client
 
 from bastion.accounting.spend_rows import spend_row
-from bastion.settings import Settings
+from bastion.settings import Settings, load_settings
 from bastion.store.database import Database
 from bastion.store.spend import SpendFilter
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
-from support import MASTER_KEY, deployment, standard_models
+from support import MASTER_KEY, UPSTREAM_KEY, deployment, standard_models
 from support.accounts import SUPERUSER, SUPERUSER_PASSWORD, V2, accounts_config
 from support.backends import PG, REDIS, drop_schema, require
 from support.dashboard import Browser
 from support.identity import SigningKey, claims
 from support.serve import ServeProcess
 
+ROOT = Path(__file__).resolve().parents[2]
 HELLO = [{"role": "user", "content": "hello"}]
 #: A call of HELLO with max_tokens=5 reserves about 14 tokens (its estimate) and counts 6 (1 + 5).
 QUOTA = 60
@@ -554,3 +557,67 @@ def test_a_plans_model_aliases_route_its_members_to_the_cheaper_group(
     with pytest.raises(urllib.error.HTTPError) as bad:
         post(gw, "/budget/update", {"budget_id": "starter", "model_aliases": {"claude": 3}})
     assert bad.value.code == 400 and b"model_aliases" in bad.value.read()
+
+
+def docs_flow_config() -> str:
+    """The config of docs/plans.md's "The whole flow" section, as printed."""
+    text = (ROOT / "docs" / "plans.md").read_text(encoding="utf-8")
+    section = text[text.index("## The whole flow") :]
+    found = re.search(r"^```yaml\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    assert found is not None and "model_list" in found.group(1)
+    return found.group(1)
+
+
+def test_the_docs_cloud_code_flow_runs_as_printed(
+    upstream: MockUpstream, idp: SigningKey, tmp_path: Path
+) -> None:
+    """docs/plans.md's flow with its config as printed; only what lies outside this machine is
+    pointed here: the provider (the mock upstream) and the identity provider's keys (inline JWKS for
+    its jwks_url). A signed-in user without a plan claim is on free: their claude-sonnet is served by
+    claude-haiku, and the call that would overrun the quota gets the documented 429 and sentence; a
+    token with plan: pro gets claude-sonnet."""
+    config = docs_flow_config()
+    jwks_line = "    jwks_url: https://your-tenant.example.com/.well-known/jwks.json\n"
+    assert jwks_line in config and config.count("      model: anthropic/") == 2
+    jwks = orjson.dumps({"keys": [idp.public_jwk()]}).decode()
+    config = config.replace(jwks_line, f"    jwks: '{jwks}'\n")
+    config = re.sub(
+        r"^(      model: anthropic/.*\n)",
+        rf"\g<1>      api_base: {upstream.url}\n",
+        config,
+        flags=re.MULTILINE,
+    )
+    (tmp_path / "bastion.yaml").write_text(config)
+    environ = {"BASTION_MASTER_KEY": MASTER_KEY, "ANTHROPIC_API_KEY": UPSTREAM_KEY}
+    settings = load_settings(tmp_path / "bastion.yaml", environ=environ)
+    issuer = {"iss": "https://your-tenant.example.com/", "aud": "bastion"}
+
+    def token(user: str, **extra: Any) -> str:
+        now = int(time.time())
+        return idp.sign({**issuer, "sub": user, "iat": now, "exp": now + 300, **extra})
+
+    with RunningGateway(settings) as gw:
+        free = anthropic_client(gw, token("github|1001"))
+        answer = free.messages.create(model="claude-sonnet", max_tokens=20, messages=HELLO)
+        assert upstream.requests[-1].body["model"] == "claude-haiku-4-5"
+        assert answer.model == "claude-haiku-4-5"
+        pro = anthropic_client(gw, token("github|4211", plan="pro"))
+        pro.messages.create(model="claude-sonnet", max_tokens=20, messages=HELLO)
+        assert upstream.requests[-1].body["model"] == "claude-sonnet-4-5-20250929"
+
+        sent = len(upstream.requests)
+        with pytest.raises(openai.RateLimitError) as refused:
+            openai_client(gw, token("github|1001")).chat.completions.create(
+                model="claude-sonnet", messages=HELLO, max_tokens=150_000
+            )
+        assert len(upstream.requests) == sent  # refused before any provider is called
+        now = datetime.now(UTC)
+        month = now.strftime("%B")
+        renews = (now.replace(day=1) + timedelta(days=32)).strftime("%B")
+        body: Any = refused.value.body
+        assert body["message"].startswith(
+            f"Your free plan's 100,000 tokens for {month} are used. They renew on 1 {renews}, "
+            "or upgrade for more."
+        )
+        assert (body["type"], body["code"]) == ("rate_limit_error", "plan_quota_exceeded")
+        assert int(refused.value.response.headers["retry-after"]) > 0
