@@ -6,7 +6,9 @@ virtual key whose limits are generous enough that nothing is refused, so every r
 through admission, reservation, settlement and the spend log; once the gateway has stopped (a
 graceful stop writes every pending record), its spend log must hold one row per request sent with
 that key. Each store also runs without the spend journal (``spend_journal: false``), to measure what
-the journal costs.
+the journal costs. The SQLite store runs once more with the key on a plan (``metadata.plan``: a
+plan with an rpm limit and a token quota, neither reachable), to measure what looking up a plan,
+its limits and its quota reservation add on the hot path (issue 17).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "KEY_LIMITS",
     "NO_JOURNAL",
     "PG_URL",
+    "PLAN",
     "REDIS_URL",
     "KeyedStore",
     "discard",
@@ -50,6 +53,16 @@ KEY_LIMITS = {
     "max_parallel_requests": 10_000,
     "duration": "1h",
 }
+#: The plan a plan target's key is on: an rpm limit and a token quota (reserved before each call
+#: and settled after it), none reachable in a benchmark run.
+PLAN = "bench-plan"
+_PLAN_SETTINGS = (
+    "  plans:\n"
+    f"    {PLAN}:\n"
+    "      rpm_limit: 1000000\n"
+    "      max_tokens_per_period: 1000000000000\n"
+    "      quota_duration: 1mo\n"
+)
 # A price, so that reservations and settlements move real amounts (the mock's model has none).
 _PRICING = "    model_info:\n      input_cost_per_token: 0.000001\n      output_cost_per_token: 0.000002\n"
 _PROBE_TIMEOUT = 3.0
@@ -70,6 +83,8 @@ class KeyedStore:
     token: str | None = None
     #: ``bastion_settings.spend_journal``: off only to measure what the journal costs.
     journal: bool = True
+    #: The key is on :data:`PLAN` (``metadata.plan``), to measure what a plan costs.
+    plan: bool = False
 
     def settings(self) -> str:
         """The config lines that select this store (none for the default SQLite file)."""
@@ -81,13 +96,18 @@ class KeyedStore:
             extra += f'  redis_url: "{self.redis_url}"\n'
         if not self.journal:
             extra += "  spend_journal: false\n"
+        if self.plan:
+            extra += _PLAN_SETTINGS
         return lines + (f"bastion_settings:\n{extra}" if extra else "")
 
 
-def sqlite_store(*, journal: bool = True) -> KeyedStore:
+def sqlite_store(*, journal: bool = True, plan: bool = False) -> KeyedStore:
     """The default store: ``bastion.db`` next to the config, in a fresh temporary directory."""
-    name = "bastion+keys (sqlite" + ("" if journal else NO_JOURNAL) + ")"
-    return KeyedStore(name, Path(tempfile.mkdtemp(prefix="bastion-bench-")), journal=journal)
+    name = (
+        ("bastion+keys+plan" if plan else "bastion+keys") + " (sqlite" + ("" if journal else NO_JOURNAL) + ")"
+    )
+    directory = Path(tempfile.mkdtemp(prefix="bastion-bench-"))
+    return KeyedStore(name, directory, journal=journal, plan=plan)
 
 
 def pg_redis_store(*, journal: bool = True) -> KeyedStore | str:
@@ -125,7 +145,8 @@ def start_keyed(store: KeyedStore, mock_url: str, workdir: Path) -> Target:
     if target.error:
         return target
     try:
-        answer = post_json(target, f"{target.base_url}/key/generate", KEY_LIMITS, "POST /key/generate")
+        body = {**KEY_LIMITS, "metadata": {"plan": PLAN}} if store.plan else KEY_LIMITS
+        answer = post_json(target, f"{target.base_url}/key/generate", body, "POST /key/generate")
         store.token = str(answer["token"])
         target.headers = {**target.headers, "Authorization": f"Bearer {answer['key']}"}
         # Fail here, not in every step, if the key is refused.

@@ -178,6 +178,10 @@ def _start_targets(
             store = sqlite_store(journal=journal)
             stores[store.name] = store
             targets.append(start_keyed(store, mock_url, workdir))
+        if journal and chosen("bastion+keys+plan (sqlite)"):  # next to the plain keyed SQLite target
+            store = sqlite_store(plan=True)
+            stores[store.name] = store
+            targets.append(start_keyed(store, mock_url, workdir))
         if chosen(f"bastion+keys (pg+redis{suffix})"):
             found = pg_redis_store(journal=journal)
             if isinstance(found, str):

@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -22,18 +24,20 @@ from test_jwt_auth import jwt_auth
 from test_key_api import post
 from test_sdk_passthrough import anthropic_client, openai_client
 
-from bastion.settings import Settings
+from bastion.accounting.spend_rows import spend_row
+from bastion.settings import Settings, load_settings
 from bastion.store.database import Database
 from bastion.store.spend import SpendFilter
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
-from support import MASTER_KEY, standard_models
+from support import MASTER_KEY, UPSTREAM_KEY, deployment, standard_models
 from support.accounts import SUPERUSER, SUPERUSER_PASSWORD, V2, accounts_config
 from support.backends import PG, REDIS, drop_schema, require
 from support.dashboard import Browser
 from support.identity import SigningKey, claims
 from support.serve import ServeProcess
 
+ROOT = Path(__file__).resolve().parents[2]
 HELLO = [{"role": "user", "content": "hello"}]
 #: A call of HELLO with max_tokens=5 reserves about 14 tokens (its estimate) and counts 6 (1 + 5).
 QUOTA = 60
@@ -379,6 +383,38 @@ def test_answers_carry_the_tightest_limits_left_in_each_surfaces_headers(
     assert keyed.headers["x-ratelimit-limit-tokens"] == "5000"
 
 
+def test_rpm_and_tpm_refusals_carry_the_refusing_limits_headers(
+    plan_gateway: RunningGateway, idp: SigningKey
+) -> None:
+    """A 429 of an rpm or tpm limit shows that limit in the surface's headers, with nothing left,
+    as an admitted answer would (from the refusal itself; no other limit is read for it)."""
+    _, token = user_token(idp, plan="slow")  # rpm_limit 1
+    openai_client(plan_gateway, token).chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)
+    with pytest.raises(openai.RateLimitError) as refused:
+        openai_client(plan_gateway, token).chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)
+    headers = refused.value.response.headers
+    assert (headers["x-ratelimit-limit-requests"], headers["x-ratelimit-remaining-requests"]) == ("1", "0")
+    assert headers["x-ratelimit-reset-requests"].endswith("s") and "retry-after" in headers
+    assert "x-ratelimit-limit-tokens" not in headers
+    with pytest.raises(anthropic.RateLimitError) as on_anthropic:
+        anthropic_client(plan_gateway, token).messages.create(model="claude", max_tokens=5, messages=HELLO)
+    assert on_anthropic.value.response.headers["anthropic-ratelimit-requests-limit"] == "1"
+    assert on_anthropic.value.response.headers["anthropic-ratelimit-requests-remaining"] == "0"
+
+    key = post(plan_gateway, "/key/generate", {"tpm_limit": 10})["key"]
+    keyed = openai_client(plan_gateway, key)
+    keyed.chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)  # counts 6 tokens
+    assert plan_gateway.app is not None and plan_gateway.app.gatekeeper is not None
+    plan_gateway.call(plan_gateway.app.gatekeeper.settled())
+    with pytest.raises(openai.RateLimitError) as too_many_tokens:
+        keyed.chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)
+    tokens = too_many_tokens.value.response.headers
+    assert tokens["x-ratelimit-limit-tokens"] == "10"
+    # 4 left (less than the call's estimate), more as the minute drains the 6 counted.
+    assert 4 <= int(tokens["x-ratelimit-remaining-tokens"]) < 10
+    assert "x-ratelimit-limit-requests" not in tokens
+
+
 def test_the_dashboard_lists_plans_with_members_and_usage_against_quota(
     plan_gateway: RunningGateway, idp: SigningKey
 ) -> None:
@@ -439,3 +475,149 @@ def test_a_key_or_a_team_may_carry_a_plan(plan_gateway: RunningGateway) -> None:
             answered += 1
     assert answered == 8  # both keys counted against the team's one free quota
     assert said(refused.value).startswith("Your free plan's")
+
+
+@pytest.fixture
+def aliased_gateway(
+    start_gateway: Callable[..., RunningGateway], upstream: MockUpstream, idp: SigningKey
+) -> RunningGateway:
+    """A free plan whose 'claude' and 'gpt' are served by cheaper groups; pro gets what it asks for."""
+    return start_gateway(
+        {
+            "model_list": [
+                *standard_models(upstream.url),
+                deployment("gpt-mini", "openai/gpt-4.1-nano", upstream.url + "/v1"),
+                deployment("claude-haiku", "anthropic/claude-haiku-4-5", upstream.url),
+            ],
+            "router_settings": {"num_retries": 0},
+            "bastion_settings": {
+                "jwt_auth": jwt_auth([idp], plan_claim="plan"),
+                "plans": {
+                    "free": {
+                        "models": ["gpt", "claude"],
+                        "model_aliases": {"gpt": "gpt-mini", "claude": "claude-haiku"},
+                        "rpm_limit": 50,
+                        "max_tokens_per_period": 10_000,
+                        "quota_duration": "1mo",
+                    },
+                    "pro": {},
+                },
+                "default_plan": "free",
+            },
+        }
+    )
+
+
+def test_a_plans_model_aliases_route_its_members_to_the_cheaper_group(
+    aliased_gateway: RunningGateway, upstream: MockUpstream, idp: SigningKey
+) -> None:
+    """A free end user's 'gpt' and 'claude' are served by the plan's cheaper groups, recorded as a
+    routing rule named plan:free (spend row, headers), limits and prices of the group that served;
+    a pro user gets the group asked for; a key put on a plan made through /budget/new likewise."""
+    gw = aliased_gateway
+    _, free = user_token(idp)
+    raw = openai_client(gw, free).chat.completions.with_raw_response.create(
+        model="gpt", messages=HELLO, max_tokens=5
+    )
+    answer = raw.parse()
+    assert upstream.requests[-1].body["model"] == "gpt-4.1-nano"
+    assert raw.headers["x-bastion-route"] == "plan:free"
+    assert raw.headers["x-bastion-model-group"] == "gpt-mini"
+    assert raw.headers["x-ratelimit-limit-requests"] == "50"  # the plan's limits still apply
+    assert answer.model == "gpt-4.1-nano"
+    record = gw.next_record()
+    assert (record.model_group, record.routed_from, record.route_rule) == ("gpt-mini", "gpt", "plan:free")
+    assert record.plan == "free"
+    row = spend_row(record)
+    assert row["model_group"] == "gpt-mini" and row["metadata"]["route"] == "plan:free"
+    assert row["metadata"]["routed_from"] == "gpt"
+
+    anthropic_client(gw, free).messages.create(model="claude", messages=HELLO, max_tokens=5)
+    assert upstream.requests[-1].body["model"] == "claude-haiku-4-5"
+    assert gw.next_record().model_group == "claude-haiku"
+
+    _, pro = user_token(idp, plan="pro")
+    openai_client(gw, pro).chat.completions.create(model="gpt", messages=HELLO, max_tokens=5)
+    assert upstream.requests[-1].body["model"] == "gpt-4.1-mini"
+    pro_record = gw.next_record()
+    assert (pro_record.model_group, pro_record.route_rule) == ("gpt", None)
+
+    # Through the API: a plan with aliases, a key on it (metadata.plan).
+    made = post(gw, "/budget/new", {"budget_id": "starter", "model_aliases": {"claude": "claude-haiku"}})
+    assert made["model_aliases"] == {"claude": "claude-haiku"}
+    key = post(gw, "/key/generate", {"metadata": {"plan": "starter"}})["key"]
+    openai_client(gw, key).chat.completions.create(model="claude", messages=HELLO, max_tokens=5)
+    assert upstream.requests[-1].body["model"] == "claude-haiku-4-5"
+    keyed = gw.next_record()
+    assert (keyed.model_group, keyed.routed_from, keyed.route_rule) == (
+        "claude-haiku",
+        "claude",
+        "plan:starter",
+    )
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        post(gw, "/budget/update", {"budget_id": "starter", "model_aliases": {"claude": 3}})
+    assert bad.value.code == 400 and b"model_aliases" in bad.value.read()
+
+
+def docs_flow_config() -> str:
+    """The config of docs/plans.md's "The whole flow" section, as printed."""
+    text = (ROOT / "docs" / "plans.md").read_text(encoding="utf-8")
+    section = text[text.index("## The whole flow") :]
+    found = re.search(r"^```yaml\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    assert found is not None and "model_list" in found.group(1)
+    return found.group(1)
+
+
+def test_the_docs_cloud_code_flow_runs_as_printed(
+    upstream: MockUpstream, idp: SigningKey, tmp_path: Path
+) -> None:
+    """docs/plans.md's flow with its config as printed; only what lies outside this machine is
+    pointed here: the provider (the mock upstream) and the identity provider's keys (inline JWKS for
+    its jwks_url). A signed-in user without a plan claim is on free: their claude-sonnet is served by
+    claude-haiku, and the call that would overrun the quota gets the documented 429 and sentence; a
+    token with plan: pro gets claude-sonnet."""
+    config = docs_flow_config()
+    jwks_line = "    jwks_url: https://your-tenant.example.com/.well-known/jwks.json\n"
+    assert jwks_line in config and config.count("      model: anthropic/") == 2
+    jwks = orjson.dumps({"keys": [idp.public_jwk()]}).decode()
+    config = config.replace(jwks_line, f"    jwks: '{jwks}'\n")
+    config = re.sub(
+        r"^(      model: anthropic/.*\n)",
+        rf"\g<1>      api_base: {upstream.url}\n",
+        config,
+        flags=re.MULTILINE,
+    )
+    (tmp_path / "bastion.yaml").write_text(config)
+    environ = {"BASTION_MASTER_KEY": MASTER_KEY, "ANTHROPIC_API_KEY": UPSTREAM_KEY}
+    settings = load_settings(tmp_path / "bastion.yaml", environ=environ)
+    issuer = {"iss": "https://your-tenant.example.com/", "aud": "bastion"}
+
+    def token(user: str, **extra: Any) -> str:
+        now = int(time.time())
+        return idp.sign({**issuer, "sub": user, "iat": now, "exp": now + 300, **extra})
+
+    with RunningGateway(settings) as gw:
+        free = anthropic_client(gw, token("github|1001"))
+        answer = free.messages.create(model="claude-sonnet", max_tokens=20, messages=HELLO)
+        assert upstream.requests[-1].body["model"] == "claude-haiku-4-5"
+        assert answer.model == "claude-haiku-4-5"
+        pro = anthropic_client(gw, token("github|4211", plan="pro"))
+        pro.messages.create(model="claude-sonnet", max_tokens=20, messages=HELLO)
+        assert upstream.requests[-1].body["model"] == "claude-sonnet-4-5-20250929"
+
+        sent = len(upstream.requests)
+        with pytest.raises(openai.RateLimitError) as refused:
+            openai_client(gw, token("github|1001")).chat.completions.create(
+                model="claude-sonnet", messages=HELLO, max_tokens=150_000
+            )
+        assert len(upstream.requests) == sent  # refused before any provider is called
+        now = datetime.now(UTC)
+        month = now.strftime("%B")
+        renews = (now.replace(day=1) + timedelta(days=32)).strftime("%B")
+        body: Any = refused.value.body
+        assert body["message"].startswith(
+            f"Your free plan's 100,000 tokens for {month} are used. They renew on 1 {renews}, "
+            "or upgrade for more."
+        )
+        assert (body["type"], body["code"]) == ("rate_limit_error", "plan_quota_exceeded")
+        assert int(refused.value.response.headers["retry-after"]) > 0

@@ -40,6 +40,7 @@ PLAN_FIELDS = frozenset(
         "quota_duration",
         "count_cache_reads",
         "models",
+        "model_aliases",
         "quota_message",
         "metadata",
     }
@@ -188,6 +189,9 @@ def _changes(fields: Fields) -> dict[str, Any]:
     models = fields.names("models")
     if models is not None:
         changes["models"] = tuple(dict.fromkeys(models))
+    aliases = fields.mapping("model_aliases")
+    if aliases is not None:
+        changes["model_aliases"] = _aliases(aliases)
     message = fields.text("quota_message", max_length=1000)
     if message is not None:
         problem = quota_message_problem(message)
@@ -198,6 +202,26 @@ def _changes(fields: Fields) -> dict[str, Any]:
     if metadata is not None:
         changes["metadata"] = metadata
     return changes
+
+
+def _aliases(aliases: Mapping[str, Any]) -> dict[str, str]:
+    """``model_aliases``: requested model group -> the group that serves it (names, not empty)."""
+    if len(aliases) > 1000:
+        raise InvalidRequestError("model_aliases may map at most 1000 model groups.", param="model_aliases")
+    for requested, served in aliases.items():
+        if (
+            not requested
+            or not isinstance(served, str)
+            or not served
+            or len(served) > 255
+            or len(requested) > 255
+        ):
+            raise InvalidRequestError(
+                "model_aliases maps a model group to the model group that serves it, e.g. "
+                '{"claude-sonnet": "claude-haiku"}: names of 1 to 255 characters.',
+                param="model_aliases",
+            )
+    return dict(aliases)
 
 
 def _pairs(record: PlanRecord) -> dict[str, Any]:

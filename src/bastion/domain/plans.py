@@ -68,8 +68,8 @@ class Plan:
     count_cache_reads: bool = True
     #: Model groups the plan may call; empty: every model the caller may otherwise use.
     models: tuple[str, ...] = ()
-    #: A requested model name -> the model group that serves it for this plan (stored; not applied
-    #: yet, and not accepted from the config or the API).
+    #: A requested model group -> the model group that serves it for members of this plan (applied
+    #: where routing rules are, before them: see :meth:`bastion.gateway.pipeline.Pipeline.admit`).
     model_aliases: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     quota_message: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)

@@ -25,7 +25,7 @@ from bastion.domain.errors import BastionError
 from bastion.domain.principal import Principal
 from bastion.gateway.context import CallContext
 from bastion.gateway.plan_admission import PlanGate
-from bastion.gateway.rate_headers import rate_headers, rate_limit_lefts
+from bastion.gateway.rate_headers import rate_headers, rate_limit_lefts, refusal_lefts
 from bastion.gateway.router import Router, wildcard_part
 from bastion.limits import BudgetLimit, BudgetRefusal, Limits, RateLimit, Refusal
 from bastion.limits.errors import UnpricedModelError
@@ -105,6 +105,8 @@ class Gatekeeper:
             if self._metrics is not None:
                 reason = outcome.kind if isinstance(outcome, Refusal) else "budget"
                 self._metrics.refused(reason, outcome.scope)
+            if isinstance(outcome, Refusal):  # the limit that refused, as the client's headers
+                ctx.response_headers += rate_headers(ctx.surface, *refusal_lefts(outcome), time.time())
             raise outcome.error()
         ctx.ticket = outcome
         request_lefts, token_lefts = rate_limit_lefts(outcome.admission)

@@ -45,6 +45,9 @@ class CallContext:
     #: against its quota until the request ends.
     plan: Member | None = None
     quota: Reservation | None = None
+    #: The caller's plan has been looked up (``plan`` is the answer, ``None`` included) and its
+    #: model list checked against the group the caller asked for.
+    plan_known: bool = False
     #: An account user's own provider keys (``anthropic``, ``openai``, ``google``); ``None`` for
     #: every other caller (see :mod:`bastion.gateway.credentials`).
     user_keys: Mapping[str, Secret] | None = None

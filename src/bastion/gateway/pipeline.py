@@ -1,5 +1,6 @@
-"""The order every call takes, written once: authenticate -> model check -> routing rules ->
-credit, rate limits and budget -> cache -> attempts and fallbacks -> relay -> record.
+"""The order every call takes, written once: authenticate -> model check -> routing (a plan's model
+aliases, then routing rules) -> credit, rate limits and budget -> cache -> attempts and fallbacks
+-> relay -> record.
 
 The client surfaces (OpenAI, Anthropic and Gemini chat, embeddings and token counts, the browser
 token stream, ``/v2`` chat) are thin adapters around one :class:`Pipeline`: they read the key and
@@ -56,6 +57,7 @@ class Pipeline:
         self._gatekeeper = gatekeeper
         self._routes = routes if routes is not None and routes.active else None
         self._routed = chat.metrics.routed
+        self._plans = gatekeeper.plans if gatekeeper is not None else None
 
     # ------------------------------------------------------------------ a call's record
 
@@ -130,6 +132,8 @@ class Pipeline:
         ctx.requested_model = requested if isinstance(requested, str) else group
         ctx.record.model_group = group
         if route:
+            if self._plans is not None:
+                group = await self._plan_route(ctx, body, group)
             group = self._route(ctx, body, group)
         if limited:
             await self.limit(ctx, body, group)
@@ -140,6 +144,22 @@ class Pipeline:
         if self._gatekeeper is not None:
             await self._gatekeeper.admit(ctx, body, group)
 
+    async def _plan_route(self, ctx: CallContext, body: dict[str, Any], group: str) -> str:
+        """The caller's plan's ``model_aliases``: recorded as a routing rule named ``plan:<name>``
+        (spend log, ``x-bastion-route``, the routed metric); limits, budget and prices then apply
+        to the group that serves the call, as after a routing rule."""
+        assert self._plans is not None
+        served = await self._plans.route(ctx, body, group)
+        if served != group:
+            record = ctx.record
+            rule = f"plan:{ctx.plan.plan.plan_id}" if ctx.plan is not None else "plan"
+            record.routed_from, record.route_rule, record.model_group = group, rule, served
+            ctx.response_headers.append((b"x-bastion-route", rule.encode()))
+            self._routed.labels(group, rule, served).inc()
+            if self._routes is None:
+                ctx.response_headers.append((b"x-bastion-model-group", served.encode()))
+        return served
+
     def _route(self, ctx: CallContext, body: dict[str, Any], group: str) -> str:
         if self._routes is None:
             return group
@@ -147,7 +167,9 @@ class Pipeline:
         headers = ctx.response_headers
         if choice.rule is not None:
             record = ctx.record
-            record.routed_from, record.route_rule = group, choice.rule
+            # A plan's alias first sent the call here: the record keeps the group asked for.
+            record.routed_from = record.routed_from or group
+            record.route_rule = choice.rule
             record.model_group = choice.group
             headers.append((b"x-bastion-route", choice.rule.encode()))
             self._routed.labels(group, choice.rule, choice.group).inc()

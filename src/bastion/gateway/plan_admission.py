@@ -26,7 +26,7 @@ from bastion.domain.errors import PermissionDeniedError, RateLimitError
 from bastion.domain.plans import DEFAULT_QUOTA_MESSAGE, Plan
 from bastion.domain.principal import Principal, ScopeLimits
 from bastion.gateway.context import CallContext
-from bastion.gateway.plans import PlanDirectory
+from bastion.gateway.plans import Member, PlanDirectory
 from bastion.gateway.rate_headers import RateLeft, rate_headers
 from bastion.limits import BudgetLedger, BudgetLimit, BudgetRefusal, next_reset, parse_duration
 from bastion.limits.seeds import PlanWindows
@@ -61,20 +61,35 @@ class PlanGate:
         self.budget_windows = self.windows.budgets
         self.quota_windows = self.windows.quotas
 
+    async def route(self, ctx: CallContext, body: Mapping[str, object], group: str) -> str:
+        """The group that serves ``group`` for the caller's plan (its ``model_aliases``), after
+        checking the plan includes ``group``; notes the plan on ``ctx`` so :meth:`enter` does not
+        look it up again."""
+        member = await self._member(ctx, body)
+        if member is None:
+            return group
+        _check_model(member.plan, group)
+        return member.plan.model_aliases.get(group, group)
+
+    async def _member(self, ctx: CallContext, body: Mapping[str, object]) -> Member | None:
+        if not ctx.plan_known:
+            member = await self.directory.member(ctx.principal, body.get("user"))
+            ctx.plan_known = True
+            if member is not None:
+                ctx.plan, ctx.record.plan = member, member.plan.plan_id
+                return member
+        return ctx.plan
+
     async def enter(self, ctx: CallContext, body: Mapping[str, object], group: str) -> Sequence[ScopeLimits]:
         """The scopes to admit ``ctx`` under; notes the plan on ``ctx`` and its record."""
         principal = ctx.principal
-        member = await self.directory.member(principal, body.get("user"))
+        checked = ctx.plan_known  # :meth:`route` checked the group the caller asked for
+        member = await self._member(ctx, body)
         if member is None:
             return principal.limits
         plan = member.plan
-        ctx.plan, ctx.record.plan = member, plan.plan_id
-        if plan.models and group not in plan.models:
-            allowed = ", ".join(plan.models)
-            raise PermissionDeniedError(
-                f"The {plan.plan_id} plan does not include model '{group}'. Models on this plan: {allowed}.",
-                code="model_not_in_plan",
-            )
+        if not checked:
+            _check_model(plan, group)
         own = f"plan:{member.scope}" if member.shares_scope else member.scope
         scopes = [scope for scope in principal.limits if scope.scope != own]
         if plan.limits_rate or plan.max_budget is not None:
@@ -214,6 +229,15 @@ class PlanGate:
         if len(windows) >= _MAX_WINDOWS and scope not in windows:
             windows.clear()
         windows[scope] = value
+
+
+def _check_model(plan: Plan, group: str) -> None:
+    if plan.models and group not in plan.models:
+        allowed = ", ".join(plan.models)
+        raise PermissionDeniedError(
+            f"The {plan.plan_id} plan does not include model '{group}'. Models on this plan: {allowed}.",
+            code="model_not_in_plan",
+        )
 
 
 def quota_sentence(plan: Plan, *, reset_at: float | None, now: float) -> str:

@@ -8,6 +8,8 @@ is reported; a tie goes to the one that takes longer to reset. The surface write
 (:meth:`~bastion.protocols.wire.WireFormat.rate_limit_headers`: OpenAI's ``x-ratelimit-*``,
 Anthropic's ``anthropic-ratelimit-*``, none for the others).
 
+A refusal by an rpm or tpm limit carries the headers of that limit (:func:`refusal_lefts`).
+
 A rate limit of N per minute is a leaky bucket: it is back to N left once its level has drained, so
 its reset is the level's drain time. A quota resets when its period renews.
 """
@@ -18,10 +20,10 @@ import math
 from collections.abc import Sequence
 
 from bastion.gateway.surfaces import Surface
-from bastion.limits import Admission
+from bastion.limits import Admission, Refusal
 from bastion.protocols.rate_limits import RateLeft
 
-__all__ = ["RateLeft", "rate_headers", "rate_limit_lefts"]
+__all__ = ["RateLeft", "rate_headers", "rate_limit_lefts", "refusal_lefts"]
 
 #: Seconds a per-minute limit takes to drain from full (the leaky bucket's window).
 _WINDOW = 60.0
@@ -39,6 +41,17 @@ def rate_limit_lefts(admission: Admission | None) -> tuple[list[RateLeft], list[
         if limit.tpm is not None and token_level is not None:
             tokens.append(_left(limit.tpm, token_level))
     return requests, tokens
+
+
+def refusal_lefts(refusal: Refusal) -> tuple[list[RateLeft], list[RateLeft]]:
+    """What is left of the limit that refused a call (rpm: requests, tpm: tokens; none for a
+    parallel limit): from the refusal itself, so a 429 costs no round trip more than an answer."""
+    left = [_left(refusal.limit, float(refusal.used))]
+    if refusal.kind == "rpm":
+        return left, []
+    if refusal.kind == "tpm":
+        return [], left
+    return [], []
 
 
 def rate_headers(

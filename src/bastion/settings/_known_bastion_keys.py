@@ -372,6 +372,12 @@ PLAN = Section(
         Key("count_cache_reads", "boolean", "true", "whether prompt-cache reads count against the quota"),
         Key("models", "list of model groups", "all", "the groups the plan may call"),
         Key(
+            "model_aliases",
+            "mapping of model group to model group",
+            "none",
+            "serves a requested group by another for members (`claude-sonnet: claude-haiku`)",
+        ),
+        Key(
             "quota_message",
             "string",
             "see [plans.md](plans.md)",

@@ -1,9 +1,9 @@
 """Reading ``bastion_settings.plans``: named tiers of limits end users, keys and teams are put on.
 
 Each plan is a mapping under its name (``free: {max_tokens_per_period: 100000, quota_duration:
-1mo}``); an empty one (``pro: {}``) is unlimited. Model groups a plan names are checked against
-``model_list``, and a quota sentence against the placeholders it may use, so a typo stops the
-start with file, line and key path.
+1mo}``); an empty one (``pro: {}``) is unlimited. Model groups a plan names (``models``, both sides
+of ``model_aliases``) are checked against ``model_list``, and a quota sentence against the
+placeholders it may use, so a typo stops the start with file, line and key path.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def _plan(name: str, plan: MapReader, groups: GroupNames) -> Plan:
     models = plan.string_items("models") or []
     for where, model in models:
         groups.check(model, where)
+    aliases = _aliases(plan, groups)
     message = plan.string("quota_message")
     if message is not None:
         problem = quota_message_problem(message)
@@ -68,9 +69,28 @@ def _plan(name: str, plan: MapReader, groups: GroupNames) -> Plan:
         quota_duration=quota_duration,
         count_cache_reads=True if count_cache_reads is None else count_cache_reads,
         models=tuple(dict.fromkeys(model for _, model in models)),
+        model_aliases=MappingProxyType(aliases),
         quota_message=message,
         source="config",
     )
+
+
+def _aliases(plan: MapReader, groups: GroupNames) -> dict[str, str]:
+    """``model_aliases``: a requested model group -> the group that serves it; both in model_list."""
+    aliases = plan.mapping("model_aliases")
+    if aliases is None:
+        return {}
+    found: dict[str, str] = {}
+    for requested in aliases.data:
+        served = aliases.string(str(requested))
+        if not isinstance(requested, str) or not requested or not served:
+            raise aliases.at(str(requested)).error(
+                "maps a model group to the model group that serves it (claude-sonnet: claude-haiku)"
+            )
+        groups.check(requested, aliases.at(requested))
+        groups.check(served, aliases.at(requested))
+        found[requested] = served
+    return found
 
 
 def _duration(plan: MapReader, key: str, *, needs: str) -> str | None:

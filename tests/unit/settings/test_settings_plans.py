@@ -47,7 +47,8 @@ bastion_settings:
       max_tokens_per_period: 100000
       quota_duration: 1mo
       count_cache_reads: false
-      models: [haiku]
+      models: [haiku, sonnet]
+      model_aliases: {sonnet: haiku}
       quota_message: "Your {plan} plan's {limit} tokens for {period} are used. They renew on {renews}."
     pro: {}
 """,
@@ -58,7 +59,7 @@ bastion_settings:
     assert (free.rpm_limit, free.tpm_limit, free.max_parallel_requests) == (10, 20000, 2)
     assert (free.max_budget, free.budget_duration) == (1.5, "1mo")
     assert (free.max_tokens_per_period, free.quota_duration, free.count_cache_reads) == (100000, "1mo", False)
-    assert free.models == ("haiku",)
+    assert free.models == ("haiku", "sonnet") and dict(free.model_aliases) == {"sonnet": "haiku"}
     assert free.source == "config" and free.quota_message is not None
     assert plans["pro"].is_unlimited and not free.is_unlimited
 
@@ -84,6 +85,10 @@ bastion_settings:
         ("{quota_duration: 1mo}", "quota_duration: needs a max_tokens_per_period to reset"),
         ("{max_tokens_per_period: 10, quota_duration: monthly}", "must be a whole number followed by"),
         ("{models: [opus]}", "'opus' is not a model group"),
+        ("{model_aliases: {sonnet: opus}}", "'opus' is not a model group"),
+        ("{model_aliases: {opus: haiku}}", "'opus' is not a model group"),
+        ("{model_aliases: {sonnet: [haiku]}}", "must be a string"),
+        ("{model_aliases: [sonnet]}", "model_aliases"),
         ("{quota_message: 'used {used}'}", "names {used}; the placeholders are {plan}"),
         ("{quota_message: 'a { b'}", "stray"),
         ("{max_token_per_period: 10}", "did you mean 'max_tokens_per_period'"),

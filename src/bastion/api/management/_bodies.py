@@ -80,6 +80,11 @@ _TYPES: dict[str, dict[str, Any]] = {
     "max_tokens_per_period": {**_COUNT, "description": "Input and output tokens per quota period."},
     "quota_duration": {**_DURATION, "description": "How often the token quota renews."},
     "count_cache_reads": {"type": "boolean", "default": True},
+    "model_aliases": {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "description": "Requested model group -> the group that serves it for the plan's members.",
+    },
     "quota_message": {
         "type": "string",
         "description": "The sentence of a quota refusal: {plan}, {limit}, {period}, {renews} are filled in.",

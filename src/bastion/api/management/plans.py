@@ -41,6 +41,7 @@ def plan_info(plan: Plan, members: int | None = None) -> dict[str, Any]:
         "quota_duration": plan.quota_duration,
         "count_cache_reads": plan.count_cache_reads,
         "models": list(plan.models),
+        "model_aliases": dict(plan.model_aliases),
         "quota_message": plan.quota_message,
         "metadata": dict(plan.metadata),
         "source": plan.source,
