@@ -26,6 +26,7 @@ from bastion.accounts.users import AccountService
 from bastion.administration import Administration, Announcer
 from bastion.api.account import AccountApi, AccountServices
 from bastion.api.browser import BrowserApi
+from bastion.api.catalog import deployment_info
 from bastion.api.generation import GenerationHandler
 from bastion.api.management import ManagementApi
 from bastion.api.responses import ResponsesApi
@@ -65,6 +66,7 @@ from bastion.providers.openai import OpenAIAdapter
 from bastion.secrets import Vault
 from bastion.secrets.scrubber import Scrubber
 from bastion.settings import Settings, load_settings
+from bastion.settings.secret_values import secret_values
 from bastion.store.database import Database
 from bastion.store.engine import create_store_engine
 from bastion.store.errors import StoreUnavailableError
@@ -74,7 +76,7 @@ from bastion.web import build_dashboard
 if TYPE_CHECKING:
     from bastion.outbound.resp import RespClient
 
-__all__ = ["CONFIG_ENV", "METRICS_DIR_ENV", "build_app", "create_app_from_env", "secret_values"]
+__all__ = ["CONFIG_ENV", "METRICS_DIR_ENV", "build_app", "create_app_from_env"]
 
 #: Which config :func:`create_app_from_env` loads (``bastion serve --workers N`` passes ``--config``
 #: to its workers instead; the benchmark runs the app under other servers' workers with this).
@@ -83,25 +85,6 @@ CONFIG_ENV = "BASTION_CONFIG"
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 _log = logging.getLogger("bastion")
-
-
-def secret_values(settings: Settings) -> list[str]:
-    """Every secret the settings hold, so the log redactor can remove them by value."""
-    values = [d.api_key.reveal() for d in settings.model_list if d.api_key is not None]
-    if settings.master_key is not None:
-        values.append(settings.master_key.reveal())
-    values.extend(k.key.reveal() for k in settings.bastion.static_keys)
-    if settings.billing is not None:
-        from bastion.billing.service import billing_secrets  # billing's HTTP client only when used
-
-        values.extend(billing_secrets(settings.billing))
-    accounts = settings.bastion.accounts
-    secrets = (accounts.jwt_secret, accounts.first_superuser_password, *accounts.encryption_keys)
-    values.extend(secret.reveal() for secret in secrets if secret is not None)
-    browser = settings.bastion.browser
-    if browser is not None and browser.token_secret is not None:
-        values.append(browser.token_secret.reveal())
-    return values
 
 
 def build_app(
@@ -333,7 +316,7 @@ def build_app(
         admin,
         # ?key= on /key/info names the key being looked up; only headers authenticate here.
         lambda request: keyring.authenticate(extract_key(request.headers, None)),
-        lambda: _model_info(settings, prices),
+        lambda: deployment_info(settings, prices),
         limit,
     )
     browser_api = None
@@ -470,37 +453,6 @@ def _plan_usage(plans: PlanGate | None) -> Callable[[str], Awaitable[dict[str, A
         return {key: found[key] for key in ("plan", "quota", "budget")}
 
     return usage
-
-
-def _model_info(settings: Settings, prices: PriceBook) -> list[dict[str, Any]]:
-    """``GET /model/info``: each deployment as LiteLLM shows it, without credentials; the prices
-    are what Bastion charges (``model_info``, else the price table), ``None`` when unpriced."""
-    out = []
-    for dep in settings.model_list:
-        info = dep.model_info
-        price = prices.price_of(dep)
-        out.append(
-            {
-                "model_name": dep.model_name,
-                "litellm_params": {
-                    "model": f"{dep.provider_alias}/{dep.model}",
-                    "api_base": dep.api_base,
-                    "rpm": dep.rpm,
-                    "tpm": dep.tpm,
-                    "weight": dep.weight,
-                    "timeout": dep.timeout,
-                },
-                "model_info": {
-                    "id": dep.deployment_id,
-                    "base_model": info.base_model,
-                    "max_input_tokens": info.max_input_tokens,
-                    "max_output_tokens": info.max_output_tokens,
-                    "input_cost_per_token": None if price is None else price.input,
-                    "output_cost_per_token": None if price is None else price.output,
-                },
-            }
-        )
-    return out
 
 
 async def _write_spend(database: Database, rows: list[dict[str, Any]]) -> None:

@@ -7,9 +7,16 @@ from typing import Any
 from bastion.accounting.pricing import PriceBook
 from bastion.domain.principal import Principal
 from bastion.gateway.router import Router
-from bastion.settings import Deployment
+from bastion.settings import Deployment, Settings
 
-__all__ = ["anthropic_models", "gemini_models", "model_group_info", "openai_model", "openai_models"]
+__all__ = [
+    "anthropic_models",
+    "deployment_info",
+    "gemini_models",
+    "model_group_info",
+    "openai_model",
+    "openai_models",
+]
 
 #: A fixed timestamp: groups come from config, they have no creation time of their own.
 _CREATED = 1_700_000_000
@@ -133,3 +140,34 @@ def _total(values: list[int | None]) -> int | None:
     if not values or any(v is None for v in values):
         return None
     return sum(v for v in values if v is not None)
+
+
+def deployment_info(settings: Settings, prices: PriceBook) -> list[dict[str, Any]]:
+    """``GET /model/info``: each deployment as LiteLLM shows it, without credentials; the prices
+    are what Bastion charges (``model_info``, else the price table), ``None`` when unpriced."""
+    out = []
+    for dep in settings.model_list:
+        info = dep.model_info
+        price = prices.price_of(dep)
+        out.append(
+            {
+                "model_name": dep.model_name,
+                "litellm_params": {
+                    "model": f"{dep.provider_alias}/{dep.model}",
+                    "api_base": dep.api_base,
+                    "rpm": dep.rpm,
+                    "tpm": dep.tpm,
+                    "weight": dep.weight,
+                    "timeout": dep.timeout,
+                },
+                "model_info": {
+                    "id": dep.deployment_id,
+                    "base_model": info.base_model,
+                    "max_input_tokens": info.max_input_tokens,
+                    "max_output_tokens": info.max_output_tokens,
+                    "input_cost_per_token": None if price is None else price.input,
+                    "output_cost_per_token": None if price is None else price.output,
+                },
+            }
+        )
+    return out

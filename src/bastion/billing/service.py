@@ -16,26 +16,11 @@ from collections.abc import Awaitable, Callable
 from bastion.billing.entitlement import CreditCheck
 from bastion.billing.workers import BillingWorkers
 from bastion.domain.principal import Principal
-from bastion.domain.secret import Secret
 from bastion.outbound.http import HttpPool
 from bastion.settings.billing import BillingSettings
 from bastion.store.billing import BillingRepository
 
-__all__ = ["BillingService", "billing_secrets"]
-
-
-def billing_secrets(settings: BillingSettings | None) -> list[str]:
-    """The sink credentials, for the log redactor."""
-    if settings is None:
-        return []
-    found: list[Secret] = []
-    if settings.autumn is not None:
-        found.append(settings.autumn.api_key)
-    if settings.stripe is not None:
-        found.append(settings.stripe.api_key)
-    if settings.webhook is not None:
-        found.append(settings.webhook.secret)
-    return [secret.reveal() for secret in found if secret]
+__all__ = ["BillingService"]
 
 
 class BillingService:

@@ -37,8 +37,8 @@ def _billing(settings: Settings) -> BillingSettings:
 def run_worker(settings: Settings, *, once: bool) -> int:
     """``bastion worker [--once]``: logs as ``bastion serve`` does, with the same secrets redacted."""
     billing = _billing(settings)
-    from bastion.app import secret_values
     from bastion.observability.logging import configure_logging, shutdown_logging
+    from bastion.settings.secret_values import secret_values
 
     configure_logging(
         level=settings.bastion.log_level,

@@ -169,8 +169,8 @@ def _exec_supervisor(
 
 
 def _configure_logging(settings: Settings) -> None:
-    from bastion.app import secret_values
     from bastion.observability.logging import configure_logging
+    from bastion.settings.secret_values import secret_values
 
     configure_logging(
         level=settings.bastion.log_level,

@@ -25,12 +25,13 @@ import uvloop
 
 from bastion.accounting.records import UsageRecord
 from bastion.api.server import GatewayApp
-from bastion.app import build_app, secret_values
+from bastion.app import build_app
 from bastion.observability.logging import configure_logging, shutdown_logging
 from bastion.observability.metrics import Metrics
 from bastion.server.server import Server
 from bastion.server.sockets import listen
 from bastion.settings import Settings
+from bastion.settings.secret_values import secret_values
 
 __all__ = ["LogCapture", "RunningGateway"]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bastion.app import secret_values
 from bastion.domain.errors import ConfigError
 from bastion.settings import Settings, load_settings
+from bastion.settings.secret_values import secret_values
 
 Write = Callable[..., Path]
 
