@@ -18,7 +18,6 @@ escapes NUL as ``\\u0000``), so the gateway sees exactly what a hostile client c
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import os
 import re
@@ -45,6 +44,7 @@ from bastion.testing.gateway import RunningGateway
 from support import MASTER_KEY
 from support.accounts import ENCRYPTION_KEY, SUPERUSER, SUPERUSER_PASSWORD
 from support.backends import PG, drop_schema, require
+from support.keepalive import KeepAliveClient
 
 #: Examples per route and backend: enough to hit each kind of hostile value on each route, few
 #: enough that the fuzz stays well under a minute per backend. ``BASTION_FUZZ_EXAMPLES=200`` digs
@@ -366,44 +366,24 @@ _LOGIN_NONCE = "fuzz-login-nonce"
 _PARAMETER = re.compile(r"\{[^}]+\}")
 
 
-class Client:
+class Client(KeepAliveClient):
     """One keep-alive connection to the gateway, with the credentials each audience needs."""
 
     def __init__(self, gateway: RunningGateway) -> None:
-        self.host, port = gateway.url.removeprefix("http://").split(":")
-        self.port = int(port)
-        self._conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        super().__init__(gateway)
         self.user_token = ""
         self.cookie = ""
         self.csrf = ""
 
-    def send(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
-        for attempt in (1, 2):
-            try:
-                self._conn.request(method, path, body=body, headers=headers)
-                response = self._conn.getresponse()
-                return response.status, response.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self._conn.close()
-                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
     def log_in(self) -> None:
-        form = urllib.parse.urlencode({"username": SUPERUSER, "password": SUPERUSER_PASSWORD}).encode()
-        status, raw = self.send(
-            "POST", "/v2/login/access-token", form, {"content-type": "application/x-www-form-urlencoded"}
-        )
-        assert status == 200, raw
-        self.user_token = json.loads(raw)["access_token"]
+        self.user_token = self.account_token(SUPERUSER, SUPERUSER_PASSWORD)
         status, raw = self.send("GET", "/ui/login", None, {})
         nonce = re.search(rb'name="csrf_token" value="([^"]+)"', raw)
         assert nonce is not None
         login = urllib.parse.urlencode(
             {"csrf_token": nonce.group(1).decode(), "master_key": MASTER_KEY, "next": "/ui"}
         ).encode()
-        self._conn.request(
+        self.conn.request(
             "POST",
             "/ui/login",
             body=login,
@@ -412,7 +392,7 @@ class Client:
                 "cookie": f"bastion_login={nonce.group(1).decode()}",
             },
         )
-        response = self._conn.getresponse()
+        response = self.conn.getresponse()
         response.read()
         assert response.status == 303
         cookie = next(

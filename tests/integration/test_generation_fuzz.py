@@ -18,7 +18,6 @@ A test checks the list against the route table, so a new generation route cannot
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import secrets
 import urllib.parse
@@ -40,6 +39,7 @@ from bastion.testing.upstream import MockUpstream
 from support import MASTER_KEY, UPSTREAM_KEY
 from support.accounts import ENCRYPTION_KEY, SUPERUSER, SUPERUSER_PASSWORD
 from support.backends import PG, drop_schema, require
+from support.keepalive import KeepAliveClient
 
 ORIGIN = "https://app.example.com"
 MODELS = ("gpt", "claude", "gemini", "mock")
@@ -183,35 +183,16 @@ def _bodies(route: GenRoute) -> st.SearchStrategy[Any]:
     return st.one_of(*choices)
 
 
-class Client:
+class Client(KeepAliveClient):
     """One keep-alive connection to the gateway, with a key, an account token and a browser token."""
 
     def __init__(self, gateway: RunningGateway) -> None:
-        self.port = int(gateway.url.rsplit(":", 1)[1])
-        self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        super().__init__(gateway)
         self.user_token = ""
         self.browser_token = ""
 
-    def send(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
-        for attempt in (1, 2):
-            try:
-                self._conn.request(method, path, body=body, headers=headers)
-                response = self._conn.getresponse()
-                return response.status, response.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self._conn.close()
-                self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
     def sign_in(self) -> None:
-        form = urllib.parse.urlencode({"username": SUPERUSER, "password": SUPERUSER_PASSWORD}).encode()
-        status, raw = self.send(
-            "POST", "/v2/login/access-token", form, {"content-type": "application/x-www-form-urlencoded"}
-        )
-        assert status == 200, raw
-        self.user_token = json.loads(raw)["access_token"]
+        self.user_token = self.account_token(SUPERUSER, SUPERUSER_PASSWORD)
         status, raw = self.send(
             "POST",
             "/api/token",
