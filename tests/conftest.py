@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ from bastion.settings import Settings, load_settings
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
 from support import MASTER_KEY, STATIC_KEY, standard_models
-from support.backends import PG, REDIS, drop_schema, require
+from support.backends import gateway_on
 
 
 @pytest.fixture(scope="session")
@@ -77,19 +75,6 @@ def keyed_gateway(
 ) -> Iterator[RunningGateway]:
     """A gateway with the standard models on each backend: ``embedded`` (SQLite file, in-process
     limits) and ``scaled`` (PostgreSQL store, Redis limits, as many processes would share them)."""
-    config: dict[str, Any] = {
-        "model_list": standard_models(upstream.url),
-        "router_settings": {"num_retries": 0},
-    }
-    schema = None
-    if request.param == "scaled":
-        require(5432, "PostgreSQL")
-        require(6379, "Redis")
-        schema = "bt_" + secrets.token_hex(6)
-        config["general_settings"] = {"database_url": f"{PG}?schema={schema}"}
-        config["bastion_settings"] = {"redis_url": REDIS}
-    gw = start_gateway(config)
-    yield gw
-    gw.stop()
-    if schema is not None:
-        asyncio.run(drop_schema(schema))
+    config = {"model_list": standard_models(upstream.url), "router_settings": {"num_retries": 0}}
+    with gateway_on(request.param, config, start_gateway) as gw:
+        yield gw

@@ -28,7 +28,7 @@ from bastion.store.spend import SpendFilter
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
 from support import MASTER_KEY, deployment
-from support.backends import PG, REDIS, drop_schema, require
+from support.backends import PG, REDIS, drop_schema, gateway_on, require
 from support.serve import ServeProcess
 
 CHAT = "/v1/chat/completions"
@@ -101,22 +101,9 @@ def _check_burst(outcomes: dict[str, int], spend: float, pricing: str) -> None:
 def priced_gateway(
     request: pytest.FixtureRequest, start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
 ) -> Iterator[RunningGateway]:
-    config: dict[str, Any] = {
-        "model_list": priced_models(upstream.url),
-        "router_settings": {"num_retries": 0},
-    }
-    schema = None
-    if request.param == "scaled":
-        require(5432, "PostgreSQL")
-        require(6379, "Redis")
-        schema = "bt_" + secrets.token_hex(6)
-        config["general_settings"] = {"database_url": f"{PG}?schema={schema}"}
-        config["bastion_settings"] = {"redis_url": REDIS}
-    gw = start_gateway(config)
-    yield gw
-    gw.stop()
-    if schema is not None:
-        asyncio.run(drop_schema(schema))
+    config = {"model_list": priced_models(upstream.url), "router_settings": {"num_retries": 0}}
+    with gateway_on(request.param, config, start_gateway) as gw:
+        yield gw
 
 
 def _key_spend(gw: RunningGateway, token: str) -> float:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
-__all__ = ["PG", "REDIS", "drop_schema", "require"]
+__all__ = ["PG", "REDIS", "drop_schema", "gateway_on", "require"]
 
 PG = "postgresql://postgres:root@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/0"
@@ -36,3 +41,26 @@ async def drop_schema(schema: str) -> None:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
         await conn.close()
+
+
+@contextmanager
+def gateway_on(backend: str, config: dict[str, Any], start: Callable[[dict[str, Any]], Any]) -> Iterator[Any]:
+    """A gateway started by ``start`` from ``config`` on ``backend``: ``embedded`` (SQLite file,
+    in-process limits) or ``scaled`` (a PostgreSQL schema of its own, Redis limits), dropped after."""
+    schema = None
+    if backend == "scaled":
+        require(5432, "PostgreSQL")
+        require(6379, "Redis")
+        schema = "bt_" + secrets.token_hex(6)
+        config = {
+            **config,
+            "general_settings": {"database_url": f"{PG}?schema={schema}"},
+            "bastion_settings": {"redis_url": REDIS},
+        }
+    gw = start(config)
+    try:
+        yield gw
+    finally:
+        gw.stop()
+        if schema is not None:
+            asyncio.run(drop_schema(schema))
