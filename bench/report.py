@@ -66,7 +66,9 @@ def _intro(names: list[str], targets: dict[str, Any]) -> str:
     if "bastion" in names:
         text += ", through Bastion with the master key"
     if "litellm" in names:
-        text += ", through LiteLLM"
+        text += ", through LiteLLM's proxy (same config, master key)"
+    if "portkey" in names:
+        text += ", through Portkey's gateway (routed by its headers to the mock, upstream key as Bearer)"
     stores = list(
         dict.fromkeys(
             "its default SQLite store" if "sqlite" in name else "PostgreSQL with the limits in Redis"
