@@ -12,6 +12,7 @@ import pytest
 import yaml
 from bench import peers
 from bench.peers import LITELLM, PORTKEY, litellm_command, missing, portkey_command, portkey_target
+from bench.report import markdown
 from bench.targets import MASTER_KEY, ROOT, UPSTREAM_KEY, gateway_config, gateway_target
 
 MOCK = "http://127.0.0.1:9"
@@ -87,3 +88,42 @@ def test_a_peer_that_cannot_run_says_why(tmp_path: Path, monkeypatch: pytest.Mon
     assert missing("litellm") == "not installed (make bench-peers installs it in bench/.peers/litellm)"
     peers.LITELLM.write_text("")
     assert missing("litellm") is None
+
+
+def _result(p50: float, errors: int) -> dict[str, object]:
+    """A step's result with p50 ``p50`` (and TTFB), 1000/p50 per second and p50/10 ms of CPU."""
+    latency = {"p50": p50, "p90": p50, "p99": p50}
+    return {
+        "latency_ms": latency,
+        "ttfb_ms": latency,
+        "rps": 1000.0 / p50,
+        "cpu_ms_per_request": p50 / 10,
+        "errors": errors,
+        "first_error": "refused" if errors else None,
+    }
+
+
+def test_the_report_sets_every_gateway_side_by_side_against_direct() -> None:
+    names = ("direct", "bastion", "litellm", "portkey")
+    p50s = {  # per step, in the order of ``names``
+        "nonstream-c1": (0.20, 0.50, 12.0, 1.9),
+        "nonstream-c16": (2.0, 4.0, 200.0, 20.0),
+        "stream-c1": (1.0, 1.5, 15.0, 33.0),
+        "stream-c32": (1.0, 2.0, 60.0, 40.0),
+    }
+    scenarios = []
+    for step, values in p50s.items():
+        pairs = zip(names, values, strict=True)
+        results = {name: _result(p50, 3 if name == "litellm" else 0) for name, p50 in pairs}
+        scenarios.append({"name": step, "label": step, "stream": step.startswith("s"), "results": results})
+    run = {
+        "scenarios": scenarios,
+        "targets": {name: {"startup_seconds": 0.25, "idle_rss_kib": 90 * 1024} for name in names},
+        "meta": {"date": "today", "machine": "here", "quick": True, "token_delay": 0.002, "commit": "x"},
+    }
+
+    rows = markdown(run).splitlines()
+
+    litellm = "| litellm | +11.80 ms | 5 (**3 errors**) | 20.00 ms | 1.50 / 6.00 ms | 90.0 MiB | 0.25 s |"
+    assert litellm in rows
+    assert "| portkey | +1.70 ms | 50 | 2.00 ms | 3.30 / 4.00 ms | 90.0 MiB | 0.25 s |" in rows
