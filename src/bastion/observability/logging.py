@@ -180,13 +180,20 @@ class _FormattingQueueHandler(logging.Handler):
 
 
 class _LineWriter:
-    """The thread that writes log lines: whatever has queued up goes out in one write and flush."""
+    """The thread that writes log lines: whatever has queued up goes out in one write and flush.
 
-    _BATCH = 512
+    Once a line arrives the thread waits ``window`` seconds before it writes, so the lines of a busy
+    second go out in a few writes, not one each: a thread woken per line costs the event loop a
+    wake-up and a hand-over of the GIL on every request (about a tenth of a request's CPU at
+    concurrency 1). While it waits, queueing a line wakes nobody. Stopping writes everything at once.
+    """
 
-    def __init__(self, lines: queue.SimpleQueue[str | None], stream: Any) -> None:
+    _BATCH = 4096
+
+    def __init__(self, lines: queue.SimpleQueue[str | None], stream: Any, window: float = 0.02) -> None:
         self._lines = lines
         self._stream = stream
+        self._window = window
         self._thread = threading.Thread(target=self._run, name="bastion-log-writer", daemon=True)
         self._thread.start()
 
@@ -198,6 +205,8 @@ class _LineWriter:
         lines = self._lines
         while True:
             batch = [lines.get()]
+            if batch[0] is not None:
+                time.sleep(self._window)  # coalesce: not a synchronisation, a write budget
             while len(batch) < self._BATCH:
                 try:
                     batch.append(lines.get_nowait())
