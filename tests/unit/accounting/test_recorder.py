@@ -130,3 +130,39 @@ def test_the_deferred_log_line_still_redacts_the_calls_own_secrets() -> None:
     text = stream.getvalue()
     assert '"request_id":"req_own"' in text
     assert "user-own-provider-key-0042" not in text
+
+
+def test_metrics_count_each_request_under_its_own_labels_and_add_no_series_it_did_not_touch() -> None:
+    """The recorder keeps the labelled children it looked up: repeated and interleaved requests still
+    land on their own series, and a request without tokens, cost or a first token adds none."""
+    from bastion.domain.usage import Usage
+
+    metrics = Metrics()
+    recorder = UsageRecorder(prices=PriceBook(), metrics=metrics, log_requests=False)
+
+    def record(group: str, status: int, *, tokens: int = 0, stream: bool = False) -> None:
+        rec = UsageRecord(request_id="r", surface="openai", model_group=group, stream=stream, started_at=0.0)
+        rec.status, rec.provider, rec.cost_usd = status, "openai", 0.5 if tokens else 0.0
+        rec.usage = Usage(input_tokens=tokens, output_tokens=tokens)
+        rec.ttft_ms = 3.0 if stream else None
+        recorder._account(rec)
+
+    record("a", 200)
+    text = metrics.render().decode()
+    assert "bastion_tokens_total{" not in text and "bastion_time_to_first_token_seconds_count{" not in text
+    assert "bastion_cost_usd_total{" not in text
+    for _ in range(3):
+        record("a", 200, tokens=5)
+        record("b", 429)
+        record("a", 200, tokens=2, stream=True)
+    text = metrics.render().decode()
+    assert (
+        'bastion_requests_total{model_group="a",provider="openai",status="200",surface="openai"} 7.0' in text
+    )
+    assert (
+        'bastion_requests_total{model_group="b",provider="openai",status="429",surface="openai"} 3.0' in text
+    )
+    assert 'bastion_tokens_total{kind="input",model_group="a",provider="openai"} 21.0' in text
+    assert 'bastion_cost_usd_total{model_group="a",provider="openai"} 3.0' in text
+    assert 'bastion_time_to_first_token_seconds_count{model_group="a"} 3.0' in text
+    assert 'bastion_request_latency_seconds_count{model_group="a",stream="false"} 4.0' in text

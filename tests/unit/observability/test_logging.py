@@ -14,6 +14,7 @@ from bastion.observability.logging import (
     JsonFormatter,
     Redactor,
     configure_logging,
+    log_fields,
     request_logger,
     shutdown_logging,
 )
@@ -181,6 +182,37 @@ def test_configure_logging_writes_redacted_json_lines_to_the_stream() -> None:
     assert first["status"] == 200
     assert second["msg"] == "second"
     assert "master-key-123456" not in stream.getvalue()
+
+
+@pytest.mark.usefixtures("restore_loggers")
+def test_the_direct_request_line_is_the_line_the_logging_module_writes() -> None:
+    """``log_fields`` skips the logging module when nothing but Bastion's handler listens, and its
+    line is the same (redaction included) as ``logger.info(..., extra=fields)`` gives; a handler
+    added to the logger (a test's capture, an embedding application) still gets the record."""
+    stream = io.StringIO()
+    configure_logging(level="info", json_logs=True, secrets=["master-key-123456"], stream=stream)
+    fields = {"key": "master-key-123456", "status": 200, "cost": 0.25, "who": "sk-abcdefghijkl"}
+    log_fields(request_logger(), "request", fields)
+    request_logger().info("request", extra={"fields": fields})
+    captured: list[logging.LogRecord] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            captured.append(record)
+
+    capture = Capture()
+    request_logger().addHandler(capture)
+    try:
+        log_fields(request_logger(), "request", {"status": 201})
+    finally:
+        request_logger().removeHandler(capture)
+    shutdown_logging()
+    direct, through, third = (orjson.loads(line) for line in stream.getvalue().splitlines())
+    assert {k: v for k, v in direct.items() if k != "ts"} == {k: v for k, v in through.items() if k != "ts"}
+    assert direct["key"] == "[REDACTED]" and direct["who"] == "[REDACTED]"
+    assert direct["logger"] == "bastion.request" and direct["level"] == "info"
+    assert third["status"] == 201
+    assert [getattr(r, "fields", None) for r in captured] == [{"status": 201}]
 
 
 @pytest.mark.usefixtures("restore_loggers")
