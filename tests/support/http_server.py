@@ -20,6 +20,8 @@ from typing import Any
 
 import uvloop
 
+from bastion.api.asgi import stream_response
+from bastion.secrets.scrubber import Scrubber
 from bastion.server.server import Server
 from bastion.server.sockets import listen
 from bastion.settings import ServerSettings
@@ -37,6 +39,9 @@ class Observed:
         self.lifespan: list[str] = []
         self.bytes_sent = 0
         self.fail_startup = False
+        #: What ``/scrubbed-stream`` streams, and the secrets its scrubber removes.
+        self.chunks: list[bytes] = []
+        self.secrets: list[str] = []
 
 
 def scripted_app(seen: Observed) -> Any:
@@ -111,6 +116,32 @@ def scripted_app(seen: Observed) -> Any:
             await send({"type": "http.response.body", "body": b"data: last\n\n", "more_body": True})
             await send({"type": "http.response.body", "body": b""})
             seen.stream_ended.set()
+        elif path == "/scrubbed-stream":
+            # The gateway's stream path: the boundary scrubber and stream_response. ``?asgi`` hides
+            # the scrubber's and the server's direct chunk path, so every chunk is an ASGI message.
+            scrubbed = Scrubber(seen.secrets).wrap(send)
+            if scope["query_string"] == b"asgi":
+
+                async def as_messages(message: dict[str, Any]) -> None:
+                    await scrubbed(message)
+
+                chosen: Any = as_messages
+            else:
+                chosen = scrubbed
+
+            async def chunks() -> Any:
+                for chunk in seen.chunks:
+                    yield chunk
+
+            await stream_response(
+                chosen,
+                receive,
+                chunks(),
+                headers=[],
+                on_disconnect=seen.disconnected.set,
+                keepalive=b": ping\n\n",
+                keepalive_seconds=60.0,
+            )
         elif path == "/boom":
             raise RuntimeError("the app broke")
         elif path == "/forgot":

@@ -71,30 +71,34 @@ class PassthroughRelay:
         self._ctx.record.client_disconnected = True
 
     async def run(self) -> AsyncIterator[bytes]:
-        ctx, sniffer = self._ctx, self._sniffer
-        is_terminal = ctx.surface.is_terminal
+        ctx, sniffer, observer = self._ctx, self._sniffer, self._observer
+        record, observe, is_terminal = ctx.record, sniffer.observe, ctx.surface.is_terminal
+        next_chunk, split = self._chunks.__anext__, self._splitter.events
         status, error = 200, None
+        # Until the first content frame: after it, the time to first token is known.
+        timing = record.ttft_ms is None
         try:
-            frames = self._pending
+            frames = [(frame, *parse_frame(frame)) for frame in self._pending]
             self._pending = []
             ended = False
             while True:
                 out: list[bytes] = []
-                for frame in frames:
-                    event, data = parse_frame(frame)
-                    keep = sniffer.observe(frame, event, data)
-                    if self._observer is not None and data is not None:
-                        self._observer.feed(event, data)
-                    if ctx.record.ttft_ms is None and sniffer.content_frames:
-                        ctx.record.ttft_ms = ctx.elapsed_ms()
+                for frame, event, data in frames:
+                    keep = observe(frame, event, data)
+                    if observer is not None and data is not None:
+                        observer.feed(event, data)
+                    if timing and sniffer.content_frames:
+                        timing = False
+                        if record.ttft_ms is None:
+                            record.ttft_ms = ctx.elapsed_ms()
                     if not ctx.recorded and is_terminal(event, data):
                         self._settle()
                         if sniffer.error is None:
-                            if self._observer is not None:
-                                self._observer.complete()
+                            if observer is not None:
+                                observer.complete()
                             self._finish(ctx)
                         else:
-                            status, ctx.record.error_kind = sniffer.error
+                            status, record.error_kind = sniffer.error
                             self._finish(ctx, status=status)
                     if keep:
                         out.append(frame)
@@ -104,19 +108,19 @@ class PassthroughRelay:
                 if ended:
                     break
                 try:
-                    chunk = await self._chunks.__anext__()
+                    chunk = await next_chunk()
                 except StopAsyncIteration:
                     ended = True  # one more round for frames held back at the very end
-                    frames = self._splitter.finish()
+                    frames = [(frame, *parse_frame(frame)) for frame in self._splitter.finish()]
                     continue
-                frames = self._splitter.feed(chunk)
+                frames = split(chunk)
         except BastionError as err:
             status, error = err.status, err
             yield ctx.surface.stream_error(err.status, err.kind, err.message)
         finally:
             self._upstream.close()
             if sniffer.error is not None and error is None:
-                status, ctx.record.error_kind = sniffer.error
+                status, record.error_kind = sniffer.error
             if not ctx.recorded:
                 self._settle()
                 self._finish(ctx, status=status, error=error)

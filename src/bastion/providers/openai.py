@@ -116,20 +116,34 @@ class OpenAISniffer:
         self.strip_usage_chunk = strip_usage_chunk
 
     def observe(self, frame: bytes, event: str | None, data: bytes | None) -> bool:
-        if data is None or data.startswith(b"[DONE]"):
+        # Once per streamed token: byte indexing and ``find`` (no ``in``, which on CPython 3.11
+        # first tries the needle as an integer), and no call but for the rare frames.
+        if data is None or not data:
             return True
-        if data.startswith(b'{"error"'):
+        head = data[0]
+        if head == 0x5B and data.startswith(b"[DONE]"):  # [
+            return True
+        if head == 0x7B and data.startswith(b'{"error"'):  # {
             self.error = _in_band_error(data)
             return True
-        if b'"usage":{' in data or b'"usage": {' in data:
-            chunk = orjson.loads(data)
-            usage = chunk.get("usage")
-            if isinstance(usage, dict):
-                self.usage = usage_from_openai(usage)
-                self.reported = True
-                if self.strip_usage_chunk and not chunk.get("choices"):
-                    return False
-        if b'"delta"' in data and b'"delta":{}' not in data:
+        # '"usage":{' or '"usage": {' anywhere ('"usage":null' is in every chunk of a stream
+        # that asked for usage).
+        at = data.find(b'"usage":')
+        while at >= 0:
+            at += 8
+            if at < len(data) and (data[at] == 0x7B or (data[at] == 0x20 and data.startswith(b"{", at + 1))):
+                chunk = orjson.loads(data)
+                usage = chunk.get("usage")
+                if isinstance(usage, dict):
+                    self.usage = usage_from_openai(usage)
+                    self.reported = True
+                    if self.strip_usage_chunk and not chunk.get("choices"):
+                        return False
+                break
+            at = data.find(b'"usage":', at)
+        # Any '"delta":{}' starts with the first '"delta"': look for it from there only.
+        delta = data.find(b'"delta"')
+        if delta >= 0 and data.find(b'"delta":{}', delta) < 0:
             self.content_frames += 1
         return True
 

@@ -343,6 +343,19 @@ class HttpProtocol(asyncio.Protocol):
         if self._out_size > _OUT_HIGH_WATER:
             self._flush()
 
+    def buffer_soon(self, data: bytes) -> None:
+        """``buffer(data)`` then ``flush_soon()``; the common case of a stream's frame, the first
+        write of this turn with nothing else buffered, goes straight to the transport."""
+        if not self._out and not self._flush_pending:
+            now = self.loop.time()
+            if now != self._written_at:
+                self._written_at = now
+                if not self._closed:
+                    self._transport.write(data)
+                return
+        self.buffer(data)
+        self.flush_soon()
+
     def flush_soon(self) -> None:
         """Write what is buffered now, or at the end of this turn of the event loop if something
         was already written in it: a stream's frames arriving one per turn go straight out, a

@@ -124,6 +124,29 @@ def test_every_single_byte_boundary_gives_the_same_frames(frames: list[bytes]) -
     assert rest == b"data: next"
 
 
+@given(
+    frames=st.lists(_frame, min_size=1, max_size=5),
+    tail=st.sampled_from([b"", b"data: x", b"data: x\r", b"data: x\n"]),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12),
+)
+def test_events_are_the_frames_with_their_parse(frames: list[bytes], tail: bytes, cuts: list[int]) -> None:
+    """``events`` (the pass-through relay's one pass) gives exactly ``feed``'s frames, in order,
+    each with what ``parse_frame`` says of it, for any chunking; the rest is kept the same way."""
+    data = b"".join(frames) + tail
+    framed, evented = FrameSplitter(), FrameSplitter()
+    expected: list[tuple[bytes, str | None, bytes | None]] = []
+    got: list[tuple[bytes, str | None, bytes | None]] = []
+    start = 0
+    for cut in [*sorted({c for c in cuts if c < len(data)}), len(data)]:
+        expected.extend((frame, *parse_frame(frame)) for frame in framed.feed(data[start:cut]))
+        got.extend(evented.events(data[start:cut]))
+        start = cut
+    assert got == expected
+    held = evented.finish()  # a frame ending in CR CR waits for an LF that now never comes
+    assert held == framed.finish()
+    assert [frame for frame, _, _ in got] + held == frames
+
+
 def test_parse_frame_joins_data_lines_with_lf() -> None:
     """Several data lines become one payload joined by LF, whatever the frame's line ends."""
     assert parse_frame(b"data: a\ndata: b\ndata: c\n\n") == (None, b"a\nb\nc")
