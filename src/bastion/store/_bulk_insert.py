@@ -38,11 +38,11 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import String
 
-from bastion.store._types import Money, UtcDateTime, to_money
+from bastion.store._dialects import text_array
+from bastion.store._types import JsonDocument, Money, UtcDateTime, to_money
 
 __all__ = ["RecordsetInsert", "member_of"]
 
@@ -171,7 +171,7 @@ def _sqlite_converter(column: Column[Any]) -> _Convert | None:
         return _money_float
     if isinstance(kind, UtcDateTime):
         return _seconds
-    if isinstance(kind, JSON):
+    if isinstance(kind, JSON | JsonDocument):
         return _json_text
     return None
 
@@ -184,7 +184,7 @@ def member_of(column: ColumnElement[Any], values: Collection[str], dialect: Dial
     """``column IN values`` with one parameter whatever the number of values (text values)."""
     ordered = sorted(values)
     if dialect.name == "postgresql":
-        return column == any_(bindparam("member_values", ordered, type_=ARRAY(String)))
+        return column == any_(bindparam("member_values", ordered, type_=text_array()))
     listed: Select[Any] = select(literal_column("value")).select_from(
         func.json_each(bindparam("member_values", orjson.dumps(ordered).decode(), type_=String))
     )

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from bastion.domain.errors import InvalidRequestError, UpstreamError
+from bastion.protocols.embeddings import EmbeddingsCall
 from bastion.protocols.gemini._casing import expect_dict, expect_list, pick
 
 __all__ = [
+    "BATCH_EMBED_CONTENTS",
+    "EMBED_CONTENT",
+    "GeminiEmbeddings",
     "decode_batch_embed_request",
     "decode_embed_content_request",
     "decode_embed_response",
@@ -127,3 +133,30 @@ def encode_embed_content_response(vector: list[float]) -> dict[str, Any]:
 def encode_batch_embed_response(vectors: list[list[float]]) -> dict[str, Any]:
     """A ``batchEmbedContents`` answer."""
     return {"embeddings": [{"values": vector} for vector in vectors]}
+
+
+class GeminiEmbeddings:
+    """``embedContent`` (``batch=False``) or ``batchEmbedContents`` as an
+    :class:`~bastion.protocols.embeddings.EmbeddingsCodec`: texts only, always translated."""
+
+    __slots__ = ("_batch",)
+
+    def __init__(self, *, batch: bool) -> None:
+        self._batch = batch
+
+    def decode(self, body: dict[str, Any], model: str) -> EmbeddingsCall:
+        texts = decode_batch_embed_request(body) if self._batch else decode_embed_content_request(body, model)
+        dimensions = body.get("outputDimensionality") or body.get("output_dimensionality")
+        return EmbeddingsCall(texts, dimensions if isinstance(dimensions, int) else None)
+
+    def encode(self, vectors: list[list[float]], model: str, tokens: int, call: EmbeddingsCall) -> bytes:
+        if self._batch:
+            return orjson.dumps(encode_batch_embed_response(vectors))
+        return orjson.dumps(encode_embed_content_response(vectors[0]))
+
+    def passthrough_tokens(self, answer: dict[str, Any]) -> int:
+        return 0  # never passed through (see GeminiAdapter.embeddings_passthrough)
+
+
+EMBED_CONTENT = GeminiEmbeddings(batch=False)
+BATCH_EMBED_CONTENTS = GeminiEmbeddings(batch=True)
