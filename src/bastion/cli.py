@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -240,6 +241,10 @@ def _budget_and_limits(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
+        # Start-up creates some 100,000 objects that live as long as the process, and the cycle
+        # collector would walk them again and again while they are made: a tenth of start-up.
+        # The serving process turns it back on once it accepts connections (server/process.py).
+        gc.disable()
         from bastion.commands.serving import serve
 
         return serve(

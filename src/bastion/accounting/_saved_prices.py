@@ -72,6 +72,7 @@ def look_up(models: Iterable[tuple[str, str]], data_dir: Path) -> Found:
 
 def _in_child(models: Sequence[tuple[str, str]]) -> Found | None:
     argv = [sys.executable, "-m", __name__, *(f"{provider}/{model}" for provider, model in models)]
+    _log.info("looking %d prices up in the price table, in a child process", len(models))
     try:
         done = subprocess.run(argv, capture_output=True, timeout=_CHILD_TIMEOUT, check=True)
         answers = orjson.loads(done.stdout)

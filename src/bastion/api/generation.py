@@ -153,9 +153,7 @@ class GenerationHandler:
                 relay = await pipeline.open_stream(ctx, body, model)
             else:
                 # A client that hangs up cancels the upstream call and is billed as docs/operations.md says.
-                out = await unless_client_leaves(
-                    request.receive, pipeline.complete(ctx, body, model), name="complete"
-                )
+                out = await unless_client_leaves(request.receive, pipeline.complete(ctx, body, model))
                 if hooks is not None:
                     await hooks.answered(ctx, out)
                 await send_bytes(send, 200, out, headers=extra_headers + ctx.response_headers)

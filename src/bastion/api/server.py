@@ -329,9 +329,7 @@ class GatewayApp:
             requested = path_model if path_model is not None else body.get("model")
             group = await self._pipeline.admit(ctx, body, requested, route=False, limited=limited)
             # A client that hangs up cancels the upstream call (embeddings cost money too).
-            out = await unless_client_leaves(
-                request.receive, self._pipeline.run(ctx, body, group, work), name="work"
-            )
+            out = await unless_client_leaves(request.receive, self._pipeline.run(ctx, body, group, work))
         except ClientGone:
             self._pipeline.abandoned(ctx, body)
             return

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from bastion.domain.errors import ConfigError
 from bastion.settings import Settings, load_settings
 from bastion.settings.checks import deployments_without_credentials
 
+if TYPE_CHECKING:
+    from bastion.api.server import GatewayApp
+
 __all__ = [
     "CHECKS",
     "PROBLEM_CHECKS",
     "check_config",
+    "checked_app",
     "config_problems",
     "config_warnings",
     "counted",
@@ -25,13 +30,18 @@ def route_collisions(settings: Settings) -> list[str]:
     """Build the gateway's route table as ``serve`` would (nothing is started, nothing connects):
     one line per path that two routes would answer (a configurable one included) or route without
     a guard."""
+    return _built(settings, migrate=False)[1]
+
+
+def _built(
+    settings: Settings, *, migrate: bool, work_aside: bool = False
+) -> tuple[GatewayApp | None, list[str]]:
     from bastion.app import build_app
 
     try:
-        build_app(settings, migrate=False)
+        return build_app(settings, migrate=migrate, work_aside=work_aside), []
     except ConfigError as exc:
-        return str(exc).splitlines()
-    return []
+        return None, str(exc).splitlines()
 
 
 #: Checks run on a config that loaded: each returns one line per finding. A new check is one more
@@ -51,6 +61,16 @@ def config_warnings(settings: Settings) -> list[str]:
 def config_problems(settings: Settings) -> list[str]:
     """What every check in :data:`PROBLEM_CHECKS` finds in ``settings``."""
     return [line for check in PROBLEM_CHECKS for line in check(settings)]
+
+
+def checked_app(settings: Settings, *, migrate: bool) -> tuple[GatewayApp | None, list[str]]:
+    """The gateway ``bastion serve`` runs, built once (nothing started, nothing listening), and
+    what every check in :data:`PROBLEM_CHECKS` finds: ``(None, problems)`` when there are any.
+    The route collisions are the build's own findings, so the gateway is not built twice."""
+    problems = [line for check in PROBLEM_CHECKS if check is not route_collisions for line in check(settings)]
+    app, collisions = _built(settings, migrate=migrate, work_aside=True)
+    problems += collisions
+    return (None, problems) if problems else (app, [])
 
 
 def check_config(path: str) -> int:

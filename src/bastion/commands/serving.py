@@ -1,8 +1,9 @@
 """``bastion serve``: check the config, take the port, start the gateway, then say how to call it.
 
 The order is the promise of the first hour. A config with a problem (a route collision included)
-stops before anything listens. The port is taken before the gateway is built, so a busy port is
-one clear line and exit status 1 (no banner, nothing started). The banner is printed once, by the
+stops before anything listens: the gateway is built (not started) first, once, and that build is
+the route check. Then the port is taken, so a busy port is one clear line and exit status 1 (no
+banner, nothing started). The banner is printed once, by the
 process that owns the port, once the gateway has started and accepts connections: this process
 itself, or with ``--workers N`` the supervisor it becomes (:mod:`bastion.server.supervisor`, which
 imports none of the gateway and prints the banner when every worker has started). Every line of
@@ -47,7 +48,7 @@ def serve(
     ``worker_of``: this process is a worker of ``--workers N``, given the supervisor's two pipe
     ends (the one it watches, the one it reports its start on).
     """
-    from bastion.server.sockets import bind_failure, hold, listen
+    from bastion.server.sockets import bind_failure, listen
     from bastion.settings import load_settings
 
     try:
@@ -60,15 +61,49 @@ def serve(
     if worker_of is not None:  # ``bastion serve`` checked the config and took the port already
         return _serve_worker(settings, host, port, worker_of)
 
+    if workers > 1:
+        return _serve_supervised(settings, path, host=host, port=port, workers=workers, migrate=migrate)
+
+    from bastion.commands.check_config import checked_app, config_warnings
+    from bastion.observability.logging import shutdown_logging
+    from bastion.server.process import serve_process
+
+    _configure_logging(settings)
+    try:
+        # Built once, started later: a route collision stops start-up before anything listens.
+        app, problems = checked_app(settings, migrate=migrate)
+        if app is None:
+            _complain(problems)
+            return 2
+        try:
+            sock = listen(host, port)  # a busy port: one clear line, no banner, nothing started
+        except OSError as exc:
+            print(bind_failure(host, port, exc), file=sys.stderr)
+            return 1
+        try:
+            text = banner(settings, host, sock.getsockname()[1])
+            for line in config_warnings(settings):
+                logging.getLogger("bastion").warning(line)
+            return serve_process(app, settings.bastion.server, sock, on_ready=lambda: print(text, flush=True))
+        finally:
+            sock.close()
+    finally:
+        shutdown_logging()
+
+
+def _serve_supervised(
+    settings: Settings, path: str, *, host: str, port: int, workers: int, migrate: bool
+) -> int:
+    """``--workers N``: check the config, hold the port, then become the supervisor."""
     from bastion.commands.check_config import config_problems, config_warnings
+    from bastion.server.sockets import bind_failure, hold
 
     problems = config_problems(settings)  # a route collision stops start-up before anything listens
     if problems:
         _complain(problems)
         return 2
     try:
-        # The port first: a busy one is a clear line before anything is loaded, and no banner.
-        sock = hold(host, port) if workers > 1 else listen(host, port)
+        sock = hold(host, port)  # the port first: a busy one is a clear line, and no banner
     except OSError as exc:
         print(bind_failure(host, port, exc), file=sys.stderr)
         return 1
@@ -76,19 +111,7 @@ def serve(
     _configure_logging(settings)
     for line in config_warnings(settings):
         logging.getLogger("bastion").warning(line)
-    if workers > 1:
-        return _supervise(settings, path, sock, host=host, workers=workers, migrate=migrate, banner=text)
-
-    from bastion.app import build_app
-    from bastion.observability.logging import shutdown_logging
-    from bastion.server.process import serve_process
-
-    try:
-        app = build_app(settings, migrate=migrate, work_aside=True)
-        return serve_process(app, settings.bastion.server, sock, on_ready=lambda: print(text, flush=True))
-    finally:
-        sock.close()
-        shutdown_logging()
+    return _supervise(settings, path, sock, host=host, workers=workers, migrate=migrate, banner=text)
 
 
 def _serve_worker(settings: Settings, host: str, port: int, pipes: tuple[int, int | None]) -> int:

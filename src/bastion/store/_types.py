@@ -7,6 +7,9 @@
   decimal type and keeps doubles, which agree to ~1e-12 relative.
 - :data:`JSON_DOCUMENT`: ``jsonb`` on PostgreSQL (indexable, compact), JSON text on SQLite; a
   Python ``None`` is SQL ``NULL``, not the JSON ``null``.
+
+Nothing here imports SQLAlchemy's PostgreSQL dialect (with asyncpg's adapter, about a tenth of
+``bastion serve``'s start-up): a PostgreSQL engine loads it, a SQLite gateway never does.
 """
 
 from __future__ import annotations
@@ -16,16 +19,30 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Dialect, Numeric
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["JSON_DOCUMENT", "MONEY_PLACES", "Money", "UtcDateTime", "to_money"]
+__all__ = ["JSON_DOCUMENT", "MONEY_PLACES", "JsonDocument", "Money", "UtcDateTime", "to_money"]
 
 #: Decimal places kept for USD amounts: a token priced at $0.01 per million tokens is 1e-8.
 MONEY_PLACES = 10
 _QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
 
-JSON_DOCUMENT: TypeEngine[Any] = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+class JsonDocument(TypeDecorator[Any]):
+    """JSON, as ``jsonb`` on PostgreSQL (``with_variant(JSONB)`` would import that dialect)."""
+
+    impl = JSON(none_as_null=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB(none_as_null=True))
+        return dialect.type_descriptor(JSON(none_as_null=True))
+
+
+JSON_DOCUMENT: TypeEngine[Any] = JsonDocument()
 
 
 def to_money(value: float | Decimal) -> Decimal:

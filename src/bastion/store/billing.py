@@ -23,10 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio.engine import AsyncConnection, AsyncEngine
 
 from bastion.store._clock import Clock, utc_now
+from bastion.store._dialects import insert_into
 from bastion.store._mapping import record_from_row
 from bastion.store._transactions import reading, writing
 from bastion.store.billing_records import (
@@ -261,8 +261,9 @@ def _event_values(record: SpendLogRecord, new: NewEvent, now: datetime) -> dict[
 
 
 async def _insert_events(conn: AsyncConnection, events: list[dict[str, Any]]) -> None:
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    query = dialect_insert(_events).on_conflict_do_nothing(index_elements=[_events.c.request_id])
+    query = insert_into(_events, conn.dialect.name).on_conflict_do_nothing(
+        index_elements=[_events.c.request_id]
+    )
     await conn.execute(query, events)
 
 

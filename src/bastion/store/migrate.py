@@ -113,6 +113,7 @@ async def apply_migrations_aside(
 def _migrate_in_child(database_url: str | None, default_path: str) -> int:
     # The URL (which may hold a password) goes through stdin, never the command line.
     argv = [sys.executable, "-m", __name__, default_path]
+    _log.info("migrations are due: applying them in a child process")
     try:
         done = subprocess.run(
             argv,

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from sqlalchemy import Table, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio.engine import AsyncEngine
 
 from bastion.store._clock import Clock, utc_now
+from bastion.store._dialects import insert_into
 from bastion.store._transactions import reading, writing
 from bastion.store.records import SealedKeyRecord
 from bastion.store.schema import system_provider_keys, user_provider_keys
@@ -47,8 +47,7 @@ class ProviderKeyRepository:
             values["user_id"] = record.owner
             conflict = ["user_id", "provider"]
         async with writing(self._engine) as conn:
-            dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-            query = dialect_insert(table).values(values)
+            query = insert_into(table, conn.dialect.name).values(values)
             await conn.execute(query.on_conflict_do_update(index_elements=conflict, set_=changes))
 
     async def list_for(self, owner: str | None) -> list[SealedKeyRecord]:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     true,
 )
 
+from bastion.store._dialects import PartialIndex
 from bastion.store._types import JSON_DOCUMENT, Money, UtcDateTime
 from bastion.store.bounds import MAX_ID_LENGTH
 
@@ -120,12 +121,8 @@ users = Table(
 )
 
 # The login name: unique among users who can log in (LiteLLM's user_email alone is not unique).
-Index(
-    "ix_users_login_email",
-    users.c.user_email,
-    unique=True,
-    sqlite_where=users.c.password_hash.is_not(None),
-    postgresql_where=users.c.password_hash.is_not(None),
+PartialIndex(
+    "ix_users_login_email", users.c.user_email, unique=True, where=users.c.password_hash.is_not(None)
 )
 
 
@@ -290,13 +287,7 @@ spend_logs = Table(
     Index(None, "user", "start_time"),
     Index(None, "start_time"),
     # Only the rows the billing worker has not seen yet: small, whatever the table's size.
-    Index(
-        "ix_spend_logs_unbilled",
-        "start_time",
-        "request_id",
-        postgresql_where=text("billing IS NULL"),
-        sqlite_where=text("billing IS NULL"),
-    ),
+    PartialIndex("ix_spend_logs_unbilled", "start_time", "request_id", where=text("billing IS NULL")),
 )
 
 billing_events = Table(

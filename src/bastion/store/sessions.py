@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio.engine import AsyncEngine
 
 from bastion.store._clock import Clock, utc_now
+from bastion.store._dialects import insert_into
 from bastion.store._transactions import reading, writing
 from bastion.store.schema import revoked_sessions
 
@@ -30,9 +29,8 @@ class SessionRepository:
 
     async def revoke(self, session_id: str, *, expires_at: datetime) -> None:
         """Record a logged-out session (again: no error) and purge the rows already expired."""
-        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
         query = (
-            insert(revoked_sessions)
+            insert_into(revoked_sessions, self._engine.dialect.name)
             .values(session_id=session_id, expires_at=expires_at)
             .on_conflict_do_nothing(index_elements=["session_id"])
         )
