@@ -26,6 +26,7 @@ from bastion.protocols.canonical import ChatRequest, ChatResponse, Message, Text
 from bastion.protocols.embeddings import EmbeddingsCall
 from bastion.protocols.openai.wire import OpenAIWire
 from bastion.protocols.surface import LISTING_PATHS, ErrorEnvelope, ListedModel, Operation, SurfaceSpec
+from bastion.protocols.tokenstream import surface as tokenstream
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
 from support import MASTER_KEY, standard_models
@@ -209,10 +210,12 @@ _API = Path(__file__).resolve().parents[2] / "src" / "bastion" / "api"
 
 
 def test_the_surfaces_paths_are_written_only_in_their_protocol_packages() -> None:
-    """No module of api/ spells a generation surface's path: server.py builds them from the list."""
+    """No module of api/ spells a generation surface's path (the browser token streams' included):
+    server.py builds them from the list, the browser room from the token-stream surfaces."""
+    declared = [*surfaces.SURFACES, *(stream.surface for stream in tokenstream.STREAMS)]
     literals = {
         re.sub(r"\{[^}]*\}", "", path).rstrip("/:")
-        for spec in surfaces.SURFACES
+        for spec in declared
         for op in spec.operations
         for path in op.paths
     }

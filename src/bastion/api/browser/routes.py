@@ -175,6 +175,7 @@ class BrowserApi:
             body_limit=limit,
             admit=admit,
             headers=cors,
+            browser=True,
         )
 
     async def _preflight(self, request: Request, send: Send) -> None:
