@@ -116,8 +116,8 @@ class OpenAISniffer:
         self.strip_usage_chunk = strip_usage_chunk
 
     def observe(self, frame: bytes, event: str | None, data: bytes | None) -> bool:
-        # Once per streamed token: byte indexing and ``find`` (no ``in``, which on CPython 3.11
-        # first tries the needle as an integer), and no call but for the rare frames.
+        # Once per streamed token: a byte index where it settles the question, and ``find``, not
+        # ``in`` (which on CPython 3.11 first tries the needle as an integer, raising an error).
         if data is None or not data:
             return True
         head = data[0]
