@@ -42,7 +42,7 @@ test: $(DEV_STAMP) js-deps ## set up and run lint, types, layer checks and the w
 unit: $(DEV_STAMP) ## only the fast unit tests
 	$(BIN)/pytest -q tests/unit
 
-bench: $(DEV_STAMP) ## benchmark direct-to-mock against through-Bastion (and LiteLLM if installed)
+bench: $(DEV_STAMP) ## benchmark direct-to-mock against through-Bastion (and LiteLLM, Portkey if installed)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 bench-quick: $(DEV_STAMP) ## a short smoke run of the benchmark
@@ -54,7 +54,7 @@ bench-soak: $(DEV_STAMP) ## memory over 300,000 requests per keyed gateway (SQLi
 bench-servers: $(DEV_STAMP) ## compare HTTP servers: Bastion's own, uvicorn, Granian; one worker and two
 	$(BIN)/python -m bench --servers $(BENCH_ARGS)
 
-bench-peers: ## install LiteLLM's proxy and Granian into bench/.peers/ for comparison runs
+bench-peers: ## install the peers, pinned, into bench/.peers/: LiteLLM's proxy, Portkey's gateway (npm), Granian
 	bash bench/install_peers.sh
 
 docs: $(DEV_STAMP) ## regenerate the configuration reference in docs/configuration.md from the code

@@ -66,7 +66,9 @@ def _intro(names: list[str], targets: dict[str, Any]) -> str:
     if "bastion" in names:
         text += ", through Bastion with the master key"
     if "litellm" in names:
-        text += ", through LiteLLM"
+        text += ", through LiteLLM's proxy (same config, master key)"
+    if "portkey" in names:
+        text += ", through Portkey's gateway (routed by its headers to the mock, upstream key as Bearer)"
     stores = list(
         dict.fromkeys(
             "its default SQLite store" if "sqlite" in name else "PostgreSQL with the limits in Redis"
@@ -223,6 +225,44 @@ def _responses_vs_chat(run: dict[str, Any]) -> list[str]:
     return lines if len(lines) > 6 else []
 
 
+def _side_by_side(run: dict[str, Any]) -> list[str]:
+    """One row per gateway with the figures the README compares (Bastion's and the peers'), each
+    taken in this run: added p50 at c1 against direct, req/s and CPU per request at c16, CPU per
+    100-token stream at c1 and c32, idle RSS, start-up."""
+    steps = {s["name"]: s["results"] for s in run["scenarios"]}
+    c1, c16 = steps.get("nonstream-c1", {}), steps.get("nonstream-c16", {})
+    base = (c1.get("direct") or {}).get("latency_ms")
+
+    def cpu(step: str, name: str) -> str:
+        value = (steps.get(step, {}).get(name) or {}).get("cpu_ms_per_request")
+        return "n/a" if value is None else f"{value:.2f}"
+
+    lines = [
+        "",
+        "Side by side (every figure from this run; added latency against direct):",
+        "",
+        "| gateway | added p50, c1 | req/s, c16 | CPU per request, c16 | CPU per 100-token stream, c1 / c32"
+        " | idle RSS | start-up |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, target in run["targets"].items():
+        if name == "direct":
+            continue
+        measured = (c1.get(name) or {}).get("latency_ms")
+        added = "n/a" if base is None or measured is None else f"{measured['p50'] - base['p50']:+.2f} ms"
+        result = c16.get(name) or {}
+        rps = "n/a" if result.get("latency_ms") is None else f"{result['rps']:,.0f}"
+        if result.get("errors"):
+            rps += f" (**{result['errors']} errors**)"
+        startup = target.get("startup_seconds")
+        lines.append(
+            f"| {name} | {added} | {rps} | {cpu('nonstream-c16', name)} ms"
+            f" | {cpu('stream-c1', name)} / {cpu('stream-c32', name)} ms | {_mib(target.get('idle_rss_kib'))}"
+            f" | {'n/a' if startup is None else f'{startup:.2f} s'} |"
+        )
+    return lines if len(lines) > 5 else []
+
+
 def markdown(run: dict[str, Any]) -> str:
     """The run as a markdown document: one row per scenario, then the processes' start-up and memory."""
     meta = run["meta"]
@@ -253,8 +293,11 @@ def markdown(run: dict[str, Any]) -> str:
     lines.append(
         "| peak RSS (VmHWM) | " + " | ".join(_mib(t.get("peak_rss_kib")) for t in targets.values()) + " |"
     )
-    if any(t.get("keyed") for t in targets.values()):
+    keyed = any(t.get("keyed") for t in targets.values())
+    if keyed:
         lines.append("| spend rows written | " + " | ".join(_rows(t) for t in targets.values()) + " |")
+    lines += _side_by_side(run)
+    if keyed:
         lines += _goals(run)
         lines += _journal_cost(run)
     if "bastion+cache" in targets:

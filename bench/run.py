@@ -1,6 +1,6 @@
 """One benchmark run: start the mock, the gateways and the keyed gateways, load each in turn, report.
 
-    python -m bench [--quick] [--scenario stream,nonstream-c16] [--targets bastion,litellm]
+    python -m bench [--quick] [--scenario stream,nonstream-c16] [--targets bastion,litellm,portkey]
                     [--token-delay 0.002] [--no-peers]
     python -m bench --soak [--soak-requests 300000] [--targets sqlite]    (see bench/soak.py)
 
@@ -35,12 +35,12 @@ from bench.keyed import (
     start_keyed,
     stop_keyed,
 )
+from bench.peers import PEERS, missing, start_peer, versions
 from bench.report import markdown
 from bench.scenarios import RESPONSES, Scenario, select
 from bench.targets import (
     BASTION,
     GRANIAN,
-    LITELLM,
     ROOT,
     SERVER_TARGETS,
     Target,
@@ -165,13 +165,7 @@ def _start_targets(
         config = workdir / "bastion-cache.yaml"
         config.write_text(gateway_config(mock_url, settings="litellm_settings:\n  cache: true\n"))
         targets.append(start_gateway("bastion+cache", mock_url, workdir, config=config))
-    if chosen("litellm"):
-        if args.no_peers:
-            notes.append("LiteLLM skipped (--no-peers).")
-        elif LITELLM.exists():
-            targets.append(start_gateway("litellm", mock_url, workdir))
-        else:
-            notes.append("LiteLLM not installed (make bench-peers installs it in bench/.peers/litellm).")
+    _start_peers(args, chosen, mock_url, workdir, notes, targets)
     for journal in (True, False):  # each store with and without the spend journal (its cost)
         suffix = "" if journal else NO_JOURNAL
         if chosen(f"bastion+keys (sqlite{suffix})"):
@@ -190,6 +184,29 @@ def _start_targets(
             else:
                 stores[found.name] = found
                 targets.append(start_keyed(found, mock_url, workdir))
+
+
+def _start_peers(
+    args: argparse.Namespace,
+    chosen: Callable[[str], bool],
+    mock_url: str,
+    workdir: Path,
+    notes: list[str],
+    targets: list[Target],
+) -> None:
+    """LiteLLM and Portkey, each when chosen and installed; a line in the report (and on stderr)
+    says why one did not run."""
+    installed = versions()
+    for name in PEERS:
+        if not chosen(name):
+            continue
+        why = "skipped (--no-peers)" if args.no_peers else missing(name)
+        if why is not None:
+            notes.append(f"{name}: {why}.")
+            print(f"  {name}: {why}", file=sys.stderr)
+            continue
+        notes.append(f"{name}: version {installed.get(name, 'unknown')}.")
+        targets.append(start_peer(name, mock_url, workdir))
 
 
 def _start_servers(
@@ -239,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         "name only); direct always runs",
     )
     parser.add_argument("--token-delay", type=float, default=0.002, help="mock seconds between tokens")
-    parser.add_argument("--no-peers", action="store_true", help="skip LiteLLM even when installed")
+    parser.add_argument("--no-peers", action="store_true", help="skip the peers (LiteLLM, Portkey)")
     parser.add_argument(
         "--servers",
         action="store_true",
@@ -332,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         "commit": _commit(),
         "measured_seconds": round(measured, 1),
         "notes": notes,
+        "peers": {name: version for name, version in versions().items() if name in run["targets"]},
     }
     document = markdown(run)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The processes under test: the mock upstream, Bastion, and LiteLLM when it is installed.
+"""The processes under test: the mock upstream and Bastion (the peers are in bench/peers.py).
 
 Each gateway gets the same LiteLLM-format config (one model group ``bench`` -> ``openai/bench-model``
 at the mock), is spawned with its output sent to a log file, and is timed from spawn to its first
@@ -29,11 +29,14 @@ __all__ = [
     "GRANIAN",
     "MASTER_KEY",
     "SERVER_TARGETS",
+    "UPSTREAM_KEY",
     "Target",
     "file_stem",
     "first_request",
     "free_port",
     "gateway_config",
+    "gateway_target",
+    "launch",
     "post_json",
     "start_gateway",
     "start_mock",
@@ -43,7 +46,6 @@ __all__ = [
 ROOT = Path(__file__).resolve().parent.parent
 MASTER_KEY = "sk-bench-master"
 UPSTREAM_KEY = "sk-upstream-bench"
-LITELLM = ROOT / "bench" / ".peers" / "litellm" / "bin" / "litellm"
 GRANIAN = ROOT / "bench" / ".peers" / "granian" / "bin" / "granian"
 BASTION = ROOT / ".venv" / "bin" / "bastion"
 #: The server comparison's targets (``--servers``): Bastion's app under another server, or with
@@ -163,37 +165,45 @@ compiled = False
 
 
 def start_gateway(name: str, mock_url: str, workdir: Path, *, config: Path | None = None) -> Target:
-    """Spawn ``bastion`` or ``litellm`` on a free port against the mock; time it to its first answer.
+    """Spawn Bastion as target ``name`` on a free port against the mock; time it to its first answer.
 
     ``config`` is a config file written beforehand (the default: ``<workdir>/<name>.yaml`` with
-    :func:`gateway_config`); any ``name`` but ``litellm`` runs Bastion (its bytecode compiled
-    first, outside the time measured: :func:`compile_bastion`).
+    :func:`gateway_config`). Bastion's bytecode is compiled first, outside the time measured
+    (:func:`compile_bastion`).
     """
     if config is None:
         config = workdir / f"{name}.yaml"
         config.write_text(gateway_config(mock_url))
     port = free_port()
+    target = gateway_target(name, port, workdir)
+    env = dict(os.environ)
+    compile_bastion()
+    argv = _bastion_argv(name, config, port, env)
+    return launch(target, argv, env, f"{target.base_url}/health/readiness", cwd=workdir)
+
+
+def gateway_target(name: str, port: int, workdir: Path) -> Target:
+    """A gateway on ``port`` that serves the ``bench`` group with the master key as Bearer."""
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {MASTER_KEY}", "Content-Type": "application/json"}
     target = Target(
         name, f"{base}/v1/chat/completions", "bench", headers, log=workdir / f"{file_stem(name)}.log"
     )
     target.base_url = base
-    env = dict(os.environ)
-    if name.startswith("bastion"):
-        compile_bastion()
-        argv = _bastion_argv(name, config, port, env)
-    else:
-        argv = [str(LITELLM), "--config", str(config), "--port", str(port), "--num_workers", "1"]
-        # No network at start-up (cost map download) and no chatter on stdout.
-        env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_LOG="ERROR", LITELLM_TELEMETRY="False")
+    return target
+
+
+def launch(target: Target, argv: list[str], env: dict[str, str], ready_url: str, *, cwd: Path) -> Target:
+    """Spawn ``argv`` as ``target``'s process (output to its log), wait until ``ready_url`` answers
+    200, then send the first chat completion: the time from spawn to its answer is the start-up. A
+    process that exits or is not ready in time is stopped, with the reason in ``target.error``."""
     assert target.log is not None
     started = time.perf_counter()
     target.process = subprocess.Popen(
-        argv, stdout=target.log.open("wb"), stderr=subprocess.STDOUT, env=env, cwd=workdir
+        argv, stdout=target.log.open("wb"), stderr=subprocess.STDOUT, env=env, cwd=cwd
     )
     try:
-        _wait_ready(target, f"{base}/health/readiness", started)
+        _wait_ready(target, ready_url, started)
         _first_request(target, started)
     except RuntimeError as exc:
         target.error = str(exc)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import anthropic
 import openai
+import orjson
 import pytest
+from google.genai import types
+from test_errors_and_auth import raw_post
 from test_sdk_passthrough import anthropic_client, genai_client, openai_client
 
 from bastion.testing.gateway import RunningGateway
 from bastion.testing.upstream import MockUpstream
-from support import UPSTREAM_KEY
+from support import MASTER_KEY, UPSTREAM_KEY
 
 
 def test_openai_embeddings_pass_through_with_sdk_base64(
@@ -48,6 +51,47 @@ def test_gemini_embed_content(gateway: RunningGateway) -> None:
     resp = client.models.embed_content(model="gpt", contents=["hello", "world"])
     assert resp.embeddings is not None and len(resp.embeddings) == 2
     assert resp.embeddings[0].values is not None and len(resp.embeddings[0].values) == 8
+
+
+@pytest.mark.parametrize("group", ["gemini", "gpt", "mock"])
+def test_gemini_embed_content_keeps_the_asked_size(
+    gateway: RunningGateway, upstream: MockUpstream, group: str
+) -> None:
+    """The SDK puts ``output_dimensionality`` on each request of its batch: the vectors come back
+    at that size whichever provider serves the group (it used to be dropped, giving full-size vectors)."""
+    client = genai_client(gateway)
+    resp = client.models.embed_content(
+        model=group, contents=["hello", "world"], config=types.EmbedContentConfig(output_dimensionality=4)
+    )
+    assert resp.embeddings is not None
+    assert [len(e.values or []) for e in resp.embeddings] == [4, 4]
+    if group != "mock":
+        body = upstream.requests[-1].body
+        assert isinstance(body, dict)
+        asked = (
+            [r["outputDimensionality"] for r in body["requests"]]
+            if group == "gemini"
+            else [body["dimensions"]]
+        )
+        assert set(asked) == {4}
+
+
+def test_gemini_batch_of_mixed_sizes_is_refused_in_geminis_shape(gateway: RunningGateway) -> None:
+    """Requests of one batch asking for different sizes get a 400 that says what to do."""
+    body = {
+        "requests": [
+            {"content": {"parts": [{"text": "a"}]}, "outputDimensionality": 4},
+            {"content": {"parts": [{"text": "b"}]}, "outputDimensionality": 8},
+        ]
+    }
+    status, answer, _ = raw_post(
+        gateway.url + "/v1beta/models/gpt:batchEmbedContents",
+        orjson.dumps(body),
+        {"x-goog-api-key": MASTER_KEY},
+    )
+    assert status == 400
+    error = answer["error"]
+    assert error["status"] == "INVALID_ARGUMENT" and "same outputDimensionality" in error["message"]
 
 
 def test_count_tokens_asks_anthropic(gateway: RunningGateway, upstream: MockUpstream) -> None:

@@ -137,7 +137,7 @@ def _boom(*args: Any, **kwargs: Any) -> Any:
 @pytest.mark.parametrize(
     ("target", "method", "path", "headers", "read"),
     [
-        ("bastion.api.catalog.openai_models", "GET", "/v1/models", AUTH, _openai),
+        ("bastion.api.catalog.listed", "GET", "/v1/models", AUTH, _openai),
         ("bastion.app.deployment_info", "GET", "/model/info", AUTH, _openai),
         ("bastion.accounts.users.AccountService.log_in", "POST", "/v2/login/access-token", {}, _account),
         ("bastion.web.dashboard._is_https", "GET", "/ui/login", {}, _page),

@@ -54,8 +54,11 @@ def gateway_on(backend: str, config: dict[str, Any], start: Callable[[dict[str, 
         schema = "bt_" + secrets.token_hex(6)
         config = {
             **config,
-            "general_settings": {"database_url": f"{PG}?schema={schema}"},
-            "bastion_settings": {"redis_url": REDIS},
+            "general_settings": {
+                **config.get("general_settings", {}),
+                "database_url": f"{PG}?schema={schema}",
+            },
+            "bastion_settings": {**config.get("bastion_settings", {}), "redis_url": REDIS},
         }
     gw = start(config)
     try:

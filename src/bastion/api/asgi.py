@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
@@ -222,24 +222,41 @@ class ClientGone(Exception):
     """The client closed its connection before the answer was ready; the work was cancelled."""
 
 
-async def unless_client_leaves(receive: Receive, work: Awaitable[T], *, name: str) -> T:
+async def unless_client_leaves(receive: Receive, work: Coroutine[Any, Any, T]) -> T:
     """Await ``work`` (a non-streamed answer); if the client hangs up first, cancel it (which
-    closes the upstream connection) and raise :class:`ClientGone`."""
-    task = spawn_awaited(work, name=name)
-    watch = spawn_awaited(_disconnected(receive), name="disconnect-watch")
+    closes the upstream connection) and raise :class:`ClientGone`.
+
+    ``work`` runs in the caller's own task, not a task of its own: the caller writes the answer in
+    the same turn of the event loop in which ``work`` returns, before anything ``work`` left for
+    later runs (the limits settlement, the log line and the metrics; see
+    :mod:`bastion.accounting.recorder`). A separate task would hand its result back a turn later,
+    after those. The watch cancels the caller's task instead, and only its own cancellation
+    becomes :class:`ClientGone` (a server's cancellation, a shutdown, passes through)."""
+    caller = asyncio.current_task()
+    assert caller is not None, "unless_client_leaves runs in a task"
+    gone = False
+
+    def hang_up() -> None:
+        nonlocal gone
+        gone = True
+        caller.cancel()
+
+    watch = spawn_awaited(_disconnected(receive, hang_up), name="disconnect-watch")
     try:
-        await asyncio.wait((task, watch), return_when=asyncio.FIRST_COMPLETED)
+        out = await work
+    except asyncio.CancelledError:
+        if gone and caller.uncancel() == 0:  # cancelled by the watch alone
+            raise ClientGone from None
+        raise
     finally:
         watch.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            if watch.done() and not watch.cancelled():
-                raise ClientGone
-    return task.result()
+    if gone:  # the work finished in spite of the cancellation: the client is gone all the same
+        caller.uncancel()
+        raise ClientGone
+    return out
 
 
-async def _disconnected(receive: Receive) -> None:
+async def _disconnected(receive: Receive, hang_up: Callable[[], None]) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
+    hang_up()

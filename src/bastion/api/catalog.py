@@ -1,4 +1,5 @@
-"""Model listings in each surface's shape: the model groups the caller may use."""
+"""What the model listings show: the groups a caller may use (each surface's listing writes them in
+its own shape, ``protocols/<name>/models.py``), LiteLLM's ``/model_group/info`` and ``/model/info``."""
 
 from __future__ import annotations
 
@@ -7,62 +8,26 @@ from typing import Any
 from bastion.accounting.pricing import PriceBook
 from bastion.domain.principal import Principal
 from bastion.gateway.router import Router
+from bastion.protocols.surface import ListedModel
 from bastion.settings import Deployment, Settings
 
-__all__ = [
-    "anthropic_models",
-    "deployment_info",
-    "gemini_models",
-    "model_group_info",
-    "openai_model",
-    "openai_models",
-]
-
-#: A fixed timestamp: groups come from config, they have no creation time of their own.
-_CREATED = 1_700_000_000
+__all__ = ["deployment_info", "entry", "listed", "model_group_info"]
 
 
 def _visible(router: Router, principal: Principal) -> list[str]:
     return [name for name in router.names if principal.may_use(name)]
 
 
-def openai_model(name: str) -> dict[str, Any]:
-    return {"id": name, "object": "model", "created": _CREATED, "owned_by": "bastion"}
+def listed(router: Router, principal: Principal) -> list[ListedModel]:
+    """The model groups ``principal`` may use, as a surface's listing writes them."""
+    return [entry(router, name) for name in _visible(router, principal)]
 
 
-def openai_models(router: Router, principal: Principal) -> dict[str, Any]:
-    return {"object": "list", "data": [openai_model(name) for name in _visible(router, principal)]}
-
-
-def anthropic_models(router: Router, principal: Principal) -> dict[str, Any]:
-    names = _visible(router, principal)
-    data = [
-        {"type": "model", "id": name, "display_name": name, "created_at": "2023-11-14T22:13:20Z"}
-        for name in names
-    ]
-    return {
-        "data": data,
-        "has_more": False,
-        "first_id": names[0] if names else None,
-        "last_id": names[-1] if names else None,
-    }
-
-
-def gemini_models(router: Router, principal: Principal) -> dict[str, Any]:
-    models = []
-    for name in _visible(router, principal):
-        info = router.group(name)[0].model_info
-        entry: dict[str, Any] = {
-            "name": f"models/{name}",
-            "displayName": name,
-            "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
-        }
-        if info.max_input_tokens:
-            entry["inputTokenLimit"] = info.max_input_tokens
-        if info.max_output_tokens:
-            entry["outputTokenLimit"] = info.max_output_tokens
-        models.append(entry)
-    return {"models": models}
+def entry(router: Router, name: str, group: str | None = None) -> ListedModel:
+    """Model group ``group`` (``name`` unless given: an alias resolves to it) listed as ``name``;
+    its limits are its first deployment's."""
+    info = router.group(group or name)[0].model_info
+    return ListedModel(name, info.max_input_tokens, info.max_output_tokens)
 
 
 #: Chat parameters every group takes (Bastion translates or drops them for each provider).

@@ -38,9 +38,16 @@ class Dispatcher:
     """An ASGI callable for ``http`` scopes over one endpoint table."""
 
     def __init__(
-        self, table: EndpointTable, *, overload: Overload | None = None, scrubber: Scrubber | None = None
+        self,
+        table: EndpointTable,
+        *,
+        overload: Overload | None = None,
+        scrubber: Scrubber | None = None,
+        unknown: ErrorFormat = LISTING_ERRORS,
     ) -> None:
         self.table = table
+        #: How a path no family of routes claims answers its 404 (the caller's surface's envelope).
+        self._unknown = unknown
         self._fixed = table.fixed
         self._overload = overload
         self.scrubber = scrubber or Scrubber()
@@ -94,7 +101,7 @@ class Dispatcher:
     async def _no_route(self, request: Request, send: Send, found: NotAllowed | None) -> None:
         where = f"{request.method} {request.path}"
         if found is None:
-            errors = self.table.family(request.path) or LISTING_ERRORS
+            errors = self.table.family(request.path) or self._unknown
             err: BastionError = NotFoundError(f"There is no endpoint {where} on this gateway.")
         else:
             errors = found.errors

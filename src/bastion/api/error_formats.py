@@ -3,22 +3,25 @@
 The dispatcher renders every refusal (404, 405, a guard's 401/403, an overload 503) and every
 unexpected exception (500) through the endpoint's :class:`ErrorFormat`, so a client always reads
 the envelope of the API it called. The client surfaces use their protocol's renderer (OpenAI,
-Anthropic, Gemini, the browser token stream); the account API and the dashboard bring their own.
+Anthropic, Gemini, the browser token stream), paths several surfaces share the claiming surface's
+(:func:`claimed_errors`); the account API and the dashboard bring their own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bastion.api.asgi import Request
-from bastion.domain.errors import BastionError
-from bastion.gateway.surfaces import TOKENSTREAM_OPENAI, Surface
+from bastion.api.surfaces import SURFACES
+from bastion.domain.errors import BastionError, ConfigError
+from bastion.gateway.surfaces import Surface
 from bastion.protocols.anthropic.surface import ERRORS as _ANTHROPIC
 from bastion.protocols.gemini.surface import ERRORS as _GEMINI
 from bastion.protocols.openai.surface import ERRORS as _OPENAI
-from bastion.protocols.surface import ErrorEnvelope
+from bastion.protocols.surface import ErrorEnvelope, SurfaceSpec
+from bastion.protocols.tokenstream.surface import ERRORS as _TOKENSTREAM
 
 __all__ = [
     "ANTHROPIC_ERRORS",
@@ -26,10 +29,11 @@ __all__ = [
     "LISTING_ERRORS",
     "OPENAI_ERRORS",
     "TOKENSTREAM_ERRORS",
+    "ClaimedErrors",
     "ErrorFormat",
     "ErrorReply",
     "SurfaceErrors",
-    "caller_surface",
+    "claimed_errors",
     "surface_errors",
 ]
 
@@ -57,23 +61,6 @@ class ErrorFormat(Protocol):
     def media_type(self) -> str: ...
 
     def render(self, request: Request, err: BastionError, request_id: str) -> ErrorReply: ...
-
-
-_TOKENSTREAM_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {
-                "type": {"type": "string"},
-                "status": {"type": "integer"},
-                "message": {"type": "string"},
-                "retry_after": {"type": ["number", "null"]},
-            },
-        }
-    },
-    "required": ["error"],
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,37 +94,44 @@ def surface_errors(envelope: ErrorEnvelope) -> SurfaceErrors:
 OPENAI_ERRORS = surface_errors(_OPENAI)
 ANTHROPIC_ERRORS = surface_errors(_ANTHROPIC)
 GEMINI_ERRORS = surface_errors(_GEMINI)
-TOKENSTREAM_ERRORS = SurfaceErrors(TOKENSTREAM_OPENAI, "TokenStreamError", _TOKENSTREAM_SCHEMA)
+TOKENSTREAM_ERRORS = surface_errors(_TOKENSTREAM)
 
 
 @dataclass(frozen=True, slots=True)
-class _ListingErrors:
-    """For paths several surfaces share (``/v1/models``, an unknown ``/v1/...``): the caller's
-    headers tell its SDK (``anthropic-version``; Google's ``x-goog-*``); OpenAI otherwise."""
+class ClaimedErrors:
+    """For paths several surfaces share (``/v1/models``, an unknown ``/v1/...``): the first surface
+    whose ``claims`` recognises the caller's headers (its SDK's own) writes the error; the one that
+    claims nothing otherwise."""
 
+    choices: tuple[tuple[Callable[[Mapping[str, str]], bool], SurfaceErrors], ...]
+    default: SurfaceErrors
     schema_name: str = "ListingError"
     media_type: str = "application/json"
-    schema: Mapping[str, Any] = field(
-        default_factory=lambda: {
-            "oneOf": [
-                {"$ref": f"#/components/schemas/{name}"}
-                for name in ("OpenAIError", "AnthropicError", "GeminiError")
-            ]
-        }
-    )
+    schema: Mapping[str, Any] = field(default_factory=dict)
+
+    def pick(self, headers: Mapping[str, str]) -> SurfaceErrors:
+        for claims, errors in self.choices:
+            if claims(headers):
+                return errors
+        return self.default
 
     def render(self, request: Request, err: BastionError, request_id: str) -> ErrorReply:
-        return caller_surface(request).render(request, err, request_id)
+        return self.pick(request.headers).render(request, err, request_id)
 
 
-LISTING_ERRORS = _ListingErrors()
+def claimed_errors(specs: Iterable[SurfaceSpec]) -> ClaimedErrors:
+    """The shared error format of ``specs`` (their first unclaiming surface is the default)."""
+    specs = tuple(specs)
+    default = next((spec for spec in specs if spec.claims is None), None)
+    if default is None:
+        raise ConfigError("surfaces sharing a path need one that claims no caller (the default)")
+    choices = tuple((spec.claims, surface_errors(spec.errors)) for spec in specs if spec.claims is not None)
+    names = dict.fromkeys(
+        errors.schema_name for errors in (surface_errors(default.errors), *(c[1] for c in choices))
+    )
+    schema = {"oneOf": [{"$ref": f"#/components/schemas/{name}"} for name in names]}
+    return ClaimedErrors(choices, surface_errors(default.errors), schema=schema)
 
 
-def caller_surface(request: Request) -> SurfaceErrors:
-    """Which client surface a caller of a shared path speaks, by the headers its SDK sends."""
-    headers = request.headers
-    if "anthropic-version" in headers:
-        return ANTHROPIC_ERRORS
-    if "x-goog-api-client" in headers or "x-goog-api-key" in headers:
-        return GEMINI_ERRORS
-    return OPENAI_ERRORS
+#: What an unknown path answers when no family of routes claims it: the registered surfaces'.
+LISTING_ERRORS = claimed_errors(SURFACES)

@@ -78,9 +78,10 @@ class GenerationHandler:
     def context(self, request: Request, surface: Surface) -> CallContext:
         return self.pipeline.context(surface, request.headers)
 
-    async def start(self, ctx: CallContext, request: Request) -> None:
-        """Authenticate the caller and note who it is on the record."""
-        await self.pipeline.authenticate(ctx, request_key(request), browser=ctx.surface.name == "tokenstream")
+    async def start(self, ctx: CallContext, request: Request, *, browser: bool = False) -> None:
+        """Authenticate the caller and note who it is on the record (``browser``: a browser token
+        is accepted, on the browser room's endpoints only)."""
+        await self.pipeline.authenticate(ctx, request_key(request), browser=browser)
 
     async def handle(
         self,
@@ -94,9 +95,11 @@ class GenerationHandler:
         admit: Admitter | None = None,
         headers: Sequence[tuple[bytes, bytes]] = (),
         hooks: CallHooks | None = None,
+        browser: bool = False,
     ) -> None:
         """Serve one generation call. ``body_limit``, ``admit`` and ``headers`` (added to every
-        response) let a surface such as the browser token stream apply its own rules; ``hooks``
+        response) let a surface such as the browser token stream apply its own rules (``browser``:
+        its callers may hold a browser token); ``hooks``
         let a stateful one (the Responses API) read and keep its state."""
         self._in_flight.inc()
         try:
@@ -110,6 +113,7 @@ class GenerationHandler:
                 admit=admit,
                 headers=headers,
                 hooks=hooks,
+                browser=browser,
             )
         finally:
             self._in_flight.dec()
@@ -126,6 +130,7 @@ class GenerationHandler:
         admit: Admitter | None,
         headers: Sequence[tuple[bytes, bytes]],
         hooks: CallHooks | None,
+        browser: bool,
     ) -> None:
         pipeline = self.pipeline
         ctx = pipeline.context(surface, request.headers)
@@ -133,7 +138,7 @@ class GenerationHandler:
         extra_headers = surface.request_id_headers(request_id)
         extra_headers.extend(headers)
         try:
-            await self.start(ctx, request)
+            await self.start(ctx, request, browser=browser)
             body = await request.json(body_limit or self._limit)
             if hooks is not None:
                 await hooks.prepare(ctx, body)
@@ -148,9 +153,7 @@ class GenerationHandler:
                 relay = await pipeline.open_stream(ctx, body, model)
             else:
                 # A client that hangs up cancels the upstream call and is billed as docs/operations.md says.
-                out = await unless_client_leaves(
-                    request.receive, pipeline.complete(ctx, body, model), name="complete"
-                )
+                out = await unless_client_leaves(request.receive, pipeline.complete(ctx, body, model))
                 if hooks is not None:
                     await hooks.answered(ctx, out)
                 await send_bytes(send, 200, out, headers=extra_headers + ctx.response_headers)

@@ -13,7 +13,7 @@ from typing import Any
 
 from bastion import __version__
 from bastion.api.endpoints import PUBLIC, Endpoint, EndpointTable
-from bastion.api.error_formats import ANTHROPIC_ERRORS, GEMINI_ERRORS, OPENAI_ERRORS
+from bastion.api.error_formats import ClaimedErrors
 
 __all__ = ["openapi_document"]
 
@@ -65,9 +65,9 @@ def openapi_document(table: EndpointTable) -> dict[str, Any]:
         schemas[endpoint.errors.schema_name] = dict(endpoint.errors.schema)
         if endpoint.tag:
             used_tags[endpoint.tag] = None
-    if "ListingError" in schemas:  # its oneOf refers to the surfaces' own schemas
-        for errors in (OPENAI_ERRORS, ANTHROPIC_ERRORS, GEMINI_ERRORS):
-            schemas.setdefault(errors.schema_name, dict(errors.schema))
+        if isinstance(endpoint.errors, ClaimedErrors):  # its oneOf refers to the surfaces' own
+            for errors in (endpoint.errors.default, *(found for _, found in endpoint.errors.choices)):
+                schemas.setdefault(errors.schema_name, dict(errors.schema))
     return {
         "openapi": "3.1.0",
         "info": {

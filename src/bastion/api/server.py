@@ -33,14 +33,9 @@ from bastion.api.asgi import (
 )
 from bastion.api.dispatch import Dispatcher
 from bastion.api.endpoints import CLIENT, MASTER, PUBLIC, Audience, Endpoint, EndpointTable, Guard, Handler
-from bastion.api.error_formats import (
-    GEMINI_ERRORS,
-    LISTING_ERRORS,
-    OPENAI_ERRORS,
-    caller_surface,
-    surface_errors,
-)
+from bastion.api.error_formats import OPENAI_ERRORS, claimed_errors, surface_errors
 from bastion.api.generation import GenerationHandler
+from bastion.api.listings import LISTINGS, listing_endpoints
 from bastion.api.openapi import openapi_document
 from bastion.api.overload import Overload
 from bastion.api.usage import usage_me
@@ -50,7 +45,7 @@ from bastion.gateway.cache import ResponseCache
 from bastion.gateway.context import CallContext
 from bastion.gateway.pipeline import Work
 from bastion.gateway.router import Router
-from bastion.gateway.surfaces import ANTHROPIC, GEMINI, Surface
+from bastion.gateway.surfaces import Surface
 from bastion.observability.metrics import CONTENT_TYPE, Metrics
 from bastion.protocols.surface import Operation, SurfaceSpec
 from bastion.secrets.scrubber import Scrubber
@@ -141,11 +136,14 @@ class GatewayApp:
         #: Every route of the gateway (raises ConfigError on a collision).
         self.table = EndpointTable(endpoints, guards)
         self.overload = Overload(overload or OverloadSettings(), metrics)
-        self._dispatch = Dispatcher(self.table, overload=self.overload, scrubber=scrubber)
+        self._dispatch = Dispatcher(
+            self.table, overload=self.overload, scrubber=scrubber, unknown=claimed_errors(self._surfaces)
+        )
         self._openapi_document: bytes | None = None
 
     def endpoints(self) -> list[Endpoint]:
-        """The registered surfaces' endpoints (``api/surfaces.py``), model listings, health, metrics."""
+        """The registered surfaces' endpoints (``api/surfaces.py``) with their model listings,
+        LiteLLM's ``/model_group/info``, health, metrics, ``/`` and ``/openapi.json``."""
         found: list[Endpoint] = []
 
         def add(paths: Sequence[str], method: str, handler: Handler, audience: Audience, **kw: Any) -> None:
@@ -155,6 +153,8 @@ class GatewayApp:
         for spec in self._surfaces:
             errors = surface_errors(spec.errors)
             for op in spec.operations:
+                if op.kind in LISTINGS:
+                    continue  # one route per path, whichever surfaces list there (below)
                 handler, inline = self._operation(spec, op)
                 add(
                     op.paths,
@@ -169,24 +169,7 @@ class GatewayApp:
                     produces=op.produces,
                     query=op.query,
                 )
-        add(
-            ("/v1/models", "/models"),
-            "GET",
-            self._list_models,
-            CLIENT,
-            errors=LISTING_ERRORS,
-            tag="openai",
-            summary="Model groups the caller may use (Anthropic's shape with anthropic-version)",
-        )
-        add(
-            ("/v1/models/{model:path}",),
-            "GET",
-            self._get_model,
-            CLIENT,
-            errors=OPENAI_ERRORS,
-            tag="openai",
-            summary="One model group",
-        )
+        found.extend(listing_endpoints(self._surfaces, self._router, self._gen.admit))
         add(
             ("/model_group/info",),
             "GET",
@@ -205,15 +188,6 @@ class GatewayApp:
             tag="openai",
             summary="The caller's plan, and the token quota and budget left with their reset times",
             query=("user",),
-        )
-        add(
-            ("/v1beta/models",),
-            "GET",
-            self._gemini_models,
-            CLIENT,
-            errors=GEMINI_ERRORS,
-            tag="gemini",
-            summary="Model groups the caller may use",
         )
         if self._dry_run is not None:
             add(
@@ -303,24 +277,17 @@ class GatewayApp:
 
             return chat, True
         if op.kind == "embeddings":
+            codec = op.codec
+            if codec is None:
+                raise ConfigError(f"surface '{spec.tag}' declares embeddings but no codec")
+
+            async def embed(ctx: CallContext, body: dict[str, Any], group: str) -> bytes:
+                return await self._embeddings.embed(ctx, body, group, codec)
 
             async def embeddings(request: Request, send: Send) -> None:
-                await self._guarded(request, send, wire, request.params.get("model"), self._embeddings.openai)
+                await self._guarded(request, send, wire, request.params.get("model"), embed)
 
             return embeddings, True
-        if op.kind == "gemini_embeddings":
-            batch = op.batch
-
-            async def gemini_embeddings(request: Request, send: Send) -> None:
-                await self._guarded(
-                    request,
-                    send,
-                    wire,
-                    request.params.get("model"),
-                    lambda ctx, body, group: self._embeddings.gemini(ctx, body, group, batch=batch),
-                )
-
-            return gemini_embeddings, True
         if op.kind == "count_tokens":
             pick, answer = spec.count_body, spec.count_answer
             if pick is None or answer is None:
@@ -362,9 +329,7 @@ class GatewayApp:
             requested = path_model if path_model is not None else body.get("model")
             group = await self._pipeline.admit(ctx, body, requested, route=False, limited=limited)
             # A client that hangs up cancels the upstream call (embeddings cost money too).
-            out = await unless_client_leaves(
-                request.receive, self._pipeline.run(ctx, body, group, work), name="work"
-            )
+            out = await unless_client_leaves(request.receive, self._pipeline.run(ctx, body, group, work))
         except ClientGone:
             self._pipeline.abandoned(ctx, body)
             return
@@ -384,28 +349,11 @@ class GatewayApp:
 
     # ------------------------------------------------------------------ catalog, health, metrics
 
-    async def _list_models(self, request: Request, send: Send) -> None:
-        surface = caller_surface(request).surface
-        if surface is GEMINI:
-            await self._gemini_models(request, send)
-        elif surface is ANTHROPIC:
-            await send_json(send, 200, catalog.anthropic_models(self._router, request.caller))
-        else:
-            await send_json(send, 200, catalog.openai_models(self._router, request.caller))
-
-    async def _get_model(self, request: Request, send: Send) -> None:
-        name = request.params["model"]
-        self._gen.admit(request.caller, name)
-        await send_json(send, 200, catalog.openai_model(name))
-
     async def _model_group_info(self, request: Request, send: Send) -> None:
         await send_json(send, 200, catalog.model_group_info(self._router, request.caller, self._prices))
 
     async def _usage_me(self, request: Request, send: Send) -> None:
         await usage_me(self.gatekeeper, request, send)
-
-    async def _gemini_models(self, request: Request, send: Send) -> None:
-        await send_json(send, 200, catalog.gemini_models(self._router, request.caller))
 
     async def _liveliness(self, request: Request, send: Send) -> None:
         await send_json(send, 200, health.liveliness())

@@ -1,13 +1,16 @@
-"""Embeddings: OpenAI ``/v1/embeddings`` and Gemini ``embedContent`` on any provider that has them.
+"""Embeddings, for every surface that declares them, on any provider that has them.
 
-Same protocol both sides passes the body through (when the provider adapter can); otherwise the
-texts go to the adapter's embeddings endpoint in its shape and the vectors come back in the
-client's. Anthropic has no embeddings API, which is said plainly. Retries and fallbacks are the
+The surface's codec (its protocol package's :class:`~bastion.protocols.embeddings.EmbeddingsCodec`)
+decodes the client's body to a canonical :class:`~bastion.protocols.embeddings.EmbeddingsCall`.
+Same protocol both sides passes the body through (when the codec allows it and the provider adapter
+can); otherwise the texts go to the adapter's embeddings endpoint in its shape and the vectors come
+back in the client's. A provider without embeddings is said plainly. Retries and fallbacks are the
 chat pipeline's; the pipeline records the call once it answered.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -16,8 +19,7 @@ from bastion.domain.errors import InvalidRequestError, UpstreamError
 from bastion.domain.usage import Usage
 from bastion.gateway.chat import ChatService
 from bastion.gateway.context import CallContext
-from bastion.protocols.gemini import embeddings as gemini_embeddings
-from bastion.protocols.openai import embeddings as openai_embeddings
+from bastion.protocols.embeddings import EmbeddingsCodec
 from bastion.protocols.token_estimate import estimate_tokens
 from bastion.providers.base import ProviderAdapter, UpstreamRequest
 from bastion.providers.http import HttpPool
@@ -31,46 +33,26 @@ class EmbeddingsService:
         self._chat = chat
         self._http = http
 
-    async def openai(self, ctx: CallContext, body: dict[str, Any], model: str) -> bytes:
-        req = openai_embeddings.decode_embeddings_request(body)
+    async def embed(
+        self, ctx: CallContext, body: dict[str, Any], model: str, codec: EmbeddingsCodec
+    ) -> bytes:
+        """Embed what ``body`` (written in ``codec``'s protocol) asks for, with model group ``model``."""
+        call = codec.decode(body, model)
 
         async def attempt(dep: Deployment) -> bytes:
             adapter = self._chat.adapter_for(dep)
             upstream = None
-            if adapter.protocol == ctx.surface.passthrough:
+            if call.passthrough and adapter.protocol == ctx.surface.passthrough:
                 upstream = adapter.embeddings_passthrough(dep, body)
             if upstream is not None:
                 data = await self._post(adapter, dep, upstream)
-                parsed = orjson.loads(data)
-                usage = parsed.get("usage") or {}
-                ctx.record.usage = Usage(input_tokens=int(usage.get("prompt_tokens") or 0))
+                ctx.record.usage = Usage(input_tokens=codec.passthrough_tokens(orjson.loads(data)))
                 return data
-            texts = _texts(req.inputs)
-            vectors = await self._vectors(adapter, dep, texts, req.dimensions)
+            texts = _texts(call.inputs)
+            vectors = await self._vectors(adapter, dep, texts, call.dimensions)
             tokens = _estimate(texts)
             ctx.record.usage = Usage(input_tokens=tokens)
-            out = openai_embeddings.encode_embeddings_response(vectors, model, tokens, req.encoding_format)
-            return orjson.dumps(out)
-
-        return await self._chat.with_fallbacks(ctx, model, attempt)
-
-    async def gemini(self, ctx: CallContext, body: dict[str, Any], model: str, *, batch: bool) -> bytes:
-        texts = (
-            gemini_embeddings.decode_batch_embed_request(body)
-            if batch
-            else gemini_embeddings.decode_embed_content_request(body, model)
-        )
-        dimensions = body.get("outputDimensionality") or body.get("output_dimensionality")
-
-        async def attempt(dep: Deployment) -> bytes:
-            adapter = self._chat.adapter_for(dep)
-            vectors = await self._vectors(
-                adapter, dep, texts, dimensions if isinstance(dimensions, int) else None
-            )
-            ctx.record.usage = Usage(input_tokens=_estimate(texts))
-            if batch:
-                return orjson.dumps(gemini_embeddings.encode_batch_embed_response(vectors))
-            return orjson.dumps(gemini_embeddings.encode_embed_content_response(vectors[0]))
+            return codec.encode(vectors, model, tokens, call)
 
         return await self._chat.with_fallbacks(ctx, model, attempt)
 
@@ -103,7 +85,7 @@ def _estimate(texts: list[str]) -> int:
     return sum(max(estimate_tokens(len(t)), 1) for t in texts)
 
 
-def _texts(inputs: list[Any]) -> list[str]:
+def _texts(inputs: Sequence[Any]) -> list[str]:
     texts = [item for item in inputs if isinstance(item, str)]
     if len(texts) != len(inputs):
         raise InvalidRequestError(

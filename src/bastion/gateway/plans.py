@@ -15,7 +15,9 @@ Plans of the config never change while the process runs; those of ``/budget/new`
 customer rows are read from the database once and kept until :meth:`PlanDirectory.invalidate`:
 the administration services call it in this process and publish it to the others (Redis pub/sub),
 so a change applies to the next request everywhere. The hot path costs a dict lookup; the first
-request of an end user after a change, one database read.
+request of an end user after a change, one database read; and none at all while there is no
+customer row (a key's ``user`` field then names nobody with a plan or a block: one probe of the
+table, kept until the next change, answers for every new value).
 """
 
 from __future__ import annotations
@@ -75,11 +77,16 @@ class PlanDirectory:
         default_plan: str | None,
         load_plans: Callable[[], Awaitable[list[Plan]]],
         load_end_user: Callable[[str], Awaitable[EndUserPlan | None]],
+        any_end_user: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
+        """``any_end_user``: whether any end-user row exists (None: always assume some do)."""
         self._configured = dict(configured)
         self._default = default_plan
         self._load_plans = load_plans
         self._load_end_user = load_end_user
+        self._any_end_user = any_end_user
+        #: Whether any end-user row exists (None: not known; read again after every change).
+        self._customers: bool | None = None
         self._stored: dict[str, Plan] | None = None
         self._loading = asyncio.Lock()
         #: End user -> their row (``None``: no row); dropped on every change.
@@ -91,6 +98,7 @@ class PlanDirectory:
         """Plans or customers changed somewhere: read them again before they are next used."""
         self._version += 1
         self._stored = None
+        self._customers = None
         self._members.clear()
 
     async def plan(self, name: str) -> Plan | None:
@@ -164,6 +172,8 @@ class PlanDirectory:
             return members[end_user]
         version = self._version
         try:
+            if not await self._some_customers():
+                return None  # no row to find: no read per new end user
             row = await self._load_end_user(end_user)
         except Exception:  # the database is down: the token's plan or the default applies
             _log.warning("could not read an end user's plan; trying again on their next request")
@@ -173,6 +183,23 @@ class PlanDirectory:
                 members.clear()
             members[end_user] = row
         return row
+
+    async def _some_customers(self) -> bool:
+        """Whether end-user rows exist (read once, then kept until :meth:`invalidate`)."""
+        known = self._customers
+        if known is not None:
+            return known
+        if self._any_end_user is None:
+            return True
+        async with self._loading:  # one read for every request waiting on it
+            known = self._customers
+            if known is not None:
+                return known
+            version = self._version
+            found = await self._any_end_user()
+            if self._version == version:
+                self._customers = found
+            return found
 
 
 def plan_directory_of(settings: Settings, database: Database) -> PlanDirectory:
@@ -190,6 +217,7 @@ def plan_directory_of(settings: Settings, database: Database) -> PlanDirectory:
         default_plan=settings.bastion.default_plan,
         load_plans=load_plans,
         load_end_user=load_end_user,
+        any_end_user=database.end_users.any,
     )
 
 

@@ -1,26 +1,16 @@
-"""The client-facing wire formats the pipeline serves; each lives in its protocol package.
+"""What the gateway calls a client surface: a :class:`~bastion.protocols.wire.WireFormat`.
 
-A surface is a :class:`~bastion.protocols.wire.WireFormat`; this module only names them for the
-gateway and the API, so adding a surface is its protocol package plus one line here.
+Each surface is declared by its protocol package (``protocols/<name>/surface.py``) and registered
+in ``bastion.api.surfaces``; the gateway only asks the caller's wire format. ``OPENAI`` is named
+here for ``/v2`` chat (``accounts/conversations.py``), which takes OpenAI-shaped requests.
 """
 
 from __future__ import annotations
 
-from bastion.protocols.anthropic.wire import ANTHROPIC
-from bastion.protocols.gemini.wire import GEMINI
 from bastion.protocols.openai.wire import OPENAI
-from bastion.protocols.tokenstream.wire import TOKENSTREAM_ANTHROPIC, TOKENSTREAM_OPENAI
 from bastion.protocols.wire import StreamEncoder, WireFormat
 
-__all__ = [
-    "ANTHROPIC",
-    "GEMINI",
-    "OPENAI",
-    "TOKENSTREAM_ANTHROPIC",
-    "TOKENSTREAM_OPENAI",
-    "StreamEncoder",
-    "Surface",
-]
+__all__ = ["OPENAI", "StreamEncoder", "Surface"]
 
 #: A client protocol, as the pipeline sees it.
 Surface = WireFormat

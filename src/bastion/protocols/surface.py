@@ -3,24 +3,33 @@
 Each protocol package owns one :class:`SurfaceSpec` (in its ``surface.py``); the API registers
 the specs in one list (``bastion.api.surfaces.SURFACES``) and builds the route table from them. A
 spec is data only: ``kind`` names what the gateway does for an :class:`Operation` (``chat``,
-``embeddings``, ``count_tokens``, or a handler another part of the API supplies under that name).
+``embeddings`` with the operation's ``codec``, ``count_tokens``, ``models`` and ``model`` (the
+model groups the caller may use, written by the operation's ``listing``), or a handler another
+part of the API supplies under that name).
+
+Several surfaces may declare a listing at one path (``GET /v1/models``): the request goes to the
+first whose ``claims`` recognises its headers, else to the one that claims nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bastion.protocols.embeddings import EmbeddingsCodec
 from bastion.protocols.wire import WireFormat
 
 __all__ = [
     "JSON",
     "JSON_OR_SSE",
+    "LISTING_PATHS",
     "MODEL",
     "SSE",
     "STREAM",
     "ErrorEnvelope",
+    "ListedModel",
+    "Listing",
     "Operation",
     "SurfaceSpec",
     "provider_body",
@@ -30,6 +39,9 @@ JSON = "application/json"
 SSE = "text/event-stream"
 #: JSON, or server-sent events when the body asks for ``"stream": true``.
 JSON_OR_SSE = "application/json, text/event-stream"
+
+#: Where the SDKs list models: surfaces that list there claim their clients' requests (``claims``).
+LISTING_PATHS = ("/v1/models", "/models")
 
 MODEL = {"type": "string", "description": "A model group of this gateway (GET /v1/models lists them)."}
 STREAM = {"type": "boolean", "default": False}
@@ -60,11 +72,26 @@ class ErrorEnvelope:
 
 
 @dataclass(frozen=True, slots=True)
+class ListedModel:
+    """A model group as a listing shows it: its name and the token limits configured for it."""
+
+    name: str
+    max_input_tokens: int | None = None
+    max_output_tokens: int | None = None
+
+
+#: Writes a listing's answer: every group the caller may use (``models``), or the one asked for
+#: (``model``: a one-element sequence).
+Listing = Callable[[Sequence[ListedModel]], bytes]
+
+
+@dataclass(frozen=True, slots=True)
 class Operation:
     """One operation of a surface, served at each of ``paths``.
 
-    ``stream``: the path itself says whether the answer streams (Gemini's actions); ``batch``: a
-    batch of embeddings. ``query``: the query parameters OpenAPI lists."""
+    ``stream``: the path itself says whether the answer streams (Gemini's actions). ``codec``: an
+    ``embeddings`` operation's bodies; ``listing``: a ``models``/``model`` operation's answer.
+    ``query``: the query parameters OpenAPI lists."""
 
     kind: str
     paths: tuple[str, ...]
@@ -73,8 +100,9 @@ class Operation:
     produces: str = JSON
     method: str = "POST"
     stream: bool | None = None
-    batch: bool = False
     query: tuple[str, ...] = ()
+    codec: EmbeddingsCodec | None = None
+    listing: Listing | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +110,10 @@ class SurfaceSpec:
     """A client surface: its wire format, error envelope, OpenAPI tag and operations.
 
     ``count_body`` picks the chat request out of a token-count body; ``count_answer`` writes the
-    count in the surface's shape (both only for surfaces with a ``count_tokens`` operation)."""
+    count in the surface's shape (both only for surfaces with a ``count_tokens`` operation).
+    ``claims``: whether a request's headers come from this surface's clients (its SDK's own
+    headers), for paths several surfaces share; ``None``: the surface answers such a path when no
+    other claims the request."""
 
     wire: WireFormat
     errors: ErrorEnvelope
@@ -90,3 +121,4 @@ class SurfaceSpec:
     operations: tuple[Operation, ...]
     count_body: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     count_answer: Callable[[int], bytes] | None = None
+    claims: Callable[[Mapping[str, str]], bool] | None = None

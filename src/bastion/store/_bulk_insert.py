@@ -50,8 +50,13 @@ _Convert = Callable[[Any], Any]
 
 
 class RecordsetInsert:
-    """PostgreSQL: ``INSERT ... SELECT ... FROM jsonb_to_recordset(:rows) ON CONFLICT (key) DO NOTHING
-    RETURNING key``; SQLite: one single-row ``INSERT ... ON CONFLICT (key) DO NOTHING``, executemany."""
+    """PostgreSQL: ``INSERT ... SELECT ... FROM jsonb_to_recordset(:rows) ON CONFLICT (key) DO
+    NOTHING`` (``RETURNING key`` only when asked); SQLite: one single-row ``INSERT ... ON CONFLICT
+    (key) DO NOTHING``, executemany.
+
+    Without ``RETURNING`` the result's ``rowcount`` says how many rows were new: a writer that
+    needs to know which ones can take the rows themselves when it equals the batch's size, and
+    ask again with ``RETURNING`` (a replayed batch) only when it does not."""
 
     def __init__(
         self, table: Table, key: Column[Any], *, columns: Sequence[Column[Any]] | None = None
@@ -60,16 +65,17 @@ class RecordsetInsert:
         self._table = table
         self._key = key
         self._columns = list(table.columns if columns is None else columns)
-        self._statements: dict[str, TextClause] = {}
+        self._statements: dict[tuple[str, bool], TextClause] = {}
         self._converters: dict[str, list[tuple[str, _Convert]]] = {}
         self._sqlite: str | None = None
         self._sqlite_plan: list[tuple[str, _Convert | None]] | None = None
 
-    def statement(self, dialect: Dialect) -> TextClause:
-        """PostgreSQL's one statement; takes ``:rows`` (:meth:`parameters`)."""
-        found = self._statements.get(dialect.name)
+    def statement(self, dialect: Dialect, *, returning: bool = False) -> TextClause:
+        """PostgreSQL's one statement; takes ``:rows`` (:meth:`parameters`). ``returning``: the
+        statement returns the keys of the rows it inserted."""
+        found = self._statements.get((dialect.name, returning))
         if found is None:
-            found = self._statements[dialect.name] = self._build(dialect)
+            found = self._statements[(dialect.name, returning)] = self._build(dialect, returning)
         return found
 
     def parameters(self, rows: Sequence[Mapping[str, Any]], dialect: Dialect) -> dict[str, str]:
@@ -124,12 +130,12 @@ class RecordsetInsert:
             for row in rows
         ]
 
-    def _build(self, dialect: Dialect) -> TextClause:
+    def _build(self, dialect: Dialect, returning: bool) -> TextClause:
         quote = dialect.identifier_preparer.quote
         names = ", ".join(quote(column.name) for column in self._columns)
         key = quote(self._key.name)
         table = quote(self._table.name)
-        tail = f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
+        tail = f"ON CONFLICT ({key}) DO NOTHING" + (f" RETURNING {key}" if returning else "")
         if dialect.name == "postgresql":
             type_name = dialect.type_compiler_instance.process
             types = [

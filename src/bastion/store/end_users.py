@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+from sqlalchemy import delete, exists, select
 
 from bastion.store._owners import OwnerRepository
-from bastion.store._transactions import writing
+from bastion.store._transactions import reading, writing
 from bastion.store.records import EndUserRecord, Page
 from bastion.store.schema import end_users
 
@@ -22,6 +22,11 @@ class EndUserRepository(OwnerRepository[EndUserRecord]):
     _record = EndUserRecord
     _updatable = END_USER_UPDATABLE_FIELDS
     _noun = "end_user"
+
+    async def any(self) -> bool:
+        """Whether there is at least one end user (one indexed probe, whatever the table's size)."""
+        async with reading(self._engine) as conn:
+            return bool((await conn.execute(select(exists().select_from(end_users)))).scalar())
 
     async def delete(self, user_id: str) -> bool:
         """Delete the end user; whether there was one."""

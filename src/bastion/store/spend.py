@@ -3,7 +3,10 @@
 :meth:`SpendRepository.insert_spend_logs` is the only writer of spend. In ONE transaction it
 inserts the batch (a record whose ``request_id`` is already stored is skipped, so a batch can be
 retried after a lost connection) and adds the cost of exactly the inserted records to the
-``spend`` of their key, user and team. Totals therefore always equal the sum of the logs.
+``spend`` of their key, user and team. Totals therefore always equal the sum of the logs. The
+insert returns no rows: its row count says whether every record was new (the common case, whose
+costs are then the batch's own); a batch some of whose records were stored before (a replay) is
+rolled back and written again with an insert that returns the new request ids.
 
 Concurrent writers (several processes on one PostgreSQL) cannot deadlock: every transaction locks
 key rows, then log entries, then user rows, then team rows, each in sorted order.
@@ -129,6 +132,15 @@ class SpendRepository:
         if not unique:
             return 0
         rows = [unique[request_id] for request_id in sorted(unique)]
+        try:
+            return await self._insert(rows, replayed=False)
+        except _StoredBefore:  # a replayed batch: some rows were stored before; find out which
+            return await self._insert(rows, replayed=True)
+
+    async def _insert(self, rows: list[Mapping[str, Any]], *, replayed: bool) -> int:
+        """One transaction: lock the keys, insert the logs, add the new ones' cost to the totals.
+        A first try (``replayed`` false) takes every row as new and raises :class:`_StoredBefore`
+        (rolling everything back) when the insert says some were not."""
         async with writing(self._engine) as conn:
             current = await _lock_current_tokens(conn, {r["api_key"] for r in rows if r["api_key"]})
             rows = [
@@ -137,8 +149,12 @@ class SpendRepository:
                 else r
                 for r in rows
             ]
-            inserted = await _insert_new(conn, rows)
-            stored = [r for r in rows if r["request_id"] in inserted]
+            if replayed:
+                inserted = await _insert_new(conn, rows)
+                stored = [r for r in rows if r["request_id"] in inserted]
+            else:
+                await _insert_all(conn, rows)
+                stored = rows
             await _add_spend(conn, _keys.c.token, _keys.c.spend, _sums(stored, "api_key"))
             await _add_spend(conn, users.c.user_id, users.c.spend, _sums(stored, "user"))
             await _add_spend(conn, teams.c.team_id, teams.c.spend, _sums(stored, "team_id"))
@@ -362,11 +378,29 @@ async def _lock_keys(conn: AsyncConnection, tokens: set[str]) -> set[str]:
     return set((await conn.execute(query.with_for_update())).scalars())
 
 
+class _StoredBefore(Exception):
+    """Some rows of a batch taken as new were stored before (rolls the transaction back)."""
+
+
+async def _insert_all(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert rows that should all be new (fixed statements, nothing returned); raise
+    :class:`_StoredBefore` if the database skipped some (their request ids were stored before).
+    A batch is replayed only after a lost connection or a crash, so nearly always the ids stored
+    are the batch's own and no row comes back."""
+    dialect = conn.dialect
+    if dialect.name == "postgresql":
+        result = await conn.execute(_BULK_LOGS.statement(dialect), _BULK_LOGS.parameters(rows, dialect))
+    else:  # SQLite sums the rows each insert of the executemany changed
+        result = await conn.exec_driver_sql(_BULK_LOGS.sqlite_statement(), _BULK_LOGS.sqlite_parameters(rows))
+    if result.rowcount != len(rows):
+        raise _StoredBefore
+
+
 async def _insert_new(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
     """Insert the rows (fixed statements) and return the request ids that were not there yet."""
     dialect = conn.dialect
     if dialect.name == "postgresql":
-        statement = _BULK_LOGS.statement(dialect)
+        statement = _BULK_LOGS.statement(dialect, returning=True)
         return set((await conn.execute(statement, _BULK_LOGS.parameters(rows, dialect))).scalars())
     # SQLite: one writer at a time (BEGIN IMMEDIATE), so the ids not stored before the insert are
     # exactly the ones it stores; executemany cannot return rows.

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from store_backends import Backend
 
 from bastion.store import Database, KeyRecord, SpendFilter, SpendLogRecord, TeamRecord, UserRecord
@@ -104,6 +105,33 @@ def test_duplicate_request_ids_are_not_counted_twice(backend: Backend) -> None:
     assert counts == [6, 0, 1] and requests == 7
     assert key0_spend == 3.0  # req 0, 3 and 6
     assert all(backend.same_money(total, summed) for total, summed in pairs), pairs
+
+
+def test_a_new_batch_is_inserted_without_returning_rows(backend: Backend) -> None:
+    """The common case (every record new) sends one insert that returns nothing and reads no
+    spend log first; only a batch with records stored before is written a second time, with the
+    insert that returns the new ids (and its totals stay exact, as above)."""
+    statements: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    async def scenario(db: Database) -> tuple[list[str], list[str], int]:
+        await seed_owners(db)
+        event.listen(db.engine.sync_engine, "before_cursor_execute", note)
+        await db.spend.insert_spend_logs([log(n) for n in range(40)])
+        fresh = list(statements)
+        statements.clear()
+        inserted = await db.spend.insert_spend_logs([log(n) for n in range(39, 45)])
+        return fresh, list(statements), inserted
+
+    fresh, replayed, inserted = backend.run(scenario)
+    inserts = [s for s in fresh if s.startswith("INSERT INTO")]
+    assert len(inserts) == 1 and "RETURNING" not in inserts[0], fresh
+    assert not [s for s in fresh if s.startswith("SELECT") and "FROM spend_logs" in s], fresh
+    # The replay: the insert that skipped req-00039 is rolled back, then the batch goes again.
+    assert inserted == 5
+    assert len([s for s in replayed if s.startswith("INSERT INTO")]) == 2, replayed
 
 
 def test_concurrent_batches_keep_totals_equal_to_logs(backend: Backend) -> None:

@@ -1,8 +1,9 @@
 """What a browser may ask for: an allowed model, a capped ``max_tokens``, only the plain fields.
 
 Pages run on machines we do not control, so the token-stream endpoints accept a narrow body: the
-model, the messages and a few sampling fields of the provider shape the path names. Anything
-else (tools, an upstream URL, stream options, a spoofed end-user id) is refused by name.
+model, the messages and a few sampling fields of the provider shape the path names (the token-stream
+protocol declares them: ``protocols/tokenstream/surface.py``). Anything else (tools, an upstream
+URL, stream options, a spoofed end-user id) is refused by name.
 """
 
 from __future__ import annotations
@@ -13,38 +14,10 @@ from typing import Any
 from bastion.domain.errors import InvalidRequestError, ModelNotFoundError
 from bastion.domain.principal import Principal
 from bastion.gateway.router import Router
+from bastion.protocols.tokenstream.surface import TokenStream
 from bastion.settings import BrowserSettings
 
 __all__ = ["BodyRules", "InvalidModelError"]
-
-_FIELDS = {
-    "anthropic": frozenset(
-        {
-            "model",
-            "messages",
-            "max_tokens",
-            "system",
-            "temperature",
-            "top_p",
-            "top_k",
-            "stop_sequences",
-            "stream",
-        }
-    ),
-    "openai": frozenset(
-        {
-            "model",
-            "messages",
-            "max_tokens",
-            "max_completion_tokens",
-            "temperature",
-            "top_p",
-            "stop",
-            "seed",
-            "stream",
-        }
-    ),
-}
 
 
 class InvalidModelError(InvalidRequestError):
@@ -85,8 +58,8 @@ class BodyRules:
             names = names & principal.models
         return ", ".join(sorted(names)) or "none"
 
-    def admitter(self, dialect: str) -> Callable[[Principal, dict[str, Any]], str]:
-        fields = _FIELDS[dialect]
+    def admitter(self, stream: TokenStream) -> Callable[[Principal, dict[str, Any]], str]:
+        fields, limits = stream.fields, stream.max_tokens
 
         def admit(principal: Principal, body: dict[str, Any]) -> str:
             try:
@@ -105,14 +78,13 @@ class BodyRules:
             if not isinstance(messages, list) or not messages:
                 self._refused("body")
                 raise InvalidRequestError("'messages' must be a non-empty list of {role, content} objects.")
-            self._cap_tokens(body, dialect)
+            self._cap_tokens(body, limits)
             body["stream"] = True
             return group
 
         return admit
 
-    def _cap_tokens(self, body: dict[str, Any], dialect: str) -> None:
-        names = ("max_tokens", "max_completion_tokens") if dialect == "openai" else ("max_tokens",)
+    def _cap_tokens(self, body: dict[str, Any], names: tuple[str, ...]) -> None:
         given = [name for name in names if body.get(name) is not None]
         for name in given:
             value = body[name]

@@ -12,26 +12,29 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from bastion.api import schemas
 from bastion.api.asgi import Request, Send, send_bytes, send_json
 from bastion.api.browser.admission import BodyRules
 from bastion.api.browser.cors import CorsPolicy
 from bastion.api.browser.minting import TokenMint
 from bastion.api.browser.static import StaticFiles
 from bastion.api.endpoints import CLIENT, PUBLIC, Audience, Endpoint, Guard
-from bastion.api.error_formats import TOKENSTREAM_ERRORS
+from bastion.api.error_formats import surface_errors
 from bastion.api.generation import Admitter, GenerationHandler
 from bastion.auth.browser_tokens import BrowserTokens
 from bastion.domain.errors import BastionError, NotFoundError, PermissionDeniedError, RequestTooLargeError
 from bastion.gateway.context import new_request_id
 from bastion.gateway.router import Router
-from bastion.gateway.surfaces import TOKENSTREAM_ANTHROPIC, TOKENSTREAM_OPENAI, Surface
+from bastion.gateway.surfaces import Surface
 from bastion.observability.metrics import Metrics
+from bastion.protocols.tokenstream.surface import ANTHROPIC_BODIED, ERRORS, OPENAI_BODIED, TokenStream
 from bastion.settings import BrowserSettings
 
 __all__ = ["BrowserApi"]
 
 _log = logging.getLogger("bastion.api")
+_ERRORS = surface_errors(ERRORS)
+#: The token streams the protocol declares, and the setting that may move each one's path.
+_STREAMS = ((ANTHROPIC_BODIED, "anthropic_path"), (OPENAI_BODIED, "openai_path"))
 Handler = Callable[[Request, Send], Awaitable[None]]
 _TOKEN_BODY_LIMIT = 16 * 1024
 _TOKEN_BODY = {
@@ -63,10 +66,6 @@ class BrowserApi:
         self._cors = CorsPolicy(settings)
         refusals = metrics.browser_refusals
         self._rules = BodyRules(settings, router, lambda reason: refusals.labels(reason).inc())
-        self._admit: dict[str, Admitter] = {
-            "anthropic": self._rules.admitter("anthropic"),
-            "openai": self._rules.admitter("openai"),
-        }
         self._mint = TokenMint(settings, tokens, self._rules)
         self._static = StaticFiles(settings.static_files)
 
@@ -87,47 +86,33 @@ class BrowserApi:
                 method,
                 path,
                 handler,
-                errors=TOKENSTREAM_ERRORS,
+                errors=_ERRORS,
                 summary=summary,
                 tag="tokenstream",
                 source=where + setting,
                 **kw,
             )
 
-        found = [
-            route(
-                "POST",
-                s.anthropic_path,
-                self._anthropic,
-                "anthropic_path",
-                "Token stream, Anthropic-shaped body",
-                inline_auth=True,
-                body=schemas.ANTHROPIC_MESSAGES,
-                produces=schemas.SSE,
-            ),
-            route(
-                "POST",
-                s.openai_path,
-                self._openai,
-                "openai_path",
-                "Token stream, OpenAI-shaped body",
-                inline_auth=True,
-                body=schemas.OPENAI_CHAT,
-                produces=schemas.SSE,
-            ),
-            route(
-                "OPTIONS",
-                s.anthropic_path,
-                self._preflight,
-                "anthropic_path",
-                "CORS preflight",
-                audience=PUBLIC,
-            ),
-            route(
-                "OPTIONS", s.openai_path, self._preflight, "openai_path", "CORS preflight", audience=PUBLIC
-            ),
-            route("POST", s.token_path, self._token, "token_path", "Mint a browser token", body=_TOKEN_BODY),
-        ]
+        found: list[Endpoint] = []
+        for stream, setting in _STREAMS:
+            path = getattr(s, setting)
+            found.extend(
+                route(
+                    op.method,
+                    path,
+                    self._streamer(stream, op.stream),
+                    setting,
+                    op.summary,
+                    inline_auth=True,
+                    body=op.body,
+                    produces=op.produces,
+                )
+                for op in stream.surface.operations
+            )
+            found.append(route("OPTIONS", path, self._preflight, setting, "CORS preflight", audience=PUBLIC))
+        found.append(
+            route("POST", s.token_path, self._token, "token_path", "Mint a browser token", body=_TOKEN_BODY)
+        )
         found.extend(
             route(
                 "GET",
@@ -143,13 +128,18 @@ class BrowserApi:
         )
         return found
 
-    async def _anthropic(self, request: Request, send: Send) -> None:
-        await self._stream(request, send, TOKENSTREAM_ANTHROPIC)
+    def _streamer(self, stream: TokenStream, path_stream: bool | None) -> Handler:
+        admit = self._rules.admitter(stream)
+        wire = stream.surface.wire
 
-    async def _openai(self, request: Request, send: Send) -> None:
-        await self._stream(request, send, TOKENSTREAM_OPENAI)
+        async def handle(request: Request, send: Send) -> None:
+            await self._stream(request, send, wire, admit, path_stream)
 
-    async def _stream(self, request: Request, send: Send, surface: Surface) -> None:
+        return handle
+
+    async def _stream(
+        self, request: Request, send: Send, surface: Surface, admit: Admitter, path_stream: bool | None
+    ) -> None:
         headers = request.headers
         if not self._cors.allows(headers):
             self._metrics.browser_refusals.labels("origin").inc()
@@ -181,10 +171,11 @@ class BrowserApi:
             request,
             send,
             surface,
-            path_stream=True,
+            path_stream=path_stream,
             body_limit=limit,
-            admit=self._admit[surface.dialect],
+            admit=admit,
             headers=cors,
+            browser=True,
         )
 
     async def _preflight(self, request: Request, send: Send) -> None:
@@ -224,7 +215,7 @@ class BrowserApi:
         )
 
     async def _error(self, send: Send, err: BastionError, extra: list[tuple[bytes, bytes]]) -> None:
-        status, body, headers = TOKENSTREAM_OPENAI.render_error(err)
+        status, body, headers = ERRORS.wire.render_error(err)
         raw = [(k.encode(), v.encode()) for k, v in headers.items()] + extra
-        raw += TOKENSTREAM_OPENAI.request_id_headers(new_request_id())
+        raw += ERRORS.wire.request_id_headers(new_request_id())
         await send_bytes(send, status, body, headers=raw)

@@ -1,4 +1,5 @@
-"""The Anthropic surface's endpoints: messages and count_tokens (paths, schemas, errors)."""
+"""The Anthropic surface's endpoints: messages, count_tokens and the model listing for its SDK
+(paths, schemas, errors)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from typing import Any
 
 import orjson
 
+from bastion.protocols.anthropic import models
 from bastion.protocols.anthropic.wire import ANTHROPIC
 from bastion.protocols.surface import (
     JSON_OR_SSE,
+    LISTING_PATHS,
     MODEL,
     STREAM,
     ErrorEnvelope,
@@ -75,7 +78,15 @@ SURFACE = SurfaceSpec(
             "Anthropic count_tokens",
             COUNT_TOKENS_BODY,
         ),
+        Operation(
+            "models",
+            LISTING_PATHS,
+            "Model groups the caller may use",
+            method="GET",
+            listing=models.encode_models,
+        ),
     ),
     count_body=_count_body,
     count_answer=_count_answer,
+    claims=models.claims,
 )

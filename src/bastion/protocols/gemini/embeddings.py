@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from bastion.domain.errors import InvalidRequestError, UpstreamError
+from bastion.protocols.embeddings import EmbeddingsCall
 from bastion.protocols.gemini._casing import expect_dict, expect_list, pick
 
 __all__ = [
+    "BATCH_EMBED_CONTENTS",
+    "EMBED_CONTENT",
+    "GeminiEmbeddings",
     "decode_batch_embed_request",
     "decode_embed_content_request",
     "decode_embed_response",
@@ -104,18 +110,32 @@ def decode_batch_embed_request(body: dict[str, Any]) -> list[str]:
 
 
 def embed_dimensions(body: dict[str, Any]) -> int | None:
-    """``outputDimensionality`` of an ``embedContent`` body, or of a batch's first request."""
-    source = body
+    """``outputDimensionality`` of an ``embedContent`` body, or the one every request of a
+    ``batchEmbedContents`` body asks for (the SDKs set it on each request). A batch whose requests
+    ask for different sizes is refused: its vectors go upstream in one call, at one size."""
     requests = body.get("requests")
-    if isinstance(requests, list) and requests and isinstance(requests[0], dict):
-        source = requests[0]
+    if not isinstance(requests, list):
+        return _dimensions(body, "outputDimensionality")
+    asked = {
+        _dimensions(request, f"requests[{i}].outputDimensionality")
+        for i, request in enumerate(requests)
+        if isinstance(request, dict)
+    }
+    if len(asked) > 1:
+        raise InvalidRequestError(
+            "Every request of a batchEmbedContents call must ask for the same outputDimensionality "
+            "(or none); send requests of different sizes as separate calls.",
+            param="requests",
+        )
+    return asked.pop() if asked else None
+
+
+def _dimensions(source: dict[str, Any], param: str) -> int | None:
     value = pick(source, "outputDimensionality", "output_dimensionality")
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidRequestError(
-            "'outputDimensionality' must be a positive integer.", param="outputDimensionality"
-        )
+        raise InvalidRequestError(f"'{param}' must be a positive integer.", param=param)
     return value
 
 
@@ -127,3 +147,29 @@ def encode_embed_content_response(vector: list[float]) -> dict[str, Any]:
 def encode_batch_embed_response(vectors: list[list[float]]) -> dict[str, Any]:
     """A ``batchEmbedContents`` answer."""
     return {"embeddings": [{"values": vector} for vector in vectors]}
+
+
+class GeminiEmbeddings:
+    """``embedContent`` (``batch=False``) or ``batchEmbedContents`` as an
+    :class:`~bastion.protocols.embeddings.EmbeddingsCodec`: texts only, always translated."""
+
+    __slots__ = ("_batch",)
+
+    def __init__(self, *, batch: bool) -> None:
+        self._batch = batch
+
+    def decode(self, body: dict[str, Any], model: str) -> EmbeddingsCall:
+        texts = decode_batch_embed_request(body) if self._batch else decode_embed_content_request(body, model)
+        return EmbeddingsCall(texts, embed_dimensions(body))
+
+    def encode(self, vectors: list[list[float]], model: str, tokens: int, call: EmbeddingsCall) -> bytes:
+        if self._batch:
+            return orjson.dumps(encode_batch_embed_response(vectors))
+        return orjson.dumps(encode_embed_content_response(vectors[0]))
+
+    def passthrough_tokens(self, answer: dict[str, Any]) -> int:
+        return 0  # never passed through (see GeminiAdapter.embeddings_passthrough)
+
+
+EMBED_CONTENT = GeminiEmbeddings(batch=False)
+BATCH_EMBED_CONTENTS = GeminiEmbeddings(batch=True)

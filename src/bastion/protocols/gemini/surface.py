@@ -1,4 +1,5 @@
-"""The Gemini surface's endpoints: the model actions under ``/v1beta/models/{model}:...``."""
+"""The Gemini surface's endpoints: the model actions under ``/v1beta/models/{model}:...`` and the
+model listing."""
 
 from __future__ import annotations
 
@@ -6,8 +7,17 @@ from typing import Any
 
 import orjson
 
+from bastion.protocols.gemini import embeddings, models
 from bastion.protocols.gemini.wire import GEMINI
-from bastion.protocols.surface import JSON, SSE, ErrorEnvelope, Operation, SurfaceSpec, provider_body
+from bastion.protocols.surface import (
+    JSON,
+    LISTING_PATHS,
+    SSE,
+    ErrorEnvelope,
+    Operation,
+    SurfaceSpec,
+    provider_body,
+)
 
 __all__ = ["BODIES", "ERRORS", "SURFACE"]
 
@@ -82,9 +92,17 @@ SURFACE = SurfaceSpec(
         _action("chat", "generateContent", stream=False),
         _action("chat", "streamGenerateContent", stream=True),
         _action("count_tokens", "countTokens"),
-        _action("gemini_embeddings", "embedContent"),
-        _action("gemini_embeddings", "batchEmbedContents", batch=True),
+        _action("embeddings", "embedContent", codec=embeddings.EMBED_CONTENT),
+        _action("embeddings", "batchEmbedContents", codec=embeddings.BATCH_EMBED_CONTENTS),
+        Operation(
+            "models",
+            ("/v1beta/models", *LISTING_PATHS),
+            "Model groups the caller may use",
+            method="GET",
+            listing=models.encode_models,
+        ),
     ),
     count_body=_count_body,
     count_answer=_count_answer,
+    claims=models.claims,
 )

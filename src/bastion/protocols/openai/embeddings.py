@@ -13,9 +13,19 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bastion.domain.errors import InvalidRequestError
+import orjson
 
-__all__ = ["EmbeddingsRequest", "EncodingFormat", "decode_embeddings_request", "encode_embeddings_response"]
+from bastion.domain.errors import InvalidRequestError
+from bastion.protocols.embeddings import EmbeddingsCall
+
+__all__ = [
+    "CODEC",
+    "EmbeddingsRequest",
+    "EncodingFormat",
+    "OpenAIEmbeddings",
+    "decode_embeddings_request",
+    "encode_embeddings_response",
+]
 
 EncodingFormat = Literal["float", "base64"]
 
@@ -104,3 +114,25 @@ def encode_embeddings_response(
         "model": model,
         "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
     }
+
+
+class OpenAIEmbeddings:
+    """``/v1/embeddings`` as an :class:`~bastion.protocols.embeddings.EmbeddingsCodec`: texts or
+    token ids, passed through unchanged to an OpenAI-protocol provider."""
+
+    __slots__ = ()
+
+    def decode(self, body: dict[str, Any], model: str) -> EmbeddingsCall:
+        req = decode_embeddings_request(body)
+        return EmbeddingsCall(req.inputs, req.dimensions, req.encoding_format, passthrough=True)
+
+    def encode(self, vectors: list[list[float]], model: str, tokens: int, call: EmbeddingsCall) -> bytes:
+        fmt: EncodingFormat | None = "base64" if call.encoding_format == "base64" else None
+        return orjson.dumps(encode_embeddings_response(vectors, model, tokens, fmt))
+
+    def passthrough_tokens(self, answer: dict[str, Any]) -> int:
+        usage = answer.get("usage") or {}
+        return int(usage.get("prompt_tokens") or 0)
+
+
+CODEC = OpenAIEmbeddings()

@@ -1,10 +1,13 @@
-"""The OpenAI surface's endpoints: chat completions and embeddings (paths, schemas, errors)."""
+"""The OpenAI surface's endpoints: chat completions, embeddings and the model listing (paths,
+schemas, errors)."""
 
 from __future__ import annotations
 
+from bastion.protocols.openai import embeddings, models
 from bastion.protocols.openai.wire import OPENAI
 from bastion.protocols.surface import (
     JSON_OR_SSE,
+    LISTING_PATHS,
     MODEL,
     STREAM,
     ErrorEnvelope,
@@ -59,6 +62,26 @@ SURFACE = SurfaceSpec(
             CHAT_BODY,
             JSON_OR_SSE,
         ),
-        Operation("embeddings", ("/v1/embeddings", "/embeddings"), "OpenAI embeddings", EMBEDDINGS_BODY),
+        Operation(
+            "embeddings",
+            ("/v1/embeddings", "/embeddings"),
+            "OpenAI embeddings",
+            EMBEDDINGS_BODY,
+            codec=embeddings.CODEC,
+        ),
+        Operation(
+            "models",
+            LISTING_PATHS,
+            "Model groups the caller may use (Anthropic's or Gemini's shape for their SDKs)",
+            method="GET",
+            listing=models.encode_models,
+        ),
+        Operation(
+            "model",
+            ("/v1/models/{model:path}",),
+            "One model group",
+            method="GET",
+            listing=models.encode_model,
+        ),
     ),
 )

@@ -110,12 +110,19 @@ def test_decode_batch_embed_request_errors(body: dict[str, Any], param: str) -> 
 
 
 def test_embed_dimensions() -> None:
-    """outputDimensionality is read from a single body or a batch's first request."""
+    """outputDimensionality is read from a single body or from every request of a batch, which
+    must agree; a size that is not a positive integer (true, 0, "8") is refused, not ignored."""
     assert embed_dimensions({"content": "x", "outputDimensionality": 8}) == 8
-    assert embed_dimensions({"requests": [{"output_dimensionality": 16}]}) == 16
+    assert embed_dimensions({"requests": [{"output_dimensionality": 16}, {"outputDimensionality": 16}]}) == 16
+    assert embed_dimensions({"requests": [{"content": "a"}, {"content": "b"}]}) is None
     assert embed_dimensions({"content": "x"}) is None
-    with pytest.raises(InvalidRequestError):
-        embed_dimensions({"outputDimensionality": 0})
+    for bad in (0, -1, True, "8", 2.5):
+        with pytest.raises(InvalidRequestError):
+            embed_dimensions({"outputDimensionality": bad})
+    with pytest.raises(InvalidRequestError, match="requests\\[1\\]"):
+        embed_dimensions({"requests": [{"outputDimensionality": 4}, {"outputDimensionality": 0}]})
+    with pytest.raises(InvalidRequestError, match="same outputDimensionality"):
+        embed_dimensions({"requests": [{"outputDimensionality": 4}, {}]})
 
 
 def test_encode_embed_responses() -> None:
