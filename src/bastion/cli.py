@@ -260,16 +260,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         # collector would walk them again and again while they are made: a tenth of start-up.
         # The serving process turns it back on once it accepts connections (server/process.py).
         gc.disable()
-        from bastion.commands.serving import serve
+        try:
+            from bastion.commands.serving import serve
 
-        return serve(
-            args.config,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            migrate=not args.no_migrate,
-            worker_of=None if args.worker_of is None else (args.worker_of, args.ready_fd),
-        )
+            return serve(
+                args.config,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                migrate=not args.no_migrate,
+                worker_of=None if args.worker_of is None else (args.worker_of, args.ready_fd),
+            )
+        finally:
+            gc.enable()  # also when it stopped before serving (a config problem, a busy port)
     if args.command == "check-config":
         from bastion.commands.check_config import check_config
 
