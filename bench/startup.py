@@ -1,5 +1,8 @@
-"""``python -m bench.startup [STARTS] [CASES]``: start-up to the first served request, median of
-STARTS (default 5); CASES picks some of ``restart,first,x2`` (default all).
+"""``python -m bench.startup [STARTS] [CASES] [--from-source]``: start-up to the first served
+request, median of STARTS (default 5); CASES picks some of ``restart,first,x2`` (default all).
+``--from-source`` skips compiling Bastion's bytecode first: with ``PYTHONDONTWRITEBYTECODE`` set
+and no ``__pycache__`` in the tree, every start then compiles Bastion from source (what the bench
+measured before it compiled first).
 
 Each start is timed as ``python -m bench`` times it (spawn to the first chat completion served,
 through ``/health/readiness``), with the gateway's own CPU time to that answer (its process, plus
@@ -21,6 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench import targets
 from bench.procfs import memory_kib
 from bench.targets import gateway_config, start_gateway, start_mock, stop
 
@@ -54,6 +58,9 @@ def _start(name: str, mock_url: str, workdir: Path) -> tuple[float, float, float
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if "--from-source" in args:
+        args = [a for a in args if a != "--from-source"]
+        targets.compiled = True  # as if compiled already: nothing is
     starts = int(args[0]) if args else 5
     wanted = set((args[1] if len(args) > 1 else "restart,first,x2").split(","))
     print(f"load average before: {os.getloadavg()[0]:.2f}", file=sys.stderr)

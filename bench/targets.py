@@ -151,16 +151,17 @@ def compile_bastion() -> None:
     quarter of a second of the start-up measured, and a cost no installed Bastion pays (LiteLLM's
     and the other libraries' bytecode was written when pip installed them).
     """
-    global _COMPILED
+    global compiled
     spec = importlib.util.find_spec("bastion")
-    if _COMPILED or spec is None or not spec.submodule_search_locations:
+    if compiled or spec is None or not spec.submodule_search_locations:
         return
     for place in spec.submodule_search_locations:
         compileall.compile_dir(place, quiet=1)
-    _COMPILED = True
+    compiled = True
 
 
-_COMPILED = False
+#: Whether :func:`compile_bastion` ran (``bench.startup --from-source`` sets it to skip it).
+compiled = False
 
 
 def start_gateway(name: str, mock_url: str, workdir: Path, *, config: Path | None = None) -> Target:

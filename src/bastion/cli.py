@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
+import shutil
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -24,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
             "bastion keys create --config config.yaml --alias ci-bot --max-budget 10",
             "bastion <command> --help",
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"bastion {__version__}", help=_VERSION)
     commands = parser.add_subparsers(dest="command", required=True, metavar="<command>")
@@ -198,6 +200,19 @@ if TYPE_CHECKING:
     _Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's, with the terminal's width read once per process: argparse makes a formatter
+    for every ``add_argument`` (some 80 at each start, each asking the terminal its size)."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_width())
+
+
+@functools.cache
+def _terminal_width() -> int:
+    return shutil.get_terminal_size().columns - 2  # as argparse's own default
+
+
 def _examples(*lines: str) -> str:
     return "example" + ("s" if len(lines) > 1 else "") + ":\n" + "\n".join(f"  {line}" for line in lines)
 
@@ -209,7 +224,7 @@ def _command(commands: _Commands, path: str, text: str, example: str) -> argpars
         help=text,
         description=text[0].upper() + text[1:] + ".",
         epilog=_examples(example),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
 
 
@@ -245,16 +260,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         # collector would walk them again and again while they are made: a tenth of start-up.
         # The serving process turns it back on once it accepts connections (server/process.py).
         gc.disable()
-        from bastion.commands.serving import serve
+        try:
+            from bastion.commands.serving import serve
 
-        return serve(
-            args.config,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            migrate=not args.no_migrate,
-            worker_of=None if args.worker_of is None else (args.worker_of, args.ready_fd),
-        )
+            return serve(
+                args.config,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                migrate=not args.no_migrate,
+                worker_of=None if args.worker_of is None else (args.worker_of, args.ready_fd),
+            )
+        finally:
+            gc.enable()  # also when it stopped before serving (a config problem, a busy port)
     if args.command == "check-config":
         from bastion.commands.check_config import check_config
 

@@ -8,6 +8,7 @@ Bastion's Core-only store never uses, about 6 MiB) and start-up time;
 the check runs in the server's own process, at exit, so any import on any path (start-up, the
 first request, the stream, the shut-down) counts. A restart (the database at head, the price table
 saved) spawns no child process: each child says so in the log, and the restart's log has none.
+Cycle collection, off during start-up, is on again with start-up's objects frozen (``gc.freeze``).
 """
 
 from __future__ import annotations
@@ -52,10 +53,11 @@ HEAVY = frozenset(
 )
 
 _SERVE = """
-import atexit, sys
+import atexit, gc, sys
 HEAVY = set(sys.argv.pop(1).split(","))
 def report():
     loaded = sorted(h for h in HEAVY if any(n == h or n.startswith(h + ".") for n in sys.modules))
+    sys.stdout.write("GC " + str(gc.isenabled()) + " " + str(gc.get_freeze_count()) + "\\n")
     sys.stdout.write("LOADED " + ",".join(loaded) + "\\n")
     sys.stdout.flush()
 atexit.register(report)
@@ -135,6 +137,9 @@ def test_a_plain_gateway_imports_no_heavy_library(tmp_path: Path) -> None:
         for start in ("first", "again"):
             loaded, lines = _serve_once(config)
             assert loaded == [], f"{start}:\n" + "\n".join(lines)
+            # Collection was off during start-up and is on again, start-up's objects frozen.
+            enabled, frozen = next(line for line in lines if line.startswith("GC ")).split()[1:]
+            assert enabled == "True" and int(frozen) > 10_000, "\n".join(lines)
             children = [line for line in lines if "in a child process" in line]
             if start == "first":
                 assert len(children) == 2, "\n".join(lines)

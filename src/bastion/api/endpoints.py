@@ -15,6 +15,7 @@ prefix/suffix check.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -154,6 +155,7 @@ class _Template:
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(path))?\}")
 
 
+@functools.cache  # the collision check compares every pair of routes: each path is compiled once
 def compile_template(path: str) -> tuple[str, str, re.Pattern[str]] | None:
     """``(literal prefix, literal suffix, regex)`` of a templated path; None for a fixed one."""
     if "{" not in path:
@@ -170,6 +172,7 @@ def compile_template(path: str) -> tuple[str, str, re.Pattern[str]] | None:
     return path[: first.start()], tail, re.compile("".join(parts))
 
 
+@functools.cache
 def _witness(path: str) -> str:
     """A concrete path the template matches (every parameter ``x``)."""
     return _PARAM.sub("x", path)

@@ -118,10 +118,11 @@ def _serve_worker(settings: Settings, host: str, port: int, pipes: tuple[int, in
     """One worker of ``--workers N``: its own socket on the supervisor's port (SO_REUSEPORT)."""
     from bastion.app import METRICS_DIR_ENV, build_app
     from bastion.observability.logging import shutdown_logging
-    from bastion.observability.metrics import Metrics
+    from bastion.observability.metrics import Metrics, pin_process_id
     from bastion.server.process import serve_process
     from bastion.server.sockets import bind_failure, listen
 
+    pin_process_id()  # before any metric exists
     watch_fd, ready_fd = pipes
     try:
         sock = listen(host, port, reuse_port=True)

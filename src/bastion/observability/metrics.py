@@ -8,10 +8,12 @@ label, later ones are counted under ``other`` (and requests without a team under
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector
 
-__all__ = ["CONTENT_TYPE", "TEAM_LABEL_LIMIT", "Metrics"]
+__all__ = ["CONTENT_TYPE", "TEAM_LABEL_LIMIT", "Metrics", "pin_process_id"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -219,3 +221,17 @@ class Metrics:
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=self._multiprocess_dir)  # type: ignore[no-untyped-call]  # untyped upstream
         return generate_latest(merged)
+
+
+def pin_process_id() -> None:
+    """In a worker of ``--workers N``, before any metric exists: read the process id once.
+
+    With multiprocess metrics, prometheus_client asks ``os.getpid()`` (a system call) on every
+    update of every value, to notice a ``fork``: about 3% of a worker's CPU at concurrency 64
+    (py-spy). A worker never forks (its child processes exec at once), so the id it started with
+    is the one its values are filed under. prometheus_client's own hook for a custom process
+    identifier (``values.ValueClass``) takes it; without multiprocess metrics nothing changes.
+    """
+    if getattr(values.ValueClass, "_multiprocess", False):
+        pid = os.getpid()
+        values.ValueClass = values.MultiProcessValue(process_identifier=lambda: pid)  # type: ignore[no-untyped-call]  # untyped upstream

@@ -104,6 +104,28 @@ def test_the_supervisor_stops_its_workers_gracefully(workers: Workers) -> None:
     workers.wait_for("shutdown complete", 2)
 
 
+def test_metrics_count_every_workers_requests(workers: Workers) -> None:
+    """/metrics, answered by either worker, counts the requests of both: each worker files its
+    values under its own process id (read once at its start: metrics.pin_process_id)."""
+    for _ in range(20):
+        assert workers.chat()["object"] == "chat.completion"
+    with urllib.request.urlopen(f"http://127.0.0.1:{workers.port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    counted = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("bastion_requests_total{")
+    )
+    assert counted == 20, text
+    pids = workers.workers()
+    environ = Path(f"/proc/{pids[0]}/environ").read_bytes().split(b"\0")
+    directory = Path(
+        next(v for v in environ if v.startswith(b"PROMETHEUS_MULTIPROC_DIR=")).split(b"=", 1)[1].decode()
+    )
+    assert {p.name for p in directory.glob("counter_*.db")} <= {f"counter_{pid}.db" for pid in pids}
+    assert list(directory.glob("counter_*.db")), sorted(directory.iterdir())
+
+
 def test_a_dead_worker_is_replaced(workers: Workers) -> None:
     """A worker killed with SIGKILL is started again; the port answers meanwhile and after."""
     first = workers.workers()
