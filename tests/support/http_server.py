@@ -142,6 +142,13 @@ def scripted_app(seen: Observed) -> Any:
                 keepalive=b": ping\n\n",
                 keepalive_seconds=60.0,
             )
+        elif path == "/bad-header":
+            # A header field holding a line break or (in a name) a colon: never written.
+            where = scope["query_string"]
+            name, value = (b"x-ok", b"a\r\nx-injected: 1") if where == b"value" else (b"x-in:jected", b"1")
+            if where == b"name-lf":
+                name = b"x-in\njected"
+            await reply(send, 200, b"ok", [(name, value)])
         elif path == "/boom":
             raise RuntimeError("the app broke")
         elif path == "/forgot":

@@ -110,7 +110,7 @@ class GeminiSniffer:
             )
             return True
         self.content_frames += 1
-        if b'"usageMetadata"' in data:
+        if data.find(b'"usageMetadata"') >= 0:  # find, not in: see OpenAISniffer.observe
             payload = orjson.loads(data)
             self.usage = usage_from_gemini(payload.get("usageMetadata"))
             self.reported = True

@@ -28,6 +28,9 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
 _CRLF = b"\r\n"
 _NO_BODY_STATUSES = frozenset({204, 304})
+#: Bytes no response header value (``_BREAKS``) or name (``_BAD``) may hold.
+_BREAKS = b"\r\n"
+_BAD = b"\r\n:"
 #: Bodies up to this size are copied into one buffer with their framing (a copy of a few KiB costs
 #: less than writing several buffers); larger ones are written as they are, without a copy.
 _COPY_LIMIT = 16 * 1024
@@ -185,7 +188,10 @@ class RequestCycle:
         head = [STATUS_LINES[status]]
         has_close = False
         for name, value in headers:
-            if b"\n" in value or b"\r" in value or b"\n" in name or b"\r" in name or b":" in name:
+            # One deleting pass per field rather than five ``in`` checks: on CPython 3.11 each
+            # ``bytes in bytes`` first tries its needle as an integer (raising and clearing an error).
+            clean = len(value.translate(None, _BREAKS)) == len(value)
+            if not clean or len(name.translate(None, _BAD)) < len(name):
                 raise RuntimeError(f"invalid response header {name!r}")
             lowered = name.lower()
             if lowered == b"content-length":

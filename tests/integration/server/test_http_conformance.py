@@ -215,3 +215,18 @@ def test_a_request_after_an_unread_body_is_not_served(server: ServerThread) -> N
         client.send(b"y" * 40 + GET)
         assert client.closed()
         assert client.received() == b""
+
+
+@pytest.mark.parametrize("where", [b"value", b"name", b"name-lf"])
+def test_a_header_with_a_line_break_or_a_colon_in_its_name_is_never_written(
+    server: ServerThread, where: bytes
+) -> None:
+    """An app's header value with CR LF (or a name with LF or a colon) is refused: the connection
+    is dropped with nothing sent, so no header can be injected; the server goes on serving."""
+    with RawClient(server.port) as client:
+        client.send(b"GET /bad-header?%b HTTP/1.1\r\nHost: x\r\n\r\n" % where)
+        assert client.closed()
+        assert client.received() == b""
+    with RawClient(server.port) as client:
+        client.send(GET)
+        assert client.response()[0] == 200

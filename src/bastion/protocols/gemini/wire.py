@@ -55,7 +55,7 @@ class GeminiWire:
 
     def is_terminal(self, event: str | None, data: bytes | None) -> bool:
         # Gemini has no end marker: the chunk that carries a finishReason is the last.
-        return data is not None and b'"finishReason"' in data
+        return data is not None and data.find(b'"finishReason"') >= 0  # find: cheaper than in on 3.11
 
     def passthrough_body(
         self, body: dict[str, Any], defaults: Mapping[str, Any], *, stream: bool
