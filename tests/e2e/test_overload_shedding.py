@@ -143,9 +143,10 @@ def test_event_loop_lag_sheds_new_calls_under_the_gateways_own_server(
     start_gateway: Callable[..., RunningGateway], upstream: MockUpstream
 ) -> None:
     """On Bastion's HTTP server the lag sampler runs as a supervised service started by the
-    lifespan, and while the loop is held (each turn blocked, as by CPU-bound handlers) a new call
-    is refused with 503 in its format. Deterministic: the call is sent once shedding has started,
-    and the loop is held until it is answered."""
+    lifespan, and while the loop is held by a call in progress (each turn blocked, as by CPU-bound
+    handlers) a new call is refused with 503 in its format. Deterministic: the call is sent once
+    shedding has started, and the loop is held until it is answered. (An idle process takes no
+    samples: the holder counts as a call in progress, as a CPU-bound handler's call would.)"""
     gateway = start_gateway(
         {
             "model_list": standard_models(upstream.url),
@@ -159,13 +160,17 @@ def test_event_loop_lag_sheds_new_calls_under_the_gateways_own_server(
 
     async def hold_the_loop() -> None:
         seen.append(tasks.current().running())
-        for _ in range(300):  # 60 ms a turn: every 10 ms sample is at least 50 ms late
-            time.sleep(0.06)  # noqa: ASYNC251  # the load itself: a turn held, as CPU-bound work would
-            await asyncio.sleep(0)
-            if overload.shedding:
-                shedding.set()
-            if answered.is_set():
-                return
+        assert overload.try_enter("openai") is None  # the CPU-bound call in progress
+        try:
+            for _ in range(300):  # 60 ms a turn: every 10 ms sample is at least 50 ms late
+                time.sleep(0.06)  # noqa: ASYNC251  # the load itself: a turn held, as CPU-bound work would
+                await asyncio.sleep(0)
+                if overload.shedding:
+                    shedding.set()
+                if answered.is_set():
+                    return
+        finally:
+            overload.leave()
 
     holder = threading.Thread(target=gateway.call, args=(hold_the_loop(),))
     holder.start()

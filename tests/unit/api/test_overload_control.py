@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from prometheus_client import generate_latest
 
+from bastion.api import overload as overload_module
 from bastion.api.overload import Overload
 from bastion.domain.errors import OverloadedError
 from bastion.observability.metrics import Metrics
@@ -80,3 +84,37 @@ def test_lag_shedding_can_be_turned_off() -> None:
     assert overload.watches_lag is False
     assert _feed(overload, [5.0] * 10)[-1] is False
     assert overload.try_enter("openai") is None  # and no count cap by default
+
+
+def test_an_idle_process_takes_no_samples_until_a_call_arrives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watch samples only while calls are in progress (or being refused): an idle gateway's
+    event loop is not woken a hundred times a second. With the sampling period at zero, a watch
+    that samples would take one sample per turn of the loop."""
+    monkeypatch.setattr(overload_module, "_PERIOD", 0.0)
+    overload, _ = _overload()
+    taken: list[float] = []
+    original = overload.observe
+    monkeypatch.setattr(overload, "observe", lambda lag, now: (taken.append(lag), original(lag, now)))
+
+    async def turns(n: int) -> None:
+        for _ in range(n):
+            await asyncio.sleep(0)
+
+    async def scenario() -> tuple[int, int, int]:
+        watch = asyncio.ensure_future(overload.watch())  # a test drives the watch itself
+        await turns(50)
+        idle = len(taken)
+        assert overload.try_enter("openai") is None
+        await turns(50)
+        busy = len(taken)
+        overload.leave()
+        await turns(5)
+        settled = len(taken)
+        await turns(50)
+        watch.cancel()
+        return idle, busy - idle, len(taken) - settled
+
+    idle, while_busy, after = asyncio.run(scenario())
+    assert idle == 0
+    assert while_busy >= 10
+    assert after == 0
