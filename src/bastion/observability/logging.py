@@ -193,7 +193,7 @@ def log_fields(logger: logging.Logger, msg: str, fields: dict[str, Any]) -> None
 
     When ``logger`` writes only through the handler :func:`configure_logging` gave the ``bastion``
     logger (the usual case), the line is formatted and queued directly, without a ``LogRecord``,
-    the handler's lock or the logging module's dispatch: a tenth of the cost. Anything else (a
+    the handler's lock or the logging module's dispatch (3 us a line instead of 8). Anything else (a
     handler a test or an embedding application added, filters, text logs) takes the logging
     module's path, so the line reaches every handler as before."""
     direct = _direct
