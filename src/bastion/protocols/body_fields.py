@@ -1,12 +1,15 @@
-"""Optional scalar fields of an OpenAI-style JSON body, type-checked with a 400 naming the field."""
+"""Fields of an OpenAI-style JSON body, type-checked with a 400 naming the field: optional scalars,
+and a tool call's ``arguments`` (a JSON object encoded as a string)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from bastion.domain.errors import InvalidRequestError
 
-__all__ = ["optional_bool", "optional_int", "optional_number", "optional_str"]
+__all__ = ["call_arguments", "optional_bool", "optional_int", "optional_number", "optional_str"]
 
 
 def optional_int(body: dict[str, Any], key: str, *, positive: bool = False) -> int | None:
@@ -41,3 +44,26 @@ def optional_bool(body: dict[str, Any], key: str) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise InvalidRequestError(f"'{key}' must be true or false.", param=key)
     return value
+
+
+def call_arguments(raw: object, path: str, *, kind: str) -> dict[str, Any]:
+    """A tool call's ``arguments`` at ``path``: a JSON object encoded as a string (the object itself,
+    as some clients send it, is accepted; nothing or an empty string is ``{}``). ``kind`` names the
+    call in the error ("tool-call", "function call")."""
+    arguments: object
+    if raw is None or raw == "":
+        arguments = {}
+    elif isinstance(raw, str):
+        try:
+            arguments = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise InvalidRequestError(
+                f"'{path}.arguments' is not valid JSON; {kind} arguments must be a JSON object "
+                "encoded as a string.",
+                param=f"{path}.arguments",
+            ) from None
+    else:
+        arguments = raw
+    if not isinstance(arguments, dict):
+        raise InvalidRequestError(f"'{path}.arguments' must encode a JSON object.", param=f"{path}.arguments")
+    return arguments

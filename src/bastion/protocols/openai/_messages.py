@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from bastion.domain.errors import InvalidRequestError, UnsupportedParameterError
+from bastion.protocols.body_fields import call_arguments
 from bastion.protocols.canonical import (
     ContentPart,
     DocumentPart,
@@ -161,25 +162,7 @@ def _decode_tool_call(call: object, path: str) -> ToolCallPart:
 def _decode_function(function: object, call_id: str, path: str) -> ToolCallPart:
     if not isinstance(function, dict) or not isinstance(function.get("name"), str):
         raise InvalidRequestError(f"'{path}' must be an object with a string 'name'.", param=path)
-    raw = function.get("arguments")
-    arguments: object
-    if raw is None or raw == "":
-        arguments = {}
-    elif isinstance(raw, dict):  # some clients send the object itself
-        arguments = raw
-    elif isinstance(raw, str):
-        try:
-            arguments = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise InvalidRequestError(
-                f"'{path}.arguments' is not valid JSON; tool-call arguments must be a JSON object "
-                "encoded as a string.",
-                param=f"{path}.arguments",
-            ) from None
-    else:
-        arguments = None
-    if not isinstance(arguments, dict):
-        raise InvalidRequestError(f"'{path}.arguments' must encode a JSON object.", param=f"{path}.arguments")
+    arguments = call_arguments(function.get("arguments"), path, kind="tool-call")
     return ToolCallPart(call_id, function["name"], arguments)
 
 

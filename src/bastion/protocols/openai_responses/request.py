@@ -21,10 +21,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import orjson
-
 from bastion.domain.errors import InvalidRequestError
-from bastion.protocols.body_fields import optional_bool, optional_int, optional_number, optional_str
+from bastion.protocols.body_fields import (
+    call_arguments,
+    optional_bool,
+    optional_int,
+    optional_number,
+    optional_str,
+)
 from bastion.protocols.canonical import (
     ChatRequest,
     ContentPart,
@@ -215,23 +219,7 @@ def _decode_call(item: dict[str, Any], path: str) -> ToolCallPart:
     if not isinstance(call_id, str) or not call_id:
         raise InvalidRequestError(f"'{path}.call_id' must be a non-empty string.", param=f"{path}.call_id")
     name = _required_str(item, "name", path)
-    raw = item.get("arguments")
-    arguments: object
-    if raw is None or raw == "":
-        arguments = {}
-    elif isinstance(raw, str):
-        try:
-            arguments = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise InvalidRequestError(
-                f"'{path}.arguments' is not valid JSON; function call arguments are a JSON object "
-                "encoded as a string.",
-                param=f"{path}.arguments",
-            ) from None
-    else:
-        arguments = raw
-    if not isinstance(arguments, dict):
-        raise InvalidRequestError(f"'{path}.arguments' must encode a JSON object.", param=f"{path}.arguments")
+    arguments = call_arguments(item.get("arguments"), path, kind="function call")
     return ToolCallPart(call_id, name, arguments)
 
 
