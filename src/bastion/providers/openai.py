@@ -18,7 +18,7 @@ from bastion.providers._retry_after import retry_after_seconds
 from bastion.providers.base import DataOnly, LocalModel, UpstreamRequest
 from bastion.settings import Deployment
 
-__all__ = ["OpenAIAdapter", "OpenAISniffer", "azure_api_version"]
+__all__ = ["OpenAIAdapter", "OpenAISniffer", "azure_api_version", "openai_request"]
 
 _JSON = "application/json"
 
@@ -39,7 +39,7 @@ class OpenAIAdapter:
         self, dep: Deployment, body: dict[str, Any], *, stream: bool, client_headers: Mapping[str, str]
     ) -> UpstreamRequest:
         body["model"] = dep.model
-        return _request(dep, "chat/completions", body, accept="text/event-stream" if stream else _JSON)
+        return openai_request(dep, "chat/completions", body, accept="text/event-stream" if stream else _JSON)
 
     def embeddings_request(
         self, dep: Deployment, texts: list[str], dimensions: int | None
@@ -47,10 +47,10 @@ class OpenAIAdapter:
         payload: dict[str, Any] = {"model": dep.model, "input": texts, "encoding_format": "float"}
         if dimensions:
             payload["dimensions"] = dimensions
-        return _request(dep, "embeddings", payload)
+        return openai_request(dep, "embeddings", payload)
 
     def embeddings_passthrough(self, dep: Deployment, body: dict[str, Any]) -> UpstreamRequest | None:
-        return _request(dep, "embeddings", {**body, "model": dep.model})
+        return openai_request(dep, "embeddings", {**body, "model": dep.model})
 
     def vectors(self, data: dict[str, Any]) -> list[list[float]]:
         items = sorted(data.get("data", []), key=lambda d: d.get("index", 0))
@@ -84,14 +84,18 @@ class OpenAIAdapter:
         return UpstreamError(message, status=status, retry_after=retry_after_seconds(headers), code=code)
 
 
-def _request(dep: Deployment, endpoint: str, body: dict[str, Any], *, accept: str = _JSON) -> UpstreamRequest:
-    """``endpoint`` (``chat/completions``, ``embeddings``) of the deployment's server, Azure's
-    per-deployment URLs and ``api-key`` header included."""
+def openai_request(
+    dep: Deployment, endpoint: str, body: dict[str, Any], *, accept: str = _JSON, per_deployment: bool = True
+) -> UpstreamRequest:
+    """``endpoint`` (``chat/completions``, ``embeddings``, ``responses``) of the deployment's server,
+    Azure's URLs (per deployment, unless ``per_deployment`` is false as for the Responses API, whose
+    body names the deployment) and ``api-key`` header included."""
     base = (dep.api_base or "https://api.openai.com/v1").rstrip("/")
     headers = {"content-type": _JSON, "accept": accept}
     key = dep.api_key.reveal() if dep.api_key is not None else None
     if dep.provider_alias == "azure":
-        url = f"{base}/openai/deployments/{dep.model}/{endpoint}?api-version={azure_api_version(dep)}"
+        where = f"deployments/{dep.model}/{endpoint}" if per_deployment else endpoint
+        url = f"{base}/openai/{where}?api-version={azure_api_version(dep)}"
         if key:
             headers["api-key"] = key
     else:

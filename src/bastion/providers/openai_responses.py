@@ -11,15 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from bastion.domain.errors import UpstreamError
 from bastion.domain.usage import Usage
 from bastion.protocols.canonical import ChatRequest, ChatResponse
 from bastion.protocols.openai_responses.events import StreamDecoder, terminal_response
 from bastion.protocols.openai_responses.response import decode_response, usage_from_responses
 from bastion.providers.base import LocalModel, UpstreamRequest
-from bastion.providers.openai import OpenAIAdapter, azure_api_version
+from bastion.providers.openai import OpenAIAdapter, openai_request
 from bastion.settings import Deployment
 
 __all__ = ["ResponsesAdapter", "ResponsesSniffer", "speaks_responses"]
@@ -70,20 +68,8 @@ class ResponsesAdapter:
         self, dep: Deployment, body: dict[str, Any], *, stream: bool, client_headers: Mapping[str, str]
     ) -> UpstreamRequest:
         body["model"] = dep.model
-        base = (dep.api_base or "https://api.openai.com/v1").rstrip("/")
-        headers = {"content-type": _JSON, "accept": "text/event-stream" if stream else _JSON}
-        key = dep.api_key.reveal() if dep.api_key is not None else None
-        if dep.provider_alias == "azure":
-            url = f"{base}/openai/responses?api-version={azure_api_version(dep)}"
-            if key:
-                headers["api-key"] = key
-        else:
-            url = f"{base}/responses"
-            if key:
-                headers["authorization"] = f"Bearer {key}"
-        if dep.extra_headers:
-            headers.update(dep.extra_headers)
-        return UpstreamRequest(url, headers, orjson.dumps(body))
+        accept = "text/event-stream" if stream else _JSON
+        return openai_request(dep, "responses", body, accept=accept, per_deployment=False)
 
     def encode(self, req: ChatRequest, dep: Deployment, *, drop_params: bool) -> dict[str, Any]:
         raise UpstreamError("A Responses API upstream only takes Responses API calls.", status=500)
