@@ -118,3 +118,42 @@ def test_an_idle_process_takes_no_samples_until_a_call_arrives(monkeypatch: pyte
     assert idle == 0
     assert while_busy >= 10
     assert after == 0
+
+
+def _periods(overload: Overload, lags: list[float], start: float = 100.0) -> list[float]:
+    """Feed samples; the watch's wait before its next sample after each (in ms)."""
+    periods = []
+    now = start
+    for lag in lags:
+        now += overload.period + lag
+        overload.observe(lag, now)
+        periods.append(round(overload.period * 1000, 3))
+    return periods
+
+
+def test_calm_samples_space_out_and_the_first_late_one_brings_back_the_short_period() -> None:
+    """A stream's event loop is not woken every 10 ms while it keeps up; a sample a quarter of the
+    target late (7.5 ms of 30) samples every 10 ms again, so shedding starts as soon as before."""
+    overload, _ = _overload()
+    assert overload.period == 0.010
+    assert _periods(overload, [0.001, 0.0, 0.002, 0.001, 0.0]) == [20, 40, 80, 80, 80]
+    assert _periods(overload, [0.0075, 0.001, 0.03, 0.03, 0.03, 0.03, 0.03]) == [10, 20, 10, 10, 10, 10, 10]
+    assert overload.shedding  # five late samples in a row, the first of them after a calm stretch
+
+
+def test_while_shedding_and_for_a_second_after_it_the_watch_samples_every_10_ms() -> None:
+    overload, _ = _overload()
+    _feed(overload, [0.05] * 5)
+    assert overload.shedding and overload.period == 0.010
+    overload.observe(0.001, 100.1)  # back on time: admitting again, but the queue may come back
+    assert not overload.shedding and overload.period == 0.010
+    overload.observe(0.001, 100.5)
+    assert overload.period == 0.010
+    overload.observe(0.001, 101.2)  # a second later: calm again
+    assert overload.period == 0.020
+
+
+def test_with_lag_shedding_off_the_period_stays_short() -> None:
+    """Lag shedding off: no watch runs (the gauge aside), so nothing to space out."""
+    overload, _ = _overload(max_event_loop_lag_ms=0)
+    assert _periods(overload, [0.0, 0.0]) == [10, 10]
