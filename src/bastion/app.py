@@ -456,7 +456,19 @@ def _plan_usage(plans: PlanGate | None) -> Callable[[str], Awaitable[dict[str, A
 
 
 async def _write_spend(database: Database, rows: list[dict[str, Any]]) -> None:
-    await database.spend.insert_spend_rows([sanitize_row(row) for row in rows])
+    """Clean a batch of spend rows and store it. The cleaning runs on the event loop, a slice of
+    rows at a time with other tasks served in between: a whole batch at once (500 rows, several
+    milliseconds) was the tail latency of every request that arrived meanwhile."""
+    clean: list[dict[str, Any]] = []
+    for start in range(0, len(rows), _SPEND_SLICE):
+        if start:
+            await asyncio.sleep(0)
+        clean += [sanitize_row(row) for row in rows[start : start + _SPEND_SLICE]]
+    await database.spend.insert_spend_rows(clean)
+
+
+#: Spend rows cleaned between two turns of the event loop (about 5 to 10 us each).
+_SPEND_SLICE = 16
 
 
 def create_app_from_env() -> GatewayApp:

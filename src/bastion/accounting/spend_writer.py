@@ -159,6 +159,8 @@ class SpendWriter:
             await self._flush_all()
 
     async def _run(self) -> None:
+        async with self._flushing:
+            await self.journal.upkeep()  # the first segment, made ahead of the first request
         while not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), self._interval)
@@ -190,7 +192,7 @@ class SpendWriter:
             if not await self._write_all(rows):
                 await self._outage([])
                 return
-            await _remove([segment])
+            await self.journal.upkeep([segment])
             self._backlog.pop(0)
             self.replayed += len(rows)
             _log.info("wrote %d spend rows the database had missed", len(rows))
@@ -201,7 +203,7 @@ class SpendWriter:
             if not await self._write_all(rows):
                 await self._outage(rows)
                 return
-            await _remove(self._sealed)
+            await self.journal.upkeep(self._sealed)
             self._sealed.clear()
 
     async def _outage(self, taken: list[Row]) -> None:
@@ -221,6 +223,7 @@ class SpendWriter:
             if unjournaled and rows:  # rows only in memory: written to a segment of their own
                 spilled = self.journal.spill(rows)
                 segments = [*segments, *([spilled] if spilled is not None else [])]
+            await self.journal.upkeep()  # closes the sealed segments: cut to their rows
             await asyncio.to_thread(_fsync_all, segments)
         except OSError as exc:  # nowhere to put them: they stay in memory for the next try
             _log.error("could not spool %d spend rows to disk (%s); kept in memory", len(rows), exc)
@@ -313,16 +316,3 @@ def _fsync_all(paths: Sequence[Path]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-async def _remove(segments: Sequence[Path]) -> None:
-    """Delete written segments in a worker thread: freeing a preallocated 4 MiB file can block for
-    milliseconds when the disk is busy (other processes' journals, the database), and the event
-    loop would stall every request it serves meanwhile (py-spy of two workers at c=64 found one
-    loop blocked a third of a second in ``unlink`` over eight seconds)."""
-    await asyncio.to_thread(_unlink_all, list(segments))
-
-
-def _unlink_all(paths: list[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)

@@ -22,7 +22,17 @@ from __future__ import annotations
 from bastion.limits._bucket import EPSILON, WINDOW
 from bastion.limits.admission import PARALLEL_RETRY_AFTER
 
-__all__ = ["ACQUIRE", "ADMIT", "FINISH", "PEEK", "RELEASE", "RENEW", "RESERVE", "SEED", "SETTLE"]
+__all__ = [
+    "ACQUIRE",
+    "ADMIT",
+    "FINISH",
+    "PEEK",
+    "RELEASE",
+    "RENEW",
+    "RESERVE",
+    "SEED",
+    "SETTLE",
+]
 
 _COMMON = f"""
 local EPS = {EPSILON!r}
@@ -336,16 +346,25 @@ return {1, unpack(rates_levels(plan, tonumber(RA[2])))}
 """
 )
 
-# Release and settle of one request in one round trip. ARGV and KEYS split as in ADMIT.
+# Release and settle of finished requests, many in one round trip, each in turn. ARGV: now,
+# count, then per request: its numbers of rate keys, budget keys, rate args and budget args, its
+# release A, its settle A; KEYS: per request its rate keys then its budget keys.
 FINISH = (
     _COMMON
     + _RATES
     + _BUDGETS
     + """
 local now = clock(ARGV[1])
-local nk, na = tonumber(ARGV[2]), tonumber(ARGV[3])
-if nk > 0 then rates_release(slice(KEYS, 1, nk), slice(ARGV, 4, 3 + na), now) end
-if #KEYS > nk then budgets_settle(slice(KEYS, nk + 1), slice(ARGV, 4 + na), now) end
+local k, a = 1, 3
+for _ = 1, tonumber(ARGV[2]) do
+  local nk, nbk = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local na, nba = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  a = a + 4
+  if nk > 0 then rates_release(slice(KEYS, k, k + nk - 1), slice(ARGV, a, a + na - 1), now) end
+  k, a = k + nk, a + na
+  if nbk > 0 then budgets_settle(slice(KEYS, k, k + nbk - 1), slice(ARGV, a, a + nba - 1), now) end
+  k, a = k + nbk, a + nba
+end
 return 1
 """
 )

@@ -1,11 +1,14 @@
-"""Rate limits and budgets of one request in one Redis round trip each way."""
+"""Rate limits and budgets of one request in one Redis round trip each way (the way back shared
+with the other requests finishing meanwhile: :mod:`bastion.limits._redis_finishes`)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from bastion.limits import _bucket
 from bastion.limits._redis_budgets import RedisBudgets, budget_refusal_from
+from bastion.limits._redis_finishes import FinishQueue
 from bastion.limits._redis_rates import RedisRateLimiter, levels_from, refusal_from
 from bastion.limits._redis_store import Args, RedisLimitsStore
 from bastion.limits.admission import Admission, RateLimit, Refusal
@@ -22,6 +25,7 @@ class RedisGate:
         self._store = store
         self._rates = rates
         self._budgets = budgets
+        self._finishes = FinishQueue(store)
 
     async def admit(
         self, limits: Sequence[RateLimit], budgets: Sequence[BudgetLimit], *, tokens: int, amount: float
@@ -65,8 +69,10 @@ class RedisGate:
                 budget_keys, budget_args = self._budgets.settle_parts(reservation, actual_cost, now)
         if not rate_keys and not budget_keys:
             return
-        args: Args = [now, len(rate_keys), len(rate_args), *rate_args, *budget_args]
-        await self._store.shielded(self._store.run(RedisLimitsStore.FINISH, rate_keys + budget_keys, args))
+        # Sent with the other requests' finishes (_redis_finishes); shielded: a caller cancelled
+        # while it waits (a client gone, a shutdown) still has its slot freed and its cost counted,
+        # and the others sent with it still hear back.
+        await asyncio.shield(self._finishes.add(rate_keys, rate_args, budget_keys, budget_args))
 
     async def _admit_one_kind(
         self, admission: Admission, reservation: Reservation

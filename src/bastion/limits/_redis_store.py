@@ -78,6 +78,10 @@ class RedisLimitsStore:
         except (RespError, RespConnectionError) as err:
             raise _unavailable(err) from err
 
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` as a job :meth:`close` waits for (a failure is logged by the supervisor)."""
+        self._pending.spawn(work)
+
     async def shielded(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run ``work`` to completion even if the caller is cancelled while awaiting it."""
         await asyncio.shield(self._pending.spawn(work))  # a failure is logged by the supervisor

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import pytest
 from limits_backends import Backend
 
 from bastion.limits.admission import Admission, RateLimit, Refusal
 from bastion.limits.backend import Limits, Ticket
-from bastion.limits.reservation import BudgetLimit, BudgetRefusal, BudgetSeed, BudgetState
+from bastion.limits.errors import LimitsUnavailableError
+from bastion.limits.redis import redis_limits
+from bastion.limits.reservation import BudgetLimit, BudgetRefusal, BudgetSeed, BudgetState, Reservation
 
 KEY_RATE = RateLimit("key:a", rpm=10, tpm=1000, parallel=2)
 KEY_BUDGET = BudgetLimit("key:a", 1.0)
@@ -192,3 +195,90 @@ def test_admissions_report_the_levels_their_answer_headers_show(backend: Backend
         assert held.committed == (30.0,) and again.committed == (50.0,)
 
     backend.run(main)
+
+
+def test_concurrent_finishes_across_processes_settle_every_request_once(backend: Backend) -> None:
+    """Six hundred requests over two processes finishing at once (Redis sends them in batches,
+    more than one script holds): every slot is freed, every token and every cost counted once,
+    each under its own key and team."""
+
+    async def main(limits: Limits) -> None:
+        peer = backend.peer(limits)
+        n = 600
+        key, team = RateLimit("key:a", tpm=1_000_000, parallel=n), RateLimit("team:t", parallel=n)
+        budgets = [BudgetLimit("key:a", 1000.0), BudgetLimit("team:t", 1000.0, "30d")]
+        stores = [limits, peer] * (n // 2)
+        tickets = await asyncio.gather(
+            *(store.gate.admit([key, team], budgets, tokens=100, amount=1.0) for store in stores)
+        )
+        assert all(isinstance(ticket, Ticket) for ticket in tickets)
+        finishes = [
+            store.gate.finish(cast(Ticket, ticket), actual_tokens=i % 7, actual_cost=0.001 * (i % 5))
+            for i, (store, ticket) in enumerate(zip(stores, tickets, strict=True))
+        ]
+        await asyncio.gather(*finishes)
+        cost = sum(0.001 * (i % 5) for i in range(n))
+        for scope in ("key:a", "team:t"):
+            state = await peer.budgets.state(scope)
+            assert state.spent == pytest.approx(cost) and state.reserved == 0.0
+        # Every parallel slot free again (n fit, one more does not), and the tokens corrected.
+        again = await asyncio.gather(
+            *(store.gate.admit([key, team], [], tokens=0, amount=0.0) for store in stores)
+        )
+        assert all(isinstance(ticket, Ticket) for ticket in again)
+        refusal = await limits.gate.admit([key, team], [], tokens=0, amount=0.0)
+        assert isinstance(refusal, Refusal) and refusal.kind == "parallel"
+        tokens = sum(i % 7 for i in range(n))
+        over = await limits.gate.admit([key], [], tokens=1_000_000 - tokens + 1, amount=0.0)
+        assert isinstance(over, Refusal) and over.kind in ("tpm", "parallel")
+
+    backend.run(main)
+
+
+@pytest.mark.redis
+def test_a_finish_whose_caller_is_cancelled_still_settles(redis_backend: Backend) -> None:
+    """A caller cancelled while its finish waits for Redis (a client gone, a shutdown): its slot is
+    freed and its cost counted all the same, and the other finishes sent with it are not
+    disturbed; closing the store waits for them."""
+
+    async def main(limits: Limits) -> None:
+        peer = redis_backend.peer(limits)
+        tickets = [await _ticket(limits, tokens=10, amount=0.25) for _ in range(2)]
+        waiting = [
+            asyncio.ensure_future(limits.gate.finish(ticket, actual_tokens=10, actual_cost=0.125))
+            for ticket in tickets
+        ]
+        await asyncio.sleep(0)  # both queued: one on its way and one after it, or both together
+        waiting[0].cancel()
+        assert await waiting[1] is None
+        with pytest.raises(asyncio.CancelledError):
+            await waiting[0]
+        await limits.close()
+        assert await peer.budgets.state("key:a") == BudgetState(0.25, 0.0, None)
+        for _ in range(2):  # both slots free
+            await _ticket(peer, tokens=10, amount=0.0)
+
+    redis_backend.run(main)
+
+
+def test_every_finish_of_a_failed_batch_is_told_so() -> None:
+    """Finishes sent together to a Redis that cannot be reached each raise LimitsUnavailableError
+    (the caller logs it; the holds expire with their lease): none waits forever, none is lost
+    silently."""
+
+    async def main() -> None:
+        limits = redis_limits("redis://127.0.0.1:1/0", prefix="bastion:test-unreachable:")
+        tickets = [
+            Ticket(Admission.of(f"t{i}", [KEY_RATE], 10), Reservation.of(f"t{i}", [KEY_BUDGET], 0.25))
+            for i in range(300)
+        ]
+        try:
+            outcomes = await asyncio.gather(
+                *(limits.gate.finish(t, actual_tokens=1, actual_cost=0.1) for t in tickets),
+                return_exceptions=True,
+            )
+            assert all(isinstance(outcome, LimitsUnavailableError) for outcome in outcomes), outcomes[:3]
+        finally:
+            await limits.close()
+
+    asyncio.run(main())
