@@ -251,7 +251,12 @@ async def unless_client_leaves(receive: Receive, work: Coroutine[Any, Any, T]) -
         gone = True
         caller.cancel()
 
-    watch = spawn_awaited(_disconnected(receive, hang_up), name="disconnect-watch")
+    # Bastion's own server tells of a hang-up by a callback; any other server through a task
+    # that waits on ``receive``.
+    watching = getattr(getattr(receive, "__self__", None), "on_disconnect", None)
+    unwatch: Callable[[], Any] | None = watching(hang_up) if watching is not None else None
+    if unwatch is None:
+        unwatch = spawn_awaited(_disconnected(receive, hang_up), name="disconnect-watch").cancel
     try:
         out = await work
     except asyncio.CancelledError:
@@ -259,7 +264,7 @@ async def unless_client_leaves(receive: Receive, work: Coroutine[Any, Any, T]) -
             raise ClientGone from None
         raise
     finally:
-        watch.cancel()
+        unwatch()
     if gone:  # the work finished in spite of the cancellation: the client is gone all the same
         caller.uncancel()
         raise ClientGone
