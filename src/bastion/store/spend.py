@@ -75,7 +75,7 @@ _REDIRECT_ROUNDS = 3
 #: parameters runs on the event loop: a whole batch in one go held it for milliseconds at a time,
 #: the tail latency of every request that arrived meanwhile. A slice's work is a fraction of a
 #: millisecond, and the loop serves requests while the database runs it.
-_SLICE = 32
+_SLICE = 64
 # Every column but the billing worker's mark, which a new log leaves NULL (not yet billed).
 _BULK_LOGS = RecordsetInsert(
     spend_logs, spend_logs.c.request_id, columns=[c for c in spend_logs.columns if c.name != "billing"]

@@ -121,19 +121,19 @@ def test_a_new_batch_is_inserted_without_returning_rows(backend: Backend) -> Non
     async def scenario(db: Database) -> tuple[list[str], list[str], int]:
         await seed_owners(db)
         event.listen(db.engine.sync_engine, "before_cursor_execute", note)
-        await db.spend.insert_spend_logs([log(n) for n in range(40)])
+        await db.spend.insert_spend_logs([log(n) for n in range(100)])
         fresh = list(statements)
         statements.clear()
-        inserted = await db.spend.insert_spend_logs([log(n) for n in range(39, 45)])
+        inserted = await db.spend.insert_spend_logs([log(n) for n in range(99, 105)])
         return fresh, list(statements), inserted
 
     fresh, replayed, inserted = backend.run(scenario)
     inserts = [s for s in fresh if s.startswith("INSERT INTO")]
     # One insert per slice of rows (the event loop serves requests between them).
-    assert len(inserts) == -(-40 // spend_store._SLICE) > 1, fresh
+    assert len(inserts) == -(-100 // spend_store._SLICE) > 1, fresh
     assert not [s for s in inserts if "RETURNING" in s], fresh
     assert not [s for s in fresh if s.startswith("SELECT") and "FROM spend_logs" in s], fresh
-    # The replay: the insert that skipped req-00039 is rolled back, then the batch goes again.
+    # The replay: the insert that skipped req-00099 is rolled back, then the batch goes again.
     assert inserted == 5
     assert len([s for s in replayed if s.startswith("INSERT INTO")]) == 2, replayed
 

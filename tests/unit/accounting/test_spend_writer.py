@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -517,3 +518,66 @@ def test_segments_holding_rows_are_closed_in_a_worker_thread(
 
     asyncio.run(main())
     assert closed_on == [False, False, False]
+
+
+def test_rows_are_prepared_after_the_turn_that_submitted_them(tmp_path: Path) -> None:
+    """``prepare`` (the app's cleaning) runs on each row in the event loop's next turn, not in
+    submit (before the answer) nor a batch at a time in the flush; rows are written prepared,
+    and the journal keeps the row as submitted."""
+    prepared: list[str] = []
+
+    def prepare(row: dict[str, Any]) -> dict[str, Any]:
+        prepared.append(row["request_id"])
+        return {**row, "clean": True}
+
+    async def main() -> None:
+        db = FlakyDatabase()
+        writer = writer_for(tmp_path, db.write, prepare=prepare)
+        writer.submit({"request_id": "r0", "spend": 0})
+        writer.submit({"request_id": "r1", "spend": 0})
+        assert prepared == [] and writer.pending == 2
+        await asyncio.sleep(0)
+        assert prepared == ["r0", "r1"] and writer.pending == 2
+        assert journaled_ids(tmp_path) == {"r0", "r1"}
+        await writer.drain()
+        assert sorted(db.rows) == ["r0", "r1"] and all(row["clean"] for row in db.rows.values())
+        assert prepared == ["r0", "r1"]  # once each
+
+    asyncio.run(main())
+
+
+def test_rows_left_unprepared_are_prepared_in_slices_when_written(tmp_path: Path) -> None:
+    """Rows the flush finds unprepared (a dead process's segments, a burst) are prepared a slice
+    at a time, with other tasks run in between, and every one is written prepared."""
+    events: list[str] = []
+
+    def prepare(row: dict[str, Any]) -> dict[str, Any]:
+        events.append("prepare")
+        return {**row, "clean": True}
+
+    dead = SpendJournal(tmp_path)
+    for row in rows(100):
+        dead.append(row)
+    dead.close()
+
+    async def main() -> None:
+        db = FlakyDatabase()
+        writer = writer_for(tmp_path, db.write, prepare=prepare)
+        writer.start()
+        done = False
+
+        async def other_task() -> None:
+            while not done:
+                events.append("other")
+                await asyncio.sleep(0)
+
+        running = asyncio.ensure_future(other_task())
+        await writer.flush()
+        done = True
+        await running
+        await writer.drain()
+        assert len(db.rows) == 100 and all(row["clean"] for row in db.rows.values())
+
+    asyncio.run(main())
+    runs = [len(list(group)) for kind, group in itertools.groupby(events) if kind == "prepare"]
+    assert sum(runs) == 100 and max(runs) <= 16 and len(runs) >= 7
