@@ -7,7 +7,6 @@ calls. Handlers stay thin and call one service.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -172,10 +171,22 @@ async def stream_response(
     ``write_through``, when given, is handed the writer the producer may also use directly, outside
     its iteration (a pass-through relay writing from the upstream's read callback): it writes a
     chunk and returns ``None``, or returns what to await before the chunk is written.
+
+    The producer runs in the caller's own task. The keep-alive is one timer, re-armed from the
+    time of the last write when it fires; the hang-up watch is the server's disconnect callback
+    where it has one (a task reading ``receive`` otherwise). On a hang-up ``on_disconnect`` is
+    called first, then the producer is cancelled (which closes the upstream), and this returns
+    normally. Any other cancellation passes through; ``on_disconnect`` is called too, after the
+    producer's own clean-up (a server's shutdown aborts the connections first, so a stream hears
+    of the hang-up before).
     """
     await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
     loop = asyncio.get_running_loop()
+    caller = asyncio.current_task()
+    assert caller is not None, "stream_response runs in a task"
     last_sent = loop.time()
+    gone = False  # the client hung up: the producer is being cancelled
+    over = False  # the response is complete, or being abandoned
 
     # The boundary scrubber's send takes a chunk without a message (and hands it on the same way
     # to Bastion's own server): no dict and no coroutine per token when nothing has to wait.
@@ -192,54 +203,87 @@ async def stream_response(
 
         write_through(write)
 
-    async def pump() -> None:
-        nonlocal last_sent
-        keeper = spawn_awaited(keep_alive(), name="stream-keepalive")
-        try:
-            async for chunk in chunks:
-                waiting = body_chunk(chunk)
-                if waiting is not None:
-                    await waiting
-                last_sent = loop.time()
-            keeper.cancel()
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        finally:
-            keeper.cancel()
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
+    # The keep-alive: a timer armed for ``keepalive_seconds`` after the last write, which looks
+    # at ``last_sent`` when it fires (writes do not touch the timer). A keep-alive that has to
+    # wait for a slow client is finished by a task, after which the timer is armed again.
+    timer: asyncio.TimerHandle | None = None
+    waiting_task: asyncio.Task[None] | None = None
 
-    async def keep_alive() -> None:
-        nonlocal last_sent
-        while True:
-            idle = loop.time() - last_sent
-            if idle < keepalive_seconds:
-                await asyncio.sleep(keepalive_seconds - idle)
-                continue
-            waiting = body_chunk(keepalive)
+    def keep_alive() -> None:
+        nonlocal timer, last_sent, waiting_task
+        timer = None
+        if over:
+            return
+        due = last_sent + keepalive_seconds
+        if loop.time() < due:
+            timer = loop.call_at(due, keep_alive)
+            return
+        waiting = body_chunk(keepalive)
+        if waiting is None:
+            last_sent = loop.time()
+            timer = loop.call_at(last_sent + keepalive_seconds, keep_alive)
+        else:
+            waiting_task = spawn_awaited(slow_keep_alive(waiting), name="stream-keepalive")
+
+    async def slow_keep_alive(waiting: Awaitable[None]) -> None:
+        nonlocal last_sent, timer
+        await waiting
+        last_sent = loop.time()
+        if not over:
+            timer = loop.call_at(last_sent + keepalive_seconds, keep_alive)
+
+    def hang_up() -> None:
+        nonlocal gone
+        if gone or over:
+            return
+        gone = True
+        on_disconnect()
+        caller.cancel()
+
+    unwatch: Callable[[], Any] | None = None
+    try:
+        timer = loop.call_at(last_sent + keepalive_seconds, keep_alive)
+        # Bastion's own server tells of a hang-up by a callback; any other server through a task
+        # that waits on ``receive``.
+        watching = getattr(getattr(receive, "__self__", None), "on_disconnect", None)
+        unwatch = watching(hang_up) if watching is not None else None
+        if unwatch is None:
+            unwatch = spawn_awaited(_disconnected(receive, hang_up), name="stream-watch").cancel
+        async for chunk in chunks:
+            waiting = body_chunk(chunk)
             if waiting is not None:
                 await waiting
             last_sent = loop.time()
-
-    async def watch() -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-
-    pump_task = spawn_awaited(pump(), name="stream-pump")
-    watch_task = spawn_awaited(watch(), name="stream-watch")
-    try:
-        await asyncio.wait((pump_task, watch_task), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if not pump_task.done():
+        over = True
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except asyncio.CancelledError:
+        if not gone:  # cancelled from outside (a shutdown): the producer stops all the same
+            over = True
             on_disconnect()
-            pump_task.cancel()
-        watch_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump_task
-        with contextlib.suppress(asyncio.CancelledError):
-            await watch_task
+            raise
+        if caller.uncancel() != 0:  # cancelled from outside as well
+            raise
+    finally:
+        over = True
+        if timer is not None:
+            timer.cancel()
+        if waiting_task is not None:
+            waiting_task.cancel()
+        if unwatch is not None:
+            unwatch()
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    if gone and caller.cancelling():
+        # The hang-up came after the producer's last await: its cancellation has not landed yet
+        # and must not land in the caller's later work.
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            if caller.uncancel() != 0:
+                raise
+        else:  # the producer caught the cancellation itself
+            caller.uncancel()
 
 
 class ClientGone(Exception):

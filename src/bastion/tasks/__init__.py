@@ -7,8 +7,8 @@ Three kinds of task, so shutdown knows what to wait for and what to stop:
 - :func:`spawn_service`: a *service* that runs until stopped (the spend writer, a subscriber, a
   refresh loop). Its failure is logged; its owner stops it, and whatever still runs when the
   process shuts down is cancelled.
-- :func:`spawn_awaited`: a *child* its creator awaits (a stream's pump, a single-flight load); its
-  failure is the awaiter's to handle, so it is not logged again.
+- :func:`spawn_awaited`: a *child* its creator awaits (a hang-up watch reading ``receive``, a
+  single-flight load); its failure is the awaiter's to handle, so it is not logged again.
 
 :class:`TaskSet` is the pending-set bookkeeping owners used to copy: the jobs of one owner, which
 it can wait for on its own. Bare ``asyncio.create_task``/``ensure_future`` are banned elsewhere
