@@ -88,6 +88,7 @@ class PassthroughRelay:
 
     def client_gone(self) -> None:
         self._ctx.record.client_disconnected = True
+        self._taking = False  # what still arrives waits for the task, which is being cancelled
 
     def write_through(self, write: Writer) -> None:
         """Write later frames with ``write`` straight from the upstream's read callback."""
