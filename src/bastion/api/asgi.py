@@ -161,12 +161,17 @@ async def stream_response(
     on_disconnect: Callable[[], None],
     keepalive: bytes,
     keepalive_seconds: float,
+    write_through: Callable[[Callable[[bytes], Awaitable[None] | None]], None] | None = None,
 ) -> None:
     """Send an SSE response; if the client goes away first, stop the producer and say so.
 
     While the producer is silent for ``keepalive_seconds`` (a model thinking, a tool running), the
     ``keepalive`` bytes are sent so clients with a chunk timeout do not give up. A keep-alive is a
     whole SSE comment or blank line, so it can never split a frame.
+
+    ``write_through``, when given, is handed the writer the producer may also use directly, outside
+    its iteration (a pass-through relay writing from the upstream's read callback): it writes a
+    chunk and returns ``None``, or returns what to await before the chunk is written.
     """
     await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
     loop = asyncio.get_running_loop()
@@ -177,6 +182,15 @@ async def stream_response(
     body_chunk: Callable[[bytes], Awaitable[None] | None] = getattr(send, "body_chunk", None) or (
         lambda body: send({"type": "http.response.body", "body": body, "more_body": True})
     )
+
+    if write_through is not None:
+
+        def write(chunk: bytes) -> Awaitable[None] | None:
+            nonlocal last_sent
+            last_sent = loop.time()
+            return body_chunk(chunk)
+
+        write_through(write)
 
     async def pump() -> None:
         nonlocal last_sent

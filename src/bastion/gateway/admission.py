@@ -16,6 +16,8 @@ allow_unpriced_models_with_budgets``) lets it through at no cost.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -27,7 +29,7 @@ from bastion.gateway.context import CallContext
 from bastion.gateway.plan_admission import PlanGate
 from bastion.gateway.rate_headers import rate_headers, rate_limit_lefts, refusal_lefts
 from bastion.gateway.router import Router, wildcard_part
-from bastion.limits import BudgetLimit, BudgetRefusal, Limits, RateLimit, Refusal
+from bastion.limits import BudgetLimit, BudgetRefusal, Limits, RateLimit, Refusal, Ticket
 from bastion.limits.errors import UnpricedModelError
 from bastion.limits.estimate import estimate_cost, estimate_tokens
 from bastion.observability.metrics import Metrics
@@ -36,6 +38,8 @@ from bastion.settings import Deployment
 from bastion.tasks import TaskSet
 
 __all__ = ["Gatekeeper", "estimate_prompt_tokens"]
+
+_log = logging.getLogger("bastion.limits")
 
 
 class Gatekeeper:
@@ -60,6 +64,11 @@ class Gatekeeper:
         #: Per model group (without wildcards): the deployments that may serve it, with their prices.
         self._candidates: dict[str, tuple[tuple[Deployment, Price | None], ...]] = {}
         self._pending = TaskSet("settle-limits")
+        #: The gate's settlement as a plain call, when it waits for nothing (limits in memory).
+        self._finish_now: Callable[..., None] | None = getattr(limits.gate, "finish_now", None)
+        #: Plain-call settlements queued on the loop and not run yet; set when none is left.
+        self._settling = 0
+        self._all_settled: asyncio.Event | None = None
         #: Billing's credit check (raises a 402 for an org out of credit); None: not configured.
         self._entitlement = entitlement
         #: Plans (limits, model lists, token quotas of end users); None: no plans.
@@ -154,14 +163,37 @@ class Gatekeeper:
         if ticket is None:
             return
         record = ctx.record
+        if self._finish_now is not None:
+            # Limits in this process's memory: settled by a plain call right after this turn of the
+            # event loop (which writes the answer), as a task's first step would be, without the task.
+            self._settling += 1
+            asyncio.get_running_loop().call_soon(
+                self._settle_now, ticket, record.usage.total_tokens, record.cost_usd
+            )
+            return
         self._pending.spawn(
             self.limits.gate.finish(
                 ticket, actual_tokens=record.usage.total_tokens, actual_cost=record.cost_usd
             )
         )
 
+    def _settle_now(self, ticket: Ticket, tokens: int, cost: float) -> None:
+        assert self._finish_now is not None
+        try:
+            self._finish_now(ticket, actual_tokens=tokens, actual_cost=cost)
+        except Exception:  # as a failed settlement task is logged by the task supervisor
+            _log.exception("settling a request's limits failed")
+        finally:
+            self._settling -= 1
+            if not self._settling and self._all_settled is not None:
+                self._all_settled.set()
+
     async def settled(self) -> None:
         """Return once every finished request's limits are settled (tests, shutdown)."""
+        if self._settling:  # plain calls already queued on the loop
+            if self._all_settled is None or self._all_settled.is_set():
+                self._all_settled = asyncio.Event()
+            await self._all_settled.wait()
         await self._pending.drain()
 
     async def close(self) -> None:

@@ -49,6 +49,9 @@ __all__ = ["ChatService"]
 
 _log = logging.getLogger("bastion.gateway")
 _T = TypeVar("_T")
+#: Label combinations whose metric children are kept (groups x deployments: bounded by the config;
+#: past this, looked up each time).
+_CHILDREN_CACHED = 4096
 
 
 class _Request:
@@ -96,6 +99,9 @@ class ChatService:
         self.credentials = credentials if credentials is not None else CredentialChooser(SystemKeys())
         #: The response cache, when ``litellm_settings.cache`` is on.
         self.cache = cache
+        #: ``bastion_upstream_attempts{outcome="ok"}`` per model group and deployment, looked up once
+        #: (``labels()`` takes a lock and builds a tuple on every call, on the way to the answer).
+        self._attempts_ok: dict[tuple[str, str], Any] = {}
 
     # ------------------------------------------------------------------ public entry points
 
@@ -198,7 +204,12 @@ class ChatService:
                     continue
                 finally:
                     router.in_flight[dep.deployment_id] -= 1
-                metrics.upstream_attempts.labels(group, dep.deployment_id, "ok").inc()
+                ok = self._attempts_ok.get((group, dep.deployment_id))
+                if ok is None:
+                    ok = metrics.upstream_attempts.labels(group, dep.deployment_id, "ok")
+                    if len(self._attempts_ok) < _CHILDREN_CACHED:
+                        self._attempts_ok[group, dep.deployment_id] = ok
+                ok.inc()
                 router.health.succeeded(dep.deployment_id, time.perf_counter() - started)
                 return result
         assert last is not None

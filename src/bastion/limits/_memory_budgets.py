@@ -63,6 +63,10 @@ class MemoryBudgets:
         return reservation
 
     async def settle(self, reservation: Reservation, actual_cost: float) -> None:
+        self.settle_now(reservation, actual_cost)
+
+    def settle_now(self, reservation: Reservation, actual_cost: float) -> None:
+        """:meth:`settle`, which waits for nothing here, as a plain call."""
         if reservation.settled:
             return
         reservation.settled = True

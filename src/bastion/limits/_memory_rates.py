@@ -57,6 +57,10 @@ class MemoryRateLimiter:
         return admission
 
     async def release(self, admission: Admission, *, actual_tokens: int) -> None:
+        self.release_now(admission, actual_tokens=actual_tokens)
+
+    def release_now(self, admission: Admission, *, actual_tokens: int) -> None:
+        """:meth:`release`, which waits for nothing here, as a plain call."""
         if admission.released:
             return
         admission.released = True

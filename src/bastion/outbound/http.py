@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -37,6 +37,8 @@ __all__ = ["Answer", "HttpPool", "UpstreamStream"]
 #: A whole answer: status, headers (names in lower case), body.
 Answer = tuple[int, Mapping[str, str], bytes]
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: URLs whose split is kept (deployments' endpoints); past this, split on every call.
+_TARGETS_KEPT = 1024
 
 
 class UpstreamStream:
@@ -61,6 +63,11 @@ class UpstreamStream:
     def chunks(self) -> AsyncIterator[bytes]:
         return self._response.chunks(self._idle_timeout)
 
+    def deliver(self, sink: Callable[[bytes], bool] | None) -> None:
+        """Offer each later piece of the body to ``sink`` in the read callback first (it returns
+        whether it took it; else the piece is queued for ``chunks()``); ``None`` stops it."""
+        self._response.deliver(sink)
+
     def close(self) -> None:
         self._response.close()
 
@@ -70,16 +77,25 @@ class HttpPool:
 
     def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
         self._origins: dict[str, Origin] = {}
+        self._targets: dict[str, tuple[Origin, str]] = {}
         self._tls = tls
 
     def _target(self, url: str) -> tuple[Origin, str]:
+        """The origin and the request target of ``url``; a provider's few URLs are split once (only
+        those without a query or user info: either can hold a caller's own key, not kept past its call)."""
+        found = self._targets.get(url)
+        if found is not None:
+            return found
         parts = urlsplit(url)
         key = f"{parts.scheme}://{parts.netloc}"
         origin = self._origins.get(key)
         if origin is None:
             origin = self._origins[key] = Origin(url)
         path = parts.path or "/"
-        return origin, f"{path}?{parts.query}" if parts.query else path
+        found = origin, f"{path}?{parts.query}" if parts.query else path
+        if not parts.query and "@" not in parts.netloc and len(self._targets) < _TARGETS_KEPT:
+            self._targets[url] = found
+        return found
 
     def _context(self) -> ssl.SSLContext:
         if self._tls is None:
