@@ -115,6 +115,11 @@ class Connection(asyncio.Protocol):
         #: Counts exchanges, so a late close() from a finished exchange cannot hit the next one.
         self.exchange = 0
         self._active = False
+        #: The running exchange's deadline for its whole answer (loop time; 0: none) and its length.
+        self._deadline = 0.0
+        self._deadline_seconds = 0.0
+        self._deadline_timer: asyncio.TimerHandle | None = None
+        self._deadline_timer_at = 0.0
 
     # ---------------------------------------------------------------- asyncio.Protocol
 
@@ -265,6 +270,33 @@ class Connection(asyncio.Protocol):
         if self._active and exchange == self.exchange:
             self._sink = sink
 
+    def limit_exchange(self, seconds: float) -> None:
+        """The next exchange must be answered whole within ``seconds``; past that the connection is
+        closed and the exchange fails with UpstreamTimeoutError. One timer per connection, moved
+        only when an exchange needs an earlier deadline than the one it is set for (a kept
+        connection's calls, one after another, create no timer each)."""
+        at = self._loop.time() + seconds
+        self._deadline, self._deadline_seconds = at, seconds
+        timer = self._deadline_timer
+        if timer is not None:
+            if self._deadline_timer_at <= at:
+                return  # it fires first and looks again
+            timer.cancel()
+        self._deadline_timer_at = at
+        self._deadline_timer = self._loop.call_at(at, self._on_deadline)
+
+    def _on_deadline(self) -> None:
+        self._deadline_timer = None
+        at = self._deadline
+        if not at or not self._active or self._closed:
+            return  # the exchange it was set for is over
+        if self._loop.time() < at:
+            self._deadline_timer_at = at
+            self._deadline_timer = self._loop.call_at(at, self._on_deadline)
+            return
+        self._fail(UpstreamTimeoutError(f"The provider did not answer within {self._deadline_seconds:g} s."))
+        self.abandon()
+
     def _check_idle(self) -> None:
         quiet = self._loop.time() - self._last_data
         if quiet < self._idle_limit:
@@ -310,6 +342,7 @@ class Connection(asyncio.Protocol):
     def _reset(self) -> None:
         self._stop_watchdog()
         self._active = False
+        self._deadline = 0.0  # the deadline timer stays, for the next exchange to reuse
         self._sink = None
         self._parser = httptools.HttpResponseParser(self)
         self._head = None
@@ -336,6 +369,9 @@ class Connection(asyncio.Protocol):
     def abandon(self) -> None:
         """Close the connection (cuts off an unfinished upstream generation)."""
         self._stop_watchdog()
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
         self._sink = None
         self._closed = True
         if self._transport is not None and not self._transport.is_closing():

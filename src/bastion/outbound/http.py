@@ -111,9 +111,10 @@ class HttpPool:
         *,
         method: str = "POST",
         max_bytes: int | None = None,
+        fresh: bool = False,
     ) -> Response:
         origin, path = self._target(url)
-        conn = checkout(origin, asyncio.get_running_loop().time())
+        conn = None if fresh else checkout(origin, asyncio.get_running_loop().time())
         if conn is not None:
             holder.append(conn)
             try:
@@ -188,10 +189,40 @@ class HttpPool:
         timeout: float | None,
     ) -> Answer:
         """One request and its whole answer; a connection left mid-exchange is closed, never kept."""
+        if timeout is not None:
+            origin, path = self._target(url)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            conn = checkout(origin, started)
+            if conn is not None:
+                answer = await _on_kept(conn, path, method, body, headers, max_bytes, timeout)
+                if answer is not None:
+                    return answer
+                # The server had dropped the kept connection: one more try, fresh, in the time left.
+                left = timeout - (loop.time() - started)
+                return await self._timed(method, url, body, headers, max_bytes, timeout, left, fresh=True)
+        return await self._timed(method, url, body, headers, max_bytes, timeout, timeout)
+
+    async def _timed(
+        self,
+        method: str,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        max_bytes: int | None,
+        timeout: float | None,
+        budget: float | None,
+        *,
+        fresh: bool = False,
+    ) -> Answer:
+        """An exchange on a new connection (or the pool's, for a call without its own timeout),
+        within ``budget`` seconds (``timeout`` is the limit the error names)."""
         holder: list[Connection] = []
         try:
-            async with asyncio.timeout(timeout):
-                response = await self._send(url, body, headers, holder, method=method, max_bytes=max_bytes)
+            async with asyncio.timeout(budget):
+                response = await self._send(
+                    url, body, headers, holder, method=method, max_bytes=max_bytes, fresh=fresh
+                )
                 data = await response.read()
         except TimeoutError:
             for conn in holder:
@@ -235,6 +266,38 @@ class HttpPool:
         for origin in self._origins.values():
             while origin.idle:
                 origin.idle.pop()[1].abandon()
+
+
+async def _on_kept(
+    conn: Connection,
+    path: str,
+    method: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    max_bytes: int | None,
+    timeout: float,
+) -> Answer | None:
+    """One exchange on a kept connection, answered whole within ``timeout`` seconds (the
+    connection's own deadline: no timer of its own per call); None when the server had dropped the
+    connection before answering (the caller asks again on a fresh one)."""
+    conn.limit_exchange(timeout)
+    try:
+        response = await conn.request(path, headers, body, method=method, max_bytes=max_bytes)
+    except (AnswerTooLargeError, UpstreamTimeoutError):
+        conn.abandon()  # an answer, or the time is up: asking again would not help
+        raise
+    except UpstreamConnectionError:
+        conn.abandon()
+        return None
+    except BaseException:
+        conn.abandon()
+        raise
+    try:
+        data = await response.read()
+    except BaseException:
+        conn.abandon()
+        raise
+    return response.status, response.headers, data
 
 
 def _redirected(url: str, location: str) -> str:
