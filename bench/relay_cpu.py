@@ -181,6 +181,7 @@ async def run_streams(
             on_disconnect=relay.client_gone,
             keepalive=OPENAI.keepalive,
             keepalive_seconds=15.0,
+            write_through=relay.write_through,
         )
 
     state = ServerState(app=app, limits=_LIMITS)

@@ -115,6 +115,7 @@ def build_app(
         journal=SpendJournal(data_dir, durable=settings.bastion.spend_journal),
         is_outage=lambda exc: isinstance(exc, StoreUnavailableError),
         metrics=metrics,
+        prepare=sanitize_row,  # cleaned one by one after each answer, not a batch at a time
     )
     recorder.sinks.append(lambda rec: spend.submit(spend_row(rec)))
     recorder.sinks.extend(record_sinks)
@@ -456,7 +457,7 @@ def _plan_usage(plans: PlanGate | None) -> Callable[[str], Awaitable[dict[str, A
 
 
 async def _write_spend(database: Database, rows: list[dict[str, Any]]) -> None:
-    await database.spend.insert_spend_rows([sanitize_row(row) for row in rows])
+    await database.spend.insert_spend_rows(rows)
 
 
 def create_app_from_env() -> GatewayApp:

@@ -161,12 +161,17 @@ async def stream_response(
     on_disconnect: Callable[[], None],
     keepalive: bytes,
     keepalive_seconds: float,
+    write_through: Callable[[Callable[[bytes], Awaitable[None] | None]], None] | None = None,
 ) -> None:
     """Send an SSE response; if the client goes away first, stop the producer and say so.
 
     While the producer is silent for ``keepalive_seconds`` (a model thinking, a tool running), the
     ``keepalive`` bytes are sent so clients with a chunk timeout do not give up. A keep-alive is a
     whole SSE comment or blank line, so it can never split a frame.
+
+    ``write_through``, when given, is handed the writer the producer may also use directly, outside
+    its iteration (a pass-through relay writing from the upstream's read callback): it writes a
+    chunk and returns ``None``, or returns what to await before the chunk is written.
     """
     await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + headers})
     loop = asyncio.get_running_loop()
@@ -177,6 +182,15 @@ async def stream_response(
     body_chunk: Callable[[bytes], Awaitable[None] | None] = getattr(send, "body_chunk", None) or (
         lambda body: send({"type": "http.response.body", "body": body, "more_body": True})
     )
+
+    if write_through is not None:
+
+        def write(chunk: bytes) -> Awaitable[None] | None:
+            nonlocal last_sent
+            last_sent = loop.time()
+            return body_chunk(chunk)
+
+        write_through(write)
 
     async def pump() -> None:
         nonlocal last_sent
@@ -251,7 +265,12 @@ async def unless_client_leaves(receive: Receive, work: Coroutine[Any, Any, T]) -
         gone = True
         caller.cancel()
 
-    watch = spawn_awaited(_disconnected(receive, hang_up), name="disconnect-watch")
+    # Bastion's own server tells of a hang-up by a callback; any other server through a task
+    # that waits on ``receive``.
+    watching = getattr(getattr(receive, "__self__", None), "on_disconnect", None)
+    unwatch: Callable[[], Any] | None = watching(hang_up) if watching is not None else None
+    if unwatch is None:
+        unwatch = spawn_awaited(_disconnected(receive, hang_up), name="disconnect-watch").cancel
     try:
         out = await work
     except asyncio.CancelledError:
@@ -259,7 +278,7 @@ async def unless_client_leaves(receive: Receive, work: Coroutine[Any, Any, T]) -
             raise ClientGone from None
         raise
     finally:
-        watch.cancel()
+        unwatch()
     if gone:  # the work finished in spite of the cancellation: the client is gone all the same
         caller.uncancel()
         raise ClientGone

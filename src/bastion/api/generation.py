@@ -28,6 +28,7 @@ from bastion.domain.errors import BastionError, InternalError
 from bastion.domain.principal import Principal
 from bastion.gateway.context import CallContext
 from bastion.gateway.pipeline import Admitter, Pipeline
+from bastion.gateway.relay import PassthroughRelay
 from bastion.gateway.surfaces import Surface
 from bastion.observability.metrics import Metrics
 
@@ -180,6 +181,8 @@ class GenerationHandler:
         # writes them in the surface's format); anything else is a bug to log.
         try:
             frames = relay.run()
+            # Frames straight from the upstream's read callback, unless hooks see them on the way.
+            through = relay.write_through if hooks is None and isinstance(relay, PassthroughRelay) else None
             await stream_response(
                 send,
                 request.receive,
@@ -188,6 +191,7 @@ class GenerationHandler:
                 on_disconnect=relay.client_gone,
                 keepalive=surface.keepalive,
                 keepalive_seconds=self._keepalive_seconds,
+                write_through=through,
             )
         except Exception:
             _log.exception("stream %s failed unexpectedly", request_id)

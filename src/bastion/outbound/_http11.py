@@ -15,7 +15,7 @@ import asyncio
 import collections
 import ssl
 import zlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -76,6 +76,11 @@ class Response:
     def chunks(self, idle_timeout: float | None) -> AsyncIterator[bytes]:
         return self._conn.body_chunks(idle_timeout)
 
+    def deliver(self, sink: Callable[[bytes], bool] | None) -> None:
+        """Offer each later piece of the body to ``sink`` in the read callback, before it is
+        queued for :meth:`chunks` (see :meth:`Connection.deliver`)."""
+        self._conn.deliver(self._exchange, sink)
+
     def close(self) -> None:
         """Stop the exchange if it is still running (the answer was not read to its end)."""
         self._conn.cancel(self._exchange)
@@ -105,6 +110,7 @@ class Connection(asyncio.Protocol):
         self._received = 0
         self._watchdog: asyncio.TimerHandle | None = None
         self._idle_limit = 0.0
+        self._sink: Callable[[bytes], bool] | None = None
         self._last_data = self._loop.time()
         #: Counts exchanges, so a late close() from a finished exchange cannot hit the next one.
         self.exchange = 0
@@ -174,6 +180,11 @@ class Connection(asyncio.Protocol):
             if self._received > limit:
                 self._too_large()
                 return
+        # A piece the sink takes is handled here, in the read callback: no wake of the reader's
+        # task. Only while nothing is queued, so the order holds; what it refuses is queued.
+        sink = self._sink
+        if sink is not None and not self._chunks and sink(body):
+            return
         self._chunks.append(body)
         self._buffered += len(body)
         if self._buffered > _PAUSE_BYTES and not self._paused and self._transport is not None:
@@ -246,6 +257,14 @@ class Connection(asyncio.Protocol):
                 yield rest
         self._release()
 
+    def deliver(self, exchange: int, sink: Callable[[bytes], bool] | None) -> None:
+        """While ``exchange`` runs, offer each decoded piece of its body to ``sink`` first, when
+        nothing is queued: it returns whether it took the piece (else the piece is queued for
+        :meth:`body_chunks`, which still sees the end, errors and timeouts). It must not raise.
+        Cleared when the exchange ends or the connection is abandoned."""
+        if self._active and exchange == self.exchange:
+            self._sink = sink
+
     def _check_idle(self) -> None:
         quiet = self._loop.time() - self._last_data
         if quiet < self._idle_limit:
@@ -291,6 +310,7 @@ class Connection(asyncio.Protocol):
     def _reset(self) -> None:
         self._stop_watchdog()
         self._active = False
+        self._sink = None
         self._parser = httptools.HttpResponseParser(self)
         self._head = None
         self._headers = {}
@@ -316,6 +336,7 @@ class Connection(asyncio.Protocol):
     def abandon(self) -> None:
         """Close the connection (cuts off an unfinished upstream generation)."""
         self._stop_watchdog()
+        self._sink = None
         self._closed = True
         if self._transport is not None and not self._transport.is_closing():
             self._transport.close()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -60,6 +60,11 @@ class UpstreamStream:
 
     def chunks(self) -> AsyncIterator[bytes]:
         return self._response.chunks(self._idle_timeout)
+
+    def deliver(self, sink: Callable[[bytes], bool] | None) -> None:
+        """Offer each later piece of the body to ``sink`` in the read callback first (it returns
+        whether it took it; else the piece is queued for ``chunks()``); ``None`` stops it."""
+        self._response.deliver(sink)
 
     def close(self) -> None:
         self._response.close()

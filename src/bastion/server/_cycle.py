@@ -14,7 +14,7 @@ through it, which saves a message and two coroutines per streamed token.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from bastion.server._wire import STATUS_LINES
@@ -36,12 +36,17 @@ _BAD = b"\r\n:"
 _COPY_LIMIT = 16 * 1024
 
 
+def _nothing() -> None:
+    pass
+
+
 class RequestCycle:
     """The ASGI side of one request: the body as it arrives, the response as it is sent."""
 
     __slots__ = (
         "_conn",
         "_final_sent",
+        "_gone",
         "_remaining",
         "_waiter",
         "buffered",
@@ -84,6 +89,7 @@ class RequestCycle:
         self.chunked = False
         self._remaining: int | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self._gone: Callable[[], None] | None = None
 
     def wake(self) -> None:
         """Something ``receive`` waits for happened: body bytes, the body's end, or a disconnect."""
@@ -92,6 +98,25 @@ class RequestCycle:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
+        if self.disconnected and self._gone is not None:
+            gone, self._gone = self._gone, None
+            gone()
+
+    def on_disconnect(self, callback: Callable[[], None]) -> Callable[[], None] | None:
+        """Call ``callback`` once if the client disconnects before the response is complete: what
+        a task waiting on ``receive`` for ``http.disconnect`` would learn, without the task (two
+        steps and a future per request). Returns what stops the watch; None when the request body
+        has not been read whole (``receive`` must be read for the rest: watch it that way)."""
+        if self.more_body or self.chunks or self.complete:
+            return None
+        if self.disconnected:
+            callback()
+            return _nothing
+        self._gone = callback
+        return self._forget_gone
+
+    def _forget_gone(self) -> None:
+        self._gone = None
 
     # ------------------------------------------------------------------ ASGI receive
 

@@ -14,8 +14,9 @@ key rows, then log entries, then user rows, then team rows, each in sorted order
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -69,6 +70,12 @@ _GROUP_COLUMNS = {**SPEND_GROUPS, "deployment": "deployment_id"}
 BUCKETS = {"day": (10, "YYYY-MM-DD"), "hour": (13, "YYYY-MM-DD HH24")}
 # Rounds of following regenerated tokens while a regeneration races with a batch.
 _REDIRECT_ROUNDS = 3
+#: Rows per insert statement of a batch (one transaction). The spend writer's batches are large
+#: (up to 500 rows, cheap per row), but the client-side work of turning rows into one statement's
+#: parameters runs on the event loop: a whole batch in one go held it for milliseconds at a time,
+#: the tail latency of every request that arrived meanwhile. A slice's work is a fraction of a
+#: millisecond, and the loop serves requests while the database runs it.
+_SLICE = 64
 # Every column but the billing worker's mark, which a new log leaves NULL (not yet billed).
 _BULK_LOGS = RecordsetInsert(
     spend_logs, spend_logs.c.request_id, columns=[c for c in spend_logs.columns if c.name != "billing"]
@@ -155,9 +162,10 @@ class SpendRepository:
             else:
                 await _insert_all(conn, rows)
                 stored = rows
-            await _add_spend(conn, _keys.c.token, _keys.c.spend, _sums(stored, "api_key"))
-            await _add_spend(conn, users.c.user_id, users.c.spend, _sums(stored, "user"))
-            await _add_spend(conn, teams.c.team_id, teams.c.spend, _sums(stored, "team_id"))
+            keys, owners, groups = await _owner_sums(stored)
+            await _add_spend(conn, _keys.c.token, _keys.c.spend, keys)
+            await _add_spend(conn, users.c.user_id, users.c.spend, owners)
+            await _add_spend(conn, teams.c.team_id, teams.c.spend, groups)
         return len(stored)
 
     async def query_spend_logs(
@@ -386,41 +394,67 @@ async def _insert_all(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) 
     """Insert rows that should all be new (fixed statements, nothing returned); raise
     :class:`_StoredBefore` if the database skipped some (their request ids were stored before).
     A batch is replayed only after a lost connection or a crash, so nearly always the ids stored
-    are the batch's own and no row comes back."""
+    are the batch's own and no row comes back. Sent in slices (:data:`_SLICE`)."""
     dialect = conn.dialect
-    if dialect.name == "postgresql":
-        result = await conn.execute(_BULK_LOGS.statement(dialect), _BULK_LOGS.parameters(rows, dialect))
-    else:  # SQLite sums the rows each insert of the executemany changed
-        result = await conn.exec_driver_sql(_BULK_LOGS.sqlite_statement(), _BULK_LOGS.sqlite_parameters(rows))
-    if result.rowcount != len(rows):
+    inserted = 0
+    for part in _slices(rows):
+        if dialect.name == "postgresql":
+            result = await conn.execute(_BULK_LOGS.statement(dialect), _BULK_LOGS.parameters(part, dialect))
+        else:  # SQLite sums the rows each insert of the executemany changed
+            parameters = _BULK_LOGS.sqlite_parameters(part)
+            result = await conn.exec_driver_sql(_BULK_LOGS.sqlite_statement(), parameters)
+        inserted += result.rowcount
+    if inserted != len(rows):
         raise _StoredBefore
 
 
 async def _insert_new(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
-    """Insert the rows (fixed statements) and return the request ids that were not there yet."""
+    """Insert the rows (fixed statements, in slices) and return the request ids that were not
+    there yet."""
     dialect = conn.dialect
+    inserted: set[str] = set()
     if dialect.name == "postgresql":
         statement = _BULK_LOGS.statement(dialect, returning=True)
-        return set((await conn.execute(statement, _BULK_LOGS.parameters(rows, dialect))).scalars())
+        for part in _slices(rows):
+            inserted.update((await conn.execute(statement, _BULK_LOGS.parameters(part, dialect))).scalars())
+        return inserted
     # SQLite: one writer at a time (BEGIN IMMEDIATE), so the ids not stored before the insert are
     # exactly the ones it stores; executemany cannot return rows.
     ids = [row["request_id"] for row in rows]
     query = select(_logs.c.request_id).where(member_of(_logs.c.request_id, ids, dialect))
     stored = set((await conn.execute(query)).scalars())
     fresh = [row for row in rows if row["request_id"] not in stored]
-    if fresh:
-        await conn.exec_driver_sql(_BULK_LOGS.sqlite_statement(), _BULK_LOGS.sqlite_parameters(fresh))
+    for part in _slices(fresh):
+        await conn.exec_driver_sql(_BULK_LOGS.sqlite_statement(), _BULK_LOGS.sqlite_parameters(part))
     return {row["request_id"] for row in fresh}
 
 
-def _sums(rows: Iterable[Mapping[str, Any]], owner: str) -> dict[str, Decimal]:
-    """Cost per owner id, summed in decimal at the stored precision (exact on PostgreSQL)."""
-    totals: defaultdict[str, Decimal] = defaultdict(Decimal)
-    for row in rows:
-        key = row.get(owner)
-        if key:
-            totals[key] += to_money(row["spend"])
-    return {key: total for key, total in totals.items() if total}
+def _slices(rows: Sequence[Mapping[str, Any]]) -> Iterator[Sequence[Mapping[str, Any]]]:
+    """``rows`` in slices of :data:`_SLICE`, each sent as a statement of its own."""
+    for start in range(0, len(rows), _SLICE):
+        yield rows[start : start + _SLICE]
+
+
+async def _owner_sums(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Decimal], ...]:
+    """Cost per key, per user and per team, summed in decimal at the stored precision (exact on
+    PostgreSQL); other tasks run between slices of rows (see :data:`_SLICE`)."""
+    totals = tuple(defaultdict[str, Decimal](Decimal) for _ in _OWNERS)
+    for start in range(0, len(rows), _SLICE):
+        if start:
+            await asyncio.sleep(0)
+        for row in rows[start : start + _SLICE]:
+            amount = None
+            for owner, sums in zip(_OWNERS, totals, strict=True):
+                key = row.get(owner)
+                if key:
+                    if amount is None:
+                        amount = to_money(row["spend"])
+                    sums[key] += amount
+    return tuple({key: total for key, total in sums.items() if total} for sums in totals)
+
+
+#: Whose spend totals a log adds to: its key, its user, its team.
+_OWNERS = ("api_key", "user", "team_id")
 
 
 async def _add_spend(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import random
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import event
 from store_backends import Backend
 
+import bastion.store.spend as spend_store
 from bastion.store import Database, KeyRecord, SpendFilter, SpendLogRecord, TeamRecord, UserRecord
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -108,7 +110,7 @@ def test_duplicate_request_ids_are_not_counted_twice(backend: Backend) -> None:
 
 
 def test_a_new_batch_is_inserted_without_returning_rows(backend: Backend) -> None:
-    """The common case (every record new) sends one insert that returns nothing and reads no
+    """The common case (every record new) sends inserts that return nothing and reads no
     spend log first; only a batch with records stored before is written a second time, with the
     insert that returns the new ids (and its totals stay exact, as above)."""
     statements: list[str] = []
@@ -119,19 +121,53 @@ def test_a_new_batch_is_inserted_without_returning_rows(backend: Backend) -> Non
     async def scenario(db: Database) -> tuple[list[str], list[str], int]:
         await seed_owners(db)
         event.listen(db.engine.sync_engine, "before_cursor_execute", note)
-        await db.spend.insert_spend_logs([log(n) for n in range(40)])
+        await db.spend.insert_spend_logs([log(n) for n in range(100)])
         fresh = list(statements)
         statements.clear()
-        inserted = await db.spend.insert_spend_logs([log(n) for n in range(39, 45)])
+        inserted = await db.spend.insert_spend_logs([log(n) for n in range(99, 105)])
         return fresh, list(statements), inserted
 
     fresh, replayed, inserted = backend.run(scenario)
     inserts = [s for s in fresh if s.startswith("INSERT INTO")]
-    assert len(inserts) == 1 and "RETURNING" not in inserts[0], fresh
+    # One insert per slice of rows (the event loop serves requests between them).
+    assert len(inserts) == -(-100 // spend_store._SLICE) > 1, fresh
+    assert not [s for s in inserts if "RETURNING" in s], fresh
     assert not [s for s in fresh if s.startswith("SELECT") and "FROM spend_logs" in s], fresh
-    # The replay: the insert that skipped req-00039 is rolled back, then the batch goes again.
+    # The replay: the insert that skipped req-00099 is rolled back, then the batch goes again.
     assert inserted == 5
     assert len([s for s in replayed if s.startswith("INSERT INTO")]) == 2, replayed
+
+
+def test_a_large_batch_lets_other_tasks_run_between_its_slices(backend: Backend) -> None:
+    """A batch's rows go in slices, with the event loop free between them: other tasks (requests
+    being served) run between every two inserts, not only after the whole batch."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().startswith("INSERT INTO"):
+            seen.append("insert")
+
+    async def scenario(db: Database) -> int:
+        await seed_owners(db)
+        event.listen(db.engine.sync_engine, "before_cursor_execute", note)
+        done = False
+
+        async def other_task() -> None:
+            while not done:
+                seen.append("other")
+                await asyncio.sleep(0)
+
+        running = asyncio.ensure_future(other_task())
+        try:
+            return await db.spend.insert_spend_logs([log(n) for n in range(100)])
+        finally:
+            done = True
+            await running
+
+    assert backend.run(scenario) == 100
+    inserts = [n for n, what in enumerate(seen) if what == "insert"]
+    assert len(inserts) == -(-100 // spend_store._SLICE)
+    assert all("other" in seen[a:b] for a, b in itertools.pairwise(inserts)), seen
 
 
 def test_concurrent_batches_keep_totals_equal_to_logs(backend: Backend) -> None:

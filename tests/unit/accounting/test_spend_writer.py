@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -282,9 +283,9 @@ def test_a_torn_journal_line_is_set_aside(tmp_path: Path) -> None:
         dead = SpendJournal(tmp_path)
         dead.append({"request_id": "r0", "spend": 0})
         [segment] = dead.seal()
+        dead.close()  # it is gone; its lock is free
         with segment.open("ab") as out:
             out.write(b'{"request_id": "r1", "sp')
-        dead.close()  # it is gone; its lock is free
         writer = writer_for(tmp_path, db.write)
         writer.submit({"request_id": "r2", "spend": 0})
         await writer.drain()
@@ -455,3 +456,128 @@ def test_full_segments_roll_over_without_losing_a_row(
         assert len(db.rows) == 51 and segments(tmp_path) == []
 
     asyncio.run(main())
+
+
+def test_the_next_segment_is_made_before_the_request_that_needs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a flush, the segment the next row goes to already exists (made in a worker thread,
+    off the request path): an append right after a seal creates no file, so a disk that cannot
+    allocate one at that moment costs no row."""
+    import bastion.accounting.spend_journal as journal
+
+    async def main() -> None:
+        db = FlakyDatabase()
+        writer = writer_for(tmp_path, db.write)
+        writer.start()
+        writer.submit({"request_id": "r0", "spend": 0})
+        await writer.flush()  # seals r0's segment, deletes it once written, makes the next one
+
+        def no_space(*_args: Any) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(journal.os, "posix_fallocate", no_space)
+        writer.submit({"request_id": "r1", "spend": 0})
+        assert writer.journal.failures == 0
+        assert journaled_ids(tmp_path) == {"r1"}
+        monkeypatch.undo()
+        await writer.drain()
+        assert sorted(db.rows) == ["r0", "r1"] and segments(tmp_path) == []
+
+    asyncio.run(main())
+
+
+def test_segments_holding_rows_are_closed_in_a_worker_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sealing on the event loop only swaps segments; closing one (unmap, cut to its rows: system
+    calls that can block when the disk is busy) happens in the journal's upkeep, in another thread."""
+    import threading
+
+    import bastion.accounting.spend_journal as journal
+
+    closed_on: list[bool] = []
+    close = journal._Segment.close
+
+    def noting(segment: Any) -> None:
+        if segment.rows:
+            closed_on.append(threading.current_thread() is threading.main_thread())
+        close(segment)
+
+    monkeypatch.setattr(journal._Segment, "close", noting)
+
+    async def main() -> None:
+        db = FlakyDatabase()
+        writer = writer_for(tmp_path, db.write)
+        writer.start()
+        for n in range(3):
+            writer.submit({"request_id": f"r{n}", "spend": 0})
+            await writer.flush()
+        await writer.drain()
+        assert sorted(db.rows) == ["r0", "r1", "r2"] and segments(tmp_path) == []
+
+    asyncio.run(main())
+    assert closed_on == [False, False, False]
+
+
+def test_rows_are_prepared_after_the_turn_that_submitted_them(tmp_path: Path) -> None:
+    """``prepare`` (the app's cleaning) runs on each row in the event loop's next turn, not in
+    submit (before the answer) nor a batch at a time in the flush; rows are written prepared,
+    and the journal keeps the row as submitted."""
+    prepared: list[str] = []
+
+    def prepare(row: dict[str, Any]) -> dict[str, Any]:
+        prepared.append(row["request_id"])
+        return {**row, "clean": True}
+
+    async def main() -> None:
+        db = FlakyDatabase()
+        writer = writer_for(tmp_path, db.write, prepare=prepare)
+        writer.submit({"request_id": "r0", "spend": 0})
+        writer.submit({"request_id": "r1", "spend": 0})
+        assert prepared == [] and writer.pending == 2
+        await asyncio.sleep(0)
+        assert prepared == ["r0", "r1"] and writer.pending == 2
+        assert journaled_ids(tmp_path) == {"r0", "r1"}
+        await writer.drain()
+        assert sorted(db.rows) == ["r0", "r1"] and all(row["clean"] for row in db.rows.values())
+        assert prepared == ["r0", "r1"]  # once each
+
+    asyncio.run(main())
+
+
+def test_rows_left_unprepared_are_prepared_in_slices_when_written(tmp_path: Path) -> None:
+    """Rows the flush finds unprepared (a dead process's segments, a burst) are prepared a slice
+    at a time, with other tasks run in between, and every one is written prepared."""
+    events: list[str] = []
+
+    def prepare(row: dict[str, Any]) -> dict[str, Any]:
+        events.append("prepare")
+        return {**row, "clean": True}
+
+    dead = SpendJournal(tmp_path)
+    for row in rows(100):
+        dead.append(row)
+    dead.close()
+
+    async def main() -> None:
+        db = FlakyDatabase()
+        writer = writer_for(tmp_path, db.write, prepare=prepare)
+        writer.start()
+        done = False
+
+        async def other_task() -> None:
+            while not done:
+                events.append("other")
+                await asyncio.sleep(0)
+
+        running = asyncio.ensure_future(other_task())
+        await writer.flush()
+        done = True
+        await running
+        await writer.drain()
+        assert len(db.rows) == 100 and all(row["clean"] for row in db.rows.values())
+
+    asyncio.run(main())
+    runs = [len(list(group)) for kind, group in itertools.groupby(events) if kind == "prepare"]
+    assert sum(runs) == 100 and max(runs) <= 16 and len(runs) >= 7
