@@ -218,11 +218,16 @@ class SpendWriter:
             self._wake.clear()
             try:
                 async with self._flushing:
-                    await self._flush_all()
+                    await self._flush_all(everything=False)
             except Exception:  # the writer must outlive any one bad batch; it logs and goes on
                 _log.exception("spend writer failed; rows stay queued or in the journal")
 
-    async def _flush_all(self) -> None:
+    async def _flush_all(self, *, everything: bool = True) -> None:
+        """Write the backlog and the queue. ``everything`` false (the periodic tick): the rows
+        queued while a batch was being written wait for the next tick unless a whole batch of them
+        is waiting. Writing them at once made a train of ever smaller transactions after each
+        batch (rows keep coming while one is written), each with its statements' fixed cost on the
+        event loop, and a writer at work for much of the time instead of once a second."""
         now = asyncio.get_running_loop().time()
         if now >= self._adopt_at:
             self._adopt()
@@ -245,7 +250,11 @@ class SpendWriter:
             self._backlog.pop(0)
             self.replayed += len(rows)
             _log.info("wrote %d spend rows the database had missed", len(rows))
+        first = True
         while self._queue or self._raw:
+            if not (everything or first or len(self._queue) + len(self._raw) >= self._batch_size):
+                return
+            first = False
             self._sealed += self.journal.seal()
             # Taken at once: rows submitted from here on are in the next segment.
             rows, raw = list(self._queue), list(self._raw)

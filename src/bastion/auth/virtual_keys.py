@@ -2,8 +2,10 @@
 
 A key is ``sk-`` plus 22 random URL-safe characters (LiteLLM's shape); only its SHA-256 hash is
 stored. Lookups go through a small in-process cache (``ttl`` seconds, default 5) so a request costs
-no database round trip; a revocation (delete, block, update, regenerate) drops the cached entry at
-once in this process and, through the limits layer's revocation channel, in every other process.
+no database round trip; a key used in the last fifth of its entry's life is read again in the
+background, so a key in steady use does not make a request wait for the database. A revocation
+(delete, block, update, regenerate) drops the cached entry at once in this process and, through
+the limits layer's revocation channel, in every other process.
 
 When the database is down, a key seen before the outage keeps working from its last cached value
 (``serve_known_keys``, LiteLLM's ``allow_requests_on_db_unavailable``, on by default), as long as
@@ -30,7 +32,7 @@ from bastion.store.keys import KeyRepository
 from bastion.store.records import KeyRecord, TeamRecord, UserRecord
 from bastion.store.teams import TeamRepository
 from bastion.store.users import UserRepository
-from bastion.tasks import spawn_awaited
+from bastion.tasks import spawn, spawn_awaited
 
 __all__ = ["KeyMaterial", "VirtualKeys", "key_name", "mint_key"]
 
@@ -61,6 +63,8 @@ def mint_key(custom: str | None = None) -> KeyMaterial:
 
 
 _MAX_CACHED = 100_000
+#: The last share of an entry's life in which using the key reads it again ahead of expiry.
+_AHEAD = 0.2
 _log = logging.getLogger("bastion.auth")
 
 
@@ -79,6 +83,8 @@ class VirtualKeys:
         self._teams = teams
         self._users = users
         self._ttl = ttl
+        #: A key used this close to its entry's expiry is read again in the background.
+        self._ahead = ttl * _AHEAD
         self._serve_known_keys = serve_known_keys
         self._clock = clock
         self._cache: dict[str, tuple[float, Principal | None]] = {}
@@ -105,6 +111,8 @@ class VirtualKeys:
         cached = self._cache.get(token)
         if cached is not None and cached[0] > now:
             principal = cached[1]
+            if principal is not None and cached[0] - now < self._ahead and token not in self._loading:
+                spawn(self._refresh(token), name="key-refresh")
         else:
             try:
                 principal = await self._shared_load(token, now)
@@ -121,6 +129,18 @@ class VirtualKeys:
                 code="key_expired",
             )
         return principal
+
+    async def _refresh(self, token: str) -> None:
+        """Read a key in use again shortly before its entry expires, so that no request waits for
+        the database. Only a read that succeeds replaces the entry: when the database does not
+        answer, the entry expires at its time and the next request is served as in any outage
+        (refused with ``serve_known_keys`` off, from the last value with it on)."""
+        try:
+            await self._shared_load(token, self._clock())
+        except StoreUnavailableError:
+            pass
+        except AuthenticationError:  # blocked meanwhile: the next request reads it and is told so
+            self._cache.pop(token, None)
 
     async def _during_outage(
         self, token: str, principal: Principal | None, now: float, outage: StoreUnavailableError

@@ -19,6 +19,7 @@ conversions a row; amounts go as exact decimal text (PostgreSQL) or the float SQ
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -68,7 +69,7 @@ class RecordsetInsert:
         self._statements: dict[tuple[str, bool], TextClause] = {}
         self._converters: dict[str, list[tuple[str, _Convert]]] = {}
         self._sqlite: str | None = None
-        self._sqlite_plan: list[tuple[str, _Convert | None]] | None = None
+        self._sqlite_plan: _SqlitePlan | None = None
 
     def statement(self, dialect: Dialect, *, returning: bool = False) -> TextClause:
         """PostgreSQL's one statement; takes ``:rows`` (:meth:`parameters`). ``returning``: the
@@ -117,18 +118,25 @@ class RecordsetInsert:
 
     def sqlite_parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
         """One tuple per row for :meth:`sqlite_statement`: amounts rounded as stored, times as Unix
-        seconds (SQLite writes SQLAlchemy's text form), JSON documents as text."""
+        seconds (SQLite writes SQLAlchemy's text form), JSON documents as text. Runs on the event
+        loop: the values are taken in one C call per row, and only the few columns that need it
+        are converted."""
         plan = self._sqlite_plan
         if plan is None:
-            plan = self._sqlite_plan = [(column.name, _sqlite_converter(column)) for column in self._columns]
-        return [
-            tuple(
-                value if convert is None or value is None else convert(value)
-                for name, convert in plan
-                for value in (row.get(name),)
-            )
-            for row in rows
-        ]
+            plan = self._sqlite_plan = _SqlitePlan(self._columns)
+        take, names, converts = plan.take, plan.names, plan.converts
+        out: list[tuple[Any, ...]] = []
+        for row in rows:
+            try:
+                values = list(take(row))
+            except KeyError:  # a row without some columns: they are NULL
+                values = [row.get(name) for name in names]
+            for index, convert in converts:
+                value = values[index]
+                if value is not None:
+                    values[index] = convert(value)
+            out.append(tuple(values))
+        return out
 
     def _build(self, dialect: Dialect, returning: bool) -> TextClause:
         quote = dialect.identifier_preparer.quote
@@ -149,6 +157,24 @@ class RecordsetInsert:
             source = f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({shape})"
             return text(f"INSERT INTO {table} ({names}) SELECT {values} FROM {source} {tail}")
         raise NotImplementedError(f"no bulk insert for {dialect.name}")
+
+
+class _SqlitePlan:
+    """How :meth:`RecordsetInsert.sqlite_parameters` reads a row: every column's value at once,
+    then the converters of the columns that have one, by position."""
+
+    def __init__(self, columns: Sequence[Column[Any]]) -> None:
+        self.names = [column.name for column in columns]
+        getter = operator.itemgetter(*self.names)
+        # itemgetter of one name gives the value itself, not a 1-tuple
+        self.take: Callable[[Mapping[str, Any]], Any] = (
+            getter if len(self.names) > 1 else lambda row: (getter(row),)
+        )
+        self.converts = [
+            (index, convert)
+            for index, column in enumerate(columns)
+            if (convert := _sqlite_converter(column)) is not None
+        ]
 
 
 def _is_time(column: Column[Any]) -> bool:

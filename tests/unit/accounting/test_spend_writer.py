@@ -581,3 +581,39 @@ def test_rows_left_unprepared_are_prepared_in_slices_when_written(tmp_path: Path
     asyncio.run(main())
     runs = [len(list(group)) for kind, group in itertools.groupby(events) if kind == "prepare"]
     assert sum(runs) == 100 and max(runs) <= 16 and len(runs) >= 7
+
+
+def test_the_periodic_flush_writes_one_batch_per_tick(tmp_path: Path) -> None:
+    """Rows submitted while a batch is being written wait for the next tick (not a train of small
+    transactions right after each batch), unless a whole batch of them is waiting; an explicit
+    flush and the drain still write everything."""
+
+    class Writing:
+        def __init__(self) -> None:
+            self.batches: list[int] = []
+            self.during: list[dict[str, Any]] = []
+
+        async def write(self, batch: list[dict[str, Any]]) -> None:
+            self.batches.append(len(batch))
+            for row in self.during:
+                writer.submit(row)  # arrives while this batch is being written
+            self.during = []
+
+    db = Writing()
+    writer = writer_for(tmp_path, db.write, batch_size=10, interval=3600)
+
+    async def main() -> None:
+        writer.submit({"request_id": "r0", "spend": 0})
+        db.during = rows(3, start=1)
+        await writer._flush_all(everything=False)
+        assert db.batches == [1] and writer.pending == 3
+        db.during = rows(12, start=4)  # a whole batch arrives meanwhile: written at once
+        await writer._flush_all(everything=False)
+        assert db.batches == [1, 3, 10, 2] and writer.pending == 0
+        writer.submit({"request_id": "r16", "spend": 0})
+        db.during = rows(2, start=17)
+        await writer.flush()
+        assert db.batches == [1, 3, 10, 2, 1, 2] and writer.pending == 0
+        await writer.drain()
+
+    asyncio.run(main())
