@@ -243,12 +243,7 @@ async def stream_response(
     unwatch: Callable[[], Any] | None = None
     try:
         timer = loop.call_at(last_sent + keepalive_seconds, keep_alive)
-        # Bastion's own server tells of a hang-up by a callback; any other server through a task
-        # that waits on ``receive``.
-        watching = getattr(getattr(receive, "__self__", None), "on_disconnect", None)
-        unwatch = watching(hang_up) if watching is not None else None
-        if unwatch is None:
-            unwatch = spawn_awaited(_disconnected(receive, hang_up), name="stream-watch").cancel
+        unwatch = _watch_hang_up(receive, hang_up)
         async for chunk in chunks:
             waiting = body_chunk(chunk)
             if waiting is not None:
@@ -309,12 +304,7 @@ async def unless_client_leaves(receive: Receive, work: Coroutine[Any, Any, T]) -
         gone = True
         caller.cancel()
 
-    # Bastion's own server tells of a hang-up by a callback; any other server through a task
-    # that waits on ``receive``.
-    watching = getattr(getattr(receive, "__self__", None), "on_disconnect", None)
-    unwatch: Callable[[], Any] | None = watching(hang_up) if watching is not None else None
-    if unwatch is None:
-        unwatch = spawn_awaited(_disconnected(receive, hang_up), name="disconnect-watch").cancel
+    unwatch = _watch_hang_up(receive, hang_up)
     try:
         out = await work
     except asyncio.CancelledError:
@@ -327,6 +317,17 @@ async def unless_client_leaves(receive: Receive, work: Coroutine[Any, Any, T]) -
         caller.uncancel()
         raise ClientGone
     return out
+
+
+def _watch_hang_up(receive: Receive, hang_up: Callable[[], None]) -> Callable[[], Any]:
+    """Call ``hang_up`` once if the client disconnects; returns what stops the watch. Bastion's
+    own server tells of a hang-up by a callback (``RequestCycle.on_disconnect``); any other
+    server, or a request whose body is not read whole, through a task that waits on ``receive``."""
+    watching = getattr(getattr(receive, "__self__", None), "on_disconnect", None)
+    unwatch: Callable[[], Any] | None = watching(hang_up) if watching is not None else None
+    if unwatch is None:
+        unwatch = spawn_awaited(_disconnected(receive, hang_up), name="disconnect-watch").cancel
+    return unwatch
 
 
 async def _disconnected(receive: Receive, hang_up: Callable[[], None]) -> None:
