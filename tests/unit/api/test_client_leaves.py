@@ -10,27 +10,12 @@ from typing import Any
 import pytest
 
 from bastion.api.asgi import ClientGone, unless_client_leaves
-from bastion.server._cycle import RequestCycle
-
-
-class _Conn:
-    """What a RequestCycle needs of its connection while nothing is written."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.get_running_loop()
-
-
-def _cycle() -> RequestCycle:
-    scope = {"type": "http", "method": "POST", "http_version": "1.1", "path": "/v1/chat/completions"}
-    cycle = RequestCycle(_Conn(), scope, keep_alive=True, expect_continue=False)  # type: ignore[arg-type]
-    cycle.more_body = False  # the body was read whole, as a handler does before the call
-    cycle._final_sent = True
-    return cycle
+from support.request_cycle import hang_up, read_request
 
 
 def test_a_hang_up_on_bastions_server_cancels_the_work_without_a_task() -> None:
     async def main() -> None:
-        cycle = _cycle()
+        cycle = read_request()
         started = asyncio.Event()
         tasks_during: list[int] = []
 
@@ -42,8 +27,7 @@ def test_a_hang_up_on_bastions_server_cancels_the_work_without_a_task() -> None:
 
         async def client_leaves() -> None:
             await started.wait()
-            cycle.disconnected = True  # what connection_lost does
-            cycle.wake()
+            hang_up(cycle)
 
         leaving = asyncio.ensure_future(client_leaves())
         with pytest.raises(ClientGone):
@@ -56,7 +40,7 @@ def test_a_hang_up_on_bastions_server_cancels_the_work_without_a_task() -> None:
 
 def test_an_answer_on_bastions_server_is_returned_and_the_watch_stops() -> None:
     async def main() -> None:
-        cycle = _cycle()
+        cycle = read_request()
 
         async def work() -> str:
             await asyncio.sleep(0)
@@ -64,8 +48,7 @@ def test_an_answer_on_bastions_server_is_returned_and_the_watch_stops() -> None:
 
         assert await unless_client_leaves(cycle.receive, work()) == "answer"
         # A hang-up after the answer cancels nothing (the caller goes on to write it).
-        cycle.disconnected = True
-        cycle.wake()
+        hang_up(cycle)
         await asyncio.sleep(0)
         assert not asyncio.current_task().cancelling()  # type: ignore[union-attr]
 
@@ -74,7 +57,7 @@ def test_an_answer_on_bastions_server_is_returned_and_the_watch_stops() -> None:
 
 def test_a_client_already_gone_cancels_the_work_at_once() -> None:
     async def main() -> None:
-        cycle = _cycle()
+        cycle = read_request()
         cycle.disconnected = True
         reached: list[str] = []
 
@@ -94,7 +77,7 @@ def test_a_body_not_read_whole_is_watched_by_reading_it() -> None:
     """The callback needs the body read: otherwise the watch reads ``receive`` (and so the rest)."""
 
     async def main() -> None:
-        cycle = _cycle()
+        cycle = read_request()
         cycle.more_body = True
         assert cycle.on_disconnect(lambda: None) is None
 
@@ -124,7 +107,7 @@ def test_a_servers_own_cancellation_passes_through() -> None:
     """A shutdown cancelling the request's task is not a client leaving."""
 
     async def main() -> None:
-        cycle = _cycle()
+        cycle = read_request()
         started = asyncio.Event()
 
         async def work() -> str:

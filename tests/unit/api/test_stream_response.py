@@ -13,27 +13,9 @@ from typing import Any
 import pytest
 
 from bastion.api.asgi import stream_response
-from bastion.server._cycle import RequestCycle
+from support.request_cycle import hang_up, read_request
 
 KEEPALIVE = b": ping\n\n"
-
-
-class _Conn:
-    def __init__(self) -> None:
-        self.loop = asyncio.get_running_loop()
-
-
-def _cycle() -> RequestCycle:
-    scope = {"type": "http", "method": "POST", "http_version": "1.1", "path": "/v1/messages"}
-    cycle = RequestCycle(_Conn(), scope, keep_alive=True, expect_continue=False)  # type: ignore[arg-type]
-    cycle.more_body = False  # the body was read whole, as a handler does before the call
-    cycle._final_sent = True
-    return cycle
-
-
-def _leave(cycle: RequestCycle) -> None:
-    cycle.disconnected = True  # what connection_lost does
-    cycle.wake()
 
 
 class _Client:
@@ -89,7 +71,7 @@ def _stream(
 @pytest.mark.parametrize("slow", [False, True])
 def test_a_silent_producer_gets_keep_alives_between_whole_frames(slow: bool) -> None:
     async def main() -> None:
-        cycle = _cycle()
+        cycle = read_request("/v1/messages")
         client = _Client()
         pinged = asyncio.Event()
         pings = 0
@@ -123,7 +105,7 @@ def test_a_silent_producer_gets_keep_alives_between_whole_frames(slow: bool) -> 
 
 def test_a_busy_producer_gets_no_keep_alive() -> None:
     async def main() -> None:
-        cycle = _cycle()
+        cycle = read_request("/v1/messages")
         client = _Client()
 
         async def frames() -> AsyncIterator[bytes]:
@@ -142,7 +124,7 @@ def test_a_busy_producer_gets_no_keep_alive() -> None:
 @pytest.mark.parametrize("server", ["bastion", "other"])
 def test_a_hang_up_tells_then_cancels_the_producer_and_returns(server: str) -> None:
     async def main() -> None:
-        cycle = _cycle()
+        cycle = read_request("/v1/messages")
         client = _Client()
         events: list[str] = []
         started = asyncio.Event()
@@ -172,7 +154,7 @@ def test_a_hang_up_tells_then_cancels_the_producer_and_returns(server: str) -> N
             if server == "other":
                 gone.set()
             else:
-                _leave(cycle)
+                hang_up(cycle)
 
         leaving = asyncio.ensure_future(client_leaves())
         await _stream(client, receive, frames(), events, 300.0)
@@ -187,8 +169,8 @@ def test_a_hang_up_tells_then_cancels_the_producer_and_returns(server: str) -> N
 
 def test_a_client_already_gone_stops_the_producer_before_its_first_read() -> None:
     async def main() -> None:
-        cycle = _cycle()
-        _leave(cycle)
+        cycle = read_request("/v1/messages")
+        hang_up(cycle)
         events: list[str] = []
 
         async def frames() -> AsyncIterator[bytes]:
@@ -204,13 +186,13 @@ def test_a_client_already_gone_stops_the_producer_before_its_first_read() -> Non
 
 def test_a_hang_up_during_the_last_write_leaves_no_cancellation_for_the_caller() -> None:
     async def main() -> None:
-        cycle = _cycle()
+        cycle = read_request("/v1/messages")
         client = _Client()
         events: list[str] = []
 
         def on_write(body: bytes) -> None:
             if body == b"data: last\n\n":
-                _leave(cycle)  # the connection drops in the very write
+                hang_up(cycle)  # the connection drops in the very write
 
         client.on_write = on_write
 
@@ -230,7 +212,7 @@ def test_a_hang_up_during_the_last_write_leaves_no_cancellation_for_the_caller()
 
 def test_a_hang_up_after_the_end_cancels_nothing() -> None:
     async def main() -> None:
-        cycle = _cycle()
+        cycle = read_request("/v1/messages")
         client = _Client()
         events: list[str] = []
 
@@ -238,7 +220,7 @@ def test_a_hang_up_after_the_end_cancels_nothing() -> None:
             yield b"data: 1\n\n"
 
         await _stream(client, cycle.receive, frames(), events, 300.0)
-        _leave(cycle)
+        hang_up(cycle)
         await asyncio.sleep(0)
         assert events == [] and client.ended
         assert not asyncio.current_task().cancelling()  # type: ignore[union-attr]
@@ -248,7 +230,7 @@ def test_a_hang_up_after_the_end_cancels_nothing() -> None:
 
 def test_an_outside_cancellation_passes_through_after_telling_the_producer() -> None:
     async def main() -> None:
-        cycle = _cycle()
+        cycle = read_request("/v1/messages")
         events: list[str] = []
         started = asyncio.Event()
 
@@ -269,7 +251,7 @@ def test_an_outside_cancellation_passes_through_after_telling_the_producer() -> 
         # connections before it cancels what is left, so a stream hears of the hang-up before).
         assert events == ["closed", "gone"]
         # A hang-up now reaches no one: the watch went with the stream.
-        _leave(cycle)
+        hang_up(cycle)
         await asyncio.sleep(0)
 
     asyncio.run(main())
@@ -277,7 +259,7 @@ def test_an_outside_cancellation_passes_through_after_telling_the_producer() -> 
 
 def test_the_producers_error_propagates() -> None:
     async def main() -> None:
-        cycle = _cycle()
+        cycle = read_request("/v1/messages")
 
         async def frames() -> AsyncIterator[bytes]:
             yield b"data: 1\n\n"
@@ -285,7 +267,7 @@ def test_the_producers_error_propagates() -> None:
 
         with pytest.raises(RuntimeError, match="bug"):
             await _stream(_Client(), cycle.receive, frames(), [], 300.0)
-        _leave(cycle)
+        hang_up(cycle)
         await asyncio.sleep(0)
         assert not asyncio.current_task().cancelling()  # type: ignore[union-attr]
 
